@@ -1,0 +1,1 @@
+"""lerf3d.scene_llm."""
