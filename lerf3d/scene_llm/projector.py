@@ -1,0 +1,113 @@
+"""The projector from scene-token features to the LLM's embedding space, and its own checkpoint file.
+
+The projector is saved apart from the LLM so a stage-1 (alignment) projector can be shipped and
+loaded on its own; the file carries its config, so loading needs nothing but the path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import nn
+
+from lerf3d.atomic import atomic_path
+
+ProjectorKind = Literal["mlp2x_gelu", "linear"]
+
+PROJECTOR_FORMAT_VERSION = 1
+"""Bumped when the checkpoint layout changes; loading refuses other versions."""
+
+
+@dataclass(frozen=True)
+class ProjectorConfig:
+    """Shape of the projector: scene-token input -> LLM hidden size."""
+
+    d_in: int
+    """Input width per token: feature dim + 3 (xyz) (+ 3 rgb); see ``tokens.projector_input_dim``."""
+    hidden: int
+    """Width of the hidden layer of "mlp2x_gelu" (unused by "linear")."""
+    d_llm: int
+    """The LLM's hidden size (its token-embedding width)."""
+    kind: ProjectorKind = "mlp2x_gelu"
+    """"mlp2x_gelu": Linear -> GELU -> Linear (LLaVA-1.5's choice, which Scene-LLM follows);
+    "linear": one Linear (LLaVA-1)."""
+
+    def __post_init__(self) -> None:
+        for name in ("d_in", "hidden", "d_llm"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"ProjectorConfig.{name} must be a positive int, got {value!r}")
+        if self.kind not in ("mlp2x_gelu", "linear"):
+            raise ValueError(f"ProjectorConfig.kind must be 'mlp2x_gelu' or 'linear', got {self.kind!r}")
+
+
+def build_projector(
+    cfg: ProjectorConfig, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+) -> nn.Sequential:
+    """A fresh projector; maps (..., d_in) to (..., d_llm)."""
+    if cfg.kind == "linear":
+        layers: list[nn.Module] = [nn.Linear(cfg.d_in, cfg.d_llm)]
+    else:
+        layers = [nn.Linear(cfg.d_in, cfg.hidden), nn.GELU(), nn.Linear(cfg.hidden, cfg.d_llm)]
+    return nn.Sequential(*layers).to(device=device, dtype=dtype)
+
+
+def save_projector(module: nn.Module, cfg: ProjectorConfig, path: str | Path) -> None:
+    """Write weights + config atomically: a crash mid-write never leaves a truncated file at ``path``."""
+    path = Path(path)
+    _check_state_dict(module.state_dict(), cfg, source="the module being saved")
+    payload = {
+        "format_version": PROJECTOR_FORMAT_VERSION,
+        "config": dataclasses.asdict(cfg),
+        "state_dict": {k: v.detach().cpu() for k, v in module.state_dict().items()},
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_projector(
+    path: str | Path,
+    expected: ProjectorConfig | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> tuple[nn.Sequential, ProjectorConfig]:
+    """The projector saved at ``path`` and its config.
+
+    ``expected``: the config the caller needs (e.g. built from the current LLM's hidden size);
+    a different saved config is an error naming both, instead of a shape error deep in a forward.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no projector checkpoint at {path}")
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format_version") != PROJECTOR_FORMAT_VERSION:
+        found = payload.get("format_version") if isinstance(payload, dict) else type(payload).__name__
+        raise ValueError(f"{path} is not a lerf3d projector checkpoint (format_version {found!r}, "
+                         f"expected {PROJECTOR_FORMAT_VERSION})")
+    try:
+        cfg = ProjectorConfig(**payload["config"])
+    except TypeError as err:
+        raise ValueError(f"{path}: unreadable projector config {payload['config']!r}: {err}") from err
+    if expected is not None and cfg != expected:
+        raise ValueError(f"{path} holds a projector for {cfg}, but {expected} was expected "
+                         "(was it trained for another LLM or feature encoder?)")
+    _check_state_dict(payload["state_dict"], cfg, source=str(path))
+    module = build_projector(cfg)
+    module.load_state_dict(payload["state_dict"])
+    return module.to(device=device, dtype=dtype), cfg
+
+
+def _check_state_dict(state: dict[str, torch.Tensor], cfg: ProjectorConfig, source: str) -> None:
+    """Raise a ValueError listing every weight whose name or shape disagrees with ``cfg``."""
+    with torch.device("meta"):  # shapes only: allocates nothing
+        reference = {k: tuple(v.shape) for k, v in build_projector(cfg).state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in state.items()}
+    if found == reference:
+        return
+    problems = [f"{k}: expected {reference.get(k, 'nothing')}, found {found.get(k, 'nothing')}"
+                for k in sorted(set(reference) | set(found)) if reference.get(k) != found.get(k)]
+    raise ValueError(f"projector weights in {source} do not match {cfg}: " + "; ".join(problems))

@@ -1,0 +1,281 @@
+"""Scene tokens for the LLM: hybrid point-voxel pooling of a feature point set (Scene-LLM, sec. 3).
+
+Points are averaged per occupied voxel (a fixed resolution keeps small objects), then the voxel count
+is capped by farthest-point sampling or by coarsening the grid. Two frames of the same data:
+**scene** tokens in world coordinates and **egocentric** tokens in one camera's OpenCV frame
+(see ``lerf3d.types``). All functions are pure and vectorised except FPS, which is sequential by
+nature (one cheap vector update per chosen token).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from jaxtyping import Bool, Float, Int
+
+from lerf3d.types import Intrinsics
+
+TokenFrame = Literal["scene", "ego"]
+Downsample = Literal["fps", "grid"]
+
+XYZ_NORMALISATION_M = 5.0
+"""Metres mapped to 1 in the projector input. Our choice, not a paper's: half the span of a large
+room (ScanNet rooms are mostly under 10 m across), so coordinates stay in about [-1, 1] while keeping
+metric distances comparable between scenes (no per-scene rescaling)."""
+
+GRID_GROWTH_MIN = 1.1
+"""Smallest factor the voxel size grows by per grid-downsampling round, so the loop always ends."""
+
+MAX_GRID_ROUNDS = 64
+"""Safety bound on grid-downsampling rounds; 1.1**64 > 400, far beyond any real coarsening."""
+
+
+@dataclass(frozen=True)
+class PoolingConfig:
+    """How a point set becomes at most ``max_tokens`` tokens."""
+
+    voxel_size: float = 0.1
+    """Edge of the pooling voxels, in metres (world or camera units). Our default: fine enough for a
+    cup, coarse enough that a room gives a few thousand voxels."""
+    max_tokens: int = 1024
+    """Upper bound on the token count, i.e. on the sequence length the scene adds to the prompt."""
+    downsample: Downsample = "fps"
+    """How to cap the count: "fps" keeps the farthest-point subset of the voxels (even coverage,
+    keeps outliers such as thin objects); "grid" coarsens the voxel size until the count fits
+    (every point still contributes)."""
+
+    def __post_init__(self) -> None:
+        if not self.voxel_size > 0:
+            raise ValueError(f"voxel_size must be > 0, got {self.voxel_size}")
+        if self.max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
+        if self.downsample not in ("fps", "grid"):
+            raise ValueError(f"downsample must be 'fps' or 'grid', got {self.downsample!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class SceneTokens:
+    """Pooled 3D feature tokens of a scene or of one camera frame."""
+
+    xyz: Float[torch.Tensor, "T 3"]
+    """Token centroids: world coordinates ("scene") or OpenCV camera coordinates ("ego"), metres."""
+    features: Float[torch.Tensor, "T F"]
+    """Mean language feature of the points in each token (not re-normalised)."""
+    rgb: Float[torch.Tensor, "T 3"] | None
+    """Mean colour in [0, 1], or None when the points had no colour."""
+    frame: TokenFrame
+    """Coordinate frame of ``xyz``."""
+
+    def __post_init__(self) -> None:
+        if self.frame not in ("scene", "ego"):
+            raise ValueError(f"frame must be 'scene' or 'ego', got {self.frame!r}")
+        num = self.xyz.shape[0]
+        if self.xyz.ndim != 2 or self.xyz.shape[1] != 3:
+            raise ValueError(f"xyz must be (T, 3), got {tuple(self.xyz.shape)}")
+        if self.features.ndim != 2 or self.features.shape[0] != num:
+            raise ValueError(f"features must be ({num}, F), got {tuple(self.features.shape)}")
+        if self.rgb is not None and tuple(self.rgb.shape) != (num, 3):
+            raise ValueError(f"rgb must be ({num}, 3), got {tuple(self.rgb.shape)}")
+
+    @property
+    def num_tokens(self) -> int:
+        return self.xyz.shape[0]
+
+    def projector_input(
+        self, xyz_scale: float = XYZ_NORMALISATION_M, include_rgb: bool = True
+    ) -> Float[torch.Tensor, "T d_in"]:
+        """[features, normalised xyz, (rgb in [-1, 1])]: the projector's input, d_in per token.
+
+        Scene tokens are centred on their bounding-box centre (so "the middle of the room" is 0);
+        egocentric tokens keep the camera at the origin, which is what makes them egocentric.
+        """
+        xyz = self.xyz
+        if self.frame == "scene" and self.num_tokens > 0:
+            xyz = xyz - (xyz.amin(0) + xyz.amax(0)) / 2
+        parts = [self.features, xyz.to(self.features.dtype) / xyz_scale]
+        if include_rgb:
+            if self.rgb is None:
+                raise ValueError("include_rgb=True but these tokens carry no rgb")
+            parts.append(self.rgb.to(self.features.dtype) * 2 - 1)
+        return torch.cat(parts, dim=-1)
+
+
+def projector_input_dim(feature_dim: int, include_rgb: bool = True) -> int:
+    """d_in of ``SceneTokens.projector_input``: feature dim + xyz (+ rgb)."""
+    return feature_dim + 3 + (3 if include_rgb else 0)
+
+
+def voxel_ids(
+    xyz: Float[torch.Tensor, "N 3"], voxel_size: float
+) -> tuple[Int[torch.Tensor, " N"], int]:
+    """Dense voxel id of every point (ids 0..V-1 ordered by x, then y, then z cell) and V.
+
+    The grid is anchored at the points' minimum corner so that a large enough voxel holds
+    everything in one cell (needed for grid downsampling to reach any cap).
+    """
+    cells = torch.floor((xyz - xyz.amin(0)) / voxel_size).long()  # (N, 3), all >= 0
+    extent = cells.amax(0) + 1
+    if math.prod(extent.tolist()) >= 2**62:
+        raise ValueError(f"voxel grid {extent.tolist()} too large for voxel_size={voxel_size}")
+    keys = (cells[:, 0] * extent[1] + cells[:, 1]) * extent[2] + cells[:, 2]  # (N,)
+    unique_keys, inverse = torch.unique(keys, sorted=True, return_inverse=True)
+    return inverse, unique_keys.shape[0]
+
+
+def scatter_mean(
+    values: Float[torch.Tensor, "N C"], index: Int[torch.Tensor, " N"], num_groups: int
+) -> Float[torch.Tensor, "G C"]:
+    """Mean of the rows of ``values`` sharing each index (groups with no rows give 0)."""
+    sums = values.new_zeros(num_groups, values.shape[1]).index_add_(0, index, values)
+    counts = torch.bincount(index, minlength=num_groups).clamp_min(1).to(values.dtype)
+    return sums / counts[:, None]
+
+
+def voxel_pool(
+    xyz: Float[torch.Tensor, "N 3"],
+    features: Float[torch.Tensor, "N F"],
+    rgb: Float[torch.Tensor, "N 3"] | None,
+    voxel_size: float,
+    frame: TokenFrame,
+) -> SceneTokens:
+    """One token per occupied voxel: the mean xyz, feature and colour of its points."""
+    if xyz.shape[0] != features.shape[0] or (rgb is not None and rgb.shape[0] != xyz.shape[0]):
+        raise ValueError(f"xyz, features, rgb disagree on N: {xyz.shape[0]}, {features.shape[0]}, "
+                         f"{None if rgb is None else rgb.shape[0]}")
+    if xyz.shape[0] == 0:
+        return SceneTokens(xyz, features, rgb, frame)
+    index, num_voxels = voxel_ids(xyz, voxel_size)
+    return SceneTokens(
+        xyz=scatter_mean(xyz, index, num_voxels),
+        features=scatter_mean(features, index, num_voxels),
+        rgb=None if rgb is None else scatter_mean(rgb, index, num_voxels),
+        frame=frame,
+    )
+
+
+def farthest_point_sampling(
+    xyz: Float[torch.Tensor, "M 3"], num_samples: int
+) -> Int[torch.Tensor, " K"]:
+    """Indices of ``min(num_samples, M)`` points, each the farthest from those chosen before.
+
+    Deterministic start: the point farthest from the centroid (an extreme point; independent of
+    the input order up to ties), rather than a random one.
+    """
+    num_points = xyz.shape[0]
+    count = min(num_samples, num_points)
+    chosen = torch.empty(count, dtype=torch.long, device=xyz.device)
+    if count == 0:
+        return chosen
+    # (3, M) layout: summing 3 contiguous rows is several times faster than a last-dim sum of 3
+    points = xyz.T.to(torch.promote_types(xyz.dtype, torch.float32)).contiguous()  # (3, M)
+    current = int((points - points.mean(1, keepdim=True)).square_().sum(0).argmax())
+    min_dist = torch.full((num_points,), math.inf, dtype=points.dtype, device=xyz.device)
+    for i in range(count):
+        chosen[i] = current
+        dist = (points - points[:, current : current + 1]).square_().sum(0)  # (M,)
+        torch.minimum(min_dist, dist, out=min_dist)
+        current = int(min_dist.argmax())
+    return chosen
+
+
+def pool_points(
+    xyz: Float[torch.Tensor, "N 3"],
+    features: Float[torch.Tensor, "N F"],
+    rgb: Float[torch.Tensor, "N 3"] | None,
+    cfg: PoolingConfig,
+    frame: TokenFrame = "scene",
+) -> SceneTokens:
+    """Hybrid point-voxel pooling: voxel means at ``cfg.voxel_size``, capped at ``cfg.max_tokens``."""
+    tokens = voxel_pool(xyz, features, rgb, cfg.voxel_size, frame)
+    if tokens.num_tokens <= cfg.max_tokens:
+        return tokens
+    if cfg.downsample == "fps":
+        keep = farthest_point_sampling(tokens.xyz, cfg.max_tokens)
+        return SceneTokens(tokens.xyz[keep], tokens.features[keep],
+                           None if tokens.rgb is None else tokens.rgb[keep], frame)
+    voxel_size = cfg.voxel_size
+    for _ in range(MAX_GRID_ROUNDS):
+        # the count falls with the cube of the voxel size for a filled volume and the square for a
+        # surface: growing by the cube root of the excess never overshoots the cap by much
+        voxel_size *= max(GRID_GROWTH_MIN, (tokens.num_tokens / cfg.max_tokens) ** (1 / 3))
+        tokens = voxel_pool(xyz, features, rgb, voxel_size, frame)
+        if tokens.num_tokens <= cfg.max_tokens:
+            return tokens
+    raise RuntimeError(f"grid downsampling did not reach {cfg.max_tokens} tokens "
+                       f"(still {tokens.num_tokens} at voxel_size={voxel_size:.3g})")
+
+
+def to_camera_frame(
+    xyz: Float[torch.Tensor, "N 3"], camera_to_world: Float[torch.Tensor, "4 4"] | np.ndarray
+) -> Float[torch.Tensor, "N 3"]:
+    """World points in the OpenCV frame of the camera with pose ``camera_to_world``.
+
+    Uses the rigid inverse R^T (p - t) rather than a general matrix inverse: exact for a rotation
+    and no worse conditioned than the pose itself.
+    """
+    pose = _pose64(camera_to_world, xyz.device)
+    rotation, translation = pose[:3, :3], pose[:3, 3]
+    return ((xyz.double() - translation) @ rotation).to(xyz.dtype)  # row form of R^T (p - t)
+
+
+def to_world_frame(
+    xyz_cam: Float[torch.Tensor, "N 3"], camera_to_world: Float[torch.Tensor, "4 4"] | np.ndarray
+) -> Float[torch.Tensor, "N 3"]:
+    """Inverse of ``to_camera_frame``: p_w = R p_c + t."""
+    pose = _pose64(camera_to_world, xyz_cam.device)
+    return (xyz_cam.double() @ pose[:3, :3].T + pose[:3, 3]).to(xyz_cam.dtype)
+
+
+def _pose64(camera_to_world: torch.Tensor | np.ndarray, device: torch.device) -> torch.Tensor:
+    """The pose as a float64 tensor: poses are stored in float64 (``Frame``) and far-from-origin
+    translations lose millimetres in float32."""
+    if isinstance(camera_to_world, np.ndarray):
+        # a copy: Frame stores read-only arrays, which torch refuses to wrap without a warning
+        camera_to_world = torch.from_numpy(np.array(camera_to_world, dtype=np.float64))
+    pose = camera_to_world.to(device=device, dtype=torch.float64)
+    if pose.shape != (4, 4):
+        raise ValueError(f"camera_to_world must be (4, 4), got {tuple(pose.shape)}")
+    return pose
+
+
+def frustum_mask(
+    xyz_cam: Float[torch.Tensor, "N 3"],
+    intrinsics: Intrinsics,
+    near: float = 1e-3,
+    far: float | None = None,
+) -> Bool[torch.Tensor, " N"]:
+    """Points (camera frame) in front of the camera, within ``[near, far]`` depth and projecting
+    inside the image (pixel i spans [i, i + 1), so the image is [0, W) x [0, H))."""
+    if not near > 0:
+        raise ValueError(f"near must be > 0 (points at z <= 0 cannot be projected), got {near}")
+    z = xyz_cam[:, 2]
+    in_depth = z >= near
+    if far is not None:
+        in_depth &= z <= far
+    safe_z = torch.where(in_depth, z, torch.ones_like(z))
+    u = intrinsics.fx * xyz_cam[:, 0] / safe_z + intrinsics.cx
+    v = intrinsics.fy * xyz_cam[:, 1] / safe_z + intrinsics.cy
+    in_image = (u >= 0) & (u < intrinsics.width) & (v >= 0) & (v < intrinsics.height)
+    return in_depth & in_image
+
+
+def egocentric_tokens(
+    xyz: Float[torch.Tensor, "N 3"],
+    features: Float[torch.Tensor, "N F"],
+    rgb: Float[torch.Tensor, "N 3"] | None,
+    camera_to_world: Float[torch.Tensor, "4 4"] | np.ndarray,
+    cfg: PoolingConfig,
+    intrinsics: Intrinsics | None = None,
+    far: float | None = None,
+) -> SceneTokens:
+    """Tokens of what one camera sees, in its own frame; culled to its frustum when intrinsics given."""
+    xyz_cam = to_camera_frame(xyz, camera_to_world)
+    if intrinsics is not None:
+        keep = frustum_mask(xyz_cam, intrinsics, far=far)
+        xyz_cam, features = xyz_cam[keep], features[keep]
+        rgb = None if rgb is None else rgb[keep]
+    return pool_points(xyz_cam, features, rgb, cfg, frame="ego")
