@@ -1,0 +1,80 @@
+"""Writing and reading fusion results: mesh (PLY, GLB), point set (PLY), bounds (JSON)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lerf3d.atomic import atomic_path, write_json_atomic
+from lerf3d.fusion.tsdf import FusionResult
+from lerf3d.types import PointSet, SceneBounds
+
+
+@dataclass(frozen=True)
+class FusionFiles:
+    """Where :func:`save_fusion` wrote each artefact."""
+
+    mesh_ply: Path
+    mesh_glb: Path
+    points_ply: Path
+    bounds_json: Path
+
+
+def _write_points_ply(points: PointSet, path: Path) -> None:
+    import open3d as o3d
+
+    pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points.xyz.astype(np.float64)))
+    pcd.colors = o3d.utility.Vector3dVector(points.rgb.astype(np.float64))
+    if points.normals is not None:
+        pcd.normals = o3d.utility.Vector3dVector(points.normals.astype(np.float64))
+    if not o3d.io.write_point_cloud(str(path), pcd):
+        raise OSError(f"open3d could not write {path}")
+
+
+def save_fusion(result: FusionResult, out_dir: str | Path) -> FusionFiles:
+    """Write mesh.ply, mesh.glb, points.ply and bounds.json into ``out_dir`` (each atomically)."""
+    import trimesh
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    colors = (np.clip(result.vertex_colors, 0, 1) * 255).astype(np.uint8)
+    mesh = trimesh.Trimesh(result.vertices, result.faces, vertex_colors=colors, process=False)
+    files = FusionFiles(out / "mesh.ply", out / "mesh.glb", out / "points.ply", out / "bounds.json")
+    with atomic_path(files.mesh_ply) as tmp:
+        mesh.export(tmp)
+    with atomic_path(files.mesh_glb) as tmp:
+        mesh.export(tmp)
+    with atomic_path(files.points_ply) as tmp:
+        _write_points_ply(result.points, tmp)
+    write_json_atomic(
+        files.bounds_json,
+        {
+            "lower": result.bounds.lower.tolist(),
+            "upper": result.bounds.upper.tolist(),
+            "voxel_size": result.voxel_size,
+            "num_vertices": int(len(result.vertices)),
+            "num_faces": int(len(result.faces)),
+            "num_points": int(len(result.points.xyz)),
+        },
+    )
+    return files
+
+
+def load_points(path: str | Path) -> PointSet:
+    """Read a coloured point set written by :func:`save_fusion` (or any PLY point cloud)."""
+    import open3d as o3d
+
+    pcd = o3d.io.read_point_cloud(str(path))
+    if not pcd.has_points():
+        raise ValueError(f"{path}: no points (missing or not a point-cloud PLY)")
+    normals = np.asarray(pcd.normals, np.float32) if pcd.has_normals() else None
+    return PointSet(np.asarray(pcd.points, np.float32), np.asarray(pcd.colors, np.float32), normals)
+
+
+def load_bounds(path: str | Path) -> SceneBounds:
+    """Read bounds.json written by :func:`save_fusion`."""
+    data = json.loads(Path(path).read_text())
+    return SceneBounds(np.asarray(data["lower"], np.float64), np.asarray(data["upper"], np.float64))
