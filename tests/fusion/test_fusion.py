@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from lerf3d.capture import load_capture, load_depth
+from lerf3d.capture import load_capture
 from lerf3d.cli import main
 from lerf3d.fusion import FusionConfig, fuse_capture, load_bounds, load_points, save_fusion
+from lerf3d.fusion.evaluate import evaluate_fusion
+from lerf3d.ground_truth import load_ground_truth
 
 
 @pytest.fixture(scope="module")
@@ -20,71 +21,44 @@ def fused(tiny_room):
     return capture, fuse_capture(capture, FusionConfig(progress=False))
 
 
-def _depth_points(capture) -> np.ndarray:
-    """Ground-truth surface samples: every frame's rendered depth back-projected to the world."""
-    out = []
-    for frame in capture.frames:
-        depth = load_depth(frame)
-        intr = frame.intrinsics.scaled(depth.shape[1], depth.shape[0])
-        v, u = np.nonzero(depth > 0)
-        z = depth[v, u]
-        cam = np.stack([(u + 0.5 - intr.cx) / intr.fx * z, (v + 0.5 - intr.cy) / intr.fy * z, z], 1)
-        out.append(cam @ frame.camera_to_world[:3, :3].T + frame.camera_to_world[:3, 3])
-    return np.concatenate(out)
-
-
-def _nearest_distance(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    from scipy.spatial import cKDTree
-
-    return cKDTree(dst).query(src)[0]
-
-
-def test_fused_surface_is_close_to_the_rendered_surface(fused):
+@pytest.fixture(scope="module")
+def report(fused, tiny_room):
     capture, result = fused
-    truth = _depth_points(capture)
-    accuracy = _nearest_distance(result.points.xyz, truth)  # fused -> truth
-    completeness = _nearest_distance(truth[::7], result.points.xyz)  # truth -> fused
+    return evaluate_fusion(result, capture, load_ground_truth(tiny_room))
+
+
+def test_fused_surface_is_close_to_the_rendered_surface(fused, report):
+    voxel = fused[1].voxel_size
     # A TSDF surface sits within about one voxel of the measured surface (marching-cubes vertices lie
     # on voxel edges); both point sets are about one voxel apart (auto voxel = pixel footprint), so
     # nearest-neighbour distances include up to half that spacing.
-    assert np.median(accuracy) < 1.0 * result.voxel_size
-    assert np.percentile(accuracy, 95) < 2.0 * result.voxel_size
-    assert np.median(completeness) < 1.0 * result.voxel_size
+    assert report.accuracy_median < 1.0 * voxel
+    assert report.accuracy_p95 < 2.0 * voxel
+    assert report.completeness_median < 1.0 * voxel
 
 
-def _visible_pixels(room: Path, truth: dict) -> dict[int, int]:
-    """Instance id -> number of mask pixels over all frames."""
-    from PIL import Image
-
-    counts: dict[int, int] = {}
-    for entry in truth["frames"].values():
-        ids, n = np.unique(np.asarray(Image.open(room / entry["mask_path"])), return_counts=True)
-        for i, c in zip(ids.tolist(), n.tolist()):
-            counts[i] = counts.get(i, 0) + c
-    return counts
+def test_every_visible_object_box_contains_fused_points(report):
+    assert len(report.objects_seen) >= 5, f"the tiny room should show floor, walls and furniture: {report.objects_seen}"
+    assert "floor" in report.objects_seen
+    assert report.objects_missing == ()
 
 
-def test_every_visible_object_box_contains_fused_points(fused, tiny_room):
-    _, result = fused
-    truth = json.loads((Path(tiny_room) / "ground_truth.json").read_text())
-    visible = _visible_pixels(Path(tiny_room), truth)
-    margin = 1.5 * result.voxel_size
-    seen = [o for o in truth["objects"] if visible.get(o["instance_id"], 0) >= 50]
-    assert len(seen) >= 5, f"the tiny room should show floor, walls and furniture, saw {len(seen)} instances"
-    for obj in seen:
-        lo, hi = np.array(obj["box_min"]) - margin, np.array(obj["box_max"]) + margin
-        inside = np.all((result.points.xyz >= lo) & (result.points.xyz <= hi), axis=1).sum()
-        assert inside >= 20, f"{obj['label']} (id {obj['instance_id']}): only {inside} fused points in its box"
+def test_an_object_absent_from_the_surface_is_reported_missing(fused, tiny_room):
+    capture, result = fused
+    truth = load_ground_truth(tiny_room)
+    # Move every furniture box 20 m away: the report must notice the fused surface is not there.
+    moved = [replace(o, box_min=o.box_min + 20, box_max=o.box_max + 20) if not o.is_structure else o for o in truth.objects]
+    report = evaluate_fusion(result, capture, replace(truth, objects=tuple(moved)))
+    assert set(report.objects_missing) == {o.label for o in truth.furniture} & set(report.objects_seen)
 
 
 def test_bounds_enclose_the_room(fused, tiny_room):
     _, result = fused
-    room = json.loads((Path(tiny_room) / "ground_truth.json").read_text())
-    floor = next(o for o in room["objects"] if o["label"] == "floor")
+    floor = next(o for o in load_ground_truth(tiny_room).objects if o.label == "floor")
     # The floor's top face is z = 0 and spans the room: fused bounds must reach it within a voxel.
-    assert abs(result.bounds.lower[2] - floor["box_max"][2]) < result.voxel_size
-    assert result.bounds.lower[0] <= floor["box_min"][0] + 2 * result.voxel_size
-    assert result.bounds.upper[1] >= floor["box_max"][1] - 2 * result.voxel_size
+    assert abs(result.bounds.lower[2] - floor.box_max[2]) < result.voxel_size
+    assert result.bounds.lower[0] <= floor.box_min[0] + 2 * result.voxel_size
+    assert result.bounds.upper[1] >= floor.box_max[1] - 2 * result.voxel_size
 
 
 def test_save_and_load_round_trip(fused, tmp_path):

@@ -1,0 +1,98 @@
+"""Reading ``ground_truth.json``: object labels, instance ids, 3D boxes and per-frame instance masks.
+
+Generated rooms (``data_tools.make_room``) write it beside their ``transforms.json``; evaluation and the
+scene-LLM question generator read it through here, so any scan annotated in the same format works too.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+STRUCTURE_CATEGORY = "structure"
+"""Category of floor, walls and ceiling (not furniture)."""
+
+
+@dataclass(frozen=True, eq=False)
+class GroundTruthObject:
+    """One annotated instance."""
+
+    instance_id: int
+    """Value of this instance in the frame masks (0 = nothing)."""
+    label: str
+    """Lower-case object name ("armchair", "floor")."""
+    category: str
+    """Catalogue category ("Living room") or ``structure``."""
+    box_min: np.ndarray
+    """(3,) world axis-aligned box minimum, metres."""
+    box_max: np.ndarray
+    """(3,) world axis-aligned box maximum, metres."""
+
+    @property
+    def center(self) -> np.ndarray:
+        return (self.box_min + self.box_max) / 2
+
+    @property
+    def is_structure(self) -> bool:
+        return self.category == STRUCTURE_CATEGORY
+
+
+@dataclass(frozen=True, eq=False)
+class GroundTruth:
+    """All annotations of one scene."""
+
+    path: Path
+    """The ground_truth.json read."""
+    scene: str
+    """Scene name."""
+    objects: tuple[GroundTruthObject, ...]
+    """Every instance, structure included."""
+    mask_paths: dict[str, Path]
+    """Frame name -> 16-bit instance-id mask."""
+
+    def object(self, instance_id: int) -> GroundTruthObject:
+        for obj in self.objects:
+            if obj.instance_id == instance_id:
+                return obj
+        raise KeyError(f"{self.path}: no instance {instance_id}")
+
+    @property
+    def furniture(self) -> tuple[GroundTruthObject, ...]:
+        """Objects that are not floor, wall or ceiling."""
+        return tuple(o for o in self.objects if not o.is_structure)
+
+    def load_mask(self, frame_name: str) -> np.ndarray:
+        """(H, W) int32 instance ids of one frame."""
+        from PIL import Image
+
+        if frame_name not in self.mask_paths:
+            raise KeyError(f"{self.path}: no mask for frame {frame_name!r}")
+        return np.asarray(Image.open(self.mask_paths[frame_name])).astype(np.int32)
+
+
+def load_ground_truth(path: str | Path) -> GroundTruth:
+    """Read a ground_truth.json (or the one inside a capture folder)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "ground_truth.json"
+    try:
+        data = json.loads(path.read_text())
+        objects = tuple(
+            GroundTruthObject(
+                int(o["instance_id"]),
+                str(o["label"]),
+                str(o["category"]),
+                np.asarray(o["box_min"], np.float64),
+                np.asarray(o["box_max"], np.float64),
+            )
+            for o in data["objects"]
+        )
+        masks = {name: path.parent / entry["mask_path"] for name, entry in data.get("frames", {}).items()}
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no ground truth file") from None
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{path}: malformed ground truth ({type(err).__name__}: {err})") from None
+    return GroundTruth(path, str(data.get("scene", path.parent.name)), objects, masks)
