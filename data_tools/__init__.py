@@ -1,0 +1,1 @@
+"""Synthetic scene generator (``make_room``), format converters and training-data tools for lerf3d."""

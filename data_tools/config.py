@@ -1,0 +1,87 @@
+"""RoomConfig: everything that decides a generated room, and the named presets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from data_tools.catalog import DEFAULT_ARCHIVE
+
+
+@dataclass(frozen=True)
+class RoomConfig:
+    """Settings of one generated room. The same config and seed give byte-identical output."""
+
+    seed: int = 0
+    """Seed of every random choice (models, layout, textures, cameras)."""
+    num_objects: int = 8
+    """Furniture pieces standing on the floor."""
+    num_tabletop: int = 2
+    """Small items put on top of furniture with a flat top (fewer when no surface is free)."""
+    num_views: int = 40
+    """Rendered camera views."""
+    width: int = 320
+    """Image width in pixels."""
+    height: int = 240
+    """Image height in pixels."""
+    horizontal_fov_deg: float = 70.0
+    """Horizontal field of view; about a phone's main camera (iPhone wide: 69 degrees)."""
+    close_view_fraction: float = 0.35
+    """Share of views that look at one object from nearby (the rest circle the room)."""
+    camera_height_range: tuple[float, float] = (1.4, 1.7)
+    """Height range (m) of the room-circling cameras: a person holding a phone."""
+    wall_height: float = 2.6
+    """Room height in metres (ceiling included, so cameras see a closed room)."""
+    near: float = 0.05
+    """Near clipping plane (m)."""
+    far: float = 20.0
+    """Far clipping plane (m); farther surfaces get depth 0."""
+    model_split: str = "all"
+    """Catalogue models to draw from: ``all``, ``train`` or ``held-out``."""
+    primitives_only: bool = False
+    """Use the fallback boxes/cylinders/spheres even when the furniture archive is installed."""
+    archive: Path = DEFAULT_ARCHIVE
+    """Sweet Home 3D furniture archive (``.sh3f``)."""
+    cache_dir: Path | None = None
+    """Where converted models are cached; None: ``$LERF3D_CACHE`` or ``~/.cache/lerf3d/furniture``."""
+    name: str = ""
+    """Scene name written to ground_truth.json; empty: ``room_<seed>``."""
+
+    def __post_init__(self) -> None:
+        if self.num_objects < 0 or self.num_tabletop < 0:
+            raise ValueError(f"object counts must be >= 0, got {self.num_objects}, {self.num_tabletop}")
+        if self.num_views < 1:
+            raise ValueError(f"num_views must be >= 1, got {self.num_views}")
+        if self.width < 8 or self.height < 8:
+            raise ValueError(f"image size must be at least 8x8, got {self.width}x{self.height}")
+        if self.model_split not in ("all", "train", "held-out"):
+            raise ValueError(f"model_split must be 'all', 'train' or 'held-out', got {self.model_split!r}")
+        if not 0.0 <= self.close_view_fraction <= 1.0:
+            raise ValueError(f"close_view_fraction must be in [0, 1], got {self.close_view_fraction}")
+
+    @property
+    def scene_name(self) -> str:
+        """``name`` or ``room_<seed>``."""
+        return self.name or f"room_{self.seed}"
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> RoomConfig:
+        """A named preset (see :data:`PRESETS`) with some fields replaced."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+        known = {f.name for f in fields(cls)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ValueError(f"RoomConfig has no field(s) {sorted(unknown)}")
+        return replace(PRESETS[name], **overrides)
+
+
+PRESETS: dict[str, RoomConfig] = {
+    # tests: seconds to generate
+    "tiny": RoomConfig(num_objects=4, num_tabletop=1, num_views=12, width=96, height=72),
+    # the demo scene of the README
+    "demo": RoomConfig(num_objects=8, num_tabletop=3, num_views=40, width=320, height=240),
+    # encoder training data: many views of a furnished room
+    "large": RoomConfig(num_objects=14, num_tabletop=5, num_views=120, width=320, height=240),
+}
+"""Named configurations; vary them with ``RoomConfig.preset(name, field=value)``."""
