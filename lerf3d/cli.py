@@ -34,6 +34,16 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_features(args: argparse.Namespace) -> int:
+    from lerf3d.features.command import run_features
+
+    dense = None if args.dense in ("", "none") else args.dense
+    out = args.out or Path(args.capture) / "features"
+    summary, _ = run_features(args.capture, out, args.image_text, dense, device=args.device, batch_size=args.batch_size)
+    print(summary.describe())
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from lerf3d.demo import DemoConfig, run_demo
 
@@ -52,6 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     fuse.add_argument("--voxel-size", type=float, default=None, help="voxel edge in metres (default: auto)")
     fuse.add_argument("--stride", type=int, default=1, help="fuse every n-th frame")
     fuse.set_defaults(func=_cmd_fuse)
+
+    feats = sub.add_parser("features", help="extract (and cache) the crop pyramid and DINO maps of a capture")
+    feats.add_argument("capture", type=Path, help="capture folder or file")
+    feats.add_argument("--out", type=Path, default=None, help="cache folder (default: CAPTURE/features)")
+    feats.add_argument("--image-text", default="lerf3d:tiny", help="image-text encoder spec, e.g. openclip:ViT-B-16/laion2b_s34b_b88k")
+    feats.add_argument("--dense", default="lerf3d:tiny", help="dense encoder spec (dino:dino_vits8, dinov2:vits14) or none")
+    feats.add_argument("--device", default="cpu", help="torch device")
+    feats.add_argument("--batch-size", type=int, default=64, help="crops encoded per batch")
+    feats.set_defaults(func=_cmd_features)
 
     demo = sub.add_parser("demo", help="generate the demo room and run the pipeline on it")
     demo.add_argument("--out", type=Path, default=Path("outputs/demo"), help="output folder")
