@@ -44,10 +44,29 @@ def _cmd_features(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from lerf3d.train.command import TrainRequest, run_train
+
+    request = TrainRequest(
+        capture=args.capture,
+        out=args.out,
+        preset=args.preset,
+        steps=args.steps,
+        resume=args.resume,
+        image_text=args.image_text,
+        dense=None if args.dense in ("", "none") else args.dense,
+        features_dir=args.features_dir,
+        device=args.device,
+        overrides=tuple(args.set),
+    )
+    print(run_train(request).describe())
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from lerf3d.demo import DemoConfig, run_demo
 
-    run_demo(DemoConfig(out=Path(args.out), preset=args.preset, seed=args.seed))
+    run_demo(DemoConfig(out=Path(args.out), preset=args.preset, seed=args.seed, train_preset=args.train_preset))
     return 0
 
 
@@ -72,11 +91,30 @@ def build_parser() -> argparse.ArgumentParser:
     feats.add_argument("--batch-size", type=int, default=64, help="crops encoded per batch")
     feats.set_defaults(func=_cmd_features)
 
+    train = sub.add_parser("train", help="train a language field (LERF) on a capture")
+    train.add_argument("capture", type=Path, help="capture folder or file (with depth)")
+    train.add_argument("--out", type=Path, required=True, help="run folder: checkpoints/, tensorboard/, eval/, fusion/")
+    train.add_argument("--preset", default="default", help="tiny | default | big, or a .toml file (configs/)")
+    train.add_argument("--steps", type=int, default=None, help="total steps (default: the preset's)")
+    train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/latest with its config")
+    train.add_argument("--image-text", default="lerf3d:tiny", help="image-text encoder spec for the crop pyramids")
+    train.add_argument("--dense", default="lerf3d:tiny", help="dense (DINO) encoder spec, or none")
+    train.add_argument("--features-dir", type=Path, default=None,
+                       help="feature cache (default: CAPTURE/features if it exists, else OUT/features)")
+    train.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config value, e.g. --set optim.radiance.lr=5e-3 (repeatable)")
+    train.set_defaults(func=_cmd_train)
+
     demo = sub.add_parser("demo", help="generate the demo room and run the pipeline on it")
     demo.add_argument("--out", type=Path, default=Path("outputs/demo"), help="output folder")
     demo.add_argument("--preset", default="demo", help="room preset (tiny for a quick check)")
     demo.add_argument("--seed", type=int, default=0, help="room seed")
+    demo.add_argument("--train-preset", default=None,
+                      help="training preset (default: tiny for the tiny room, default otherwise)")
     demo.set_defaults(func=_cmd_demo)
+    from lerf3d.scene_llm.commands import register as register_scene_llm  # llm-prepare/-train, ask, llm-eval
+    register_scene_llm(sub)
     return parser
 
 

@@ -1,7 +1,9 @@
 """``lerf3d demo``: the whole pipeline on a generated room, with a printed summary.
 
 Stages so far: generate the room (real CC0 furniture) -> read it back as a capture -> TSDF fusion ->
-preview and a check of the fused surface against the room's ground truth.
+preview and a check of the fused surface against the room's ground truth -> crop pyramids and DINO
+maps with the embedded ``lerf3d:tiny`` encoders -> train the language field (``default`` preset) and
+render held-out views.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from pathlib import Path
 from PIL import Image
 
 from lerf3d.capture import load_capture
-from lerf3d.fusion import FusionConfig, fuse_capture, save_fusion
+from lerf3d.fusion import FusionConfig, FusionResult, fuse_capture, save_fusion
 from lerf3d.fusion.evaluate import evaluate_fusion
 from lerf3d.fusion.preview import overview_camera, splat_points
 from lerf3d.ground_truth import load_ground_truth
+from lerf3d.types import Capture
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,12 @@ class DemoConfig:
     """Room preset of data_tools (tiny, demo, large)."""
     seed: int = 0
     """Room seed: the same seed gives the same room and views."""
+    train_preset: str | None = None
+    """Training preset (configs/); None: ``tiny`` for the tiny room, ``default`` otherwise."""
+    encoders: str = "lerf3d:tiny"
+    """Image-text and dense encoder spec; the embedded towers must be in lerf3d/weights."""
+    device: str = "cpu"
+    """Torch device for the encoders and training."""
 
 
 def _generate(config: DemoConfig) -> Path:
@@ -38,16 +47,44 @@ def _generate(config: DemoConfig) -> Path:
     room = generate_room(RoomConfig.preset(config.preset, seed=config.seed), config.out / "capture")
     labels = ", ".join(o.entry.label for o in room.layout.objects)
     print(
-        f"[1/2] room: {len(room.poses)} views at {room.intrinsics.width}x{room.intrinsics.height} of "
+        f"[1/3] room: {len(room.poses)} views at {room.intrinsics.width}x{room.intrinsics.height} of "
         f"{len(room.layout.objects)} objects ({labels}) from {room.catalog_source}, "
         f"{room.seconds['total']:.1f} s -> {room.out_dir}"
     )
     return room.out_dir
 
 
+def _check_encoders(config: DemoConfig) -> None:
+    """Build the encoders once up front: missing tower weights stop the demo before any work
+    (MissingWeightsError says how to get them) instead of after the room and fusion stages."""
+    from lerf3d.encoders import build_dense_encoder, build_image_text_encoder
+
+    build_image_text_encoder(config.encoders, config.device)
+    build_dense_encoder(config.encoders, config.device)
+
+
+def _train(config: DemoConfig, capture: Capture, fusion: FusionResult) -> None:
+    """Features with the demo's encoders, then the training preset; prints held-out scores."""
+    from lerf3d.train import load_preset
+    from lerf3d.train.command import extract_features, train_capture
+
+    preset = config.train_preset or ("tiny" if config.preset == "tiny" else "default")
+    train_config = load_preset(preset)
+    t0 = time.perf_counter()
+    features = extract_features(
+        train_config, capture, config.encoders, config.encoders, config.out / "features", config.device
+    )
+    summary = train_capture(
+        train_config, capture, fusion.bounds, fusion.points, features, config.out / "train", config.device,
+        setup_seconds=time.perf_counter() - t0,
+    )
+    print(f"[3/3] language field ({preset} preset): " + summary.describe())
+
+
 def run_demo(config: DemoConfig) -> None:
     """Run every stage on the demo room and print what each produced."""
     start = time.perf_counter()
+    _check_encoders(config)
     capture_dir = _generate(config)
     capture = load_capture(capture_dir)
     t0 = time.perf_counter()
@@ -60,11 +97,12 @@ def run_demo(config: DemoConfig) -> None:
     report = evaluate_fusion(result, capture, load_ground_truth(capture_dir))
     found = len(report.objects_seen) - len(report.objects_missing)
     print(
-        f"[2/2] fusion: {len(result.vertices)} vertices, {len(result.faces)} faces, voxel "
+        f"[2/3] fusion: {len(result.vertices)} vertices, {len(result.faces)} faces, voxel "
         f"{result.voxel_size * 100:.1f} cm in {fuse_seconds:.1f} s -> {files.mesh_ply}, {files.mesh_glb}, {preview}\n"
         f"      surface error: median {report.accuracy_median * 100:.1f} cm (95%: {report.accuracy_p95 * 100:.1f} cm), "
         f"completeness median {report.completeness_median * 100:.1f} cm; "
         f"{found}/{len(report.objects_seen)} visible instances have fused surface in their ground-truth box"
         + (f" (missing: {', '.join(report.objects_missing)})" if report.objects_missing else "")
     )
+    _train(config, capture, result)
     print(f"demo done in {time.perf_counter() - start:.1f} s; outputs in {config.out}")

@@ -1,1 +1,50 @@
-"""lerf3d.train."""
+"""lerf3d.train: training a LerfField on a capture.
+
+- :mod:`~lerf3d.train.config`: :class:`TrainConfig` (the config tree) and :func:`load_preset`
+- :mod:`~lerf3d.train.presets`: TOML presets (``configs/``) -> typed configs, ``key=value`` overrides
+- :mod:`~lerf3d.train.datamanager`: precomputed rays, :class:`TrainBatch` with language targets
+- :mod:`~lerf3d.train.targets`: pyramid level, physical scale and CLIP/DINO targets per ray
+- :mod:`~lerf3d.train.losses`, :mod:`~lerf3d.train.optimisers`: objective and optimisers
+- :mod:`~lerf3d.train.checkpoints`: atomic, resumable checkpoints with every RNG state
+- :mod:`~lerf3d.train.evaluate`: held-out PSNR / depth error and previews
+- :mod:`~lerf3d.train.trainer`: :class:`Trainer`; :mod:`~lerf3d.train.command`: ``lerf3d train``
+"""
+
+from lerf3d.train.checkpoints import Checkpoint, CheckpointConfig, CheckpointError, latest_checkpoint, load_checkpoint
+from lerf3d.train.config import TrainConfig, load_preset
+from lerf3d.train.datamanager import DataManager, DataManagerConfig, EvalView, TrainBatch, split_frames
+from lerf3d.train.evaluate import EvalConfig, EvalResult, FrameMetrics
+from lerf3d.train.losses import LossConfig, LossTerms, compute_losses
+from lerf3d.train.optimisers import OptimConfig, OptimiserConfig
+from lerf3d.train.presets import ConfigError, apply_override, from_mapping, preset_names
+from lerf3d.train.trainer import Trainer, TrainResult, load_trained_field
+
+__all__ = [
+    "Checkpoint",
+    "CheckpointConfig",
+    "CheckpointError",
+    "ConfigError",
+    "DataManager",
+    "DataManagerConfig",
+    "EvalConfig",
+    "EvalResult",
+    "EvalView",
+    "FrameMetrics",
+    "LossConfig",
+    "LossTerms",
+    "OptimConfig",
+    "OptimiserConfig",
+    "TrainBatch",
+    "TrainConfig",
+    "TrainResult",
+    "Trainer",
+    "apply_override",
+    "compute_losses",
+    "from_mapping",
+    "latest_checkpoint",
+    "load_checkpoint",
+    "load_preset",
+    "load_trained_field",
+    "preset_names",
+    "split_frames",
+]
