@@ -1,1 +1,29 @@
-"""lerf3d.query."""
+"""lerf3d.query: text queries on a trained scene, their exports, and their evaluation.
+
+- :mod:`~lerf3d.query.relevancy`: LERF relevancy and scale search (pure)
+- :mod:`~lerf3d.query.search`: per-scale embedding stacks and the split (cacheable) relevancy
+- :mod:`~lerf3d.query.render`: one render of a view at many scales; field embeddings of points
+- :mod:`~lerf3d.query.session`: :class:`QuerySession` (cached view embeddings), :class:`PointQuery`
+- :mod:`~lerf3d.query.camera`: cameras from frames, pose files and orbits
+- :mod:`~lerf3d.query.overlay`, :mod:`~lerf3d.query.media`, :mod:`~lerf3d.query.export`: outputs
+- :mod:`~lerf3d.query.evaluate`, :mod:`~lerf3d.query.baselines`: localisation / mIoU vs baselines
+- :mod:`~lerf3d.query.commands`: ``run_query``, ``run_render``, ``run_export``, ``run_eval``
+"""
+
+from lerf3d.query.camera import QueryCamera, load_pose_file, orbit_cameras
+from lerf3d.query.points import PointQuery
+from lerf3d.query.relevancy import CANONICAL_NEGATIVES, RelevancyMap, relevancy
+from lerf3d.query.session import QuerySession, QuerySessionConfig, ViewAnswer
+
+__all__ = [
+    "CANONICAL_NEGATIVES",
+    "PointQuery",
+    "QueryCamera",
+    "QuerySession",
+    "QuerySessionConfig",
+    "RelevancyMap",
+    "ViewAnswer",
+    "load_pose_file",
+    "orbit_cameras",
+    "relevancy",
+]

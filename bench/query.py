@@ -1,0 +1,155 @@
+"""Query latency of a new phrase: cached view / point embeddings vs re-rendering per phrase (the LERF way).
+
+Same process, same field, same phrases, one warm-up each:
+
+- **view**: a 256x256 view. Cached: the view was rendered once at LERF's 30 scales (and its
+  negative term computed); a new phrase is a matrix product per scale, the relevancy and the scale
+  search (``QuerySession.query``). LERF way: the phrase is model state, so every new phrase renders
+  the view again at 30 scales (sharing the grid lookups across scales, as LERF's renderer does) and
+  then scores it (``QuerySession.query(..., use_cache=False)``).
+- **points**: 1M points. Cached: ``PointQuery.query`` on embeddings computed once. LERF way: the
+  points are embedded again at every scale for each phrase.
+
+The field has random weights (speed does not depend on them) and the tiny preset's sizes
+(configs/tiny.toml) with ``clip_dim`` 512, OpenCLIP ViT-B-16's width, which sets the cost of the
+cached path; phrases are random unit vectors (text encoding is the same for both paths).
+
+    python bench/query.py            # ~2-4 min on 2 CPU cores
+    python bench/query.py --header   # with the markdown table header
+
+Prints markdown rows for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import statistics
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lerf3d.field import HashGridConfig, LanguageFieldConfig, LerfField, LerfFieldConfig, RadianceFieldConfig
+from lerf3d.field import SamplerConfig
+from lerf3d.query.camera import QueryCamera, look_at
+from lerf3d.query.session import QuerySession, QuerySessionConfig
+from lerf3d.types import Intrinsics, SceneBounds
+
+HEADER = (
+    "| query | device, threads | size | scales | D | cached new phrase (ms) | re-render per phrase (ms) "
+    "| speed-up | cached memory (MiB) |\n|---|---|---|---|---|---|---|---|---|"
+)
+ROOM = SceneBounds(np.array([0.0, 0.0, 0.0]), np.array([4.0, 3.0, 2.5]))
+
+
+class RandomPhraseEncoder:
+    """Phrases -> fixed random unit vectors (hash-seeded): text encoding costs the same for both paths."""
+
+    def __init__(self, dim: int) -> None:
+        self.name = f"bench:random-{dim}"
+        self.embedding_dim = dim
+        self.input_size = 224
+
+    def encode_text(self, phrases: list[str]) -> torch.Tensor:
+        rows = [torch.randn(self.embedding_dim, generator=torch.Generator().manual_seed(
+            int.from_bytes(hashlib.sha256(p.encode()).digest()[:4], "little"))) for p in phrases]
+        return F.normalize(torch.stack(rows), dim=-1)
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError("the benchmark encodes no images")
+
+
+def tiny_preset_field(clip_dim: int) -> LerfField:
+    """configs/tiny.toml's field sizes, random weights."""
+    torch.manual_seed(0)
+    config = LerfFieldConfig(
+        radiance=RadianceFieldConfig(
+            grid=HashGridConfig(num_levels=8, features_per_level=4, log2_table_size=15, base_resolution=8,
+                                max_resolution=256),
+            density_hidden_dim=32, color_hidden_dim=32, geo_feature_dim=7, appearance_dim=8),
+        language=LanguageFieldConfig(
+            grids=(HashGridConfig(num_levels=6, features_per_level=4, log2_table_size=14, base_resolution=8,
+                                  max_resolution=128),),
+            clip_dim=clip_dim, clip_hidden_dim=64, clip_hidden_layers=1, dino_dim=32, dino_hidden_dim=32,
+            dino_hidden_layers=1),
+        sampler=SamplerConfig(num_surface_samples=12, num_free_samples=4),
+        language_top_k=6,
+    )
+    return LerfField(config, ROOM).eval()
+
+
+def view_camera(side: int) -> QueryCamera:
+    """A camera in a corner of the room looking across it, with a measured depth of 3 m."""
+    k = Intrinsics(0.8 * side, 0.8 * side, side / 2, side / 2, side, side)
+    pose = look_at(np.array([0.3, 0.3, 1.6]), np.array([3.5, 2.5, 0.5]))
+    return QueryCamera(k, pose, np.full((side, side), 3.0, np.float32), "bench")
+
+
+def timed(run) -> float:
+    start = time.perf_counter()
+    run()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def bench_view(session: QuerySession, side: int, repeats: int, rerenders: int) -> tuple[float, float, int]:
+    camera = view_camera(side)
+    session.query(camera, ["warm-up phrase"])  # renders and caches the view, computes the negative term
+    cached = [timed(lambda i=i: session.query(camera, [f"new phrase {i}"])) for i in range(repeats)]
+    rerender = [timed(lambda i=i: session.query(camera, [f"other phrase {i}"], use_cache=False))
+                for i in range(rerenders)]
+    return statistics.median(cached), statistics.median(rerender), session.cache_stats().nbytes
+
+
+def bench_points(
+    session: QuerySession, num_points: int, repeats: int, rerenders: int
+) -> tuple[float, float, int]:
+    generator = torch.Generator().manual_seed(0)
+    lower, upper = torch.tensor(ROOM.lower).float(), torch.tensor(ROOM.upper).float()
+    xyz = lower + (upper - lower) * torch.rand(num_points, 3, generator=generator)
+    query = session.point_query(xyz.to(session.device))
+    query.query(["warm-up phrase"])
+    cached = [timed(lambda i=i: query.query([f"new phrase {i}"])) for i in range(repeats)]
+    rerender = [timed(lambda i=i: session.point_query(xyz, use_cache=False).query([f"other phrase {i}"]))
+                for i in range(rerenders)]
+    return statistics.median(cached), statistics.median(rerender), query.nbytes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--side", type=int, default=256, help="view width and height (pixels)")
+    parser.add_argument("--points", type=int, default=1_000_000, help="points of the 3D query")
+    parser.add_argument("--point-scales", default="0.25,0.5,1.0",
+                        help="scales (m) the points carry: 3 keep 1M x 512-d float16 at 3 GiB")
+    parser.add_argument("--clip-dim", type=int, default=512, help="embedding width (512: OpenCLIP ViT-B-16)")
+    parser.add_argument("--repeats", type=int, default=5, help="cached queries timed (median)")
+    parser.add_argument("--rerenders", type=int, default=2, help="re-rendering queries timed (median)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--header", action="store_true", help="print the table header first")
+    args = parser.parse_args()
+
+    point_scales = tuple(float(s) for s in args.point_scales.split(","))
+    config = QuerySessionConfig(point_scales=point_scales, cache_bytes=16 * 1024**3)
+    encoder = RandomPhraseEncoder(args.clip_dim)
+    session = QuerySession(tiny_preset_field(args.clip_dim), encoder, args.device, config)
+    where = f"{args.device}, {torch.get_num_threads()} threads"
+    if args.header:
+        print(HEADER)
+    view = bench_view(session, args.side, args.repeats, args.rerenders)
+    print(f"| view, new phrase | {where} | {args.side}x{args.side} px | {len(session.scales)} "
+          f"| {args.clip_dim} "
+          f"| {view[0] * 1e3:.0f} | {view[1] * 1e3:.0f} | {view[1] / view[0]:.0f}x | {view[2] / 2**20:.0f} |",
+          flush=True)
+    session.clear_cache()
+    points = bench_points(session, args.points, args.repeats, args.rerenders)
+    print(f"| 3D points, new phrase | {where} | {args.points:,} points | {len(point_scales)} "
+          f"| {args.clip_dim} "
+          f"| {points[0] * 1e3:.0f} | {points[1] * 1e3:.0f} | {points[1] / points[0]:.0f}x "
+          f"| {points[2] / 2**20:.0f} |")
+
+
+if __name__ == "__main__":
+    main()

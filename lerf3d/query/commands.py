@@ -1,0 +1,185 @@
+"""The query commands: ``lerf3d query | render | export | eval``, as functions of plain arguments.
+
+Each ``run_*`` opens the checkpoint into a :class:`QueryScene` and calls the function below it that
+does the work on a scene (what tests and the viewer call directly). Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lerf3d.atomic import write_json_atomic
+from lerf3d.query.camera import QueryCamera, load_pose_file, orbit_cameras
+from lerf3d.query.export import RegionBox, RegionConfig, top_region, write_region_json, write_relevancy_ply
+from lerf3d.query.media import slug, write_png, write_video
+from lerf3d.query.overlay import heatmap_overlay, side_by_side
+from lerf3d.query.phrases import check_phrases
+from lerf3d.query.relevancy import CANONICAL_NEGATIVES, RelevancyMap
+from lerf3d.query.scene import QueryScene
+from lerf3d.types import PointSet
+
+if TYPE_CHECKING:
+    from lerf3d.query.eval_scene import EvalOutput
+
+DEFAULT_VIDEO_FRAMES = 48
+"""Frames of an orbit video (2 s at 24 fps)."""
+DEFAULT_VIDEO_SIZE = (256, 192)
+"""Width, height of orbit frames: 4:3 like the captures, small enough for a CPU."""
+
+
+def _open(checkpoint: str | Path, capture: str | Path | None, device: str, image_text: str | None,
+          points: str | Path | None = None) -> QueryScene:
+    from lerf3d.query.checkpoint import open_scene
+
+    return open_scene(checkpoint, capture=capture, device=device, image_text=image_text, points_path=points)
+
+
+# -- query -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class QueryOutput:
+    """What ``lerf3d query`` wrote."""
+
+    maps: list[RelevancyMap]
+    """One map per phrase."""
+    images: list[Path]
+    """Heat-map PNG per phrase, then the plain render."""
+    summary: Path
+    """JSON with each phrase's scale and relevancy range."""
+
+
+def query_view(scene: QueryScene, camera: QueryCamera, phrases: Sequence[str], out_dir: str | Path,
+               negatives: Sequence[str] = CANONICAL_NEGATIVES) -> QueryOutput:
+    """Heat maps of ``phrases`` over the render of ``camera``: OUT/<view>_<phrase>.png, OUT/<view>_rgb.png."""
+    out_dir = Path(out_dir)
+    answer = scene.session.answer(camera, phrases, negatives)
+    maps, rgb = answer.maps, answer.view.rgb.cpu().numpy()
+    images = [
+        write_png(out_dir / f"{camera.name}_{slug(m.phrase)}.png",
+                  heatmap_overlay(rgb, m.values.cpu().numpy()))
+        for m in maps
+    ]
+    images.append(write_png(out_dir / f"{camera.name}_rgb.png", (rgb * 255 + 0.5).astype(np.uint8)))
+    summary = write_json_atomic(out_dir / f"{camera.name}_query.json", {
+        "view": camera.name,
+        "negatives": list(negatives),
+        "phrases": [{"phrase": m.phrase, "scale_m": m.scale, "max_relevancy": float(m.values.max()),
+                     "min_relevancy": float(m.values.min()), "image": p.name} for m, p in zip(maps, images)],
+    })
+    return QueryOutput(maps, images, summary)
+
+
+def run_query(checkpoint: str | Path, phrases: Sequence[str], out_dir: str | Path, *,
+              camera: str | None = None, pose: str | Path | None = None,
+              capture: str | Path | None = None, device: str = "cpu",
+              image_text: str | None = None) -> QueryOutput:
+    """``lerf3d query CKPT PHRASE... --camera train:5 | --pose pose.json --out DIR``."""
+    if (camera is None) == (pose is None):
+        raise ValueError("give exactly one of --camera (train:I, eval:I or a frame name) and --pose FILE")
+    check_phrases(phrases)
+    scene = _open(checkpoint, capture, device, image_text)
+    view = scene.camera(camera) if camera is not None else load_pose_file(pose)
+    return query_view(scene, view, phrases, out_dir)
+
+
+# -- render ----------------------------------------------------------------------------------
+
+
+def render_orbit(scene: QueryScene, phrases: Sequence[str], out: str | Path,
+                 num_frames: int = DEFAULT_VIDEO_FRAMES, size: tuple[int, int] = DEFAULT_VIDEO_SIZE,
+                 fps: float = 24.0, scales: Sequence[float] | None = None) -> Path:
+    """An orbit video of heat maps (phrases side by side). Each phrase's scale is searched once on the
+    first frame (or given) and kept, so the colours do not jump between scales from frame to frame."""
+    cleaned = check_phrases(phrases)
+    width, height = size
+    cameras = orbit_cameras(scene.bounds, num_frames, width, height)
+    session = scene.session
+    if scales is None:
+        scales = [m.scale for m in session.query(cameras[0], cleaned, use_cache=False)]
+    if len(scales) != len(cleaned):
+        raise ValueError(f"{len(scales)} scales for {len(cleaned)} phrases")
+    frames = []
+    for camera in cameras:
+        answer = session.answer(camera, cleaned, phrase_scales=scales, use_cache=False)
+        rgb = answer.view.rgb.cpu().numpy()
+        frames.append(side_by_side([heatmap_overlay(rgb, m.values.cpu().numpy()) for m in answer.maps]))
+    return write_video(out, frames, fps)
+
+
+def run_render(checkpoint: str | Path, phrases: Sequence[str], out: str | Path, *, path: str = "orbit",
+               num_frames: int = DEFAULT_VIDEO_FRAMES, size: tuple[int, int] = DEFAULT_VIDEO_SIZE,
+               fps: float = 24.0, scale: float | None = None, capture: str | Path | None = None,
+               device: str = "cpu", image_text: str | None = None) -> Path:
+    """``lerf3d render CKPT --phrase P [--phrase Q] --path orbit --out video.mp4|.gif``."""
+    if path != "orbit":
+        raise ValueError(f"--path {path!r}: only 'orbit' is implemented")
+    cleaned = check_phrases(phrases)
+    scene = _open(checkpoint, capture, device, image_text)
+    scales = None if scale is None else [scale] * len(cleaned)
+    return render_orbit(scene, cleaned, out, num_frames, size, fps, scales)
+
+
+# -- export ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class ExportOutput:
+    """What ``lerf3d export`` wrote."""
+
+    ply: Path
+    """Coloured points with a per-point ``relevancy`` property."""
+    box_json: Path
+    """The top region's box."""
+    region: RegionBox
+    """That box."""
+
+
+def export_phrase(scene: QueryScene, phrase: str, out_ply: str | Path, points: PointSet | None = None,
+                  region: RegionConfig = RegionConfig()) -> ExportOutput:
+    """Per-point relevancy of ``phrase`` on ``points`` (default: the scene's fused points), the PLY
+    and the box JSON (same stem, ``.json``)."""
+    (phrase,) = check_phrases([phrase])
+    out_ply = Path(out_ply)
+    if out_ply.suffix.lower() != ".ply":
+        raise ValueError(f"{out_ply}: export writes a .ply")
+    points = points if points is not None else scene.fused_points()
+    query = scene.session.point_query(points.xyz)
+    (m,) = query.query([phrase])
+    values = m.values.cpu().numpy()
+    box = top_region(points.xyz, values, phrase, m.scale, region)
+    ply = write_relevancy_ply(out_ply, points.xyz, points.rgb, values)
+    return ExportOutput(ply, write_region_json(out_ply.with_suffix(".json"), box), box)
+
+
+def run_export(checkpoint: str | Path, phrase: str, out: str | Path, *, points: str | Path | None = None,
+               capture: str | Path | None = None, device: str = "cpu",
+               image_text: str | None = None) -> ExportOutput:
+    """``lerf3d export CKPT --phrase P --out cup.ply [--points fused/points.ply]`` (default points: the
+    run's fusion/points.ply, else a fusion of the capture)."""
+    return export_phrase(_open(checkpoint, capture, device, image_text, points), phrase, out)
+
+
+# -- eval ------------------------------------------------------------------------------------
+
+
+def run_eval(checkpoint: str | Path, ground_truth: str | Path | None, out: str | Path, *,
+             capture: str | Path | None = None, features_dir: str | Path | None = None,
+             points: str | Path | None = None, baselines: bool = True, max_views: int | None = None,
+             device: str = "cpu", image_text: str | None = None) -> EvalOutput:
+    """``lerf3d eval CKPT --gt ground_truth.json --out eval.json``: prints the markdown tables."""
+    from lerf3d.ground_truth import load_ground_truth
+    from lerf3d.query.eval_scene import evaluate_scene
+
+    scene = _open(checkpoint, capture, device, image_text, points)
+    if ground_truth is None:
+        if scene.capture is None:
+            raise ValueError("pass --gt ground_truth.json (or --capture with one inside)")
+        ground_truth = scene.capture.root
+    return evaluate_scene(scene, load_ground_truth(ground_truth), out, baselines=baselines,
+                          max_views=max_views, features_dir=features_dir)
