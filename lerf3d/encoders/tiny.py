@@ -2,9 +2,9 @@
 
 - Dense tower: a 4-block ViT (patch 8, width 192) trained by DINO self-distillation on renders of
   generated rooms; gives the DINO maps.
-- Image-text tower: a 6-block ViT (64 px, patch 8, width 192, ~2.7M parameters) whose class token
-  is projected into the 384-d space of the frozen all-MiniLM-L6-v2 text tower (LiT-style: only the
-  image side is trained).
+- Image-text tower: a small residual CNN (64 px input, ~3.7M parameters; a ViT backbone is an
+  option) whose pooled feature is projected into the 384-d space of the frozen all-MiniLM-L6-v2
+  text tower (LiT-style: only the image side is trained).
 
 Weights are package data, ``lerf3d/weights/tiny_dense.pt`` and ``tiny_image_text.pt``, written by
 ``python -m data_tools.train_towers`` through :func:`save_tiny_tower`.
@@ -53,18 +53,88 @@ def tiny_dense_vit() -> ViTConfig:
 
 
 def tiny_image_vit() -> ViTConfig:
-    """Shape of the image-text tower's image backbone."""
-    return ViTConfig(image_size=TINY_INPUT_SIZE, patch_size=8, embed_dim=192, depth=6, num_heads=3)
+    """Shape of the optional ViT image backbone (``TinyImageTowerConfig(backbone="vit")``)."""
+    return ViTConfig(image_size=TINY_INPUT_SIZE, patch_size=16, embed_dim=192, depth=6, num_heads=3)
+
+
+@dataclass(frozen=True)
+class TinyCNNConfig:
+    """Shape of the residual CNN image backbone."""
+
+    image_size: int = TINY_INPUT_SIZE
+    """Input side in pixels."""
+    widths: tuple[int, ...] = (32, 64, 128, 256, 384)
+    """Stem channels (stride 2), then one residual block per further width: stride 2 for all but
+    the last, so a 64 px crop ends as a 4x4 grid that is average-pooled."""
+
+
+class ResidualBlock(nn.Module):
+    """Two 3x3 convolutions with batch norm and a (projected) shortcut (ResNet, He et al. 2016)."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.shortcut = (
+            nn.Identity()
+            if c_in == c_out and stride == 1
+            else nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+        )
+
+    def forward(self, x: Float[torch.Tensor, "B C H W"]) -> Float[torch.Tensor, "B D h w"]:
+        y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        return F.relu(y + self.shortcut(x))
+
+
+class TinyCNN(nn.Module):
+    """Residual CNN: images -> one pooled feature vector per image."""
+
+    def __init__(self, cfg: TinyCNNConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        w = cfg.widths
+        self.stem = nn.Sequential(nn.Conv2d(3, w[0], 3, 2, 1, bias=False), nn.BatchNorm2d(w[0]), nn.ReLU())
+        last = len(w) - 2
+        self.stages = nn.Sequential(
+            *(ResidualBlock(w[i], w[i + 1], 1 if i == last else 2) for i in range(len(w) - 1))
+        )
+
+    @property
+    def embed_dim(self) -> int:
+        return self.cfg.widths[-1]
+
+    def forward(self, x: Float[torch.Tensor, "B 3 H W"]) -> Float[torch.Tensor, "B D"]:
+        return self.stages(self.stem(x)).mean(dim=(2, 3))
+
+
+IMAGE_BACKBONES = ("cnn", "vit")
+"""Image backbones of the image-text tower."""
 
 
 @dataclass(frozen=True)
 class TinyImageTowerConfig:
     """Image side of the tiny image-text pair."""
 
+    backbone: str = "cnn"
+    """``cnn`` (default: on two CPU cores it reaches a given accuracy in about half the samples of
+    the ViT, measured 54 % vs 37 % top-1 on unseen rooms after 32k crops) or ``vit``."""
+    cnn: TinyCNNConfig = field(default_factory=TinyCNNConfig)
+    """CNN backbone shape."""
     vit: ViTConfig = field(default_factory=tiny_image_vit)
-    """Backbone shape."""
+    """ViT backbone shape."""
     embedding_dim: int = MINILM_DIM
     """Output width: that of the frozen text tower it is aligned with."""
+
+    def __post_init__(self) -> None:
+        if self.backbone not in IMAGE_BACKBONES:
+            raise ValueError(f"backbone must be one of {IMAGE_BACKBONES}, got {self.backbone!r}")
+
+    @property
+    def input_size(self) -> int:
+        """Side in pixels of the square crops the tower takes."""
+        return self.cnn.image_size if self.backbone == "cnn" else self.vit.image_size
 
 
 class TinyImageTower(nn.Module):
@@ -73,8 +143,13 @@ class TinyImageTower(nn.Module):
     def __init__(self, cfg: TinyImageTowerConfig | None = None) -> None:
         super().__init__()
         self.cfg = cfg or TinyImageTowerConfig()
-        self.backbone = ViT(self.cfg.vit)
-        self.proj = nn.Linear(self.cfg.vit.embed_dim, self.cfg.embedding_dim, bias=False)
+        if self.cfg.backbone == "cnn":
+            self.backbone: nn.Module = TinyCNN(self.cfg.cnn)
+            width = self.backbone.embed_dim
+        else:
+            self.backbone = ViT(self.cfg.vit)
+            width = self.cfg.vit.embed_dim
+        self.proj = nn.Linear(width, self.cfg.embedding_dim, bias=False)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / CLIP_INIT_TEMPERATURE)))
         """Learned log inverse temperature for the contrastive loss (unused at inference)."""
 
@@ -82,10 +157,24 @@ class TinyImageTower(nn.Module):
         return F.normalize(self.proj(self.backbone(x)), dim=-1)
 
 
-def save_tiny_tower(tower: ViT | TinyImageTower, path: Path, meta: dict[str, str] | None = None) -> None:
-    """Write a tower with its architecture, atomically (a crash never leaves half a file)."""
+def save_tiny_tower(
+    tower: ViT | TinyImageTower,
+    path: Path,
+    meta: dict[str, str] | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> None:
+    """Write a tower with its architecture, atomically (a crash never leaves half a file).
+
+    ``dtype`` is the storage type of floating tensors (float16 halves the packaged files); the
+    loaders always give float32 modules.
+    """
     if isinstance(tower, TinyImageTower):
-        kind, config = "image_text", {"vit": asdict(tower.cfg.vit), "embedding_dim": tower.cfg.embedding_dim}
+        kind, config = "image_text", {
+            "backbone": tower.cfg.backbone,
+            "cnn": asdict(tower.cfg.cnn),
+            "vit": asdict(tower.cfg.vit),
+            "embedding_dim": tower.cfg.embedding_dim,
+        }
     elif isinstance(tower, ViT):
         kind, config = "dense", {"vit": asdict(tower.cfg)}
     else:
@@ -94,7 +183,10 @@ def save_tiny_tower(tower: ViT | TinyImageTower, path: Path, meta: dict[str, str
         "format": TINY_FORMAT,
         "kind": kind,
         "config": config,
-        "state_dict": {k: v.detach().cpu() for k, v in tower.state_dict().items()},
+        "state_dict": {
+            k: v.detach().cpu().to(dtype) if v.is_floating_point() else v.detach().cpu()
+            for k, v in tower.state_dict().items()
+        },
         "meta": dict(meta or {}),
     }
     with atomic_path(path) as tmp:
@@ -113,6 +205,8 @@ def _read_tower_file(path: Path, kind: str) -> dict:
         raise ValueError(f"{path} is not a lerf3d tiny tower file (expected format {TINY_FORMAT!r})")
     if payload["kind"] != kind:
         raise ValueError(f"{path} holds a {payload['kind']!r} tower, expected {kind!r}")
+    state = payload["state_dict"]
+    payload["state_dict"] = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     return payload
 
 
@@ -131,11 +225,17 @@ def load_tiny_image_tower(path: Path | None = None) -> TinyImageTower:
     path = Path(path) if path is not None else WEIGHTS_DIR / TINY_IMAGE_TEXT_FILE
     payload = _read_tower_file(path, "image_text")
     config = payload["config"]
-    cfg = TinyImageTowerConfig(vit=ViTConfig(**config["vit"]), embedding_dim=config["embedding_dim"])
+    cnn = config.get("cnn")
+    cfg = TinyImageTowerConfig(
+        backbone=config.get("backbone", "vit"),  # files written before the CNN backbone hold a ViT
+        cnn=TinyCNNConfig(cnn["image_size"], tuple(cnn["widths"])) if cnn else TinyCNNConfig(),
+        vit=ViTConfig(**config["vit"]),
+        embedding_dim=config["embedding_dim"],
+    )
     with torch.device("meta"):
         tower = TinyImageTower(cfg)
     load_into(tower, payload["state_dict"], source=str(path))
-    return tower
+    return tower.eval()  # batch norm must use its running statistics at inference
 
 
 @lru_cache(maxsize=4)
@@ -145,7 +245,7 @@ def shared_text_tower(device: str, dtype: torch.dtype) -> MiniLMTextTower:
 
 
 class TinyImageTextEncoder:
-    """ImageTextEncoder of the embedded towers: tiny ViT images, frozen MiniLM phrases."""
+    """ImageTextEncoder of the embedded towers: tiny CNN (or ViT) images, frozen MiniLM phrases."""
 
     def __init__(
         self,
@@ -162,7 +262,7 @@ class TinyImageTextEncoder:
         self.image_tower = image_tower.to(device=self.device, dtype=dtype).eval().requires_grad_(False)
         self.text_tower = text_tower.to(device=self.device, dtype=dtype)
         self.embedding_dim = image_tower.cfg.embedding_dim
-        self.input_size = image_tower.cfg.vit.image_size
+        self.input_size = image_tower.cfg.input_size
         self._text_cache = PhraseCache(self._encode_text_uncached, text_cache_size)
 
     def __repr__(self) -> str:

@@ -1,0 +1,233 @@
+"""The figures of a tower training run: a console summary and the weights' ``MODEL_CARD.md``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from data_tools.tower_eval import LARGE_CROP_FRACTION, DenseReport, RetrievalReport
+
+BAR_TOP1 = 0.85
+"""Quality bar: top-1 over all eval crops (trained labels, floor, wall, ceiling)."""
+BAR_TOP1_LARGE = 0.90
+"""Quality bar: top-1 over eval crops of at least LARGE_CROP_FRACTION of the image height."""
+BAR_TEXT_TO_IMAGE = 0.90
+"""Quality bar: share of labels whose text prefers their own crops (see RetrievalReport)."""
+REAL_CLIP_SPEC = "openclip:ViT-B-16/laion2b_s34b_b88k"
+"""The real encoder a user switches to for open-vocabulary queries."""
+
+
+@dataclass(frozen=True, eq=False)
+class TowerReport:
+    """Everything the model card states about a run."""
+
+    config: object
+    """The TowerTrainConfig of the run."""
+    seed: int
+    """--seed."""
+    labels: list[str]
+    """Label texts retrieval chooses among."""
+    crop_counts: dict[str, int]
+    """Crops per set, and DINO training views."""
+    train_labels: list[str]
+    """Labels that had training crops."""
+    dino_losses: list[float]
+    """DINO loss per step."""
+    lit_losses: list[float]
+    """LiT loss per step."""
+    lit_accuracies: list[float]
+    """LiT training top-1 per step."""
+    lit_init_tensors: int
+    """Image backbone tensors copied from the dense tower."""
+    temperature: float
+    """Learned softmax temperature of the image-text tower."""
+    seconds: dict[str, float]
+    """Wall time per stage and in total."""
+    threads: int
+    """torch threads used for training."""
+    eval: RetrievalReport
+    """Unseen rooms, trained models."""
+    held_out: RetrievalReport
+    """Unseen rooms of held-out catalogue models (furniture crops only)."""
+    synonyms: dict[str, tuple[float, int]]
+    """Synonym top-1 and crop count."""
+    dense: DenseReport
+    """Trained dense tower."""
+    dense_random: DenseReport
+    """Same shape, random weights."""
+
+
+def _mean(values: list[float], part: slice) -> float:
+    chunk = values[part]
+    return float(np.mean(chunk)) if chunk else float("nan")
+
+
+def loss_drop(losses: list[float]) -> tuple[float, float]:
+    """Mean loss of the first and of the last tenth of the steps (at least one step each)."""
+    k = max(1, len(losses) // 10)
+    return _mean(losses, slice(0, k)), _mean(losses, slice(-k, None))
+
+
+def _bar(value: float, bar: float) -> str:
+    return f"{value:.1%} (bar {bar:.0%}: {'met' if value >= bar else 'NOT met'})"
+
+
+def format_summary(r: TowerReport) -> str:
+    """Console lines of the main figures."""
+    d0, d1 = loss_drop(r.dino_losses)
+    l0, l1 = loss_drop(r.lit_losses)
+    syn = np.mean([a for a, _ in r.synonyms.values()]) if r.synonyms else float("nan")
+    s = r.seconds
+    return "\n".join(
+        [
+            f"data: {r.crop_counts['train']} train crops ({len(r.train_labels)} labels), {r.crop_counts['views']} DINO views, "
+            f"{r.crop_counts['eval']} eval crops, {r.crop_counts['held_out']} held-out-room crops",
+            f"DINO loss {d0:.3f} -> {d1:.3f}; LiT loss {l0:.3f} -> {l1:.3f}, temperature {r.temperature:.4f}",
+            f"eval top-1 {_bar(r.eval.top1, BAR_TOP1)}, top-5 {r.eval.top5:.1%}, macro {r.eval.macro_top1:.1%}",
+            f"eval top-1 on crops >= {LARGE_CROP_FRACTION:.0%} of H {_bar(r.eval.top1_large, BAR_TOP1_LARGE)}",
+            f"labels whose text prefers their own crops {_bar(r.eval.text_to_image, BAR_TEXT_TO_IMAGE)} of {r.eval.labels}",
+            f"held-out models: top-1 {r.held_out.top1:.1%}, top-5 {r.held_out.top5:.1%} ({r.held_out.crops} crops); "
+            f"synonyms: mean top-1 {syn:.1%} over {len(r.synonyms)}",
+            f"dense maps: nearest-centroid {r.dense.centroid_accuracy:.1%} (random weights {r.dense_random.centroid_accuracy:.1%}), "
+            f"separation {r.dense.pair_separation:.2f} (random {r.dense_random.pair_separation:.2f})",
+            f"time: data {s['data']:.0f} s, DINO {s['dino']:.0f} s, LiT {s['lit']:.0f} s, total {s['total']:.0f} s on {r.threads} threads",
+        ]
+    )
+
+
+def _rooms_line(name: str, rooms) -> str:
+    o = dict(rooms.overrides)
+    seeds = rooms.seeds
+    span = f"{seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
+    extra = ", ".join(f"{k}={v}" for k, v in sorted(o.items()))
+    return f"| {name} | {len(seeds)} | {span} | `{rooms.preset}` ({extra}) |"
+
+
+def _per_label_table(per_label: dict[str, float]) -> list[str]:
+    items = sorted(per_label.items(), key=lambda kv: (kv[1], kv[0]))
+    cells = [f"{k} {v:.0%}" for k, v in items]
+    return [", ".join(cells[i : i + 8]) for i in range(0, len(cells), 8)]
+
+
+def _image_tower_line(init_from_dense: bool, init_tensors: int) -> str:
+    """The image-text tower's shape, read off the architecture lerf3d builds."""
+    from lerf3d.encoders.tiny import TinyImageTower
+
+    tower = TinyImageTower()
+    cfg = tower.cfg
+    params = sum(p.numel() for p in tower.parameters()) / 1e6
+    if cfg.backbone == "cnn":
+        shape = (f"residual CNN, widths {'-'.join(map(str, cfg.cnn.widths))}, {cfg.cnn.image_size} px input, "
+                 f"average-pooled")
+    else:
+        shape = f"ViT, patch {cfg.vit.patch_size}, width {cfg.vit.embed_dim}, {cfg.vit.depth} blocks, class token"
+    init = (f"{init_tensors} backbone tensors start from the dense tower" if init_from_dense
+            else "random initialisation (shares no layer with the dense ViT)")
+    return f"{shape} -> linear {cfg.embedding_dim} (~{params:.1f}M parameters); {init}."
+
+
+def write_model_card(r: TowerReport, path: Path) -> None:
+    """Write ``MODEL_CARD.md`` for the towers of a run."""
+    c = r.config
+    d0, d1 = loss_drop(r.dino_losses)
+    l0, l1 = loss_drop(r.lit_losses)
+    s = r.seconds
+    lines = [
+        "# lerf3d:tiny towers: model card",
+        "",
+        "Written by `python -m data_tools.train_towers` (`data_tools/train_towers.py`); every figure below",
+        f"is from the run that wrote the weights beside this file (seed {r.seed}).",
+        "",
+        "## What they are for, and what not",
+        "",
+        "- `tiny_image_text.pt`: a small image tower aligned LiT-style with the frozen all-MiniLM-L6-v2 text",
+        "  tower. It recognises the **labels of the Sweet Home 3D CC0 furniture catalogue** (plus floor, wall,",
+        "  ceiling) and close paraphrases of them, in renders like the generated rooms. It is **not**",
+        "  an open-vocabulary CLIP: words far from those labels retrieve nothing meaningful, and real",
+        "  photographs are outside its training data. Real CLIP is one flag away:",
+        f"  `{REAL_CLIP_SPEC}`.",
+        "- `tiny_dense.pt`: a small ViT trained by DINO self-distillation on the same renders; its patch",
+        "  tokens are the dense \"DINO maps\" of lerf3d's DINO head. Real DINO: `dino:dino_vits8`.",
+        "- Offline and small, so lerf3d's demo, tests and CI run with no downloads.",
+        "",
+        "## Data",
+        "",
+        "| rooms | count | seeds | settings |",
+        "|---|---|---|---|",
+        _rooms_line("training", c.train_rooms),
+        _rooms_line("evaluation (unseen rooms)", c.eval_rooms),
+        _rooms_line("held-out models", c.held_out_rooms),
+        "",
+        f"- Labels: {len(r.labels)} texts to choose among (every catalogue label + floor, wall, ceiling);",
+        f"  {len(r.train_labels)} of them had training crops.",
+        f"- Training crops: {r.crop_counts['train']} square windows at tile sizes drawn uniformly from",
+        f"  {c.crops.tile_fraction_range[0]}-{c.crops.tile_fraction_range[1]} of the image height (the crop pyramid's range), "
+        f"{c.crops.random_windows} random + {c.crops.object_windows} per visible object per view,",
+        "  labelled by the instance covering the largest share (at least 40 %) of the window; cached as",
+        "  uint8 64x64 crops resized as the pyramid resizes them.",
+        f"- Evaluation crops: {r.crop_counts['eval']} exact crop-pyramid windows (7 levels, 0.05-0.5 of H) of the",
+        f"  evaluation rooms, same labelling, at most {c.eval_crops.per_label_level_room} per (room, label, level).",
+        f"- DINO: {r.crop_counts['views']} training views shrunk to {c.dino_view_size[0]}x{c.dino_view_size[1]}.",
+        "",
+        "## Architecture and training",
+        "",
+        "- Dense tower: ViT, patch 8, width 192, 4 blocks, 3 heads, 64 px training crops (~1.8M parameters).",
+        f"  DINO: {c.dino.steps} steps of {c.dino.batch_size} views, 2 global 64 px + {c.dino.num_local} local 32 px crops,",
+        f"  head 3-layer MLP -> {c.dino.bottleneck_dim}-d bottleneck -> {c.dino.out_dim} prototypes, teacher EMA momentum",
+        f"  {c.dino.momentum[0]} -> {c.dino.momentum[1]} (cosine), centring momentum {c.dino.center_momentum}, teacher temperature",
+        f"  {c.dino.warmup_teacher_temp} -> {c.dino.teacher_temp} (warm-up), student {c.dino.student_temp}; AdamW lr {c.dino.lr}.",
+        f"  Loss {d0:.3f} -> {d1:.3f} (first -> last tenth of the steps).",
+        f"- Image-text tower: {_image_tower_line(c.lit.init_from_dense, r.lit_init_tensors)}",
+        "  Text side: all-MiniLM-L6-v2, frozen; label texts under",
+        f"  {len(c.lit.templates)} templates ({', '.join(repr(t) for t in c.lit.templates)}) computed once.",
+        f"  Softmax over all label texts + LERF's canonical negatives with a learned temperature (now {r.temperature:.4f}),",
+        f"  label smoothing {c.lit.label_smoothing}, crops drawn ~ count^-{c.lit.balance_power} per label; augmentation: random",
+        f"  resized crop ({c.lit.crop_scale[0]}-{c.lit.crop_scale[1]} of the area), flips, colour jitter.",
+        f"  {c.lit.steps} steps of {c.lit.batch_size} crops, AdamW lr {c.lit.lr}. Loss {l0:.3f} -> {l1:.3f}.",
+        f"- Weights stored as {c.weights_dtype}.",
+        f"- Wall time ({r.threads} torch threads, shared 2-core CPU): data {s['data']:.0f} s, DINO {s['dino']:.0f} s,",
+        f"  LiT {s['lit']:.0f} s, total {s['total']:.0f} s ({s['total'] / 60:.1f} min).",
+        "",
+        "## Quality (rooms never used in training)",
+        "",
+        "Zero-shot retrieval: a crop is right when its label's bare text (how a LERF query is typed) has the",
+        f"highest cosine among all {len(r.labels)} label texts. Text -> image: for each label with evaluation crops,",
+        "the mean cosine of its text with its own crops must exceed the mean with the crops of every other label.",
+        "",
+        "| figure | value | bar |",
+        "|---|---|---|",
+        f"| top-1, all evaluation crops ({r.eval.crops}, {r.eval.labels} labels) | {r.eval.top1:.1%} | {BAR_TOP1:.0%} |",
+        f"| top-1, crops >= {LARGE_CROP_FRACTION:.0%} of image height | {r.eval.top1_large:.1%} | {BAR_TOP1_LARGE:.0%} |",
+        f"| labels whose text prefers their own crops | {r.eval.text_to_image:.1%} | {BAR_TEXT_TO_IMAGE:.0%} |",
+        f"| top-5, all evaluation crops | {r.eval.top5:.1%} | - |",
+        f"| mean per-label top-1 | {r.eval.macro_top1:.1%} | - |",
+        f"| held-out catalogue models: top-1 ({r.held_out.crops} furniture crops, {r.held_out.labels} labels) | {r.held_out.top1:.1%} | - |",
+        f"| held-out catalogue models: top-5 | {r.held_out.top5:.1%} | - |",
+        "",
+        "Per-label top-1 on the evaluation rooms (worst first):",
+        "",
+        *[f"  {row}" for row in _per_label_table(r.eval.per_label)],
+        "",
+        "Held-out models, per label: " + ", ".join(f"{k} {v:.0%}" for k, v in sorted(r.held_out.per_label.items())),
+        "",
+        "Synonyms (the word replaces its label's text among all label texts; top-1 on that label's crops):",
+        "",
+        *[f"- \"{k.split(' -> ')[0]}\" for {k.split(' -> ')[1]}: {a:.0%} of {n} crops" for k, (a, n) in r.synonyms.items()],
+        "",
+        f"Dense maps ({r.dense.views} evaluation views, 128 px maps): a cell's feature is nearest to its own object's",
+        f"mean feature for {r.dense.centroid_accuracy:.1%} of cells (random weights of the same shape:",
+        f"{r.dense_random.centroid_accuracy:.1%}); object-pair separation {r.dense.pair_separation:.2f} (random {r.dense_random.pair_separation:.2f}).",
+        "",
+        "## Limitations",
+        "",
+        "- Vocabulary: the catalogue's labels and words close to them in MiniLM's space; anything else is",
+        "  guesswork. Similar labels (\"chair\", \"oak chair\") are told apart by the look of their one or two",
+        "  models, so a different-looking chair in a real scan may get either name.",
+        "- Domain: pybullet TinyRenderer images of generated rooms; real photographs were never seen.",
+        "- Small crops (5 % of the image height, a few pixels upsampled) are often ambiguous.",
+        f"- For real scenes use `{REAL_CLIP_SPEC}` and `dino:dino_vits8`.",
+        "",
+    ]
+    path.write_text("\n".join(lines))

@@ -1,0 +1,300 @@
+"""Training and evaluation data of the embedded towers: generated rooms, labelled crops, views.
+
+Rooms come from :func:`data_tools.make_room.generate_room` (the same path as the demo scene).
+Crops are square windows at the crop pyramid's tile sizes (:mod:`lerf3d.features.tiling`), cut and
+resized exactly as :func:`lerf3d.features.pyramid.gather_crops` does at inference, and labelled by
+their dominant ground-truth instance. Everything is cached as uint8 tensors so epochs are cheap.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from data_tools.config import RoomConfig
+from data_tools.make_room import generate_room
+from lerf3d.features.tiling import MAX_TILE_FRACTION, MIN_TILE_FRACTION, PyramidConfig, pyramid_layout
+from lerf3d.ground_truth import GroundTruth, load_ground_truth
+
+STRUCTURE_LABELS = ("floor", "wall", "ceiling")
+"""Labels of the room shell (instance ids 1-6, see data_tools/README.md); crops of them are kept."""
+CANONICAL_NEGATIVES = ("object", "things", "stuff", "texture")
+"""LERF's canonical negative phrases (Kerr et al. 2023, Sec. 3.4): never a target, always a
+competitor in the LiT softmax, so a crop's embedding sits nearer its label than these."""
+MIN_DOMINANT_SHARE = 0.4
+"""A crop is labelled by its most frequent instance only if that covers this share of its pixels."""
+CROP_SIZE = 64
+"""Side of cached crops: the image-text tower's input size (``lerf3d.encoders.tiny.TINY_INPUT_SIZE``)."""
+
+
+@dataclass(frozen=True)
+class RoomSetConfig:
+    """One set of generated rooms."""
+
+    seeds: tuple[int, ...] = ()
+    """Room seeds; sets of one run must not share seeds."""
+    preset: str = "large"
+    """``RoomConfig`` preset the rooms start from."""
+    overrides: tuple[tuple[str, object], ...] = ()
+    """(field, value) replacements of the preset (views, size, model split, ...)."""
+
+    def room_config(self, seed: int) -> RoomConfig:
+        return RoomConfig.preset(self.preset, seed=seed, **dict(self.overrides))
+
+
+@dataclass(frozen=True)
+class CropSamplingConfig:
+    """How training crops are drawn from a view."""
+
+    random_windows: int = 24
+    """Windows per view at uniformly random positions and tile sizes (mostly floor and wall)."""
+    object_windows: int = 6
+    """Windows per visible furniture instance per view, centred on a random pixel of it."""
+    max_structure_per_view: int = 10
+    """Cap on floor/wall/ceiling crops per view, so furniture is not drowned out."""
+    tile_fraction_range: tuple[float, float] = (MIN_TILE_FRACTION, MAX_TILE_FRACTION)
+    """Tile side / image height is drawn uniformly from this range (the pyramid's span)."""
+
+
+@dataclass(frozen=True)
+class EvalSamplingConfig:
+    """How evaluation crops are drawn: the exact pyramid windows, thinned to a balanced subset."""
+
+    pyramid: PyramidConfig = field(default_factory=PyramidConfig)
+    """The crop pyramid whose windows are evaluated."""
+    per_label_level_room: int = 8
+    """At most this many crops per (room, label, pyramid level), drawn at random."""
+
+
+@dataclass(frozen=True, eq=False)
+class CropSet:
+    """Labelled crops, uint8 at :data:`CROP_SIZE`."""
+
+    images: torch.Tensor
+    """(N, 3, S, S) uint8 crops."""
+    labels: torch.Tensor
+    """(N,) int64 index into the label list of the run."""
+    tile_fractions: torch.Tensor
+    """(N,) float32 tile side / image height."""
+    rooms: torch.Tensor
+    """(N,) int64 seed of the room the crop comes from."""
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def subset(self, keep: torch.Tensor) -> CropSet:
+        return CropSet(self.images[keep], self.labels[keep], self.tile_fractions[keep], self.rooms[keep])
+
+    def save(self, path: Path) -> None:
+        torch.save(
+            {"images": self.images, "labels": self.labels, "tile_fractions": self.tile_fractions, "rooms": self.rooms},
+            path,
+        )
+
+    @staticmethod
+    def load(path: Path) -> CropSet:
+        d = torch.load(path, weights_only=True)
+        return CropSet(d["images"], d["labels"], d["tile_fractions"], d["rooms"])
+
+    @staticmethod
+    def concat(sets: list[CropSet]) -> CropSet:
+        return CropSet(
+            torch.cat([s.images for s in sets]),
+            torch.cat([s.labels for s in sets]),
+            torch.cat([s.tile_fractions for s in sets]),
+            torch.cat([s.rooms for s in sets]),
+        )
+
+
+def generate_rooms(rooms: RoomSetConfig, folder: Path, desc: str) -> list[Path]:
+    """Generate (or reuse: generation is deterministic per config) the rooms of a set."""
+    out = []
+    for seed in tqdm(rooms.seeds, desc=f"rooms ({desc})", leave=False):
+        config = rooms.room_config(seed)
+        room_dir = folder / f"{desc}_{seed}"
+        stamp = room_dir / "tower_room_config.json"
+        wanted = json.dumps(asdict(config), default=str, sort_keys=True)
+        if not (stamp.is_file() and stamp.read_text() == wanted):
+            generate_room(config, room_dir)
+            stamp.write_text(wanted)
+        out.append(room_dir)
+    return out
+
+
+def read_view(gt: GroundTruth, frame: str) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W, 3) uint8 RGB and (H, W) int32 instance mask of one frame of a generated room."""
+    from PIL import Image
+
+    rgb = np.array(Image.open(gt.path.parent / "images" / f"{frame}.png").convert("RGB"))
+    return rgb, gt.load_mask(frame)
+
+
+def instance_labels(gt: GroundTruth, label_index: dict[str, int]) -> np.ndarray:
+    """Lookup table instance id -> label index (-1: unlabelled or a label outside the list)."""
+    table = np.full(max(o.instance_id for o in gt.objects) + 1, -1, np.int64)
+    for obj in gt.objects:
+        table[obj.instance_id] = label_index.get(obj.label, -1)
+    return table
+
+
+def dominant_instance(mask_window: np.ndarray, min_share: float = MIN_DOMINANT_SHARE) -> int:
+    """The instance id covering the largest share of a window, or 0 if under ``min_share``."""
+    counts = np.bincount(mask_window.ravel())
+    counts[0] = 0  # id 0 is "nothing": never a label
+    best = int(counts.argmax())
+    return best if counts[best] >= min_share * mask_window.size else 0
+
+
+def cut_crops(
+    image: torch.Tensor, windows: np.ndarray, out_size: int = CROP_SIZE
+) -> torch.Tensor:
+    """(n, 3, S, S) uint8 crops of a (3, H, W) uint8 image at ``windows`` (n, 3) = (top, left, side).
+
+    Bilinear with antialiasing, as :func:`lerf3d.features.pyramid.gather_crops` resizes pyramid
+    crops, so the tower trains on the pixels it will see at inference.
+    """
+    crops = []
+    for side in np.unique(windows[:, 2]):
+        rows = windows[windows[:, 2] == side]
+        offsets = torch.arange(int(side))
+        top = torch.as_tensor(rows[:, 0])[:, None] + offsets  # (n, t)
+        left = torch.as_tensor(rows[:, 1])[:, None] + offsets  # (n, t)
+        tiles = image[:, top[:, :, None], left[:, None, :]].permute(1, 0, 2, 3).float()  # (n, 3, t, t)
+        if side != out_size:
+            tiles = F.interpolate(tiles, size=(out_size, out_size), mode="bilinear", align_corners=False, antialias=True)
+        crops.append((np.flatnonzero(windows[:, 2] == side), tiles.round().clamp(0, 255).to(torch.uint8)))
+    out = torch.empty(len(windows), 3, out_size, out_size, dtype=torch.uint8)
+    for idx, tiles in crops:
+        out[torch.as_tensor(idx)] = tiles
+    return out
+
+
+def sample_train_windows(
+    mask: np.ndarray, furniture_ids: set[int], config: CropSamplingConfig, rng: np.random.Generator
+) -> np.ndarray:
+    """(n, 3) candidate windows (top, left, side): random ones plus ones centred on furniture."""
+    h, w = mask.shape
+    lo, hi = config.tile_fraction_range
+    centres = [rng.uniform((0, 0), (h, w), size=(config.random_windows, 2))]
+    for inst in sorted(furniture_ids & set(np.unique(mask).tolist())):
+        ys, xs = np.nonzero(mask == inst)
+        pick = rng.integers(len(ys), size=config.object_windows)
+        centres.append(np.stack([ys[pick], xs[pick]], axis=1) + 0.5)
+    centres = np.concatenate(centres)
+    sides = np.clip(np.rint(rng.uniform(lo, hi, size=len(centres)) * h), 1, min(h, w)).astype(np.int64)
+    top = np.clip(np.rint(centres[:, 0] - sides / 2), 0, h - sides).astype(np.int64)
+    left = np.clip(np.rint(centres[:, 1] - sides / 2), 0, w - sides).astype(np.int64)
+    return np.stack([top, left, sides], axis=1)
+
+
+def pyramid_windows(pyramid: PyramidConfig, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every window of the crop pyramid as (n, 3) (top, left, side), and its (n,) level index."""
+    windows, levels = [], []
+    for level, layout in enumerate(pyramid_layout(pyramid, height, width)):
+        top, left = np.meshgrid(layout.origins_y, layout.origins_x, indexing="ij")
+        n = top.size
+        windows.append(np.stack([top.ravel(), left.ravel(), np.full(n, layout.tile_pixels)], axis=1))
+        levels.append(np.full(n, level))
+    return np.concatenate(windows), np.concatenate(levels)
+
+
+def label_windows(mask: np.ndarray, windows: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """(n,) label index of each window's dominant instance (-1: none dominant, or unlabelled)."""
+    out = np.full(len(windows), -1, np.int64)
+    for i, (top, left, side) in enumerate(windows):
+        inst = dominant_instance(mask[top : top + side, left : left + side])
+        if 0 < inst < len(table):
+            out[i] = table[inst]
+    return out
+
+
+def room_train_crops(
+    room_dir: Path, seed: int, labels: list[str], config: CropSamplingConfig, rng: np.random.Generator
+) -> CropSet:
+    """Labelled training crops of every view of one room."""
+    gt = load_ground_truth(room_dir)
+    table = instance_labels(gt, {name: i for i, name in enumerate(labels)})
+    structure = {labels.index(s) for s in STRUCTURE_LABELS if s in labels}
+    furniture = {o.instance_id for o in gt.furniture}
+    sets = []
+    for frame in sorted(gt.mask_paths):
+        rgb, mask = read_view(gt, frame)
+        windows = sample_train_windows(mask, furniture, config, rng)
+        lab = label_windows(mask, windows, table)
+        is_structure = np.isin(lab, sorted(structure))
+        drop = np.flatnonzero(is_structure)[config.max_structure_per_view :]
+        keep = np.flatnonzero(lab >= 0)
+        keep = np.setdiff1d(keep, drop)
+        sets.append(_crop_set(rgb, windows[keep], lab[keep], seed))
+    return CropSet.concat(sets)
+
+
+def room_eval_crops(
+    room_dir: Path, seed: int, labels: list[str], config: EvalSamplingConfig, rng: np.random.Generator
+) -> CropSet:
+    """Balanced subset of the labelled pyramid windows of every view of one room."""
+    gt = load_ground_truth(room_dir)
+    table = instance_labels(gt, {name: i for i, name in enumerate(labels)})
+    views, chosen = [], {}
+    for v, frame in enumerate(sorted(gt.mask_paths)):
+        rgb, mask = read_view(gt, frame)
+        windows, levels = pyramid_windows(config.pyramid, *mask.shape)
+        lab = label_windows(mask, windows, table)
+        views.append((rgb, windows))
+        for i in np.flatnonzero(lab >= 0):
+            chosen.setdefault((int(lab[i]), int(levels[i])), []).append((v, i, int(lab[i])))
+    picks: list[tuple[int, int, int]] = []
+    for key in sorted(chosen):
+        group = chosen[key]
+        order = rng.permutation(len(group))[: config.per_label_level_room]
+        picks += [group[j] for j in sorted(order)]
+    sets = []
+    for v, (rgb, windows) in enumerate(views):
+        mine = [(i, lab) for (pv, i, lab) in picks if pv == v]
+        if mine:
+            idx, lab = np.array([m[0] for m in mine]), np.array([m[1] for m in mine])
+            sets.append(_crop_set(rgb, windows[idx], lab, seed))
+    return CropSet.concat(sets)
+
+
+def _crop_set(rgb: np.ndarray, windows: np.ndarray, labels: np.ndarray, seed: int) -> CropSet:
+    image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)  # (3, H, W)
+    n = len(windows)
+    if n == 0:
+        empty = torch.zeros(0, 3, CROP_SIZE, CROP_SIZE, dtype=torch.uint8)
+        return CropSet(empty, torch.zeros(0, dtype=torch.int64), torch.zeros(0), torch.zeros(0, dtype=torch.int64))
+    return CropSet(
+        images=cut_crops(image, windows),
+        labels=torch.as_tensor(labels, dtype=torch.int64),
+        tile_fractions=torch.as_tensor(windows[:, 2] / rgb.shape[0], dtype=torch.float32),
+        rooms=torch.full((n,), seed, dtype=torch.int64),
+    )
+
+
+def room_views(room_dir: Path, size: tuple[int, int]) -> torch.Tensor:
+    """(V, 3, h, w) uint8 views of a room resized to ``size`` = (h, w): the DINO training images."""
+    gt = load_ground_truth(room_dir)
+    out = []
+    for frame in sorted(gt.mask_paths):
+        rgb, _ = read_view(gt, frame)
+        image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float()  # (1, 3, H, W)
+        small = F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=True)
+        out.append(small.round().clamp(0, 255).to(torch.uint8)[0])
+    return torch.stack(out)
+
+
+def catalogue_labels(archive_labels: list[str]) -> list[str]:
+    """The label list of a run: catalogue labels, then the room shell's labels."""
+    return sorted(set(archive_labels) - set(STRUCTURE_LABELS)) + list(STRUCTURE_LABELS)
+
+
+def with_views(rooms: RoomSetConfig, **overrides: object) -> RoomSetConfig:
+    """The same set with preset fields replaced (e.g. a test's smaller rooms)."""
+    merged = dict(rooms.overrides) | overrides
+    return replace(rooms, overrides=tuple(sorted(merged.items())))

