@@ -21,6 +21,15 @@ from lerf3d.fusion.preview import overview_camera, splat_points
 from lerf3d.ground_truth import load_ground_truth
 from lerf3d.types import Capture
 
+STAGES = 5
+"""Numbered stages the demo prints: room, fusion, field, text queries, scene question."""
+EVAL_VIEWS = 3
+"""Annotated views per split (held-out, train) the demo localises every label on (``lerf3d eval``
+does them all)."""
+EVAL_SCALES = 10
+"""Scales each evaluated view is rendered at: LERF's 30 cost ~3 min a view pair on 2 CPU cores (a
+320x240 view at 30 scales is 2.2M embeddings); ``lerf3d eval`` keeps 30."""
+
 
 @dataclass(frozen=True)
 class DemoConfig:
@@ -47,7 +56,7 @@ def _generate(config: DemoConfig) -> Path:
     room = generate_room(RoomConfig.preset(config.preset, seed=config.seed), config.out / "capture")
     labels = ", ".join(o.entry.label for o in room.layout.objects)
     print(
-        f"[1/3] room: {len(room.poses)} views at {room.intrinsics.width}x{room.intrinsics.height} of "
+        f"[1/{STAGES}] room: {len(room.poses)} views at {room.intrinsics.width}x{room.intrinsics.height} of "
         f"{len(room.layout.objects)} objects ({labels}) from {room.catalog_source}, "
         f"{room.seconds['total']:.1f} s -> {room.out_dir}"
     )
@@ -63,8 +72,10 @@ def _check_encoders(config: DemoConfig) -> None:
     build_dense_encoder(config.encoders, config.device)
 
 
-def _train(config: DemoConfig, capture: Capture, fusion: FusionResult) -> None:
-    """Features with the demo's encoders, then the training preset; prints held-out scores."""
+def _train(config: DemoConfig, capture: Capture, fusion: FusionResult) -> str:
+    """Features with the demo's encoders, then the training preset; prints held-out scores. The run
+    folder is ``config.out`` itself, so ``fusion/`` and ``features/`` sit where ``lerf3d query``,
+    ``lerf3d view`` and ``lerf3d train --resume`` look for them."""
     from lerf3d.train import load_preset
     from lerf3d.train.command import extract_features, train_capture
 
@@ -75,10 +86,27 @@ def _train(config: DemoConfig, capture: Capture, fusion: FusionResult) -> None:
         train_config, capture, config.encoders, config.encoders, config.out / "features", config.device
     )
     summary = train_capture(
-        train_config, capture, fusion.bounds, fusion.points, features, config.out / "train", config.device,
+        train_config, capture, fusion.bounds, fusion.points, features, config.out, config.device,
         setup_seconds=time.perf_counter() - t0,
     )
-    print(f"[3/3] language field ({preset} preset): " + summary.describe())
+    print(f"[3/{STAGES}] language field ({preset} preset): " + summary.describe())
+    return preset
+
+
+def _query(config: DemoConfig, capture_dir: Path) -> None:
+    """Localisation of every ground-truth label on the held-out views: the field against the 2D
+    crop pyramid and ConceptFusion-style point fusion, in one run (``lerf3d eval``)."""
+    from lerf3d.query.checkpoint import open_scene
+    from lerf3d.query.eval_scene import evaluate_scene
+    from lerf3d.query.session import QuerySessionConfig
+
+    t0 = time.perf_counter()
+    scene = open_scene(config.out, device=config.device, config=QuerySessionConfig(num_scales=EVAL_SCALES))
+    print(f"[4/{STAGES}] text queries: every ground-truth label on {EVAL_VIEWS} held-out and {EVAL_VIEWS} training "
+          f"views at {EVAL_SCALES} scales, field vs 2D baselines")
+    out = evaluate_scene(scene, load_ground_truth(capture_dir), config.out / "eval" / "localisation.json",
+                         max_views=EVAL_VIEWS, features_dir=config.out / "features")
+    print(f"      {time.perf_counter() - t0:.1f} s -> {out.json_path}")
 
 
 def run_demo(config: DemoConfig) -> None:
@@ -94,10 +122,11 @@ def run_demo(config: DemoConfig) -> None:
     intr, pose = overview_camera(result.bounds)
     preview = config.out / "fusion" / "preview.png"
     Image.fromarray(splat_points(result.points, intr, pose, radius=2)).save(preview)
-    report = evaluate_fusion(result, capture, load_ground_truth(capture_dir))
+    truth = load_ground_truth(capture_dir)
+    report = evaluate_fusion(result, capture, truth)
     found = len(report.objects_seen) - len(report.objects_missing)
     print(
-        f"[2/3] fusion: {len(result.vertices)} vertices, {len(result.faces)} faces, voxel "
+        f"[2/{STAGES}] fusion: {len(result.vertices)} vertices, {len(result.faces)} faces, voxel "
         f"{result.voxel_size * 100:.1f} cm in {fuse_seconds:.1f} s -> {files.mesh_ply}, {files.mesh_glb}, {preview}\n"
         f"      surface error: median {report.accuracy_median * 100:.1f} cm (95%: {report.accuracy_p95 * 100:.1f} cm), "
         f"completeness median {report.completeness_median * 100:.1f} cm; "
@@ -105,4 +134,8 @@ def run_demo(config: DemoConfig) -> None:
         + (f" (missing: {', '.join(report.objects_missing)})" if report.objects_missing else "")
     )
     _train(config, capture, result)
+    _query(config, capture_dir)
     print(f"demo done in {time.perf_counter() - start:.1f} s; outputs in {config.out}")
+    print("next:\n"
+          f"  lerf3d query {config.out} '{truth.furniture[0].label}' --camera eval:0 --out {config.out / 'queries'}\n"
+          f"  lerf3d view {config.out}    # then open http://127.0.0.1:7007")
