@@ -116,7 +116,19 @@ def build_parser() -> argparse.ArgumentParser:
     from lerf3d.query.cli import register as register_query  # query, render, export, eval
 
     register_query(sub)
+    _register_viewer(sub)  # view: the separate viewer package, when it is installed
     return parser
+
+
+def _register_viewer(sub: argparse._SubParsersAction) -> None:
+    """``lerf3d view`` lives in the top-level ``viewer`` package (it imports lerf3d, never the
+    reverse); lerf3d's other commands work without it."""
+    import importlib.util
+
+    if importlib.util.find_spec("viewer") is not None:
+        from viewer.cli import register
+
+        register(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,255 @@
+"""Checking the page's JSON requests: every field known, typed and within limits, or a
+:class:`RequestError` whose message the page shows (the server answers it and stays up).
+
+Cameras come from the page's three.js camera (OpenGL convention, as nerfstudio's viewer sends
+them) or by name (a capture frame, which keeps its measured depth as the sampling guide).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lerf3d.capture.io import resize_depth_nearest
+from lerf3d.query.camera import OPENGL_TO_OPENCV, QueryCamera
+from lerf3d.query.phrases import check_phrases
+from lerf3d.query.relevancy import NEUTRAL_RELEVANCY
+from lerf3d.types import Intrinsics
+from viewer.config import ViewerConfig
+
+CAMERA_FIELDS = frozenset({"name", "camera_to_world", "fov_y", "width", "height", "convention"})
+"""Keys a camera object may have."""
+CONVENTIONS = ("opengl", "opencv")
+"""Pose conventions: three.js/nerfstudio (y up, z back) or lerf3d's own (y down, z forward)."""
+FOV_RANGE_DEG = (1.0, 170.0)
+"""Vertical fields of view accepted (degrees)."""
+RIGID_TOLERANCE = 1e-3
+"""How far R^T R may be from the identity: a browser's float32 matrices are ~1e-7 off."""
+MIN_PREVIEW_SIDE = 8
+"""A preview is never smaller than this per side."""
+DEFAULT_THRESHOLD = NEUTRAL_RELEVANCY
+"""The page's threshold slider starts where LERF's "not this" ends (sec. 3.4)."""
+
+
+class RequestError(Exception):
+    """A request the server refuses, with the HTTP status and a message for the page."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True, eq=False)
+class RenderRequest:
+    """``POST /api/render``: a frame of the field for a camera."""
+
+    camera: QueryCamera
+    """The still camera (full resolution)."""
+    preview: bool
+    """True: colour only at 1/preview_divisor per side (the camera is moving)."""
+
+
+@dataclass(frozen=True, eq=False)
+class QueryRequest:
+    """``POST /api/query``: phrases on a view and on the points."""
+
+    camera: QueryCamera | None
+    """The view to answer on; None: points only."""
+    phrases: tuple[str, ...]
+    """Checked, stripped phrases."""
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """``POST /api/export``: the per-point relevancy of one phrase as a PLY."""
+
+    phrase: str
+    """The phrase exported."""
+
+
+def parse_body(body: bytes) -> dict[str, Any]:
+    """The JSON object in a request body."""
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise RequestError(f"bad JSON: {err}") from None
+    if not isinstance(payload, dict):
+        raise RequestError(f"the request body must be a JSON object, got {type(payload).__name__}")
+    return payload
+
+
+def check_keys(payload: Mapping[str, Any], allowed: frozenset[str] | set[str], what: str) -> None:
+    unknown = sorted(set(payload) - set(allowed))
+    if unknown:
+        raise RequestError(f"unknown {what} field(s) {unknown}; expected some of {sorted(allowed)}")
+
+
+def _int(value: Any, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RequestError(f"{name} must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise RequestError(f"{name} must be in {low}..{high}, got {value}")
+    return value
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise RequestError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def check_resolution(width: int, height: int, config: ViewerConfig) -> None:
+    _int(width, "camera width", 1, config.max_side)
+    _int(height, "camera height", 1, config.max_side)
+    if width * height > config.max_pixels:
+        raise RequestError(f"{width}x{height} is over the viewer's cap of {config.max_pixels} pixels "
+                           f"(e.g. {int(math.sqrt(config.max_pixels))}x{int(math.sqrt(config.max_pixels))})")
+
+
+def still_size(width: int, height: int, long_side: int) -> tuple[int, int]:
+    """``width`` x ``height`` shrunk (never grown) so the long side is at most ``long_side``."""
+    factor = min(1.0, long_side / max(width, height))
+    return max(1, round(width * factor)), max(1, round(height * factor))
+
+
+def resize_camera(camera: QueryCamera, width: int, height: int) -> QueryCamera:
+    """The camera at another resolution, its depth guide resampled (nearest) rather than dropped."""
+    if (width, height) == (camera.intrinsics.width, camera.intrinsics.height):
+        return camera
+    depth = None if camera.depth is None else resize_depth_nearest(camera.depth, width, height)
+    return QueryCamera(camera.intrinsics.scaled(width, height), camera.camera_to_world, depth, camera.name)
+
+
+def parse_camera(value: Any, cameras: Mapping[str, QueryCamera], config: ViewerConfig) -> QueryCamera:
+    """A camera object: ``{"name": FRAME[, "width", "height"]}`` or ``{"camera_to_world": 4x4,
+    "fov_y": degrees, "width": W, "height": H[, "convention": "opengl"]}``."""
+    if not isinstance(value, dict):
+        raise RequestError(f"camera must be a JSON object, got {type(value).__name__}")
+    check_keys(value, CAMERA_FIELDS, "camera")
+    if ("name" in value) == ("camera_to_world" in value):
+        raise RequestError('camera needs exactly one of "name" (a capture frame) and "camera_to_world"')
+    if "name" in value:
+        return _named_camera(value, cameras, config)
+    missing = sorted({"fov_y", "width", "height"} - set(value))
+    if missing:
+        raise RequestError(f"camera is missing {missing}")
+    width, height = value["width"], value["height"]
+    check_resolution(width, height, config)
+    convention = value.get("convention", "opengl")
+    if convention not in CONVENTIONS:
+        raise RequestError(f"camera convention must be one of {list(CONVENTIONS)}, got {convention!r}")
+    try:
+        pose = np.asarray(value["camera_to_world"], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise RequestError("camera_to_world must be a 4x4 array of numbers") from None
+    if pose.shape != (4, 4) or not np.isfinite(pose).all():
+        raise RequestError(f"camera_to_world must be a finite 4x4 array, got shape {pose.shape}")
+    rotation = pose[:3, :3]
+    orthonormal = np.allclose(rotation.T @ rotation, np.eye(3), atol=RIGID_TOLERANCE)
+    if not orthonormal or not np.allclose(pose[3], [0, 0, 0, 1]):
+        raise RequestError("camera_to_world must be rigid (orthonormal rotation, last row 0 0 0 1)")
+    fov = _number(value["fov_y"], "fov_y")
+    if not FOV_RANGE_DEG[0] <= fov <= FOV_RANGE_DEG[1]:
+        raise RequestError(f"fov_y must be in {FOV_RANGE_DEG[0]}..{FOV_RANGE_DEG[1]} degrees, got {fov}")
+    if convention == "opengl":
+        pose = pose @ OPENGL_TO_OPENCV
+    focal = height / 2 / math.tan(math.radians(fov) / 2)
+    return QueryCamera(Intrinsics(focal, focal, width / 2, height / 2, width, height), pose, None, "view")
+
+
+def _named_camera(
+    value: dict[str, Any], cameras: Mapping[str, QueryCamera], config: ViewerConfig
+) -> QueryCamera:
+    name = value["name"]
+    if not isinstance(name, str) or name not in cameras:
+        known = list(cameras)
+        shown = ", ".join(known[:5]) + (", ..." if len(known) > 5 else "")
+        raise RequestError(f"unknown camera {name!r}; this scene has {len(known)} named cameras"
+                           + (f" ({shown})" if known else ""), status=404)
+    camera = cameras[name]
+    if ("width" in value) != ("height" in value):
+        raise RequestError("give both width and height, or neither")
+    if "width" in value:
+        width, height = value["width"], value["height"]
+    else:
+        k = camera.intrinsics
+        width, height = still_size(k.width, k.height, config.full_long_side)
+    check_resolution(width, height, config)
+    return resize_camera(camera, width, height)
+
+
+def preview_camera(camera: QueryCamera, divisor: int) -> QueryCamera:
+    """The camera at 1/``divisor`` of its size per side (at least MIN_PREVIEW_SIDE)."""
+    k = camera.intrinsics
+    width = max(MIN_PREVIEW_SIDE, k.width // divisor)
+    height = max(MIN_PREVIEW_SIDE, round(width * k.height / k.width))
+    return resize_camera(camera, min(width, k.width), min(height, k.height))
+
+
+def parse_phrases(value: Any, config: ViewerConfig) -> tuple[str, ...]:
+    """``"cup, chair"`` or ``["cup", "chair"]`` -> checked phrases (an empty one is an error)."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list):
+        raise RequestError(f"phrases must be a string (comma separated) or a list of strings, got "
+                           f"{type(value).__name__}")
+    try:
+        phrases = check_phrases(value)
+    except (TypeError, ValueError) as err:
+        raise RequestError(str(err)) from None
+    if len(phrases) > config.max_phrases:
+        raise RequestError(f"{len(phrases)} phrases: at most {config.max_phrases} at once")
+    long = [p for p in phrases if len(p) > config.max_phrase_chars]
+    if long:
+        raise RequestError(f"phrase {long[0][:40]!r}... is over {config.max_phrase_chars} characters")
+    return tuple(phrases)
+
+
+def parse_render(
+    payload: dict[str, Any], cameras: Mapping[str, QueryCamera], config: ViewerConfig
+) -> RenderRequest:
+    check_keys(payload, {"camera", "preview"}, "render")
+    if "camera" not in payload:
+        raise RequestError("render needs a camera")
+    preview = payload.get("preview", False)
+    if not isinstance(preview, bool):
+        raise RequestError(f"preview must be true or false, got {preview!r}")
+    return RenderRequest(parse_camera(payload["camera"], cameras, config), preview)
+
+
+def parse_query(
+    payload: dict[str, Any], cameras: Mapping[str, QueryCamera], config: ViewerConfig
+) -> QueryRequest:
+    check_keys(payload, {"camera", "phrases"}, "query")
+    if "phrases" not in payload:
+        raise RequestError("query needs phrases")
+    phrases = parse_phrases(payload["phrases"], config)
+    camera = payload.get("camera")
+    return QueryRequest(None if camera is None else parse_camera(camera, cameras, config), phrases)
+
+
+def parse_export(payload: dict[str, Any], config: ViewerConfig) -> ExportRequest:
+    check_keys(payload, {"phrase"}, "export")
+    if "phrase" not in payload:
+        raise RequestError("export needs a phrase")
+    phrase = payload["phrase"]
+    if not isinstance(phrase, str):
+        raise RequestError(f"phrase must be a string, got {type(phrase).__name__}")
+    (checked,) = parse_phrases([phrase], config)
+    return ExportRequest(checked)
+
+
+def parse_chat(payload: dict[str, Any], config: ViewerConfig) -> str:
+    check_keys(payload, {"question"}, "chat")
+    question = payload.get("question")
+    if not isinstance(question, str) or not question.strip():
+        raise RequestError("type a question, e.g. 'how many chairs are there?'")
+    if len(question) > config.max_question_chars:
+        raise RequestError(f"the question is over {config.max_question_chars} characters")
+    return question.strip()
