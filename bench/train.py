@@ -1,0 +1,335 @@
+"""Training throughput and held-out quality: ``lerf3d train`` against nerfstudio's nerfacto.
+
+Same capture, same machine, same run, CPU both; each method trains in its own process (so its
+peak RSS is its own) and is timed over its optimisation steps alone (no data setup, evaluation or
+checkpoints), in wall time and in CPU time (all threads; on a machine shared with other work the
+CPU-time ratio is the steadier one). Three runs:
+
+1. nerfacto (nerfstudio's method config, in-process data manager) for ``--steps`` steps;
+2. lerf3d with ``--preset`` for the same number of steps (learning-rate decay over those steps);
+3. lerf3d with the preset's own schedule for as much CPU time as nerfacto's steps took, capped at
+   the preset's steps: the PSNR at equal compute.
+
+Held-out frames are every ``eval_every``-th frame (the preset's; nerfstudio's "interval" split
+holds out the same frames, checked). PSNR is lerf3d's, on whole held-out images.
+
+    python bench/train.py --header                    # generated demo room, default preset (~6 min)
+    python bench/train.py --capture DIR --steps 50    # any lerf3d capture readable by nerfstudio too
+
+Without ``--image-text``, lerf3d's language targets come from random-weight ``lerf3d:tiny`` towers:
+their speed is that of the trained ones, and no language gradient reaches the radiance field, so
+the colour PSNR does not depend on them either. Prints one markdown row for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from contextlib import contextmanager
+from pathlib import Path
+from unittest import mock
+
+import torch
+
+COLUMNS = (
+    "capture", "lerf3d preset, features", "threads", "steps", "rays/batch lerf3d / nerfacto",
+    "rays/s lerf3d / nerfacto", "speed-up wall / CPU time", "held-out PSNR lerf3d / nerfacto (dB)",
+    "lerf3d at nerfacto's CPU time: steps, PSNR", "depth err lerf3d (cm)", "peak RSS lerf3d / nerfacto (GB)",
+)
+HEADER = "| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS)
+NERFACTO_RAYS = 4096
+"""nerfacto's train_num_rays_per_batch (nerfstudio method config "nerfacto")."""
+
+
+@dataclass
+class RunResult:
+    """What one training process reports."""
+
+    method: str
+    steps: int
+    rays_per_batch: int
+    train_seconds: float
+    """Wall-clock time of the optimisation steps alone."""
+    train_cpu_seconds: float
+    """CPU time (all threads) of the same steps: steadier than wall time on a shared machine."""
+    setup_seconds: float
+    """Capture, fusion/features or dataparser, ray precomputation, model construction."""
+    psnr: float
+    """Mean PSNR over the held-out frames (dB)."""
+    depth_error_m: float | None
+    """Mean held-out |rendered - measured| z-depth (m); None where the method's depth is not metric."""
+    peak_rss_gb: float
+    eval_seconds: float
+    """Rendering and scoring the held-out frames."""
+    eval_frames: list[str]
+    """Held-out frame names, in order."""
+
+    @property
+    def rays_per_second(self) -> float:
+        return self.steps * self.rays_per_batch / self.train_seconds
+
+    @property
+    def rays_per_cpu_second(self) -> float:
+        return self.steps * self.rays_per_batch / self.train_cpu_seconds
+
+
+@dataclass
+class StepClock:
+    """Wall and CPU seconds summed over the timed blocks."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+
+    @contextmanager
+    def timing(self):
+        wall, cpu = time.perf_counter(), time.process_time()
+        yield
+        self.wall += time.perf_counter() - wall
+        self.cpu += time.process_time() - cpu
+
+
+def peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux reports KiB
+
+
+def run_lerf3d(args: argparse.Namespace) -> RunResult:
+    """lerf3d's Trainer, stepped as ``Trainer.train`` steps it, for ``steps`` or ``budget`` seconds."""
+    from lerf3d.capture import load_capture
+    from lerf3d.fusion import FusionConfig, fuse_capture
+    from lerf3d.train import Trainer, load_preset
+    from lerf3d.train.command import extract_features
+    from lerf3d.train.presets import apply_override
+
+    start = time.perf_counter()
+    config = load_preset(args.preset)
+    overrides = {"logging.progress": "false", "logging.tensorboard": "false"}
+    if args.no_language:
+        overrides["field.language"] = "none"
+    for key, value in overrides.items():
+        config = apply_override(config, key, value)
+    limit = config.steps if args.budget is not None else args.steps
+    config = config.with_steps(limit)
+    capture = load_capture(args.capture)
+    fusion = fuse_capture(capture, FusionConfig(progress=False))
+    features = extract_features(config, capture, args.image_text, args.dense, args.out / "features")
+    trainer = Trainer(config, capture, fusion.bounds, features, None, points=fusion.points)
+    setup = time.perf_counter() - start
+    clock = StepClock()
+    while trainer.step < limit and (args.budget is None or clock.cpu < args.budget):
+        with clock.timing():
+            trainer.train_step()
+        trainer.step += 1
+    tick = time.perf_counter()
+    result = trainer.evaluate(trainer.data.eval_frames[: args.eval_frames or None])
+    return RunResult(
+        "lerf3d", trainer.step, config.data.rays_per_batch, clock.wall, clock.cpu, setup, result.psnr,
+        result.depth_abs_error, peak_rss_gb(), time.perf_counter() - tick, [f.name for f in result.frames],
+    )
+
+
+def _nerfacto_without_lpips():
+    """nerfacto whose LPIPS metric is never built: building it downloads AlexNet weights, which
+    fails offline. The bench scores images itself (PSNR), so the metric is replaced, for the
+    duration of the model's construction only, by a stand-in that refuses to be used."""
+    from nerfstudio.models.nerfacto import NerfactoModel
+
+    class NoLpips(torch.nn.Module):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__()
+
+        def forward(self, *args, **kwargs):
+            raise RuntimeError("LPIPS is not available in this benchmark (it needs downloaded weights)")
+
+    class NerfactoWithoutLpips(NerfactoModel):
+        def populate_modules(self) -> None:
+            with mock.patch("torchmetrics.image.lpip.LearnedPerceptualImagePatchSimilarity", NoLpips):
+                super().populate_modules()
+
+    return NerfactoWithoutLpips
+
+
+def nerfacto_trainer(args: argparse.Namespace, eval_every: int, seed: int):
+    """nerfstudio's "nerfacto" config on the capture (CPU, in-process data manager, no viewer)."""
+    from nerfstudio.configs.method_configs import method_configs
+    from nerfstudio.data.datamanagers.base_datamanager import VanillaDataManagerConfig
+    from nerfstudio.data.dataparsers.nerfstudio_dataparser import NerfstudioDataParserConfig
+
+    config = copy.deepcopy(method_configs["nerfacto"])
+    config.output_dir, config.timestamp, config.vis = args.out / "nerfacto", "bench", "tensorboard"
+    config.machine.device_type, config.machine.seed = "cpu", seed
+    config.mixed_precision = False
+    config.max_num_iterations = args.steps
+    config.logging.local_writer.enable, config.logging.profiler = False, "none"
+    config.pipeline.datamanager = VanillaDataManagerConfig(
+        data=args.capture,
+        dataparser=NerfstudioDataParserConfig(eval_mode="interval", eval_interval=eval_every),
+        train_num_rays_per_batch=NERFACTO_RAYS,
+        eval_num_rays_per_batch=NERFACTO_RAYS,
+    )
+    config.pipeline.model._target = _nerfacto_without_lpips()
+    trainer = config.setup(local_rank=0, world_size=1)
+    trainer.setup()
+    return trainer
+
+
+def run_nerfacto(args: argparse.Namespace) -> RunResult:
+    """nerfacto stepped as nerfstudio's ``Trainer.train`` steps it (callbacks included)."""
+    from nerfstudio.engine.callbacks import TrainingCallbackLocation
+
+    from lerf3d.field.losses import psnr
+    from lerf3d.train import load_preset
+
+    start = time.perf_counter()
+    preset = load_preset(args.preset)
+    trainer = nerfacto_trainer(args, preset.data.eval_every, preset.seed)
+    setup = time.perf_counter() - start
+    clock = StepClock()
+    before = TrainingCallbackLocation.BEFORE_TRAIN_ITERATION
+    after = TrainingCallbackLocation.AFTER_TRAIN_ITERATION
+    for step in range(args.steps):
+        with clock.timing():
+            trainer.pipeline.train()
+            for callback in trainer.callbacks:
+                callback.run_callback_at_location(step, location=before)
+            trainer.train_iteration(step)
+            for callback in trainer.callbacks:
+                callback.run_callback_at_location(step, location=after)
+    tick = time.perf_counter()
+    pipeline = trainer.pipeline
+    pipeline.eval()
+    dataset = pipeline.datamanager.eval_dataset
+    scores = []
+    frames = range(min(args.eval_frames or len(dataset), len(dataset)))
+    for index in frames:
+        camera = dataset.cameras[index : index + 1].to(pipeline.device)
+        outputs = pipeline.model.get_outputs_for_camera(camera)
+        truth = dataset[index]["image"][..., :3]
+        scores.append(float(psnr(outputs["rgb"].clamp(0, 1).cpu(), truth)))
+    names = [Path(dataset.image_filenames[i]).stem for i in frames]
+    return RunResult(
+        "nerfacto", args.steps, NERFACTO_RAYS, clock.wall, clock.cpu, setup, sum(scores) / len(scores), None,
+        peak_rss_gb(), time.perf_counter() - tick, names,
+    )
+
+
+def worker(args: argparse.Namespace) -> None:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    run = run_lerf3d if args.worker == "lerf3d" else run_nerfacto
+    result = run(args)
+    args.result.write_text(json.dumps(asdict(result)))
+
+
+def spawn(args: argparse.Namespace, method: str, name: str, budget: float | None = None) -> RunResult:
+    """Run one method in a fresh process; its result comes back as JSON."""
+    result = args.out / f"{name}.json"
+    command = [
+        sys.executable, __file__, "--worker", method, "--result", str(result), "--capture", str(args.capture),
+        "--out", str(args.out), "--preset", args.preset, "--steps", str(args.steps),
+        "--threads", str(args.threads), "--eval-frames", str(args.eval_frames),
+    ]
+    for flag, value in (("--image-text", args.image_text), ("--dense", args.dense), ("--budget", budget)):
+        if value is not None:
+            command += [flag, str(value)]
+    command += ["--no-language"] if args.no_language else []
+    print(f"[bench] {name}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
+    subprocess.run(command, check=True)
+    return RunResult(**json.loads(result.read_text()))
+
+
+def prepare(args: argparse.Namespace) -> None:
+    """The demo room (generated once into OUT/room) and random-weight towers, unless given."""
+    if args.capture is None:
+        from data_tools.config import RoomConfig
+        from data_tools.make_room import generate_room
+
+        room = args.out / "room"
+        if not (room / "transforms.json").is_file():
+            generate_room(RoomConfig.preset("demo", seed=0), room)
+        args.capture = room
+    if args.image_text is None and not args.no_language:
+        from lerf3d.encoders.tiny import (
+            TINY_DENSE_FILE,
+            TINY_IMAGE_TEXT_FILE,
+            TinyImageTower,
+            save_tiny_tower,
+            tiny_dense_vit,
+        )
+        from lerf3d.encoders.vit import ViT
+
+        towers = args.out / "towers"
+        if not (towers / TINY_DENSE_FILE).is_file():
+            towers.mkdir(parents=True, exist_ok=True)
+            torch.manual_seed(0)
+            save_tiny_tower(TinyImageTower(), towers / TINY_IMAGE_TEXT_FILE)
+            save_tiny_tower(ViT(tiny_dense_vit()), towers / TINY_DENSE_FILE)
+        args.image_text = args.dense = f"lerf3d:tiny@{towers}"
+        args.features_label = "tiny towers (random weights)"
+
+
+def row(args: argparse.Namespace, ours: RunResult, nerfacto: RunResult, timed: RunResult) -> str:
+    depth = f"{ours.depth_error_m * 100:.1f}" if ours.depth_error_m is not None else "-"
+    return (
+        f"| {Path(args.capture).name} | {args.preset}, {args.features_label} "
+        f"| {args.threads or torch.get_num_threads()} "
+        f"| {ours.steps} | {ours.rays_per_batch} / {nerfacto.rays_per_batch} "
+        f"| {ours.rays_per_second:,.0f} / {nerfacto.rays_per_second:,.0f} "
+        f"| {ours.rays_per_second / nerfacto.rays_per_second:.1f}x / "
+        f"{ours.rays_per_cpu_second / nerfacto.rays_per_cpu_second:.1f}x "
+        f"| {ours.psnr:.2f} / {nerfacto.psnr:.2f} | {timed.steps}, {timed.psnr:.2f} | {depth} "
+        f"| {ours.peak_rss_gb:.2f} / {nerfacto.peak_rss_gb:.2f} |"
+    )
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--capture", type=Path, default=None, help="default: the generated demo room")
+    parser.add_argument("--out", type=Path, default=Path("outputs/bench_train"), help="work folder")
+    parser.add_argument("--preset", default="default", help="lerf3d preset")
+    parser.add_argument("--steps", type=int, default=20, help="training steps of each method")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--eval-frames", type=int, default=2, help="held-out frames scored; 0: all")
+    parser.add_argument("--image-text", default=None, help="image-text encoder; default: random tiny towers")
+    parser.add_argument("--dense", default=None, help="dense encoder spec (with --image-text)")
+    parser.add_argument("--no-language", action="store_true", help="train lerf3d's radiance field only")
+    parser.add_argument("--header", action="store_true", help="print the table header first")
+    parser.add_argument("--worker", choices=("lerf3d", "nerfacto"), help=argparse.SUPPRESS)
+    parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--budget", type=float, default=None, help=argparse.SUPPRESS)  # CPU seconds
+    args = parser.parse_args()
+    args.features_label = "no language" if args.no_language else (args.image_text or "")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    if args.worker:
+        worker(args)
+        return
+    args.out.mkdir(parents=True, exist_ok=True)
+    prepare(args)
+    nerfacto = spawn(args, "nerfacto", "nerfacto")
+    ours = spawn(args, "lerf3d", "lerf3d")
+    timed = spawn(args, "lerf3d", "lerf3d_equal_time", budget=nerfacto.train_cpu_seconds)
+    if ours.eval_frames != nerfacto.eval_frames:
+        raise SystemExit(f"held-out frames differ: {ours.eval_frames} (lerf3d), {nerfacto.eval_frames}")
+    for run in (nerfacto, ours, timed):
+        print(
+            f"[bench] {run.method}: {run.steps} steps in {run.train_seconds:.1f} s, {run.train_cpu_seconds:.1f} "
+            f"CPU s ({run.rays_per_second:,.0f} rays/s, {run.rays_per_cpu_second:,.0f} rays/CPU-s), "
+            f"setup {run.setup_seconds:.1f} s, eval {run.eval_seconds:.1f} s, held-out PSNR {run.psnr:.2f} dB",
+            file=sys.stderr,
+        )
+    if args.header:
+        print(HEADER)
+    print(row(args, ours, nerfacto, timed))
+
+
+if __name__ == "__main__":  # nerfstudio's data loaders may spawn workers: the guard is required
+    main()
