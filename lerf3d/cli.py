@@ -113,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--train-preset", default=None,
                       help="training preset (default: tiny for the tiny room, default otherwise)")
     demo.set_defaults(func=_cmd_demo)
+    from lerf3d.scene_llm.commands import register as register_scene_llm  # llm-prepare/-train, ask, llm-eval
+    register_scene_llm(sub)
     from lerf3d.query.cli import register as register_query  # query, render, export, eval
 
     register_query(sub)

@@ -35,25 +35,58 @@ class ProjectorConfig:
     kind: ProjectorKind = "mlp2x_gelu"
     """"mlp2x_gelu": Linear -> GELU -> Linear (LLaVA-1.5's choice, which Scene-LLM follows);
     "linear": one Linear (LLaVA-1)."""
+    bridge_dim: int = 0
+    """> 0: add a linear bridge reading the first ``bridge_dim`` inputs (the language feature) to the
+    output (:mod:`lerf3d.scene_llm.bridge`); 0: none."""
 
     def __post_init__(self) -> None:
         for name in ("d_in", "hidden", "d_llm"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"ProjectorConfig.{name} must be a positive int, got {value!r}")
+        if not isinstance(self.bridge_dim, int) or not 0 <= self.bridge_dim <= self.d_in:
+            raise ValueError(f"ProjectorConfig.bridge_dim must be an int in [0, d_in], "
+                             f"got {self.bridge_dim!r}")
         if self.kind not in ("mlp2x_gelu", "linear"):
             raise ValueError(f"ProjectorConfig.kind must be 'mlp2x_gelu' or 'linear', got {self.kind!r}")
 
 
+class BridgedProjector(nn.Module):
+    """``mlp(x) + bridge(x[..., :bridge_dim])``: the projector plus a linear map of the language
+    feature alone, which :func:`lerf3d.scene_llm.bridge.text_bridge` can initialise from words."""
+
+    def __init__(self, mlp: nn.Module, bridge: nn.Linear) -> None:
+        super().__init__()
+        self.mlp = mlp
+        self.bridge = bridge
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp(x) + self.bridge(x[..., : self.bridge.in_features])
+
+    def set_bridge(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
+        """Start as the given bridge ((F, H) weight, (H,) bias), the MLP's output zeroed so the
+        initial projection is exactly the bridge (the MLP learns what features alone do not say)."""
+        with torch.no_grad():
+            self.bridge.weight.copy_(weight.T)
+            self.bridge.bias.copy_(bias)
+            last = [m for m in self.mlp.modules() if isinstance(m, nn.Linear)][-1]
+            last.weight.zero_()
+            last.bias.zero_()
+
+
 def build_projector(
     cfg: ProjectorConfig, device: torch.device | str | None = None, dtype: torch.dtype | None = None
-) -> nn.Sequential:
-    """A fresh projector; maps (..., d_in) to (..., d_llm)."""
+) -> nn.Module:
+    """A fresh projector; maps (..., d_in) to (..., d_llm). An ``nn.Sequential``, inside a
+    :class:`BridgedProjector` when ``cfg.bridge_dim`` > 0."""
     if cfg.kind == "linear":
         layers: list[nn.Module] = [nn.Linear(cfg.d_in, cfg.d_llm)]
     else:
         layers = [nn.Linear(cfg.d_in, cfg.hidden), nn.GELU(), nn.Linear(cfg.hidden, cfg.d_llm)]
-    return nn.Sequential(*layers).to(device=device, dtype=dtype)
+    module: nn.Module = nn.Sequential(*layers)
+    if cfg.bridge_dim:
+        module = BridgedProjector(module, nn.Linear(cfg.bridge_dim, cfg.d_llm))
+    return module.to(device=device, dtype=dtype)
 
 
 def save_projector(module: nn.Module, cfg: ProjectorConfig, path: str | Path) -> None:
@@ -74,7 +107,7 @@ def load_projector(
     expected: ProjectorConfig | None = None,
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
-) -> tuple[nn.Sequential, ProjectorConfig]:
+) -> tuple[nn.Module, ProjectorConfig]:
     """The projector saved at ``path`` and its config.
 
     ``expected``: the config the caller needs (e.g. built from the current LLM's hidden size);

@@ -57,6 +57,33 @@ class PoolingConfig:
             raise ValueError(f"downsample must be 'fps' or 'grid', got {self.downsample!r}")
 
 
+@dataclass(frozen=True)
+class TokenEncoding:
+    """What the projector reads of each token besides its language feature (``projector_input``)."""
+
+    xyz_scale: float = XYZ_NORMALISATION_M
+    """Metres mapped to 1 for the metric coordinates (centred on the scene, see ``projector_input``)."""
+    room_relative: bool = False
+    """Add the centroid relative to the scene bounds, in [-1, 1] per axis: -1 is the west/south wall
+    or the floor. Which quarter, which wall is nearest, are signs and magnitudes of these."""
+    fourier_bands: int = 0
+    """Add sin/cos(2^k pi r), k < bands, of those relative coordinates (NeRF's positional encoding,
+    Mildenhall et al. 2020, sec. 5.1): lets a small MLP express "near x" as well as "large x"."""
+    extents: bool = False
+    """Add each token's lower and upper corner (metric, scene-centred): heights, tops, footprints."""
+    include_rgb: bool = True
+    """Add the mean colour in [-1, 1]."""
+
+    def __post_init__(self) -> None:
+        if not self.xyz_scale > 0 or self.fourier_bands < 0:
+            raise ValueError(f"xyz_scale must be > 0 and fourier_bands >= 0: {self}")
+
+    def input_dim(self, feature_dim: int) -> int:
+        """d_in of ``SceneTokens.projector_input`` for features of width ``feature_dim``."""
+        return (feature_dim + 3 + (3 if self.room_relative else 0) + 6 * self.fourier_bands
+                + (6 if self.extents else 0) + (3 if self.include_rgb else 0))
+
+
 @dataclass(frozen=True, eq=False)
 class SceneTokens:
     """Pooled 3D feature tokens of a scene or of one camera frame."""
@@ -64,11 +91,18 @@ class SceneTokens:
     xyz: Float[torch.Tensor, "T 3"]
     """Token centroids: world coordinates ("scene") or OpenCV camera coordinates ("ego"), metres."""
     features: Float[torch.Tensor, "T F"]
-    """Mean language feature of the points in each token (not re-normalised)."""
+    """Mean language feature of the points in each token (voxel tokens: not re-normalised)."""
     rgb: Float[torch.Tensor, "T 3"] | None
     """Mean colour in [0, 1], or None when the points had no colour."""
     frame: TokenFrame
     """Coordinate frame of ``xyz``."""
+    lower: Float[torch.Tensor, "T 3"] | None = None
+    """Per-token minimum corner of its points (object tokens), same frame as ``xyz``."""
+    upper: Float[torch.Tensor, "T 3"] | None = None
+    """Per-token maximum corner."""
+    bounds: Float[torch.Tensor, "2 3"] | None = None
+    """(lower, upper) corners of the whole scene the tokens sit in (the room, shell included); None:
+    the tokens' own box."""
 
     def __post_init__(self) -> None:
         if self.frame not in ("scene", "ego"):
@@ -78,35 +112,70 @@ class SceneTokens:
             raise ValueError(f"xyz must be (T, 3), got {tuple(self.xyz.shape)}")
         if self.features.ndim != 2 or self.features.shape[0] != num:
             raise ValueError(f"features must be ({num}, F), got {tuple(self.features.shape)}")
-        if self.rgb is not None and tuple(self.rgb.shape) != (num, 3):
-            raise ValueError(f"rgb must be ({num}, 3), got {tuple(self.rgb.shape)}")
+        for name in ("rgb", "lower", "upper"):
+            value = getattr(self, name)
+            if value is not None and tuple(value.shape) != (num, 3):
+                raise ValueError(f"{name} must be ({num}, 3), got {tuple(value.shape)}")
+        if (self.lower is None) != (self.upper is None):
+            raise ValueError("give both lower and upper corners, or neither")
+        if self.bounds is not None and tuple(self.bounds.shape) != (2, 3):
+            raise ValueError(f"bounds must be (2, 3), got {tuple(self.bounds.shape)}")
 
     @property
     def num_tokens(self) -> int:
         return self.xyz.shape[0]
 
-    def projector_input(
-        self, xyz_scale: float = XYZ_NORMALISATION_M, include_rgb: bool = True
-    ) -> Float[torch.Tensor, "T d_in"]:
-        """[features, normalised xyz, (rgb in [-1, 1])]: the projector's input, d_in per token.
+    def centre(self) -> Float[torch.Tensor, " 3"]:
+        """Origin of the projector's coordinates: for scene tokens the middle of ``bounds`` (else of
+        the tokens' own box), so "the middle of the room" is 0; for egocentric tokens the camera,
+        which is what makes them egocentric."""
+        if self.frame == "ego" or (self.num_tokens == 0 and self.bounds is None):
+            return self.xyz.new_zeros(3)
+        box = self.bounds if self.bounds is not None else torch.stack([self.xyz.amin(0), self.xyz.amax(0)])
+        return box.to(self.xyz.dtype).mean(0)
 
-        Scene tokens are centred on their bounding-box centre (so "the middle of the room" is 0);
-        egocentric tokens keep the camera at the origin, which is what makes them egocentric.
-        """
-        xyz = self.xyz
-        if self.frame == "scene" and self.num_tokens > 0:
-            xyz = xyz - (xyz.amin(0) + xyz.amax(0)) / 2
-        parts = [self.features, xyz.to(self.features.dtype) / xyz_scale]
-        if include_rgb:
+    def projector_input(
+        self, xyz_scale: float = XYZ_NORMALISATION_M, include_rgb: bool = True,
+        encoding: TokenEncoding | None = None,
+    ) -> Float[torch.Tensor, "T d_in"]:
+        """[features, centred xyz / scale, (room-relative xyz), (its Fourier features), (corners),
+        (rgb in [-1, 1])]: ``encoding.input_dim(F)`` values per token. Without ``encoding``:
+        features, xyz and (``include_rgb``) colour."""
+        enc = encoding or TokenEncoding(xyz_scale=xyz_scale, include_rgb=include_rgb)
+        dtype = self.features.dtype
+        centre = self.centre()
+        metric = (self.xyz - centre).to(dtype) / enc.xyz_scale  # (T, 3)
+        parts = [self.features, metric]
+        if enc.room_relative or enc.fourier_bands:
+            relative = metric  # egocentric tokens, or no bounds: metric coordinates stand in
+            if self.frame == "scene" and self.bounds is not None:
+                half = ((self.bounds[1] - self.bounds[0]) / 2).clamp_min(1e-6).to(dtype)
+                relative = (self.xyz - centre).to(dtype) / half
+            if enc.room_relative:
+                parts.append(relative)
+            if enc.fourier_bands:
+                parts.append(fourier_features(relative, enc.fourier_bands))
+        if enc.extents:
+            lower = self.xyz if self.lower is None else self.lower
+            upper = self.xyz if self.upper is None else self.upper
+            parts += [(lower - centre).to(dtype) / enc.xyz_scale, (upper - centre).to(dtype) / enc.xyz_scale]
+        if enc.include_rgb:
             if self.rgb is None:
                 raise ValueError("include_rgb=True but these tokens carry no rgb")
-            parts.append(self.rgb.to(self.features.dtype) * 2 - 1)
+            parts.append(self.rgb.to(dtype) * 2 - 1)
         return torch.cat(parts, dim=-1)
 
 
+def fourier_features(x: Float[torch.Tensor, "T C"], bands: int) -> Float[torch.Tensor, "T K2C"]:
+    """[sin(2^k pi x), cos(2^k pi x)] for k < ``bands``: (T, 2 * bands * C)."""
+    scales = (2.0 ** torch.arange(bands, dtype=x.dtype, device=x.device)) * torch.pi  # (K,)
+    angles = (x[:, None, :] * scales[:, None]).flatten(1)  # (T, K * C)
+    return torch.cat([angles.sin(), angles.cos()], dim=-1)
+
+
 def projector_input_dim(feature_dim: int, include_rgb: bool = True) -> int:
-    """d_in of ``SceneTokens.projector_input``: feature dim + xyz (+ rgb)."""
-    return feature_dim + 3 + (3 if include_rgb else 0)
+    """d_in of ``SceneTokens.projector_input`` without an encoding: feature dim + xyz (+ rgb)."""
+    return TokenEncoding(include_rgb=include_rgb).input_dim(feature_dim)
 
 
 def voxel_ids(

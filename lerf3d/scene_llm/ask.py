@@ -1,0 +1,191 @@
+"""Answer questions about a scene with a trained Scene-LLM run (what ``lerf3d ask`` calls).
+
+    lerf3d ask SCENE "how many chairs are there?" [--run RUN]     # one or more questions
+    lerf3d ask SCENE                                              # interactive prompt
+    lerf3d ask SCENE --questions FILE                             # .txt (one a line) or .jsonl
+
+SCENE is a capture folder (fused, featurised and back-projected on the spot, a few seconds to
+minutes) or a ``features/<scene>.pt`` file of a prepared dataset (instant). The encoder and scale
+must be the ones the run was trained with; a mismatch of feature width is reported as an error.
+:class:`AskSession` loads the run and the scene once and answers any number of questions (the
+interactive prompt and the viewer's chat panel use it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from lerf3d.scene_llm.load import LoadedRun, check_feature_source, load_scene_llm, run_feature_record
+from lerf3d.scene_llm.prepare import PrepareConfig, build_extractor, capture_scene_features
+from lerf3d.scene_llm.scenes import SceneFeatures, TokenStore, load_scene_features
+
+
+@dataclass(frozen=True)
+class AskConfig:
+    """Settings of :func:`ask`."""
+
+    run_dir: Path
+    """Scene-LLM run folder (``python -m lerf3d.scene_llm.train``)."""
+    features: PrepareConfig = field(default_factory=PrepareConfig)
+    """How a capture folder becomes features (must match the run's training data)."""
+    stage: int | None = None
+    """Stage whose weights answer (None: the latest trained)."""
+    max_new_tokens: int = 16
+    """Answer length cap, tokens."""
+    device: str = "cpu"
+    """Where the LLM runs."""
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+
+
+def scene_features(scene: str | Path, cfg: PrepareConfig, device: str = "cpu") -> SceneFeatures:
+    """Features of a prepared ``.pt`` file, or computed from a capture folder."""
+    scene = Path(scene)
+    if scene.is_file() and scene.suffix == ".pt":
+        return load_scene_features(scene)
+    if not scene.is_dir():
+        raise FileNotFoundError(f"{scene}: neither a capture folder nor a scene features .pt file")
+    return capture_scene_features(scene.name, scene, cfg, build_extractor(cfg, None, device))
+
+
+def ask_loaded(
+    run: LoadedRun, features: SceneFeatures, questions: list[str], max_new_tokens: int
+) -> list[str]:
+    """Answers of an already loaded run about already computed features (no I/O)."""
+    store = TokenStore({features.scene: features}, run.config.tokens)
+    tokens = store.scene(features.scene)
+    return run.model.answer([tokens] * len(questions), questions, max_new_tokens)
+
+
+class AskSession:
+    """A loaded run and one scene's tokens: each :meth:`answer` is a forward pass, nothing more."""
+
+    def __init__(self, scene: str | Path, cfg: AskConfig) -> None:
+        self.config = cfg
+        self.features = scene_features(scene, cfg.features, cfg.device)
+        check_feature_source(cfg.run_dir, self.features.points.source)
+        self.run = load_scene_llm(cfg.run_dir, cfg.stage, cfg.device)
+        self.tokens = TokenStore({self.features.scene: self.features}, self.run.config.tokens).scene(
+            self.features.scene)
+
+    def answer(self, questions: str | list[str]) -> list[str]:
+        """Greedy answers to one question or several."""
+        if isinstance(questions, str):
+            questions = [questions]
+        questions = [q.strip() for q in questions]
+        if not questions or not all(questions):
+            raise ValueError("ask needs at least one non-empty question")
+        with torch.no_grad():
+            return self.run.model.answer([self.tokens] * len(questions), questions,
+                                         self.config.max_new_tokens)
+
+
+def ask(scene: str | Path, questions: str | list[str], cfg: AskConfig) -> list[str]:
+    """Greedy answers to ``questions`` (one string or several) about ``scene``."""
+    if isinstance(questions, str):
+        questions = [questions]
+    if not questions:
+        raise ValueError("ask needs at least one question")
+    return AskSession(scene, cfg).answer(list(questions))
+
+
+def read_questions(path: str | Path) -> list[str]:
+    """Questions of a file: ``.jsonl`` lines are objects with a non-empty string ``question`` (dataset
+    records qualify; other fields are ignored), any other file has one question per line (``#``
+    starts a comment line). Blank lines are skipped; a bad line is a ValueError ``"<path>:<line>: ..."``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no question file at {path}")
+    questions = []
+    with open(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            text = line.strip()
+            if not text or (path.suffix != ".jsonl" and text.startswith("#")):
+                continue
+            if path.suffix != ".jsonl":
+                questions.append(text)
+                continue
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}:{number}: not JSON ({err.msg})") from None
+            question = data.get("question") if isinstance(data, dict) else None
+            if not isinstance(question, str) or not question.strip():
+                raise ValueError(f"{path}:{number}: expected an object with a non-empty string "
+                                 f"'question', got {text[:60]!r}")
+            questions.append(question.strip())
+    if not questions:
+        raise ValueError(f"{path}: no questions")
+    return questions
+
+
+INTERACTIVE_PROMPT = "question> "
+
+
+def feature_settings(run_dir: Path, encoder: str | None, scale: float | None) -> PrepareConfig:
+    """How to compute a capture's features for ``run_dir``: its record (``features.json``, written at
+    training), else the defaults; ``encoder`` / ``scale`` override."""
+    record = run_feature_record(run_dir)
+    cfg = record.settings if record is not None else PrepareConfig()
+    if encoder is not None:
+        cfg = dataclasses.replace(cfg, encoder=encoder)
+    if scale is not None:
+        cfg = dataclasses.replace(cfg, world_scale=scale)
+    return cfg
+
+
+def _interactive(session: AskSession, stream) -> None:
+    print(f"scene {session.features.scene}: {session.tokens.num_tokens} tokens; ask away "
+          "(an empty line or Ctrl-D ends)", file=sys.stderr)
+    while True:
+        print(INTERACTIVE_PROMPT, end="", file=sys.stderr, flush=True)
+        line = stream.readline()
+        if not line.strip():
+            break
+        print(f"A: {session.answer(line.strip())[0]}", flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    """``lerf3d ask``: answers printed as ``Q: ...`` / ``A: ...`` pairs, or the interactive prompt."""
+    questions = list(args.questions)
+    if args.question_file is not None:
+        questions += read_questions(args.question_file)
+    if not args.run.is_dir():
+        raise FileNotFoundError(f"{args.run}: no Scene-LLM run folder (train one with lerf3d llm-train; "
+                                "the packaged demo weights are built by python -m data_tools.scene_llm_demo)")
+    features = feature_settings(args.run, args.encoder, args.scale)
+    cfg = AskConfig(args.run, features, args.stage, args.max_new_tokens, args.device)
+    session = AskSession(args.scene, cfg)
+    if not questions:
+        _interactive(session, sys.stdin)
+        return 0
+    for question, answer in zip(questions, session.answer(questions)):
+        print(f"Q: {question}\nA: {answer}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from lerf3d.scene_llm.commands import add_ask_arguments
+
+    parser = argparse.ArgumentParser(prog="python -m lerf3d.scene_llm.ask",
+                                     description=__doc__.split("\n")[0])
+    add_ask_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

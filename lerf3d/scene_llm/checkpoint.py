@@ -1,0 +1,130 @@
+"""Files of a Scene-LLM run: resumable step checkpoints and the small shippable parts.
+
+Layout of a run folder::
+
+    config.json                     the SceneLLMConfig (dataclasses.asdict)
+    stage<k>/checkpoints/step-NNNNNN.pt, latest    resumable: everything trained + optimiser state
+    stage<k>/projector.pt           the projector alone (lerf3d.scene_llm.projector format)
+    stage<k>/lora.pt                LoRA adapter weights only (stage 2, lora), a few hundred kB
+    stage<k>/llm.pt                 all LLM weights (stage 2, full fine-tuning)
+    stage<k>/log.jsonl              one line per step: step, loss, tokens, lr
+
+Every file is written under a temporary name and renamed into place (``lerf3d.atomic``): a crash
+leaves the previous version intact. Step files hold tensors and plain data only (``weights_only``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import typing
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lerf3d.atomic import atomic_path, write_json_atomic
+
+STEP_FORMAT = "lerf3d-scene-llm-step/1"
+"""Tag of step checkpoints; bump when the payload changes."""
+LORA_FORMAT = "lerf3d-scene-llm-lora/1"
+"""Tag of shippable LoRA files."""
+CONFIG_NAME = "config.json"
+LATEST_NAME = "latest"
+STEP_PATTERN = re.compile(r"^step-(\d{6})\.pt$")
+
+
+def stage_dir(run_dir: str | Path, stage: int) -> Path:
+    return Path(run_dir) / f"stage{stage}"
+
+
+def save_step(directory: Path, step: int, payload: dict[str, Any], keep: int) -> Path:
+    """Write ``step-NNNNNN.pt`` then point ``latest`` at it; delete all but the newest ``keep``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"step-{step:06d}.pt"
+    with atomic_path(path) as tmp:
+        torch.save({"format": STEP_FORMAT, "step": step, **payload}, tmp)
+    with atomic_path(directory / LATEST_NAME) as tmp:
+        tmp.write_text(path.name + "\n")
+    steps = sorted(p for p in directory.iterdir() if STEP_PATTERN.match(p.name))
+    for old in steps[:-keep]:
+        old.unlink()
+    return path
+
+
+def load_latest_step(directory: Path) -> dict[str, Any] | None:
+    """The newest step checkpoint's payload, or None when there is none; ValueError when corrupt."""
+    pointer = directory / LATEST_NAME
+    if not pointer.is_file():
+        return None
+    path = directory / pointer.read_text().strip()
+    if not STEP_PATTERN.match(path.name) or not path.is_file():
+        raise ValueError(f"{pointer} names {path.name!r}, which is not a step checkpoint in {directory}")
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != STEP_FORMAT:
+        raise ValueError(f"{path} is not a {STEP_FORMAT} checkpoint")
+    return payload
+
+
+def save_lora(path: Path, settings: Any, state_dict: dict[str, torch.Tensor]) -> None:
+    """Adapter weights only, with their settings (a dataclass)."""
+    payload = {"format": LORA_FORMAT, "settings": asdict(settings),
+               "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()}}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_lora(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """(settings as a dict, adapter state dict) of :func:`save_lora`'s file."""
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != LORA_FORMAT:
+        raise ValueError(f"{path} is not a {LORA_FORMAT} file")
+    return payload["settings"], payload["state_dict"]
+
+
+def save_tensors(path: Path, state_dict: dict[str, torch.Tensor]) -> None:
+    with atomic_path(path) as tmp:
+        torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, tmp)
+
+
+def write_log(path: Path, history: list[dict[str, float]]) -> None:
+    """The per-step log, rewritten whole (atomic): a resumed run never shows steps twice."""
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(json.dumps(row) + "\n" for row in history))
+
+
+def read_log(path: str | Path) -> list[dict[str, float]]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def save_config(run_dir: Path, config: Any) -> Path:
+    return write_json_atomic(Path(run_dir) / CONFIG_NAME, asdict(config))
+
+
+def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Rebuild a (nested) frozen config dataclass from ``dataclasses.asdict`` output read from JSON:
+    nested dataclasses recurse, lists become tuples where the field is a tuple."""
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        kind, value = hints[f.name], data[f.name]
+        if dataclasses.is_dataclass(kind) and isinstance(value, dict):
+            value = config_from_dict(kind, value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        values[f.name] = value
+    unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown field(s) {sorted(unknown)} in a saved config")
+    return cls(**values)
+
+
+def load_config(run_dir: str | Path, cls: type) -> Any:
+    path = Path(run_dir) / CONFIG_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no Scene-LLM run here")
+    return config_from_dict(cls, json.loads(path.read_text()))

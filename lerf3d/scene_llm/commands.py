@@ -1,0 +1,137 @@
+"""The Scene-LLM sub-commands of ``lerf3d``: prepare features, train, ask, evaluate.
+
+    lerf3d llm-prepare DATASET [--encoder lerf3d:tiny]        features/<scene>.pt of every scene
+    lerf3d llm-train DATASET --out RUN [--preset demo]         stage 1 + 2 (torchrun for DDP)
+    lerf3d ask SCENE "how many chairs are there?" [--run RUN]  or no question: an interactive prompt
+    lerf3d llm-eval RUN DATASET [--split test]                 exact match vs text-only and majority
+
+DATASET folders come from ``python -m data_tools.qa_generate``. The arguments are declared here
+(argparse only: ``lerf3d --help`` must not import torch); the work lives in each command's module
+(``run(args)``), imported when the command runs. Errors a user fixes by installing something (the
+LLM package, tower weights) become one-line messages like the other ``lerf3d`` errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from importlib import import_module
+from pathlib import Path
+
+DEFAULT_RUN = Path(__file__).resolve().parents[1] / "weights" / "scene_llm_demo"
+"""The packaged demo weights (projector + LoRA for SmolLM2-135M, see its CARD.md): the run ``lerf3d
+ask`` uses when none is given."""
+
+
+def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dataset", type=Path, help="dataset folder (python -m data_tools.qa_generate)")
+    parser.add_argument("--encoder", default=None, help="image-text encoder spec (default: lerf3d:tiny)")
+    parser.add_argument("--scale", type=float, default=None, help="feature scale in metres (default: 0.5)")
+    parser.add_argument("--voxel", type=float, default=None, help="fusion voxel in metres (default: 0.04)")
+    parser.add_argument("--frame-stride", type=int, default=None, help="back-project every n-th frame")
+    parser.add_argument("--overwrite", action="store_true", help="recompute existing scene files")
+    parser.add_argument("--device", default="cpu", help="torch device of the encoder")
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dataset", type=Path, help="dataset folder with features/ (lerf3d llm-prepare)")
+    parser.add_argument("--out", type=Path, required=True, help="run folder (re-run the command to resume)")
+    parser.add_argument(
+        "--preset",
+        default="demo",
+        help="tiny (tests: random tiny LLM, seconds) or demo (SmolLM2-135M, minutes on a CPU)",
+    )
+    parser.add_argument("--stages", type=int, nargs="+", default=[1, 2], choices=[1, 2])
+    parser.add_argument("--llm", help="Hugging Face model id or local folder instead of the preset's LLM")
+    parser.add_argument("--steps1", type=int, help="stage-1 steps (default: the preset's)")
+    parser.add_argument("--steps2", type=int, help="stage-2 steps (default: the preset's)")
+    parser.add_argument("--batch-size", type=int, help="examples per step per process, both stages")
+    parser.add_argument(
+        "--full", action="store_true", help="stage 2 fine-tunes the whole LLM instead of LoRA"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_ask_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("scene", type=Path, help="capture folder, or a prepared features/<scene>.pt file")
+    parser.add_argument(
+        "questions", nargs="*", help="question(s); none and no --questions: an interactive prompt"
+    )
+    parser.add_argument(
+        "--questions",
+        dest="question_file",
+        type=Path,
+        metavar="FILE",
+        help='ask every question of FILE (.txt: one a line; .jsonl: {"question": ...} a line)',
+    )
+    parser.add_argument(
+        "--run",
+        type=Path,
+        default=DEFAULT_RUN,
+        help="trained Scene-LLM run folder (default: the packaged demo weights)",
+    )
+    parser.add_argument("--encoder", default=None, help="image-text encoder (default: the run's record)")
+    parser.add_argument(
+        "--scale", type=float, default=None, help="feature scale, metres (default: the run's)"
+    )
+    parser.add_argument("--stage", type=int, choices=[1, 2], help="stage weights (default: the latest)")
+    parser.add_argument("--max-new-tokens", type=int, default=16, help="answer length cap")
+    parser.add_argument("--device", default="cpu", help="torch device")
+
+
+def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", type=Path, help="trained Scene-LLM run folder")
+    parser.add_argument("dataset", type=Path, help="dataset folder with features/")
+    parser.add_argument("--split", default="test", choices=["train", "val", "test"])
+    parser.add_argument("--limit", type=int, help="evaluate the first N questions only")
+    parser.add_argument("--no-baselines", action="store_true", help="score the run only")
+    parser.add_argument("--out", type=Path, default=None, help="report JSON (default: RUN/eval_<split>.json)")
+    parser.add_argument("--device", default="cpu", help="torch device")
+
+
+COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], str, str]] = {
+    "llm-prepare": (
+        add_prepare_arguments,
+        "lerf3d.scene_llm.prepare",
+        "compute the 3D language features of a Scene-LLM dataset",
+    ),
+    "llm-train": (
+        add_train_arguments,
+        "lerf3d.scene_llm.train",
+        "train Scene-LLM: projector (stage 1), then projector + LoRA or LLM (stage 2)",
+    ),
+    "ask": (
+        add_ask_arguments,
+        "lerf3d.scene_llm.ask",
+        "ask questions about a scene (an interactive prompt without a question)",
+    ),
+    "llm-eval": (
+        add_eval_arguments,
+        "lerf3d.scene_llm.evaluate",
+        "exact-match accuracy of a Scene-LLM run per question type, against baselines",
+    ),
+}
+"""Sub-command -> (its arguments, the module whose ``run(args)`` does the work, help line)."""
+
+
+def _runner(module_name: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        from lerf3d.encoders.checkpoints import MissingWeightsError
+        from lerf3d.scene_llm.llm import MissingLLMError
+
+        try:
+            return import_module(module_name).run(args)
+        except (MissingLLMError, MissingWeightsError) as err:
+            print(f"lerf3d {args.command}: error: {err}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the Scene-LLM sub-commands to ``lerf3d``'s sub-parsers (``build_parser`` calls this)."""
+    for name, (add_arguments, module_name, help_line) in COMMANDS.items():
+        parser = subparsers.add_parser(name, help=help_line, description=help_line)
+        add_arguments(parser)
+        parser.set_defaults(func=_runner(module_name))

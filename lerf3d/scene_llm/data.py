@@ -1,0 +1,248 @@
+"""Scene-LLM datasets on disk: question records, JSONL files, scene splits, and their generation.
+
+A dataset folder holds::
+
+    scenes.json            scene name -> capture folder (relative to this file) and split
+    stage1_<split>.jsonl   frame captions: {"scene", "type": "caption", "question", "answer", "frame"}
+    stage2_<split>.jsonl   scene instructions: {"scene", "type", "question", "answer", "frame": null}
+
+Splits are by scene: a scene's captions and questions all sit in one split, so validation and test
+rooms are never seen in training. Everything is deterministic from the seed; files are written
+atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from lerf3d.atomic import atomic_path, write_json_atomic
+from lerf3d.ground_truth import GroundTruth, load_ground_truth
+from lerf3d.scene_llm.questions import CAPTION_PROMPT, TYPES, QuestionConfig, frame_caption, scene_questions
+
+SPLITS = ("train", "val", "test")
+"""Dataset splits, in this order everywhere."""
+
+MANIFEST_NAME = "scenes.json"
+"""Scene list of a dataset folder."""
+
+
+@dataclass(frozen=True)
+class QARecord:
+    """One line of a dataset file."""
+
+    scene: str
+    """Scene name (``ground_truth.json``'s ``scene``)."""
+    type: str
+    """One of :data:`lerf3d.scene_llm.questions.TYPES`."""
+    question: str
+    """Question text (the stage-1 prompt for captions)."""
+    answer: str
+    """Target answer."""
+    frame: str | None = None
+    """Frame name for captions (stage 1, egocentric tokens); None for scene questions."""
+
+    def __post_init__(self) -> None:
+        for name in ("scene", "type", "question", "answer"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+        if self.type not in TYPES:
+            raise ValueError(f"type must be one of {TYPES}, got {self.type!r}")
+        if (self.type == "caption") != (self.frame is not None):
+            raise ValueError(f"a {self.type!r} record {'needs' if self.type == 'caption' else 'takes no'} "
+                             f"frame (got {self.frame!r})")
+        if self.frame is not None and not isinstance(self.frame, str):
+            raise ValueError(f"frame must be a string or null, got {self.frame!r}")
+
+    @property
+    def stage(self) -> int:
+        """1 for captions (frame alignment), 2 for scene instructions."""
+        return 1 if self.type == "caption" else 2
+
+
+def write_jsonl(path: str | Path, records: Iterable[QARecord]) -> Path:
+    """One JSON object per line, written atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as out:
+            for record in records:
+                out.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")
+    return path
+
+
+def read_jsonl(path: str | Path) -> list[QARecord]:
+    """Records of a JSONL file; ValueError ``"<path>:<line>: <problem>"`` on the first bad line.
+    Blank lines are allowed (a trailing newline is)."""
+    path = Path(path)
+    keys = {f.name for f in fields(QARecord)}
+    records = []
+    with open(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+                if not isinstance(data, dict):
+                    raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+                unknown = set(data) - keys
+                if unknown:
+                    raise ValueError(f"unknown field(s) {sorted(unknown)}")
+                records.append(QARecord(**data))
+            except (json.JSONDecodeError, TypeError, ValueError) as err:
+                raise ValueError(f"{path}:{number}: {err}") from None
+    return records
+
+
+def split_scenes(
+    scenes: Sequence[str], val_fraction: float, test_fraction: float, seed: int
+) -> dict[str, str]:
+    """Scene -> split. Shuffled by ``seed`` (from the sorted names, so input order does not matter);
+    val and test get at least one scene each once there are three or more (when their fraction > 0)."""
+    if len(set(scenes)) != len(scenes):
+        duplicates = sorted(s for s, n in Counter(scenes).items() if n > 1)
+        raise ValueError(f"scene names must be unique, repeated: {duplicates}")
+    names = sorted(scenes)
+    order = np.random.default_rng(seed).permutation(len(names))
+    total = len(names)
+
+    def size(fraction: float) -> int:
+        if fraction <= 0 or total < 3:
+            return 0
+        return max(1, int(round(fraction * total)))
+
+    num_val, num_test = size(val_fraction), size(test_fraction)
+    if num_val + num_test >= total:
+        raise ValueError(f"{total} scenes leave none for training with val/test fractions "
+                         f"{val_fraction}/{test_fraction}")
+    split = ["test"] * num_test + ["val"] * num_val + ["train"] * (total - num_val - num_test)
+    return {names[i]: split[rank] for rank, i in enumerate(order)}
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """Settings of :func:`generate_dataset`."""
+
+    seed: int = 0
+    """Seed of every random choice (split, sampled questions)."""
+    val_fraction: float = 0.2
+    """Share of scenes in the validation split."""
+    test_fraction: float = 0.2
+    """Share of scenes in the test split."""
+    questions: QuestionConfig = field(default_factory=QuestionConfig)
+    """Thresholds of question generation."""
+    balance_labels: bool = True
+    """Draw absent labels in proportion to how many rooms hold them (see :func:`generate_dataset`);
+    False: uniformly from the vocabulary."""
+
+    def __post_init__(self) -> None:
+        for name in ("val_fraction", "test_fraction"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError("val_fraction + test_fraction must leave room for training")
+
+
+@dataclass(frozen=True)
+class SceneEntry:
+    """One scene of a dataset's manifest."""
+
+    name: str
+    """Scene name."""
+    capture: Path
+    """Capture folder (with ``ground_truth.json``)."""
+    split: str
+    """train, val or test."""
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """What :func:`generate_dataset` wrote."""
+
+    out_dir: Path
+    """The dataset folder."""
+    scenes: dict[str, SceneEntry]
+    """Scene name -> entry."""
+    counts: dict[str, dict[str, int]]
+    """Split -> record type -> number of records."""
+
+
+def scene_rng(seed: int, scene: str) -> np.random.Generator:
+    """A generator per scene, so adding a room leaves the other rooms' questions unchanged."""
+    return np.random.default_rng([seed, zlib.crc32(scene.encode())])
+
+
+def scene_records(truth: GroundTruth, vocabulary: Sequence[str], config: DatasetConfig,
+                  weights: Mapping[str, float] | None = None) -> list[QARecord]:
+    """Captions of every masked frame, then the scene's instructions (``weights``: see
+    :func:`lerf3d.scene_llm.questions.draw_absent`)."""
+    rng = scene_rng(config.seed, truth.scene)
+    records = [QARecord(truth.scene, "caption", CAPTION_PROMPT,
+                        frame_caption(truth, name, config.questions.min_pixels), frame=name)
+               for name in truth.mask_paths]
+    records += [QARecord(truth.scene, qa.type, qa.question, qa.answer)
+                for qa in scene_questions(truth, vocabulary, config.questions, rng, weights)]
+    return records
+
+
+def generate_dataset(
+    rooms: Sequence[str | Path], out_dir: str | Path, config: DatasetConfig, vocabulary: Sequence[str] = ()
+) -> DatasetSummary:
+    """Questions for every capture folder in ``rooms`` (each with ``ground_truth.json``), split by
+    scene. Absent labels of counting and existence questions are drawn from ``vocabulary`` plus every
+    label of these rooms; with ``config.balance_labels`` in proportion to the number of rooms holding
+    each label, so that a label is about as often absent as present when asked about and a blind
+    guess from the question text is near chance."""
+    out_dir = Path(out_dir)
+    truths = [load_ground_truth(room) for room in rooms]
+    splits = split_scenes([t.scene for t in truths], config.val_fraction, config.test_fraction, config.seed)
+    labels = sorted(set(vocabulary) | {o.label for t in truths for o in t.furniture})
+    rooms_with = Counter(label for t in truths for label in {o.label for o in t.furniture})
+    weights = dict(rooms_with) if config.balance_labels else None
+    per_file: dict[tuple[int, str], list[QARecord]] = {(s, p): [] for s in (1, 2) for p in SPLITS}
+    counts: dict[str, Counter] = {p: Counter() for p in SPLITS}
+    for truth in truths:
+        split = splits[truth.scene]
+        for record in scene_records(truth, labels, config, weights):
+            per_file[(record.stage, split)].append(record)
+            counts[split][record.type] += 1
+    for (stage, split), records in per_file.items():
+        write_jsonl(out_dir / f"stage{stage}_{split}.jsonl", records)
+    scenes = {t.scene: SceneEntry(t.scene, t.path.parent, splits[t.scene]) for t in truths}
+    write_manifest(out_dir, scenes, config.seed)
+    return DatasetSummary(out_dir, scenes, {p: dict(counts[p]) for p in SPLITS})
+
+
+def write_manifest(out_dir: Path, scenes: dict[str, SceneEntry], seed: int) -> Path:
+    """``scenes.json`` with capture paths relative to ``out_dir`` (the folder can move with its rooms)."""
+    entries = {name: {"capture": os.path.relpath(e.capture.resolve(), out_dir.resolve()), "split": e.split}
+               for name, e in sorted(scenes.items())}
+    return write_json_atomic(out_dir / MANIFEST_NAME, {"seed": seed, "scenes": entries})
+
+
+def load_manifest(dataset_dir: str | Path) -> dict[str, SceneEntry]:
+    """Scene name -> :class:`SceneEntry` of a dataset folder; ValueError naming the file when malformed."""
+    path = Path(dataset_dir) / MANIFEST_NAME
+    try:
+        data = json.loads(path.read_text())
+        return {name: SceneEntry(name, (path.parent / e["capture"]).resolve(), str(e["split"]))
+                for name, e in data["scenes"].items()}
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{path}: no dataset manifest (run python -m data_tools.qa_generate)") from None
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"{path}: malformed manifest ({type(err).__name__}: {err})") from None
+
+
+def load_split(dataset_dir: str | Path, stage: int, split: str) -> list[QARecord]:
+    """Records of one stage and split of a dataset folder."""
+    if stage not in (1, 2) or split not in SPLITS:
+        raise ValueError(f"stage must be 1 or 2 and split one of {SPLITS}, got {stage}, {split!r}")
+    return read_jsonl(Path(dataset_dir) / f"stage{stage}_{split}.jsonl")

@@ -1,0 +1,173 @@
+"""Exact-match evaluation of a Scene-LLM run per question type, against blind baselines.
+
+    python -m lerf3d.scene_llm.evaluate RUN DATASET [--split test] [--limit N]
+
+Methods compared on the same questions (all scored by ``normalise_answer`` equality):
+
+- ``scene-llm``: the trained run, with the scene's tokens;
+- ``text-only``: the run's base LLM without scene tokens or adapters (zero-shot, same prompt format);
+- ``majority-type``: the most common training answer of the question's type;
+- ``majority-question``: the most common training answer of the exact question text (falls back to
+  the type's) — the strongest blind baseline: it knows e.g. that "is there a piano?" is usually "no".
+
+A scene model earns its keep only where it beats the majority baselines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from lerf3d.atomic import write_json_atomic
+from lerf3d.scene_llm.data import QARecord, load_manifest, load_split
+from lerf3d.scene_llm.language import normalise_answer
+from lerf3d.scene_llm.load import LoadedRun, load_scene_llm
+from lerf3d.scene_llm.scenes import TokenStore
+
+EVAL_BATCH = 8
+"""Questions decoded together (left-padded); bounded so a long split does not hold all KV caches."""
+
+
+@dataclass(frozen=True)
+class MethodScore:
+    """Exact-match accuracy of one method."""
+
+    method: str
+    """Method name."""
+    per_type: dict[str, float]
+    """Question type -> accuracy in [0, 1]."""
+    overall: float
+    """Accuracy over all questions."""
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """Scores of every method on one split."""
+
+    split: str
+    """Dataset split evaluated."""
+    counts: dict[str, int]
+    """Question type -> number of questions."""
+    scores: list[MethodScore]
+    """One per method."""
+    examples: list[dict[str, str]]
+    """A few (question, answer, prediction) triples of the scene model, for reading."""
+
+    def table(self) -> str:
+        """A markdown table: methods x question types."""
+        types = sorted(self.counts)
+        head = "| method | " + " | ".join(f"{t} ({self.counts[t]})" for t in types) + " | all |"
+        rule = "|" + "---|" * (len(types) + 2)
+        rows = [f"| {s.method} | " + " | ".join(f"{s.per_type[t]:.2f}" for t in types)
+                + f" | {s.overall:.2f} |" for s in self.scores]
+        return "\n".join([head, rule, *rows])
+
+
+def exact_match_scores(method: str, records: Sequence[QARecord], predictions: Sequence[str]) -> MethodScore:
+    hits: dict[str, list[bool]] = defaultdict(list)
+    for record, prediction in zip(records, predictions, strict=True):
+        hits[record.type].append(normalise_answer(prediction) == normalise_answer(record.answer))
+    per_type = {t: sum(h) / len(h) for t, h in hits.items()}
+    overall = sum(sum(h) for h in hits.values()) / max(1, len(records))
+    return MethodScore(method, per_type, overall)
+
+
+def majority_predictions(
+    train: Sequence[QARecord], records: Sequence[QARecord], by_question: bool
+) -> list[str]:
+    by_type: dict[str, Counter] = defaultdict(Counter)
+    by_text: dict[str, Counter] = defaultdict(Counter)
+    for r in train:
+        by_type[r.type][normalise_answer(r.answer)] += 1
+        by_text[r.question][normalise_answer(r.answer)] += 1
+    out = []
+    for r in records:
+        counter = by_text.get(r.question) if by_question else None
+        counter = counter or by_type.get(r.type) or Counter({"": 1})
+        out.append(min(counter.items(), key=lambda kv: (-kv[1], kv[0]))[0])  # ties: alphabetical
+    return out
+
+
+def model_predictions(run: LoadedRun, records: Sequence[QARecord], store: TokenStore | None,
+                      max_new_tokens: int) -> list[str]:
+    """Answers of the run (``store`` None: without scene tokens), in batches of EVAL_BATCH."""
+    out: list[str] = []
+    for start in tqdm(range(0, len(records), EVAL_BATCH), desc="answers", unit="batch", leave=False):
+        chunk = records[start : start + EVAL_BATCH]
+        tokens = [store.scene(r.scene) if store is not None else None for r in chunk]
+        out += run.model.answer(tokens, [r.question for r in chunk], max_new_tokens)
+    return out
+
+
+def base_llm_context(run: LoadedRun):
+    """A context in which the run's LLM is its base model: adapters disabled for LoRA; stage-1 runs
+    never changed it. Full fine-tuning replaced the weights, so there is no base to return to here."""
+    from peft import PeftModel
+
+    if isinstance(run.model.llm, PeftModel):
+        return run.model.llm.disable_adapter()
+    if run.stage == 1 or run.config.stage2.llm_mode == "frozen":
+        return contextlib.nullcontext()
+    raise ValueError("text-only baseline of a fully fine-tuned run needs the base LLM: evaluate with "
+                     "baselines=False or from a LoRA run")
+
+
+def evaluate_run(run_dir: str | Path, dataset_dir: str | Path, split: str = "test", limit: int | None = None,
+                 baselines: bool = True, device: str = "cpu") -> EvalReport:
+    """Score the run's latest stage on stage-2 questions of ``split`` (see the module docstring)."""
+    dataset_dir = Path(dataset_dir)
+    records = load_split(dataset_dir, 2, split)[:limit]
+    if not records:
+        raise ValueError(f"{dataset_dir}: no stage-2 questions in split {split!r}")
+    run = load_scene_llm(run_dir, device=device)
+    store = TokenStore.from_dataset(dataset_dir, sorted({r.scene for r in records}), run.config.tokens)
+    with torch.no_grad():
+        predictions = model_predictions(run, records, store, run.config.max_new_tokens)
+        scores = [exact_match_scores("scene-llm", records, predictions)]
+        if baselines:
+            with base_llm_context(run):
+                blind = model_predictions(run, records, None, run.config.max_new_tokens)
+            scores.append(exact_match_scores("text-only", records, blind))
+    if baselines:
+        train = load_split(dataset_dir, 2, "train")
+        for name, by_question in (("majority-type", False), ("majority-question", True)):
+            guesses = majority_predictions(train, records, by_question)
+            scores.append(exact_match_scores(name, records, guesses))
+    examples = [{"question": r.question, "answer": r.answer, "prediction": p}
+                for r, p in zip(records[:12], predictions[:12])]
+    return EvalReport(split, dict(Counter(r.type for r in records)), scores, examples)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate, write the JSON report, print the markdown table and a few answers."""
+    load_manifest(args.dataset)  # a clear error before the LLM loads
+    report = evaluate_run(args.run, args.dataset, args.split, args.limit, not args.no_baselines, args.device)
+    out = args.out or args.run / f"eval_{args.split}.json"
+    write_json_atomic(out, asdict(report))
+    print(report.table())
+    for example in report.examples:
+        print(json.dumps(example))
+    print(f"report: {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from lerf3d.scene_llm.commands import add_eval_arguments
+
+    parser = argparse.ArgumentParser(prog="python -m lerf3d.scene_llm.evaluate",
+                                     description=__doc__.split("\n")[0])
+    add_eval_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

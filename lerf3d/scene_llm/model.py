@@ -1,0 +1,175 @@
+"""``SceneLLM``: a causal LM plus the projector that turns scene tokens into its input embeddings.
+
+Training: ``forward(batch)`` projects the batch's scene tokens, splices them in at ``<scene>`` and
+returns the summed token cross-entropy and the token count, so a caller can normalise by the token
+count of the *global* batch (identical losses and gradients for 1 process x 2B and 2 processes x B).
+Inference: ``answer(tokens, questions)`` is greedy decoding with a KV cache over a left-padded batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from jaxtyping import Float, Int
+from torch import nn
+
+from lerf3d.scene_llm.batch import SceneBatch
+from lerf3d.scene_llm.llm import LoadedLLM, prompt_text, stop_token_ids
+from lerf3d.scene_llm.projector import ProjectorConfig
+from lerf3d.scene_llm.splice import IGNORE_INDEX, SplicedBatch, ids_for_embedding, splice_scene_tokens
+from lerf3d.scene_llm.tokens import SceneTokens, TokenEncoding
+
+
+@dataclass(frozen=True, eq=False)
+class TokenLoss:
+    """Un-normalised loss of a batch."""
+
+    loss_sum: Float[torch.Tensor, ""]
+    """Sum of the cross-entropy over all labelled positions (differentiable)."""
+    num_tokens: int
+    """Number of labelled positions."""
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.loss_sum / max(self.num_tokens, 1)
+
+
+class SceneLLM(nn.Module):
+    """LLM + projector. ``encoding`` must be the one the projector's ``d_in`` was sized for.
+
+    ``sparse_logits``: the training loss runs the decoder and applies the output layer at labelled
+    positions only; exact for Llama/Qwen/SmolLM heads (a plain linear layer), so switch it off for
+    models whose causal-LM head does more (e.g. Gemma-2's final logit soft-capping).
+    """
+
+    def __init__(self, loaded: LoadedLLM, projector: nn.Module, projector_config: ProjectorConfig,
+                 encoding: TokenEncoding = TokenEncoding(), sparse_logits: bool = True) -> None:
+        super().__init__()
+        hidden = loaded.model.get_input_embeddings().embedding_dim
+        if projector_config.d_llm != hidden:
+            raise ValueError(f"projector outputs {projector_config.d_llm} wide tokens but "
+                             f"{loaded.name} embeds at {hidden}")
+        self.llm = loaded.model
+        self.projector = projector
+        self.projector_config = projector_config
+        self.tokenizer = loaded.tokenizer
+        self.placeholder_id = loaded.placeholder_id
+        self.llm_name = loaded.name
+        self.encoding = encoding
+        self.sparse_logits = sparse_logits
+
+    def scene_inputs(self, tokens: SceneTokens) -> Float[torch.Tensor, "T d_in"]:
+        """Projector input of a token set (``SceneTokens.projector_input`` with this model's encoding)."""
+        inputs = tokens.projector_input(encoding=self.encoding)
+        if inputs.shape[-1] != self.projector_config.d_in:
+            raise ValueError(f"scene tokens give {inputs.shape[-1]} inputs per token, the projector "
+                             f"takes {self.projector_config.d_in} (another feature encoder?)")
+        return inputs
+
+    def _splice(
+        self, input_ids, attention_mask, scene_inputs, scene_mask, labels, padding_side
+    ) -> SplicedBatch:
+        embed = self.llm.get_input_embeddings()
+        text = embed(ids_for_embedding(input_ids, self.placeholder_id))  # (B, L, H)
+        projected = self.projector(scene_inputs.to(text.dtype))  # (B, T, H)
+        return splice_scene_tokens(input_ids, attention_mask, text, projected, self.placeholder_id,
+                                   labels, scene_mask, padding_side)
+
+    def forward(self, batch: SceneBatch) -> TokenLoss:
+        spliced = self._splice(batch.input_ids, batch.attention_mask, batch.scene_inputs,
+                               batch.scene_mask, batch.labels, "right")
+        targets = spliced.labels[:, 1:]  # position t predicts token t + 1
+        keep = targets != IGNORE_INDEX  # (B, L' - 1): answers only, a few tokens per example
+        if self.sparse_logits:
+            # the vocabulary projection is ~20 % of a small LLM's compute when applied everywhere
+            # (SmolLM2: 49152 x 576); only the labelled positions need it
+            hidden = self.llm.get_decoder()(inputs_embeds=spliced.inputs_embeds,
+                                            attention_mask=spliced.attention_mask,
+                                            position_ids=spliced.position_ids).last_hidden_state  # (B, L', H)
+            logits = self.llm.get_output_embeddings()(hidden[:, :-1][keep])  # (n, V)
+        else:
+            logits = self.llm(inputs_embeds=spliced.inputs_embeds, attention_mask=spliced.attention_mask,
+                              position_ids=spliced.position_ids).logits[:, :-1][keep]  # (n, V)
+        loss_sum = F.cross_entropy(logits.float(), targets[keep], reduction="sum")
+        return TokenLoss(loss_sum, int(keep.sum()))
+
+    @torch.no_grad()
+    def answer(self, tokens: Sequence[SceneTokens | None], questions: Sequence[str],
+               max_new_tokens: int = 16) -> list[str]:
+        """Greedy answers; a ``None`` token set asks without the scene (the text-only baseline).
+        All entries must agree: all with scenes or all without."""
+        if len(tokens) != len(questions) or not questions:
+            raise ValueError(f"need one token set per question, got {len(tokens)} and {len(questions)}")
+        with_scene = tokens[0] is not None
+        if any((t is not None) != with_scene for t in tokens):
+            raise ValueError("mix of questions with and without scene tokens in one call")
+        device = self.llm.get_input_embeddings().weight.device
+        prompts = [self.tokenizer(prompt_text(self.tokenizer, q, with_scene),
+                                  add_special_tokens=False)["input_ids"] for q in questions]
+        ids, mask = _left_pad(prompts, self.tokenizer.pad_token_id, device)
+        if with_scene:
+            inputs = [self.scene_inputs(t).to(device) for t in tokens]  # type: ignore[union-attr]
+            padded = nn.utils.rnn.pad_sequence(inputs, batch_first=True)  # (B, T, d_in)
+            lengths = torch.tensor([x.shape[0] for x in inputs], device=device)
+            scene_mask = torch.arange(padded.shape[1], device=device)[None] < lengths[:, None]  # (B, T)
+            spliced = self._splice(ids, mask, padded, scene_mask, None, "left")
+            embeds, mask, positions = spliced.inputs_embeds, spliced.attention_mask, spliced.position_ids
+        else:
+            embeds = self.llm.get_input_embeddings()(ids)
+            positions = (mask.cumsum(1) - 1).clamp_min(0) * mask
+        out = greedy_decode(self.llm, embeds, mask, positions, max_new_tokens, stop_token_ids(self.tokenizer))
+        return [self.tokenizer.decode(row, skip_special_tokens=True).strip() for row in out]
+
+    def generate(self, scene_tokens: SceneTokens | None, question: str, max_new_tokens: int = 16) -> str:
+        """The greedy answer to one question."""
+        return self.answer([scene_tokens], [question], max_new_tokens)[0]
+
+
+def _left_pad(rows: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-padded ids and mask: generation appends on the right, so every row ends at the same column."""
+    length = max(len(r) for r in rows)
+    ids = torch.full((len(rows), length), pad_id, dtype=torch.long, device=device)
+    mask = torch.zeros_like(ids)
+    for i, row in enumerate(rows):
+        ids[i, length - len(row):] = torch.tensor(row, device=device)
+        mask[i, length - len(row):] = 1
+    return ids, mask
+
+
+@torch.no_grad()
+def greedy_decode(
+    llm: nn.Module,
+    embeds: Float[torch.Tensor, "B L H"],
+    attention_mask: Int[torch.Tensor, "B L"],
+    position_ids: Int[torch.Tensor, "B L"],
+    max_new_tokens: int,
+    stop_ids: Sequence[int],
+) -> list[list[int]]:
+    """Argmax decoding with the model's KV cache; each row stops at its first stop id (excluded).
+
+    Our own loop rather than ``generate``: left-padded rows need explicit position ids, which the
+    generic ``generate`` derives differently across model families.
+    """
+    out = llm(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids, use_cache=True)
+    cache, mask = out.past_key_values, attention_mask
+    positions = position_ids.max(dim=1).values  # (B,) last real position per row
+    stops = torch.tensor(list(stop_ids), device=embeds.device)
+    done = torch.zeros(embeds.shape[0], dtype=torch.bool, device=embeds.device)
+    generated: list[list[int]] = [[] for _ in range(embeds.shape[0])]
+    logits = out.logits[:, -1]
+    for _ in range(max_new_tokens):
+        token = logits.argmax(dim=-1)  # (B,)
+        done |= torch.isin(token, stops)
+        for row in torch.nonzero(~done).flatten().tolist():
+            generated[row].append(int(token[row]))
+        if bool(done.all()):
+            break
+        positions = positions + 1
+        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)  # (B, L + t)
+        out = llm(input_ids=token[:, None], attention_mask=mask, position_ids=positions[:, None],
+                  past_key_values=cache, use_cache=True)
+        cache, logits = out.past_key_values, out.logits[:, -1]
+    return generated

@@ -1,0 +1,219 @@
+"""Per-scene 3D features for Scene-LLM training, on disk, and the token store built from them.
+
+``SceneFeatures`` is everything training needs from a capture, computed once: the fused points with
+their language features, and for every frame its pose and the points it sees (depth-tested), so
+egocentric frame tokens need neither the images nor the depth maps at training time. A dataset
+folder keeps them as ``features/<scene>.pt``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from jaxtyping import Int
+from tqdm import tqdm
+
+from lerf3d.atomic import atomic_path
+from lerf3d.capture.io import load_depth
+from lerf3d.scene_llm.features3d import (
+    DEFAULT_WORLD_SCALE_M,
+    BackprojectionConfig,
+    FeaturePoints,
+    backproject_pyramid,
+    visible_mask,
+)
+from lerf3d.scene_llm.segments import SegmentConfig, scene_segments, segment_tokens
+from lerf3d.scene_llm.tokens import (
+    PoolingConfig,
+    SceneTokens,
+    egocentric_tokens,
+    pool_points,
+    to_camera_frame,
+)
+from lerf3d.types import Capture, PointSet
+
+SCENE_FEATURES_FORMAT = "lerf3d-scene-features/1"
+"""Tag stored in every scene-features file; bump when the layout changes."""
+
+FEATURES_DIR = "features"
+"""Sub-folder of a dataset holding ``<scene>.pt``."""
+
+
+@dataclass(frozen=True, eq=False)
+class SceneFeatures:
+    """Feature points of one scene and what each frame sees of them."""
+
+    scene: str
+    """Scene name."""
+    points: FeaturePoints
+    """Fused points with language features."""
+    frame_poses: Mapping[str, np.ndarray]
+    """Frame name -> (4, 4) camera-to-world (OpenCV)."""
+    frame_points: Mapping[str, Int[torch.Tensor, " n"]]
+    """Frame name -> indices of the points that frame sees."""
+
+    def __post_init__(self) -> None:
+        if set(self.frame_poses) != set(self.frame_points):
+            raise ValueError(f"scene {self.scene}: frame poses and visible points name different frames")
+
+
+def frame_visibility(
+    capture: Capture, xyz: torch.Tensor, config: BackprojectionConfig = BackprojectionConfig()
+) -> dict[str, torch.Tensor]:
+    """Frame name -> indices of the points that frame's depth map shows (the back-projection test)."""
+    visible = {}
+    for frame in tqdm(capture.frames, desc="visibility", unit="frame", disable=not config.show_progress):
+        depth = torch.from_numpy(load_depth(frame))
+        mask = visible_mask(xyz, frame, depth, config.depth_tolerance_m, config.depth_tolerance_rel)
+        visible[frame.name] = torch.nonzero(mask).squeeze(1)
+    return visible
+
+
+def compute_scene_features(
+    scene: str,
+    capture: Capture,
+    capture_features,
+    points: PointSet,
+    world_scale: float = DEFAULT_WORLD_SCALE_M,
+    config: BackprojectionConfig = BackprojectionConfig(),
+) -> SceneFeatures:
+    """Back-projected features (:func:`backproject_pyramid`) and per-frame visibility of ``points``."""
+    lifted = backproject_pyramid(capture, capture_features, points, world_scale=world_scale, config=config)
+    visible = frame_visibility(capture, lifted.xyz, config)
+    poses = {f.name: np.array(f.camera_to_world) for f in capture.frames}
+    return SceneFeatures(scene, lifted, poses, visible)
+
+
+def save_scene_features(path: str | Path, features: SceneFeatures) -> Path:
+    """Write atomically (tensors and plain data only, loadable with ``weights_only=True``)."""
+    payload = {
+        "format": SCENE_FEATURES_FORMAT,
+        "scene": features.scene,
+        "xyz": features.points.xyz.cpu(),
+        "rgb": features.points.rgb.cpu(),
+        "features": features.points.features.cpu().half(),  # unit vectors: fp16 loses < 1e-3
+        "source": features.points.source,
+        "frames": {name: {"pose": torch.from_numpy(np.asarray(pose, np.float64)),
+                          "points": features.frame_points[name].cpu()}
+                   for name, pose in features.frame_poses.items()},
+    }
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return path
+
+
+def load_scene_features(path: str | Path) -> SceneFeatures:
+    """Read :func:`save_scene_features`'s file; ValueError naming it when it is something else."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no scene features at {path}")
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != SCENE_FEATURES_FORMAT:
+        raise ValueError(f"{path} is not a {SCENE_FEATURES_FORMAT} file")
+    points = FeaturePoints(payload["xyz"], payload["rgb"], payload["features"].float(), payload["source"])
+    frames = payload["frames"]
+    return SceneFeatures(payload["scene"], points, {n: f["pose"].numpy() for n, f in frames.items()},
+                         {n: f["points"] for n, f in frames.items()})
+
+
+TokenMode = Literal["voxel", "segment"]
+
+
+@dataclass(frozen=True)
+class TokenConfig:
+    """How feature points become LLM tokens."""
+
+    scene: PoolingConfig = field(default_factory=lambda: PoolingConfig(voxel_size=0.2, max_tokens=64))
+    """Scene tokens (world frame) in voxel mode. Default sized for the CPU: <= 64 tokens (ENV_NOTES: tens
+    of tokens keep a SmolLM2 step in seconds); GPU users raise max_tokens and lower voxel_size."""
+    frame: PoolingConfig = field(default_factory=lambda: PoolingConfig(voxel_size=0.2, max_tokens=32))
+    """Egocentric frame tokens of stage 1 in voxel mode (one camera sees less than the room)."""
+    mode: TokenMode = "voxel"
+    """``voxel``: hybrid point-voxel pooling of every point (Scene-LLM); ``segment``: one token per
+    furniture segment, the room's shell left out (:mod:`lerf3d.scene_llm.segments`)."""
+    segments: SegmentConfig = field(default_factory=SegmentConfig)
+    """Shell removal and segmentation in segment mode."""
+    min_visible_points: int = 10
+    """Segment mode, frame tokens: a segment seen by fewer of a frame's points is left out of it."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("voxel", "segment"):
+            raise ValueError(f"TokenConfig.mode must be 'voxel' or 'segment', got {self.mode!r}")
+        if self.min_visible_points < 1:
+            raise ValueError(f"min_visible_points must be >= 1, got {self.min_visible_points}")
+
+
+class TokenStore:
+    """Scene and frame tokens of a set of scenes, pooled on first use and kept in memory."""
+
+    def __init__(self, scenes: Mapping[str, SceneFeatures], config: TokenConfig = TokenConfig()) -> None:
+        self.scenes = dict(scenes)
+        self.config = config
+        self._cache: dict[tuple[str, str | None], SceneTokens] = {}
+        self._segments: dict[str, torch.Tensor] = {}
+
+    @classmethod
+    def from_dataset(
+        cls, dataset_dir: str | Path, scene_names, config: TokenConfig = TokenConfig()
+    ) -> TokenStore:
+        """Load ``features/<scene>.pt`` of each named scene of a dataset folder."""
+        folder = Path(dataset_dir) / FEATURES_DIR
+        return cls({name: load_scene_features(folder / f"{name}.pt") for name in scene_names}, config)
+
+    def _features(self, scene: str) -> SceneFeatures:
+        try:
+            return self.scenes[scene]
+        except KeyError:
+            raise KeyError(f"no features for scene {scene!r} (have {sorted(self.scenes)})") from None
+
+    def segment_ids(self, scene: str) -> Int[torch.Tensor, " N"]:
+        """Segment id of every point of ``scene`` (-1: shell or fragment), computed once."""
+        if scene not in self._segments:
+            points = self._features(scene).points
+            self._segments[scene] = scene_segments(points.xyz, points.features, self.config.segments)
+        return self._segments[scene]
+
+    def scene(self, scene: str) -> SceneTokens:
+        """World-frame tokens of the whole scene."""
+        key = (scene, None)
+        if key not in self._cache:
+            points = self._features(scene).points
+            if self.config.mode == "segment":
+                bounds = torch.stack([points.xyz.amin(0), points.xyz.amax(0)])  # (2, 3): the room
+                self._cache[key] = segment_tokens(points.xyz, points.features, points.rgb,
+                                                  self.segment_ids(scene), "scene", bounds)
+            else:
+                self._cache[key] = pool_points(points.xyz, points.features, points.rgb, self.config.scene,
+                                               "scene")
+        return self._cache[key]
+
+    def frame(self, scene: str, frame: str) -> SceneTokens:
+        """Egocentric tokens of what ``frame`` sees, in its camera frame."""
+        key = (scene, frame)
+        if key not in self._cache:
+            features = self._features(scene)
+            if frame not in features.frame_points:
+                raise KeyError(f"scene {scene!r} has no frame {frame!r}")
+            index = features.frame_points[frame]
+            p, pose = features.points, features.frame_poses[frame]
+            if self.config.mode == "segment":
+                ids = self.segment_ids(scene)[index]
+                seen = torch.bincount(ids + 1)  # (S + 1,), slot 0 counts the -1s
+                enough = seen[ids + 1] >= self.config.min_visible_points
+                ids = torch.where(enough, ids, torch.full_like(ids, -1))
+                self._cache[key] = segment_tokens(to_camera_frame(p.xyz[index], pose), p.features[index],
+                                                  p.rgb[index], ids, "ego")
+            else:
+                self._cache[key] = egocentric_tokens(p.xyz[index], p.features[index], p.rgb[index], pose,
+                                                     self.config.frame)
+        return self._cache[key]
+
+    def tokens_for(self, scene: str, frame: str | None) -> SceneTokens:
+        """Frame tokens for a caption record (frame given), scene tokens otherwise."""
+        return self.scene(scene) if frame is None else self.frame(scene, frame)

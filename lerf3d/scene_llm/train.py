@@ -1,0 +1,356 @@
+"""Two-stage Scene-LLM training, resumable, on one process or many (``torchrun``, DDP).
+
+    python -m lerf3d.scene_llm.train DATASET --out RUN [--preset demo] [--stages 1 2]
+    torchrun --nproc-per-node 2 -m lerf3d.scene_llm.train DATASET --out RUN --preset tiny
+
+DATASET is a folder from ``python -m data_tools.qa_generate`` whose ``features/`` were written by
+``python -m lerf3d.scene_llm.prepare``. Each step draws a global batch of ``batch_size x world``
+examples in a seeded order and gives every process its slice; the loss is the token cross-entropy
+summed over the whole global batch divided by its token count, so N processes x B follow the same
+loss curve as 1 process x N*B. Re-running the same command resumes from the newest checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from tqdm import tqdm
+
+from lerf3d.scene_llm.batch import collate, encode_example
+from lerf3d.scene_llm.bridge import text_bridge
+from lerf3d.scene_llm.checkpoint import (
+    load_latest_step,
+    save_config,
+    save_lora,
+    save_step,
+    save_tensors,
+    stage_dir,
+    write_log,
+)
+from lerf3d.scene_llm.data import QARecord, load_manifest, load_split
+from lerf3d.scene_llm.load import FeatureRecord, save_feature_record
+from lerf3d.scene_llm.model import SceneLLM
+from lerf3d.scene_llm.prepare import PREPARE_RECORD, load_prepare_config
+from lerf3d.scene_llm.projector import ProjectorConfig, build_projector, load_projector, save_projector
+from lerf3d.scene_llm.scenes import FEATURES_DIR, TokenStore
+from lerf3d.scene_llm.train_config import SceneLLMConfig, StageConfig, preset
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """This process's place in a (possibly single-process) run."""
+
+    rank: int = 0
+    """Global rank."""
+    world_size: int = 1
+    """Number of processes."""
+    local_rank: int = 0
+    """Rank on this machine (picks the GPU)."""
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed() -> DistInfo:
+    """Join the process group ``torchrun`` describes in the environment (gloo on CPU, nccl on GPU);
+    a plain ``python`` run is a world of one."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return DistInfo()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def _all_reduce_sum(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    if info.world_size > 1:
+        value = value.clone()
+        dist.all_reduce(value, op=dist.ReduceOp.SUM)
+    return value
+
+
+def build_scene_llm(cfg: SceneLLMConfig, feature_dim: int, device: torch.device | str = "cpu",
+                    encode_text=None) -> SceneLLM:
+    """The configured LLM with a freshly initialised projector (seeded by ``cfg.seed``); with
+    ``cfg.bridge.enabled``, its bridge fitted through ``encode_text``, the text tower of the features'
+    encoder (``list[str] -> (P, feature_dim)``)."""
+    from lerf3d.scene_llm.llm import load_llm
+
+    loaded = load_llm(cfg.llm, device)
+    hidden = loaded.model.get_input_embeddings().embedding_dim
+    pcfg = ProjectorConfig(cfg.encoding.input_dim(feature_dim), cfg.projector_hidden, hidden,
+                           cfg.projector_kind, bridge_dim=feature_dim if cfg.bridge.enabled else 0)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        projector = build_projector(pcfg, device, loaded.model.dtype)
+    if cfg.bridge.enabled:
+        if encode_text is None:
+            raise ValueError("a projector bridge is fitted through the features' text tower: "
+                             "pass encode_text")
+        embedding = loaded.model.get_input_embeddings()
+        weight, bias = text_bridge(encode_text, loaded.tokenizer, embedding, cfg.bridge)
+        if weight.shape[0] != feature_dim:
+            raise ValueError(f"the text tower embeds at {weight.shape[0]}, "
+                             f"the scene features are {feature_dim} wide")
+        projector.set_bridge(weight.to(device), bias.to(device))
+    return SceneLLM(loaded, projector, pcfg, cfg.encoding)
+
+
+def configure_trainable(model: SceneLLM, cfg: StageConfig, seed: int = 0) -> list[nn.Parameter]:
+    """Freeze or unfreeze for the stage (wrapping the LLM in LoRA adapters, initialised from ``seed``,
+    if asked); returns the trainable LLM parameters. The projector always trains."""
+    model.projector.requires_grad_(True)
+    if cfg.llm_mode == "lora":
+        from peft import LoraConfig, PeftModel, get_peft_model
+
+        if not isinstance(model.llm, PeftModel):
+            lora = LoraConfig(r=cfg.lora.rank, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+                              target_modules=list(cfg.lora.target_modules), bias="none")
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)  # LoRA's A matrices are random: same seed, same run
+                model.llm = get_peft_model(model.llm, lora)  # freezes the base weights
+    else:
+        model.llm.requires_grad_(cfg.llm_mode == "full")
+    return [p for p in model.llm.parameters() if p.requires_grad]
+
+
+def global_indices(step: int, global_batch: int, num_records: int, seed: int) -> np.ndarray:
+    """Record indices of one step's global batch: epochs of seeded permutations, read in order.
+    Stateless (a function of the step), so resuming needs no sampler state."""
+    flat = np.arange(step * global_batch, (step + 1) * global_batch)
+    epochs = flat // num_records
+    out = np.empty_like(flat)
+    for epoch in np.unique(epochs):
+        order = np.random.default_rng([seed, int(epoch)]).permutation(num_records)
+        hit = epochs == epoch
+        out[hit] = order[flat[hit] % num_records]
+    return out
+
+
+def _trainable_state(model: SceneLLM) -> dict[str, torch.Tensor]:
+    return {n: p.detach().cpu() for n, p in model.llm.named_parameters() if p.requires_grad}
+
+
+def _save_stage_files(model: SceneLLM, cfg: StageConfig, directory: Path) -> None:
+    """The shippable parts: projector alone, and the LoRA adapters or full LLM weights."""
+    save_projector(model.projector, model.projector_config, directory / "projector.pt")
+    if cfg.llm_mode == "lora":
+        from peft import get_peft_model_state_dict
+
+        adapters = get_peft_model_state_dict(model.llm, save_embedding_layers=False)
+        save_lora(directory / "lora.pt", cfg.lora, adapters)
+    elif cfg.llm_mode == "full":
+        save_tensors(directory / "llm.pt", model.llm.state_dict())
+
+
+def _make_batch(model: SceneLLM, records: list[QARecord], store: TokenStore, max_length: int, device):
+    examples = [encode_example(model.tokenizer, r.question, r.answer,
+                               model.scene_inputs(store.tokens_for(r.scene, r.frame)), max_length)
+                for r in records]
+    return collate(examples, model.tokenizer.pad_token_id).to(device)
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What a stage did."""
+
+    stage: int
+    """1 or 2."""
+    history: list[dict[str, float]]
+    """Per step: step, loss (global token mean), tokens (global), lr, seconds."""
+    resumed_from: int
+    """Step the run resumed at (0: a fresh start)."""
+
+
+def _optimiser(model: SceneLLM, llm_params: list[nn.Parameter], cfg: StageConfig):
+    groups = [{"params": list(model.projector.parameters()), "lr": cfg.projector_lr}]
+    if llm_params:
+        groups.append({"params": llm_params, "lr": cfg.llm_lr})
+    optimiser = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+    warmup = cfg.warmup_steps
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0)
+    return optimiser, scheduler
+
+
+def _resume(model: SceneLLM, optimiser, scheduler, directory: Path) -> tuple[int, list[dict[str, float]]]:
+    """Load the newest step checkpoint of this stage, if any: (step reached, history)."""
+    payload = load_latest_step(directory / "checkpoints")
+    if payload is None:
+        return 0, []
+    model.projector.load_state_dict(payload["projector"])
+    missing = set(payload["llm_trainable"]) - {n for n, _ in model.llm.named_parameters()}
+    if missing:
+        raise ValueError(f"{directory}: checkpoint weights {sorted(missing)[:3]} do not fit this LLM setup")
+    model.llm.load_state_dict(payload["llm_trainable"], strict=False)
+    optimiser.load_state_dict(payload["optimizer"])
+    scheduler.load_state_dict(payload["scheduler"])
+    torch.random.set_rng_state(payload["torch_rng"])
+    return int(payload["step"]), list(payload["history"])
+
+
+def _checkpoint(model, optimiser, scheduler, cfg: StageConfig, directory: Path, step: int, history) -> None:
+    payload = {"projector": model.projector.state_dict(), "llm_trainable": _trainable_state(model),
+               "optimizer": optimiser.state_dict(), "scheduler": scheduler.state_dict(),
+               "torch_rng": torch.random.get_rng_state(), "history": history}
+    save_step(directory / "checkpoints", step, payload, cfg.keep_checkpoints)
+    _save_stage_files(model, cfg, directory)
+    write_log(directory / "log.jsonl", history)
+
+
+def _step(wrapped: nn.Module, model: SceneLLM, batch, optimiser, scheduler, cfg: StageConfig,
+          info: DistInfo) -> tuple[float, int]:
+    """One optimisation step on this process's slice; returns the global mean loss and token count."""
+    out = wrapped(batch)
+    tokens = int(_all_reduce_sum(torch.tensor(float(out.num_tokens)), info))
+    # DDP averages gradients over processes: scaling by world / global tokens makes that average
+    # the gradient of (global loss sum / global tokens), whatever each process's share of tokens
+    (out.loss_sum * info.world_size / max(tokens, 1)).backward()
+    if cfg.max_grad_norm > 0:
+        params = [p for group in optimiser.param_groups for p in group["params"]]
+        torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+    optimiser.step()
+    scheduler.step()
+    optimiser.zero_grad(set_to_none=True)
+    loss = float(_all_reduce_sum(out.loss_sum.detach().float(), info)) / max(tokens, 1)
+    return loss, tokens
+
+
+def train_stage(model: SceneLLM, stage: int, cfg: StageConfig, records: list[QARecord], store: TokenStore,
+                run_dir: Path, seed: int, info: DistInfo = DistInfo(), progress: bool = True) -> StageResult:
+    """Train one stage for ``cfg.steps`` steps (resuming from ``run_dir/stage<k>`` when it has a
+    checkpoint)."""
+    if not records:
+        raise ValueError(f"stage {stage}: no training records")
+    directory = stage_dir(run_dir, stage)
+    device = model.llm.get_input_embeddings().weight.device
+    llm_params = configure_trainable(model, cfg, seed + stage)
+    optimiser, scheduler = _optimiser(model, llm_params, cfg)
+    start, history = _resume(model, optimiser, scheduler, directory)
+    model.train()
+    wrapped: nn.Module = model
+    if info.world_size > 1:
+        device_ids = [device.index] if device.type == "cuda" else None
+        wrapped = nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+    bar = tqdm(range(start, cfg.steps), desc=f"stage {stage}", unit="step",
+               disable=not (progress and info.is_main))
+    for step in bar:
+        began = time.perf_counter()
+        index = global_indices(step, cfg.batch_size * info.world_size, len(records), seed + stage)
+        mine = index[info.rank * cfg.batch_size : (info.rank + 1) * cfg.batch_size]
+        batch = _make_batch(model, [records[i] for i in mine], store, cfg.max_length, device)
+        loss, tokens = _step(wrapped, model, batch, optimiser, scheduler, cfg, info)
+        history.append({"step": step + 1, "loss": loss, "tokens": tokens,
+                        "lr": scheduler.get_last_lr()[0], "seconds": time.perf_counter() - began})
+        bar.set_postfix(loss=f"{loss:.3f}")
+        if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
+            if info.is_main:
+                _checkpoint(model, optimiser, scheduler, cfg, directory, step + 1, history)
+            if info.world_size > 1:
+                dist.barrier()
+    model.eval()
+    return StageResult(stage, history, start)
+
+
+def _stage_records(dataset_dir: Path, stage: int) -> list[QARecord]:
+    return load_split(dataset_dir, stage, "train")
+
+
+def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str | Path,
+                    stages: tuple[int, ...] = (1, 2), info: DistInfo = DistInfo(),
+                    device: torch.device | str = "cpu", progress: bool = True) -> list[StageResult]:
+    """Run the requested stages; stage 2 starts from stage 1's projector when there is one."""
+    dataset_dir, run_dir = Path(dataset_dir), Path(run_dir)
+    if info.is_main:
+        save_config(run_dir, cfg)
+    train_scenes = [n for n, e in load_manifest(dataset_dir).items() if e.split == "train"]
+    store = TokenStore.from_dataset(dataset_dir, train_scenes, cfg.tokens)
+    first = next(iter(store.scenes.values())).points
+    feature_dim = first.feature_dim
+    prepared = dataset_dir / FEATURES_DIR / PREPARE_RECORD
+    if info.is_main and prepared.is_file():  # hand-made feature sets have no record
+        save_feature_record(run_dir, FeatureRecord(load_prepare_config(prepared), first.source))
+    encode_text = None
+    if cfg.bridge.enabled:
+        if not prepared.is_file():
+            raise ValueError(f"{prepared}: no record of the features' encoder, "
+                             "whose text tower the bridge needs")
+        from lerf3d.encoders import build_image_text_encoder
+
+        encode_text = build_image_text_encoder(load_prepare_config(prepared).encoder, device).encode_text
+    model = build_scene_llm(cfg, feature_dim, device, encode_text)
+    results = []
+    for stage in stages:
+        stage_cfg = cfg.stage1 if stage == 1 else cfg.stage2
+        stage1_projector = stage_dir(run_dir, 1) / "projector.pt"
+        if stage == 2 and 1 not in stages and stage1_projector.is_file():
+            projector, _ = load_projector(stage1_projector, model.projector_config, device, model.llm.dtype)
+            model.projector.load_state_dict(projector.state_dict())
+        records = _stage_records(dataset_dir, stage)
+        result = train_stage(model, stage, stage_cfg, records, store, run_dir, cfg.seed, info, progress)
+        results.append(result)
+    return results
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from lerf3d.scene_llm.commands import add_train_arguments
+
+    parser = argparse.ArgumentParser(prog="python -m lerf3d.scene_llm.train",
+                                     description=__doc__.split("\n")[0])
+    add_train_arguments(parser)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> SceneLLMConfig:
+    cfg = preset(args.preset)
+    if args.llm:
+        cfg = dataclasses.replace(cfg, llm=dataclasses.replace(cfg.llm, name=args.llm))
+    stage1, stage2 = cfg.stage1, cfg.stage2
+    if args.steps1 is not None:
+        stage1 = dataclasses.replace(stage1, steps=args.steps1)
+    if args.steps2 is not None:
+        stage2 = dataclasses.replace(stage2, steps=args.steps2)
+    if args.batch_size is not None:
+        stage1 = dataclasses.replace(stage1, batch_size=args.batch_size)
+        stage2 = dataclasses.replace(stage2, batch_size=args.batch_size)
+    if args.full:
+        stage2 = dataclasses.replace(stage2, llm_mode="full")
+    return dataclasses.replace(cfg, stage1=stage1, stage2=stage2)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train (one process, or this process's share of a ``torchrun`` world) and print each stage."""
+    info = init_distributed()
+    device = torch.device(f"cuda:{info.local_rank}" if torch.cuda.is_available() else "cpu")
+    try:
+        results = train_scene_llm(config_from_args(args), args.dataset, args.out, tuple(args.stages), info,
+                                  device, progress=not args.quiet)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    if info.is_main:
+        for result in results:
+            last = result.history[-1] if result.history else {}
+            print(f"stage {result.stage}: {len(result.history)} steps (resumed at {result.resumed_from}), "
+                  f"final loss {last.get('loss', float('nan')):.4f}")
+        print(f"run: {args.out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

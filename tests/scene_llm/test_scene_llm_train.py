@@ -1,0 +1,114 @@
+"""Two-stage training with the tiny random Llama: what trains, resume, saved runs, and DDP."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from lerf3d.scene_llm.checkpoint import read_log
+from lerf3d.scene_llm.data import load_split
+from lerf3d.scene_llm.load import load_scene_llm
+from lerf3d.scene_llm.scenes import TokenStore
+from lerf3d.scene_llm.train import build_scene_llm, global_indices, train_scene_llm, train_stage
+from lerf3d.scene_llm.train_config import preset
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = preset("tiny")
+
+
+def _setup(dataset: Path):
+    store = TokenStore.from_dataset(dataset, ["syn_0", "syn_1"], TINY.tokens)
+    return build_scene_llm(TINY, store.scenes["syn_0"].points.feature_dim), store
+
+
+def _snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {n: p.detach().clone() for n, p in module.named_parameters()}
+
+
+def test_sampler_covers_every_record_once_per_epoch():
+    seen = [global_indices(step, 4, 10, seed=0) for step in range(5)]  # 20 draws = 2 epochs of 10
+    flat = torch.tensor([int(i) for batch in seen for i in batch])
+    assert sorted(flat[:10].tolist()) == list(range(10)) and sorted(flat[10:].tolist()) == list(range(10))
+    assert (global_indices(3, 4, 10, 0) == seen[3]).all()
+
+
+def test_projector_only_step_changes_only_the_projector(synthetic_dataset, tmp_path):
+    model, store = _setup(synthetic_dataset)
+    llm_before, projector_before = _snapshot(model.llm), _snapshot(model.projector)
+    stage = dataclasses.replace(TINY.stage1, steps=1)
+    records = load_split(synthetic_dataset, 1, "train")
+    train_stage(model, 1, stage, records, store, tmp_path / "run", 0, progress=False)
+    for name, value in _snapshot(model.llm).items():
+        assert torch.equal(value, llm_before[name]), f"frozen LLM weight {name} changed"
+    changed = [n for n, v in _snapshot(model.projector).items() if not torch.equal(v, projector_before[n])]
+    assert sorted(changed) == sorted(projector_before)
+
+
+def test_lora_stage_trains_adapters_and_projector_only(synthetic_dataset, tmp_path):
+    model, store = _setup(synthetic_dataset)
+    base_before = _snapshot(model.llm)
+    records = load_split(synthetic_dataset, 2, "train")
+    train_stage(model, 2, dataclasses.replace(TINY.stage2, steps=1), records, store, tmp_path / "run", 0,
+                progress=False)
+    for name, value in model.llm.named_parameters():
+        if "lora_" not in name:
+            original = name.replace("base_model.model.", "", 1).replace(".base_layer", "")
+            assert torch.equal(value, base_before[original]), f"base weight {name} changed"
+    adapters = [p for n, p in model.llm.named_parameters() if "lora_B" in n]
+    assert adapters and any(p.abs().sum() > 0 for p in adapters)  # B starts at zero: it moved
+    assert (tmp_path / "run" / "stage2" / "lora.pt").stat().st_size < 200_000
+
+
+def test_resume_continues_the_same_run(synthetic_dataset, tmp_path):
+    full = train_scene_llm(TINY, synthetic_dataset, tmp_path / "full", progress=False)
+    half_cfg = dataclasses.replace(TINY, stage1=dataclasses.replace(TINY.stage1, steps=2))
+    train_scene_llm(half_cfg, synthetic_dataset, tmp_path / "split", stages=(1,), progress=False)
+    resumed = train_scene_llm(TINY, synthetic_dataset, tmp_path / "split", progress=False)
+    assert resumed[0].resumed_from == 2 and resumed[1].resumed_from == 0
+    for a, b in zip(full, resumed):
+        torch.testing.assert_close([h["loss"] for h in a.history], [h["loss"] for h in b.history])
+    assert [row["step"] for row in read_log(tmp_path / "split" / "stage1" / "log.jsonl")] == [1, 2, 3, 4]
+    again = train_scene_llm(TINY, synthetic_dataset, tmp_path / "split", progress=False)
+    assert [r.resumed_from for r in again] == [4, 4]  # finished stages are not trained twice
+
+
+def test_generation_from_a_saved_run(synthetic_dataset, tmp_path):
+    trained = train_scene_llm(TINY, synthetic_dataset, tmp_path / "run", progress=False)
+    assert len(trained) == 2
+    run = load_scene_llm(tmp_path / "run")
+    assert run.stage == 2 and run.config == TINY
+    store = TokenStore.from_dataset(synthetic_dataset, ["syn_0", "syn_1"], run.config.tokens)
+    tokens = [store.scene("syn_0"), store.scene("syn_1")]
+    questions = ["Question 0 about scene 0?", "Question 1 about scene 1?"]
+    batched = run.model.answer(tokens, questions, max_new_tokens=6)
+    assert batched == [run.model.generate(t, q, max_new_tokens=6) for t, q in zip(tokens, questions)]
+    stage1 = load_scene_llm(tmp_path / "run", stage=1)
+    assert stage1.stage == 1
+    assert isinstance(stage1.model.generate(store.frame("syn_0", "f0"), "Describe"), str)
+
+
+def _run_train(args: list[str], nproc: int, cwd: Path) -> None:
+    launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
+    launcher = launcher if nproc > 1 else []
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, *launcher, "-m", "lerf3d.scene_llm.train", *args, "--preset", "tiny", "--quiet"]
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_match_one_with_the_doubled_batch(synthetic_dataset, tmp_path):
+    common = [str(synthetic_dataset), "--steps1", "3", "--steps2", "3"]
+    _run_train([*common, "--out", str(tmp_path / "one"), "--batch-size", "4"], 1, tmp_path)
+    _run_train([*common, "--out", str(tmp_path / "two"), "--batch-size", "2"], 2, tmp_path)
+    for stage in ("stage1", "stage2"):
+        one = read_log(tmp_path / "one" / stage / "log.jsonl")
+        two = read_log(tmp_path / "two" / stage / "log.jsonl")
+        assert [r["tokens"] for r in one] == [r["tokens"] for r in two]
+        torch.testing.assert_close([r["loss"] for r in two], [r["loss"] for r in one], rtol=1e-5, atol=1e-5)

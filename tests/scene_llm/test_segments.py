@@ -1,0 +1,173 @@
+"""Object tokens: shell removal, feature-gated connected components, items on surfaces, pooling."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lerf3d.ground_truth import load_ground_truth
+from lerf3d.scene_llm.segments import (
+    SegmentConfig,
+    scene_segments,
+    segment_points,
+    segment_tokens,
+    split_supported_items,
+    structure_mask,
+)
+from lerf3d.scene_llm.tokens import SceneTokens, TokenEncoding
+
+STEP = 0.04  # point spacing of the synthetic surfaces, like a 4 cm fusion voxel
+
+
+def _grid(lo, hi, step=STEP) -> torch.Tensor:
+    """Points filling the box [lo, hi] on a regular grid (a flat box when one side is 0)."""
+    axes = [
+        torch.arange(float(a), b + 1e-6, step) if b > a else torch.tensor([float(a)]) for a, b in zip(lo, hi)
+    ]
+    return torch.cartesian_prod(*axes).float()
+
+
+def _room() -> tuple[torch.Tensor, torch.Tensor]:
+    """A 4 x 3 x 2.5 m shell (floor, ceiling, walls) holding a table with a box on it and a chair."""
+    shell = torch.cat(
+        [
+            _grid((-2, -1.5, 0), (2, 1.5, 0)),
+            _grid((-2, -1.5, 2.5), (2, 1.5, 2.5)),
+            _grid((-2, -1.5, 0), (-2, 1.5, 2.5)),
+            _grid((2, -1.5, 0), (2, 1.5, 2.5)),
+            _grid((-2, -1.5, 0), (2, -1.5, 2.5)),
+            _grid((-2, 1.5, 0), (2, 1.5, 2.5)),
+        ]
+    )
+    table = torch.cat(
+        [
+            _grid((0, 0, 0.72), (1.2, 0.8, 0.72)),  # top
+            *[_grid((x, y, 0.1), (x, y, 0.7)) for x in (0, 1.2) for y in (0, 0.8)],
+        ]
+    )  # legs
+    item = _grid((0.5, 0.3, 0.76), (0.7, 0.5, 0.96))  # a 20 cm box standing on the top
+    chair = torch.cat(
+        [_grid((-1.2, -0.4, 0.45), (-0.8, 0.0, 0.45)), _grid((-1.2, 0.0, 0.45), (-0.8, 0.0, 0.9))]
+    )
+    xyz = torch.cat([shell, table, item, chair])
+    labels = torch.cat(
+        [
+            torch.zeros(len(shell)),
+            torch.full((len(table),), 1.0),
+            torch.full((len(item),), 2.0),
+            torch.full((len(chair),), 3.0),
+        ]
+    ).long()
+    return xyz, labels
+
+
+def test_structure_mask_keeps_furniture_and_drops_planes():
+    xyz, labels = _room()
+    shell = structure_mask(xyz, 0.08, 0.02)
+    assert bool(shell[labels == 0].all()) and not bool(shell[labels > 0].any())
+    top_only = _grid((0, 0, 0), (1, 1, 0))  # a sparse top extreme is no ceiling
+    tall = torch.cat(
+        [
+            _grid((-2, -2, 0), (2, 2, 0)),
+            top_only + torch.tensor([0, 0, 2.0])[None],
+            _grid((0, 0, 2.05), (0, 0, 2.05)),
+        ]
+    )
+    mask = structure_mask(tall, 0.08, 0.2)
+    assert bool(mask[: len(tall) - len(top_only) - 1].all()) and not bool(mask[-1])
+
+
+def test_components_split_by_gap_and_by_features():
+    a, b = _grid((0, 0, 0), (0.4, 0.4, 0)), _grid((0.8, 0, 0), (1.2, 0.4, 0))  # 40 cm apart
+    xyz = torch.cat([a, b])
+    ids = segment_points(xyz, torch.zeros(len(xyz), 2), 0.06, None, 5)
+    assert ids.unique().tolist() == [0, 1] and len(ids[: len(a)].unique()) == 1
+    touching = torch.cat([a, a + torch.tensor([0.44, 0, 0])])  # one surface, two features
+    features = torch.cat(
+        [torch.tensor([[1.0, 0]]).expand(len(a), 2), torch.tensor([[0, 1.0]]).expand(len(a), 2)]
+    )
+    assert segment_points(touching, features, 0.06, None, 5).unique().tolist() == [0]
+    gated = segment_points(touching, features, 0.06, 0.8, 5)
+    assert gated.unique().tolist() == [0, 1] and len(gated[: len(a)].unique()) == 1
+    small = segment_points(
+        torch.cat([a, _grid((3, 3, 3), (3.04, 3, 3))]), torch.zeros(len(a) + 2, 2), 0.06, None, 5
+    )
+    assert (small[-2:] == -1).all()  # a 2-point fragment
+
+
+def test_items_on_a_surface_split_but_a_chair_back_stays():
+    xyz, labels = _room()
+    cfg = SegmentConfig(feature_threshold=None)
+    inside = labels > 0
+    merged = segment_points(xyz[inside], torch.zeros(int(inside.sum()), 1), cfg.voxel_m, None, cfg.min_points)
+    assert len(merged[labels[inside] == 2].unique()) == 1
+    assert merged[labels[inside] == 2][0] == merged[labels[inside] == 1][0]  # the box touches the top
+    split = split_supported_items(xyz[inside], merged, cfg)
+    item, table, chair = (split[labels[inside] == k] for k in (2, 1, 3))
+    assert len(item[xyz[inside][labels[inside] == 2][:, 2] > 0.8].unique()) == 1
+    assert item.max() not in table.tolist()
+    assert len(chair.unique()) == 1  # the back rises from the seat's edge: part of the chair
+
+
+def test_scene_segments_and_tokens():
+    xyz, labels = _room()
+    features = F.one_hot(labels, 4).float()
+    ids = scene_segments(xyz, features, SegmentConfig())
+    assert bool((ids[labels == 0] == -1).all())
+    assert len(ids[labels > 0].unique()) == 3  # table, box, chair
+    rgb = torch.rand(len(xyz), 3)
+    bounds = torch.stack([xyz.amin(0), xyz.amax(0)])
+    tokens = segment_tokens(xyz, features, rgb, ids, "scene", bounds)
+    assert tokens.num_tokens == 3 and tokens.bounds is bounds
+    assert torch.all(tokens.xyz[1:, 0] >= tokens.xyz[:-1, 0])  # west to east
+    chair = int(torch.argmin(tokens.xyz[:, 0]))
+    torch.testing.assert_close(tokens.features[chair], torch.tensor([0, 0, 0, 1.0]))
+    assert abs(float(tokens.upper[chair, 2]) - 0.9) < STEP  # the back's top, to the grid step
+    assert tokens.lower is not None and bool((tokens.lower <= tokens.xyz).all())
+    with pytest.raises(ValueError, match="max_tokens"):
+        SegmentConfig(max_tokens=0)
+
+
+def test_encoding_layout_by_hand():
+    tokens = SceneTokens(
+        xyz=torch.tensor([[1.0, 0.5, 0.5]]),
+        features=torch.tensor([[1.0, 0.0]]),
+        rgb=torch.tensor([[1.0, 0.5, 0.0]]),
+        frame="scene",
+        lower=torch.tensor([[0.5, 0.0, 0.0]]),
+        upper=torch.tensor([[1.5, 1.0, 1.0]]),
+        bounds=torch.tensor([[-2.0, -1.0, 0.0], [2.0, 1.0, 2.0]]),
+    )
+    enc = TokenEncoding(xyz_scale=2.0, room_relative=True, fourier_bands=1, extents=True)
+    x = tokens.projector_input(encoding=enc)
+    assert x.shape == (1, enc.input_dim(2)) == (1, 2 + 3 + 3 + 6 + 6 + 3)
+    centred = torch.tensor([1.0, 0.5, -0.5])  # the room's centre is (0, 0, 1)
+    torch.testing.assert_close(x[0, 2:5], centred / 2)
+    relative = centred / torch.tensor([2.0, 1.0, 1.0])
+    torch.testing.assert_close(x[0, 5:8], relative)
+    torch.testing.assert_close(
+        x[0, 8:14], torch.cat([torch.sin(torch.pi * relative), torch.cos(torch.pi * relative)])
+    )
+    torch.testing.assert_close(x[0, 14:20], torch.tensor([0.25, 0.0, -0.5, 0.75, 0.5, 0.0]))
+    torch.testing.assert_close(x[0, 20:], torch.tensor([1.0, 0.0, -1.0]))
+    with pytest.raises(ValueError, match="both lower and upper"):
+        SceneTokens(tokens.xyz, tokens.features, None, "scene", lower=tokens.lower)
+
+
+def test_tiny_room_furniture_becomes_one_token_each(tiny_room, tiny_points):
+    """Geometry alone (no features) on the generated room: every floor piece is found by a segment
+    that is mostly that piece."""
+    truth = load_ground_truth(tiny_room)
+    xyz = torch.from_numpy(tiny_points.xyz).float()
+    ids = scene_segments(xyz, torch.zeros(len(xyz), 1), SegmentConfig(feature_threshold=None))
+    floor_pieces = [o for o in truth.furniture if o.box_min[2] < 0.05]
+    for obj in floor_pieces:
+        inside = ((xyz >= torch.tensor(obj.box_min) - 0.03) & (xyz <= torch.tensor(obj.box_max) + 0.03)).all(
+            1
+        )
+        segments, counts = torch.unique(ids[inside & (ids >= 0)], return_counts=True)
+        assert len(segments) >= 1, f"{obj.label}: no segment"
+        main = int(segments[counts.argmax()])
+        purity = float(inside[ids == main].float().mean())
+        assert purity > 0.7, f"{obj.label}: its segment is {purity:.2f} that piece"
