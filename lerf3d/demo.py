@@ -21,8 +21,8 @@ from lerf3d.fusion.preview import overview_camera, splat_points
 from lerf3d.ground_truth import load_ground_truth
 from lerf3d.types import Capture
 
-STAGES = 5
-"""Numbered stages the demo prints: room, fusion, field, text queries, scene question."""
+STAGES = 4
+"""Numbered stages the demo prints: room, fusion, field, text queries."""
 EVAL_VIEWS = 3
 """Annotated views per split (held-out, train) the demo localises every label on (``lerf3d eval``
 does them all)."""
