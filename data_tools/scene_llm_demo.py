@@ -67,6 +67,7 @@ def card_text(args: argparse.Namespace, run: Path, dataset: Path, seconds: dict[
     scale = record.settings.world_scale if record else "?"
     seeds = f"{args.first_seed}..{args.first_seed + args.rooms - 1}"
     losses = (logs[1][-1]["loss"], logs[2][-1]["loss"])
+    steps = "".join(f" --steps{k} {v}" for k, v in ((1, args.steps1), (2, args.steps2)) if v is not None)
     return f"""# Scene-LLM demo weights (SmolLM2-135M-Instruct + projector + LoRA)
 
 What `lerf3d ask SCENE "question"` uses when no `--run` is given: a projector from 3D object tokens
@@ -98,7 +99,7 @@ walls must run along the world x/y axes for the shell removal.
 
 Rebuild (about {sum(seconds.values()) / 60:.0f} min on 2 CPU cores):
 
-    python -m data_tools.scene_llm_demo --out {args.out} --rooms {args.rooms} --first-seed {args.first_seed}
+    python -m data_tools.scene_llm_demo --out {args.out} --rooms {args.rooms} --first-seed {args.first_seed}{steps}
 """
 
 
