@@ -11,10 +11,15 @@ CPU-time ratio is the steadier one). Three runs:
    the preset's steps: the PSNR at equal compute.
 
 Held-out frames are every ``eval_every``-th frame (the preset's; nerfstudio's "interval" split
-holds out the same frames, checked). PSNR is lerf3d's, on whole held-out images.
+holds out the same frames, checked); the first ``--eval-frames`` of them are scored (nerfacto
+takes minutes per 320x240 frame on a CPU), with lerf3d's PSNR on whole images. About 10 minutes
+on 2 idle cores with the defaults, nerfacto's 20 steps and 2 frames being most of it.
 
-    python bench/train.py --header                    # generated demo room, default preset (~6 min)
+    python bench/train.py --header --threads 1        # generated demo room, default preset
     python bench/train.py --capture DIR --steps 50    # any lerf3d capture readable by nerfstudio too
+
+On a machine shared with other work pass ``--threads 1``: two intra-op threads that wait on each
+other while the scheduler runs something else make both methods several times slower.
 
 Without ``--image-text``, lerf3d's language targets come from random-weight ``lerf3d:tiny`` towers:
 their speed is that of the trained ones, and no language gradient reaches the radiance field, so
@@ -40,7 +45,7 @@ import torch
 COLUMNS = (
     "capture", "lerf3d preset, features", "threads", "steps", "rays/batch lerf3d / nerfacto",
     "rays/s lerf3d / nerfacto", "speed-up wall / CPU time", "held-out PSNR lerf3d / nerfacto (dB)",
-    "lerf3d at nerfacto's CPU time: steps, PSNR", "depth err lerf3d (cm)", "peak RSS lerf3d / nerfacto (GB)",
+    "lerf3d within nerfacto's CPU time: steps, PSNR, depth err", "peak RSS lerf3d / nerfacto (GB)",
 )
 HEADER = "| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS)
 NERFACTO_RAYS = 4096
@@ -77,6 +82,14 @@ class RunResult:
     @property
     def rays_per_cpu_second(self) -> float:
         return self.steps * self.rays_per_batch / self.train_cpu_seconds
+
+    def describe(self) -> str:
+        return (
+            f"{self.method}: {self.steps} steps in {self.train_seconds:.1f} s "
+            f"({self.train_cpu_seconds:.1f} CPU s), "
+            f"{self.rays_per_second:,.0f} rays/s ({self.rays_per_cpu_second:,.0f} per CPU s), setup "
+            f"{self.setup_seconds:.1f} s, eval {self.eval_seconds:.1f} s, held-out PSNR {self.psnr:.2f} dB"
+        )
 
 
 @dataclass
@@ -252,7 +265,7 @@ def prepare(args: argparse.Namespace) -> None:
         room = args.out / "room"
         if not (room / "transforms.json").is_file():
             generate_room(RoomConfig.preset("demo", seed=0), room)
-        args.capture = room
+        args.capture, args.capture_label = room, "demo room (generated, seed 0)"
     if args.image_text is None and not args.no_language:
         from lerf3d.encoders.tiny import (
             TINY_DENSE_FILE,
@@ -274,15 +287,15 @@ def prepare(args: argparse.Namespace) -> None:
 
 
 def row(args: argparse.Namespace, ours: RunResult, nerfacto: RunResult, timed: RunResult) -> str:
-    depth = f"{ours.depth_error_m * 100:.1f}" if ours.depth_error_m is not None else "-"
+    depth = f"{timed.depth_error_m * 100:.1f} cm" if timed.depth_error_m is not None else "-"
     return (
-        f"| {Path(args.capture).name} | {args.preset}, {args.features_label} "
+        f"| {args.capture_label} | {args.preset}, {args.features_label} "
         f"| {args.threads or torch.get_num_threads()} "
         f"| {ours.steps} | {ours.rays_per_batch} / {nerfacto.rays_per_batch} "
         f"| {ours.rays_per_second:,.0f} / {nerfacto.rays_per_second:,.0f} "
         f"| {ours.rays_per_second / nerfacto.rays_per_second:.1f}x / "
         f"{ours.rays_per_cpu_second / nerfacto.rays_per_cpu_second:.1f}x "
-        f"| {ours.psnr:.2f} / {nerfacto.psnr:.2f} | {timed.steps}, {timed.psnr:.2f} | {depth} "
+        f"| {ours.psnr:.2f} / {nerfacto.psnr:.2f} | {timed.steps}, {timed.psnr:.2f} dB, {depth} "
         f"| {ours.peak_rss_gb:.2f} / {nerfacto.peak_rss_gb:.2f} |"
     )
 
@@ -304,6 +317,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--budget", type=float, default=None, help=argparse.SUPPRESS)  # CPU seconds
     args = parser.parse_args()
     args.features_label = "no language" if args.no_language else (args.image_text or "")
+    args.capture_label = Path(args.capture).name if args.capture is not None else ""
     return args
 
 
@@ -320,12 +334,7 @@ def main() -> None:
     if ours.eval_frames != nerfacto.eval_frames:
         raise SystemExit(f"held-out frames differ: {ours.eval_frames} (lerf3d), {nerfacto.eval_frames}")
     for run in (nerfacto, ours, timed):
-        print(
-            f"[bench] {run.method}: {run.steps} steps in {run.train_seconds:.1f} s, {run.train_cpu_seconds:.1f} "
-            f"CPU s ({run.rays_per_second:,.0f} rays/s, {run.rays_per_cpu_second:,.0f} rays/CPU-s), "
-            f"setup {run.setup_seconds:.1f} s, eval {run.eval_seconds:.1f} s, held-out PSNR {run.psnr:.2f} dB",
-            file=sys.stderr,
-        )
+        print(f"[bench] {run.describe()}", file=sys.stderr)
     if args.header:
         print(HEADER)
     print(row(args, ours, nerfacto, timed))
