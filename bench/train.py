@@ -31,15 +31,17 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import random
 import resource
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from unittest import mock
 
+import numpy as np
 import torch
 
 COLUMNS = (
@@ -186,6 +188,9 @@ def nerfacto_trainer(args: argparse.Namespace, eval_every: int, seed: int):
         eval_num_rays_per_batch=NERFACTO_RAYS,
     )
     config.pipeline.model._target = _nerfacto_without_lpips()
+    random.seed(seed)  # what ns-train's train_loop seeds before building the trainer
+    np.random.seed(seed)
+    torch.manual_seed(seed)
     trainer = config.setup(local_rank=0, world_size=1)
     trainer.setup()
     return trainer
