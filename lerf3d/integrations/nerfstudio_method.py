@@ -71,7 +71,7 @@ def preset_method(preset: str, method_name: str, description: str) -> MethodSpec
     """The MethodSpecification of a lerf3d preset.
 
     nerfstudio loads every registered method whenever any ``ns-*`` command starts, so a preset
-    that cannot be read (an install without the ``configs/`` folder) must not break the others:
+    that cannot be read (a broken or edited preset file) must not break the others:
     the method then falls back to the dataclass defaults and says so.
     """
     try:

@@ -23,8 +23,9 @@ from typing import Any, Literal, TypeVar
 
 T = TypeVar("T")
 
-CONFIGS_DIR = Path(__file__).resolve().parents[2] / "configs"
-"""The presets folder at the repository root (beside the ``lerf3d`` package)."""
+CONFIGS_DIR = Path(__file__).resolve().parents[1] / "configs"
+"""The presets folder, shipped inside the package (``configs/`` at the repository root links to it)
+so that a non-editable install finds them too."""
 NONE_VALUE = "none"
 """How a TOML file writes None for an optional field."""
 

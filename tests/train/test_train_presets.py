@@ -20,6 +20,20 @@ def test_shipped_presets_load():
     assert tiny.optim.language.kind == "radam"  # LERF's optimiser for the language field
 
 
+def test_presets_ship_inside_the_package():
+    """A wheel (non-editable install) carries the presets: they live in the package and are package data."""
+    import tomllib
+    from pathlib import Path
+
+    import lerf3d
+    from lerf3d.train.presets import CONFIGS_DIR
+
+    package = Path(lerf3d.__file__).resolve().parent
+    assert CONFIGS_DIR.parent == package and sorted(p.stem for p in CONFIGS_DIR.glob("*.toml")) == preset_names()
+    pyproject = tomllib.loads((package.parent / "pyproject.toml").read_text())
+    assert "configs/*.toml" in pyproject["tool"]["setuptools"]["package-data"]["lerf3d"]
+
+
 def test_unknown_preset_lists_the_available_ones():
     with pytest.raises(ConfigError, match="unknown preset 'tinny'.*did you mean tiny.*presets: big, default, tiny"):
         load_preset("tinny")
