@@ -10,10 +10,21 @@ CPU-time ratio is the steadier one). Three runs:
 3. lerf3d with the preset's own schedule for as much CPU time as nerfacto's steps took, capped at
    the preset's steps: the PSNR at equal compute.
 
+Time to a target PSNR: the target is nerfacto's final held-out PSNR of the same run. nerfacto is
+only scored at its end (a score takes minutes per frame), so its time to the target is its whole
+training time. Run 3 scores the same held-out frames every ``--curve-every`` steps and at its end,
+outside the timed blocks (its clock counts training steps only; the evaluations add to the run's
+length, not to its times), writes that curve (step, train wall and CPU seconds, PSNR) to
+``OUT/curve_lerf3d.json`` and reports the first point at or above the target: a time at the curve's
+resolution (the target was reached by then), or "not reached" within the budget ("-" with
+``--curve-every 0``). Run 3 still trains for its whole budget, so its row also gives the PSNR at
+equal compute.
+
 Held-out frames are every ``eval_every``-th frame (the preset's; nerfstudio's "interval" split
 holds out the same frames, checked); the first ``--eval-frames`` of them are scored (nerfacto
 takes minutes per 320x240 frame on a CPU), with lerf3d's PSNR on whole images. About 10 minutes
-on 2 idle cores with the defaults, nerfacto's 20 steps and 2 frames being most of it.
+on 2 idle cores with the defaults, nerfacto's 20 steps and 2 frames being most of it, plus run 3's
+curve (a few seconds per frame per point).
 
     python bench/train.py --header --threads 1        # generated demo room, default preset
     python bench/train.py --capture DIR --steps 50    # any lerf3d capture readable by nerfstudio too
@@ -37,7 +48,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from unittest import mock
 
@@ -47,11 +58,27 @@ import torch
 COLUMNS = (
     "capture", "lerf3d preset, features", "threads", "steps", "rays/batch lerf3d / nerfacto",
     "rays/s lerf3d / nerfacto", "speed-up wall / CPU time", "held-out PSNR lerf3d / nerfacto (dB)",
-    "lerf3d within nerfacto's CPU time: steps, PSNR, depth err", "peak RSS lerf3d / nerfacto (GB)",
+    "lerf3d within nerfacto's CPU time: steps, PSNR, depth err",
+    "time to nerfacto's final PSNR, lerf3d / nerfacto (s)", "peak RSS lerf3d / nerfacto (GB)",
 )
 HEADER = "| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS)
 NERFACTO_RAYS = 4096
 """nerfacto's train_num_rays_per_batch (nerfstudio method config "nerfacto")."""
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One held-out score during training, at the train times (evaluation excluded) so far."""
+
+    step: int
+    wall_seconds: float
+    cpu_seconds: float
+    psnr: float
+
+
+def first_reaching(curve: list[CurvePoint], target: float) -> CurvePoint | None:
+    """The first point of ``curve`` (in step order) whose PSNR is at least ``target``; None if none is."""
+    return next((point for point in curve if point.psnr >= target), None)
 
 
 @dataclass
@@ -76,6 +103,11 @@ class RunResult:
     """Rendering and scoring the held-out frames."""
     eval_frames: list[str]
     """Held-out frame names, in order."""
+    curve: list[CurvePoint] = field(default_factory=list)
+    """Held-out PSNR during training (lerf3d's equal-compute run); empty where not recorded."""
+
+    def __post_init__(self) -> None:  # from JSON the points arrive as dicts
+        self.curve = [p if isinstance(p, CurvePoint) else CurvePoint(**p) for p in self.curve]
 
     @property
     def rays_per_second(self) -> float:
@@ -135,16 +167,22 @@ def run_lerf3d(args: argparse.Namespace) -> RunResult:
     features = extract_features(config, capture, args.image_text, args.dense, args.out / "features")
     trainer = Trainer(config, capture, fusion.bounds, features, None, points=fusion.points)
     setup = time.perf_counter() - start
-    clock = StepClock()
+    frames = trainer.data.eval_frames[: args.eval_frames or None]
+    clock, curve = StepClock(), []
     while trainer.step < limit and (args.budget is None or clock.cpu < args.budget):
         with clock.timing():
             trainer.train_step()
         trainer.step += 1
+        if args.curve_every and trainer.step % args.curve_every == 0:  # outside the timed block
+            curve.append(CurvePoint(trainer.step, clock.wall, clock.cpu, trainer.evaluate(frames).psnr))
     tick = time.perf_counter()
-    result = trainer.evaluate(trainer.data.eval_frames[: args.eval_frames or None])
+    result = trainer.evaluate(frames)
+    if args.curve_every and (not curve or curve[-1].step != trainer.step):
+        curve.append(CurvePoint(trainer.step, clock.wall, clock.cpu, result.psnr))
     return RunResult(
         "lerf3d", trainer.step, config.data.rays_per_batch, clock.wall, clock.cpu, setup, result.psnr,
         result.depth_abs_error, peak_rss_gb(), time.perf_counter() - tick, [f.name for f in result.frames],
+        curve,
     )
 
 
@@ -244,13 +282,16 @@ def worker(args: argparse.Namespace) -> None:
     args.result.write_text(json.dumps(asdict(result)))
 
 
-def spawn(args: argparse.Namespace, method: str, name: str, budget: float | None = None) -> RunResult:
+def spawn(
+    args: argparse.Namespace, method: str, name: str, budget: float | None = None, curve_every: int = 0
+) -> RunResult:
     """Run one method in a fresh process; its result comes back as JSON."""
     result = args.out / f"{name}.json"
     command = [
         sys.executable, __file__, "--worker", method, "--result", str(result), "--capture", str(args.capture),
         "--out", str(args.out), "--preset", args.preset, "--steps", str(args.steps),
         "--threads", str(args.threads), "--eval-frames", str(args.eval_frames),
+        "--curve-every", str(curve_every),
     ]
     for flag, value in (("--image-text", args.image_text), ("--dense", args.dense), ("--budget", budget)):
         if value is not None:
@@ -291,8 +332,39 @@ def prepare(args: argparse.Namespace) -> None:
         args.features_label = "tiny towers (random weights)"
 
 
+def write_curve(args: argparse.Namespace, nerfacto: RunResult, timed: RunResult) -> None:
+    """``OUT/curve_lerf3d.json``: the equal-compute run's curve, with the target it is read against."""
+    data = {
+        "target_psnr": nerfacto.psnr,
+        "target": "nerfacto's final held-out PSNR",
+        "nerfacto": {"steps": nerfacto.steps, "wall_seconds": nerfacto.train_seconds,
+                     "cpu_seconds": nerfacto.train_cpu_seconds},
+        "eval_frames": timed.eval_frames,
+        "points": [asdict(point) for point in timed.curve],
+    }
+    (args.out / "curve_lerf3d.json").write_text(json.dumps(data, indent=2) + "\n")
+
+
+def describe_time_to_target(nerfacto: RunResult, timed: RunResult) -> str:
+    """Both methods' times to nerfacto's final PSNR, wall and CPU seconds (for the log)."""
+    hit = first_reaching(timed.curve, nerfacto.psnr)
+    if hit:
+        ours = f"lerf3d {hit.wall_seconds:.1f} s ({hit.cpu_seconds:.1f} CPU s, step {hit.step})"
+    elif timed.curve:
+        ours = f"lerf3d not reached in {timed.steps} steps ({timed.train_cpu_seconds:.1f} CPU s)"
+    else:
+        ours = "lerf3d not scored during training (--curve-every 0)"
+    return (
+        f"time to nerfacto's final PSNR ({nerfacto.psnr:.2f} dB): {ours}; nerfacto "
+        f"{nerfacto.train_seconds:.1f} s ({nerfacto.train_cpu_seconds:.1f} CPU s), its whole run "
+        f"(scored only at its end)"
+    )
+
+
 def row(args: argparse.Namespace, ours: RunResult, nerfacto: RunResult, timed: RunResult) -> str:
     depth = f"{timed.depth_error_m * 100:.1f} cm" if timed.depth_error_m is not None else "-"
+    hit = first_reaching(timed.curve, nerfacto.psnr)
+    to_target = f"{hit.wall_seconds:.1f}" if hit else "not reached" if timed.curve else "-"
     return (
         f"| {args.capture_label} | {args.preset}, {args.features_label} "
         f"| {args.threads or torch.get_num_threads()} "
@@ -301,6 +373,7 @@ def row(args: argparse.Namespace, ours: RunResult, nerfacto: RunResult, timed: R
         f"| {ours.rays_per_second / nerfacto.rays_per_second:.1f}x / "
         f"{ours.rays_per_cpu_second / nerfacto.rays_per_cpu_second:.1f}x "
         f"| {ours.psnr:.2f} / {nerfacto.psnr:.2f} | {timed.steps}, {timed.psnr:.2f} dB, {depth} "
+        f"| {to_target} / {nerfacto.train_seconds:.1f} "
         f"| {ours.peak_rss_gb:.2f} / {nerfacto.peak_rss_gb:.2f} |"
     )
 
@@ -313,6 +386,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=20, help="training steps of each method")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--eval-frames", type=int, default=2, help="held-out frames scored; 0: all")
+    parser.add_argument(
+        "--curve-every", type=int, default=25,
+        help="score lerf3d's equal-compute run every N steps for the time to nerfacto's PSNR; 0: off",
+    )
     parser.add_argument("--image-text", default=None, help="image-text encoder; default: random tiny towers")
     parser.add_argument("--dense", default=None, help="dense encoder spec (with --image-text)")
     parser.add_argument("--no-language", action="store_true", help="train lerf3d's radiance field only")
@@ -335,11 +412,15 @@ def main() -> None:
     prepare(args)
     nerfacto = spawn(args, "nerfacto", "nerfacto")
     ours = spawn(args, "lerf3d", "lerf3d")
-    timed = spawn(args, "lerf3d", "lerf3d_equal_time", budget=nerfacto.train_cpu_seconds)
+    timed = spawn(
+        args, "lerf3d", "lerf3d_equal_time", budget=nerfacto.train_cpu_seconds, curve_every=args.curve_every
+    )
     if ours.eval_frames != nerfacto.eval_frames:
         raise SystemExit(f"held-out frames differ: {ours.eval_frames} (lerf3d), {nerfacto.eval_frames}")
     for run in (nerfacto, ours, timed):
         print(f"[bench] {run.describe()}", file=sys.stderr)
+    write_curve(args, nerfacto, timed)
+    print(f"[bench] {describe_time_to_target(nerfacto, timed)}", file=sys.stderr)
     if args.header:
         print(HEADER)
     print(row(args, ours, nerfacto, timed))
