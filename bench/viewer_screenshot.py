@@ -3,7 +3,8 @@
 The scene is a generated room with a field fitted to its ground truth (viewer.gt_scene: no towers
 or training run needed; the page's title says so); the page is queried for the furniture label
 that fills most of one capture view, so the overlay shows on the rendered view and on the points.
-``--ckpt RUN --camera FRAME --phrase P`` photographs a trained run instead.
+``--ckpt RUN --camera FRAME --phrase P`` photographs a trained run instead, and ``--question Q``
+asks its scene (the packaged Scene-LLM weights, or ``--llm RUN``) in the chat panel first.
 
     python bench/viewer_screenshot.py [--room demo] [--out docs/viewer.png]     # ~2-5 min on 2 CPU cores
 """
@@ -72,6 +73,8 @@ def main() -> None:
     parser.add_argument("--ckpt", type=Path, default=None, help="a trained run instead of a generated room")
     parser.add_argument("--camera", default=None, help="capture frame to show (with --ckpt)")
     parser.add_argument("--phrase", default=None, help="phrase to query (with --ckpt)")
+    parser.add_argument("--question", default=None, help="question for the chat panel (with --ckpt)")
+    parser.add_argument("--llm", type=Path, default=None, help="Scene-LLM run (default: the packaged one)")
     args = parser.parse_args()
     from data_tools.config import RoomConfig
     from data_tools.make_room import generate_room
@@ -85,7 +88,18 @@ def main() -> None:
 
         if args.camera is None or args.phrase is None:
             raise SystemExit("--ckpt needs --camera FRAME and --phrase P")
-        photograph(load_viewer_scene(args.ckpt), args.camera, args.phrase, work, args.out)
+        scene = load_viewer_scene(args.ckpt)
+        if args.question is not None:
+            from dataclasses import replace
+
+            from viewer.chat import load_chat
+            from viewer.cli import packaged_llm
+
+            llm = args.llm or packaged_llm()
+            if llm is None or scene.capture_root is None:
+                raise SystemExit("--question needs a Scene-LLM run (--llm) and the run's capture folder")
+            scene = replace(scene, chat=load_chat(llm, scene.capture_root))
+        photograph(scene, args.camera, args.phrase, work, args.out, args.question)
         return
     room_config = RoomConfig.preset(args.room, seed=args.seed, cache_dir=work / "models")
     room = generate_room(room_config, work / "room")
@@ -98,8 +112,11 @@ def main() -> None:
     photograph(scene.viewer, frame, f"{label}, wall", work, args.out)
 
 
-def photograph(scene: ViewerScene, frame: str, phrases: str, work: Path, out: Path) -> None:
-    """Serve ``scene``, show ``frame`` with ``phrases`` queried, and save the page."""
+def photograph(
+    scene: ViewerScene, frame: str, phrases: str, work: Path, out: Path, question: str | None = None
+) -> None:
+    """Serve ``scene``, show ``frame`` with ``phrases`` queried (and ``question`` answered in the
+    chat panel), and save the page."""
     from playwright.sync_api import sync_playwright
 
     first = phrases.split(",")[0].strip()
@@ -116,6 +133,11 @@ def photograph(scene: ViewerScene, frame: str, phrases: str, work: Path, out: Pa
         page.fill("#phrases", phrases)
         page.press("#phrases", "Enter")
         page.wait_for_selector(f'#view[data-state=overlay][data-phrase="{first}"]')
+        if question is not None:
+            page.fill("#question", question)
+            page.press("#question", "Enter")
+            page.wait_for_selector("#chat-log .a")
+            print(page.inner_text("#chat-log"), flush=True)
         png = page.screenshot()
         browser.close()
     server.shutdown()

@@ -1,9 +1,10 @@
 """``lerf3d demo``: the whole pipeline on a generated room, with a printed summary.
 
-Stages so far: generate the room (real CC0 furniture) -> read it back as a capture -> TSDF fusion ->
+Stages: generate the room (real CC0 furniture) -> read it back as a capture -> TSDF fusion ->
 preview and a check of the fused surface against the room's ground truth -> crop pyramids and DINO
 maps with the embedded ``lerf3d:tiny`` encoders -> train the language field (``default`` preset) and
-render held-out views.
+render held-out views -> localise every labelled object by text (field vs 2D baselines) -> answer
+questions about the room with the packaged Scene-LLM weights.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from lerf3d.fusion.preview import overview_camera, splat_points
 from lerf3d.ground_truth import load_ground_truth
 from lerf3d.types import Capture
 
-STAGES = 4
-"""Numbered stages the demo prints: room, fusion, field, text queries."""
+STAGES = 5
+"""Numbered stages the demo prints: room, fusion, field, text queries, scene questions."""
 EVAL_VIEWS = 3
 """Annotated views per split (held-out, train) the demo localises every label on (``lerf3d eval``
 does them all)."""
@@ -109,6 +110,38 @@ def _query(config: DemoConfig, capture_dir: Path) -> None:
     print(f"      {time.perf_counter() - t0:.1f} s -> {out.json_path}")
 
 
+def _ask(config: DemoConfig, capture_dir: Path) -> None:
+    """The room's own questions (generated from its ground truth, as the Scene-LLM training data is)
+    answered by the packaged Scene-LLM weights through ``lerf3d ask``'s session; prints a few answers
+    and the exact-match score per question type. The demo room's seed is never trained on."""
+    from data_tools.qa_generate import catalogue_labels
+    from lerf3d.scene_llm.ask import AskConfig, AskSession, feature_settings
+    from lerf3d.scene_llm.commands import DEFAULT_RUN
+    from lerf3d.scene_llm.data import DatasetConfig, scene_records
+    from lerf3d.scene_llm.evaluate import exact_match_scores
+
+    if not (DEFAULT_RUN / "config.json").is_file():
+        print(f"[5/{STAGES}] scene questions: skipped, no Scene-LLM weights in {DEFAULT_RUN} "
+              "(python -m data_tools.scene_llm_demo builds them)")
+        return
+    t0 = time.perf_counter()
+    truth = load_ground_truth(capture_dir)
+    records = [r for r in scene_records(truth, catalogue_labels(), DatasetConfig(seed=config.seed)) if r.stage == 2]
+    session = AskSession(capture_dir, AskConfig(DEFAULT_RUN, feature_settings(DEFAULT_RUN, None, None),
+                                                device=config.device))
+    answers = session.answer([r.question for r in records])
+    score = exact_match_scores("scene-llm", records, answers)
+    print(f"[5/{STAGES}] scene questions: {len(records)} generated from the room's ground truth, answered by "
+          f"the packaged Scene-LLM ({session.tokens.num_tokens} object tokens), {time.perf_counter() - t0:.1f} s")
+    shown: set[str] = set()
+    for record, answer in zip(records, answers):
+        if record.type not in shown:
+            shown.add(record.type)
+            print(f"      Q: {record.question}\n      A: {answer}   (expected: {record.answer})")
+    per_type = ", ".join(f"{t} {v:.2f}" for t, v in sorted(score.per_type.items()))
+    print(f"      exact match {score.overall:.2f} ({per_type})")
+
+
 def run_demo(config: DemoConfig) -> None:
     """Run every stage on the demo room and print what each produced."""
     start = time.perf_counter()
@@ -135,7 +168,9 @@ def run_demo(config: DemoConfig) -> None:
     )
     _train(config, capture, result)
     _query(config, capture_dir)
+    _ask(config, capture_dir)
     print(f"demo done in {time.perf_counter() - start:.1f} s; outputs in {config.out}")
     print("next:\n"
           f"  lerf3d query {config.out} '{truth.furniture[0].label}' --camera eval:0 --out {config.out / 'queries'}\n"
-          f"  lerf3d view {config.out}    # then open http://127.0.0.1:7007")
+          f"  lerf3d view {config.out}    # then open http://127.0.0.1:7007\n"
+          f"  lerf3d ask {config.out / 'capture'} 'how many chairs are there?'")

@@ -19,19 +19,21 @@ def load_chat(
     run_dir: str | Path,
     scene: str | Path,
     device: str = "cpu",
-    encoder: str = "lerf3d:tiny",
+    encoder: str | None = None,
     stage: int | None = None,
     max_new_tokens: int = 16,
 ) -> ChatFn:
     """A question -> answer function over ``scene`` (capture folder or features ``.pt``) with the
-    Scene-LLM run in ``run_dir``; generation is serialised (one model, one question at a time)."""
-    from lerf3d.scene_llm.ask import AskConfig, ask_loaded, scene_features
-    from lerf3d.scene_llm.load import load_scene_llm
-    from lerf3d.scene_llm.prepare import PrepareConfig
+    Scene-LLM run in ``run_dir``; generation is serialised (one model, one question at a time). The
+    scene's features are computed as the run's were (its ``features.json``; ``encoder`` overrides)."""
+    from lerf3d.scene_llm.ask import AskConfig, ask_loaded, feature_settings, scene_features
+    from lerf3d.scene_llm.load import check_feature_source, load_scene_llm
 
-    config = AskConfig(Path(run_dir), PrepareConfig(encoder=encoder), stage, max_new_tokens, device)
+    settings = feature_settings(Path(run_dir), encoder, None)
+    config = AskConfig(Path(run_dir), settings, stage, max_new_tokens, device)
     run = load_scene_llm(config.run_dir, config.stage, config.device)
     features = scene_features(scene, config.features, config.device)
+    check_feature_source(config.run_dir, features.points.source)
     lock = threading.Lock()
 
     def chat(question: str) -> str:

@@ -25,11 +25,13 @@ def add_view_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image-text", default=None,
                         help="image-text encoder spec (default: the one recorded in the checkpoint)")
     parser.add_argument("--llm", type=Path, default=None, metavar="RUN",
-                        help="Scene-LLM run folder: enables the chat panel")
+                        help="Scene-LLM run folder for the chat panel (default: the packaged demo weights "
+                             "when installed)")
+    parser.add_argument("--no-llm", action="store_true", help="no chat panel (skips loading the scene LLM)")
     parser.add_argument("--llm-scene", type=Path, default=None,
                         help="the LLM's scene: a capture folder or features .pt (default: the capture)")
-    parser.add_argument("--llm-encoder", default="lerf3d:tiny",
-                        help="image-text encoder the Scene-LLM run was trained with")
+    parser.add_argument("--llm-encoder", default=None,
+                        help="image-text encoder of the LLM's scene features (default: the run's record)")
     parser.add_argument("--outputs", type=Path, default=Path("outputs/viewer"),
                         help="folder for exported PLY files (the only files the server hands out)")
     parser.add_argument("--size", type=int, default=FULL_LONG_SIDE,
@@ -37,6 +39,13 @@ def add_view_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-points", type=int, default=ViewerConfig.max_points,
                         help="fused points shown and queried in 3D")
     parser.add_argument("--verbose", action="store_true", help="log every request")
+
+
+def packaged_llm() -> Path | None:
+    """The packaged Scene-LLM demo weights, when this install has them."""
+    from lerf3d.scene_llm.commands import DEFAULT_RUN
+
+    return DEFAULT_RUN if (DEFAULT_RUN / "config.json").is_file() else None
 
 
 def run_view(args: argparse.Namespace) -> int:
@@ -49,16 +58,18 @@ def run_view(args: argparse.Namespace) -> int:
     print(f"lerf3d view: opening {args.checkpoint} ...", flush=True)
     scene = load_viewer_scene(args.checkpoint, args.capture, args.device, args.image_text, config.max_points,
                               seed=config.seed)
-    if args.llm is not None:
+    llm = None if args.no_llm else args.llm or packaged_llm()
+    if llm is not None:
         from dataclasses import replace
 
         from viewer.chat import load_chat
 
         source = args.llm_scene or args.capture or scene.capture_root
         if source is None:
-            raise ValueError("--llm needs the scene's capture folder or features file: pass --llm-scene PATH")
-        print(f"lerf3d view: loading the scene LLM {args.llm} on {source} ...", flush=True)
-        scene = replace(scene, chat=load_chat(args.llm, source, args.device, args.llm_encoder))
+            raise ValueError("the chat panel needs the scene's capture folder or features file: pass "
+                             "--llm-scene PATH (or --no-llm)")
+        print(f"lerf3d view: loading the scene LLM {llm} on {source} ...", flush=True)
+        scene = replace(scene, chat=load_chat(llm, source, args.device, args.llm_encoder))
     serve(scene, config, verbose=args.verbose)
     return 0
 

@@ -8,14 +8,25 @@ projector that starts as this map hands the LLM a token near the embedding of "c
 feature, so training starts from tokens the LLM already reads as words, instead of from noise. The
 same idea as initialising a vision-language projector from paired text (our choice; LLaVA starts
 its projector from random weights and needs ~600k captions to align it).
+
+Two kinds. ``linear``: ridge regression over the LLM's common whole words. A regression from one
+embedding space to another explains little of the variance, so its outputs shrink towards the
+mean word embedding: every object of a room then looks alike to the LLM. ``labels``: a soft
+nearest-label lookup, softmax(tau cos(feature, text(label))) . embed(label), over the names the
+image tower was trained on (a dataset's vocabulary): a chair's token starts near the LLM's own
+embedding of " chair", as distinct as the words are.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from jaxtyping import Float
+from torch import nn
 
 WORD_MARKERS = ("\u0120", "\u2581")
 """Start-of-word markers of byte-level BPE (GPT-2, Llama-3, SmolLM2: "Ġ") and SentencePiece ("▁")."""
@@ -27,6 +38,16 @@ class BridgeConfig:
 
     enabled: bool = False
     """Add the bridge to the projector and fit it on words; off: the plain LLaVA projector."""
+    kind: Literal["linear", "labels"] = "linear"
+    """"linear": ridge regression over the LLM's common words; "labels": soft nearest label over the
+    dataset's vocabulary (:class:`LabelBridge`)."""
+    template: str = "a photo of a {}"
+    """How a label is written for the text tower (the prompt the image tower was aligned to)."""
+    temperature: float = 50.0
+    """Initial softmax sharpness of the label lookup (a trained parameter; CLIP-style towers learn
+    ~1/0.02)."""
+    extra_labels: tuple[str, ...] = ("floor", "wall")
+    """Names added to a dataset's vocabulary: the room structure the towers also know."""
     num_words: int = 4000
     """Whole-word tokens of the LLM's vocabulary used for the fit, in vocabulary order (BPE merges
     come roughly in frequency order, so these are the common words); ten times the 384 dimensions of
@@ -37,6 +58,10 @@ class BridgeConfig:
     def __post_init__(self) -> None:
         if self.num_words < 16 or not self.ridge > 0:
             raise ValueError(f"a bridge needs num_words >= 16 and ridge > 0: {self}")
+        if self.kind not in ("linear", "labels"):
+            raise ValueError(f"BridgeConfig.kind must be 'linear' or 'labels', got {self.kind!r}")
+        if not self.temperature > 0 or "{}" not in self.template:
+            raise ValueError(f"a bridge needs temperature > 0 and a template with '{{}}': {self}")
 
 
 def vocabulary_words(tokenizer, limit: int, min_length: int = 3) -> list[str]:
@@ -97,3 +122,50 @@ def text_bridge(
         )
         target = word_embeddings(tokenizer, embedding, words).cpu()
     return fit_bridge(text, target, cfg.ridge)
+
+
+class LabelBridge(nn.Module):
+    """softmax(tau cos(x, key_v)) . value_v: a feature -> the LLM embedding of its nearest labels.
+
+    ``keys`` (V, F) are the text tower's unit embeddings of the labels, ``values`` (V, H) the LLM's
+    input embeddings of the same labels; both are buffers (saved with the projector, not trained),
+    tau is trained. Zero buffers until :meth:`set_labels`.
+    """
+
+    def __init__(self, in_features: int, num_labels: int, out_features: int, temperature: float = 50.0) -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.register_buffer("keys", torch.zeros(num_labels, in_features))
+        self.register_buffer("values", torch.zeros(num_labels, out_features))
+        self.log_temperature = nn.Parameter(torch.tensor(float(temperature)).log())
+
+    def forward(self, x: Float[torch.Tensor, "... F"]) -> Float[torch.Tensor, "... H"]:
+        scores = F.normalize(x, dim=-1) @ self.keys.T  # (..., V)
+        return torch.softmax(self.log_temperature.exp() * scores, dim=-1) @ self.values  # (..., H)
+
+    def set_labels(self, keys: Float[torch.Tensor, "V F"], values: Float[torch.Tensor, "V H"]) -> None:
+        if tuple(keys.shape) != tuple(self.keys.shape) or tuple(values.shape) != tuple(self.values.shape):
+            raise ValueError(f"label bridge needs keys {tuple(self.keys.shape)} and values "
+                             f"{tuple(self.values.shape)}, got {tuple(keys.shape)} and {tuple(values.shape)}")
+        with torch.no_grad():
+            self.keys.copy_(F.normalize(keys.float(), dim=-1))
+            self.values.copy_(values)
+
+
+def bridge_labels(vocabulary: Sequence[str], cfg: BridgeConfig) -> list[str]:
+    """The sorted, de-duplicated names a label bridge looks up (vocabulary + ``cfg.extra_labels``)."""
+    labels = sorted({v.strip().lower() for v in (*vocabulary, *cfg.extra_labels) if v.strip()})
+    if len(labels) < 2:
+        raise ValueError(f"a label bridge needs at least two labels, got {labels}")
+    return labels
+
+
+def label_bridge_tables(
+    encode_text, tokenizer, embedding: torch.nn.Embedding, labels: Sequence[str], cfg: BridgeConfig
+) -> tuple[Float[torch.Tensor, "V F"], Float[torch.Tensor, "V H"]]:
+    """(keys, values) of a :class:`LabelBridge`: the text tower's embedding of each label written
+    with ``cfg.template``, and the LLM's input embedding of the label (mean over its tokens)."""
+    with torch.no_grad():
+        keys = encode_text([cfg.template.format(label) for label in labels]).float().cpu()
+        values = word_embeddings(tokenizer, embedding, list(labels)).cpu()
+    return keys, values

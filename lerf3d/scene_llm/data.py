@@ -216,15 +216,29 @@ def generate_dataset(
     for (stage, split), records in per_file.items():
         write_jsonl(out_dir / f"stage{stage}_{split}.jsonl", records)
     scenes = {t.scene: SceneEntry(t.scene, t.path.parent, splits[t.scene]) for t in truths}
-    write_manifest(out_dir, scenes, config.seed)
+    write_manifest(out_dir, scenes, config.seed, labels)
     return DatasetSummary(out_dir, scenes, {p: dict(counts[p]) for p in SPLITS})
 
 
-def write_manifest(out_dir: Path, scenes: dict[str, SceneEntry], seed: int) -> Path:
-    """``scenes.json`` with capture paths relative to ``out_dir`` (the folder can move with its rooms)."""
+def write_manifest(out_dir: Path, scenes: dict[str, SceneEntry], seed: int,
+                   vocabulary: Sequence[str] = ()) -> Path:
+    """``scenes.json`` with capture paths relative to ``out_dir`` (the folder can move with its rooms)
+    and the object names the questions use (``vocabulary``)."""
     entries = {name: {"capture": os.path.relpath(e.capture.resolve(), out_dir.resolve()), "split": e.split}
                for name, e in sorted(scenes.items())}
-    return write_json_atomic(out_dir / MANIFEST_NAME, {"seed": seed, "scenes": entries})
+    return write_json_atomic(out_dir / MANIFEST_NAME,
+                             {"seed": seed, "scenes": entries, "vocabulary": sorted(set(vocabulary))})
+
+
+def load_vocabulary(dataset_dir: str | Path) -> list[str]:
+    """The object names of a dataset: its manifest's ``vocabulary``, or (manifests written before it
+    was recorded) the labels of its training scenes' ground truth."""
+    path = Path(dataset_dir) / MANIFEST_NAME
+    vocabulary = json.loads(path.read_text()).get("vocabulary") if path.is_file() else None
+    if vocabulary:
+        return list(vocabulary)
+    return sorted({o.label for e in load_manifest(dataset_dir).values() if e.split == "train"
+                   for o in load_ground_truth(e.capture).furniture})
 
 
 def load_manifest(dataset_dir: str | Path) -> dict[str, SceneEntry]:

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from lerf3d.atomic import atomic_path
+from lerf3d.scene_llm.bridge import LabelBridge
 
 ProjectorKind = Literal["mlp2x_gelu", "linear"]
 
@@ -38,6 +39,9 @@ class ProjectorConfig:
     bridge_dim: int = 0
     """> 0: add a linear bridge reading the first ``bridge_dim`` inputs (the language feature) to the
     output (:mod:`lerf3d.scene_llm.bridge`); 0: none."""
+    bridge_labels: int = 0
+    """> 0 (with ``bridge_dim``): the bridge is a soft lookup over this many labels
+    (:class:`~lerf3d.scene_llm.bridge.LabelBridge`) instead of a linear map."""
 
     def __post_init__(self) -> None:
         for name in ("d_in", "hidden", "d_llm"):
@@ -47,15 +51,19 @@ class ProjectorConfig:
         if not isinstance(self.bridge_dim, int) or not 0 <= self.bridge_dim <= self.d_in:
             raise ValueError(f"ProjectorConfig.bridge_dim must be an int in [0, d_in], "
                              f"got {self.bridge_dim!r}")
+        if not isinstance(self.bridge_labels, int) or self.bridge_labels < 0 or (
+                self.bridge_labels and not self.bridge_dim):
+            raise ValueError(f"ProjectorConfig.bridge_labels must be an int >= 0, and > 0 only with "
+                             f"bridge_dim > 0, got {self.bridge_labels!r}")
         if self.kind not in ("mlp2x_gelu", "linear"):
             raise ValueError(f"ProjectorConfig.kind must be 'mlp2x_gelu' or 'linear', got {self.kind!r}")
 
 
 class BridgedProjector(nn.Module):
-    """``mlp(x) + bridge(x[..., :bridge_dim])``: the projector plus a linear map of the language
-    feature alone, which :func:`lerf3d.scene_llm.bridge.text_bridge` can initialise from words."""
+    """``mlp(x) + bridge(x[..., :bridge_dim])``: the projector plus a map of the language feature
+    alone, initialised from text (:mod:`lerf3d.scene_llm.bridge`): linear, or a label lookup."""
 
-    def __init__(self, mlp: nn.Module, bridge: nn.Linear) -> None:
+    def __init__(self, mlp: nn.Module, bridge: nn.Linear | LabelBridge) -> None:
         super().__init__()
         self.mlp = mlp
         self.bridge = bridge
@@ -66,9 +74,22 @@ class BridgedProjector(nn.Module):
     def set_bridge(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
         """Start as the given bridge ((F, H) weight, (H,) bias), the MLP's output zeroed so the
         initial projection is exactly the bridge (the MLP learns what features alone do not say)."""
+        if not isinstance(self.bridge, nn.Linear):
+            raise ValueError("set_bridge fits a linear bridge; this projector has a label bridge (set_labels)")
         with torch.no_grad():
             self.bridge.weight.copy_(weight.T)
             self.bridge.bias.copy_(bias)
+        self._zero_mlp_output()
+
+    def set_labels(self, keys: torch.Tensor, values: torch.Tensor) -> None:
+        """Start as the label lookup ((V, F) text keys, (V, H) LLM embeddings), the MLP's output zeroed."""
+        if not isinstance(self.bridge, LabelBridge):
+            raise ValueError("set_labels needs a label bridge (ProjectorConfig.bridge_labels > 0)")
+        self.bridge.set_labels(keys, values)
+        self._zero_mlp_output()
+
+    def _zero_mlp_output(self) -> None:
+        with torch.no_grad():
             last = [m for m in self.mlp.modules() if isinstance(m, nn.Linear)][-1]
             last.weight.zero_()
             last.bias.zero_()
@@ -85,7 +106,9 @@ def build_projector(
         layers = [nn.Linear(cfg.d_in, cfg.hidden), nn.GELU(), nn.Linear(cfg.hidden, cfg.d_llm)]
     module: nn.Module = nn.Sequential(*layers)
     if cfg.bridge_dim:
-        module = BridgedProjector(module, nn.Linear(cfg.bridge_dim, cfg.d_llm))
+        bridge = (LabelBridge(cfg.bridge_dim, cfg.bridge_labels, cfg.d_llm) if cfg.bridge_labels
+                  else nn.Linear(cfg.bridge_dim, cfg.d_llm))
+        module = BridgedProjector(module, bridge)
     return module.to(device=device, dtype=dtype)
 
 

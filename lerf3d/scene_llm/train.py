@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +29,7 @@ from torch import nn
 from tqdm import tqdm
 
 from lerf3d.scene_llm.batch import collate, encode_example
-from lerf3d.scene_llm.bridge import text_bridge
+from lerf3d.scene_llm.bridge import bridge_labels, label_bridge_tables, text_bridge
 from lerf3d.scene_llm.checkpoint import (
     load_latest_step,
     save_config,
@@ -37,7 +39,7 @@ from lerf3d.scene_llm.checkpoint import (
     stage_dir,
     write_log,
 )
-from lerf3d.scene_llm.data import QARecord, load_manifest, load_split
+from lerf3d.scene_llm.data import QARecord, load_manifest, load_split, load_vocabulary
 from lerf3d.scene_llm.load import FeatureRecord, save_feature_record
 from lerf3d.scene_llm.model import SceneLLM
 from lerf3d.scene_llm.prepare import PREPARE_RECORD, load_prepare_config
@@ -81,16 +83,19 @@ def _all_reduce_sum(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
 
 
 def build_scene_llm(cfg: SceneLLMConfig, feature_dim: int, device: torch.device | str = "cpu",
-                    encode_text=None) -> SceneLLM:
+                    encode_text=None, vocabulary: Sequence[str] = ()) -> SceneLLM:
     """The configured LLM with a freshly initialised projector (seeded by ``cfg.seed``); with
     ``cfg.bridge.enabled``, its bridge fitted through ``encode_text``, the text tower of the features'
-    encoder (``list[str] -> (P, feature_dim)``)."""
+    encoder (``list[str] -> (P, feature_dim)``), on common words or (``kind="labels"``) on the
+    ``vocabulary`` of object names."""
     from lerf3d.scene_llm.llm import load_llm
 
     loaded = load_llm(cfg.llm, device)
     hidden = loaded.model.get_input_embeddings().embedding_dim
+    labels = bridge_labels(vocabulary, cfg.bridge) if cfg.bridge.enabled and cfg.bridge.kind == "labels" else []
     pcfg = ProjectorConfig(cfg.encoding.input_dim(feature_dim), cfg.projector_hidden, hidden,
-                           cfg.projector_kind, bridge_dim=feature_dim if cfg.bridge.enabled else 0)
+                           cfg.projector_kind, bridge_dim=feature_dim if cfg.bridge.enabled else 0,
+                           bridge_labels=len(labels))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         projector = build_projector(pcfg, device, loaded.model.dtype)
@@ -99,11 +104,18 @@ def build_scene_llm(cfg: SceneLLMConfig, feature_dim: int, device: torch.device 
             raise ValueError("a projector bridge is fitted through the features' text tower: "
                              "pass encode_text")
         embedding = loaded.model.get_input_embeddings()
-        weight, bias = text_bridge(encode_text, loaded.tokenizer, embedding, cfg.bridge)
-        if weight.shape[0] != feature_dim:
-            raise ValueError(f"the text tower embeds at {weight.shape[0]}, "
-                             f"the scene features are {feature_dim} wide")
-        projector.set_bridge(weight.to(device), bias.to(device))
+        if labels:
+            keys, values = label_bridge_tables(encode_text, loaded.tokenizer, embedding, labels, cfg.bridge)
+        else:
+            keys, values = text_bridge(encode_text, loaded.tokenizer, embedding, cfg.bridge)
+        width = keys.shape[1] if labels else keys.shape[0]
+        if width != feature_dim:
+            raise ValueError(f"the text tower embeds at {width}, the scene features are {feature_dim} wide")
+        if labels:
+            projector.set_labels(keys.to(device), values.to(device))
+            projector.bridge.log_temperature.data.fill_(math.log(cfg.bridge.temperature))
+        else:
+            projector.set_bridge(keys.to(device), values.to(device))
     return SceneLLM(loaded, projector, pcfg, cfg.encoding)
 
 
@@ -289,7 +301,9 @@ def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str |
         from lerf3d.encoders import build_image_text_encoder
 
         encode_text = build_image_text_encoder(load_prepare_config(prepared).encoder, device).encode_text
-    model = build_scene_llm(cfg, feature_dim, device, encode_text)
+    labelled = cfg.bridge.enabled and cfg.bridge.kind == "labels"
+    model = build_scene_llm(cfg, feature_dim, device, encode_text,
+                            load_vocabulary(dataset_dir) if labelled else ())
     results = []
     for stage in stages:
         stage_cfg = cfg.stage1 if stage == 1 else cfg.stage2

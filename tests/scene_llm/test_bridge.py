@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lerf3d.scene_llm.bridge import BridgeConfig, fit_bridge, text_bridge, vocabulary_words, word_embeddings
+from lerf3d.scene_llm.bridge import (
+    BridgeConfig,
+    LabelBridge,
+    bridge_labels,
+    fit_bridge,
+    label_bridge_tables,
+    text_bridge,
+    vocabulary_words,
+    word_embeddings,
+)
 from lerf3d.scene_llm.projector import (
     BridgedProjector,
     ProjectorConfig,
@@ -97,3 +106,36 @@ def test_bridged_projector_starts_as_the_bridge_and_round_trips(tmp_path):
     torch.testing.assert_close(loaded(x), projector(x))
     with pytest.raises(ValueError, match="bridge_dim"):
         ProjectorConfig(d_in=3, hidden=4, d_llm=4, bridge_dim=4)
+
+
+def test_label_bridge_gives_the_embedding_of_the_nearest_label(tmp_path):
+    """A feature equal to a label's text embedding comes out as (nearly) that label's LLM
+    embedding, multi-token labels as the mean of their tokens; distinct labels stay distinct,
+    unlike a regression's outputs, which shrink towards the mean."""
+    tokenizer = _Tokenizer()
+    embedding = torch.nn.Embedding(len(tokenizer.vocab), 6)
+    labels = bridge_labels(["chair", "bedside", "chair ", "lamp"], BridgeConfig(extra_labels=("table",)))
+    assert labels == ["bedside", "chair", "lamp", "table"]
+    text = {f"a photo of a {w}": torch.randn(10, generator=torch.Generator().manual_seed(i))
+            for i, w in enumerate(labels)}
+    keys, values = label_bridge_tables(lambda ps: torch.stack([text[p] for p in ps]), tokenizer, embedding,
+                                       labels, BridgeConfig())
+    torch.testing.assert_close(values[0], embedding.weight[[2, 3]].detach().mean(0))  # " bed" + "side"
+    cfg = ProjectorConfig(d_in=13, hidden=16, d_llm=6, bridge_dim=10, bridge_labels=len(labels))
+    projector = build_projector(cfg)
+    assert isinstance(projector.bridge, LabelBridge)
+    projector.set_labels(keys, values)
+    x = torch.cat([keys * 3.0, torch.randn(4, 3)], dim=1)  # the norm of a feature does not matter
+    out = projector(x)
+    torch.testing.assert_close(out, values, atol=0.05, rtol=0)
+    assert torch.cdist(out, out).fill_diagonal_(float("inf")).min() > 0.5
+    save_projector(projector, cfg, tmp_path / "labels.pt")
+    loaded, loaded_cfg = load_projector(tmp_path / "labels.pt", expected=cfg)
+    assert loaded_cfg.bridge_labels == 4
+    torch.testing.assert_close(loaded(x), out)
+    with pytest.raises(ValueError, match="set_labels"):
+        projector.set_bridge(torch.zeros(10, 6), torch.zeros(6))
+    with pytest.raises(ValueError, match="bridge_labels"):
+        ProjectorConfig(d_in=13, hidden=16, d_llm=6, bridge_labels=3)
+    with pytest.raises(ValueError, match="at least two labels"):
+        bridge_labels([], BridgeConfig(extra_labels=()))

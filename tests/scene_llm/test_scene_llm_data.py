@@ -9,13 +9,14 @@ import pytest
 from PIL import Image
 
 from data_tools import qa_generate
-from lerf3d.ground_truth import GroundTruth, GroundTruthObject
+from lerf3d.ground_truth import GroundTruth, GroundTruthObject, load_ground_truth
 from lerf3d.scene_llm.data import (
     DatasetConfig,
     QARecord,
     generate_dataset,
     load_manifest,
     load_split,
+    load_vocabulary,
     read_jsonl,
     split_scenes,
     write_jsonl,
@@ -182,4 +183,9 @@ def test_generate_dataset_and_cli_are_deterministic(tiny_room, tmp_path, capsys)
     assert summary.counts["train"]["caption"] == 12
     entry = load_manifest(tmp_path / "a")[summary.scenes and next(iter(summary.scenes))]
     assert entry.capture == tiny_room.resolve() and entry.split == "train"
+    room_labels = {o.label for o in load_ground_truth(tiny_room).furniture}
+    assert load_vocabulary(tmp_path / "a") == sorted(room_labels | {"piano", "sofa"})  # recorded
+    manifest = tmp_path / "a" / "scenes.json"
+    manifest.write_text(json.dumps({k: v for k, v in json.loads(manifest.read_text()).items() if k != "vocabulary"}))
+    assert load_vocabulary(tmp_path / "a") == sorted(room_labels)  # older manifests: training rooms' labels
     assert qa_generate.main([str(tmp_path / "missing"), "--out", str(tmp_path / "d")]) == 1
