@@ -8,6 +8,11 @@ the same code serves the field, the 2D crop-pyramid baseline and the point-fusio
 The similarity to the hardest canonical negative does not depend on the phrase either
 (``relevancy.relevancy``'s docstring): :func:`hardest_similarity` computes it once per stack and
 :func:`relevancy_at_scales` reuses it for every phrase.
+
+A stack may hold its rows as coordinates in an orthonormal basis U of a subspace that contains
+every embedding (the field's CLIP head ends in a linear layer, so its outputs span at most H + 1 of
+C dimensions): q . (U z) = (U^T q) . z, so projecting each phrase once gives the same relevancy
+from R-wide rows as from C-wide ones.
 """
 
 from __future__ import annotations
@@ -54,16 +59,24 @@ def check_scales(scales: Sequence[float]) -> tuple[float, ...]:
     return scales
 
 
+BASIS_TOLERANCE = 1e-4
+"""Largest |U^T U - I| entry accepted of a stack's basis (float32 rounding of an exact one is ~1e-7)."""
+
+
 @dataclass(frozen=True, eq=False)
 class ScaledEmbeddings:
     """Unit embeddings of N points (pixels or 3D points) at S physical scales."""
 
-    embeddings: Float[torch.Tensor, "S N C"]
-    """Unit-norm rows in the storage dtype; an all-zero row means "nothing seen there"."""
+    embeddings: Float[torch.Tensor, "S N W"]
+    """Unit-norm rows in the storage dtype; an all-zero row means "nothing seen there". W = C
+    (ambient embeddings) without a basis, W = R (coordinates in ``basis``) with one."""
     scales: tuple[float, ...]
     """Scale (metres) of each of the S slices, increasing."""
     observed: Bool[torch.Tensor, "S N"] | None = None
     """False where a row is "nothing seen there" (it then scores 0); None: every row was observed."""
+    basis: Float[torch.Tensor, "C R"] | None = None
+    """Orthonormal columns (R <= C): when set, row z of ``embeddings`` stands for the embedding U z,
+    still of unit norm since U^T U = I; ``dim`` is then C and ``width`` R. None: rows are ambient."""
 
     def __post_init__(self) -> None:
         if self.embeddings.ndim != 3 or self.embeddings.shape[0] != len(self.scales):
@@ -73,18 +86,60 @@ class ScaledEmbeddings:
         if self.observed is not None and tuple(self.observed.shape) != tuple(self.embeddings.shape[:2]):
             raise ValueError(f"observed must be {tuple(self.embeddings.shape[:2])}, "
                              f"got {tuple(self.observed.shape)}")
+        if self.basis is not None:
+            check_basis(self.basis, self.width)
 
     @property
     def num_points(self) -> int:
         return int(self.embeddings.shape[1])
 
     @property
-    def dim(self) -> int:
+    def width(self) -> int:
+        """Stored columns per row: R with a basis, C without."""
         return int(self.embeddings.shape[2])
 
     @property
+    def dim(self) -> int:
+        """Ambient embedding dimension C (what phrase vectors must have)."""
+        return int(self.basis.shape[0]) if self.basis is not None else self.width
+
+    @property
     def nbytes(self) -> int:
-        return self.embeddings.numel() * self.embeddings.element_size()
+        basis = 0 if self.basis is None else self.basis.numel() * self.basis.element_size()
+        return self.embeddings.numel() * self.embeddings.element_size() + basis
+
+    def project(self, vectors: Float[torch.Tensor, "K C"]) -> Float[torch.Tensor, "K W"]:
+        """Ambient vectors q as float32 on the stack's device, in the stored coordinates: U^T q with a
+        basis (then q . (U z) = (U^T q) . z for every stored row z), q itself without."""
+        if vectors.ndim != 2 or vectors.shape[1] != self.dim:
+            raise ValueError(f"vectors must be (K, {self.dim}), got {tuple(vectors.shape)}")
+        vectors = vectors.to(self.embeddings.device, torch.float32)
+        if self.basis is None:
+            return vectors
+        return vectors @ self.basis.to(self.embeddings.device, torch.float32)  # (K, C) @ (C, R)
+
+    def ambient(self, dtype: torch.dtype | None = None) -> Float[torch.Tensor, "S N C"]:
+        """The full C-wide embeddings (U z per row with a basis) in ``dtype`` (default: the storage
+        dtype), for consumers that need the vectors themselves (exports, comparisons); queries never do."""
+        dtype = dtype or self.embeddings.dtype
+        if self.basis is None:
+            return self.embeddings.to(dtype)
+        basis = self.basis.to(self.embeddings.device, torch.float32)
+        return (self.embeddings.float() @ basis.T).to(dtype)  # (S, N, R) @ (R, C)
+
+
+def check_basis(basis: torch.Tensor, width: int) -> None:
+    """ValueError unless ``basis`` is a float (C, ``width``) matrix, C >= width, with orthonormal columns."""
+    if basis.ndim != 2 or basis.shape[1] != width or basis.shape[0] < width:
+        raise ValueError(f"basis must be (C >= {width}, {width}) for rows of {width} coordinates, "
+                         f"got {tuple(basis.shape)}")
+    if not basis.is_floating_point():
+        raise ValueError(f"basis must be a float tensor, got {basis.dtype}")
+    gram = basis.double().T @ basis.double()  # (R, R)
+    identity = torch.eye(width, dtype=torch.float64, device=basis.device)
+    error = float((gram - identity).abs().amax()) if width else 0.0
+    if error > BASIS_TOLERANCE:
+        raise ValueError(f"basis columns must be orthonormal: |U^T U - I| reaches {error:.2e}")
 
 
 def _float_rows(
@@ -100,7 +155,8 @@ def _float_rows(
     data = stack.embeddings
     buffer = None
     if data.dtype != torch.float32:
-        buffer = torch.empty(min(chunk, stack.num_points), stack.dim, dtype=torch.float32, device=data.device)
+        buffer = torch.empty(min(chunk, stack.num_points), stack.width, dtype=torch.float32,
+                             device=data.device)
     for s in range(data.shape[0]):
         for start in range(0, stack.num_points, chunk):
             rows = slice(start, min(start + chunk, stack.num_points))
@@ -116,7 +172,7 @@ def hardest_similarity(
     """max_c phi.c over the negatives for every point and scale (float32): phrase independent."""
     if negatives.ndim != 2 or negatives.shape[0] == 0 or negatives.shape[1] != stack.dim:
         raise ValueError(f"negatives must be (K >= 1, {stack.dim}), got {tuple(negatives.shape)}")
-    negatives = negatives.to(stack.embeddings.device, torch.float32)
+    negatives = stack.project(negatives)  # (K, C) -> (K, W)
     out = torch.empty(stack.embeddings.shape[:2], dtype=torch.float32, device=stack.embeddings.device)
     for s, rows, block in _float_rows(stack, chunk):
         out[s, rows] = (block @ negatives.T).amax(dim=-1)
@@ -155,7 +211,7 @@ def relevancy_at_scales(
     if tuple(hardest.shape) != tuple(stack.embeddings.shape[:2]):
         raise ValueError(f"hardest must be {tuple(stack.embeddings.shape[:2])}, got {tuple(hardest.shape)}")
     device = stack.embeddings.device
-    positives = positives.to(device, torch.float32)
+    positives = stack.project(positives)  # (P, C) -> (P, W)
     num_scales, num_points = stack.embeddings.shape[:2]
     out = torch.empty(num_scales, num_points, positives.shape[0], dtype=torch.float32, device=device)
     for s, rows, block in _float_rows(stack, chunk):

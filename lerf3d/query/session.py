@@ -29,8 +29,9 @@ from lerf3d.query.search import LERF_MAX_SCALE, LERF_NUM_SCALES, check_scales, l
 from lerf3d.query.searcher import ScaleSearcher, SearchConfig
 
 DEFAULT_CACHE_BYTES = 4 * 1024**3
-"""Embeddings kept per session: two or three 256x256 views at 30 scales (1.5 GiB each at D = 384 in
-float16), or one view and a room's point set."""
+"""Embeddings kept per session: two or three 256x256 views at 30 scales with C-wide rows (1.5 GiB each
+at D = 384 in float16), or one view and a room's point set; C / (H + 1) times as many when the stacks
+hold the CLIP head's coordinates (render.py)."""
 STORAGE_DTYPES = {"float16": torch.float16, "float32": torch.float32}
 
 

@@ -71,6 +71,44 @@ def test_scaled_embeddings_validation():
         ScaledEmbeddings(torch.zeros(2, 3, 4), (0.5, 0.5))
     with pytest.raises(ValueError, match="S=1"):
         ScaledEmbeddings(torch.zeros(2, 3, 4), (0.5,))
+    basis, _ = torch.linalg.qr(torch.randn(8, 4, generator=torch.Generator().manual_seed(0)))  # (C=8, R=4)
+    with pytest.raises(ValueError, match=r"basis must be \(C >= 4, 4\)"):
+        ScaledEmbeddings(torch.zeros(2, 3, 4), (0.1, 0.5), basis=basis[:, :3])  # R does not match
+    with pytest.raises(ValueError, match="basis must be"):
+        ScaledEmbeddings(torch.zeros(2, 3, 4), (0.1, 0.5), basis=torch.zeros(3, 4))  # C < R
+    with pytest.raises(ValueError, match="basis must be"):
+        ScaledEmbeddings(torch.zeros(2, 3, 4), (0.1, 0.5), basis=basis[None])
+    with pytest.raises(ValueError, match="orthonormal"):
+        ScaledEmbeddings(torch.zeros(2, 3, 4), (0.1, 0.5), basis=2 * basis)
+    stack = ScaledEmbeddings(torch.zeros(2, 3, 4), (0.1, 0.5), basis=basis)
+    with pytest.raises(ValueError, match=r"\(K >= 1, 8\)"):  # phrases are C-wide, not R-wide
+        hardest_similarity(stack, _unit(2, 4))
+    with pytest.raises(ValueError, match=r"\(P, 8\)"):
+        relevancy_at_scales(stack, _unit(2, 4), torch.zeros(2, 3))
+
+
+def test_basis_stack_answers_as_its_ambient_rows():
+    """Rows z in an orthonormal basis U: relevancy, scale search and memory from (S, N, R) rows equal
+    those of the (S, N, C) rows U z; phrases are projected once (q . U z = U^T q . z)."""
+    basis, _ = torch.linalg.qr(torch.randn(24, 6, generator=torch.Generator().manual_seed(0)))  # (C, R)
+    coords, pos, neg = _unit(3, 50, 6, seed=1), _unit(2, 24, seed=2), _unit(4, 24, seed=3)
+    ambient = coords @ basis.T  # (S, N, C), unit rows
+    for dtype in (torch.float32, torch.float16):
+        compressed = ScaledEmbeddings(coords.to(dtype), (0.1, 0.5, 1.0), basis=basis)
+        full = ScaledEmbeddings(compressed.ambient(torch.float32), compressed.scales)
+        assert compressed.dim == 24 and compressed.width == 6 and compressed.project(pos).shape == (2, 6)
+        torch.testing.assert_close(full.embeddings.norm(dim=-1), torch.ones(3, 50), atol=2e-3, rtol=0)
+        hardest = hardest_similarity(compressed, neg, chunk=7)
+        torch.testing.assert_close(hardest, hardest_similarity(full, neg), atol=1e-5, rtol=1e-5)
+        out = relevancy_at_scales(compressed, pos, hardest, chunk=7)
+        expected = relevancy_at_scales(full, pos, hardest_similarity(full, neg))
+        torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+        assert torch.equal(scale_search(out)[1], scale_search(expected)[1])
+        assert compressed.nbytes == 3 * 50 * 6 * compressed.embeddings.element_size() + 24 * 6 * 4
+    exact = ScaledEmbeddings(coords, (0.1, 0.5, 1.0), basis=basis)
+    torch.testing.assert_close(exact.ambient(), ambient)
+    torch.testing.assert_close(relevancy_at_scales(exact, pos, hardest_similarity(exact, neg)),
+                               relevancy(ambient, pos, neg))
 
 
 def test_byte_lru():

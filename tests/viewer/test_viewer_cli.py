@@ -62,7 +62,7 @@ def test_view_opens_a_checkpoint_and_serves_it(trained_run, tiny_room, monkeypat
                         lambda scene, config, verbose=False: handed.update(scene=scene, config=config))
     argv = ["view", str(run), "--port", "0", "--outputs", str(tmp_path), "--max-points", "500",
             "--size", "48"]
-    assert lerf3d_cli.main(argv) == 0
+    assert lerf3d_cli.main([*argv, "--no-llm"]) == 0
     scene, config = handed["scene"], handed["config"]
     assert (config.host, config.port, config.full_long_side) == ("127.0.0.1", 0, 48)
     assert len(scene.points.xyz) == 500 and scene.chat is None
@@ -80,6 +80,23 @@ def test_view_opens_a_checkpoint_and_serves_it(trained_run, tiny_room, monkeypat
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_view_loads_the_packaged_scene_llm_by_default(trained_run, tiny_room, monkeypatch, tmp_path):
+    import viewer.chat as chat_module
+    from viewer import cli as viewer_cli
+
+    run, encoder = trained_run
+    monkeypatch.setattr(checkpoint_module, "build_encoder", lambda recorded, spec, device: encoder)
+    monkeypatch.setattr(server_module, "serve", lambda scene, config, verbose=False: None)
+    monkeypatch.setattr(viewer_cli, "packaged_llm", lambda: tmp_path / "packaged")
+    loaded = []
+    monkeypatch.setattr(chat_module, "load_chat", lambda *args: loaded.append(args) or (lambda q: "yes"))
+    argv = ["view", str(run), "--port", "0", "--outputs", str(tmp_path), "--max-points", "50"]
+    assert lerf3d_cli.main(argv) == 0
+    assert loaded == [(tmp_path / "packaged", tiny_room, "cpu", None)]  # the run's own capture
+    assert lerf3d_cli.main([*argv, "--llm", str(tmp_path / "mine")]) == 0
+    assert loaded[-1][0] == tmp_path / "mine"
 
 
 def test_view_errors_are_reported(tmp_path, capsys):
