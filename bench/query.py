@@ -5,10 +5,11 @@ Same process, same field, same phrases, one warm-up each:
 - **view**: a 256x256 view. Cached: the view was rendered once at LERF's 30 scales (and its
   negative term computed); a new phrase is a matrix product per scale, the relevancy and the scale
   search (``QuerySession.query``). LERF way: the phrase is model state, so every new phrase renders
-  the view again at 30 scales (sharing the grid lookups across scales, as LERF's renderer does) and
-  then scores it (``QuerySession.query(..., use_cache=False)``).
-- **points**: 1M points. Cached: ``PointQuery.query`` on embeddings computed once. LERF way: the
-  points are embedded again at every scale for each phrase.
+  the view again at 30 scales (sharing the grid lookups across scales, as LERF's renderer does)
+  into C-wide embeddings, as LERF's do (``span_coordinates=False``), and then scores it. lerf3d's renderer: the same re-render, but through the head's output span (exact, C/R times
+  narrower; the second baseline, to show what caching adds on its own).
+- **points**: 1M points. Cached: ``PointQuery.query`` on embeddings computed once. Baselines: the
+  points are embedded again at every scale for each phrase, the LERF way and lerf3d's way.
 
 The field has random weights (speed does not depend on them) and the tiny preset's sizes
 (configs/tiny.toml) with ``clip_dim`` 512, OpenCLIP ViT-B-16's width, which sets the cost of the
@@ -26,6 +27,7 @@ import argparse
 import hashlib
 import statistics
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -38,8 +40,9 @@ from lerf3d.query.session import QuerySession, QuerySessionConfig
 from lerf3d.types import Intrinsics, SceneBounds
 
 HEADER = (
-    "| query | device, threads | size | scales | D | cached new phrase (ms) | re-render per phrase (ms) "
-    "| speed-up | cached memory (MiB) |\n|---|---|---|---|---|---|---|---|---|"
+    "| query | device, threads | size | scales | D | cached new phrase (ms) "
+    "| re-render per phrase, LERF way (ms) | speed-up | re-render per phrase, lerf3d's renderer (ms) "
+    "| speed-up | cached memory (MiB) |\n|---|---|---|---|---|---|---|---|---|---|---|"
 )
 ROOM = SceneBounds(np.array([0.0, 0.0, 0.0]), np.array([4.0, 3.0, 2.5]))
 
@@ -95,27 +98,42 @@ def timed(run) -> float:
     return time.perf_counter() - start
 
 
-def bench_view(session: QuerySession, side: int, repeats: int, rerenders: int) -> tuple[float, float, int]:
+def bench_view(
+    session: QuerySession, lerf_way: QuerySession, side: int, repeats: int, rerenders: int
+) -> tuple[float, float, float, int]:
+    """Median seconds of a new phrase: cached, re-rendered the LERF way, re-rendered by lerf3d; bytes held."""
     camera = view_camera(side)
     session.query(camera, ["warm-up phrase"])  # renders and caches the view, computes the negative term
     cached = [timed(lambda i=i: session.query(camera, [f"new phrase {i}"])) for i in range(repeats)]
-    rerender = [timed(lambda i=i: session.query(camera, [f"other phrase {i}"], use_cache=False))
-                for i in range(rerenders)]
-    return statistics.median(cached), statistics.median(rerender), session.cache_stats().nbytes
+    lerf = [timed(lambda i=i: lerf_way.query(camera, [f"lerf phrase {i}"], use_cache=False))
+            for i in range(rerenders)]
+    ours = [timed(lambda i=i: session.query(camera, [f"other phrase {i}"], use_cache=False))
+            for i in range(rerenders)]
+    return (statistics.median(cached), statistics.median(lerf), statistics.median(ours),
+            session.cache_stats().nbytes)
 
 
 def bench_points(
-    session: QuerySession, num_points: int, repeats: int, rerenders: int
-) -> tuple[float, float, int]:
+    session: QuerySession, lerf_way: QuerySession, num_points: int, repeats: int, rerenders: int
+) -> tuple[float, float, float, int]:
+    """As :func:`bench_view`, for a point set."""
     generator = torch.Generator().manual_seed(0)
     lower, upper = torch.tensor(ROOM.lower).float(), torch.tensor(ROOM.upper).float()
     xyz = lower + (upper - lower) * torch.rand(num_points, 3, generator=generator)
     query = session.point_query(xyz.to(session.device))
     query.query(["warm-up phrase"])
     cached = [timed(lambda i=i: query.query([f"new phrase {i}"])) for i in range(repeats)]
-    rerender = [timed(lambda i=i: session.point_query(xyz, use_cache=False).query([f"other phrase {i}"]))
-                for i in range(rerenders)]
-    return statistics.median(cached), statistics.median(rerender), query.nbytes
+    lerf = [timed(lambda i=i: lerf_way.point_query(xyz, use_cache=False).query([f"lerf phrase {i}"]))
+            for i in range(rerenders)]
+    ours = [timed(lambda i=i: session.point_query(xyz, use_cache=False).query([f"other phrase {i}"]))
+            for i in range(rerenders)]
+    return statistics.median(cached), statistics.median(lerf), statistics.median(ours), query.nbytes
+
+
+def row(name: str, where: str, size: str, scales: int, dim: int, result: tuple[float, float, float, int]) -> str:
+    cached, lerf, ours, nbytes = result
+    return (f"| {name} | {where} | {size} | {scales} | {dim} | {cached * 1e3:.0f} | {lerf * 1e3:.0f} "
+            f"| {lerf / cached:.0f}x | {ours * 1e3:.0f} | {ours / cached:.0f}x | {nbytes / 2**20:.0f} |")
 
 
 def main() -> None:
@@ -123,7 +141,7 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=256, help="view width and height (pixels)")
     parser.add_argument("--points", type=int, default=1_000_000, help="points of the 3D query")
     parser.add_argument("--point-scales", default="0.25,0.5,1.0",
-                        help="scales (m) the points carry: 3 keep 1M x 512-d float16 at 3 GiB")
+                        help="scales (m) the points carry (3: 1M x 512-d float16 would be 3 GiB)")
     parser.add_argument("--clip-dim", type=int, default=512, help="embedding width (512: OpenCLIP ViT-B-16)")
     parser.add_argument("--repeats", type=int, default=5, help="cached queries timed (median)")
     parser.add_argument("--rerenders", type=int, default=2, help="re-rendering queries timed (median)")
@@ -134,21 +152,18 @@ def main() -> None:
     point_scales = tuple(float(s) for s in args.point_scales.split(","))
     config = QuerySessionConfig(point_scales=point_scales, cache_bytes=16 * 1024**3)
     encoder = RandomPhraseEncoder(args.clip_dim)
-    session = QuerySession(tiny_preset_field(args.clip_dim), encoder, args.device, config)
+    field = tiny_preset_field(args.clip_dim)
+    session = QuerySession(field, encoder, args.device, config)
+    lerf_way = QuerySession(field, encoder, args.device, replace(config, span_coordinates=False, cache_bytes=0))
     where = f"{args.device}, {torch.get_num_threads()} threads"
     if args.header:
         print(HEADER)
-    view = bench_view(session, args.side, args.repeats, args.rerenders)
-    print(f"| view, new phrase | {where} | {args.side}x{args.side} px | {len(session.scales)} "
-          f"| {args.clip_dim} "
-          f"| {view[0] * 1e3:.0f} | {view[1] * 1e3:.0f} | {view[1] / view[0]:.0f}x | {view[2] / 2**20:.0f} |",
+    view = bench_view(session, lerf_way, args.side, args.repeats, args.rerenders)
+    print(row("view, new phrase", where, f"{args.side}x{args.side} px", len(session.scales), args.clip_dim, view),
           flush=True)
     session.clear_cache()
-    points = bench_points(session, args.points, args.repeats, args.rerenders)
-    print(f"| 3D points, new phrase | {where} | {args.points:,} points | {len(point_scales)} "
-          f"| {args.clip_dim} "
-          f"| {points[0] * 1e3:.0f} | {points[1] * 1e3:.0f} | {points[1] / points[0]:.0f}x "
-          f"| {points[2] / 2**20:.0f} |")
+    points = bench_points(session, lerf_way, args.points, args.repeats, args.rerenders)
+    print(row("3D points, new phrase", where, f"{args.points:,} points", len(point_scales), args.clip_dim, points))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from viewer.server import make_server, serve_in_thread  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-VIEWPORT = {"width": 1200, "height": 480}
+VIEWPORT = {"width": 1200, "height": 540}
 MIN_VISIBLE_PIXELS = 200
 """A label counts as in view from this many pixels on."""
 MAX_BYTES = 300 * 1024

@@ -202,11 +202,13 @@ def render_view_embeddings(
     scales: Sequence[float],
     chunk_size: int = DEFAULT_CHUNK,
     storage_dtype: torch.dtype = STORAGE_DTYPE,
+    in_span: bool = True,
 ) -> ViewEmbeddings:
     """Colour, depth and per-scale CLIP embeddings of an image's rays (row-major, H * W of them).
 
     The embeddings are kept as coordinates in the CLIP head's output span when that is narrower
-    (:func:`clip_head_span`; ``ScaledEmbeddings.ambient`` gives the C-wide rows back).
+    (:func:`clip_head_span`; ``ScaledEmbeddings.ambient`` gives the C-wide rows back);
+    ``in_span=False`` keeps C-wide rows, as LERF's renderer does.
     """
     scales = check_scales(scales)
     if len(rays) != height * width:
@@ -216,7 +218,7 @@ def render_view_embeddings(
     if field.language is None:
         raise ValueError("this field has no language field: it cannot answer text queries")
     device = rays.origins.device
-    span = clip_head_span(field)
+    span = clip_head_span(field) if in_span else None
     basis, factor = span if span is not None else (None, None)
     columns = field.language.config.clip_dim if basis is None else basis.shape[1]
     clip = torch.empty(len(scales), len(rays), columns, dtype=storage_dtype, device=device)
@@ -249,19 +251,21 @@ def embed_point_set(
     scales: Sequence[float],
     chunk_size: int = 4 * DEFAULT_CHUNK,
     storage_dtype: torch.dtype = STORAGE_DTYPE,
+    in_span: bool = True,
 ) -> ScaledEmbeddings:
     """The field's CLIP embedding at world points (e.g. a fused point set) at each scale.
 
     The grid features are looked up once per chunk and the CLIP head run per scale (as
     ``LerfField.embed_points``, which would repeat the lookup and the DINO head per scale). Rows
-    are coordinates in the head's output span when that is narrower (:func:`clip_head_span`).
+    are coordinates in the head's output span when that is narrower (:func:`clip_head_span`) and
+    ``in_span`` is True.
     """
     scales = check_scales(scales)
     if field.language is None:
         raise ValueError("this field has no language field: it cannot answer text queries")
     if xyz.ndim != 2 or xyz.shape[1] != 3:
         raise ValueError(f"points must be (N, 3), got {tuple(xyz.shape)}")
-    span = clip_head_span(field)
+    span = clip_head_span(field) if in_span else None
     basis, factor = span if span is not None else (None, None)
     columns = field.language.config.clip_dim if basis is None else basis.shape[1]
     out = torch.empty(len(scales), len(xyz), columns, dtype=storage_dtype, device=xyz.device)

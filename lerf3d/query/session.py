@@ -51,6 +51,9 @@ class QuerySessionConfig:
     """Byte cap of the LRU of view and point embeddings; 0 caches nothing."""
     storage_dtype: Literal["float16", "float32"] = "float16"
     """Precision embeddings are kept in (float16 halves memory; relevancy changes by < 1e-2)."""
+    span_coordinates: bool = True
+    """Keep embeddings as coordinates in the CLIP head's output span (exact, C/R times smaller and
+    faster, :func:`lerf3d.query.render.clip_head_span`); False keeps C-wide rows, as LERF does."""
     min_near: float = DEFAULT_MIN_NEAR
     """Rays start at least this far from the camera (m)."""
     search: SearchConfig = field(default_factory=SearchConfig)
@@ -149,7 +152,7 @@ class QuerySession:
         rays = camera_rays_for(camera, self.field.lower, self.field.upper, self.config.min_near)
         k = camera.intrinsics
         return render_view_embeddings(self.field, rays, k.height, k.width, scales, self.config.chunk_size,
-                                      self.storage_dtype)
+                                      self.storage_dtype, self.config.span_coordinates)
 
     def _view_entry(self, camera: QueryCamera, scales: Sequence[float] | None, use_cache: bool) -> _ViewEntry:
         scales = check_scales(scales if scales is not None else self.scales)
@@ -227,7 +230,8 @@ class QuerySession:
 
         def compute() -> PointQuery:
             chunk = 4 * self.config.chunk_size  # points are cheaper than rays (no samples along them)
-            stack = embed_point_set(self.field, points, scales, chunk, self.storage_dtype)
+            stack = embed_point_set(self.field, points, scales, chunk, self.storage_dtype,
+                                    self.config.span_coordinates)
             return PointQuery(points, stack, self.encoder, self.config.search)
 
         if not use_cache:
