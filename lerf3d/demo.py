@@ -117,8 +117,9 @@ def _ask(config: DemoConfig, capture_dir: Path) -> None:
     from data_tools.qa_generate import catalogue_labels
     from lerf3d.scene_llm.ask import AskConfig, AskSession, feature_settings
     from lerf3d.scene_llm.commands import DEFAULT_RUN
-    from lerf3d.scene_llm.data import DatasetConfig, scene_records
+    from lerf3d.scene_llm.data import scene_rng
     from lerf3d.scene_llm.evaluate import exact_match_scores
+    from lerf3d.scene_llm.questions import QuestionConfig, scene_questions
 
     if not (DEFAULT_RUN / "config.json").is_file():
         print(f"[5/{STAGES}] scene questions: skipped, no Scene-LLM weights in {DEFAULT_RUN} "
@@ -126,7 +127,7 @@ def _ask(config: DemoConfig, capture_dir: Path) -> None:
         return
     t0 = time.perf_counter()
     truth = load_ground_truth(capture_dir)
-    records = [r for r in scene_records(truth, catalogue_labels(), DatasetConfig(seed=config.seed)) if r.stage == 2]
+    records = scene_questions(truth, catalogue_labels(), QuestionConfig(), scene_rng(config.seed, truth.scene))
     session = AskSession(capture_dir, AskConfig(DEFAULT_RUN, feature_settings(DEFAULT_RUN, None, None),
                                                 device=config.device))
     answers = session.answer([r.question for r in records])

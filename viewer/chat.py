@@ -10,8 +10,6 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-import torch
-
 from viewer.scene import ChatFn
 
 
@@ -26,18 +24,15 @@ def load_chat(
     """A question -> answer function over ``scene`` (capture folder or features ``.pt``) with the
     Scene-LLM run in ``run_dir``; generation is serialised (one model, one question at a time). The
     scene's features are computed as the run's were (its ``features.json``; ``encoder`` overrides)."""
-    from lerf3d.scene_llm.ask import AskConfig, ask_loaded, feature_settings, scene_features
-    from lerf3d.scene_llm.load import check_feature_source, load_scene_llm
+    from lerf3d.scene_llm.ask import AskConfig, AskSession, feature_settings
 
-    settings = feature_settings(Path(run_dir), encoder, None)
-    config = AskConfig(Path(run_dir), settings, stage, max_new_tokens, device)
-    run = load_scene_llm(config.run_dir, config.stage, config.device)
-    features = scene_features(scene, config.features, config.device)
-    check_feature_source(config.run_dir, features.points.source)
+    run_dir = Path(run_dir)
+    session = AskSession(scene, AskConfig(run_dir, feature_settings(run_dir, encoder, None), stage,
+                                          max_new_tokens, device))
     lock = threading.Lock()
 
     def chat(question: str) -> str:
-        with lock, torch.no_grad():
-            return ask_loaded(run, features, [question], config.max_new_tokens)[0]
+        with lock:
+            return session.answer(question)[0]
 
     return chat

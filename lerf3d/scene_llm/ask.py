@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from lerf3d.scene_llm.load import LoadedRun, check_feature_source, load_scene_llm, run_feature_record
+from lerf3d.scene_llm.load import check_feature_source, load_scene_llm, run_feature_record
 from lerf3d.scene_llm.prepare import PrepareConfig, build_extractor, capture_scene_features
 from lerf3d.scene_llm.scenes import SceneFeatures, TokenStore, load_scene_features
 
@@ -55,15 +55,6 @@ def scene_features(scene: str | Path, cfg: PrepareConfig, device: str = "cpu") -
     if not scene.is_dir():
         raise FileNotFoundError(f"{scene}: neither a capture folder nor a scene features .pt file")
     return capture_scene_features(scene.name, scene, cfg, build_extractor(cfg, None, device))
-
-
-def ask_loaded(
-    run: LoadedRun, features: SceneFeatures, questions: list[str], max_new_tokens: int
-) -> list[str]:
-    """Answers of an already loaded run about already computed features (no I/O)."""
-    store = TokenStore({features.scene: features}, run.config.tokens)
-    tokens = store.scene(features.scene)
-    return run.model.answer([tokens] * len(questions), questions, max_new_tokens)
 
 
 class AskSession:

@@ -19,6 +19,7 @@ embedding of " chair", as distinct as the words are.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -129,27 +130,30 @@ class LabelBridge(nn.Module):
 
     ``keys`` (V, F) are the text tower's unit embeddings of the labels, ``values`` (V, H) the LLM's
     input embeddings of the same labels; both are buffers (saved with the projector, not trained),
-    tau is trained. Zero buffers until :meth:`set_labels`.
+    tau is trained. Zero buffers and tau = 1 until :meth:`set_labels`.
     """
 
-    def __init__(self, in_features: int, num_labels: int, out_features: int, temperature: float = 50.0) -> None:
+    def __init__(self, in_features: int, num_labels: int, out_features: int) -> None:
         super().__init__()
         self.in_features = in_features
         self.register_buffer("keys", torch.zeros(num_labels, in_features))
         self.register_buffer("values", torch.zeros(num_labels, out_features))
-        self.log_temperature = nn.Parameter(torch.tensor(float(temperature)).log())
+        self.log_temperature = nn.Parameter(torch.zeros(()))
 
     def forward(self, x: Float[torch.Tensor, "... F"]) -> Float[torch.Tensor, "... H"]:
         scores = F.normalize(x, dim=-1) @ self.keys.T  # (..., V)
         return torch.softmax(self.log_temperature.exp() * scores, dim=-1) @ self.values  # (..., H)
 
-    def set_labels(self, keys: Float[torch.Tensor, "V F"], values: Float[torch.Tensor, "V H"]) -> None:
+    def set_labels(
+        self, keys: Float[torch.Tensor, "V F"], values: Float[torch.Tensor, "V H"], temperature: float
+    ) -> None:
         if tuple(keys.shape) != tuple(self.keys.shape) or tuple(values.shape) != tuple(self.values.shape):
             raise ValueError(f"label bridge needs keys {tuple(self.keys.shape)} and values "
                              f"{tuple(self.values.shape)}, got {tuple(keys.shape)} and {tuple(values.shape)}")
         with torch.no_grad():
             self.keys.copy_(F.normalize(keys.float(), dim=-1))
             self.values.copy_(values)
+            self.log_temperature.fill_(math.log(temperature))
 
 
 def bridge_labels(vocabulary: Sequence[str], cfg: BridgeConfig) -> list[str]:

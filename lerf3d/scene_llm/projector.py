@@ -81,11 +81,12 @@ class BridgedProjector(nn.Module):
             self.bridge.bias.copy_(bias)
         self._zero_mlp_output()
 
-    def set_labels(self, keys: torch.Tensor, values: torch.Tensor) -> None:
-        """Start as the label lookup ((V, F) text keys, (V, H) LLM embeddings), the MLP's output zeroed."""
+    def set_labels(self, keys: torch.Tensor, values: torch.Tensor, temperature: float) -> None:
+        """Start as the label lookup ((V, F) text keys, (V, H) LLM embeddings, softmax sharpness),
+        the MLP's output zeroed."""
         if not isinstance(self.bridge, LabelBridge):
             raise ValueError("set_labels needs a label bridge (ProjectorConfig.bridge_labels > 0)")
-        self.bridge.set_labels(keys, values)
+        self.bridge.set_labels(keys, values, temperature)
         self._zero_mlp_output()
 
     def _zero_mlp_output(self) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import os
 import sys
 import time
@@ -82,6 +81,11 @@ def _all_reduce_sum(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
     return value
 
 
+def _check_text_width(width: int, feature_dim: int) -> None:
+    if width != feature_dim:
+        raise ValueError(f"the text tower embeds at {width}, the scene features are {feature_dim} wide")
+
+
 def build_scene_llm(cfg: SceneLLMConfig, feature_dim: int, device: torch.device | str = "cpu",
                     encode_text=None, vocabulary: Sequence[str] = ()) -> SceneLLM:
     """The configured LLM with a freshly initialised projector (seeded by ``cfg.seed``); with
@@ -106,16 +110,12 @@ def build_scene_llm(cfg: SceneLLMConfig, feature_dim: int, device: torch.device 
         embedding = loaded.model.get_input_embeddings()
         if labels:
             keys, values = label_bridge_tables(encode_text, loaded.tokenizer, embedding, labels, cfg.bridge)
+            _check_text_width(keys.shape[1], feature_dim)
+            projector.set_labels(keys.to(device), values.to(device), cfg.bridge.temperature)
         else:
-            keys, values = text_bridge(encode_text, loaded.tokenizer, embedding, cfg.bridge)
-        width = keys.shape[1] if labels else keys.shape[0]
-        if width != feature_dim:
-            raise ValueError(f"the text tower embeds at {width}, the scene features are {feature_dim} wide")
-        if labels:
-            projector.set_labels(keys.to(device), values.to(device))
-            projector.bridge.log_temperature.data.fill_(math.log(cfg.bridge.temperature))
-        else:
-            projector.set_bridge(keys.to(device), values.to(device))
+            weight, bias = text_bridge(encode_text, loaded.tokenizer, embedding, cfg.bridge)
+            _check_text_width(weight.shape[0], feature_dim)
+            projector.set_bridge(weight.to(device), bias.to(device))
     return SceneLLM(loaded, projector, pcfg, cfg.encoding)
 
 

@@ -124,7 +124,8 @@ def test_label_bridge_gives_the_embedding_of_the_nearest_label(tmp_path):
     cfg = ProjectorConfig(d_in=13, hidden=16, d_llm=6, bridge_dim=10, bridge_labels=len(labels))
     projector = build_projector(cfg)
     assert isinstance(projector.bridge, LabelBridge)
-    projector.set_labels(keys, values)
+    projector.set_labels(keys, values, 50.0)
+    assert float(projector.bridge.log_temperature.exp()) == pytest.approx(50.0)
     x = torch.cat([keys * 3.0, torch.randn(4, 3)], dim=1)  # the norm of a feature does not matter
     out = projector(x)
     torch.testing.assert_close(out, values, atol=0.05, rtol=0)
