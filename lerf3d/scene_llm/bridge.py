@@ -47,6 +47,15 @@ class BridgeConfig:
     temperature: float = 50.0
     """Initial softmax sharpness of the label lookup (a trained parameter; CLIP-style towers learn
     ~1/0.02)."""
+    slots: int = 1
+    """LLM positions per object with a label bridge. 1: one token, the mean of the name's token
+    embeddings. K > 1: the name spelled out, one of its token embeddings per position, then
+    ``separator`` (repeated to fill K; a longer name is cut): the LLM reads an object the way it reads
+    the words of its name, so matching a question's words against the scene is the copy-and-compare
+    it already does on text. A mean embedding is not a word, and a 135M model fine-tuned on a few
+    hundred questions did not learn to match it (measured: existence at chance)."""
+    separator: str = ","
+    """What follows a spelled-out name (``slots`` > 1), as the LLM writes a list."""
     extra_labels: tuple[str, ...] = ("floor", "wall")
     """Names added to a dataset's vocabulary: the room structure the towers also know."""
     num_words: int = 4000
@@ -61,6 +70,10 @@ class BridgeConfig:
             raise ValueError(f"a bridge needs num_words >= 16 and ridge > 0: {self}")
         if self.kind not in ("linear", "labels"):
             raise ValueError(f"BridgeConfig.kind must be 'linear' or 'labels', got {self.kind!r}")
+        if not isinstance(self.slots, int) or self.slots < 1:
+            raise ValueError(f"BridgeConfig.slots must be an int >= 1, got {self.slots!r}")
+        if self.slots > 1 and self.kind != "labels":
+            raise ValueError("BridgeConfig.slots > 1 spells out label names: it needs kind='labels'")
         if not self.temperature > 0 or "{}" not in self.template:
             raise ValueError(f"a bridge needs temperature > 0 and a template with '{{}}': {self}")
 
@@ -89,6 +102,23 @@ def word_embeddings(tokenizer, embedding: torch.nn.Embedding, words: list[str]) 
     for word in words:
         ids = tokenizer(" " + word, add_special_tokens=False)["input_ids"]
         rows.append(weight[torch.tensor(ids, device=weight.device)].mean(0))
+    return torch.stack(rows)
+
+
+def spelled_embeddings(
+    tokenizer, embedding: torch.nn.Embedding, words: Sequence[str], slots: int, separator: str
+) -> Float[torch.Tensor, "N K H"]:
+    """Each word as the LLM reads it mid-list: the input embeddings of the tokens of " word" then
+    those of ``separator``, cut or padded (with the separator's last token) to ``slots`` positions."""
+    weight = embedding.weight.detach().float()
+    sep = tokenizer(separator, add_special_tokens=False)["input_ids"]
+    if not sep:
+        raise ValueError(f"the separator {separator!r} tokenises to nothing")
+    rows = []
+    for word in words:
+        ids = (tokenizer(" " + word, add_special_tokens=False)["input_ids"] + sep)[:slots]
+        ids = ids + [sep[-1]] * (slots - len(ids))
+        rows.append(weight[torch.tensor(ids, device=weight.device)])  # (K, H)
     return torch.stack(rows)
 
 
@@ -128,21 +158,26 @@ def text_bridge(
 class LabelBridge(nn.Module):
     """softmax(tau cos(x, key_v)) . value_v: a feature -> the LLM embedding of its nearest labels.
 
-    ``keys`` (V, F) are the text tower's unit embeddings of the labels, ``values`` (V, H) the LLM's
-    input embeddings of the same labels; both are buffers (saved with the projector, not trained),
-    tau is trained. Zero buffers and tau = 1 until :meth:`set_labels`.
+    ``keys`` (V, F) are the text tower's unit embeddings of the labels, ``values`` the LLM's input
+    embeddings of the same labels: (V, H) with one slot, (V, K, H) spelled out over ``slots`` = K
+    positions (output (..., K, H)); both are buffers (saved with the projector, not trained), tau is
+    trained. Zero buffers and tau = 1 until :meth:`set_labels`.
     """
 
-    def __init__(self, in_features: int, num_labels: int, out_features: int) -> None:
+    def __init__(self, in_features: int, num_labels: int, out_features: int, slots: int = 1) -> None:
         super().__init__()
         self.in_features = in_features
+        self.slots = slots
+        shape = (num_labels, out_features) if slots == 1 else (num_labels, slots, out_features)
         self.register_buffer("keys", torch.zeros(num_labels, in_features))
-        self.register_buffer("values", torch.zeros(num_labels, out_features))
+        self.register_buffer("values", torch.zeros(shape))
         self.log_temperature = nn.Parameter(torch.zeros(()))
 
     def forward(self, x: Float[torch.Tensor, "... F"]) -> Float[torch.Tensor, "... H"]:
         scores = F.normalize(x, dim=-1) @ self.keys.T  # (..., V)
-        return torch.softmax(self.log_temperature.exp() * scores, dim=-1) @ self.values  # (..., H)
+        weights = torch.softmax(self.log_temperature.exp() * scores, dim=-1)  # (..., V)
+        out = weights @ self.values.flatten(1)  # (..., K * H)
+        return out if self.slots == 1 else out.unflatten(-1, self.values.shape[1:])  # (..., K, H)
 
     def set_labels(
         self, keys: Float[torch.Tensor, "V F"], values: Float[torch.Tensor, "V H"], temperature: float
@@ -168,8 +203,12 @@ def label_bridge_tables(
     encode_text, tokenizer, embedding: torch.nn.Embedding, labels: Sequence[str], cfg: BridgeConfig
 ) -> tuple[Float[torch.Tensor, "V F"], Float[torch.Tensor, "V H"]]:
     """(keys, values) of a :class:`LabelBridge`: the text tower's embedding of each label written
-    with ``cfg.template``, and the LLM's input embedding of the label (mean over its tokens)."""
+    with ``cfg.template``, and the LLM's input embedding of the label: (V, H), the mean over its
+    tokens, with one slot; (V, K, H) spelled out (:func:`spelled_embeddings`) with ``cfg.slots`` = K."""
     with torch.no_grad():
         keys = encode_text([cfg.template.format(label) for label in labels]).float().cpu()
-        values = word_embeddings(tokenizer, embedding, list(labels)).cpu()
+        if cfg.slots == 1:
+            values = word_embeddings(tokenizer, embedding, list(labels)).cpu()
+        else:
+            values = spelled_embeddings(tokenizer, embedding, labels, cfg.slots, cfg.separator).cpu()
     return keys, values

@@ -19,7 +19,13 @@ from torch import nn
 from lerf3d.scene_llm.batch import SceneBatch
 from lerf3d.scene_llm.llm import LoadedLLM, prompt_text, stop_token_ids
 from lerf3d.scene_llm.projector import ProjectorConfig
-from lerf3d.scene_llm.splice import IGNORE_INDEX, SplicedBatch, ids_for_embedding, splice_scene_tokens
+from lerf3d.scene_llm.splice import (
+    IGNORE_INDEX,
+    SplicedBatch,
+    flatten_slots,
+    ids_for_embedding,
+    splice_scene_tokens,
+)
 from lerf3d.scene_llm.tokens import SceneTokens, TokenEncoding
 
 
@@ -74,7 +80,9 @@ class SceneLLM(nn.Module):
     ) -> SplicedBatch:
         embed = self.llm.get_input_embeddings()
         text = embed(ids_for_embedding(input_ids, self.placeholder_id))  # (B, L, H)
-        projected = self.projector(scene_inputs.to(text.dtype))  # (B, T, H)
+        projected = self.projector(scene_inputs.to(text.dtype))  # (B, T, H) or (B, T, K, H)
+        if self.projector_config.slots > 1:  # each scene token takes K consecutive positions
+            projected, scene_mask = flatten_slots(projected, scene_mask)  # (B, T * K, H), (B, T * K)
         return splice_scene_tokens(input_ids, attention_mask, text, projected, self.placeholder_id,
                                    labels, scene_mask, padding_side)
 

@@ -42,6 +42,10 @@ class ProjectorConfig:
     bridge_labels: int = 0
     """> 0 (with ``bridge_dim``): the bridge is a soft lookup over this many labels
     (:class:`~lerf3d.scene_llm.bridge.LabelBridge`) instead of a linear map."""
+    slots: int = 1
+    """LLM positions per scene token: > 1 (label bridges only) spells each object's name over that
+    many positions; the projector then maps (..., d_in) to (..., slots, d_llm) and the MLP's output
+    is added to every slot (it carries where the object is and how it looks)."""
 
     def __post_init__(self) -> None:
         for name in ("d_in", "hidden", "d_llm"):
@@ -55,6 +59,9 @@ class ProjectorConfig:
                 self.bridge_labels and not self.bridge_dim):
             raise ValueError(f"ProjectorConfig.bridge_labels must be an int >= 0, and > 0 only with "
                              f"bridge_dim > 0, got {self.bridge_labels!r}")
+        if not isinstance(self.slots, int) or self.slots < 1 or (self.slots > 1 and not self.bridge_labels):
+            raise ValueError(f"ProjectorConfig.slots must be an int >= 1, and > 1 only with a label "
+                             f"bridge (bridge_labels > 0), got {self.slots!r}")
         if self.kind not in ("mlp2x_gelu", "linear"):
             raise ValueError(f"ProjectorConfig.kind must be 'mlp2x_gelu' or 'linear', got {self.kind!r}")
 
@@ -69,7 +76,9 @@ class BridgedProjector(nn.Module):
         self.bridge = bridge
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.mlp(x) + self.bridge(x[..., : self.bridge.in_features])
+        bridged = self.bridge(x[..., : self.bridge.in_features])  # (..., H) or (..., K, H)
+        own = self.mlp(x)  # (..., H)
+        return own + bridged if bridged.dim() == own.dim() else own.unsqueeze(-2) + bridged
 
     def set_bridge(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
         """Start as the given bridge ((F, H) weight, (H,) bias), the MLP's output zeroed so the
@@ -82,8 +91,8 @@ class BridgedProjector(nn.Module):
         self._zero_mlp_output()
 
     def set_labels(self, keys: torch.Tensor, values: torch.Tensor, temperature: float) -> None:
-        """Start as the label lookup ((V, F) text keys, (V, H) LLM embeddings, softmax sharpness),
-        the MLP's output zeroed."""
+        """Start as the label lookup ((V, F) text keys, (V, H) or (V, K, H) LLM embeddings, softmax
+        sharpness), the MLP's output zeroed."""
         if not isinstance(self.bridge, LabelBridge):
             raise ValueError("set_labels needs a label bridge (ProjectorConfig.bridge_labels > 0)")
         self.bridge.set_labels(keys, values, temperature)
@@ -99,15 +108,15 @@ class BridgedProjector(nn.Module):
 def build_projector(
     cfg: ProjectorConfig, device: torch.device | str | None = None, dtype: torch.dtype | None = None
 ) -> nn.Module:
-    """A fresh projector; maps (..., d_in) to (..., d_llm). An ``nn.Sequential``, inside a
-    :class:`BridgedProjector` when ``cfg.bridge_dim`` > 0."""
+    """A fresh projector; maps (..., d_in) to (..., d_llm), or (..., slots, d_llm) with
+    ``cfg.slots`` > 1. An ``nn.Sequential``, inside a :class:`BridgedProjector` when ``cfg.bridge_dim`` > 0."""
     if cfg.kind == "linear":
         layers: list[nn.Module] = [nn.Linear(cfg.d_in, cfg.d_llm)]
     else:
         layers = [nn.Linear(cfg.d_in, cfg.hidden), nn.GELU(), nn.Linear(cfg.hidden, cfg.d_llm)]
     module: nn.Module = nn.Sequential(*layers)
     if cfg.bridge_dim:
-        bridge = (LabelBridge(cfg.bridge_dim, cfg.bridge_labels, cfg.d_llm) if cfg.bridge_labels
+        bridge = (LabelBridge(cfg.bridge_dim, cfg.bridge_labels, cfg.d_llm, cfg.slots) if cfg.bridge_labels
                   else nn.Linear(cfg.bridge_dim, cfg.d_llm))
         module = BridgedProjector(module, bridge)
     return module.to(device=device, dtype=dtype)

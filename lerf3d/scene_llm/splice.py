@@ -95,6 +95,17 @@ def pad_scene_tokens(
     return padded, mask
 
 
+def flatten_slots(
+    projected: Float[torch.Tensor, "B T K H"], scene_mask: Bool[torch.Tensor, "B T"]
+) -> tuple[Float[torch.Tensor, "B TK H"], Bool[torch.Tensor, "B TK"]]:
+    """Scene tokens that each take K consecutive positions (a spelled-out label bridge), laid out
+    token after token: (B, T * K, H) and the mask repeated K times per token."""
+    b, t, k, h = projected.shape
+    if tuple(scene_mask.shape) != (b, t):
+        raise ValueError(f"scene mask {tuple(scene_mask.shape)} does not match tokens {(b, t)}")
+    return projected.reshape(b, t * k, h), scene_mask.repeat_interleave(k, dim=1)
+
+
 def splice_scene_tokens(
     input_ids: Int[torch.Tensor, "B L"],
     attention_mask: Int[torch.Tensor, "B L"],

@@ -99,7 +99,7 @@ def build_scene_llm(cfg: SceneLLMConfig, feature_dim: int, device: torch.device 
     labels = bridge_labels(vocabulary, cfg.bridge) if cfg.bridge.enabled and cfg.bridge.kind == "labels" else []
     pcfg = ProjectorConfig(cfg.encoding.input_dim(feature_dim), cfg.projector_hidden, hidden,
                            cfg.projector_kind, bridge_dim=feature_dim if cfg.bridge.enabled else 0,
-                           bridge_labels=len(labels))
+                           bridge_labels=len(labels), slots=cfg.bridge.slots if labels else 1)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         projector = build_projector(pcfg, device, loaded.model.dtype)

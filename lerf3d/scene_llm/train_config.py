@@ -133,7 +133,10 @@ PRESETS: dict[str, SceneLLMConfig] = {
         stage2=StageConfig(steps=4, batch_size=2, llm_mode="lora", lora=LoraSettings(rank=4, alpha=8.0),
                            checkpoint_every=2),
     ),
-    # CPU demo: SmolLM2-135M, one token per furniture segment (<= 24), the feature -> label bridge, LoRA.
+    # CPU demo: SmolLM2-135M, one token per furniture segment (<= 24), the feature -> label bridge with
+    # each name spelled over 4 positions, LoRA. Reading the scene starts late: after 450 stage-2 steps
+    # the model still gave the same answer with another room's tokens for 82 % of questions (existence
+    # and counting at the majority answer); by 750 steps it reads them (existence 0.68, counting 0.60).
     # A segment token carries what the questions ask about: its feature (what), room-relative centre
     # (where), extents (how tall, what is on what); tokens run west to east, so "left of" is also
     # "earlier in the sequence". A room is ~10 tokens + ~70 text tokens: a batch of 8 steps in a few
@@ -141,10 +144,10 @@ PRESETS: dict[str, SceneLLMConfig] = {
     "demo": SceneLLMConfig(
         projector_hidden=256,
         encoding=TokenEncoding(room_relative=True, fourier_bands=2, extents=True, include_rgb=True),
-        bridge=BridgeConfig(enabled=True, kind="labels"),
+        bridge=BridgeConfig(enabled=True, kind="labels", slots=4),
         tokens=TokenConfig(mode="segment", segments=SegmentConfig(max_tokens=24)),
-        stage1=StageConfig(steps=60, batch_size=8, projector_lr=1e-3, warmup_steps=5, checkpoint_every=20),
-        stage2=StageConfig(steps=240, batch_size=8, projector_lr=5e-4, llm_lr=5e-4, llm_mode="lora",
+        stage1=StageConfig(steps=120, batch_size=8, projector_lr=1e-3, warmup_steps=5, checkpoint_every=20),
+        stage2=StageConfig(steps=750, batch_size=8, projector_lr=5e-4, llm_lr=1e-3, llm_mode="lora",
                            lora=LoraSettings(rank=8, alpha=16.0), warmup_steps=10, checkpoint_every=40),
     ),
 }

@@ -11,6 +11,7 @@ from lerf3d.scene_llm.bridge import (
     bridge_labels,
     fit_bridge,
     label_bridge_tables,
+    spelled_embeddings,
     text_bridge,
     vocabulary_words,
     word_embeddings,
@@ -140,3 +141,47 @@ def test_label_bridge_gives_the_embedding_of_the_nearest_label(tmp_path):
         ProjectorConfig(d_in=13, hidden=16, d_llm=6, bridge_labels=3)
     with pytest.raises(ValueError, match="at least two labels"):
         bridge_labels([], BridgeConfig(extra_labels=()))
+
+
+def test_spelled_label_bridge_writes_each_name_token_by_token(tmp_path):
+    """With slots = K a label comes out as the embeddings of its own tokens, then the separator,
+    padded or cut to K positions; the MLP's output is added to every slot, and the file round-trips."""
+    class _WithComma(_Tokenizer):
+        vocab = {**_Tokenizer.vocab, ",": 8}
+
+        def __call__(self, text, add_special_tokens=False):
+            return {"input_ids": [8]} if text == "," else super().__call__(text)
+
+    tokenizer = _WithComma()
+    embedding = torch.nn.Embedding(len(tokenizer.vocab), 6)
+    labels = ["bedside", "chair", "lamp"]
+    text = {f"a photo of a {w}": torch.randn(10, generator=torch.Generator().manual_seed(i))
+            for i, w in enumerate(labels)}
+    bridge = BridgeConfig(enabled=True, kind="labels", slots=3, separator=",")
+    keys, values = label_bridge_tables(lambda ps: torch.stack([text[p] for p in ps]), tokenizer, embedding,
+                                       labels, bridge)
+    weight = embedding.weight.detach()
+    assert values.shape == (3, 3, 6)
+    torch.testing.assert_close(values[0], weight[[2, 3, 8]])  # " bed" "side" ","
+    torch.testing.assert_close(values[1], weight[[0, 8, 8]])  # " chair" "," padded with ","
+    cut = spelled_embeddings(tokenizer, embedding, ["bedside"], 1, ",")
+    torch.testing.assert_close(cut[0], weight[[2]])  # cut to one slot
+    cfg = ProjectorConfig(d_in=13, hidden=16, d_llm=6, bridge_dim=10, bridge_labels=3, slots=3)
+    projector = build_projector(cfg)
+    projector.set_labels(keys, values, 50.0)
+    x = torch.cat([keys * 2.0, torch.randn(3, 3)], dim=1)
+    out = projector(x)  # (3 tokens, 3 slots, 6)
+    torch.testing.assert_close(out, values, atol=0.05, rtol=0)
+    with torch.no_grad():
+        projector.mlp[2].bias.fill_(1.0)  # the MLP's part lands on every slot of its token
+    torch.testing.assert_close(projector(x) - out, torch.ones(3, 3, 6))
+    save_projector(projector, cfg, tmp_path / "spelled.pt")
+    loaded, loaded_cfg = load_projector(tmp_path / "spelled.pt", expected=cfg)
+    assert loaded_cfg.slots == 3
+    torch.testing.assert_close(loaded(x), projector(x))
+    with pytest.raises(ValueError, match="slots"):
+        ProjectorConfig(d_in=13, hidden=16, d_llm=6, bridge_dim=10, slots=2)  # no label bridge
+    with pytest.raises(ValueError, match="kind='labels'"):
+        BridgeConfig(enabled=True, kind="linear", slots=2)
+    with pytest.raises(ValueError, match="slots"):
+        BridgeConfig(slots=0)

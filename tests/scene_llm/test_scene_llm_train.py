@@ -112,3 +112,33 @@ def test_ddp_two_processes_match_one_with_the_doubled_batch(synthetic_dataset, t
         two = read_log(tmp_path / "two" / stage / "log.jsonl")
         assert [r["tokens"] for r in one] == [r["tokens"] for r in two]
         torch.testing.assert_close([r["loss"] for r in two], [r["loss"] for r in one], rtol=1e-5, atol=1e-5)
+
+
+def test_spelled_label_tokens_take_slots_positions_each(synthetic_dataset, tmp_path):
+    """A label bridge with slots = 3 gives every scene token three consecutive LLM positions (the
+    spliced sequence grows by 3 T - 1), trains, and answers."""
+    from lerf3d.scene_llm.bridge import BridgeConfig
+
+    cfg = dataclasses.replace(TINY, bridge=BridgeConfig(enabled=True, kind="labels", slots=3,
+                                                        extra_labels=("floor", "wall")))
+    store = TokenStore.from_dataset(synthetic_dataset, ["syn_0", "syn_1"], cfg.tokens)
+    dim = store.scenes["syn_0"].points.feature_dim
+
+    def encode(texts: list[str]) -> torch.Tensor:  # any fixed text -> vector map serves here
+        return torch.stack([torch.randn(dim, generator=torch.Generator().manual_seed(len(t) * 31 + ord(t[-1])))
+                            for t in texts])
+
+    model = build_scene_llm(cfg, dim, encode_text=encode, vocabulary=["chair", "lamp"])
+    assert model.projector_config.slots == 3
+    tokens = store.scene("syn_0")
+    inputs = model.scene_inputs(tokens)[None]  # (1, T, d_in)
+    ids = model.tokenizer("<scene> hi", add_special_tokens=False, return_tensors="pt")["input_ids"]
+    spliced = model._splice(ids, torch.ones_like(ids), inputs, torch.ones(inputs.shape[:2], dtype=torch.bool),
+                            None, "right")
+    assert spliced.inputs_embeds.shape[1] == ids.shape[1] - 1 + 3 * inputs.shape[1]
+    records = load_split(synthetic_dataset, 2, "train")
+    stage = dataclasses.replace(cfg.stage2, steps=1)
+    before = _snapshot(model.projector)
+    train_stage(model, 2, stage, records, store, tmp_path / "run", 0, progress=False)
+    assert any(not torch.equal(v, before[n]) for n, v in _snapshot(model.projector).items())
+    assert isinstance(model.generate(tokens, "Question 0 about scene 0?", max_new_tokens=4), str)

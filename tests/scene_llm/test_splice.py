@@ -7,6 +7,7 @@ from lerf3d.scene_llm.splice import (
     IGNORE_INDEX,
     SplicedBatch,
     find_placeholders,
+    flatten_slots,
     ids_for_embedding,
     pad_scene_tokens,
     splice_scene_tokens,
@@ -166,3 +167,13 @@ def test_tiny_llama_padded_sample_matches_it_alone():
                                     embed(ids_for_embedding(alone_ids, SCENE)), tokens[1:, :2], SCENE)
         alone_logits = model(inputs_embeds=alone.inputs_embeds, attention_mask=alone.attention_mask).logits
     torch.testing.assert_close(logits[1, :5], alone_logits[0], atol=1e-5, rtol=1e-4)
+
+
+def test_flatten_slots_lays_tokens_out_slot_after_slot():
+    projected = torch.arange(2 * 2 * 3).float().reshape(2, 2, 3, 1)  # (B=2, T=2, K=3, H=1)
+    mask = torch.tensor([[True, True], [True, False]])
+    flat, flat_mask = flatten_slots(projected, mask)
+    assert flat[..., 0].tolist() == [[0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11]]
+    assert flat_mask.tolist() == [[True] * 6, [True] * 3 + [False] * 3]
+    with pytest.raises(ValueError, match="does not match"):
+        flatten_slots(projected, mask[:, :1])
