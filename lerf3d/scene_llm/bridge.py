@@ -77,6 +77,11 @@ class BridgeConfig:
         if not self.temperature > 0 or "{}" not in self.template:
             raise ValueError(f"a bridge needs temperature > 0 and a template with '{{}}': {self}")
 
+    @property
+    def uses_labels(self) -> bool:
+        """True when the projector gets a label lookup over a dataset's vocabulary."""
+        return self.enabled and self.kind == "labels"
+
 
 def vocabulary_words(tokenizer, limit: int, min_length: int = 3) -> list[str]:
     """Up to ``limit`` lower-case alphabetic whole-word tokens of ``tokenizer``, in id order."""
@@ -97,12 +102,14 @@ def vocabulary_words(tokenizer, limit: int, min_length: int = 3) -> list[str]:
 def word_embeddings(tokenizer, embedding: torch.nn.Embedding, words: list[str]) -> Float[torch.Tensor, "N H"]:
     """The LLM's input embedding of each word as it appears mid-sentence (" word"), averaged over
     its tokens when it splits."""
-    rows = []
     weight = embedding.weight.detach().float()
-    for word in words:
-        ids = tokenizer(" " + word, add_special_tokens=False)["input_ids"]
-        rows.append(weight[torch.tensor(ids, device=weight.device)].mean(0))
-    return torch.stack(rows)
+    return torch.stack([weight[torch.tensor(_word_ids(tokenizer, word), device=weight.device)].mean(0)
+                        for word in words])
+
+
+def _word_ids(tokenizer, word: str) -> list[int]:
+    """Token ids of ``word`` as it appears mid-sentence (" word")."""
+    return tokenizer(" " + word, add_special_tokens=False)["input_ids"]
 
 
 def spelled_embeddings(
@@ -116,7 +123,7 @@ def spelled_embeddings(
         raise ValueError(f"the separator {separator!r} tokenises to nothing")
     rows = []
     for word in words:
-        ids = (tokenizer(" " + word, add_special_tokens=False)["input_ids"] + sep)[:slots]
+        ids = (_word_ids(tokenizer, word) + sep)[:slots]
         ids = ids + [sep[-1]] * (slots - len(ids))
         rows.append(weight[torch.tensor(ids, device=weight.device)])  # (K, H)
     return torch.stack(rows)
@@ -167,7 +174,6 @@ class LabelBridge(nn.Module):
     def __init__(self, in_features: int, num_labels: int, out_features: int, slots: int = 1) -> None:
         super().__init__()
         self.in_features = in_features
-        self.slots = slots
         shape = (num_labels, out_features) if slots == 1 else (num_labels, slots, out_features)
         self.register_buffer("keys", torch.zeros(num_labels, in_features))
         self.register_buffer("values", torch.zeros(shape))
@@ -177,7 +183,7 @@ class LabelBridge(nn.Module):
         scores = F.normalize(x, dim=-1) @ self.keys.T  # (..., V)
         weights = torch.softmax(self.log_temperature.exp() * scores, dim=-1)  # (..., V)
         out = weights @ self.values.flatten(1)  # (..., K * H)
-        return out if self.slots == 1 else out.unflatten(-1, self.values.shape[1:])  # (..., K, H)
+        return out if self.values.dim() == 2 else out.unflatten(-1, self.values.shape[1:])  # (..., K, H)
 
     def set_labels(
         self, keys: Float[torch.Tensor, "V F"], values: Float[torch.Tensor, "V H"], temperature: float

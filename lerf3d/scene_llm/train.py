@@ -96,7 +96,7 @@ def build_scene_llm(cfg: SceneLLMConfig, feature_dim: int, device: torch.device 
 
     loaded = load_llm(cfg.llm, device)
     hidden = loaded.model.get_input_embeddings().embedding_dim
-    labels = bridge_labels(vocabulary, cfg.bridge) if cfg.bridge.enabled and cfg.bridge.kind == "labels" else []
+    labels = bridge_labels(vocabulary, cfg.bridge) if cfg.bridge.uses_labels else []
     pcfg = ProjectorConfig(cfg.encoding.input_dim(feature_dim), cfg.projector_hidden, hidden,
                            cfg.projector_kind, bridge_dim=feature_dim if cfg.bridge.enabled else 0,
                            bridge_labels=len(labels), slots=cfg.bridge.slots if labels else 1)
@@ -301,9 +301,8 @@ def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str |
         from lerf3d.encoders import build_image_text_encoder
 
         encode_text = build_image_text_encoder(load_prepare_config(prepared).encoder, device).encode_text
-    labelled = cfg.bridge.enabled and cfg.bridge.kind == "labels"
     model = build_scene_llm(cfg, feature_dim, device, encode_text,
-                            load_vocabulary(dataset_dir) if labelled else ())
+                            load_vocabulary(dataset_dir) if cfg.bridge.uses_labels else ())
     results = []
     for stage in stages:
         stage_cfg = cfg.stage1 if stage == 1 else cfg.stage2
