@@ -54,20 +54,26 @@ class LitConfig:
     label_smoothing: float = 0.1
     """Cross-entropy label smoothing: many labels are near-synonyms ("chair", "oak chair")."""
     balance_power: float = 0.5
-    """Crops are drawn with probability ~ count(label) ** -power: floor and wall crops are common."""
+    """Crops are drawn with probability ~ count(model) ** -power over the crops' catalogue models
+    (:attr:`CropSet.models`): floor and wall crops are common, and one label's models can be seen
+    in eleven rooms or in one. Measured (2000 steps): balancing models rather than labels lifts
+    text -> image from 85.5 % to 88.4 % and a rare armchair model from 0 % to 39 %."""
     init_from_dense: bool = False
     """Start a ViT image backbone's shared layers (patch 8 only) from the DINO dense tower; the
     default CNN backbone shares no layer with the dense ViT and starts from random weights."""
     templates: tuple[str, ...] = PROMPT_TEMPLATES
     """Prompt templates; each crop draws one per step."""
-    crop_scale: tuple[float, float] = (0.5, 1.0)
-    """Area share kept by the random resized crop of a cached crop (tile sizes vary in between)."""
+    crop_scale: tuple[float, float] = (0.8, 1.0)
+    """Area share kept by the random resized crop of a cached crop (tile sizes vary in between).
+    Light, as the jitter: at 0.5-1.0 a 3.7M-parameter tower fitted only 73 % of its training crops
+    (measured, 2000 steps: 69.1 % top-1 on unseen rooms, 70.9 % with this and the jitter below)."""
     aspect: tuple[float, float] = (3 / 4, 4 / 3)
     """Aspect range of the random resized crop."""
     jitter: ColorJitterConfig = field(
-        default_factory=lambda: ColorJitterConfig(0.3, 0.3, 0.3, 0.02, p=0.8, grayscale_p=0.05)
+        default_factory=lambda: ColorJitterConfig(0.1, 0.1, 0.1, 0.01, p=0.5, grayscale_p=0.0)
     )
-    """Colour distortion, milder than DINO's: colour names an object ("red armchair")."""
+    """Colour distortion, much milder than DINO's: colour names an object ("red armchair"), and
+    renders of one room share their lighting, so there is little photometric variation to cover."""
 
 
 def text_table(text_tower, labels: list[str], templates: tuple[str, ...]) -> Float[torch.Tensor, "T C D"]:
@@ -98,10 +104,10 @@ def augment_crops(
     return to_network(color_jitter(hflip(x, 0.5, gen), cfg.jitter, gen))
 
 
-def sample_weights(labels: torch.Tensor, power: float) -> torch.Tensor:
-    """Per-crop sampling weight ~ count(label) ** -power."""
-    counts = torch.bincount(labels).float()
-    return counts[labels] ** -power
+def sample_weights(groups: torch.Tensor, power: float) -> torch.Tensor:
+    """Per-crop sampling weight ~ count(group) ** -power (``groups``: (N,) int64 ids >= 0)."""
+    counts = torch.bincount(groups).float()
+    return counts[groups] ** -power
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,7 +148,7 @@ def train_lit(
     n_init = init_from_dense(tower, dense) if (dense is not None and cfg.init_from_dense) else 0
     # param_groups puts the 0-d logit_scale with the biases: the temperature is not decayed
     opt = torch.optim.AdamW(param_groups(tower), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    weights = sample_weights(crops.labels, cfg.balance_power)
+    weights = sample_weights(crops.models, cfg.balance_power)
     losses, accs, start = [], [], time.perf_counter()
     bar = tqdm(range(cfg.steps), desc="LiT image-text tower", mininterval=5.0)
     tower.train()

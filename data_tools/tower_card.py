@@ -183,7 +183,7 @@ def write_model_card(r: TowerReport, path: Path) -> None:
         "  Text side: all-MiniLM-L6-v2, frozen; label texts under",
         f"  {len(c.lit.templates)} templates ({', '.join(repr(t) for t in c.lit.templates)}) computed once.",
         f"  Softmax over all label texts + LERF's canonical negatives with a learned temperature (now {r.temperature:.4f}),",
-        f"  label smoothing {c.lit.label_smoothing}, crops drawn ~ count^-{c.lit.balance_power} per label; augmentation: random",
+        f"  label smoothing {c.lit.label_smoothing}, crops drawn ~ count^-{c.lit.balance_power} per catalogue model; augmentation: random",
         f"  resized crop ({c.lit.crop_scale[0]}-{c.lit.crop_scale[1]} of the area), flips, colour jitter.",
         f"  {c.lit.steps} steps of {c.lit.batch_size} crops, AdamW lr {c.lit.lr}. Loss {l0:.3f} -> {l1:.3f}.",
         f"- Weights stored as {c.weights_dtype}.",

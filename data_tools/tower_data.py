@@ -9,7 +9,7 @@ their dominant ground-truth instance. Everything is cached as uint8 tensors so e
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -84,32 +84,30 @@ class CropSet:
     """(N,) float32 tile side / image height."""
     rooms: torch.Tensor
     """(N,) int64 seed of the room the crop comes from."""
+    models: torch.Tensor
+    """(N,) int64 index into the run's model list (:func:`model_keys`): the catalogue model of the
+    crop's dominant instance, or its shell label. Sampling is balanced over these: one label's
+    models can be common and rare (an armchair model in eleven rooms, another in one)."""
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
     def subset(self, keep: torch.Tensor) -> CropSet:
-        return CropSet(self.images[keep], self.labels[keep], self.tile_fractions[keep], self.rooms[keep])
+        return CropSet(**{k: v[keep] for k, v in self._tensors().items()})
+
+    def _tensors(self) -> dict[str, torch.Tensor]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def save(self, path: Path) -> None:
-        torch.save(
-            {"images": self.images, "labels": self.labels, "tile_fractions": self.tile_fractions, "rooms": self.rooms},
-            path,
-        )
+        torch.save(self._tensors(), path)
 
     @staticmethod
     def load(path: Path) -> CropSet:
-        d = torch.load(path, weights_only=True)
-        return CropSet(d["images"], d["labels"], d["tile_fractions"], d["rooms"])
+        return CropSet(**torch.load(path, weights_only=True))
 
     @staticmethod
     def concat(sets: list[CropSet]) -> CropSet:
-        return CropSet(
-            torch.cat([s.images for s in sets]),
-            torch.cat([s.labels for s in sets]),
-            torch.cat([s.tile_fractions for s in sets]),
-            torch.cat([s.rooms for s in sets]),
-        )
+        return CropSet(**{f.name: torch.cat([getattr(s, f.name) for s in sets]) for f in fields(CropSet)})
 
 
 def generate_rooms(rooms: RoomSetConfig, folder: Path, desc: str) -> list[Path]:
@@ -140,6 +138,24 @@ def instance_labels(gt: GroundTruth, label_index: dict[str, int]) -> np.ndarray:
     table = np.full(max(o.instance_id for o in gt.objects) + 1, -1, np.int64)
     for obj in gt.objects:
         table[obj.instance_id] = label_index.get(obj.label, -1)
+    return table
+
+
+def model_keys(catalog_ids: list[str]) -> list[str]:
+    """The model list of a run: catalogue ids, then the room shell's labels (one "model" each)."""
+    return sorted(set(catalog_ids)) + list(STRUCTURE_LABELS)
+
+
+def instance_models(gt: GroundTruth, model_index: dict[str, int]) -> np.ndarray:
+    """Lookup table instance id -> model index (:func:`model_keys`), from the room's
+    ``ground_truth.json`` (``catalog_id`` of each furniture object; the shell by its label)."""
+    path = gt.path.parent / "ground_truth.json"
+    table = np.full(max(o.instance_id for o in gt.objects) + 1, -1, np.int64)
+    for raw in json.loads(path.read_text())["objects"]:
+        key = raw["label"] if raw["label"] in STRUCTURE_LABELS else raw.get("catalog_id")
+        if key not in model_index:
+            raise ValueError(f"{path}: object {raw['instance_id']} has catalogue model {key!r}, not in the run's model list")
+        table[raw["instance_id"]] = model_index[key]
     return table
 
 
@@ -204,49 +220,68 @@ def pyramid_windows(pyramid: PyramidConfig, height: int, width: int) -> tuple[np
     return np.concatenate(windows), np.concatenate(levels)
 
 
-def label_windows(mask: np.ndarray, windows: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """(n,) label index of each window's dominant instance (-1: none dominant, or unlabelled)."""
-    out = np.full(len(windows), -1, np.int64)
-    for i, (top, left, side) in enumerate(windows):
-        inst = dominant_instance(mask[top : top + side, left : left + side])
-        if 0 < inst < len(table):
-            out[i] = table[inst]
-    return out
+def window_instances(mask: np.ndarray, windows: np.ndarray) -> np.ndarray:
+    """(n,) dominant instance id of each window (0: none dominant)."""
+    return np.array([dominant_instance(mask[t : t + s, l : l + s]) for t, l, s in windows], np.int64)
+
+
+def lookup(table: np.ndarray, instances: np.ndarray) -> np.ndarray:
+    """``table[instances]``, -1 for id 0 ("nothing") and ids past the table."""
+    ok = (instances > 0) & (instances < len(table))
+    return np.where(ok, table[np.where(ok, instances, 0)], -1)
+
+
+@dataclass(frozen=True)
+class RunVocabulary:
+    """The label and model lists crop indices point into."""
+
+    labels: list[str]
+    """Label texts (:func:`catalogue_labels`)."""
+    models: list[str]
+    """Catalogue model ids and shell labels (:func:`model_keys`)."""
+
+    def tables(self, gt: GroundTruth) -> tuple[np.ndarray, np.ndarray]:
+        """(instance id -> label index, instance id -> model index) of one room."""
+        labels = instance_labels(gt, {name: i for i, name in enumerate(self.labels)})
+        return labels, instance_models(gt, {key: i for i, key in enumerate(self.models)})
 
 
 def room_train_crops(
-    room_dir: Path, seed: int, labels: list[str], config: CropSamplingConfig, rng: np.random.Generator
+    room_dir: Path, seed: int, vocab: RunVocabulary, config: CropSamplingConfig, rng: np.random.Generator
 ) -> CropSet:
     """Labelled training crops of every view of one room."""
     gt = load_ground_truth(room_dir)
-    table = instance_labels(gt, {name: i for i, name in enumerate(labels)})
+    labels = vocab.labels
+    table, models = vocab.tables(gt)
     structure = {labels.index(s) for s in STRUCTURE_LABELS if s in labels}
     furniture = {o.instance_id for o in gt.furniture}
     sets = []
     for frame in sorted(gt.mask_paths):
         rgb, mask = read_view(gt, frame)
         windows = sample_train_windows(mask, furniture, config, rng)
-        lab = label_windows(mask, windows, table)
+        inst = window_instances(mask, windows)
+        lab = lookup(table, inst)
         is_structure = np.isin(lab, sorted(structure))
         drop = np.flatnonzero(is_structure)[config.max_structure_per_view :]
         keep = np.flatnonzero(lab >= 0)
         keep = np.setdiff1d(keep, drop)
-        sets.append(_crop_set(rgb, windows[keep], lab[keep], seed))
+        sets.append(_crop_set(rgb, windows[keep], lab[keep], lookup(models, inst[keep]), seed))
     return CropSet.concat(sets)
 
 
 def room_eval_crops(
-    room_dir: Path, seed: int, labels: list[str], config: EvalSamplingConfig, rng: np.random.Generator
+    room_dir: Path, seed: int, vocab: RunVocabulary, config: EvalSamplingConfig, rng: np.random.Generator
 ) -> CropSet:
     """Balanced subset of the labelled pyramid windows of every view of one room."""
     gt = load_ground_truth(room_dir)
-    table = instance_labels(gt, {name: i for i, name in enumerate(labels)})
+    table, models = vocab.tables(gt)
     views, chosen = [], {}
     for v, frame in enumerate(sorted(gt.mask_paths)):
         rgb, mask = read_view(gt, frame)
         windows, levels = pyramid_windows(config.pyramid, *mask.shape)
-        lab = label_windows(mask, windows, table)
-        views.append((rgb, windows))
+        inst = window_instances(mask, windows)
+        lab = lookup(table, inst)
+        views.append((rgb, windows, lookup(models, inst)))
         for i in np.flatnonzero(lab >= 0):
             chosen.setdefault((int(lab[i]), int(levels[i])), []).append((v, i, int(lab[i])))
     picks: list[tuple[int, int, int]] = []
@@ -255,25 +290,24 @@ def room_eval_crops(
         order = rng.permutation(len(group))[: config.per_label_level_room]
         picks += [group[j] for j in sorted(order)]
     sets = []
-    for v, (rgb, windows) in enumerate(views):
+    for v, (rgb, windows, models) in enumerate(views):
         mine = [(i, lab) for (pv, i, lab) in picks if pv == v]
         if mine:
             idx, lab = np.array([m[0] for m in mine]), np.array([m[1] for m in mine])
-            sets.append(_crop_set(rgb, windows[idx], lab, seed))
+            sets.append(_crop_set(rgb, windows[idx], lab, models[idx], seed))
     return CropSet.concat(sets)
 
 
-def _crop_set(rgb: np.ndarray, windows: np.ndarray, labels: np.ndarray, seed: int) -> CropSet:
+def _crop_set(rgb: np.ndarray, windows: np.ndarray, labels: np.ndarray, models: np.ndarray, seed: int) -> CropSet:
     image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)  # (3, H, W)
     n = len(windows)
-    if n == 0:
-        empty = torch.zeros(0, 3, CROP_SIZE, CROP_SIZE, dtype=torch.uint8)
-        return CropSet(empty, torch.zeros(0, dtype=torch.int64), torch.zeros(0), torch.zeros(0, dtype=torch.int64))
+    images = cut_crops(image, windows) if n else torch.zeros(0, 3, CROP_SIZE, CROP_SIZE, dtype=torch.uint8)
     return CropSet(
-        images=cut_crops(image, windows),
-        labels=torch.as_tensor(labels, dtype=torch.int64),
-        tile_fractions=torch.as_tensor(windows[:, 2] / rgb.shape[0], dtype=torch.float32),
+        images=images,
+        labels=torch.as_tensor(labels, dtype=torch.int64).reshape(n),
+        tile_fractions=torch.as_tensor(windows[:, 2] / rgb.shape[0], dtype=torch.float32).reshape(n),
         rooms=torch.full((n,), seed, dtype=torch.int64),
+        models=torch.as_tensor(models, dtype=torch.int64).reshape(n),
     )
 
 

