@@ -148,15 +148,14 @@ def model_keys(catalog_ids: list[str]) -> list[str]:
 
 
 def instance_models(gt: GroundTruth, model_index: dict[str, int]) -> np.ndarray:
-    """Lookup table instance id -> model index (:func:`model_keys`), from the room's
-    ``ground_truth.json`` (``catalog_id`` of each furniture object; the shell by its label)."""
-    path = gt.path.parent / "ground_truth.json"
+    """Lookup table instance id -> model index (:func:`model_keys`): each furniture object's
+    ``catalog_id``, the room shell by its label."""
     table = np.full(max(o.instance_id for o in gt.objects) + 1, -1, np.int64)
-    for raw in json.loads(path.read_text())["objects"]:
-        key = raw["label"] if raw["label"] in STRUCTURE_LABELS else raw.get("catalog_id")
+    for obj in gt.objects:
+        key = obj.label if obj.is_structure else obj.catalog_id
         if key not in model_index:
-            raise ValueError(f"{path}: object {raw['instance_id']} has catalogue model {key!r}, not in the run's model list")
-        table[raw["instance_id"]] = model_index[key]
+            raise ValueError(f"{gt.path}: object {obj.instance_id} has catalogue model {key!r}, not in the run's model list")
+        table[obj.instance_id] = model_index[key]
     return table
 
 

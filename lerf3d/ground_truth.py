@@ -30,6 +30,9 @@ class GroundTruthObject:
     """(3,) world axis-aligned box minimum, metres."""
     box_max: np.ndarray
     """(3,) world axis-aligned box maximum, metres."""
+    catalog_id: str | None = None
+    """Catalogue model of a generated room's object (``blendswap-cc-0/armchair2``); None for the
+    room shell and for scenes annotated without a catalogue."""
 
     @property
     def center(self) -> np.ndarray:
@@ -87,6 +90,7 @@ def load_ground_truth(path: str | Path) -> GroundTruth:
                 str(o["category"]),
                 np.asarray(o["box_min"], np.float64),
                 np.asarray(o["box_max"], np.float64),
+                o.get("catalog_id"),
             )
             for o in data["objects"]
         )

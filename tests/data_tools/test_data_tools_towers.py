@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import numpy as np
@@ -11,7 +10,13 @@ import torch
 
 from data_tools.dino_train import DinoConfig, dino_loss, lr_at, multi_crop
 from data_tools.lit_train import LitConfig, init_from_dense, sample_weights, train_lit
-from data_tools.tower_augment import ColorJitterConfig, color_jitter, gaussian_blur, hue_rotation, random_boxes
+from data_tools.tower_augment import (
+    ColorJitterConfig,
+    color_jitter,
+    gaussian_blur,
+    hue_rotation,
+    random_boxes,
+)
 from data_tools.tower_card import loss_drop
 from data_tools.tower_data import (
     STRUCTURE_LABELS,
@@ -115,7 +120,7 @@ def test_lit_init_balance_and_determinism() -> None:
 def test_training_crops_carry_their_catalogue_model(tiny_room) -> None:
     tiny_room = tiny_room.out_dir
     gt = load_ground_truth(tiny_room)
-    catalog_ids = [o["catalog_id"] for o in json.loads((tiny_room / "ground_truth.json").read_text())["objects"] if o.get("catalog_id")]
+    catalog_ids = [o.catalog_id for o in gt.furniture]
     vocab = RunVocabulary(catalogue_labels(sorted({o.label for o in gt.objects})), model_keys(catalog_ids))
     crops = room_train_crops(tiny_room, 7, vocab, CropSamplingConfig(), np.random.default_rng(0))
     assert len(crops) > 20 and (crops.models >= 0).all() and (crops.rooms == 7).all()
@@ -123,7 +128,7 @@ def test_training_crops_carry_their_catalogue_model(tiny_room) -> None:
     for lab, mod in zip(crops.labels.tolist(), crops.models.tolist(), strict=True):
         key = vocab.models[mod]
         assert vocab.labels[lab] == (key if key in STRUCTURE_LABELS else label_of_model.setdefault(key, vocab.labels[lab]))
-    by_id = {o["catalog_id"]: o["label"] for o in json.loads((tiny_room / "ground_truth.json").read_text())["objects"] if o.get("catalog_id")}
+    by_id = {o.catalog_id: o.label for o in gt.furniture}
     assert all(by_id[k] == v for k, v in label_of_model.items())  # each crop's model has the crop's label
     with pytest.raises(ValueError, match="not in the run's model list"):
         room_train_crops(tiny_room, 7, RunVocabulary(vocab.labels, list(STRUCTURE_LABELS)), CropSamplingConfig(), np.random.default_rng(0))
