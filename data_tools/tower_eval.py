@@ -45,6 +45,11 @@ class RetrievalReport:
     """Distinct labels among the crops."""
     per_label: dict[str, float]
     """top1 per label."""
+    top1_twins: float = float("nan")
+    """top1 with a label of the crop's own material-twin group (:mod:`data_tools.twins`) counted as
+    right: the errors left are between models that look different."""
+    top1_large_twins: float = float("nan")
+    """top1_twins on large crops."""
 
 
 @torch.no_grad()
@@ -55,13 +60,23 @@ def encode_crops(encoder: ImageTextEncoder, crops: CropSet, batch: int = 256) ->
 
 
 def retrieval(
-    image_emb: Float[torch.Tensor, "N D"], crops: CropSet, text_emb: Float[torch.Tensor, "C D"], labels: list[str]
+    image_emb: Float[torch.Tensor, "N D"],
+    crops: CropSet,
+    text_emb: Float[torch.Tensor, "C D"],
+    labels: list[str],
+    twins: tuple[frozenset[str], ...] = (),
 ) -> RetrievalReport:
-    """Retrieval figures of crops whose label index refers to rows of ``text_emb``."""
+    """Retrieval figures of crops whose label index refers to rows of ``text_emb``; ``twins``:
+    groups of labels whose confusions :attr:`RetrievalReport.top1_twins` forgives."""
     sims = image_emb @ text_emb.T  # (N, C)
     target = crops.labels
     rank = (sims > sims.gather(1, target[:, None])).sum(dim=1)  # 0 = best
     hit = rank == 0
+    group = torch.arange(len(labels))  # label index -> index of its twin group's first label
+    for g in twins:
+        members = [labels.index(name) for name in sorted(g) if name in labels]
+        group[members] = min(members, default=0)
+    twin_hit = group[sims.argmax(dim=1)] == group[target]
     large = crops.tile_fractions >= LARGE_CROP_FRACTION - 1e-6
     present = sorted(set(target.tolist()))
     per_label = {labels[c]: float(hit[target == c].float().mean()) for c in present}
@@ -80,6 +95,8 @@ def retrieval(
         text_to_image=float(text_ok),
         labels=len(present),
         per_label=per_label,
+        top1_twins=float(twin_hit.float().mean()),
+        top1_large_twins=float(twin_hit[large].float().mean()) if large.any() else float("nan"),
     )
 
 

@@ -184,7 +184,7 @@ def save_tiny_tower(
         "kind": kind,
         "config": config,
         "state_dict": {
-            k: v.detach().cpu().to(dtype) if v.is_floating_point() else v.detach().cpu()
+            k: (v.detach().cpu().to(dtype) if v.is_floating_point() else v.detach().cpu()).contiguous()
             for k, v in tower.state_dict().items()
         },
         "meta": dict(meta or {}),
