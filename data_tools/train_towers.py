@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from data_tools.assets import prepare_model
 from data_tools.catalog import load_catalog
 from data_tools.dino_train import DinoConfig, DinoResult, train_dino
 from data_tools.lit_train import LitConfig, LitResult, temperature, text_table, train_lit
@@ -44,7 +43,7 @@ from data_tools.tower_data import (
     room_views,
 )
 from data_tools.tower_eval import dense_separation, encode_crops, retrieval, synonym_accuracy
-from data_tools.twins import material_signature, twin_groups
+from data_tools.twins import catalog_twins
 from lerf3d.encoders import ViTDenseEncoder, build_dense_encoder, build_image_text_encoder
 from lerf3d.encoders.tiny import TINY_DENSE_FILE, TINY_IMAGE_TEXT_FILE, save_tiny_tower, shared_text_tower
 from lerf3d.encoders.vit import ViT
@@ -206,11 +205,8 @@ def prepare_data(config: TowerTrainConfig, work: Path, seed: int) -> TowerData:
 
 def run_twins(data: TowerData) -> tuple[frozenset[str], ...]:
     """Material-twin label groups (:mod:`data_tools.twins`) among the models of the run's rooms."""
-    catalog = load_catalog()
     used = {data.models[i] for crops in (data.train, data.eval, data.held_out) for i in crops.models.unique().tolist()}
-    entries = [e for e in catalog.entries if e.catalog_id in used]
-    signatures = {e.catalog_id: material_signature(prepare_model(e, catalog)) for e in entries}
-    return twin_groups(signatures, {e.catalog_id: e.label for e in entries})
+    return catalog_twins(load_catalog(), only=used)
 
 
 def save_towers(dino: DinoResult, lit: LitResult, out: Path, config: TowerTrainConfig, meta: dict[str, str]) -> None:

@@ -41,7 +41,11 @@ def twin_groups(signatures: dict[str, MaterialSignature], labels: dict[str, str]
     return tuple(sorted(groups, key=lambda g: sorted(g)))
 
 
-def catalog_twins(catalog: Catalog, cache_dir: Path | None = None) -> tuple[frozenset[str], ...]:
-    """:func:`twin_groups` of every model of a catalogue (models are converted once and cached)."""
-    signatures = {e.catalog_id: material_signature(prepare_model(e, catalog, cache_dir)) for e in catalog.entries}
-    return twin_groups(signatures, {e.catalog_id: e.label for e in catalog.entries})
+def catalog_twins(
+    catalog: Catalog, only: set[str] | None = None, cache_dir: Path | None = None
+) -> tuple[frozenset[str], ...]:
+    """:func:`twin_groups` of the models of a catalogue (those whose ``catalog_id`` is in ``only``,
+    else all); models are converted once and cached."""
+    entries = [e for e in catalog.entries if only is None or e.catalog_id in only]
+    signatures = {e.catalog_id: material_signature(prepare_model(e, catalog, cache_dir)) for e in entries}
+    return twin_groups(signatures, {e.catalog_id: e.label for e in entries})

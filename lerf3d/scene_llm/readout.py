@@ -1,0 +1,114 @@
+"""What a room's tokens say on their own: each token named by its nearest label, no LLM.
+
+A Scene-LLM counts and finds objects only as well as its tokens carry their names. This reads the
+tokens the way the projector's label bridge starts out reading them (cosine of a token's feature
+with the text tower's embedding of every label, best label wins) and reports two things:
+
+- how many of the labels present in a room some token names;
+- how a counter built on that reading scores on the count and existence questions (the number of
+  tokens named X, and whether there is one).
+
+Both are ceilings-of-a-kind for the model: it rarely counts better than its tokens name things.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from jaxtyping import Float
+
+from lerf3d.scene_llm.data import QARecord
+from lerf3d.scene_llm.language import normalise_answer, plural, there_is
+
+
+@dataclass(frozen=True)
+class TokenReadout:
+    """Nearest-label reading of the tokens of a set of rooms."""
+
+    labels_named: int
+    """(room, label) pairs of furniture present in a room that at least one of its tokens names."""
+    labels_present: int
+    """(room, label) pairs of furniture present."""
+    scores: dict[str, float]
+    """Exact match of the token counter per question type it answers ("count", "exists")."""
+    questions: dict[str, int]
+    """Questions per type."""
+
+
+def nearest_labels(
+    features: Float[torch.Tensor, "T F"], label_texts: Float[torch.Tensor, "L F"], labels: Sequence[str]
+) -> list[str]:
+    """The label whose text embedding has the highest cosine with each token's feature."""
+    if len(features) == 0:
+        return []
+    sims = F.normalize(features.float(), dim=-1) @ F.normalize(label_texts.float(), dim=-1).T  # (T, L)
+    return [labels[i] for i in sims.argmax(dim=1).tolist()]
+
+
+def question_labels(vocabulary: Sequence[str]) -> dict[tuple[str, str], str]:
+    """(type, question text) -> label, for the count and existence questions the generator writes
+    (:func:`lerf3d.scene_llm.questions.count_questions`, ``existence_questions``)."""
+    out = {}
+    for label in vocabulary:
+        out[("count", f"How many {plural(label)} are there in the room?")] = label
+        out[("exists", f"{there_is(label)} in the room?")] = label
+    return out
+
+
+def counter_answer(record: QARecord, named: Counter, labels: Mapping[tuple[str, str], str]) -> str | None:
+    """The token counter's answer to a count or existence question; None for other questions."""
+    label = labels.get((record.type, record.question))
+    if label is None:
+        return None
+    return str(named[label]) if record.type == "count" else ("yes" if named[label] else "no")
+
+
+def readout(
+    records: Sequence[QARecord],
+    named: Mapping[str, Counter],
+    present: Mapping[str, set[str]],
+    vocabulary: Sequence[str],
+) -> TokenReadout:
+    """Score the token counter on ``records``. ``named``: scene -> Counter of its tokens' nearest
+    labels; ``present``: scene -> furniture labels of its ground truth."""
+    labels = question_labels(vocabulary)
+    right, total = Counter(), Counter()
+    for record in records:
+        answer = counter_answer(record, named[record.scene], labels)
+        if answer is None:
+            continue
+        total[record.type] += 1
+        right[record.type] += normalise_answer(answer) == normalise_answer(record.answer)
+    pairs = [(scene, label) for scene in sorted(present) for label in sorted(present[scene])]
+    return TokenReadout(
+        labels_named=sum(1 for scene, label in pairs if named[scene][label] > 0),
+        labels_present=len(pairs),
+        scores={t: right[t] / total[t] for t in sorted(total)},
+        questions=dict(sorted(total.items())),
+    )
+
+
+def token_readout(
+    dataset_dir: str | Path,
+    records: Sequence[QARecord],
+    tokens_of: Callable[[str], torch.Tensor],
+    encode_text: Callable[[list[str]], torch.Tensor],
+    template: str,
+) -> TokenReadout:
+    """:func:`readout` of a dataset's records: ``tokens_of(scene)`` gives a scene's token features,
+    ``encode_text`` the text tower, ``template`` the label's phrase (the bridge's)."""
+    from lerf3d.ground_truth import load_ground_truth
+    from lerf3d.scene_llm.data import load_manifest, load_vocabulary
+
+    vocabulary = load_vocabulary(dataset_dir)
+    manifest = load_manifest(dataset_dir)
+    texts = encode_text([template.format(label) for label in vocabulary]).float()
+    scenes = sorted({r.scene for r in records})
+    named = {s: Counter(nearest_labels(tokens_of(s), texts, vocabulary)) for s in scenes}
+    present = {s: {o.label for o in load_ground_truth(manifest[s].capture).furniture} for s in scenes}
+    return readout(records, named, present, vocabulary)
