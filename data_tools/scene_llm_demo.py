@@ -132,8 +132,8 @@ on {", ".join(config["stage2"]["lora"]["target_modules"])}). Weights stored as f
 
 Limits: counting and existence rest on how many of a room's objects get a token whose nearest
 label is right ({tokens.labels_named} of the {tokens.labels_present} labels of the held-out rooms: small
-tabletop items fuse to a handful of points, and the `lerf3d:tiny` tower confuses near-duplicate catalogue names; counting the tokens
-per nearest label, with no LLM, scores {counter}), so the model
+tabletop items fuse to a handful of points, and the `lerf3d:tiny` tower confuses near-duplicate
+catalogue names; counting the tokens per nearest label, with no LLM, scores {counter}), so the model
 answers "no"/"0" more often than it should; reading the scene at all needed the 750 stage-2 steps
 (at 450 it gave the same answer with another room's tokens for 82 % of questions). It knows the
 furniture catalogue's labels (what the towers were trained on), not arbitrary words; the room's
