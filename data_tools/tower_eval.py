@@ -74,8 +74,9 @@ def retrieval(
     hit = rank == 0
     group = torch.arange(len(labels))  # label index -> index of its twin group's first label
     for g in twins:
-        members = [labels.index(name) for name in sorted(g) if name in labels]
-        group[members] = min(members, default=0)
+        members = [labels.index(name) for name in g if name in labels]
+        if members:
+            group[members] = min(members)
     twin_hit = group[sims.argmax(dim=1)] == group[target]
     large = crops.tile_fractions >= LARGE_CROP_FRACTION - 1e-6
     present = sorted(set(target.tolist()))

@@ -160,8 +160,6 @@ class TowerData:
 
     labels: list[str]
     """Label list; crop label indices point into it."""
-    models: list[str]
-    """Model list (:func:`~data_tools.tower_data.model_keys`); crop model indices point into it."""
     train: CropSet
     """Training crops."""
     eval: CropSet
@@ -172,11 +170,14 @@ class TowerData:
     """(V, 3, h, w) uint8 training views for DINO."""
     eval_dirs: list[Path]
     """Evaluation room folders (for the dense figures)."""
+    twins: tuple[frozenset[str], ...]
+    """Material-twin label groups (:mod:`data_tools.twins`) among the models of the run's rooms."""
 
 
 def prepare_data(config: TowerTrainConfig, work: Path, seed: int) -> TowerData:
     """Generate the rooms and cut, label and cache their crops."""
-    vocab = RunVocabulary.of_catalog(load_catalog())
+    catalog = load_catalog()
+    vocab = RunVocabulary.of_catalog(catalog)
     labels = vocab.labels
     train_dirs = generate_rooms(config.train_rooms, work, "train")
     eval_dirs = generate_rooms(config.eval_rooms, work, "eval")
@@ -192,21 +193,21 @@ def prepare_data(config: TowerTrainConfig, work: Path, seed: int) -> TowerData:
             out.append(_cached_crops(room_dir / f"crops_{kind}.pt", key, lambda: cut(room_dir, room_seed, vocab, sampling, rng)))
         return CropSet.concat(out)
 
+    train, evals, held_out = (
+        crops(train_dirs, config.train_rooms.seeds, "train"),
+        crops(eval_dirs, config.eval_rooms.seeds, "eval"),
+        crops(held_dirs, config.held_out_rooms.seeds, "heldout"),
+    )
+    used = {vocab.models[i] for c in (train, evals, held_out) for i in c.models.unique().tolist()}
     return TowerData(
         labels=labels,
-        models=vocab.models,
-        train=crops(train_dirs, config.train_rooms.seeds, "train"),
-        eval=crops(eval_dirs, config.eval_rooms.seeds, "eval"),
-        held_out=crops(held_dirs, config.held_out_rooms.seeds, "heldout"),
+        train=train,
+        eval=evals,
+        held_out=held_out,
         views=torch.cat([room_views(d, config.dino_view_size) for d in train_dirs]),
         eval_dirs=eval_dirs,
+        twins=catalog_twins(catalog, only=used),
     )
-
-
-def run_twins(data: TowerData) -> tuple[frozenset[str], ...]:
-    """Material-twin label groups (:mod:`data_tools.twins`) among the models of the run's rooms."""
-    used = {data.models[i] for crops in (data.train, data.eval, data.held_out) for i in crops.models.unique().tolist()}
-    return catalog_twins(load_catalog(), only=used)
 
 
 def save_towers(dino: DinoResult, lit: LitResult, out: Path, config: TowerTrainConfig, meta: dict[str, str]) -> None:
@@ -219,7 +220,6 @@ def evaluate(data: TowerData, out: Path, config: TowerTrainConfig, seed: int) ->
     """Figures of the saved towers, loaded the way lerf3d loads them."""
     encoder = build_image_text_encoder(f"lerf3d:tiny@{out}", "cpu")
     texts = encoder.encode_text(data.labels).float()
-    twins = run_twins(data)
     emb = encode_crops(encoder, data.eval)
     held_emb = encode_crops(encoder, data.held_out)
     furniture = torch.tensor([data.labels[c] not in ("floor", "wall", "ceiling") for c in data.held_out.labels.tolist()], dtype=torch.bool)
@@ -231,9 +231,9 @@ def evaluate(data: TowerData, out: Path, config: TowerTrainConfig, seed: int) ->
     random_vit = ViT(dense.backbone.cfg)
     random_dense = ViTDenseEncoder("random", random_vit, dense.patch_size, dense.feature_dim, dense.target_size, "cpu")
     return {
-        "eval": retrieval(emb, data.eval, texts, data.labels, twins),
-        "held_out": retrieval(held_emb[furniture], data.held_out.subset(furniture), texts, data.labels, twins),
-        "twins": twins,
+        "eval": retrieval(emb, data.eval, texts, data.labels, data.twins),
+        "held_out": retrieval(held_emb[furniture], data.held_out.subset(furniture), texts, data.labels, data.twins),
+        "twins": data.twins,
         "synonyms": synonym_accuracy(emb, data.eval, encoder, data.labels, SYNONYMS),
         "dense": dense_separation(dense, list(images), list(masks)),
         "dense_random": dense_separation(random_dense, list(images), list(masks)),

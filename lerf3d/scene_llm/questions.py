@@ -118,6 +118,16 @@ def draw_absent(
     return sorted(absent[i] for i in rng.choice(len(absent), count, replace=False, p=p))
 
 
+def count_question(label: str) -> str:
+    """The text of the counting question about ``label``."""
+    return f"How many {plural(label)} are there in the room?"
+
+
+def exists_question(label: str) -> str:
+    """The text of the existence question about ``label``."""
+    return f"{there_is(label)} in the room?"
+
+
 def count_questions(
     objects: Sequence[GroundTruthObject],
     vocabulary: Sequence[str] = (),
@@ -128,7 +138,7 @@ def count_questions(
     (answer 0), drawn as in :func:`draw_absent`."""
     counts = Counter(o.label for o in objects)
     absent = draw_absent(list(counts), vocabulary, len(counts), rng, weights) if vocabulary else []
-    return [QA("count", f"How many {plural(label)} are there in the room?", str(counts.get(label, 0)))
+    return [QA("count", count_question(label), str(counts.get(label, 0)))
             for label in sorted(counts) + absent]
 
 
@@ -142,7 +152,7 @@ def existence_questions(
     no = draw_absent(present, vocabulary, len(present), rng, weights)
     count = len(no)
     yes = [present[i] for i in sorted(rng.choice(len(present), count, replace=False))] if count else []
-    return [QA("exists", f"{there_is(label)} in the room?", answer)
+    return [QA("exists", exists_question(label), answer)
             for labels, answer in ((yes, "yes"), (no, "no")) for label in labels]
 
 

@@ -23,7 +23,8 @@ import torch.nn.functional as F
 from jaxtyping import Float
 
 from lerf3d.scene_llm.data import QARecord
-from lerf3d.scene_llm.language import normalise_answer, plural, there_is
+from lerf3d.scene_llm.language import normalise_answer
+from lerf3d.scene_llm.questions import count_question, exists_question
 
 
 @dataclass(frozen=True)
@@ -51,13 +52,9 @@ def nearest_labels(
 
 
 def question_labels(vocabulary: Sequence[str]) -> dict[tuple[str, str], str]:
-    """(type, question text) -> label, for the count and existence questions the generator writes
-    (:func:`lerf3d.scene_llm.questions.count_questions`, ``existence_questions``)."""
-    out = {}
-    for label in vocabulary:
-        out[("count", f"How many {plural(label)} are there in the room?")] = label
-        out[("exists", f"{there_is(label)} in the room?")] = label
-    return out
+    """(type, question text) -> label, for the count and existence questions the generator writes."""
+    out = {("count", count_question(label)): label for label in vocabulary}
+    return out | {("exists", exists_question(label)): label for label in vocabulary}
 
 
 def counter_answer(record: QARecord, named: Counter, labels: Mapping[tuple[str, str], str]) -> str | None:
