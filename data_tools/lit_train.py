@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -72,11 +73,27 @@ class LitConfig:
     (measured, 2000 steps: 69.1 % top-1 on unseen rooms, 70.9 % with this and the jitter below)."""
     aspect: tuple[float, float] = (3 / 4, 4 / 3)
     """Aspect range of the random resized crop."""
+    bf16: bool | None = None
+    """Run the tower's forward and backward under bfloat16 autocast; weights, optimiser state and the
+    cosine logits stay float32. None: on when the CPU has bfloat16 instructions (:func:`cpu_has_bf16`).
+    Measured on this AMD EPYC (AVX512-BF16), 2000 steps: 0.124 against 0.183 s a step, with the same
+    unseen-room figures (top-1 75.8 % against 75.3 %, large crops 78.2 % against 77.2 %). A CPU
+    without the instructions emulates bfloat16 and is slower, so it is not forced there."""
     jitter: ColorJitterConfig = field(
         default_factory=lambda: ColorJitterConfig(0.1, 0.1, 0.1, 0.01, p=0.5, grayscale_p=0.0)
     )
     """Colour distortion, much milder than DINO's: colour names an object ("red armchair"), and
     renders of one room share their lighting, so there is little photometric variation to cover."""
+
+
+def cpu_has_bf16() -> bool:
+    """True when the CPU reports bfloat16 dot-product instructions (x86 AVX512-BF16 or AMX-BF16, read
+    from Linux's /proc/cpuinfo); False elsewhere."""
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return False
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
 def text_table(text_tower, labels: list[str], templates: tuple[str, ...]) -> Float[torch.Tensor, "T C D"]:
@@ -125,15 +142,21 @@ class LitResult:
     """Top-1 training accuracy per step (augmented crops, the step's templates)."""
     init_tensors: int
     """Backbone tensors initialised from the dense tower."""
+    bf16: bool
+    """Whether the tower ran under bfloat16 autocast."""
     seconds: float
     """Wall time of training."""
 
 
 def lit_step_logits(
-    tower: TinyImageTower, x: torch.Tensor, texts: torch.Tensor, gen: torch.Generator
+    tower: TinyImageTower, x: torch.Tensor, texts: torch.Tensor, gen: torch.Generator, bf16: bool = False
 ) -> Float[torch.Tensor, "B C"]:
-    """Scaled cosines of a batch with every class text, each crop under a random template."""
-    img = tower(x)  # (B, D) unit norm
+    """Scaled cosines of a batch with every class text, each crop under a random template; with
+    ``bf16`` the tower runs under bfloat16 autocast and the cosines are taken in float32."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        img = tower(x)  # (B, D) unit norm
+    if bf16:
+        img = F.normalize(img.float(), dim=-1)  # unit norm to float32 precision
     template = torch.randint(texts.shape[0], (x.shape[0],), generator=gen)
     cos = torch.einsum("bd,bcd->bc", img, texts[template])  # (B, C)
     return cos * tower.logit_scale.exp().clamp(max=CLIP_MAX_LOGIT_SCALE)
@@ -152,6 +175,7 @@ def train_lit(
     # param_groups puts the 0-d logit_scale with the biases: the temperature is not decayed
     opt = torch.optim.AdamW(param_groups(tower), lr=cfg.lr, weight_decay=cfg.weight_decay)
     weights = sample_weights(crops.models, cfg.balance_power)
+    bf16 = cpu_has_bf16() if cfg.bf16 is None else cfg.bf16
     losses, accs, start = [], [], time.perf_counter()
     bar = tqdm(range(cfg.steps), desc="LiT image-text tower", mininterval=5.0)
     tower.train()
@@ -161,7 +185,7 @@ def train_lit(
         idx = torch.multinomial(weights, cfg.batch_size, replacement=True, generator=gen)
         x = augment_crops(crops.images[idx], cfg, gen).contiguous(memory_format=TRAIN_MEMORY_FORMAT)
         target = crops.labels[idx]
-        logits = lit_step_logits(tower, x, texts, gen)
+        logits = lit_step_logits(tower, x, texts, gen, bf16)
         loss = F.cross_entropy(logits, target, label_smoothing=cfg.label_smoothing)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -171,7 +195,7 @@ def train_lit(
         if step % 20 == 0 or step == cfg.steps - 1:
             recent = sum(accs[-50:]) / len(accs[-50:])
             bar.set_postfix(loss=f"{losses[-1]:.3f}", acc=f"{recent:.3f}", T=f"{1 / tower.logit_scale.exp().item():.4f}")
-    return LitResult(tower.eval(), losses, accs, n_init, time.perf_counter() - start)
+    return LitResult(tower.eval(), losses, accs, n_init, bf16, time.perf_counter() - start)
 
 
 def temperature(tower: TinyImageTower) -> float:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data_tools.tower_eval import LARGE_CROP_FRACTION, DenseReport, RetrievalReport
+from data_tools.tower_eval import INTERVAL_DRAWS, INTERVAL_LEVEL, LARGE_CROP_FRACTION, DenseReport, RetrievalReport
 
 BAR_TOP1 = 0.85
 """Quality bar: top-1 over all eval crops (trained labels, floor, wall, ceiling)."""
@@ -59,6 +59,11 @@ class TowerReport:
     """Same shape, random weights."""
     twins: tuple[frozenset[str], ...] = ()
     """Material-twin label groups among the run's models (:mod:`data_tools.twins`)."""
+    lit_bf16: bool = False
+    """Whether LiT ran its tower under bfloat16 autocast."""
+    rooms_reused: tuple[int, int] = (0, 0)
+    """(rooms found already generated in the work folder, rooms of the run): the data time of a
+    run that reused rooms is not that of a fresh run."""
 
 
 def _mean(values: list[float], part: slice) -> float:
@@ -76,6 +81,16 @@ def _bar(value: float, bar: float) -> str:
     return f"{value:.1%} (bar {bar:.0%}: {'met' if value >= bar else 'NOT met'})"
 
 
+def _interval(bounds: tuple[float, float]) -> str:
+    return f"{bounds[0]:.1%}-{bounds[1]:.1%}"
+
+
+def _data_time(r: TowerReport) -> str:
+    reused, total = r.rooms_reused
+    note = f" ({reused} of {total} rooms reused from an earlier run, not generated)" if reused else ""
+    return f"data {r.seconds['data']:.0f} s{note}"
+
+
 def _twins_text(twins: tuple[frozenset[str], ...]) -> str:
     return "; ".join(" / ".join(sorted(g)) for g in twins) or "none"
 
@@ -91,8 +106,10 @@ def format_summary(r: TowerReport) -> str:
             f"data: {r.crop_counts['train']} train crops ({len(r.train_labels)} labels), {r.crop_counts['views']} DINO views, "
             f"{r.crop_counts['eval']} eval crops, {r.crop_counts['held_out']} held-out-room crops",
             f"DINO loss {d0:.3f} -> {d1:.3f}; LiT loss {l0:.3f} -> {l1:.3f}, temperature {r.temperature:.4f}",
-            f"eval top-1 {_bar(r.eval.top1, BAR_TOP1)}, top-5 {r.eval.top5:.1%}, macro {r.eval.macro_top1:.1%}",
-            f"eval top-1 on crops >= {LARGE_CROP_FRACTION:.0%} of H {_bar(r.eval.top1_large, BAR_TOP1_LARGE)}",
+            f"eval top-1 {_bar(r.eval.top1, BAR_TOP1)}, {INTERVAL_LEVEL:.0%} over rooms {_interval(r.eval.top1_interval)}, "
+            f"top-5 {r.eval.top5:.1%}, macro {r.eval.macro_top1:.1%}",
+            f"eval top-1 on crops >= {LARGE_CROP_FRACTION:.0%} of H {_bar(r.eval.top1_large, BAR_TOP1_LARGE)}, "
+            f"{INTERVAL_LEVEL:.0%} over rooms {_interval(r.eval.top1_large_interval)}",
             f"labels whose text prefers their own crops {_bar(r.eval.text_to_image, BAR_TEXT_TO_IMAGE)} of {r.eval.labels}",
             f"with confusions between material twins forgiven ({_twins_text(r.twins)}): top-1 {r.eval.top1_twins:.1%}, "
             f"large crops {r.eval.top1_large_twins:.1%}",
@@ -100,7 +117,7 @@ def format_summary(r: TowerReport) -> str:
             f"synonyms: mean top-1 {syn:.1%} over {len(r.synonyms)}",
             f"dense maps: nearest-centroid {r.dense.centroid_accuracy:.1%} (random weights {r.dense_random.centroid_accuracy:.1%}), "
             f"separation {r.dense.pair_separation:.2f} (random {r.dense_random.pair_separation:.2f})",
-            f"time: data {s['data']:.0f} s, DINO {s['dino']:.0f} s, LiT {s['lit']:.0f} s, total {s['total']:.0f} s on {r.threads} threads",
+            f"time: {_data_time(r)}, DINO {s['dino']:.0f} s, LiT {s['lit']:.0f} s, total {s['total']:.0f} s on {r.threads} threads",
         ]
     )
 
@@ -193,9 +210,10 @@ def write_model_card(r: TowerReport, path: Path) -> None:
         f"  Softmax over all label texts + LERF's canonical negatives with a learned temperature (now {r.temperature:.4f}),",
         f"  label smoothing {c.lit.label_smoothing}, crops drawn ~ count^-{c.lit.balance_power} per catalogue model; augmentation: random",
         f"  resized crop ({c.lit.crop_scale[0]}-{c.lit.crop_scale[1]} of the area), flips, colour jitter.",
-        f"  {c.lit.steps} steps of {c.lit.batch_size} crops, AdamW lr {c.lit.lr}. Loss {l0:.3f} -> {l1:.3f}.",
+        f"  {c.lit.steps} steps of {c.lit.batch_size} crops, AdamW lr {c.lit.lr}, "
+        f"{'bfloat16 autocast (weights and logits float32)' if r.lit_bf16 else 'float32'}. Loss {l0:.3f} -> {l1:.3f}.",
         f"- Weights stored as {c.weights_dtype}.",
-        f"- Wall time ({r.threads} torch threads, shared 2-core CPU): data {s['data']:.0f} s, DINO {s['dino']:.0f} s,",
+        f"- Wall time ({r.threads} torch threads, shared 2-core CPU): {_data_time(r)}, DINO {s['dino']:.0f} s,",
         f"  LiT {s['lit']:.0f} s, total {s['total']:.0f} s ({s['total'] / 60:.1f} min).",
         "",
         "## Quality (rooms never used in training)",
@@ -204,17 +222,21 @@ def write_model_card(r: TowerReport, path: Path) -> None:
         f"highest cosine among all {len(r.labels)} label texts. Text -> image: for each label with evaluation crops,",
         "the mean cosine of its text with its own crops must exceed the mean with the crops of every other label.",
         "",
-        "| figure | value | bar |",
-        "|---|---|---|",
-        f"| top-1, all evaluation crops ({r.eval.crops}, {r.eval.labels} labels) | {r.eval.top1:.1%} | {BAR_TOP1:.0%} |",
-        f"| top-1, crops >= {LARGE_CROP_FRACTION:.0%} of image height | {r.eval.top1_large:.1%} | {BAR_TOP1_LARGE:.0%} |",
-        f"| labels whose text prefers their own crops | {r.eval.text_to_image:.1%} | {BAR_TEXT_TO_IMAGE:.0%} |",
-        f"| top-1, a material twin's label counted as right | {r.eval.top1_twins:.1%} | - |",
-        f"| top-1 on large crops, the same | {r.eval.top1_large_twins:.1%} | - |",
-        f"| top-5, all evaluation crops | {r.eval.top5:.1%} | - |",
-        f"| mean per-label top-1 | {r.eval.macro_top1:.1%} | - |",
-        f"| held-out catalogue models: top-1 ({r.held_out.crops} furniture crops, {r.held_out.labels} labels) | {r.held_out.top1:.1%} | - |",
-        f"| held-out catalogue models: top-5 | {r.held_out.top5:.1%} | - |",
+        f"The {INTERVAL_LEVEL:.0%} intervals resample the evaluation rooms ({INTERVAL_DRAWS} draws with replacement;",
+        "`tower_eval.room_bootstrap`): a room's crops share its models and its light, so the room is the unit",
+        "of the evaluation, and the interval says how much the figure owes to which rooms were drawn.",
+        "",
+        f"| figure | value | {INTERVAL_LEVEL:.0%} over rooms | bar |",
+        "|---|---|---|---|",
+        f"| top-1, all evaluation crops ({r.eval.crops}, {r.eval.labels} labels) | {r.eval.top1:.1%} | {_interval(r.eval.top1_interval)} | {BAR_TOP1:.0%} |",
+        f"| top-1, crops >= {LARGE_CROP_FRACTION:.0%} of image height | {r.eval.top1_large:.1%} | {_interval(r.eval.top1_large_interval)} | {BAR_TOP1_LARGE:.0%} |",
+        f"| labels whose text prefers their own crops | {r.eval.text_to_image:.1%} | - | {BAR_TEXT_TO_IMAGE:.0%} |",
+        f"| top-1, a material twin's label counted as right | {r.eval.top1_twins:.1%} | - | - |",
+        f"| top-1 on large crops, the same | {r.eval.top1_large_twins:.1%} | - | - |",
+        f"| top-5, all evaluation crops | {r.eval.top5:.1%} | - | - |",
+        f"| mean per-label top-1 | {r.eval.macro_top1:.1%} | - | - |",
+        f"| held-out catalogue models: top-1 ({r.held_out.crops} furniture crops, {r.held_out.labels} labels) | {r.held_out.top1:.1%} | - | - |",
+        f"| held-out catalogue models: top-5 | {r.held_out.top5:.1%} | - | - |",
         "",
         "Material twins: catalogue models of different labels made of exactly the same materials (the",
         "same texture images and colours; `data_tools/twins.py`), so a crop that misses the geometry that",

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from data_tools.dino_train import DinoConfig, dino_loss, lr_at, multi_crop
-from data_tools.lit_train import LitConfig, init_from_dense, sample_weights, train_lit
+from data_tools.lit_train import LitConfig, cpu_has_bf16, init_from_dense, lit_step_logits, sample_weights, train_lit
 from data_tools.tower_augment import (
     ColorJitterConfig,
     color_jitter,
@@ -115,6 +115,32 @@ def test_lit_init_balance_and_determinism() -> None:
     first, second = (train_lit(crops, texts, cfg, seed=5).tower for _ in range(2))
     for p, q in zip(first.parameters(), second.parameters(), strict=True):
         torch.testing.assert_close(p, q, atol=0, rtol=0)
+
+
+def test_bf16_autocast_step_keeps_float32_logits_close_to_float32() -> None:
+    torch.manual_seed(0)
+    tower = TinyImageTower().eval()
+    x = torch.randn(8, 3, 64, 64)
+    texts = torch.nn.functional.normalize(torch.randn(2, 5, 384), dim=-1)
+    exact = lit_step_logits(tower, x, texts, torch.Generator().manual_seed(1))
+    fast = lit_step_logits(tower, x, texts, torch.Generator().manual_seed(1), bf16=True)
+    assert fast.dtype == torch.float32
+    scale = float(tower.logit_scale.detach().exp())
+    # bfloat16 keeps 8 bits of mantissa: cosines agree to about 1e-2, not to float32 precision
+    assert (fast - exact).abs().max() / scale < 2e-2
+    assert isinstance(cpu_has_bf16(), bool)
+    crops = CropSet(
+        torch.randint(0, 256, (8, 3, 64, 64), dtype=torch.uint8),
+        torch.tensor([0, 1] * 4),
+        torch.full((8,), 0.3),
+        torch.zeros(8, dtype=torch.int64),
+        torch.tensor([0, 1] * 4),
+    )
+    runs = [train_lit(crops, texts[:, :2], LitConfig(steps=2, batch_size=4, bf16=True), seed=3) for _ in range(2)]
+    assert all(r.bf16 for r in runs)
+    for p, q in zip(runs[0].tower.parameters(), runs[1].tower.parameters(), strict=True):
+        torch.testing.assert_close(p, q, atol=0, rtol=0)  # deterministic under autocast too
+        assert p.dtype == torch.float32
 
 
 def test_training_crops_carry_their_catalogue_model(tiny_room) -> None:
