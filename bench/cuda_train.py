@@ -47,7 +47,7 @@ def prepare(bundle: Path, capture_dir: Path, preset: str) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(capture_dir, tmp / "capture", ignore=shutil.ignore_patterns("features"))
     capture = load_capture(tmp / "capture")
-    bounds, points = fused_scene(capture, tmp / "run")
+    _, points = fused_scene(capture, tmp / "run")  # writes run/fusion/bounds.json
     features = extract_features(load_preset(preset), capture, "lerf3d:tiny", "lerf3d:tiny", tmp / "features")
     shutil.copy(tmp / "run" / "fusion" / "bounds.json", tmp / "bounds.json")
     np.savez(tmp / "points.npz", xyz=points.xyz, rgb=points.rgb)

@@ -20,7 +20,14 @@ from jaxtyping import Float
 from tqdm import tqdm
 
 from data_tools.dino_train import lr_at, param_groups
-from data_tools.tower_augment import ColorJitterConfig, color_jitter, crop_resize, hflip, random_boxes, to_network
+from data_tools.tower_augment import (
+    ColorJitterConfig,
+    color_jitter,
+    crop_resize,
+    hflip,
+    random_boxes,
+    to_network,
+)
 from data_tools.tower_data import CANONICAL_NEGATIVES, CropSet
 from lerf3d.encoders.tiny import TINY_INPUT_SIZE, TinyImageTower
 from lerf3d.encoders.vit import ViT

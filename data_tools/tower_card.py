@@ -7,7 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from data_tools.tower_eval import INTERVAL_DRAWS, INTERVAL_LEVEL, LARGE_CROP_FRACTION, DenseReport, RetrievalReport
+from data_tools.tower_eval import (
+    INTERVAL_DRAWS,
+    INTERVAL_LEVEL,
+    LARGE_CROP_FRACTION,
+    DenseReport,
+    RetrievalReport,
+)
 
 BAR_TOP1 = 0.85
 """Quality bar: top-1 over all eval crops (trained labels, floor, wall, ceiling)."""

@@ -9,7 +9,14 @@ import pytest
 import torch
 
 from data_tools.dino_train import DinoConfig, dino_loss, lr_at, multi_crop
-from data_tools.lit_train import LitConfig, cpu_has_bf16, init_from_dense, lit_step_logits, sample_weights, train_lit
+from data_tools.lit_train import (
+    LitConfig,
+    cpu_has_bf16,
+    init_from_dense,
+    lit_step_logits,
+    sample_weights,
+    train_lit,
+)
 from data_tools.tower_augment import (
     ColorJitterConfig,
     color_jitter,
