@@ -35,7 +35,7 @@ from lerf3d.features.extractor import CaptureFeatures
 from lerf3d.fusion.export import load_bounds
 from lerf3d.train.config import TrainConfig, load_preset
 from lerf3d.train.trainer import Trainer
-from lerf3d.types import PointSet
+from lerf3d.types import Capture, PointSet, SceneBounds
 
 DEFAULT_CAPTURE = Path("outputs/demo_tiny/capture")
 
@@ -60,14 +60,21 @@ def prepare(bundle: Path, capture_dir: Path, preset: str) -> None:
     print(f"wrote {bundle} ({sum(f.stat().st_size for f in bundle.rglob('*') if f.is_file()) / 1e6:.1f} MB)")
 
 
-def train_on(bundle: Path, config: TrainConfig, device: str) -> dict[str, float]:
-    capture = load_capture(bundle / "capture")
-    bounds = load_bounds(bundle / "bounds.json")
+def load_bundle(bundle: Path) -> tuple[Capture, SceneBounds, PointSet, CaptureFeatures]:
+    """What :func:`prepare` wrote: capture, bounds, fused points and features (CPU tensors)."""
     arrays = np.load(bundle / "points.npz")
-    points = PointSet(arrays["xyz"], arrays["rgb"], None)
-    features = CaptureFeatures(**torch.load(bundle / "features.pt", weights_only=False))
+    return (
+        load_capture(bundle / "capture"),
+        load_bounds(bundle / "bounds.json"),
+        PointSet(arrays["xyz"], arrays["rgb"], None),
+        CaptureFeatures(**torch.load(bundle / "features.pt", weights_only=False)),
+    )
+
+
+def train_on(data: tuple[Capture, SceneBounds, PointSet, CaptureFeatures], config: TrainConfig, device: str) -> dict[str, float]:
+    capture, bounds, points, features = data
     trainer = Trainer(config, capture, bounds, features, None, device, points)
-    first_loss = float(trainer.train_step().total)  # also the warm-up (CUDA context, kernels)
+    first_loss = float(trainer.train_step().total.detach())  # also the warm-up (CUDA context, kernels)
     start = time.perf_counter()
     result = trainer.train()
     if device.startswith("cuda"):
@@ -85,9 +92,10 @@ def run(bundle: Path, preset: str, steps: int, threads: int) -> int:
     torch.set_num_threads(threads)
     config = replace(load_preset(preset), steps=steps)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    data = load_bundle(bundle)
     results = {}
     for device in devices:
-        results[device] = train_on(bundle, config, device)
+        results[device] = train_on(data, config, device)
         r = results[device]
         print(f"{device}: first loss {r['first_loss']:.4f}, held-out PSNR {r['psnr']:.2f} dB after {steps} steps, "
               f"{r['rays_per_s']:.0f} rays/s ({r['seconds']:.1f} s)", flush=True)

@@ -115,27 +115,22 @@ ROOM_STAMP = "tower_room_config.json"
 """File in a generated room's folder holding the config it was generated with."""
 
 
-def _room_is_current(rooms: RoomSetConfig, seed: int, room_dir: Path) -> bool:
-    stamp = room_dir / ROOM_STAMP
-    return stamp.is_file() and stamp.read_text() == json.dumps(asdict(rooms.room_config(seed)), default=str, sort_keys=True)
-
-
-def rooms_already_generated(rooms: RoomSetConfig, folder: Path, desc: str) -> int:
-    """How many rooms of a set :func:`generate_rooms` would reuse rather than generate."""
-    return sum(_room_is_current(rooms, seed, folder / f"{desc}_{seed}") for seed in rooms.seeds)
-
-
-def generate_rooms(rooms: RoomSetConfig, folder: Path, desc: str) -> list[Path]:
-    """Generate (or reuse: generation is deterministic per config) the rooms of a set."""
-    out = []
+def generate_rooms(rooms: RoomSetConfig, folder: Path, desc: str) -> tuple[list[Path], int]:
+    """Generate (or reuse: generation is deterministic per config) the rooms of a set; returns
+    their folders and how many were reused (their stamp matched the config) rather than generated."""
+    out, reused = [], 0
     for seed in tqdm(rooms.seeds, desc=f"rooms ({desc})", leave=False):
+        config = rooms.room_config(seed)
         room_dir = folder / f"{desc}_{seed}"
-        if not _room_is_current(rooms, seed, room_dir):
-            config = rooms.room_config(seed)
+        stamp = room_dir / ROOM_STAMP
+        wanted = json.dumps(asdict(config), default=str, sort_keys=True)
+        if stamp.is_file() and stamp.read_text() == wanted:
+            reused += 1
+        else:
             generate_room(config, room_dir)
-            (room_dir / ROOM_STAMP).write_text(json.dumps(asdict(config), default=str, sort_keys=True))
+            stamp.write_text(wanted)
         out.append(room_dir)
-    return out
+    return out, reused
 
 
 def read_view(gt: GroundTruth, frame: str) -> tuple[np.ndarray, np.ndarray]:

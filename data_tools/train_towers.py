@@ -41,7 +41,6 @@ from data_tools.tower_data import (
     room_eval_crops,
     room_train_crops,
     room_views,
-    rooms_already_generated,
 )
 from data_tools.tower_eval import dense_separation, encode_crops, retrieval, synonym_accuracy
 from data_tools.twins import catalog_twins
@@ -186,12 +185,9 @@ def prepare_data(config: TowerTrainConfig, work: Path, seed: int) -> TowerData:
     catalog = load_catalog()
     vocab = RunVocabulary.of_catalog(catalog)
     labels = vocab.labels
-    sets = ((config.train_rooms, "train"), (config.eval_rooms, "eval"), (config.held_out_rooms, "heldout"))
-    reused = sum(rooms_already_generated(rooms, work, desc) for rooms, desc in sets)
-    total = sum(len(rooms.seeds) for rooms, _ in sets)
-    train_dirs = generate_rooms(config.train_rooms, work, "train")
-    eval_dirs = generate_rooms(config.eval_rooms, work, "eval")
-    held_dirs = generate_rooms(config.held_out_rooms, work, "heldout")
+    train_dirs, train_reused = generate_rooms(config.train_rooms, work, "train")
+    eval_dirs, eval_reused = generate_rooms(config.eval_rooms, work, "eval")
+    held_dirs, held_reused = generate_rooms(config.held_out_rooms, work, "heldout")
 
     def crops(dirs: list[Path], seeds: tuple[int, ...], kind: str) -> CropSet:
         sampling = config.crops if kind == "train" else config.eval_crops
@@ -217,7 +213,7 @@ def prepare_data(config: TowerTrainConfig, work: Path, seed: int) -> TowerData:
         views=torch.cat([room_views(d, config.dino_view_size) for d in train_dirs]),
         eval_dirs=eval_dirs,
         twins=catalog_twins(catalog, only=used),
-        rooms_reused=(reused, total),
+        rooms_reused=(train_reused + eval_reused + held_reused, len(train_dirs) + len(eval_dirs) + len(held_dirs)),
     )
 
 

@@ -101,6 +101,17 @@ def test_dino_pieces() -> None:
     assert lr_at(0, 100, 1.0, 0.0, 0.1) == pytest.approx(0.1) and lr_at(99, 100, 1.0, 0.0, 0.1) == pytest.approx(0.0)
 
 
+def _toy_crops(gen: torch.Generator) -> CropSet:
+    """Eight random uint8 crops of two labels (and two models), one room."""
+    return CropSet(
+        torch.randint(0, 256, (8, 3, 64, 64), dtype=torch.uint8, generator=gen),
+        torch.tensor([0, 1] * 4),
+        torch.full((8,), 0.3),
+        torch.zeros(8, dtype=torch.int64),
+        torch.tensor([0, 1] * 4),
+    )
+
+
 def test_lit_init_balance_and_determinism() -> None:
     vit_tower = TinyImageTowerConfig(backbone="vit", vit=replace(tiny_dense_vit(), depth=6))
     tower, dense = TinyImageTower(vit_tower), ViT(tiny_dense_vit())
@@ -110,13 +121,7 @@ def test_lit_init_balance_and_determinism() -> None:
     w = sample_weights(torch.tensor([0, 0, 0, 0, 1]), 1.0)
     assert w[:4].sum() == pytest.approx(w[4])  # power 1: each label drawn equally often
     gen = torch.Generator().manual_seed(0)
-    crops = CropSet(
-        torch.randint(0, 256, (8, 3, 64, 64), dtype=torch.uint8, generator=gen),
-        torch.tensor([0, 1] * 4),
-        torch.full((8,), 0.3),
-        torch.zeros(8, dtype=torch.int64),
-        torch.tensor([0, 1] * 4),
-    )
+    crops = _toy_crops(gen)
     texts = torch.nn.functional.normalize(torch.randn(2, 3, 384, generator=gen), dim=-1)
     cfg = LitConfig(steps=2, batch_size=4)
     first, second = (train_lit(crops, texts, cfg, seed=5).tower for _ in range(2))
@@ -136,13 +141,7 @@ def test_bf16_autocast_step_keeps_float32_logits_close_to_float32() -> None:
     # bfloat16 keeps 8 bits of mantissa: cosines agree to about 1e-2, not to float32 precision
     assert (fast - exact).abs().max() / scale < 2e-2
     assert isinstance(cpu_has_bf16(), bool)
-    crops = CropSet(
-        torch.randint(0, 256, (8, 3, 64, 64), dtype=torch.uint8),
-        torch.tensor([0, 1] * 4),
-        torch.full((8,), 0.3),
-        torch.zeros(8, dtype=torch.int64),
-        torch.tensor([0, 1] * 4),
-    )
+    crops = _toy_crops(torch.Generator().manual_seed(2))
     runs = [train_lit(crops, texts[:, :2], LitConfig(steps=2, batch_size=4, bf16=True), seed=3) for _ in range(2)]
     assert all(r.bf16 for r in runs)
     for p, q in zip(runs[0].tower.parameters(), runs[1].tower.parameters(), strict=True):
