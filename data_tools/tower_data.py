@@ -9,6 +9,8 @@ their dominant ground-truth instance. Everything is cached as uint8 tensors so e
 from __future__ import annotations
 
 import json
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -115,22 +117,40 @@ ROOM_STAMP = "tower_room_config.json"
 """File in a generated room's folder holding the config it was generated with."""
 
 
-def generate_rooms(rooms: RoomSetConfig, folder: Path, desc: str) -> tuple[list[Path], int]:
+def _generate_if_stale(config: RoomConfig, room_dir: Path) -> bool:
+    """Generate one room unless its stamp matches ``config``; True when it was reused."""
+    stamp = room_dir / ROOM_STAMP
+    wanted = json.dumps(asdict(config), default=str, sort_keys=True)
+    if stamp.is_file() and stamp.read_text() == wanted:
+        return True
+    generate_room(config, room_dir)
+    stamp.write_text(wanted)
+    return False
+
+
+def generate_rooms(rooms: RoomSetConfig, folder: Path, desc: str, workers: int = 1) -> tuple[list[Path], int]:
     """Generate (or reuse: generation is deterministic per config) the rooms of a set; returns
-    their folders and how many were reused (their stamp matched the config) rather than generated."""
-    out, reused = [], 0
-    for seed in tqdm(rooms.seeds, desc=f"rooms ({desc})", leave=False):
-        config = rooms.room_config(seed)
-        room_dir = folder / f"{desc}_{seed}"
-        stamp = room_dir / ROOM_STAMP
-        wanted = json.dumps(asdict(config), default=str, sort_keys=True)
-        if stamp.is_file() and stamp.read_text() == wanted:
-            reused += 1
-        else:
-            generate_room(config, room_dir)
-            stamp.write_text(wanted)
-        out.append(room_dir)
-    return out, reused
+    their folders and how many were reused (their stamp matched the config) rather than generated.
+    ``workers`` > 1 renders rooms in that many spawned processes (a room is single-threaded
+    rasterisation, so two workers use both cores); the rooms are the same either way."""
+    dirs = [folder / f"{desc}_{seed}" for seed in rooms.seeds]
+    configs = [rooms.room_config(seed) for seed in rooms.seeds]
+    bar = tqdm(total=len(dirs), desc=f"rooms ({desc})", leave=False)
+    if workers <= 1 or len(dirs) <= 1:
+        reused = []
+        for config, room_dir in zip(configs, dirs, strict=True):
+            reused.append(_generate_if_stale(config, room_dir))
+            bar.update()
+    else:
+        context = multiprocessing.get_context("spawn")  # pybullet and torch state are not fork-safe
+        with ProcessPoolExecutor(min(workers, len(dirs)), mp_context=context) as pool:
+            futures = [pool.submit(_generate_if_stale, c, d) for c, d in zip(configs, dirs, strict=True)]
+            for future in as_completed(futures):
+                future.result()  # a failed room raises here, naming its own error
+                bar.update()
+            reused = [f.result() for f in futures]
+    bar.close()
+    return dirs, sum(reused)
 
 
 def read_view(gt: GroundTruth, frame: str) -> tuple[np.ndarray, np.ndarray]:

@@ -33,6 +33,7 @@ from data_tools.tower_data import (
     catalogue_labels,
     cut_crops,
     dominant_instance,
+    generate_rooms,
     model_keys,
     pyramid_windows,
     room_train_crops,
@@ -176,6 +177,20 @@ def test_room_sets_must_not_share_seeds() -> None:
     base = TowerTrainConfig()
     with pytest.raises(ValueError, match="in two room sets"):
         replace(base, eval_rooms=replace(base.eval_rooms, seeds=(0, 1000)))
+
+
+@pytest.mark.slow
+def test_rooms_rendered_in_two_processes_match_one_and_are_reused(tmp_path) -> None:
+    rooms = PRESETS["tiny"].train_rooms  # two seeds
+    serial, reused = generate_rooms(rooms, tmp_path / "serial", "train", workers=1)
+    assert reused == 0
+    parallel, reused = generate_rooms(rooms, tmp_path / "parallel", "train", workers=2)
+    assert reused == 0 and [d.name for d in parallel] == [d.name for d in serial]
+    for a, b in zip(serial, parallel, strict=True):
+        files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+        assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+        assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files), f"{a.name} differs"
+    assert generate_rooms(rooms, tmp_path / "parallel", "train", workers=2)[1] == 2
 
 
 @pytest.mark.slow
