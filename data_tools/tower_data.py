@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -135,22 +136,14 @@ def generate_rooms(rooms: RoomSetConfig, folder: Path, desc: str, workers: int =
     rasterisation, so two workers use both cores); the rooms are the same either way."""
     dirs = [folder / f"{desc}_{seed}" for seed in rooms.seeds]
     configs = [rooms.room_config(seed) for seed in rooms.seeds]
-    bar = tqdm(total=len(dirs), desc=f"rooms ({desc})", leave=False)
-    if workers <= 1 or len(dirs) <= 1:
-        reused = []
-        for config, room_dir in zip(configs, dirs, strict=True):
-            reused.append(_generate_if_stale(config, room_dir))
-            bar.update()
-    else:
-        context = multiprocessing.get_context("spawn")  # pybullet and torch state are not fork-safe
-        with ProcessPoolExecutor(min(workers, len(dirs)), mp_context=context) as pool:
-            futures = [pool.submit(_generate_if_stale, c, d) for c, d in zip(configs, dirs, strict=True)]
-            for future in as_completed(futures):
-                future.result()  # a failed room raises here, naming its own error
-                bar.update()
-            reused = [f.result() for f in futures]
-    bar.close()
-    return dirs, sum(reused)
+    with ExitStack() as stack:
+        run = map
+        if workers > 1 and len(dirs) > 1:  # spawn: pybullet and torch state are not fork-safe
+            context = multiprocessing.get_context("spawn")
+            run = stack.enter_context(ProcessPoolExecutor(min(workers, len(dirs)), mp_context=context)).map
+        # results come in room order; a failed room raises here with its own error
+        reused = sum(tqdm(run(_generate_if_stale, configs, dirs), total=len(dirs), desc=f"rooms ({desc})", leave=False))
+    return dirs, reused
 
 
 def read_view(gt: GroundTruth, frame: str) -> tuple[np.ndarray, np.ndarray]:

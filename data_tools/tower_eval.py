@@ -69,7 +69,7 @@ def room_bootstrap(
     Crops of one room are not independent (one room holds one cabinet model, seen from every view),
     so the room, not the crop, is the unit that is resampled. Deterministic for a seed."""
     ids, inverse = torch.unique(rooms, return_inverse=True)
-    hits = torch.zeros(len(ids)).index_add_(0, inverse, hit.float()).numpy()
+    hits = torch.bincount(inverse, weights=hit.double(), minlength=len(ids)).numpy()  # per room
     counts = torch.bincount(inverse, minlength=len(ids)).double().numpy()
     if len(ids) < 2:
         rate = float(hits.sum() / counts.sum())
