@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     from lerf3d.query.cli import register as register_query  # query, render, export, eval
 
     register_query(sub)
+    from lerf3d.objects.cli import register as register_objects  # objects
+
+    register_objects(sub)
     _register_viewer(sub)  # view: the separate viewer package, when it is installed
     return parser
 

@@ -1,213 +1,25 @@
 """Object tokens: one token per segment of the room's furniture (our variant of Scene-LLM's pooling).
 
 Voxel tokens spread a small token budget over what covers most of a room, its floor, walls and
-ceiling; a question is about furniture. Here the budget goes to objects:
-
-1. :func:`structure_mask` drops the room's shell: the floor, ceiling and the four walls of an
-   axis-aligned room are the slabs at the extremes of the point set along each axis, and a slab is
-   shell only when it holds a real share of the points (a plane), not just the top of a wardrobe;
-2. :func:`segment_points` splits the rest into connected components of a fine occupancy grid,
-   cutting the link between neighbouring cells whose language features disagree (a lamp on a table);
-3. :func:`segment_tokens` pools each segment into one token: mean feature, centroid, extent, colour.
-
-A count is then a count of matching tokens, "left of" a comparison of two centroids, "on top" one of
-extents. Limits, stated: the shell test assumes walls along the world x/y axes (generated rooms, and
-ScanNet-style scans after their axis alignment); touching pieces with alike features merge.
+ceiling; a question is about furniture. Here the budget goes to objects: the room is segmented by
+:mod:`lerf3d.objects.segment` (shell removed, feature-gated connected components, items split off
+support surfaces) and :func:`segment_tokens` pools each segment into one token: mean feature,
+centroid, extent, colour. A count is then a count of matching tokens, "left of" a comparison of two
+centroids, "on top" one of extents.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
 import torch
 import torch.nn.functional as F
-from jaxtyping import Bool, Float, Int
+from jaxtyping import Float, Int
 
 from lerf3d.features.interpolate import NORM_EPS
-from lerf3d.scene_llm.tokens import SceneTokens, TokenFrame, scatter_mean
+from lerf3d.objects.pooling import scatter_bounds, scatter_mean
+from lerf3d.objects.segment import SegmentConfig, scene_segments
+from lerf3d.scene_llm.tokens import SceneTokens, TokenFrame
 
-NEIGHBOUR_OFFSETS = np.array(
-    [(i, j, k) for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1) if (i, j, k) > (0, 0, 0)],
-    dtype=np.int64,
-)
-"""Half of the 26-neighbourhood (the other half is the same edges reversed)."""
-
-
-@dataclass(frozen=True)
-class SegmentConfig:
-    """Shell removal and segmentation of a feature point set."""
-
-    shell_margin_m: float = 0.08
-    """Thickness of the slab at each extreme tested as floor/ceiling/wall: two fusion voxels of
-    noise plus the gap our generator leaves between furniture and walls (2 cm)."""
-    shell_min_fraction: float = 0.02
-    """A slab is shell when it holds at least this share of the points. A wall of a 4 x 3 x 2.6 m room
-    holds ~10 % of the surface, the top of the tallest cabinet < 1 %."""
-    voxel_m: float = 0.06
-    """Occupancy cell of the connected components: above the fused point spacing (0.04 m) so a
-    surface stays connected, well below the 0.3 m our generator keeps between pieces."""
-    feature_threshold: float | None = 0.8
-    """Neighbouring cells are linked only when the cosine of their mean features is at least this;
-    None links by geometry alone."""
-    min_points: int = 30
-    """Smaller components are fusion fragments, not objects: dropped."""
-    max_tokens: int = 32
-    """At most this many segments (the largest) become tokens."""
-    split_items: bool = True
-    """Split items standing on a segment's top surface off it (:func:`split_supported_items`)."""
-    surface_bin_m: float = 0.02
-    """Height bins in which a support's flat top is looked for (two fused point spacings thick)."""
-    surface_min_fraction: float = 0.05
-    """Two neighbouring height bins are a support surface when they hold at least this share of the
-    segment's points (the top of a 1.2 x 0.6 m kitchen island: ~13 % of its fused points)."""
-    item_min_points: int = 8
-    """Smallest item split off a surface: 8 found 13 of 27 tabletop items in 12 generated rooms
-    (15: 10 of 27) with no more spurious segments; smaller items (a cup) fuse to a handful of points."""
-    item_margin_m: float = 0.03
-    """An item's footprint must lie this far inside the surface's on every side: a chair's back
-    rises from the edge of its seat and stays part of the chair."""
-
-    def __post_init__(self) -> None:
-        if self.shell_margin_m < 0 or not 0 < self.shell_min_fraction < 1:
-            raise ValueError("shell_margin_m must be >= 0 and shell_min_fraction in (0, 1)")
-        if not self.voxel_m > 0 or self.min_points < 1 or self.max_tokens < 1:
-            raise ValueError("voxel_m must be > 0, min_points and max_tokens >= 1")
-        if self.feature_threshold is not None and not -1 <= self.feature_threshold <= 1:
-            raise ValueError(
-                f"feature_threshold must be a cosine in [-1, 1] or None, got {self.feature_threshold}"
-            )
-
-
-def structure_mask(
-    xyz: Float[torch.Tensor, "N 3"], margin_m: float, min_fraction: float
-) -> Bool[torch.Tensor, " N"]:
-    """Points in a planar slab at an extreme of x, y or z (walls, floor, ceiling): the slab within
-    ``margin_m`` of the extreme holds at least ``min_fraction`` of the points."""
-    shell = torch.zeros(xyz.shape[0], dtype=torch.bool, device=xyz.device)
-    if xyz.shape[0] == 0:
-        return shell
-    lower, upper = xyz.amin(0), xyz.amax(0)
-    for axis in range(3):
-        for slab in (xyz[:, axis] <= lower[axis] + margin_m, xyz[:, axis] >= upper[axis] - margin_m):
-            if slab.float().mean() >= min_fraction:
-                shell |= slab
-    return shell
-
-
-def _cell_keys(cells: Int[torch.Tensor, "V 3"], extent: Int[torch.Tensor, " 3"]) -> torch.Tensor:
-    return (cells[:, 0] * extent[1] + cells[:, 1]) * extent[2] + cells[:, 2]  # (V,)
-
-
-def segment_points(
-    xyz: Float[torch.Tensor, "N 3"],
-    features: Float[torch.Tensor, "N F"],
-    voxel_m: float,
-    feature_threshold: float | None,
-    min_points: int,
-) -> Int[torch.Tensor, " N"]:
-    """Segment id per point (0..S-1, largest segment first; -1: in a component under ``min_points``).
-
-    Components of the 26-connected occupancy grid at ``voxel_m``, with an edge only where both cells'
-    mean features have cosine >= ``feature_threshold`` (cells without features link by geometry).
-    """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    out = torch.full((xyz.shape[0],), -1, dtype=torch.long, device=xyz.device)
-    if xyz.shape[0] == 0:
-        return out
-    cells = torch.floor((xyz - xyz.amin(0)) / voxel_m).long() + 1  # (N, 3), a free border at 0
-    extent = cells.amax(0) + 2
-    keys, point_cell = torch.unique(_cell_keys(cells, extent), return_inverse=True)
-    num_cells = keys.shape[0]
-    cell_xyz = torch.zeros(num_cells, 3, dtype=torch.long)
-    cell_xyz[point_cell.cpu()] = cells.cpu()  # (V, 3): the points of a cell all write the same cell
-    cell_features = F.normalize(scatter_mean(features.float(), point_cell, num_cells), dim=1, eps=NORM_EPS)
-    rows, cols = [], []
-    sorted_keys = keys.cpu().numpy()
-    for offset in NEIGHBOUR_OFFSETS:
-        neighbour = _cell_keys(cell_xyz + torch.from_numpy(offset), extent.cpu()).numpy()
-        where = np.searchsorted(sorted_keys, neighbour).clip(max=num_cells - 1)
-        hit = sorted_keys[where] == neighbour
-        rows.append(np.nonzero(hit)[0])
-        cols.append(where[hit])
-    a, b = np.concatenate(rows), np.concatenate(cols)
-    if feature_threshold is not None and len(a):
-        cosine = (cell_features[a] * cell_features[b]).sum(1).cpu().numpy()
-        seen = (cell_features[a].abs().sum(1) > 0) & (cell_features[b].abs().sum(1) > 0)
-        keep = (cosine >= feature_threshold) | ~seen.cpu().numpy()
-        a, b = a[keep], b[keep]
-    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(num_cells, num_cells))
-    _, component = connected_components(graph, directed=False)
-    point_component = torch.from_numpy(component).to(xyz.device)[point_cell]  # (N,)
-    sizes = torch.bincount(point_component)
-    order = [int(c) for c in torch.argsort(sizes, descending=True, stable=True) if sizes[c] >= min_points]
-    relabel = torch.full((sizes.shape[0],), -1, dtype=torch.long, device=xyz.device)
-    relabel[torch.tensor(order, dtype=torch.long, device=xyz.device)] = torch.arange(
-        len(order), device=xyz.device
-    )
-    return relabel[point_component]
-
-
-def split_supported_items(
-    xyz: Float[torch.Tensor, "N 3"], segment_ids: Int[torch.Tensor, " N"], cfg: SegmentConfig
-) -> Int[torch.Tensor, " N"]:
-    """Give items standing on a segment's flat top their own segment ids (appended after the others).
-
-    A segment's support surface is its highest height bin holding ``surface_min_fraction`` of its
-    points. The points above it split into connected components (the surface removed, they no
-    longer touch); a component of ``min_points`` whose footprint lies ``item_margin_m`` inside the
-    surface's footprint is an item on it (a cup on a table), one touching the surface's edge is part
-    of the piece (a chair's back).
-    """
-    out = segment_ids.clone()
-    next_id = int(segment_ids.max()) + 1 if segment_ids.numel() else 0
-    for segment in range(next_id):
-        members = torch.nonzero(segment_ids == segment).squeeze(1)
-        z = xyz[members, 2]
-        bins = torch.floor((z - z.min()) / cfg.surface_bin_m).long()  # (n,)
-        counts = torch.bincount(bins)
-        pairs = counts + torch.cat([counts[1:], counts.new_zeros(1)])  # bins i and i + 1: a surface
-        dense = torch.nonzero(pairs >= cfg.surface_min_fraction * len(members)).squeeze(1)  # may straddle two
-        if len(dense) == 0:
-            continue
-        top = int(dense.max())
-        surface = members[(bins == top) | (bins == top + 1)]
-        above = members[bins > top + 2]  # one bin of clearance over the surface's own thickness
-        if len(above) < cfg.item_min_points:
-            continue
-        parts = segment_points(
-            xyz[above], xyz.new_zeros(len(above), 1), cfg.voxel_m, None, cfg.item_min_points
-        )
-        lo = xyz[surface, :2].amin(0) + cfg.item_margin_m
-        hi = xyz[surface, :2].amax(0) - cfg.item_margin_m
-        for part in range(int(parts.max()) + 1):
-            item = above[parts == part]
-            foot_lo, foot_hi = xyz[item, :2].amin(0), xyz[item, :2].amax(0)
-            if bool((foot_lo >= lo).all() and (foot_hi <= hi).all()):
-                out[item] = next_id
-                next_id += 1
-    return out
-
-
-def scene_segments(
-    xyz: Float[torch.Tensor, "N 3"], features: Float[torch.Tensor, "N F"], cfg: SegmentConfig
-) -> Int[torch.Tensor, " N"]:
-    """Segment id per point of a room (-1 on the shell and on fragments); ids < ``cfg.max_tokens``."""
-    ids = torch.full((xyz.shape[0],), -1, dtype=torch.long, device=xyz.device)
-    inside = torch.nonzero(~structure_mask(xyz, cfg.shell_margin_m, cfg.shell_min_fraction)).squeeze(1)
-    segments = segment_points(
-        xyz[inside], features[inside], cfg.voxel_m, cfg.feature_threshold, cfg.min_points
-    )
-    if cfg.split_items:
-        segments = split_supported_items(xyz[inside], segments, cfg)
-    sizes = torch.bincount(segments + 1)[1:]  # (S,): largest first again after the split
-    rank = torch.empty_like(sizes)
-    rank[torch.argsort(sizes, descending=True, stable=True)] = torch.arange(len(sizes))
-    segments = torch.where(segments >= 0, rank[segments.clamp_min(0)], segments)
-    ids[inside] = torch.where(segments < cfg.max_tokens, segments, torch.full_like(segments, -1))
-    return ids
+__all__ = ["SegmentConfig", "scene_segments", "segment_tokens"]
 
 
 def segment_tokens(
@@ -228,12 +40,7 @@ def segment_tokens(
     present, index = torch.unique(ids, return_inverse=True)
     count = present.shape[0]
     centre = scatter_mean(xyz, index, count)  # (S, 3)
-    lower = xyz.new_full((count, 3), float("inf")).scatter_reduce_(
-        0, index[:, None].expand(-1, 3), xyz, "amin"
-    )
-    upper = xyz.new_full((count, 3), float("-inf")).scatter_reduce_(
-        0, index[:, None].expand(-1, 3), xyz, "amax"
-    )
+    lower, upper = scatter_bounds(xyz, index, count)  # (S, 3) each
     feats = F.normalize(scatter_mean(features, index, count), dim=1, eps=NORM_EPS)
     colour = None if rgb is None else scatter_mean(rgb, index, count)
     if sort_axis is not None and count:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from jaxtyping import Bool, Float, Int
 
+from lerf3d.objects.pooling import scatter_mean
 from lerf3d.types import Intrinsics
 
 TokenFrame = Literal["scene", "ego"]
@@ -193,15 +194,6 @@ def voxel_ids(
     keys = (cells[:, 0] * extent[1] + cells[:, 1]) * extent[2] + cells[:, 2]  # (N,)
     unique_keys, inverse = torch.unique(keys, sorted=True, return_inverse=True)
     return inverse, unique_keys.shape[0]
-
-
-def scatter_mean(
-    values: Float[torch.Tensor, "N C"], index: Int[torch.Tensor, " N"], num_groups: int
-) -> Float[torch.Tensor, "G C"]:
-    """Mean of the rows of ``values`` sharing each index (groups with no rows give 0)."""
-    sums = values.new_zeros(num_groups, values.shape[1]).index_add_(0, index, values)
-    counts = torch.bincount(index, minlength=num_groups).clamp_min(1).to(values.dtype)
-    return sums / counts[:, None]
 
 
 def voxel_pool(

@@ -6,25 +6,6 @@ from pathlib import Path
 
 import pytest
 
-FUSION_VOXEL_M = 0.04
-"""Coarser than the automatic voxel: a few thousand points are plenty and fusion stays quick."""
-
-
-@pytest.fixture(scope="session")
-def tiny_capture(tiny_room: Path):
-    from lerf3d.capture import load_capture
-
-    return load_capture(tiny_room)
-
-
-@pytest.fixture(scope="session")
-def tiny_points(tiny_capture):
-    """The tiny room's fused PointSet."""
-    from lerf3d.fusion.tsdf import FusionConfig, fuse_capture
-
-    return fuse_capture(tiny_capture, FusionConfig(voxel_size=FUSION_VOXEL_M, progress=False)).points
-
-
 FEATURE_DIM = 8
 """Width of the synthetic scenes' features."""
 

@@ -1,4 +1,4 @@
-"""Object tokens: shell removal, feature-gated connected components, items on surfaces, pooling."""
+"""Segmentation of a room into objects: shell removal, feature-gated connected components, items on surfaces, pooling."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import torch
 import torch.nn.functional as F
 
 from lerf3d.ground_truth import load_ground_truth
-from lerf3d.scene_llm.segments import (
+from lerf3d.objects.segment import (
     SegmentConfig,
     scene_segments,
     segment_points,
-    segment_tokens,
     split_supported_items,
     structure_mask,
 )
+from lerf3d.scene_llm.segments import segment_tokens
 from lerf3d.scene_llm.tokens import SceneTokens, TokenEncoding
 
 STEP = 0.04  # point spacing of the synthetic surfaces, like a 4 cm fusion voxel

@@ -1,0 +1,106 @@
+"""``lerf3d objects RUN``: build (or reuse) a run's objects, and score them where ground truth exists.
+
+A run's objects live in ``RUN/objects/``; :func:`scene_objects` returns the saved ones when they
+were built from the same checkpoint, fused points and settings, and rebuilds them (saying why) when
+the copy is missing, corrupt or stale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from lerf3d.atomic import write_json_atomic
+from lerf3d.ground_truth import GroundTruth, load_ground_truth
+from lerf3d.objects.build import ObjectsConfig, build_objects
+from lerf3d.objects.evaluate import TABLE_HEADER, ObjectEvaluation, annotate_points, evaluate_objects
+from lerf3d.objects.scene_objects import SceneObjects
+from lerf3d.objects.store import OBJECTS_FILE, ObjectsFileError, build_key, load_objects, save_objects
+from lerf3d.query.camera import QueryCamera
+from lerf3d.query.checkpoint import open_scene, resolve_checkpoint, run_directory
+from lerf3d.query.scene import QueryScene, frame_camera
+
+OBJECTS_DIR = "objects"
+"""The objects of a run: ``RUN/objects/``."""
+
+
+@dataclass(frozen=True, eq=False)
+class ObjectsResult:
+    """A run's objects and how they were obtained."""
+
+    objects: SceneObjects
+    path: Path
+    """The saved ``objects.npz``."""
+    origin: str
+    """"loaded", or "built" with the reason the saved copy was not used."""
+
+
+def scene_cameras(scene: QueryScene) -> list[QueryCamera]:
+    """Every captured frame of the scene as a camera with its measured depth (for view lists)."""
+    if scene.capture is None:
+        return []
+    return [frame_camera(f) for f in scene.capture.frames if f.depth_path is not None]
+
+
+def scene_objects(scene: QueryScene, checkpoint: Path, config: ObjectsConfig = ObjectsConfig(),
+                  rebuild: bool = False) -> ObjectsResult:
+    """The run's saved objects when still valid, else built now and saved."""
+    folder = run_directory(checkpoint) / OBJECTS_DIR
+    points = scene.fused_points()
+    key = build_key(checkpoint, points.xyz, asdict(config))
+    path = folder / OBJECTS_FILE
+    reason = "asked to rebuild" if rebuild else "none saved"
+    if not rebuild and path.is_file():
+        try:
+            return ObjectsResult(load_objects(path, key), path, "loaded")
+        except ObjectsFileError as err:
+            reason = str(err)
+    objects = build_objects(scene.session.field, scene.session.encoder.name, points, scene_cameras(scene), config)
+    return ObjectsResult(objects, save_objects(objects, folder, key), f"built ({reason})")
+
+
+def evaluate_scene_objects(scene: QueryScene, objects: SceneObjects, truth: GroundTruth) -> ObjectEvaluation:
+    """Recall, precision, label top-1 and counts of ``objects`` against the scene's annotations."""
+    if scene.capture is None:
+        raise ValueError("scoring objects needs the capture (its instance masks): pass --capture DIR")
+    views = []
+    for frame in scene.capture.frames:
+        if frame.name in truth.mask_paths and frame.depth_path is not None:
+            views.append((frame_camera(frame), truth.load_mask(frame.name)))
+    if not views:
+        raise ValueError(f"{truth.path}: no frame of the capture has both depth and an instance mask")
+    annotated = annotate_points(objects.xyz, views)
+    furniture = truth.furniture
+    phrases = sorted({o.label for o in furniture})
+    labels = objects.label(phrases, scene.session.encoder)
+    return evaluate_objects(objects, labels, furniture, annotated, truth.scene)
+
+
+def run_objects(checkpoint: str | Path, *, capture: str | Path | None = None, device: str = "cpu",
+                image_text: str | None = None, rebuild: bool = False,
+                ground_truth: str | Path | None = None) -> tuple[ObjectsResult, ObjectEvaluation | None]:
+    """``lerf3d objects RUN``: the objects, and their scores when the capture has ground truth."""
+    path = resolve_checkpoint(checkpoint)
+    scene = open_scene(path, capture=capture, device=device, image_text=image_text)
+    result = scene_objects(scene, path, rebuild=rebuild)
+    truth_path = ground_truth
+    if truth_path is None and scene.capture is not None and (scene.capture.root / "ground_truth.json").is_file():
+        truth_path = scene.capture.root
+    evaluation = None
+    if truth_path is not None:
+        evaluation = evaluate_scene_objects(scene, result.objects, load_ground_truth(truth_path))
+        write_json_atomic(run_directory(path) / "eval" / "objects.json", asdict(evaluation))
+    return result, evaluation
+
+
+def describe(result: ObjectsResult, evaluation: ObjectEvaluation | None) -> str:
+    """What ``lerf3d objects`` prints."""
+    objects = result.objects
+    lines = [f"{len(objects)} objects {result.origin} -> {result.path}"]
+    if evaluation is not None:
+        lines += [TABLE_HEADER, evaluation.row()]
+        wrong = {k: v for k, v in evaluation.counts.items() if v[0] != v[1]}
+        if wrong:
+            lines.append("counts off (predicted/annotated): "
+                         + ", ".join(f"{k} {p}/{a}" for k, (p, a) in sorted(wrong.items())))
+    return "\n".join(lines)

@@ -1,0 +1,143 @@
+"""The object layer's data: the objects of one scene, and their labels against any vocabulary.
+
+:class:`SceneObjects` is what segmentation hands to every use (queries, exports, the viewer, the
+scene LLM): per object an id, its member points, an axis-aligned box, centroid, colour, a language
+embedding read from the field at the object's own scale, a DINO descriptor, the views that see it
+and a confidence. Labels are never stored: :meth:`SceneObjects.label` scores the objects against
+whatever phrases the caller has, with LERF relevancy against the canonical negatives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from jaxtyping import Float, Int
+
+from lerf3d.encoders.base import ImageTextEncoder
+from lerf3d.query.phrases import check_phrases, encode_phrases
+from lerf3d.query.relevancy import CANONICAL_NEGATIVES, RELEVANCY_TEMPERATURE, relevancy
+
+
+@dataclass(frozen=True, eq=False)
+class SceneObjects:
+    """Class-agnostic 3D instances of one scene (K objects over N fused points)."""
+
+    xyz: Float[torch.Tensor, "N 3"]
+    """The fused points the objects were cut from (world metres)."""
+    point_object: Int[torch.Tensor, " N"]
+    """Object index of each point, -1 for the room's shell and fragments."""
+    box_min: Float[torch.Tensor, "K 3"]
+    """Lower corner of each object's axis-aligned box (world metres)."""
+    box_max: Float[torch.Tensor, "K 3"]
+    """Upper corner of each object's axis-aligned box."""
+    centroid: Float[torch.Tensor, "K 3"]
+    """Mean of each object's member points."""
+    colour: Float[torch.Tensor, "K 3"]
+    """Mean colour of each object's points, in [0, 1]."""
+    embedding: Float[torch.Tensor, "K D"]
+    """Unit language embedding of each object, read from the field at the object's own scale."""
+    scale: Float[torch.Tensor, " K"]
+    """The world scale (m) each embedding was read at."""
+    dino: Float[torch.Tensor, "K E"] | None
+    """Unit DINO descriptor of each object (None when the field has no DINO head)."""
+    views: tuple[tuple[str, ...], ...]
+    """Per object, the frames that see it, the most-seeing first."""
+    confidence: Float[torch.Tensor, " K"]
+    """How much each object is one thing, in [0, 1]: the mean cosine of its points' language
+    features to the object's mean feature."""
+    encoder: str
+    """Name of the image-text encoder whose embedding space ``embedding`` lives in."""
+
+    def __post_init__(self) -> None:
+        n, k = self.xyz.shape[0], self.box_min.shape[0]
+        checks = {
+            "xyz": (self.xyz, (n, 3)),
+            "point_object": (self.point_object, (n,)),
+            "box_max": (self.box_max, (k, 3)),
+            "centroid": (self.centroid, (k, 3)),
+            "colour": (self.colour, (k, 3)),
+            "scale": (self.scale, (k,)),
+            "confidence": (self.confidence, (k,)),
+        }
+        for name, (value, shape) in checks.items():
+            if tuple(value.shape) != shape:
+                raise ValueError(f"SceneObjects.{name} must be {shape}, got {tuple(value.shape)}")
+        if self.embedding.ndim != 2 or self.embedding.shape[0] != k:
+            raise ValueError(f"SceneObjects.embedding must be ({k}, D), got {tuple(self.embedding.shape)}")
+        if self.dino is not None and (self.dino.ndim != 2 or self.dino.shape[0] != k):
+            raise ValueError(f"SceneObjects.dino must be ({k}, E), got {tuple(self.dino.shape)}")
+        if len(self.views) != k:
+            raise ValueError(f"SceneObjects.views has {len(self.views)} entries for {k} objects")
+        if n and (int(self.point_object.min()) < -1 or int(self.point_object.max()) >= k):
+            raise ValueError(f"SceneObjects.point_object must lie in [-1, {k}), got "
+                             f"[{int(self.point_object.min())}, {int(self.point_object.max())}]")
+
+    def __len__(self) -> int:
+        return int(self.box_min.shape[0])
+
+    @property
+    def extent(self) -> Float[torch.Tensor, "K 3"]:
+        """Box side lengths (m)."""
+        return self.box_max - self.box_min
+
+    def members(self, index: int) -> Int[torch.Tensor, " M"]:
+        """Indices into ``xyz`` of object ``index``'s points."""
+        if not 0 <= index < len(self):
+            raise IndexError(f"object {index} out of range: the scene has {len(self)} objects")
+        return torch.nonzero(self.point_object == index).squeeze(1)
+
+    def label(
+        self,
+        phrases: Sequence[str],
+        encoder: ImageTextEncoder,
+        negatives: Sequence[str] = CANONICAL_NEGATIVES,
+    ) -> ObjectLabels:
+        """Every object scored against every phrase (LERF relevancy, canonical negatives)."""
+        cleaned = check_phrases(phrases)
+        if encoder.name != self.encoder:
+            raise ValueError(f"these objects carry {self.encoder!r} embeddings; label them with that "
+                             f"encoder, not {encoder.name!r}")
+        positives = encode_phrases(encoder, cleaned)
+        negative_embeddings = encode_phrases(encoder, negatives, what="negative phrase")
+        scores = object_relevancy(self.embedding, positives, negative_embeddings)
+        return ObjectLabels(tuple(cleaned), scores)
+
+
+def object_relevancy(
+    embeddings: Float[torch.Tensor, "K D"],
+    positives: Float[torch.Tensor, "P D"],
+    negatives: Float[torch.Tensor, "C D"],
+    temperature: float = RELEVANCY_TEMPERATURE,
+) -> Float[torch.Tensor, "K P"]:
+    """LERF relevancy of each object's embedding for each phrase (the per-pixel formula, per object)."""
+    if embeddings.shape[0] == 0:
+        return embeddings.new_zeros(0, positives.shape[0])
+    return relevancy(embeddings.float(), positives.float(), negatives.float(), temperature)
+
+
+@dataclass(frozen=True, eq=False)
+class ObjectLabels:
+    """Relevancy of K objects for P phrases."""
+
+    phrases: tuple[str, ...]
+    """The phrases scored, in column order."""
+    scores: Float[torch.Tensor, "K P"]
+    """Relevancy in [0, 1]; 0.5 is neutral (LERF)."""
+
+    def best(self) -> list[str]:
+        """Each object's highest-scoring phrase."""
+        if not self.phrases:
+            return []
+        return [self.phrases[int(i)] for i in self.scores.argmax(dim=1)]
+
+    def top(self, index: int, k: int = 3) -> list[tuple[str, float]]:
+        """Object ``index``'s ``k`` best phrases with their scores, best first."""
+        values, order = self.scores[index].topk(min(k, len(self.phrases)))
+        return [(self.phrases[int(j)], float(v)) for v, j in zip(values, order)]
+
+    def counts(self) -> dict[str, int]:
+        """How many objects have each phrase as their best label (every phrase listed)."""
+        best = self.best()
+        return {phrase: best.count(phrase) for phrase in self.phrases}

@@ -1,0 +1,113 @@
+"""Object mode of a text query: a phrase selects whole objects, and each object's pixels carry its
+relevancy (COS3D's "instances first, then the language answer on them").
+
+A view's object map (object index per pixel) depends only on the camera, so it is computed once and
+cached; a new phrase is then one (K, D) x (D, P) product and a gather, whatever the image size. With
+measured depth a pixel is back-projected and takes the object of the nearest fused point within
+``tolerance_m``; without it (a novel pose) the object points are z-buffered into the view.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from jaxtyping import Float, Int
+from scipy.spatial import cKDTree
+
+from lerf3d.encoders.base import ImageTextEncoder
+from lerf3d.geometry import backproject_depth
+from lerf3d.objects.scene_objects import SceneObjects, object_relevancy
+from lerf3d.query.baselines import nearest_point_map
+from lerf3d.query.camera import QueryCamera
+from lerf3d.query.phrases import check_phrases, encode_phrases
+from lerf3d.query.relevancy import CANONICAL_NEGATIVES, RelevancyMap
+
+SNAP_TOLERANCE_M = 0.05
+"""A back-projected pixel belongs to the object of the nearest fused point within this distance:
+about two voxels of a room-scale fusion (the spacing of the fused points), so a pixel on an object's
+surface always finds one of its points and a pixel on the floor beside it does not."""
+VIEW_CACHE_SIZE = 64
+"""Object maps kept (a 256x256 map is 0.5 MB of int64)."""
+
+
+def object_map_from_depth(
+    camera: QueryCamera, tree: cKDTree, point_object: Int[np.ndarray, " N"], tolerance_m: float
+) -> Int[np.ndarray, "H W"]:
+    """Object index of each pixel of a camera with measured depth (-1: no object there)."""
+    assert camera.depth is not None
+    points = backproject_depth(camera.depth, camera.intrinsics, camera.camera_to_world)  # (H, W, 3)
+    flat = points.reshape(-1, 3)
+    valid = np.isfinite(flat).all(axis=1)
+    out = np.full(len(flat), -1, dtype=np.int64)
+    if valid.any() and len(point_object):
+        distance, nearest = tree.query(flat[valid], k=1, distance_upper_bound=tolerance_m)
+        hit = np.isfinite(distance)
+        ids = np.full(len(distance), -1, dtype=np.int64)
+        ids[hit] = point_object[nearest[hit]]
+        out[valid] = ids
+    return out.reshape(camera.depth.shape)
+
+
+def object_map_from_points(
+    camera: QueryCamera, xyz: Float[torch.Tensor, "N 3"], point_object: Int[torch.Tensor, " N"]
+) -> Int[np.ndarray, "H W"]:
+    """Object index of each pixel of a camera without depth: the nearest projected point's object."""
+    index = nearest_point_map(xyz, camera)  # (H*W,)
+    ids = torch.where(index >= 0, point_object[index.clamp_min(0)], torch.full_like(index, -1))
+    k = camera.intrinsics
+    return ids.reshape(k.height, k.width).numpy()
+
+
+class ObjectScorer:
+    """Relevancy maps in object mode (a :class:`lerf3d.query.evaluate.ViewScorer`)."""
+
+    name = "lerf3d-objects"
+
+    def __init__(self, objects: SceneObjects, encoder: ImageTextEncoder,
+                 tolerance_m: float = SNAP_TOLERANCE_M) -> None:
+        if encoder.name != objects.encoder:
+            raise ValueError(f"the objects carry {objects.encoder!r} embeddings, not {encoder.name!r}")
+        self.objects = objects
+        self.encoder = encoder
+        self.tolerance_m = tolerance_m
+        self._tree = cKDTree(objects.xyz.numpy())
+        self._point_object = objects.point_object.numpy()
+        self._maps: OrderedDict[str, Int[np.ndarray, "H W"]] = OrderedDict()
+        self._negatives: dict[tuple[str, ...], torch.Tensor] = {}
+
+    def object_map(self, camera: QueryCamera) -> Int[np.ndarray, "H W"]:
+        """The view's object index per pixel (cached per camera)."""
+        key = camera.key
+        if key in self._maps:
+            self._maps.move_to_end(key)
+            return self._maps[key]
+        if camera.depth is not None:
+            found = object_map_from_depth(camera, self._tree, self._point_object, self.tolerance_m)
+        else:
+            found = object_map_from_points(camera, self.objects.xyz, self.objects.point_object)
+        self._maps[key] = found
+        if len(self._maps) > VIEW_CACHE_SIZE:
+            self._maps.popitem(last=False)
+        return found
+
+    def object_scores(
+        self, phrases: Sequence[str], negatives: Sequence[str] = CANONICAL_NEGATIVES
+    ) -> Float[torch.Tensor, "K P"]:
+        """Relevancy of every object for every phrase."""
+        key = tuple(negatives)
+        if key not in self._negatives:
+            self._negatives[key] = encode_phrases(self.encoder, key, what="negative phrase")
+        positives = encode_phrases(self.encoder, phrases)
+        return object_relevancy(self.objects.embedding, positives, self._negatives[key])
+
+    def maps(self, camera: QueryCamera, phrases: Sequence[str],
+             negatives: Sequence[str] = CANONICAL_NEGATIVES) -> list[RelevancyMap]:
+        cleaned = check_phrases(phrases)
+        ids = torch.from_numpy(self.object_map(camera))  # (H, W)
+        scores = self.object_scores(cleaned, negatives)  # (K, P)
+        padded = torch.cat([scores, scores.new_zeros(1, len(cleaned))])  # row K: no object
+        values = padded[torch.where(ids >= 0, ids, torch.full_like(ids, len(self.objects)))]  # (H, W, P)
+        return [RelevancyMap(values[..., p], phrase) for p, phrase in enumerate(cleaned)]

@@ -1,0 +1,49 @@
+"""Helpers of the object-layer tests: a table encoder and hand-made objects."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from lerf3d.objects.scene_objects import SceneObjects
+
+
+class TableTextEncoder:
+    """An image-text encoder whose phrases have the vectors of a given table (a test knows every
+    cosine); a phrase outside the table is a ValueError, as a real tower's failure would be."""
+
+    def __init__(self, table: dict[str, list[float]]) -> None:
+        self.table = {k: F.normalize(torch.tensor(v, dtype=torch.float32), dim=0) for k, v in table.items()}
+        self.embedding_dim = len(next(iter(table.values())))
+        self.name = "test:table"
+        self.input_size = 8
+
+    def encode_text(self, phrases: list[str]) -> torch.Tensor:
+        missing = [p for p in phrases if p not in self.table]
+        if missing:
+            raise ValueError(f"not in the table: {missing}")
+        return torch.stack([self.table[p] for p in phrases])
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError("the object tests never encode images")
+
+
+def boxes_objects(boxes: list[tuple[tuple[float, ...], tuple[float, ...]]], embeddings: torch.Tensor,
+                  step: float = 0.05, encoder: str = "test:table") -> SceneObjects:
+    """Objects whose points fill the given boxes' surfaces on a grid, with the given embeddings."""
+    points, owner = [], []
+    for k, (lo, hi) in enumerate(boxes):
+        axes = [torch.arange(a, b + 1e-6, step) for a, b in zip(lo, hi)]
+        grid = torch.cartesian_prod(*axes).float()
+        points.append(grid)
+        owner.append(torch.full((len(grid),), k))
+    xyz, point_object = torch.cat(points), torch.cat(owner)
+    count = len(boxes)
+    lower = torch.tensor([b[0] for b in boxes], dtype=torch.float32)
+    upper = torch.tensor([b[1] for b in boxes], dtype=torch.float32)
+    return SceneObjects(
+        xyz=xyz, point_object=point_object, box_min=lower, box_max=upper, centroid=(lower + upper) / 2,
+        colour=torch.full((count, 3), 0.5), embedding=F.normalize(embeddings.float(), dim=1),
+        scale=(upper - lower).amax(1), dino=None, views=tuple(() for _ in range(count)),
+        confidence=torch.ones(count), encoder=encoder,
+    )
