@@ -36,7 +36,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the viewer package beside lerf3d
 
-from lerf3d.query.camera import OPENGL_TO_OPENCV, QueryCamera, orbit_cameras  # noqa: E402
+from lerf3d.geometry import opencv_to_opengl  # noqa: E402
+from lerf3d.query.camera import QueryCamera, orbit_cameras  # noqa: E402
 from viewer.config import ViewerConfig  # noqa: E402
 from viewer.protocol import preview_camera  # noqa: E402
 from viewer.scene import ViewerScene  # noqa: E402
@@ -67,7 +68,7 @@ def free_camera(camera: QueryCamera) -> dict:
     """What the page sends for its three.js camera (OpenGL pose, vertical fov)."""
     k = camera.intrinsics
     fov_y = float(np.degrees(2 * np.arctan(k.height / (2 * k.fy))))
-    return {"camera_to_world": (camera.camera_to_world @ OPENGL_TO_OPENCV).tolist(), "fov_y": fov_y,
+    return {"camera_to_world": opencv_to_opengl(camera.camera_to_world).tolist(), "fov_y": fov_y,
             "width": k.width, "height": k.height}
 
 

@@ -1,4 +1,5 @@
-"""Camera maths for the room renderer: poses, OpenGL matrices for pybullet, depth decoding.
+"""Camera maths for the room renderer: OpenGL matrices for pybullet, depth decoding (poses,
+``look_at`` and back-projection are :mod:`lerf3d.geometry`'s).
 
 Pure numpy. Conventions are lerf3d's (see :mod:`lerf3d.types`): Z-up world in metres, OpenCV camera
 (x right, y down, z forward), ``camera_to_world`` 4x4, depth = distance along the camera z axis.
@@ -15,11 +16,8 @@ import math
 
 import numpy as np
 
-from lerf3d.capture.poses import OPENGL_TO_OPENCV
+from lerf3d.geometry import opencv_to_opengl
 from lerf3d.types import Intrinsics
-
-WORLD_UP = np.array([0.0, 0.0, 1.0])
-"""lerf3d worlds are Z-up."""
 
 TINY_RENDERER_SAMPLE_OFFSET = (-0.5, 0.5)
 """Where pybullet's ER_TINY_RENDERER samples pixel (col, row), relative to the pixel centre, in
@@ -28,30 +26,6 @@ the image, so pixel (col, row) is the ray through (col, row + 1), i.e. (centre -
 Measured with sub-pixel edges (``tests/data_tools/test_camera.py``); we shift the principal point by
 the opposite amount so that every pixel is the ray through its centre, as lerf3d's intrinsics
 convention (``cx = W / 2`` is the image centre) assumes."""
-
-
-def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray = WORLD_UP) -> np.ndarray:
-    """(4, 4) OpenCV camera-to-world of a camera at ``eye`` looking at ``target``, no roll.
-
-    Raises ValueError when the viewing direction is parallel to ``up`` (the roll is undefined).
-    """
-    eye = np.asarray(eye, dtype=np.float64)
-    forward = np.asarray(target, dtype=np.float64) - eye
-    forward /= np.linalg.norm(forward)
-    right = np.cross(forward, np.asarray(up, dtype=np.float64))
-    norm = np.linalg.norm(right)
-    if norm < 1e-6:
-        raise ValueError(f"look_at: viewing direction {forward} is parallel to up {up}")
-    right /= norm
-    down = np.cross(forward, right)  # OpenCV y points down the image
-    pose = np.eye(4)
-    pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = right, down, forward, eye
-    return pose
-
-
-def opencv_to_opengl_pose(camera_to_world: np.ndarray) -> np.ndarray:
-    """The same camera in nerfstudio's OpenGL convention: ``T_gl = T_cv @ diag(1, -1, -1, 1)``."""
-    return np.asarray(camera_to_world, dtype=np.float64) @ OPENGL_TO_OPENCV
 
 
 def intrinsics_from_fov(width: int, height: int, horizontal_fov_deg: float) -> Intrinsics:
@@ -64,7 +38,7 @@ def intrinsics_from_fov(width: int, height: int, horizontal_fov_deg: float) -> I
 
 def opengl_view_matrix(camera_to_world: np.ndarray) -> np.ndarray:
     """(4, 4) world -> OpenGL camera matrix of an OpenCV camera-to-world pose."""
-    return np.linalg.inv(opencv_to_opengl_pose(camera_to_world))
+    return np.linalg.inv(opencv_to_opengl(camera_to_world))
 
 
 def opengl_projection_matrix(
@@ -102,23 +76,3 @@ def depth_from_zbuffer(zbuffer: np.ndarray, near: float, far: float) -> np.ndarr
     """
     zbuffer = np.asarray(zbuffer, dtype=np.float64)
     return far * near / (far - (far - near) * zbuffer)
-
-
-def pixel_rays(intrinsics: Intrinsics) -> np.ndarray:
-    """(H, W, 3) camera-frame directions through pixel centres, scaled so that z = 1."""
-    cols = np.arange(intrinsics.width) + 0.5
-    rows = np.arange(intrinsics.height) + 0.5
-    u, v = np.meshgrid(cols, rows)
-    x = (u - intrinsics.cx) / intrinsics.fx
-    y = (v - intrinsics.cy) / intrinsics.fy
-    return np.stack([x, y, np.ones_like(x)], axis=-1)
-
-
-def backproject(depth: np.ndarray, intrinsics: Intrinsics, camera_to_world: np.ndarray) -> np.ndarray:
-    """(H, W, 3) world points of a z-depth map (metres); pixels with depth 0 give NaN."""
-    rays = pixel_rays(intrinsics)
-    points_cam = rays * depth[..., None]
-    pose = np.asarray(camera_to_world, dtype=np.float64)
-    points = points_cam @ pose[:3, :3].T + pose[:3, 3]
-    points[depth <= 0] = np.nan
-    return points

@@ -22,7 +22,8 @@ from PIL import Image
 
 from lerf3d.capture.files import read_bytes
 from lerf3d.capture.io import load_depth, load_rgb
-from lerf3d.capture.poses import OPENGL_TO_OPENCV, Y_UP_TO_Z_UP, matrix_to_quat_xyzw, opengl_to_opencv
+from lerf3d.capture.poses import Y_UP_TO_Z_UP, matrix_to_quat_xyzw
+from lerf3d.geometry import opencv_to_opengl
 from lerf3d.capture.replica import REPLICA_DEPTH_UNITS_PER_METRE
 from lerf3d.capture.tum import TUM_DEPTH_SCALE
 from lerf3d.types import Capture, Frame, Intrinsics
@@ -58,7 +59,7 @@ def write_nerfstudio(capture: Capture, out: Path) -> Path:
         if frame.depth_path is not None:
             entry["depth_file_path"] = f"depth/{frame.name}.png"
             _write_depth_png(load_depth(frame), 1.0 / MILLIMETRE, out / entry["depth_file_path"])
-        entry["transform_matrix"] = opengl_to_opencv(frame.camera_to_world).tolist()  # involution
+        entry["transform_matrix"] = opencv_to_opengl(frame.camera_to_world).tolist()
         if not same_camera:
             entry.update(_nerfstudio_intrinsics(frame.intrinsics))
         entries.append(entry)
@@ -149,7 +150,7 @@ def write_record3d(capture: Capture, out: Path, zipped: bool = False, compress: 
         depth = load_depth(_require_depth(frame, "record3d"))
         depth_size = depth.shape[::-1]
         members[f"rgbd/{i}.depth"] = compressor(depth.astype("<f4").tobytes())
-        arkit = np.linalg.inv(Y_UP_TO_Z_UP) @ frame.camera_to_world @ OPENGL_TO_OPENCV
+        arkit = opencv_to_opengl(np.linalg.inv(Y_UP_TO_Z_UP) @ frame.camera_to_world)
         poses.append([*matrix_to_quat_xyzw(arkit[:3, :3]), *arkit[:3, 3]])
     meta = {
         "w": k.width,

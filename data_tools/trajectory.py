@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from data_tools.camera import look_at
+from lerf3d.geometry import look_at
 from data_tools.rooms import PlacedObject, RoomLayout
 
 CAMERA_WALL_MARGIN = 0.35

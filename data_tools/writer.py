@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from data_tools.camera import opencv_to_opengl_pose
+from lerf3d.geometry import opencv_to_opengl
 from data_tools.render import RenderedView
 from data_tools.rooms import RoomLayout
 from lerf3d.atomic import atomic_path, write_json_atomic
@@ -75,7 +75,7 @@ def write_transforms(out_dir: Path, intrinsics: Intrinsics, poses: np.ndarray) -
             {
                 "file_path": f"images/{name}.png",
                 "depth_file_path": f"depth/{name}.png",
-                "transform_matrix": opencv_to_opengl_pose(pose).tolist(),
+                "transform_matrix": opencv_to_opengl(pose).tolist(),
             }
         )
     meta = {

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from lerf3d.field.model import render_in_chunks
-from lerf3d.query.camera import OPENGL_TO_OPENCV, QueryCamera, camera_rays_for
+from lerf3d.geometry import opencv_to_opengl
+from lerf3d.query.camera import QueryCamera, camera_rays_for
 from lerf3d.query.export import top_region, write_region_json, write_relevancy_ply
 from lerf3d.query.media import slug
 from lerf3d.query.overlay import OVERLAY_ALPHA, TURBO_ANCHORS
@@ -59,7 +60,7 @@ def _ms(start: float) -> float:
 def camera_json(name: str, camera: QueryCamera) -> dict[str, Any]:
     """A named camera as the page uses it: OpenGL camera-to-world, vertical fov, size."""
     k = camera.intrinsics
-    pose = camera.camera_to_world @ OPENGL_TO_OPENCV  # OpenCV -> OpenGL (the matrix is its own inverse)
+    pose = opencv_to_opengl(camera.camera_to_world)
     fov_y = float(np.degrees(2 * np.arctan(k.height / (2 * k.fy))))
     return {"name": name, "camera_to_world": pose.tolist(), "fov_y": fov_y, "width": k.width,
             "height": k.height}

@@ -31,6 +31,7 @@ from lerf3d.field import (
     SamplerConfig,
 )
 from lerf3d.field.occupancy import OccupancyGrid
+from lerf3d.geometry import pixel_rays
 from lerf3d.ground_truth import GroundTruth, load_ground_truth
 from lerf3d.query.relevancy import CANONICAL_NEGATIVES
 from lerf3d.query.scene import frame_camera
@@ -151,8 +152,7 @@ def back_project(
         z = depth[rows, cols]
         valid = z > 0
         rows, cols, z = rows[valid], cols[valid], z[valid]
-        # pixel centres at +0.5 (lerf3d.field.rays.PIXEL_CENTRE), OpenCV camera directions with z = 1
-        cam = np.stack([(cols + 0.5 - k.cx) / k.fx, (rows + 0.5 - k.cy) / k.fy, np.ones_like(z)], -1)
+        cam = pixel_rays(k)[rows, cols]  # OpenCV camera directions with z = 1
         rotation, origin = frame.camera_to_world[:3, :3], frame.camera_to_world[:3, 3]
         world_dirs = cam @ rotation.T
         parts["xyz"].append(origin + world_dirs * z[:, None])

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from lerf3d.capture.io import resize_depth_nearest
-from lerf3d.query.camera import OPENGL_TO_OPENCV, QueryCamera
+from lerf3d.geometry import opengl_to_opencv
+from lerf3d.query.camera import QueryCamera
 from lerf3d.query.phrases import check_phrases
 from lerf3d.query.relevancy import NEUTRAL_RELEVANCY
 from lerf3d.types import Intrinsics
@@ -158,7 +159,7 @@ def parse_camera(value: Any, cameras: Mapping[str, QueryCamera], config: ViewerC
     if not FOV_RANGE_DEG[0] <= fov <= FOV_RANGE_DEG[1]:
         raise RequestError(f"fov_y must be in {FOV_RANGE_DEG[0]}..{FOV_RANGE_DEG[1]} degrees, got {fov}")
     if convention == "opengl":
-        pose = pose @ OPENGL_TO_OPENCV
+        pose = opengl_to_opencv(pose)
     focal = height / 2 / math.tan(math.radians(fov) / 2)
     return QueryCamera(Intrinsics(focal, focal, width / 2, height / 2, width, height), pose, None, "view")
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from lerf3d.capture.errors import CaptureError
 from lerf3d.capture.files import image_size
-from lerf3d.capture.poses import opengl_to_opencv
+from lerf3d.geometry import opengl_to_opencv
 from lerf3d.types import Capture, Frame, Intrinsics
 
 TRANSFORMS_NAME = "transforms.json"

@@ -1,28 +1,18 @@
 """Pose conventions shared by the readers (and the format writers in ``data_tools``).
 
-lerf3d poses are OpenCV camera-to-world matrices (x right, y down, z forward) in a Z-up world.
-OpenGL/ARKit/nerfstudio cameras look down -z with y up: the same camera in the other convention is
-``T_cv = T_gl @ diag(1, -1, -1, 1)``, and because that diagonal is its own inverse the reverse is the
-same product.
+lerf3d poses are OpenCV camera-to-world matrices (x right, y down, z forward) in a Z-up world; the
+OpenGL <-> OpenCV camera flip lives in :mod:`lerf3d.geometry`, with the other camera maths.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-OPENGL_TO_OPENCV = np.diag([1.0, -1.0, -1.0, 1.0])
-"""Right-multiply an OpenGL camera-to-world by this to get the OpenCV one (and back again)."""
-
 Y_UP_TO_Z_UP = np.array(
     [[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, -1.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]]
 )
 """Left-multiply a pose in a Y-up world (ARKit: +y against gravity) to express it in lerf3d's Z-up
 world: x stays, y becomes z, z becomes -y (a proper rotation, det +1)."""
-
-
-def opengl_to_opencv(camera_to_world: np.ndarray) -> np.ndarray:
-    """Convert a (4, 4) camera-to-world between the OpenGL and OpenCV camera conventions."""
-    return np.asarray(camera_to_world, dtype=np.float64) @ OPENGL_TO_OPENCV
 
 
 def quat_xyzw_to_matrix(quat: np.ndarray) -> np.ndarray:

@@ -28,7 +28,8 @@ import numpy as np
 
 from lerf3d.capture.errors import CaptureError
 from lerf3d.capture.files import read_bytes, split_archive_path
-from lerf3d.capture.poses import OPENGL_TO_OPENCV, Y_UP_TO_Z_UP, pose_from_quat_translation
+from lerf3d.capture.poses import Y_UP_TO_Z_UP, pose_from_quat_translation
+from lerf3d.geometry import opengl_to_opencv
 from lerf3d.types import Capture, Frame, Intrinsics
 
 METADATA_NAMES = ("metadata", "metadata.json")
@@ -71,7 +72,7 @@ def read_record3d(path: Path) -> Capture:
                 rgb_path=base / "rgbd" / f"{i}.jpg",
                 depth_path=base / "rgbd" / f"{i}.depth",
                 intrinsics=intrinsics,
-                camera_to_world=Y_UP_TO_Z_UP @ arkit @ OPENGL_TO_OPENCV,
+                camera_to_world=Y_UP_TO_Z_UP @ opengl_to_opencv(arkit),
                 depth_scale=RECORD3D_DEPTH_SCALE,
             )
         )

@@ -7,10 +7,9 @@ from dataclasses import dataclass, replace
 import torch
 from jaxtyping import Float, Int
 
+from lerf3d.geometry import PIXEL_CENTRE
 from lerf3d.types import Intrinsics
 
-PIXEL_CENTRE = 0.5
-"""Pixel (i, j) covers [i, i + 1) x [j, j + 1); its centre is at + 0.5 (types.Intrinsics)."""
 
 
 @dataclass(frozen=True, eq=False)

@@ -18,10 +18,9 @@ from nerfstudio.cameras.rays import RayBundle as NerfstudioRayBundle
 from nerfstudio.data.scene_box import SceneBox
 
 from lerf3d.field.rays import RayBundle, clip_to_box
+from lerf3d.geometry import opencv_to_opengl
 from lerf3d.types import Frame
 
-OPENCV_TO_OPENGL = np.diag([1.0, -1.0, -1.0, 1.0])
-"""Right-multiplying an OpenCV camera-to-world pose by this gives the OpenGL (nerfstudio) pose."""
 DIRECTIONS_NORM = "directions_norm"
 """Ray metadata set by ``Cameras.generate_rays``: the norm of the camera-frame direction whose
 forward component is 1, i.e. 1 / (unit direction . camera forward)."""
@@ -29,7 +28,7 @@ forward component is 1, i.e. 1 / (unit direction . camera forward)."""
 
 def opengl_pose(frame: Frame) -> Float[np.ndarray, "3 4"]:
     """The frame's camera-to-world pose in nerfstudio's (OpenGL) camera convention, 3x4."""
-    return (frame.camera_to_world @ OPENCV_TO_OPENGL)[:3]
+    return opencv_to_opengl(frame.camera_to_world)[:3]
 
 
 def nerfstudio_cameras(frames: Sequence[Frame]) -> Cameras:

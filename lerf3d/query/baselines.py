@@ -22,7 +22,7 @@ from jaxtyping import Float, Int
 from lerf3d.encoders.base import ImageTextEncoder
 from lerf3d.features.interpolate import level_from_world_scale, sample_pyramid
 from lerf3d.features.pyramid import FeaturePyramid
-from lerf3d.field.rays import PIXEL_CENTRE
+from lerf3d.geometry import depth_test, pixel_centres, project
 from lerf3d.query.camera import QueryCamera
 from lerf3d.query.phrases import check_phrases, encode_phrases
 from lerf3d.query.relevancy import CANONICAL_NEGATIVES, RelevancyMap
@@ -35,13 +35,6 @@ from lerf3d.query.search import (
 )
 from lerf3d.query.searcher import SearchConfig
 
-DEPTH_TOLERANCE_M = 0.05
-"""Absolute part of the visibility test |z_point - depth(pixel)| <= tol: about two voxels of a
-room-scale TSDF (~2 cm), the distance a fused vertex can sit off the measured surface."""
-DEPTH_TOLERANCE_REL = 0.02
-"""Relative part (times the measured depth): consumer depth noise is ~1-2 % of range."""
-NEAR_M = 1e-3
-"""Points closer to the camera plane than this are not projected (division by ~0)."""
 SPLAT_RADIUS = 1
 """Each point covers the (2r+1)^2 pixels around its projection in the z-buffer, so a fused set a
 little sparser than the pixels leaves no holes; the nearest point wins where footprints overlap."""
@@ -58,15 +51,6 @@ def _answer(
                                    search.row_chunk)
     values, index = scale_search(per_scale, search.quantile)
     return to_relevancy_maps(values, index, scales, cleaned, shape)
-
-
-def pixel_centres(height: int, width: int, out_height: int, out_width: int) -> Float[torch.Tensor, "N 2"]:
-    """(x, y) of every pixel centre of an (height, width) image, row-major, in the coordinates of an
-    (out_height, out_width) image of the same view."""
-    rows, cols = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
-    x = (cols.reshape(-1) + PIXEL_CENTRE) * (out_width / width)
-    y = (rows.reshape(-1) + PIXEL_CENTRE) * (out_height / height)
-    return torch.stack([x, y], dim=-1).float()  # (H*W, 2)
 
 
 class PyramidScorer:
@@ -103,31 +87,20 @@ class PyramidScorer:
                        (k.height, k.width))
 
 
-def project(
-    xyz: Float[torch.Tensor, "N 3"], camera: QueryCamera
-) -> tuple[Float[torch.Tensor, "N"], Float[torch.Tensor, "N"], Float[torch.Tensor, "N"]]:
-    """Pixel x, y (continuous, pixel-centre convention) and camera z of world points."""
-    world_to_camera = torch.linalg.inv(torch.tensor(camera.camera_to_world, dtype=torch.float64)).float()
-    cam = xyz @ world_to_camera[:3, :3].T + world_to_camera[:3, 3]  # (N, 3)
-    z = cam[:, 2]
-    safe = torch.where(z > NEAR_M, z, torch.ones_like(z))
-    k = camera.intrinsics
-    return cam[:, 0] / safe * k.fx + k.cx, cam[:, 1] / safe * k.fy + k.cy, z
-
-
 def nearest_point_map(
     xyz: Float[torch.Tensor, "N 3"], camera: QueryCamera, radius: int = SPLAT_RADIUS
 ) -> Int[torch.Tensor, "HW"]:
     """Index of the nearest point covering each pixel (row-major), -1 where none does (a z-buffer)."""
     k = camera.intrinsics
-    x, y, z = project(xyz, camera)
-    col, row = torch.floor(x).long(), torch.floor(y).long()
+    projection = project(xyz, camera.camera_to_world, k)
+    col, row = projection.pixels.floor().long().unbind(-1)
+    z = projection.depth
     ids = torch.arange(len(xyz))
     pixel_list, depth_list, id_list = [], [], []
     for dr in range(-radius, radius + 1):
         for dc in range(-radius, radius + 1):
             r, c = row + dr, col + dc
-            ok = (z > NEAR_M) & (r >= 0) & (r < k.height) & (c >= 0) & (c < k.width)
+            ok = projection.in_front & (r >= 0) & (r < k.height) & (c >= 0) & (c < k.width)
             pixel_list.append(r[ok] * k.width + c[ok])
             depth_list.append(z[ok])
             id_list.append(ids[ok])
@@ -167,18 +140,12 @@ def _visible_pixels(xyz: torch.Tensor, camera: QueryCamera, pyramid: FeaturePyra
     if camera.depth is None:
         raise ValueError(f"view {camera.name!r}: fusion needs its measured depth")
     k = camera.intrinsics
-    x, y, z = project(xyz, camera)
-    col, row = torch.floor(x).long(), torch.floor(y).long()
-    inside = (z > NEAR_M) & (col >= 0) & (col < k.width) & (row >= 0) & (row < k.height)
-    depth = torch.as_tensor(camera.depth, dtype=torch.float32)
-    measured = torch.zeros_like(z)
-    measured[inside] = depth[row[inside], col[inside]]
-    tolerance = DEPTH_TOLERANCE_M + DEPTH_TOLERANCE_REL * measured
-    keep = inside & (measured > 0) & ((z - measured).abs() <= tolerance)
+    projection = project(xyz, camera.camera_to_world, k)
+    keep = depth_test(projection, torch.as_tensor(camera.depth, dtype=torch.float32))
     ids = torch.nonzero(keep).squeeze(1)
-    sx, sy = pyramid.image_width / k.width, pyramid.image_height / k.height
-    pixels = torch.stack([x[ids] * sx, y[ids] * sy], dim=-1)  # (n, 2) in the pyramid's image
-    return ids, pixels, z[ids]
+    scale = torch.tensor([pyramid.image_width / k.width, pyramid.image_height / k.height])
+    pixels = projection.pixels[ids] * scale  # (n, 2) in the pyramid's image
+    return ids, pixels, projection.depth[ids]
 
 
 class PointFusionScorer:

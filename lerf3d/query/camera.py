@@ -16,13 +16,11 @@ import numpy as np
 import torch
 
 from lerf3d.field.rays import RayBundle, clip_to_box, image_rays
+from lerf3d.geometry import look_at, opengl_to_opencv
 from lerf3d.types import Frame, Intrinsics, SceneBounds
 
 DEFAULT_MIN_NEAR = 0.05
 """Rays start at least this far from the camera (m), as in training (train.datamanager.MIN_NEAR)."""
-OPENGL_TO_OPENCV = np.diag([1.0, -1.0, -1.0, 1.0])
-"""Right-multiplying an OpenGL/nerfstudio camera-to-world (y up, z back) by this gives OpenCV's
-(y down, z forward)."""
 ORBIT_HEIGHT_FRACTION = 0.8
 """Orbit cameras sit this fraction of the scene's height above the floor: high enough to see over
 furniture, below a ceiling that would otherwise fill the frame."""
@@ -117,22 +115,8 @@ def load_pose_file(path: str | Path) -> QueryCamera:
     if pose.shape != (4, 4):
         raise ValueError(f"{path}: camera_to_world must be 4x4, got {pose.shape}")
     if convention == "opengl":
-        pose = pose @ OPENGL_TO_OPENCV
+        pose = opengl_to_opencv(pose)
     return QueryCamera(intrinsics, pose, None, path.stem)
-
-
-def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray = np.array([0.0, 0.0, 1.0])) -> np.ndarray:
-    """OpenCV camera-to-world at ``eye`` looking at ``target`` with world ``up`` pointing up in the image."""
-    forward = target - eye
-    forward = forward / np.linalg.norm(forward)
-    right = np.cross(forward, up)
-    if np.linalg.norm(right) < 1e-9:
-        raise ValueError("look_at: the view direction is parallel to up")
-    right /= np.linalg.norm(right)
-    down = np.cross(forward, right)
-    pose = np.eye(4)
-    pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = right, down, forward, eye
-    return pose
 
 
 def orbit_cameras(bounds: SceneBounds, num_frames: int, width: int, height: int) -> list[QueryCamera]:

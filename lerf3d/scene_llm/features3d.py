@@ -27,25 +27,12 @@ from lerf3d.capture.io import load_depth
 from lerf3d.features.extractor import CaptureFeatures
 from lerf3d.features.interpolate import NORM_EPS, level_from_world_scale, sample_pyramid
 from lerf3d.features.pyramid import FeaturePyramid
-from lerf3d.scene_llm.tokens import to_camera_frame
-from lerf3d.types import Capture, Frame, Intrinsics, PointSet
+from lerf3d.geometry import DEPTH_TOLERANCE_M, DEPTH_TOLERANCE_REL, project, visible_mask
+from lerf3d.types import Capture, PointSet
 
 DEFAULT_WORLD_SCALE_M = 0.5
 """Physical scale (metres) of the features handed to the LLM. Our choice: about the size of a piece
 of furniture, the unit the generated questions talk about; LERF's scale search spans [0, 1.5] m."""
-
-DEPTH_TOLERANCE_M = 0.05
-"""Absolute part of the visibility test |z_point - depth(pixel)| <= tol. About two fusion voxels of a
-room-scale TSDF (AUTO_VOXELS_ACROSS = 256 over ~5 m): a fused vertex can sit that far off the
-measured surface."""
-
-DEPTH_TOLERANCE_REL = 0.02
-"""Relative part of the tolerance (times the measured depth): consumer depth noise grows with
-range, about 1-2 % for RealSense/Kinect-class sensors."""
-
-NEAR_M = 1e-3
-"""Points closer to the camera plane than this are not projected (division by ~0)."""
-
 
 @dataclass(frozen=True, eq=False)
 class FeaturePoints:
@@ -108,50 +95,6 @@ class BackprojectionConfig:
             raise ValueError(f"frame_stride must be >= 1, got {self.frame_stride}")
 
 
-@dataclass(frozen=True, eq=False)
-class Projection:
-    """Where points land in one image."""
-
-    pixels: Float[torch.Tensor, "N 2"]
-    """(x, y) in pixels, pixel-centre convention (pixel column j spans [j, j + 1))."""
-    depth: Float[torch.Tensor, " N"]
-    """Camera-frame z of each point, metres."""
-    in_view: Bool[torch.Tensor, " N"]
-    """In front of the camera and inside the image."""
-
-
-def project_points(
-    xyz: Float[torch.Tensor, "N 3"], camera_to_world: np.ndarray, intrinsics: Intrinsics
-) -> Projection:
-    """Project world points through a pinhole camera (OpenCV frame, see ``lerf3d.types``)."""
-    cam = to_camera_frame(xyz, camera_to_world)  # (N, 3)
-    z = cam[:, 2]
-    front = z > NEAR_M
-    safe_z = torch.where(front, z, torch.ones_like(z))
-    u = intrinsics.fx * cam[:, 0] / safe_z + intrinsics.cx
-    v = intrinsics.fy * cam[:, 1] / safe_z + intrinsics.cy
-    inside = (u >= 0) & (u < intrinsics.width) & (v >= 0) & (v < intrinsics.height)
-    return Projection(torch.stack([u, v], dim=1), z, front & inside)
-
-
-def visible_mask(
-    xyz: Float[torch.Tensor, "N 3"],
-    frame: Frame,
-    depth: Float[torch.Tensor, "Hd Wd"],
-    tolerance_m: float = DEPTH_TOLERANCE_M,
-    tolerance_rel: float = DEPTH_TOLERANCE_REL,
-) -> Bool[torch.Tensor, " N"]:
-    """Points that are the surface ``frame`` measured: in view, and the depth map at their pixel
-    (nearest, at the depth map's own resolution) agrees with their depth. No measurement (0) hides."""
-    height, width = depth.shape
-    proj = project_points(xyz, frame.camera_to_world, frame.intrinsics.scaled(width, height))
-    cols = proj.pixels[:, 0].floor().long().clamp(0, width - 1)
-    rows = proj.pixels[:, 1].floor().long().clamp(0, height - 1)
-    measured = depth.to(xyz.dtype)[rows, cols]  # (N,)
-    tolerance = tolerance_m + tolerance_rel * measured
-    return proj.in_view & (measured > 0) & ((proj.depth - measured).abs() <= tolerance)
-
-
 def _levels_for(
     pyramid: FeaturePyramid,
     depth: Float[torch.Tensor, " n"],
@@ -199,7 +142,8 @@ def backproject_embeddings(
     for frame in tqdm(frames, desc="back-project", unit="frame", disable=not config.show_progress):
         pyramid = capture_features.pyramid(frame.name)
         depth = torch.from_numpy(load_depth(frame)).to(xyz.device)
-        seen = visible_mask(xyz, frame, depth, config.depth_tolerance_m, config.depth_tolerance_rel)
+        seen = visible_mask(xyz, frame.camera_to_world, frame.intrinsics, depth, config.depth_tolerance_m,
+                            config.depth_tolerance_rel)
         index = torch.nonzero(seen).squeeze(1)
         if sums is None:
             sums = xyz.new_zeros(xyz.shape[0], pyramid.embedding_dim)
@@ -207,7 +151,7 @@ def backproject_embeddings(
             continue
         # the pyramid was computed on the RGB image: project at the pyramid's own resolution
         intrinsics = frame.intrinsics.scaled(pyramid.image_width, pyramid.image_height)
-        proj = project_points(xyz[index], frame.camera_to_world, intrinsics)
+        proj = project(xyz[index], frame.camera_to_world, intrinsics)
         levels = _levels_for(pyramid, proj.depth, intrinsics.fy, level, world_scale)
         sampled = sample_pyramid(pyramid.to(xyz.device), proj.pixels, levels)  # (n, D)
         sums.index_add_(0, index, sampled)

@@ -25,15 +25,14 @@ from lerf3d.scene_llm.features3d import (
     BackprojectionConfig,
     FeaturePoints,
     backproject_pyramid,
-    visible_mask,
 )
+from lerf3d.geometry import to_camera_frame, visible_mask
 from lerf3d.scene_llm.segments import SegmentConfig, scene_segments, segment_tokens
 from lerf3d.scene_llm.tokens import (
     PoolingConfig,
     SceneTokens,
     egocentric_tokens,
     pool_points,
-    to_camera_frame,
 )
 from lerf3d.types import Capture, PointSet
 
@@ -69,7 +68,8 @@ def frame_visibility(
     visible = {}
     for frame in tqdm(capture.frames, desc="visibility", unit="frame", disable=not config.show_progress):
         depth = torch.from_numpy(load_depth(frame))
-        mask = visible_mask(xyz, frame, depth, config.depth_tolerance_m, config.depth_tolerance_rel)
+        mask = visible_mask(xyz, frame.camera_to_world, frame.intrinsics, depth, config.depth_tolerance_m,
+                           config.depth_tolerance_rel)
         visible[frame.name] = torch.nonzero(mask).squeeze(1)
     return visible
 

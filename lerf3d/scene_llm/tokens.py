@@ -15,8 +15,9 @@ from typing import Literal
 
 import numpy as np
 import torch
-from jaxtyping import Bool, Float, Int
+from jaxtyping import Float, Int
 
+from lerf3d.geometry import frustum_mask, to_camera_frame
 from lerf3d.objects.pooling import scatter_mean
 from lerf3d.types import Intrinsics
 
@@ -268,60 +269,6 @@ def pool_points(
             return tokens
     raise RuntimeError(f"grid downsampling did not reach {cfg.max_tokens} tokens "
                        f"(still {tokens.num_tokens} at voxel_size={voxel_size:.3g})")
-
-
-def to_camera_frame(
-    xyz: Float[torch.Tensor, "N 3"], camera_to_world: Float[torch.Tensor, "4 4"] | np.ndarray
-) -> Float[torch.Tensor, "N 3"]:
-    """World points in the OpenCV frame of the camera with pose ``camera_to_world``.
-
-    Uses the rigid inverse R^T (p - t) rather than a general matrix inverse: exact for a rotation
-    and no worse conditioned than the pose itself.
-    """
-    pose = _pose64(camera_to_world, xyz.device)
-    rotation, translation = pose[:3, :3], pose[:3, 3]
-    return ((xyz.double() - translation) @ rotation).to(xyz.dtype)  # row form of R^T (p - t)
-
-
-def to_world_frame(
-    xyz_cam: Float[torch.Tensor, "N 3"], camera_to_world: Float[torch.Tensor, "4 4"] | np.ndarray
-) -> Float[torch.Tensor, "N 3"]:
-    """Inverse of ``to_camera_frame``: p_w = R p_c + t."""
-    pose = _pose64(camera_to_world, xyz_cam.device)
-    return (xyz_cam.double() @ pose[:3, :3].T + pose[:3, 3]).to(xyz_cam.dtype)
-
-
-def _pose64(camera_to_world: torch.Tensor | np.ndarray, device: torch.device) -> torch.Tensor:
-    """The pose as a float64 tensor: poses are stored in float64 (``Frame``) and far-from-origin
-    translations lose millimetres in float32."""
-    if isinstance(camera_to_world, np.ndarray):
-        # a copy: Frame stores read-only arrays, which torch refuses to wrap without a warning
-        camera_to_world = torch.from_numpy(np.array(camera_to_world, dtype=np.float64))
-    pose = camera_to_world.to(device=device, dtype=torch.float64)
-    if pose.shape != (4, 4):
-        raise ValueError(f"camera_to_world must be (4, 4), got {tuple(pose.shape)}")
-    return pose
-
-
-def frustum_mask(
-    xyz_cam: Float[torch.Tensor, "N 3"],
-    intrinsics: Intrinsics,
-    near: float = 1e-3,
-    far: float | None = None,
-) -> Bool[torch.Tensor, " N"]:
-    """Points (camera frame) in front of the camera, within ``[near, far]`` depth and projecting
-    inside the image (pixel i spans [i, i + 1), so the image is [0, W) x [0, H))."""
-    if not near > 0:
-        raise ValueError(f"near must be > 0 (points at z <= 0 cannot be projected), got {near}")
-    z = xyz_cam[:, 2]
-    in_depth = z >= near
-    if far is not None:
-        in_depth &= z <= far
-    safe_z = torch.where(in_depth, z, torch.ones_like(z))
-    u = intrinsics.fx * xyz_cam[:, 0] / safe_z + intrinsics.cx
-    v = intrinsics.fy * xyz_cam[:, 1] / safe_z + intrinsics.cy
-    in_image = (u >= 0) & (u < intrinsics.width) & (v >= 0) & (v < intrinsics.height)
-    return in_depth & in_image
 
 
 def egocentric_tokens(

@@ -11,13 +11,7 @@ from PIL import Image
 
 from lerf3d.capture import CaptureError, load_depth, load_rgb, resize_depth_nearest
 from lerf3d.capture.files import file_exists, read_bytes
-from lerf3d.capture.poses import (
-    OPENGL_TO_OPENCV,
-    Y_UP_TO_Z_UP,
-    matrix_to_quat_xyzw,
-    opengl_to_opencv,
-    quat_xyzw_to_matrix,
-)
+from lerf3d.capture.poses import Y_UP_TO_Z_UP, matrix_to_quat_xyzw, quat_xyzw_to_matrix
 
 
 def test_resize_depth_nearest_picks_source_pixels():
@@ -95,9 +89,5 @@ def test_quaternion_known_value():
 
 
 def test_convention_matrices():
-    pose = np.eye(4)
-    pose[:3, 3] = [1.0, 2.0, 3.0]
-    np.testing.assert_array_equal(opengl_to_opencv(opengl_to_opencv(pose)), pose)
-    assert np.linalg.det(OPENGL_TO_OPENCV[:3, :3]) == pytest.approx(1.0)  # a rotation, not a mirror
     assert np.linalg.det(Y_UP_TO_Z_UP[:3, :3]) == pytest.approx(1.0)
     np.testing.assert_array_equal(Y_UP_TO_Z_UP[:3, :3] @ [0.0, 1.0, 0.0], [0.0, 0.0, 1.0])

@@ -8,33 +8,14 @@ import pytest
 
 from data_tools.camera import (
     TINY_RENDERER_SAMPLE_OFFSET,
-    backproject,
     depth_from_zbuffer,
     intrinsics_from_fov,
-    look_at,
-    opencv_to_opengl_pose,
     opengl_projection_matrix,
     opengl_view_matrix,
     to_pybullet,
 )
+from lerf3d.geometry import look_at
 from lerf3d.types import Intrinsics
-
-
-def test_look_at_is_a_rotation_that_faces_the_target():
-    eye, target = np.array([1.0, -2.0, 1.5]), np.array([0.0, 0.5, 0.4])
-    pose = look_at(eye, target)
-    rot = pose[:3, :3]
-    np.testing.assert_allclose(rot.T @ rot, np.eye(3), atol=1e-12)
-    assert np.linalg.det(rot) == pytest.approx(1.0)
-    forward = (target - eye) / np.linalg.norm(target - eye)
-    np.testing.assert_allclose(rot[:, 2], forward, atol=1e-12)
-    assert rot[2, 0] == pytest.approx(0.0, abs=1e-12)  # no roll: image x stays horizontal
-    assert rot[2, 1] < 0  # image y points down in the world
-
-
-def test_look_at_straight_down_is_refused():
-    with pytest.raises(ValueError, match="parallel"):
-        look_at(np.array([0.0, 0.0, 2.0]), np.array([0.0, 0.0, 0.0]))
 
 
 def test_intrinsics_from_fov():
@@ -61,26 +42,6 @@ def test_projection_matrix_reproduces_the_pinhole_model():
     np.testing.assert_allclose(v, intr.fy * points_cam[:, 1] / points_cam[:, 2] + intr.cy, atol=1e-9)
     # the depth buffer value of the same points decodes back to their z
     np.testing.assert_allclose(depth_from_zbuffer((ndc[2] + 1) / 2, 0.05, 20.0), points_cam[:, 2], rtol=1e-9)
-
-
-def test_opengl_pose_flips_y_and_z():
-    pose = look_at(np.array([0.0, 0.0, 1.0]), np.array([1.0, 0.0, 1.0]))
-    gl = opencv_to_opengl_pose(pose)
-    np.testing.assert_allclose(gl[:3, 2], -pose[:3, 2])  # OpenGL cameras look down -z
-    np.testing.assert_allclose(gl[:3, 1], [0.0, 0.0, 1.0], atol=1e-12)  # y up
-
-
-def test_backproject_inverts_projection():
-    intr = Intrinsics(fx=50.0, fy=50.0, cx=8.0, cy=6.0, width=16, height=12)
-    pose = look_at(np.array([0.0, -3.0, 1.0]), np.array([0.0, 0.0, 1.0]))
-    depth = np.full((12, 16), 3.0)
-    depth[0, 0] = 0.0
-    points = backproject(depth, intr, pose)
-    # the camera looks at the plane y = 0 head-on from 3 m: every point lies on it
-    np.testing.assert_allclose(points[1:, :, 1], 0.0, atol=1e-12)
-    assert np.isnan(points[0, 0]).all()
-    # pixel (col 12, row 6) centre is 4.5 px right of the principal point: x = 4.5 * 3 / 50
-    assert points[6, 12, 0] == pytest.approx(4.5 * 3.0 / 50.0)
 
 
 def _render_plate(edge: str, offset: float) -> tuple[np.ndarray, np.ndarray, int]:

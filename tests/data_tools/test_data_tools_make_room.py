@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data_tools.camera import backproject
 from data_tools.config import RoomConfig
 from data_tools.make_room import generate_room, main
 from lerf3d.capture.io import load_depth
 from lerf3d.capture.nerfstudio import read_nerfstudio
+from lerf3d.geometry import backproject_depth
 
 BOX_TOLERANCE_M = 0.01
 """Back-projected points may leave their box by this much: 0.5 mm depth rounding plus margin."""
@@ -38,7 +38,7 @@ def _instance_points(folder: Path) -> dict[int, np.ndarray]:
         mask = np.asarray(Image.open(folder / gt["frames"][frame.name]["mask_path"]), dtype=np.int64)
         assert (depth > 0).all(), f"{frame.name}: the closed room leaves no pixel without depth"
         assert (mask > 0).all(), f"{frame.name}: every pixel belongs to an instance"
-        world = backproject(depth, frame.intrinsics, frame.camera_to_world)
+        world = backproject_depth(depth, frame.intrinsics, frame.camera_to_world)
         for iid in np.unique(mask):
             points.setdefault(int(iid), []).append(world[mask == iid])
     return {iid: np.concatenate(chunks) for iid, chunks in points.items()}

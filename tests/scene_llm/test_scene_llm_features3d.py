@@ -19,7 +19,6 @@ from lerf3d.scene_llm.features3d import (
     backproject_embeddings,
     backproject_pyramid,
     lift_features,
-    project_points,
 )
 from lerf3d.types import Capture, Frame, Intrinsics, PointSet
 
@@ -130,13 +129,6 @@ def test_field_embedder_keeps_the_clip_part():
     assert isinstance(embedder, PointEmbedder)
     out = embedder.embed_points(torch.tensor([[3.0, 4.0, 1.0]]), 2.0)
     torch.testing.assert_close(out, torch.tensor([[0.6, 0.8]]))
-
-
-def test_projection_matches_pixel_convention():
-    intrinsics = Intrinsics(FOCAL, FOCAL, SIZE / 2, SIZE / 2, SIZE, SIZE)
-    proj = project_points(torch.tensor([[0.0, 0.0, 1.0], [1.0, -0.5, 2.0]]), np.eye(4), intrinsics)
-    torch.testing.assert_close(proj.pixels, torch.tensor([[4.0, 4.0], [8.0, 2.0]]))
-    assert proj.in_view.tolist() == [True, False]  # x = 8 is the right edge: outside [0, 8)
 
 
 def test_oracle_features_land_on_the_right_objects(tiny_room, tiny_capture, tiny_points):

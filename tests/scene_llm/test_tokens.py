@@ -1,7 +1,5 @@
 """Point-voxel pooling, farthest-point sampling and the egocentric frame, on hand-made points."""
 
-import math
-
 import numpy as np
 import pytest
 import torch
@@ -12,21 +10,13 @@ from lerf3d.scene_llm.tokens import (
     SceneTokens,
     egocentric_tokens,
     farthest_point_sampling,
-    frustum_mask,
     pool_points,
     projector_input_dim,
     scatter_mean,
-    to_camera_frame,
-    to_world_frame,
     voxel_ids,
     voxel_pool,
 )
 from lerf3d.types import Intrinsics
-
-
-def _rotation_z(angle: float) -> np.ndarray:
-    c, s = math.cos(angle), math.sin(angle)
-    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1.0]])
 
 
 def _pose(rotation: np.ndarray, translation) -> np.ndarray:
@@ -112,35 +102,6 @@ def test_pooling_config_validates():
     with pytest.raises(ValueError, match="downsample"):
         PoolingConfig(downsample="random")
 
-
-def test_camera_frame_by_hand_and_round_trip():
-    # camera at (1, 2, 3) looking along world +x: camera z (forward) = world x, camera x (right) =
-    # world -y, camera y (down) = world -z
-    rotation = np.array([[0, 0, 1], [-1, 0, 0], [0, -1, 0]], dtype=np.float64)
-    pose = _pose(rotation, [1, 2, 3])
-    xyz = torch.tensor([[3.0, 2.0, 3.0], [1.0, 1.0, 3.0], [1.0, 2.0, 2.0]])
-    cam = to_camera_frame(xyz, pose)
-    torch.testing.assert_close(cam, torch.tensor([[0.0, 0, 2], [1.0, 0, 0], [0, 1.0, 0]]))
-    g = torch.Generator().manual_seed(0)
-    points = torch.randn(100, 3, generator=g) * 5
-    pose2 = _pose(_rotation_z(0.7) @ rotation, [10.0, -4.0, 1.5])
-    torch.testing.assert_close(to_world_frame(to_camera_frame(points, pose2), pose2), points)
-    from_tensor = to_camera_frame(points, torch.from_numpy(pose2))
-    torch.testing.assert_close(from_tensor, to_camera_frame(points, pose2))
-
-
-def test_frustum_mask():
-    intr = Intrinsics(fx=100.0, fy=100.0, cx=50.0, cy=40.0, width=100, height=80)
-    cam = torch.tensor([
-        [0.0, 0.0, 1.0],     # centre pixel -> in
-        [0.0, 0.0, -1.0],    # behind -> out
-        [0.49, 0.0, 1.0],    # u = 99 -> in
-        [0.5, 0.0, 1.0],     # u = 100 = width -> out
-        [0.0, -0.4, 1.0],    # v = 0 -> in
-        [0.0, 0.0, 20.0],    # beyond far -> out
-    ])
-    assert frustum_mask(cam, intr, far=10.0).tolist() == [True, False, True, False, True, False]
-    assert frustum_mask(cam, intr)[-1].item()
 
 
 def test_egocentric_tokens_cull_and_live_in_camera_frame():

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from lerf3d.query.camera import QueryCamera, look_at
+from lerf3d.geometry import look_at
+from lerf3d.query.camera import QueryCamera
 from lerf3d.types import Intrinsics
 from viewer.config import ViewerConfig
 from viewer.protocol import (
