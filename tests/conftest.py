@@ -37,3 +37,25 @@ def tiny_points(tiny_capture):
     from lerf3d.fusion.tsdf import FusionConfig, fuse_capture
 
     return fuse_capture(tiny_capture, FusionConfig(voxel_size=FUSION_VOXEL_M, progress=False)).points
+
+
+@pytest.fixture(scope="session")
+def gt_scene(tiny_room):
+    """The tiny room, fused, with a compact field fitted to its depth, colours and instance masks
+    (~10 s): a known answer without trained towers (a label lights up exactly its masks)."""
+    import torch
+
+    from lerf3d.query.session import QuerySessionConfig
+    from viewer.gt_scene import (
+        LABEL_EMBED_DIM,
+        FitConfig,
+        GroundTruthSceneConfig,
+        compact_field_config,
+        ground_truth_scene,
+    )
+
+    torch.set_num_threads(1)  # the two cores are shared with other jobs (tests/train/conftest.py)
+    session = QuerySessionConfig(num_scales=12, cache_bytes=256 * 1024**2)  # fewer scales: short renders
+    config = GroundTruthSceneConfig(fit=FitConfig(steps=150, batch=2048),
+                                    field_config=compact_field_config(LABEL_EMBED_DIM), session=session)
+    return ground_truth_scene(tiny_room, config)
