@@ -42,9 +42,13 @@ class Intrinsics:
             object.__setattr__(self, name, float(getattr(self, name)))
         for name in ("width", "height"):
             value = getattr(self, name)
-            if int(value) != value:
-                raise ValueError(f"intrinsics {name} must be a whole number of pixels, got {value}")
-            object.__setattr__(self, name, int(value))
+            try:
+                whole = int(value)
+            except (TypeError, ValueError, OverflowError):  # None, NaN, inf
+                whole = None
+            if whole is None or whole != value:
+                raise ValueError(f"intrinsics {name} must be a whole number of pixels, got {value!r}")
+            object.__setattr__(self, name, whole)
 
     def matrix(self) -> np.ndarray:
         """The 3x3 calibration matrix K."""

@@ -30,9 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
 from capture_scene import orbit_poses, render
+from PIL import Image
 
 FLIP_YZ = np.diag([1.0, -1.0, -1.0, 1.0])
 """OpenCV <-> OpenGL camera axes (right-multiplied onto a camera-to-world)."""

@@ -22,12 +22,19 @@ from pathlib import Path
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis", reason="the fuzz suite needs hypothesis (the dev extra)")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from spec_formats import (
+    TUM_CAMERA_ARGUMENT,
+    analytic_views,
+    write_nerfstudio,
+    write_record3d,
+    write_replica,
+    write_scannet,
+    write_tum,
+)
 
-from lerf3d.capture import CaptureError, load_capture, load_depth, load_rgb, parse_intrinsics  # noqa: E402
-from spec_formats import TUM_CAMERA_ARGUMENT, analytic_views  # noqa: E402
-from spec_formats import write_nerfstudio, write_record3d, write_replica, write_scannet, write_tum  # noqa: E402
+from lerf3d.capture import CaptureError, load_capture, load_depth, load_rgb, parse_intrinsics
 
 EXAMPLES = int(os.environ.get("LERF3D_FUZZ_EXAMPLES", "25"))
 """Examples per reader: small in CI (a few seconds each), raised for a longer run."""

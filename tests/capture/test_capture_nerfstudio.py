@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
+from spec_formats import analytic_views, write_nerfstudio
 
 import lerf3d.capture.files as capture_files
 from lerf3d.capture import CaptureError, load_capture
 from lerf3d.cli import main
-from spec_formats import analytic_views, write_nerfstudio
 
 
 @pytest.fixture

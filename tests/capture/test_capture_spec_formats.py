@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from spec_formats import TUM_CAMERA_ARGUMENT, WRITERS, analytic_views
 
 from lerf3d.capture import load_capture, load_depth, parse_intrinsics
-from spec_formats import TUM_CAMERA_ARGUMENT, WRITERS, analytic_views
 
 DEPTH_QUANTUM = {"nerfstudio": 1e-3, "record3d": 0.0, "scannet": 1e-3, "tum": 1 / 5000, "replica": 1 / 6553.5}
 """Metres per stored depth unit of each writer (Record3D stores float32 metres)."""
@@ -44,3 +44,14 @@ def test_reader_recovers_the_rendered_scene(format_name, views, tmp_path):
         "tum": f"--intrinsics {TUM_CAMERA_ARGUMENT}", "replica": "cam_params.json",
     }[format_name]
     assert expected_source in source and source.startswith("fx=50 fy=52 cx=31.5 cy=24.25 (64x48) from ")
+
+
+def test_intrinsics_hold_plain_numbers_whatever_they_are_given():
+    """The type every stage shares converts numpy scalars, so no float64 reaches a float32 tensor."""
+    from lerf3d.types import Intrinsics
+
+    k = Intrinsics(np.float64(50.0), np.float32(52.0), np.float64(31.5), 24, np.int64(64), 48.0)
+    assert [type(v) for v in (k.fx, k.fy, k.cx, k.cy, k.width, k.height)] == [float] * 4 + [int] * 2
+    assert k == Intrinsics(50.0, 52.0, 31.5, 24.0, 64, 48)
+    with pytest.raises(ValueError, match="width must be a whole number of pixels, got 64.5"):
+        Intrinsics(50.0, 52.0, 31.5, 24.0, 64.5, 48)

@@ -15,7 +15,7 @@ import pytest
 from lerf3d.cli import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "capture"))  # the spec writers live there
-from spec_formats import TUM_CAMERA_ARGUMENT, WRITERS, analytic_views, write_nerfstudio  # noqa: E402
+from spec_formats import TUM_CAMERA_ARGUMENT, WRITERS, analytic_views, write_nerfstudio
 
 STEPS = 3
 
