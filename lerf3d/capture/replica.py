@@ -17,6 +17,7 @@ the NICE-SLAM Replica camera.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +60,8 @@ def read_replica(path: Path, intrinsics: Intrinsics | IntrinsicsOverride | None 
         raise CaptureError(f"{path / 'traj.txt'}: {len(poses)} poses for {len(colors)} frames")
     units_per_metre = REPLICA_DEPTH_UNITS_PER_METRE
     camera, source = REPLICA_INTRINSICS, "NICE-SLAM's Replica camera (no cam_params.json found)"
-    params = next((p for p in (path / CAM_PARAMS, path.parent / CAM_PARAMS) if p.is_file()), None)
+    download = Path(os.path.abspath(path)).parent  # the parent of "." is the folder above it
+    params = next((p for p in (path / CAM_PARAMS, download / CAM_PARAMS) if p.is_file()), None)
     if params is not None:
         (camera, units_per_metre), source = _read_cam_params(params), str(params)
     if intrinsics is not None:

@@ -22,6 +22,7 @@ and 2 are mildly distorted).
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -129,7 +130,8 @@ def _camera(path: Path, override: IntrinsicsOverride | None, first_rgb: Path) ->
     from_file = _camera_file(path / CAMERA_FILE)
     if from_file is not None:
         return from_file, str(path / CAMERA_FILE)
-    match = FREIBURG_NAME.search(path.name)
+    name = Path(os.path.abspath(path)).name  # "." names no sequence; the folder it stands for does
+    match = FREIBURG_NAME.search(name)
     if match is None:
         raise CaptureError(
             f"{path}: TUM files do not state the camera, and the folder name does not say which sensor "
@@ -137,7 +139,7 @@ def _camera(path: Path, override: IntrinsicsOverride | None, first_rgb: Path) ->
             "folder name (e.g. rgbd_dataset_freiburg1_xyz)"
         )
     sensor = int(match.group(1))
-    return FREIBURG_INTRINSICS[sensor], f"TUM's Freiburg {sensor} calibration (folder name {path.name})"
+    return FREIBURG_INTRINSICS[sensor], f"TUM's Freiburg {sensor} calibration (folder name {name})"
 
 
 def read_timestamped(path: Path, columns: int) -> list[tuple[float, list[str]]]:

@@ -92,3 +92,13 @@ def test_dropped_colour_frames_are_reported(views, tmp_path, capsys):
     assert frames_summary(load_capture(scannet)) == (
         "4 of 6 frames; 1 without a pose file: 5; 1 with lost tracking (-inf pose): 2"
     )
+
+
+def test_sequence_and_download_folders_are_found_from_inside(views, tmp_path, monkeypatch):
+    """``lerf3d fuse .`` inside the sequence folder: "." names no sensor, the folder it stands for does."""
+    tum = write_tum(views, tmp_path / "rgbd_dataset_freiburg3_office")
+    monkeypatch.chdir(tum)
+    assert "Freiburg 3" in load_capture(".", validate=False).metadata["intrinsics"]
+    scene = write_replica(views, tmp_path / "Replica")
+    monkeypatch.chdir(scene)
+    assert load_capture(".").metadata["intrinsics"].endswith(f"from {tmp_path / 'Replica' / 'cam_params.json'}")
