@@ -11,13 +11,13 @@ from lerf3d.capture import CaptureError
 
 
 def _cmd_fuse(args: argparse.Namespace) -> int:
-    from lerf3d.capture import load_capture
+    from lerf3d.capture import frames_summary, load_capture
     from lerf3d.fusion import FusionConfig, fuse_capture, save_fusion
     from lerf3d.fusion.preview import overview_camera, splat_points
     from PIL import Image
 
     start = time.perf_counter()
-    capture = load_capture(args.capture, format=args.format)
+    capture = load_capture(args.capture, format=args.format, intrinsics=args.intrinsics)
     config = FusionConfig(voxel_size=args.voxel_size, frame_stride=args.stride)
     result = fuse_capture(capture, config)
     files = save_fusion(result, args.out)
@@ -26,7 +26,7 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
     Image.fromarray(splat_points(result.points, intr, pose, radius=2)).save(preview)
     lo, hi = result.bounds.lower, result.bounds.upper
     print(
-        f"fused {len(capture.frames[::config.frame_stride])} frames ({capture.source_format}) in {time.perf_counter() - start:.1f} s: "
+        f"fused {frames_summary(capture, len(capture.frames[::config.frame_stride]))} ({capture.source_format}) in {time.perf_counter() - start:.1f} s: "
         f"{len(result.vertices)} vertices, {len(result.faces)} faces, voxel {result.voxel_size * 100:.1f} cm\n"
         f"bounds [{lo[0]:.2f} {lo[1]:.2f} {lo[2]:.2f}] .. [{hi[0]:.2f} {hi[1]:.2f} {hi[2]:.2f}] m\n"
         f"wrote {files.mesh_ply}, {files.mesh_glb}, {files.points_ply}, {files.bounds_json}, {preview}"
@@ -35,11 +35,13 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
 
 
 def _cmd_features(args: argparse.Namespace) -> int:
+    from lerf3d.capture import load_capture
     from lerf3d.features.command import run_features
 
     dense = None if args.dense in ("", "none") else args.dense
     out = args.out or Path(args.capture) / "features"
-    summary, _ = run_features(args.capture, out, args.image_text, dense, device=args.device, batch_size=args.batch_size)
+    capture = load_capture(args.capture, intrinsics=args.intrinsics) if args.intrinsics else args.capture
+    summary, _ = run_features(capture, out, args.image_text, dense, device=args.device, batch_size=args.batch_size)
     print(summary.describe())
     return 0
 
@@ -58,6 +60,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         features_dir=args.features_dir,
         device=args.device,
         overrides=tuple(args.set),
+        intrinsics=args.intrinsics,
     )
     print(run_train(request).describe())
     return 0
@@ -70,6 +73,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _intrinsics(value: str):
+    from lerf3d.capture import parse_intrinsics
+
+    try:
+        return parse_intrinsics(value)
+    except CaptureError as err:  # argparse prints an ArgumentTypeError's own message, not a ValueError's
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _add_intrinsics_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--intrinsics", type=_intrinsics, default=None, metavar="FX,FY,CX,CY|FILE.json",
+                        help="camera in pixels replacing the capture's (TUM/Replica without calibration files); "
+                             "a JSON file may add w, h")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lerf3d", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -80,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     fuse.add_argument("--format", default="auto", help="capture format (default: detect)")
     fuse.add_argument("--voxel-size", type=float, default=None, help="voxel edge in metres (default: auto)")
     fuse.add_argument("--stride", type=int, default=1, help="fuse every n-th frame")
+    _add_intrinsics_argument(fuse)
     fuse.set_defaults(func=_cmd_fuse)
 
     feats = sub.add_parser("features", help="extract (and cache) the crop pyramid and DINO maps of a capture")
@@ -89,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     feats.add_argument("--dense", default="lerf3d:tiny", help="dense encoder spec (dino:dino_vits8, dinov2:vits14) or none")
     feats.add_argument("--device", default="cpu", help="torch device")
     feats.add_argument("--batch-size", type=int, default=64, help="crops encoded per batch")
+    _add_intrinsics_argument(feats)
     feats.set_defaults(func=_cmd_features)
 
     train = sub.add_parser("train", help="train a language field (LERF) on a capture")
@@ -104,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config value, e.g. --set optim.radiance.lr=5e-3 (repeatable)")
+    _add_intrinsics_argument(train)
     train.set_defaults(func=_cmd_train)
 
     demo = sub.add_parser("demo", help="generate the demo room and run the pipeline on it")

@@ -35,6 +35,21 @@ class Intrinsics:
     height: int
     """Image height in pixels."""
 
+    def __post_init__(self) -> None:
+        # Readers parse numbers with numpy; a stray np.float64 here makes every tensor built from
+        # these values float64 (torch.tensor keeps numpy's dtype), beside float32 poses.
+        for name in ("fx", "fy", "cx", "cy"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            try:
+                whole = int(value)
+            except (TypeError, ValueError, OverflowError):  # None, NaN, inf
+                whole = None
+            if whole is None or whole != value:
+                raise ValueError(f"intrinsics {name} must be a whole number of pixels, got {value!r}")
+            object.__setattr__(self, name, whole)
+
     def matrix(self) -> np.ndarray:
         """The 3x3 calibration matrix K."""
         return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])

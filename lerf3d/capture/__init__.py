@@ -7,14 +7,23 @@ NICE-SLAM Replica. Every problem is reported as :class:`CaptureError` naming the
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+from lerf3d.capture.calibration import (
+    INTRINSICS_KEY,
+    IntrinsicsOverride,
+    as_override,
+    describe_intrinsics,
+    parse_intrinsics,
+)
 from lerf3d.capture.errors import CaptureError
 from lerf3d.capture.io import load_depth, load_rgb, resize_depth_nearest
 from lerf3d.capture.nerfstudio import is_nerfstudio, read_nerfstudio
 from lerf3d.capture.record3d import is_record3d, read_record3d
 from lerf3d.capture.replica import is_replica, read_replica
 from lerf3d.capture.scannet import is_scannet, read_scannet
+from lerf3d.capture.summary import frames_summary
 from lerf3d.capture.tum import is_tum, read_tum
 from lerf3d.capture.validate import validate_capture
 from lerf3d.types import Capture, Intrinsics
@@ -29,10 +38,6 @@ _DETECTORS = (
     ("replica", is_replica),
     ("nerfstudio", is_nerfstudio),  # last: its file test (any .json) is the loosest
 )
-
-_INTRINSICS_OVERRIDABLE = ("tum", "replica")
-"""Formats whose files may lack intrinsics, so an override argument makes sense."""
-
 
 def detect_format(path: Path) -> str:
     """The format of the capture at ``path``; CaptureError saying what was looked for otherwise."""
@@ -54,7 +59,7 @@ def load_capture(
     format: str = "auto",
     validate: bool = True,
     check_images: bool = True,
-    intrinsics: Intrinsics | None = None,
+    intrinsics: Intrinsics | IntrinsicsOverride | None = None,
 ) -> Capture:
     """Read the capture at ``path``.
 
@@ -63,14 +68,14 @@ def load_capture(
         format: one of :data:`FORMATS`, or "auto" to detect it.
         validate: run :func:`validate_capture` before returning.
         check_images: let validation read image headers and depth maps (slower, catches more).
-        intrinsics: camera override for formats whose files may lack one (tum, replica).
+        intrinsics: camera replacing the one the files state or imply (``--intrinsics``); an
+            :class:`IntrinsicsOverride` without a size takes the colour images' size.
     """
     path = Path(path)
     name = detect_format(path) if format == "auto" else format
     if name not in FORMATS:
         raise CaptureError(f"{path}: unknown capture format {format!r}; choose from {FORMATS} or 'auto'")
-    if intrinsics is not None and name not in _INTRINSICS_OVERRIDABLE:
-        raise CaptureError(f"{path}: an intrinsics override applies only to {_INTRINSICS_OVERRIDABLE}")
+    intrinsics = as_override(intrinsics)
     if name == "tum":
         capture = read_tum(path, intrinsics=intrinsics)
     elif name == "replica":
@@ -78,18 +83,31 @@ def load_capture(
     else:
         readers = {"nerfstudio": read_nerfstudio, "record3d": read_record3d, "scannet": read_scannet}
         capture = readers[name](path)
+        if intrinsics is not None and capture.frames:
+            capture = _with_intrinsics(capture, intrinsics)
     if validate:
         validate_capture(capture, check_images=check_images)
     return capture
 
 
+def _with_intrinsics(capture: Capture, override: IntrinsicsOverride) -> Capture:
+    """Every frame given the override's camera (sized on the first colour image when it has no size)."""
+    camera = override.resolve(capture.frames[0].rgb_path)
+    frames = tuple(dataclasses.replace(frame, intrinsics=camera) for frame in capture.frames)
+    metadata = {**capture.metadata, INTRINSICS_KEY: describe_intrinsics(camera, override.source)}
+    return dataclasses.replace(capture, frames=frames, metadata=metadata)
+
+
 __all__ = [
     "FORMATS",
     "CaptureError",
+    "IntrinsicsOverride",
     "detect_format",
+    "frames_summary",
     "load_capture",
     "load_depth",
     "load_rgb",
+    "parse_intrinsics",
     "resize_depth_nearest",
     "validate_capture",
 ]

@@ -9,12 +9,30 @@ such a path as well as a plain file path, so the rest of lerf3d reads frames thr
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
 from lerf3d.capture.errors import CaptureError
+
+
+def inside_folder(folder: Path, relative: object, where: str) -> Path:
+    """``folder / relative`` for a relative path that stays inside ``folder``; CaptureError otherwise.
+
+    Checked on the text, before anything is opened: a capture file must not make lerf3d read
+    ``/etc/passwd`` or ``../elsewhere.png``. Symbolic links inside the folder are allowed (captures
+    often link their images), so the path is normalised, not resolved.
+    """
+    if not isinstance(relative, str) or not relative.strip() or "\0" in relative:
+        raise CaptureError(f"{where}: expected a relative file path, got {relative!r}")
+    if os.path.isabs(relative) or relative.startswith(("/", "\\")) or Path(relative).drive:
+        raise CaptureError(f"{where}: {relative!r} is an absolute path; paths must stay inside {folder}")
+    normal = os.path.normpath(relative)
+    if normal == ".." or normal.startswith(".." + os.sep):
+        raise CaptureError(f"{where}: {relative!r} leads outside the capture folder {folder}")
+    return Path(folder) / relative
 
 
 def split_archive_path(path: Path) -> tuple[Path, str] | None:

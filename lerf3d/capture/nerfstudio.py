@@ -24,8 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from lerf3d.capture.calibration import INTRINSICS_KEY, describe_intrinsics, field_number, field_pixels
 from lerf3d.capture.errors import CaptureError
-from lerf3d.capture.files import image_size
+from lerf3d.capture.files import image_size, inside_folder
 from lerf3d.geometry import opengl_to_opencv
 from lerf3d.types import Capture, Frame, Intrinsics
 
@@ -51,49 +52,62 @@ def read_nerfstudio(path: Path) -> Capture:
     json_path = path if path.is_file() else path / TRANSFORMS_NAME
     try:
         meta = json.loads(json_path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CaptureError(f"{json_path}: unreadable transforms file ({exc})") from exc
+    except RecursionError:
+        raise CaptureError(f"{json_path}: unreadable transforms file (JSON nested too deeply)") from None
+    if not isinstance(meta, dict):
+        raise CaptureError(f"{json_path}: expected a JSON object with a 'frames' list, got a {type(meta).__name__}")
     if not isinstance(meta.get("frames"), list):
         raise CaptureError(f"{json_path}: no 'frames' list")
     folder = json_path.parent
-    depth_scale = float(meta.get("depth_unit_scale_factor", NERFSTUDIO_DEFAULT_DEPTH_SCALE))
-    frames = tuple(_read_frame(entry, meta, folder, depth_scale, json_path) for entry in meta["frames"])
+    depth_scale = field_number(
+        meta.get("depth_unit_scale_factor", NERFSTUDIO_DEFAULT_DEPTH_SCALE), "depth_unit_scale_factor", str(json_path)
+    )
+    frames = tuple(
+        _read_frame(entry, index, meta, folder, depth_scale, json_path) for index, entry in enumerate(meta["frames"])
+    )
     info = {"camera_model": str(meta.get("camera_model", "PINHOLE"))}
+    if frames:
+        info[INTRINSICS_KEY] = describe_intrinsics(frames[0].intrinsics, str(json_path))
     return Capture(root=folder, frames=frames, source_format="nerfstudio", metadata=info)
 
 
-def _read_frame(entry: dict, meta: dict, folder: Path, depth_scale: float, json_path: Path) -> Frame:
+def _read_frame(entry: object, index: int, meta: dict, folder: Path, depth_scale: float, json_path: Path) -> Frame:
+    where = f"{json_path}: frames[{index}]"
+    if not isinstance(entry, dict):
+        raise CaptureError(f"{where} is {entry!r}, expected an object with file_path and transform_matrix")
     if "file_path" not in entry or "transform_matrix" not in entry:
-        raise CaptureError(f"{json_path}: a frame lacks 'file_path' or 'transform_matrix': {entry}")
-    rgb_path = folder / entry["file_path"]
-    depth_path = folder / entry["depth_file_path"] if entry.get("depth_file_path") else None
-    pose_gl = np.asarray(entry["transform_matrix"], dtype=np.float64)
+        raise CaptureError(f"{where} lacks 'file_path' or 'transform_matrix'")
+    rgb_path = inside_folder(folder, entry["file_path"], f"{where}.file_path")
+    depth_path = None
+    if entry.get("depth_file_path"):
+        depth_path = inside_folder(folder, entry["depth_file_path"], f"{where}.depth_file_path")
+    try:
+        pose_gl = np.asarray(entry["transform_matrix"], dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise CaptureError(f"{where}.transform_matrix is not a matrix of numbers ({exc})") from None
     if pose_gl.shape == (3, 4):  # some writers drop the constant last row
         pose_gl = np.vstack([pose_gl, [0.0, 0.0, 0.0, 1.0]])
     if pose_gl.shape != (4, 4):
-        raise CaptureError(f"{json_path}: frame {entry['file_path']} transform_matrix is {pose_gl.shape}")
+        raise CaptureError(f"{where}.transform_matrix has shape {pose_gl.shape}, expected 4x4")
     return Frame(
         name=Path(entry["file_path"]).stem,
         rgb_path=rgb_path,
         depth_path=depth_path,
-        intrinsics=_frame_intrinsics(entry, meta, rgb_path, json_path),
+        intrinsics=_frame_intrinsics(entry, meta, rgb_path, where),
         camera_to_world=opengl_to_opencv(pose_gl),
         depth_scale=depth_scale,
     )
 
 
-def _frame_intrinsics(entry: dict, meta: dict, rgb_path: Path, json_path: Path) -> Intrinsics:
+def _frame_intrinsics(entry: dict, meta: dict, rgb_path: Path, where: str) -> Intrinsics:
     values = {key: entry.get(key, meta.get(key)) for key in INTRINSIC_KEYS}
     if values["w"] is None or values["h"] is None:
         values["w"], values["h"] = image_size(rgb_path)  # nerfstudio also falls back to the image
     missing = [key for key in ("fl_x", "fl_y", "cx", "cy") if values[key] is None]
     if missing:
-        raise CaptureError(f"{json_path}: frame {entry['file_path']} has no intrinsics {missing}")
-    return Intrinsics(
-        fx=float(values["fl_x"]),
-        fy=float(values["fl_y"]),
-        cx=float(values["cx"]),
-        cy=float(values["cy"]),
-        width=int(values["w"]),
-        height=int(values["h"]),
-    )
+        raise CaptureError(f"{where} ({entry['file_path']}) has no intrinsics {missing}")
+    fx, fy, cx, cy = (field_number(values[key], key, where) for key in ("fl_x", "fl_y", "cx", "cy"))
+    width, height = (field_pixels(values[key], key, where) for key in ("w", "h"))
+    return Intrinsics(fx=fx, fy=fy, cx=cx, cy=cy, width=width, height=height)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lerf3d.capture.calibration import INTRINSICS_KEY, describe_intrinsics, field_pixels
 from lerf3d.capture.errors import CaptureError
 from lerf3d.capture.files import read_bytes, split_archive_path
 from lerf3d.capture.poses import Y_UP_TO_Z_UP, pose_from_quat_translation
@@ -56,12 +57,15 @@ def read_record3d(path: Path) -> Capture:
     """Read a Record3D ``.r3d`` archive or unzipped export folder into a Capture."""
     path = Path(path)
     base, meta = _locate_and_parse(path)
+    where = str(base / METADATA_NAMES[0])
     try:
-        width, height = int(meta["w"]), int(meta["h"])
+        width, height = (field_pixels(meta[key], key, where) for key in ("w", "h"))
         k = np.asarray(meta["K"], dtype=np.float64).reshape(3, 3).T  # column-major on disk
         poses = np.asarray(meta["poses"], dtype=np.float64).reshape(-1, 7)
     except (KeyError, ValueError, TypeError) as exc:
-        raise CaptureError(f"{base / METADATA_NAMES[0]}: malformed Record3D metadata ({exc})") from exc
+        if isinstance(exc, CaptureError):
+            raise
+        raise CaptureError(f"{where}: malformed Record3D metadata ({type(exc).__name__}: {exc})") from None
     intrinsics = Intrinsics(k[0, 0], k[1, 1], k[0, 2], k[1, 2], width, height)
     frames = []
     for i, pose in enumerate(poses):
@@ -76,7 +80,11 @@ def read_record3d(path: Path) -> Capture:
                 depth_scale=RECORD3D_DEPTH_SCALE,
             )
         )
-    info = {"fps": str(meta.get("fps", "")), "device": str(meta.get("cameraType", ""))}
+    info = {
+        "fps": str(meta.get("fps", "")),
+        "device": str(meta.get("cameraType", "")),
+        INTRINSICS_KEY: describe_intrinsics(intrinsics, f"K in {where}"),
+    }
     return Capture(root=path, frames=tuple(frames), source_format="record3d", metadata=info)
 
 
@@ -84,10 +92,9 @@ def record3d_depth_size(depth_path: Path) -> tuple[int, int]:
     """``(dw, dh)`` of a Record3D depth file, from the metadata of its export."""
     base = Path(depth_path).parent.parent
     _, meta = _cached_metadata(str(base), _metadata_stamp(base))
-    try:
-        return int(meta["dw"]), int(meta["dh"])
-    except (KeyError, ValueError) as exc:
-        raise CaptureError(f"{base}: Record3D metadata lacks depth size dw/dh ({exc})") from exc
+    if "dw" not in meta or "dh" not in meta:
+        raise CaptureError(f"{base}: Record3D metadata lacks the depth size dw/dh")
+    return tuple(field_pixels(meta[key], key, f"{base / METADATA_NAMES[0]}") for key in ("dw", "dh"))
 
 
 def decode_record3d_depth(data: bytes, width: int, height: int, path: Path) -> np.ndarray:
@@ -164,7 +171,10 @@ def _cached_metadata(base: str, mtime_ns: int) -> tuple[Path, dict]:
         except CaptureError:
             continue
         try:
-            return Path(base), json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise CaptureError(f"{candidate}: metadata is not valid JSON ({exc})") from exc
+            meta = json.loads(text)
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise CaptureError(f"{candidate}: metadata is not valid JSON ({type(exc).__name__})") from None
+        if not isinstance(meta, dict):
+            raise CaptureError(f"{candidate}: metadata is a JSON {type(meta).__name__}, expected an object")
+        return Path(base), meta
     raise CaptureError(f"{base}: no Record3D metadata file ({' or '.join(METADATA_NAMES)})")

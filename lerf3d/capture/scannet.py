@@ -21,8 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from lerf3d.capture.calibration import INTRINSICS_KEY, describe_intrinsics
 from lerf3d.capture.errors import CaptureError
 from lerf3d.capture.files import image_size
+from lerf3d.capture.summary import COLOUR_FRAMES_KEY, DROPPED_KEY, dropped_note
 from lerf3d.types import Capture, Frame, Intrinsics
 
 SCANNET_DEPTH_SCALE = 1e-3
@@ -41,20 +43,27 @@ def is_scannet(path: Path) -> bool:
 def read_scannet(path: Path) -> Capture:
     """Read an exported ScanNet scene folder into a Capture."""
     path = Path(path)
+    if not (path / "color").is_dir():
+        raise CaptureError(f"{path / 'color'}: no such folder (ScanNet exports colour images there)")
     colors = sorted(
         (p for p in (path / "color").iterdir() if p.suffix.lower() in COLOR_EXTENSIONS),
         key=lambda p: _frame_number(p),
     )
     if not colors:
         raise CaptureError(f"{path / 'color'}: no colour images")
-    k = read_matrix_file(path / "intrinsic" / "intrinsic_color.txt")
+    k_path = path / "intrinsic" / "intrinsic_color.txt"
+    k = read_matrix_file(k_path)
     width, height = image_size(colors[0])  # the intrinsics file does not state the image size
     intrinsics = Intrinsics(k[0, 0], k[1, 1], k[0, 2], k[1, 2], width, height)
-    frames, skipped = [], 0
+    frames, lost, without_pose = [], [], []
     for rgb_path in colors:
-        pose = read_matrix_file(path / "pose" / f"{rgb_path.stem}.txt")
+        pose_path = path / "pose" / f"{rgb_path.stem}.txt"
+        if not pose_path.is_file():
+            without_pose.append(rgb_path.stem)
+            continue
+        pose = read_matrix_file(pose_path)
         if np.isinf(pose).any():  # ScanNet's marker for lost tracking
-            skipped += 1
+            lost.append(rgb_path.stem)
             continue
         depth_path = path / "depth" / f"{rgb_path.stem}.png"
         frames.append(
@@ -67,7 +76,13 @@ def read_scannet(path: Path) -> Capture:
                 depth_scale=SCANNET_DEPTH_SCALE,
             )
         )
-    info = {"scene": path.name, "skipped_frames": str(skipped)}
+    info = {
+        "scene": path.name,
+        "skipped_frames": str(len(lost) + len(without_pose)),
+        COLOUR_FRAMES_KEY: str(len(colors)),
+        DROPPED_KEY: dropped_note({"without a pose file": without_pose, "with lost tracking (-inf pose)": lost}),
+        INTRINSICS_KEY: describe_intrinsics(intrinsics, str(k_path)),
+    }
     return Capture(root=path, frames=tuple(frames), source_format="scannet", metadata=info)
 
 
@@ -76,7 +91,7 @@ def read_matrix_file(path: Path) -> np.ndarray:
     try:
         matrix = np.loadtxt(path, dtype=np.float64)
     except (OSError, ValueError) as exc:
-        raise CaptureError(f"{path}: unreadable matrix file ({exc})") from exc
+        raise CaptureError(f"{path}: unreadable matrix file ({type(exc).__name__}: {exc})") from None
     if matrix.shape != (4, 4):
         raise CaptureError(f"{path}: expected a 4x4 matrix, got shape {matrix.shape}")
     return matrix
@@ -84,4 +99,4 @@ def read_matrix_file(path: Path) -> np.ndarray:
 
 def _frame_number(path: Path) -> tuple[int, str]:
     stem = path.stem
-    return (int(stem), stem) if stem.isdigit() else (10**12, stem)
+    return (int(stem), stem) if stem.isascii() and stem.isdigit() else (10**12, stem)

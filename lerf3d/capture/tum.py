@@ -13,19 +13,32 @@ further apart than ``max_time_difference`` (0.02 s, TUM's ``associate.py`` defau
 the count is kept in ``Capture.metadata["unmatched_frames"]``. The nearest pose is used as is
 (ground truth runs at 100 Hz, so it is at most 5 ms away).
 
-The files do not state intrinsics: the default is TUM's published calibration of the Freiburg 1
-colour camera, overridden by ``camera.txt`` or the ``intrinsics`` argument (Freiburg 2 and 3
-sequences need one of those).
+The files do not state intrinsics. In order: the ``intrinsics`` argument (``--intrinsics``),
+lerf3d's ``camera.txt``, or TUM's published calibration of the sensor the sequence folder is named
+after (``rgbd_dataset_freiburg2_xyz`` -> Freiburg 2); a folder named otherwise is refused rather
+than given a guess. Lens distortion is not applied (Freiburg 3 images ship undistorted; Freiburg 1
+and 2 are mildly distorted).
 """
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import numpy as np
 
+from lerf3d.capture.calibration import (
+    INTRINSICS_KEY,
+    IntrinsicsOverride,
+    as_override,
+    describe_intrinsics,
+    field_number,
+)
 from lerf3d.capture.errors import CaptureError
+from lerf3d.capture.files import inside_folder
 from lerf3d.capture.poses import pose_from_quat_translation
+from lerf3d.capture.summary import COLOUR_FRAMES_KEY, DROPPED_KEY, dropped_note
 from lerf3d.types import Capture, Frame, Intrinsics
 
 TUM_DEPTH_SCALE = 1.0 / 5000.0
@@ -33,9 +46,20 @@ TUM_DEPTH_SCALE = 1.0 / 5000.0
 
 FREIBURG1_INTRINSICS = Intrinsics(fx=517.3, fy=516.5, cx=318.6, cy=255.3, width=640, height=480)
 """TUM's calibration of the Freiburg 1 colour camera (dataset camera-calibration page)."""
+FREIBURG_INTRINSICS = {
+    1: FREIBURG1_INTRINSICS,
+    2: Intrinsics(fx=520.9, fy=521.0, cx=325.1, cy=249.7, width=640, height=480),
+    3: Intrinsics(fx=535.4, fy=539.2, cx=320.1, cy=247.6, width=640, height=480),
+}
+"""TUM's published colour-camera calibrations of its three sensors (dataset camera-calibration page)."""
+FREIBURG_NAME = re.compile(r"freiburg([123])", re.IGNORECASE)
+"""How TUM names a sequence's sensor: rgbd_dataset_freiburg<N>_<scene>."""
 
 TUM_MAX_TIME_DIFFERENCE = 0.02
 """Seconds: largest gap accepted when pairing streams (TUM associate.py's default)."""
+
+POSE_FIELDS = ("tx", "ty", "tz", "qx", "qy", "qz", "qw")
+"""Columns of groundtruth.txt after the timestamp."""
 
 CAMERA_FILE = "camera.txt"
 """Optional intrinsics file: "fx fy cx cy [width height]"."""
@@ -49,44 +73,80 @@ def is_tum(path: Path) -> bool:
 
 def read_tum(
     path: Path,
-    intrinsics: Intrinsics | None = None,
+    intrinsics: Intrinsics | IntrinsicsOverride | None = None,
     max_time_difference: float = TUM_MAX_TIME_DIFFERENCE,
 ) -> Capture:
     """Read a TUM RGB-D sequence folder into a Capture (intrinsics: see the module docstring)."""
-    path = Path(path)
+    path, intrinsics = Path(path), as_override(intrinsics)
     rgb = read_timestamped(path / "rgb.txt", columns=1)
     depth = read_timestamped(path / "depth.txt", columns=1)
     truth = read_timestamped(path / "groundtruth.txt", columns=7)
-    camera = intrinsics or _camera_file(path / CAMERA_FILE) or FREIBURG1_INTRINSICS
     depth_times = np.array([t for t, _ in depth])
     truth_times = np.array([t for t, _ in truth])
-    frames, unmatched = [], 0
+    matched, without_pose, without_depth = [], [], []
     for stamp, (rgb_name,) in rgb:
+        rgb_path = inside_folder(path, rgb_name, f"{path / 'rgb.txt'} (timestamp {stamp})")
         d = _nearest(depth_times, stamp, max_time_difference)
         g = _nearest(truth_times, stamp, max_time_difference)
-        if d is None or g is None:
-            unmatched += 1
-            continue
-        values = np.asarray(truth[g][1], dtype=np.float64)
+        if g is None:
+            without_pose.append(rgb_path.stem)
+        elif d is None:
+            without_depth.append(rgb_path.stem)
+        else:
+            matched.append((rgb_path, d, g))
+    frames, info = [], {}
+    if matched:  # without a frame there is no camera to name (validation reports the empty capture)
+        camera, source = _camera(path, intrinsics, matched[0][0])
+        info[INTRINSICS_KEY] = describe_intrinsics(camera, source)
+    for rgb_path, d, g in matched:
+        where = f"{path / 'groundtruth.txt'} (timestamp {truth[g][0]})"
+        values = np.array([field_number(v, name, where) for v, name in zip(truth[g][1], POSE_FIELDS)])
         frames.append(
             Frame(
-                name=Path(rgb_name).stem,
-                rgb_path=path / rgb_name,
-                depth_path=path / depth[d][1][0],
+                name=rgb_path.stem,
+                rgb_path=rgb_path,
+                depth_path=inside_folder(path, depth[d][1][0], f"{path / 'depth.txt'} (timestamp {depth[d][0]})"),
                 intrinsics=camera,
                 camera_to_world=pose_from_quat_translation(values[3:7], values[0:3]),
                 depth_scale=TUM_DEPTH_SCALE,
             )
         )
-    info = {"sequence": path.name, "unmatched_frames": str(unmatched)}
+    tolerance = f"within {max_time_difference:g} s"
+    info |= {
+        "sequence": path.name,
+        "unmatched_frames": str(len(without_pose) + len(without_depth)),
+        COLOUR_FRAMES_KEY: str(len(rgb)),
+        DROPPED_KEY: dropped_note(
+            {f"without a pose {tolerance}": without_pose, f"without depth {tolerance}": without_depth}
+        ),
+    }
     return Capture(root=path, frames=tuple(frames), source_format="tum", metadata=info)
+
+
+def _camera(path: Path, override: IntrinsicsOverride | None, first_rgb: Path) -> tuple[Intrinsics, str]:
+    """The sequence's camera and where it came from (see the module docstring for the order)."""
+    if override is not None:
+        return override.resolve(first_rgb), override.source
+    from_file = _camera_file(path / CAMERA_FILE)
+    if from_file is not None:
+        return from_file, str(path / CAMERA_FILE)
+    name = Path(os.path.abspath(path)).name  # "." names no sequence; the folder it stands for does
+    match = FREIBURG_NAME.search(name)
+    if match is None:
+        raise CaptureError(
+            f"{path}: TUM files do not state the camera, and the folder name does not say which sensor "
+            "(freiburg1/2/3) recorded it; pass --intrinsics fx,fy,cx,cy (or a JSON file), or keep TUM's "
+            "folder name (e.g. rgbd_dataset_freiburg1_xyz)"
+        )
+    sensor = int(match.group(1))
+    return FREIBURG_INTRINSICS[sensor], f"TUM's Freiburg {sensor} calibration (folder name {name})"
 
 
 def read_timestamped(path: Path, columns: int) -> list[tuple[float, list[str]]]:
     """``(timestamp, fields)`` rows of a TUM list file, sorted by time; comments skipped."""
     try:
         lines = path.read_text().splitlines()
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise CaptureError(f"{path}: unreadable ({exc})") from exc
     rows = []
     for number, line in enumerate(lines, start=1):
@@ -115,7 +175,11 @@ def _nearest(times: np.ndarray, stamp: float, tolerance: float) -> int | None:
 def _camera_file(path: Path) -> Intrinsics | None:
     if not path.is_file():
         return None
-    for line in path.read_text().splitlines():
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CaptureError(f"{path}: unreadable ({exc})") from exc
+    for line in lines:
         fields = line.split()
         if not fields or fields[0].startswith("#"):
             continue

@@ -11,6 +11,7 @@ from collections import Counter
 
 import numpy as np
 
+from lerf3d.capture.calibration import INTRINSICS_KEY
 from lerf3d.capture.errors import CaptureError
 from lerf3d.capture.files import image_size
 from lerf3d.capture.io import load_depth
@@ -53,7 +54,7 @@ def validate_capture(capture: Capture, check_images: bool = True) -> None:
     if check_images:
         medians = []
         for frame in capture.frames:
-            check_rgb(frame)
+            check_rgb(frame, capture.metadata.get(INTRINSICS_KEY))
             if frame.depth_path is not None:
                 medians.append((frame, check_depth(frame)))
         if medians:
@@ -92,13 +93,19 @@ def check_intrinsics(frame: Frame) -> None:
         )
 
 
-def check_rgb(frame: Frame) -> None:
-    """The colour image exists, has a readable header, and matches the intrinsics' size."""
+def check_rgb(frame: Frame, intrinsics_source: str | None = None) -> None:
+    """The colour image exists, has a readable header, and matches the intrinsics' size.
+
+    ``intrinsics_source`` (the capture's ``metadata["intrinsics"]``) is quoted on a size mismatch,
+    since the usual cause is a default camera that is not this one.
+    """
     width, height = image_size(frame.rgb_path)  # CaptureError naming the file if missing/unreadable
     k = frame.intrinsics
     if (width, height) != (k.width, k.height):
+        used = f" (intrinsics {intrinsics_source})" if intrinsics_source else ""
         raise CaptureError(
-            f"{frame.rgb_path}: image is {width}x{height} but its intrinsics say {k.width}x{k.height}"
+            f"{frame.rgb_path}: image is {width}x{height} but its intrinsics say {k.width}x{k.height}{used}; "
+            "pass this camera's --intrinsics fx,fy,cx,cy (or a JSON file)"
         )
 
 

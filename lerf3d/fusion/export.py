@@ -1,4 +1,11 @@
-"""Writing and reading fusion results: mesh (PLY, GLB), point set (PLY), bounds (JSON)."""
+"""Writing and reading fusion results: mesh (PLY, GLB), point set (PLY), bounds (JSON).
+
+PLY files keep lerf3d's Z-up world. The GLB follows glTF 2.0's conventions instead, since glTF
+viewers apply no rotation of their own: +Y up (positions mapped (x, y, z) -> (x, z, -y), a proper
+rotation) and a material that lets the vertex colours show (COLOR_0 times a white, non-metallic,
+fully rough base colour; without a material viewers use glTF's default metalness 1 and draw the
+mesh almost black).
+"""
 
 from __future__ import annotations
 
@@ -34,6 +41,28 @@ def _write_points_ply(points: PointSet, path: Path) -> None:
         raise OSError(f"open3d could not write {path}")
 
 
+Z_UP_TO_GLTF = np.array(
+    [[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0], [0.0, -1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]]
+)
+"""lerf3d's Z-up world -> glTF's Y-up one: x stays, z becomes y, y becomes -z (det +1)."""
+
+
+def gltf_mesh(vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray):
+    """A trimesh mesh ready for GLB export: Y-up positions, uint8 RGBA vertex colours as COLOR_0
+    and a white, non-metallic, fully rough, double-sided material (a room is seen from both sides)."""
+    import trimesh
+
+    material = trimesh.visual.material.PBRMaterial(
+        name="vertex_colour", baseColorFactor=[255, 255, 255, 255], metallicFactor=0.0, roughnessFactor=1.0,
+        doubleSided=True,
+    )
+    visual = trimesh.visual.TextureVisuals(material=material)
+    rgba = np.concatenate([colors[:, :3], np.full((len(colors), 1), 255, np.uint8)], axis=1)
+    visual.vertex_attributes["color"] = rgba
+    positions = np.asarray(vertices, np.float64) @ Z_UP_TO_GLTF[:3, :3].T
+    return trimesh.Trimesh(positions, faces, visual=visual, process=False)
+
+
 def save_fusion(result: FusionResult, out_dir: str | Path) -> FusionFiles:
     """Write mesh.ply, mesh.glb, points.ply and bounds.json into ``out_dir`` (each atomically)."""
     import trimesh
@@ -46,7 +75,7 @@ def save_fusion(result: FusionResult, out_dir: str | Path) -> FusionFiles:
     with atomic_path(files.mesh_ply) as tmp:
         mesh.export(tmp)
     with atomic_path(files.mesh_glb) as tmp:
-        mesh.export(tmp)
+        gltf_mesh(result.vertices, result.faces, colors).export(tmp)
     with atomic_path(files.points_ply) as tmp:
         _write_points_ply(result.points, tmp)
     write_json_atomic(

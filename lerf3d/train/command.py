@@ -12,10 +12,12 @@ from pathlib import Path
 
 import torch
 
-from lerf3d.capture import load_capture
+from lerf3d.capture import IntrinsicsOverride, frames_summary, load_capture
+from lerf3d.capture.calibration import INTRINSICS_KEY
 from lerf3d.features.extractor import CaptureFeatures
 from lerf3d.train.checkpoints import CheckpointError, latest_checkpoint, load_checkpoint
 from lerf3d.train.config import TrainConfig, load_preset
+from lerf3d.train.datamanager import describe_split, split_frames
 from lerf3d.train.evaluate import EvalResult
 from lerf3d.train.presets import apply_override, from_mapping
 from lerf3d.train.trainer import CHECKPOINT_DIR, EVAL_DIR, Trainer, TrainResult
@@ -49,6 +51,8 @@ class TrainRequest:
     """Torch device for encoders and training."""
     overrides: tuple[str, ...] = ()
     """``key=value`` config overrides (dotted keys, TOML values)."""
+    intrinsics: IntrinsicsOverride | None = None
+    """Camera replacing the capture's (``--intrinsics``); None keeps what the capture states."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,8 @@ class TrainRunSummary:
     """Step the run continued from, None for a fresh run."""
     setup_seconds: float
     """Fusion + features + ray precomputation time."""
+    evaluated: str = "held-out"
+    """What the final evaluation scored (:func:`describe_split`): held-out frames, or training frames."""
 
     @property
     def evaluation(self) -> EvalResult | None:
@@ -80,7 +86,7 @@ class TrainRunSummary:
         if r.evaluation is not None:
             e = r.evaluation
             lines.append(
-                f"held-out ({len(e.frames)} frames): PSNR {e.psnr:.2f} dB, depth error {e.depth_abs_error * 100:.1f} cm "
+                f"{self.evaluated}: PSNR {e.psnr:.2f} dB, depth error {e.depth_abs_error * 100:.1f} cm "
                 f"-> previews in {self.out / EVAL_DIR}"
             )
         return "\n".join(lines)
@@ -156,14 +162,18 @@ def train_capture(
     trainer = Trainer(config, capture, bounds, features, out, torch.device(device), points)
     resumed = trainer.resume(resume_from) if resume_from is not None else None
     setup = setup_seconds + time.perf_counter() - start
-    return TrainRunSummary(out, config, trainer.train(), resumed, setup)
+    evaluated = describe_split(len(capture.frames), config.data.eval_every)
+    return TrainRunSummary(out, config, trainer.train(), resumed, setup, evaluated)
 
 
 def run_train(request: TrainRequest) -> TrainRunSummary:
     """Everything ``lerf3d train`` does; errors (bad config, missing weights) surface before training."""
     start = time.perf_counter()
     config, checkpoint = resolve_config(request)
-    capture = load_capture(request.capture)
+    capture = load_capture(request.capture, intrinsics=request.intrinsics)
+    split_frames(len(capture.frames), config.data.eval_every)  # a split that cannot train fails before any output
+    print(f"capture: {frames_summary(capture)} ({capture.source_format}); "
+          f"intrinsics {capture.metadata.get(INTRINSICS_KEY, 'as stated per frame')}")
     bounds, points = fused_scene(capture, request.out)
     features = extract_features(
         config, capture, request.image_text, request.dense, features_folder(request), request.device

@@ -1,7 +1,7 @@
 """Rays of a capture, precomputed once, and random training batches with their language targets.
 
 Frames are split into training and held-out frames (every n-th frame held out, nerfstudio's
-"interval" split); every ray of the training frames is computed up front (origins, directions,
+"interval" split; captures of fewer than 4 frames hold none out); every ray of the training frames is computed up front (origins, directions,
 pixel, colour, measured depth), and a batch is a uniform draw over all of them, so every image
 contributes in proportion to its pixels.
 """
@@ -25,6 +25,10 @@ DEFAULT_RAYS_PER_BATCH = 4096
 """nerfacto's train_num_rays_per_batch."""
 DEFAULT_EVAL_EVERY = 8
 """Hold out every 8th frame (the LLFF / mip-NeRF 360 convention)."""
+MIN_FRAMES_TO_HOLD_OUT = 4
+"""Smaller captures hold no frame out: holding one of 2 or 3 views out leaves a field trained on 1-2
+views (no multi-view constraint at all with one), and its score on the held-out view says little.
+From 4 frames every ``eval_every`` >= 2 leaves at least 2 training views."""
 MIN_NEAR = 0.05
 """Rays start at least this far from the camera (m): closer than any depth sensor measures."""
 
@@ -90,14 +94,37 @@ class EvalView:
 
 
 def split_frames(num_frames: int, eval_every: int) -> tuple[list[int], list[int]]:
-    """Training and held-out frame indices (every ``eval_every``-th frame held out; 0: none)."""
+    """Training and held-out frame indices (every ``eval_every``-th frame held out; 0: none).
+
+    Captures of fewer than :data:`MIN_FRAMES_TO_HOLD_OUT` frames hold none out (see there). A single
+    frame with a hold-out asked for is refused: one view cannot be both trained on and held out,
+    and training a 3D field on one view is more often a wrong folder or stride than a choice.
+    """
     if num_frames < 1:
         raise ValueError("a capture needs at least one frame to train on")
+    if eval_every and num_frames == 1:
+        raise ValueError(
+            f"the capture has 1 frame: eval_every={eval_every} would hold it out and leave nothing to train on; "
+            "train on it anyway with --set data.eval_every=0 (the evaluation then scores that training frame)"
+        )
+    if num_frames < MIN_FRAMES_TO_HOLD_OUT:
+        return list(range(num_frames)), []
     held = [i for i in range(num_frames) if eval_every and i % eval_every == 0]
     train = [i for i in range(num_frames) if i not in held]
-    if not train:
-        raise ValueError(f"eval_every={eval_every} leaves no training frame out of {num_frames}")
     return train, held
+
+
+def describe_split(num_frames: int, eval_every: int) -> str:
+    """What an evaluation of this split scores, e.g. "held-out (3 frames)" or, with nothing held out,
+    "training frames (2; none held out: ...)", so no report calls a training frame held out."""
+    train, held = split_frames(num_frames, eval_every)
+    if held:
+        return f"held-out ({len(held)} frames)"
+    if eval_every:
+        reason = f"captures of fewer than {MIN_FRAMES_TO_HOLD_OUT} frames hold none out"
+    else:
+        reason = "eval_every=0"
+    return f"training frames ({len(train)}; none held out: {reason})"
 
 
 def frame_pixels(frame: Frame) -> tuple[UInt8[np.ndarray, "H W 3"], Float[np.ndarray, "H W"]]:
@@ -118,7 +145,9 @@ def _frame_rays(
     """Origins, directions, z_scale and integer (column, row) pixels of a frame, row-major."""
     rows, cols = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
     pixels = torch.stack([cols, rows], dim=-1).reshape(-1, 2)  # (H*W, 2)
-    k = torch.tensor([intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy]).expand(len(pixels), 4)
+    k = torch.tensor(
+        [intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy], dtype=torch.float32
+    ).expand(len(pixels), 4)
     c2w = torch.tensor(pose, dtype=torch.float32).expand(len(pixels), 4, 4)
     origins, directions, z_scale = camera_rays(pixels, k, c2w)
     return origins, directions, z_scale, pixels

@@ -107,6 +107,7 @@ def test_scannet_depth_smaller_than_colour(synthetic_capture, tmp_path):
 
 
 def test_tum_association_tolerance_and_default_camera(tmp_path):
+    tmp_path = tmp_path / "rgbd_dataset_freiburg1_desk"  # TUM's naming: the sensor picks the calibration
     for name in ("rgb/1.000000.png", "rgb/2.000000.png", "rgb/3.000000.png"):
         save_rgb(tmp_path / name, 8, 6)
     (tmp_path / "depth").mkdir()
@@ -154,7 +155,11 @@ def test_detect_format_explains_what_it_looked_for(tmp_path):
         load_capture(tmp_path / "absent")
 
 
-def test_intrinsics_override_refused_where_files_carry_them(synthetic_capture, tmp_path):
+def test_intrinsics_override_replaces_a_stated_camera_and_says_so(synthetic_capture, tmp_path):
+    """--intrinsics applies to every format (a user may have a better calibration than the files)."""
     root = write_scannet(synthetic_capture, tmp_path / "scannet")
-    with pytest.raises(CaptureError, match="override applies only to"):
-        load_capture(root, intrinsics=synthetic_capture.frames[0].intrinsics)
+    assert load_capture(root).metadata["intrinsics"].endswith("intrinsic_color.txt")
+    other = Intrinsics(40.0, 41.0, 32.0, 24.0, 64, 48)
+    capture = load_capture(root, intrinsics=other)
+    assert {f.intrinsics for f in capture.frames} == {other}
+    assert capture.metadata["intrinsics"] == "fx=40 fy=41 cx=32 cy=24 (64x48) from the intrinsics argument"

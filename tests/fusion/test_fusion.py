@@ -98,7 +98,7 @@ def test_capture_without_depth_is_rejected(tiny_room):
 def test_cli_fuse_writes_outputs(tiny_room, tmp_path, capsys):
     assert main(["fuse", str(tiny_room), "--out", str(tmp_path / "out"), "--stride", "2"]) == 0
     printed = capsys.readouterr().out
-    assert "fused 6 frames" in printed
+    assert "fused 6 of 12 frames" in printed
     for name in ("mesh.ply", "mesh.glb", "points.ply", "bounds.json", "preview.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0
 

@@ -224,3 +224,20 @@ def test_ns_train_tiny_trains_the_lerf3d_model(tiny_room, towers, fused_room, tm
     state = torch.load(checkpoint_path, map_location="cpu", weights_only=False)["pipeline"]
     trained = {k.removeprefix("_model.field."): v for k, v in state.items() if k.startswith("_model.field.")}
     torch.testing.assert_close(trained, trainer.model.state_dict(), rtol=0, atol=0)
+
+
+@pytest.mark.slow
+def test_ns_train_tiny_on_a_scannet_capture(towers, tmp_path):
+    """A non-nerfstudio capture through ns-train: the ScanNet reader's numbers used to reach the rays
+    as float64 ("expected scalar type Float but found Double"). The capture is written by test code
+    from ScanNet's export layout, not by lerf3d."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "capture"))  # the spec writers
+    from spec_formats import analytic_views, write_scannet
+
+    scene = write_scannet(analytic_views(6), tmp_path / "scene0000_00")
+    done = _ns_train(scene, towers, tmp_path / "out")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run_dir = tmp_path / "out" / "room" / TINY_METHOD / "run"
+    assert (run_dir / "nerfstudio_models" / f"step-{STEPS - 1:09d}.ckpt").is_file()
+    loss = [value for _, value in _scalars(run_dir)["Train Loss"]]
+    assert len(loss) == STEPS // LOG_EVERY and all(np.isfinite(loss))

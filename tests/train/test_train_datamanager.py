@@ -11,6 +11,7 @@ import torch
 from lerf3d.capture import load_rgb
 from lerf3d.features.interpolate import tile_fraction_from_level
 from lerf3d.train import DataManager, DataManagerConfig, split_frames
+from lerf3d.train.datamanager import describe_split
 from lerf3d.train.datamanager import frame_pixels
 from lerf3d.train.targets import StackedFeatures, sample_targets, scale_per_depth
 
@@ -26,8 +27,24 @@ def data(tiny_scene) -> DataManager:
 def test_every_nth_frame_is_held_out():
     assert split_frames(12, 4) == ([1, 2, 3, 5, 6, 7, 9, 10, 11], [0, 4, 8])
     assert split_frames(3, 0) == ([0, 1, 2], [])
-    with pytest.raises(ValueError, match="leaves no training frame"):
+    assert split_frames(4, 2) == ([1, 3], [0, 2])  # from 4 frames at least 2 are left to train on
+    with pytest.raises(ValueError, match=r"1 frame: eval_every=2 .* --set data.eval_every=0"):
         split_frames(1, 2)
+    assert split_frames(1, 0) == ([0], [])
+
+
+@pytest.mark.parametrize("frames", [2, 3])
+def test_small_captures_hold_nothing_out_and_say_so(frames):
+    """Holding one of 2 views out used to train on a single view."""
+    assert split_frames(frames, 4) == (list(range(frames)), [])
+    assert describe_split(frames, 4) == (
+        f"training frames ({frames}; none held out: captures of fewer than 4 frames hold none out)"
+    )
+    assert describe_split(frames, 0) == f"training frames ({frames}; none held out: eval_every=0)"
+    assert describe_split(12, 4) == "held-out (3 frames)"
+
+
+def test_config_rejects_an_eval_every_of_one():
     with pytest.raises(ValueError, match="eval_every must be 0"):
         DataManagerConfig(eval_every=1)
 
