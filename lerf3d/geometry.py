@@ -18,7 +18,6 @@ reading a capture (or building the command line) must not pay for importing torc
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 import numpy as np
