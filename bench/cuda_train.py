@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from lerf3d.capture import load_capture
+from lerf3d.encoders.spec import DEFAULT_DENSE_SPEC, DEFAULT_IMAGE_TEXT_SPEC
 from lerf3d.features.extractor import CaptureFeatures
 from lerf3d.fusion.export import load_bounds
 from lerf3d.train.config import TrainConfig, load_preset
@@ -48,7 +49,8 @@ def prepare(bundle: Path, capture_dir: Path, preset: str) -> None:
     shutil.copytree(capture_dir, tmp / "capture", ignore=shutil.ignore_patterns("features"))
     capture = load_capture(tmp / "capture")
     _, points = fused_scene(capture, tmp / "run")  # writes run/fusion/bounds.json
-    features = extract_features(load_preset(preset), capture, "lerf3d:tiny", "lerf3d:tiny", tmp / "features")
+    features = extract_features(load_preset(preset), capture, DEFAULT_IMAGE_TEXT_SPEC, DEFAULT_DENSE_SPEC,
+                                tmp / "features")
     shutil.copy(tmp / "run" / "fusion" / "bounds.json", tmp / "bounds.json")
     np.savez(tmp / "points.npz", xyz=points.xyz, rgb=points.rgb)
     torch.save({"frames": dict(features.frames), "image_text_encoder": features.image_text_encoder,

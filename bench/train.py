@@ -151,7 +151,7 @@ def run_lerf3d(args: argparse.Namespace) -> RunResult:
     from lerf3d.fusion import FusionConfig, fuse_capture
     from lerf3d.train import Trainer, load_preset
     from lerf3d.train.command import extract_features
-    from lerf3d.train.presets import apply_override
+    from lerf3d.typed_config import apply_override
 
     start = time.perf_counter()
     config = load_preset(args.preset)

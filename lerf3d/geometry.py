@@ -11,17 +11,22 @@ OpenGL/nerfstudio/ARKit cameras look down -z with y up. The same camera in the o
 both ways.
 
 Pure functions; the numpy ones serve poses and depth maps (float64), the torch ones point clouds.
+torch is imported inside the torch functions: the capture readers use the pose conventions, and
+reading a capture (or building the command line) must not pay for importing torch.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from jaxtyping import Bool, Float
 
 from lerf3d.types import Intrinsics
+
+if TYPE_CHECKING:
+    import torch
 
 PIXEL_CENTRE = 0.5
 """Pixel (i, j) covers [i, i + 1) x [j, j + 1); its centre is at + 0.5 (types.Intrinsics)."""
@@ -105,6 +110,8 @@ def backproject_depth(depth: np.ndarray, intrinsics: Intrinsics, camera_to_world
 def pose64(camera_to_world: torch.Tensor | np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """The pose as a (4, 4) float64 tensor: poses are stored in float64 (``Frame``) and far-from-origin
     translations lose millimetres in float32."""
+    import torch
+
     if isinstance(camera_to_world, np.ndarray):
         # a copy: Frame stores read-only arrays, which torch refuses to wrap without a warning
         camera_to_world = torch.from_numpy(np.array(camera_to_world, dtype=np.float64))
@@ -154,6 +161,8 @@ def project_camera_points(
     xyz_cam: Float[torch.Tensor, "N 3"], intrinsics: Intrinsics, near: float = NEAR_M, far: float | None = None
 ) -> Projection:
     """Pinhole projection of camera-frame points: ``u = fx x / z + cx``, ``v = fy y / z + cy``."""
+    import torch
+
     if not near > 0:
         raise ValueError(f"near must be > 0 (points at z <= 0 cannot be projected), got {near}")
     z = xyz_cam[:, 2]
@@ -217,6 +226,8 @@ def visible_mask(
 def pixel_centres(height: int, width: int, out_height: int, out_width: int) -> Float[torch.Tensor, "N 2"]:
     """(x, y) of every pixel centre of an (height, width) image, row-major, in the coordinates of an
     (out_height, out_width) image of the same view."""
+    import torch
+
     rows, cols = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
     x = (cols.reshape(-1) + PIXEL_CENTRE) * (out_width / width)
     y = (rows.reshape(-1) + PIXEL_CENTRE) * (out_height / height)

@@ -30,7 +30,7 @@ from lerf3d.field import (
     RadianceFieldConfig,
     SamplerConfig,
 )
-from lerf3d.field.occupancy import OccupancyGrid
+from lerf3d.field.occupancy import OCCUPANCY_VOXEL, OccupancyGrid
 from lerf3d.geometry import pixel_rays
 from lerf3d.ground_truth import GroundTruth, load_ground_truth
 from lerf3d.query.relevancy import CANONICAL_NEGATIVES
@@ -58,8 +58,6 @@ DENSITY_EPS = 1e-3
 """Added to a density (1/m) before its logarithm."""
 FREE_SPACE_RANGE = (0.05, 0.9)
 """Free-space samples lie between these fractions of the measured depth along the pixel's ray."""
-OCCUPANCY_VOXEL = 0.05
-"""Occupancy voxel (m) guiding rays without depth, as the trainer's (lerf3d.train.trainer)."""
 
 
 class LabelTextEncoder:

@@ -12,6 +12,7 @@ import numpy as np
 from lerf3d.encoders.base import ImageTextEncoder
 from lerf3d.query.camera import QueryCamera
 from lerf3d.query.session import QuerySession, QuerySessionConfig
+from lerf3d.runs.layout import CHECKPOINTS_DIR, run_of_checkpoint
 from lerf3d.types import PointSet, SceneBounds
 
 ChatFn = Callable[[str], str]
@@ -85,6 +86,6 @@ def load_viewer_scene(
         cameras = {frame.name: frame_camera(frame) for frame in scene.capture.frames}
     points = subsample_points(scene.fused_points(), max_points, seed)
     name = Path(checkpoint).resolve()
-    title = f"{name.parent.parent.name if name.parent.name == 'checkpoints' else name.name}"
+    title = run_of_checkpoint(name).root.name if name.parent.name == CHECKPOINTS_DIR else name.name
     capture_root = scene.capture.root if scene.capture is not None else None
     return ViewerScene(scene.session, points, cameras, scene.bounds, title, capture_root=capture_root)

@@ -9,13 +9,15 @@ open_clip, transformers and the MiniLM package are imported only by the builders
 from lerf3d.encoders.base import DenseFeatureEncoder, ImageTextEncoder
 from lerf3d.encoders.checkpoints import MissingWeightsError
 from lerf3d.encoders.dense import DenseEncoderConfig, ViTDenseEncoder
-from lerf3d.encoders.registry import (
+from lerf3d.encoders.registry import build_dense_encoder, build_image_text_encoder
+from lerf3d.encoders.spec import (
     DEFAULT_DENSE_SPEC,
     DEFAULT_IMAGE_TEXT_SPEC,
-    build_dense_encoder,
-    build_image_text_encoder,
+    EncoderSpec,
+    EncoderSpecError,
+    parse_spec,
+    spec_of_name,
 )
-from lerf3d.encoders.spec import EncoderSpec, EncoderSpecError, parse_spec
 
 __all__ = [
     "DEFAULT_DENSE_SPEC",
@@ -30,4 +32,5 @@ __all__ = [
     "build_dense_encoder",
     "build_image_text_encoder",
     "parse_spec",
+    "spec_of_name",
 ]

@@ -86,7 +86,6 @@ def cached_pretrained_file(name: str, tag: str) -> Path | None:
         return Path(cfg["file"]) if Path(cfg["file"]).is_file() else None
     if cfg.get("hf_hub"):
         from huggingface_hub import try_to_load_from_cache
-
         from open_clip.pretrained import HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME
 
         repo_id, filename = os.path.split(cfg["hf_hub"])

@@ -24,11 +24,6 @@ from lerf3d.encoders.spec import (
     unknown_name_error,
 )
 
-DEFAULT_IMAGE_TEXT_SPEC = "lerf3d:tiny"
-"""Works offline out of the box; real CLIP is ``openclip:ViT-B-16/laion2b_s34b_b88k``."""
-DEFAULT_DENSE_SPEC = "lerf3d:tiny"
-"""Works offline out of the box; real DINO is ``dino:dino_vits8``."""
-
 
 def _check_lerf3d_name(spec: EncoderSpec) -> None:
     if spec.name not in LERF3D_NAMES:

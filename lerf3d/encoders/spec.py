@@ -28,6 +28,17 @@ DENSE_KINDS = (KIND_DINO, KIND_DINOV2, KIND_LERF3D)
 
 LERF3D_NAMES = ("tiny",)
 """Embedded tower sets under ``lerf3d/weights``."""
+DEFAULT_IMAGE_TEXT_SPEC = "lerf3d:tiny"
+"""Works offline out of the box; real CLIP is ``openclip:ViT-B-16/laion2b_s34b_b88k``."""
+DEFAULT_DENSE_SPEC = "lerf3d:tiny"
+"""Works offline out of the box; real DINO is ``dino:dino_vits8``."""
+DIGEST_SEPARATOR = "#"
+"""Encoder names are ``SPEC`` or ``SPEC#weight-digest`` (lerf3d.encoders.tiny): the spec rebuilds it."""
+
+
+def spec_of_name(name: str) -> str:
+    """The spec that rebuilds the encoder an ``ImageTextEncoder.name`` (as runs record it) names."""
+    return name.split(DIGEST_SEPARATOR)[0]
 
 
 class EncoderSpecError(ValueError):

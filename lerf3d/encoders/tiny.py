@@ -29,7 +29,7 @@ from lerf3d.encoders.dense import ViTDenseEncoder
 from lerf3d.encoders.minilm import MINILM_DIM, MiniLMTextTower
 from lerf3d.encoders.phrase_cache import DEFAULT_PHRASE_CACHE_SIZE, PhraseCache
 from lerf3d.encoders.preprocess import IMAGENET_MEAN, IMAGENET_STD, check_images, normalize, resize
-from lerf3d.encoders.spec import EncoderSpec
+from lerf3d.encoders.spec import DIGEST_SEPARATOR, EncoderSpec
 from lerf3d.encoders.vit import ViT, ViTConfig
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -310,7 +310,7 @@ def build_tiny_image_text(
     path = _tower_path(spec, TINY_IMAGE_TEXT_FILE)
     image_tower = load_tiny_image_tower(path)
     text_tower = shared_text_tower(str(torch.device(device)), dtype)
-    name = f"{spec}#{_file_digest(path)}"
+    name = f"{spec}{DIGEST_SEPARATOR}{_file_digest(path)}"
     return TinyImageTextEncoder(name, image_tower, text_tower, device, dtype, text_cache_size)
 
 
@@ -321,7 +321,7 @@ def build_tiny_dense(
     path = _tower_path(spec, TINY_DENSE_FILE)
     tower = load_tiny_dense_tower(path)
     return ViTDenseEncoder(
-        name=f"{spec}#{_file_digest(path)}",
+        name=f"{spec}{DIGEST_SEPARATOR}{_file_digest(path)}",
         backbone=tower,
         patch_size=tower.cfg.patch_size,
         feature_dim=tower.cfg.embed_dim,

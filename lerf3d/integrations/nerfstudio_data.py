@@ -25,11 +25,12 @@ from nerfstudio.utils.rich_utils import CONSOLE
 
 from lerf3d.capture import load_capture
 from lerf3d.capture.io import load_depth, resize_depth_nearest
-from lerf3d.encoders.registry import DEFAULT_DENSE_SPEC, DEFAULT_IMAGE_TEXT_SPEC
+from lerf3d.encoders.spec import DEFAULT_DENSE_SPEC, DEFAULT_IMAGE_TEXT_SPEC
 from lerf3d.features.extractor import CaptureFeatures, FeatureExtractorConfig
 from lerf3d.field.contraction import ContractionConfig
 from lerf3d.field.rays import RayBundle
 from lerf3d.integrations.nerfstudio_geometry import nerfstudio_cameras, scene_box
+from lerf3d.runs.layout import FEATURES_DIR
 from lerf3d.train.datamanager import DataManager as RayBatches
 from lerf3d.train.datamanager import DataManagerConfig as RayBatchConfig
 from lerf3d.train.datamanager import TrainBatch
@@ -44,7 +45,6 @@ DEPTH_KEY = "depth"
 """Measured z-depth (m, 0 where missing) in an evaluation batch."""
 TRAIN_BATCH_KEY = "lerf3d_batch"
 """The :class:`lerf3d.train.TrainBatch` (language targets included) in a training batch."""
-FEATURES_DIR = "features"
 """Default feature cache: beside the capture, where ``lerf3d features`` puts it."""
 EVAL_SEED_OFFSET = 7
 """The eval-ray generator is seeded apart from the training generators, so evaluating never

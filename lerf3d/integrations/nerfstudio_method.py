@@ -31,7 +31,7 @@ from lerf3d.integrations.nerfstudio_data import Lerf3dDataManagerConfig
 from lerf3d.integrations.nerfstudio_model import Lerf3dModelConfig
 from lerf3d.integrations.nerfstudio_optim import nerfstudio_optimizers
 from lerf3d.train.config import TrainConfig, load_preset
-from lerf3d.train.presets import ConfigError
+from lerf3d.typed_config import ConfigError
 
 DEFAULT_PRESET = "default"
 """Preset behind ``ns-train lerf3d``."""

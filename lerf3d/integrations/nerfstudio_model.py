@@ -21,13 +21,12 @@ from torch.nn import Parameter
 
 from lerf3d.field.losses import psnr, rgb_loss
 from lerf3d.field.model import LerfField, LerfFieldConfig, RenderOutput
-from lerf3d.field.occupancy import OccupancyGrid
+from lerf3d.field.occupancy import OCCUPANCY_VOXEL, OccupancyGrid
 from lerf3d.field.rays import RayBundle
 from lerf3d.integrations.nerfstudio_data import DEPTH_KEY, IMAGE_KEY, SCENE_KEY, TRAIN_BATCH_KEY, SceneInputs
 from lerf3d.integrations.nerfstudio_geometry import rays_from_nerfstudio
 from lerf3d.train.evaluate import EvalConfig, colourise_depth
 from lerf3d.train.losses import LossConfig, LossTerms, compute_losses
-from lerf3d.train.trainer import OCCUPANCY_VOXEL
 
 RENDER_KEY = "lerf3d_render"
 """The whole :class:`~lerf3d.field.model.RenderOutput` among the outputs (weights and samples feed

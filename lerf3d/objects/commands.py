@@ -17,11 +17,9 @@ from lerf3d.objects.evaluate import TABLE_HEADER, ObjectEvaluation, annotate_poi
 from lerf3d.objects.scene_objects import SceneObjects
 from lerf3d.objects.store import OBJECTS_FILE, ObjectsFileError, build_key, load_objects, save_objects
 from lerf3d.query.camera import QueryCamera
-from lerf3d.query.checkpoint import open_scene, resolve_checkpoint, run_directory
+from lerf3d.query.checkpoint import open_scene
 from lerf3d.query.scene import QueryScene, frame_camera
-
-OBJECTS_DIR = "objects"
-"""The objects of a run: ``RUN/objects/``."""
+from lerf3d.runs import resolve_checkpoint, run_of_checkpoint
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,7 +43,7 @@ def scene_cameras(scene: QueryScene) -> list[QueryCamera]:
 def scene_objects(scene: QueryScene, checkpoint: Path, config: ObjectsConfig = ObjectsConfig(),
                   rebuild: bool = False) -> ObjectsResult:
     """The run's saved objects when still valid, else built now and saved."""
-    folder = run_directory(checkpoint) / OBJECTS_DIR
+    folder = run_of_checkpoint(checkpoint).objects
     points = scene.fused_points()
     key = build_key(checkpoint, points.xyz, asdict(config))
     path = folder / OBJECTS_FILE
@@ -89,7 +87,7 @@ def run_objects(checkpoint: str | Path, *, capture: str | Path | None = None, de
     evaluation = None
     if truth_path is not None:
         evaluation = evaluate_scene_objects(scene, result.objects, load_ground_truth(truth_path))
-        write_json_atomic(run_directory(path) / "eval" / "objects.json", asdict(evaluation))
+        write_json_atomic(run_of_checkpoint(path).eval / "objects.json", asdict(evaluation))
     return result, evaluation
 
 

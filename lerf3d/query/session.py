@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -21,8 +20,8 @@ from lerf3d.encoders.base import ImageTextEncoder
 from lerf3d.field.model import LerfField
 from lerf3d.query.cache import ByteLRU, CacheStats
 from lerf3d.query.camera import DEFAULT_MIN_NEAR, QueryCamera, camera_rays_for
-from lerf3d.query.points import DEFAULT_POINT_SCALES, PointQuery, points_key
 from lerf3d.query.phrases import check_phrases
+from lerf3d.query.points import DEFAULT_POINT_SCALES, PointQuery, points_key
 from lerf3d.query.relevancy import CANONICAL_NEGATIVES, RelevancyMap, select_scale
 from lerf3d.query.render import DEFAULT_CHUNK, ViewEmbeddings, embed_point_set, render_view_embeddings
 from lerf3d.query.search import LERF_MAX_SCALE, LERF_NUM_SCALES, check_scales, lerf_scales, to_relevancy_maps
@@ -113,21 +112,6 @@ class QuerySession:
         self.encoder = encoder
         self.config = config
         self._cache: ByteLRU[_ViewEntry | PointQuery] = ByteLRU(config.cache_bytes, lambda v: v.nbytes)
-
-    @classmethod
-    def from_checkpoint(
-        cls,
-        path: str | Path,
-        device: torch.device | str = "cpu",
-        encoder: ImageTextEncoder | None = None,
-        image_text: str | None = None,
-        config: QuerySessionConfig = QuerySessionConfig(),
-    ) -> QuerySession:
-        """A session on the field of a training checkpoint (a ``.ckpt`` file or a run directory),
-        with the image-text encoder recorded in it (or ``encoder`` / the ``image_text`` spec)."""
-        from lerf3d.query.checkpoint import session_from_checkpoint
-
-        return session_from_checkpoint(path, device, encoder, image_text, config)
 
     @property
     def scales(self) -> tuple[float, ...]:

@@ -21,6 +21,7 @@ import torch
 from tqdm import tqdm
 
 from lerf3d.atomic import write_json_atomic
+from lerf3d.encoders.spec import DEFAULT_IMAGE_TEXT_SPEC
 from lerf3d.features.tiling import PyramidConfig
 from lerf3d.scene_llm.data import load_manifest
 from lerf3d.scene_llm.features3d import DEFAULT_WORLD_SCALE_M, BackprojectionConfig
@@ -51,7 +52,7 @@ def token_pyramid() -> PyramidConfig:
 class PrepareConfig:
     """Settings of :func:`prepare_dataset`."""
 
-    encoder: str = "lerf3d:tiny"
+    encoder: str = DEFAULT_IMAGE_TEXT_SPEC
     """Image-text encoder spec (``lerf3d.encoders.build_image_text_encoder``)."""
     world_scale: float = DEFAULT_WORLD_SCALE_M
     """Physical scale (metres) of the back-projected features."""
@@ -124,7 +125,7 @@ def prepare_dataset(dataset_dir: str | Path, cfg: PrepareConfig, device: str = "
         raise ValueError(f"{record}: the existing features were computed with other settings "
                          f"({load_prepare_config(record)}); pass overwrite to recompute them")
     extractor = build_extractor(cfg, cfg.cache_dir or dataset_dir / "pyramid_cache", device)
-    # the spec can stay "lerf3d:tiny" while its weights change: the name carries their digest
+    # a spec (lerf3d:tiny) can stay the same while its weights change: the name carries their digest
     source = f"backproject:{extractor.image_text_encoder.name}@{cfg.world_scale:g}m"
     todo = {name: entry for name, entry in scenes.items()
             if cfg.overwrite or _stored_source(dataset_dir / FEATURES_DIR / f"{name}.pt") != source}

@@ -27,6 +27,7 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
+from lerf3d.runs.layout import CHECKPOINTS_DIR
 from lerf3d.scene_llm.batch import collate, encode_example
 from lerf3d.scene_llm.bridge import bridge_labels, label_bridge_tables, text_bridge
 from lerf3d.scene_llm.checkpoint import (
@@ -198,7 +199,7 @@ def _optimiser(model: SceneLLM, llm_params: list[nn.Parameter], cfg: StageConfig
 
 def _resume(model: SceneLLM, optimiser, scheduler, directory: Path) -> tuple[int, list[dict[str, float]]]:
     """Load the newest step checkpoint of this stage, if any: (step reached, history)."""
-    payload = load_latest_step(directory / "checkpoints")
+    payload = load_latest_step(directory / CHECKPOINTS_DIR)
     if payload is None:
         return 0, []
     model.projector.load_state_dict(payload["projector"])
@@ -216,7 +217,7 @@ def _checkpoint(model, optimiser, scheduler, cfg: StageConfig, directory: Path, 
     payload = {"projector": model.projector.state_dict(), "llm_trainable": _trainable_state(model),
                "optimizer": optimiser.state_dict(), "scheduler": scheduler.state_dict(),
                "torch_rng": torch.random.get_rng_state(), "history": history}
-    save_step(directory / "checkpoints", step, payload, cfg.keep_checkpoints)
+    save_step(directory / CHECKPOINTS_DIR, step, payload, cfg.keep_checkpoints)
     _save_stage_files(model, cfg, directory)
     write_log(directory / "log.jsonl", history)
 

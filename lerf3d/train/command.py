@@ -14,17 +14,15 @@ import torch
 
 from lerf3d.capture import IntrinsicsOverride, frames_summary, load_capture
 from lerf3d.capture.calibration import INTRINSICS_KEY
+from lerf3d.encoders.spec import DEFAULT_DENSE_SPEC, DEFAULT_IMAGE_TEXT_SPEC
 from lerf3d.features.extractor import CaptureFeatures
-from lerf3d.train.checkpoints import CheckpointError, latest_checkpoint, load_checkpoint
+from lerf3d.runs import CheckpointError, Run, features_folder, latest_checkpoint, load_checkpoint
 from lerf3d.train.config import TrainConfig, load_preset
 from lerf3d.train.datamanager import describe_split, split_frames
 from lerf3d.train.evaluate import EvalResult
-from lerf3d.train.presets import apply_override, from_mapping
-from lerf3d.train.trainer import CHECKPOINT_DIR, EVAL_DIR, Trainer, TrainResult
+from lerf3d.train.trainer import Trainer, TrainResult
+from lerf3d.typed_config import apply_override, from_mapping
 from lerf3d.types import Capture, PointSet, SceneBounds
-
-FUSION_DIR = "fusion"
-FEATURES_DIR = "features"
 
 
 @dataclass(frozen=True)
@@ -41,9 +39,9 @@ class TrainRequest:
     """Total steps, overriding the preset's (on resume: extends the run)."""
     resume: bool = False
     """Continue from DIR/checkpoints/latest."""
-    image_text: str = "lerf3d:tiny"
+    image_text: str = DEFAULT_IMAGE_TEXT_SPEC
     """Image-text encoder spec for the crop pyramids."""
-    dense: str | None = "lerf3d:tiny"
+    dense: str | None = DEFAULT_DENSE_SPEC
     """Dense (DINO) encoder spec; None trains without DINO targets."""
     features_dir: Path | None = None
     """Feature cache folder; None: CAPTURE/features when it exists, else DIR/features."""
@@ -87,7 +85,7 @@ class TrainRunSummary:
             e = r.evaluation
             lines.append(
                 f"{self.evaluated}: PSNR {e.psnr:.2f} dB, depth error {e.depth_abs_error * 100:.1f} cm "
-                f"-> previews in {self.out / EVAL_DIR}"
+                f"-> previews in {Run(self.out).eval}"
             )
         return "\n".join(lines)
 
@@ -95,9 +93,10 @@ class TrainRunSummary:
 def resolve_config(request: TrainRequest) -> tuple[TrainConfig, Path | None]:
     """The config to train and, on resume, the checkpoint to continue from."""
     if request.resume:
-        path = latest_checkpoint(request.out / CHECKPOINT_DIR)
+        run = Run(request.out)
+        path = latest_checkpoint(run.checkpoints)
         if path is None:
-            raise CheckpointError(f"--resume: no checkpoint in {request.out / CHECKPOINT_DIR}")
+            raise CheckpointError(f"--resume: no checkpoint in {run.checkpoints}")
         config = from_mapping(TrainConfig, load_checkpoint(path).config, source=str(path))
     else:
         path, config = None, load_preset(request.preset)
@@ -115,19 +114,19 @@ def fused_scene(capture: Capture, out: Path) -> tuple[SceneBounds, PointSet]:
     """Bounds and surface points from ``out/fusion`` when present, else from a new TSDF fusion."""
     from lerf3d.fusion import FusionConfig, fuse_capture, load_bounds, load_points, save_fusion
 
-    folder = out / FUSION_DIR
-    if (folder / "bounds.json").is_file() and (folder / "points.ply").is_file():
-        return load_bounds(folder / "bounds.json"), load_points(folder / "points.ply")
+    run = Run(out)
+    if run.fusion_bounds.is_file() and run.fusion_points.is_file():
+        return load_bounds(run.fusion_bounds), load_points(run.fusion_points)
     result = fuse_capture(capture, FusionConfig())
-    save_fusion(result, folder)
+    save_fusion(result, run.fusion)
     return result.bounds, result.points
 
 
-def features_folder(request: TrainRequest) -> Path:
+def request_features_folder(request: TrainRequest) -> Path:
+    """``--features-dir``, else the run's features folder (``CAPTURE/features`` when it exists)."""
     if request.features_dir is not None:
         return request.features_dir
-    beside_capture = Path(request.capture) / FEATURES_DIR
-    return beside_capture if beside_capture.is_dir() else request.out / FEATURES_DIR
+    return features_folder(Run(request.out), request.capture)
 
 
 def extract_features(
@@ -176,7 +175,7 @@ def run_train(request: TrainRequest) -> TrainRunSummary:
           f"intrinsics {capture.metadata.get(INTRINSICS_KEY, 'as stated per frame')}")
     bounds, points = fused_scene(capture, request.out)
     features = extract_features(
-        config, capture, request.image_text, request.dense, features_folder(request), request.device
+        config, capture, request.image_text, request.dense, request_features_folder(request), request.device
     )
     setup = time.perf_counter() - start
     return train_capture(config, capture, bounds, points, features, request.out, request.device, checkpoint, setup)

@@ -17,7 +17,8 @@ from lerf3d.train.evaluate import EvalConfig
 from lerf3d.train.logger import LoggingConfig
 from lerf3d.train.losses import LossConfig
 from lerf3d.train.optimisers import OptimConfig
-from lerf3d.train.presets import CONFIGS_DIR, load_toml_config, preset_path
+from lerf3d.train.presets import CONFIGS_DIR, preset_path
+from lerf3d.typed_config import load_toml_config
 
 
 @dataclass(frozen=True)

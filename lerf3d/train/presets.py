@@ -1,37 +1,19 @@
 """Training presets as data: ``configs/<name>.toml`` read with tomllib into the typed config tree.
 
-A TOML file sets only what differs from the dataclass defaults; tables are nested config
-dataclasses (``[field.radiance.grid]``), arrays of tables are tuples of them
-(``[[field.language.grids]]``), and ``"none"`` stands for None where a field is optional (TOML has
-no null). Unknown keys and wrong types are errors naming the file and the dotted key, with the
-closest valid names, because a typo silently falling back to a default is the failure that costs
-a user a day of training.
-
-The same reader turns a checkpoint's stored config (``dataclasses.asdict``) back into the tree.
+A TOML file sets only what differs from the dataclass defaults; :mod:`lerf3d.typed_config` reads
+it (and a checkpoint's stored config) into the typed tree.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
-import tomllib
-import types
-import typing
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar
 
-T = TypeVar("T")
+from lerf3d.typed_config import ConfigError
 
 CONFIGS_DIR = Path(__file__).resolve().parents[1] / "configs"
 """The presets folder, shipped inside the package (``configs/`` at the repository root links to it)
 so that a non-editable install finds them too."""
-NONE_VALUE = "none"
-"""How a TOML file writes None for an optional field."""
-
-
-class ConfigError(ValueError):
-    """A preset or override that does not fit the config tree; the message names file and key."""
 
 
 def preset_names(configs_dir: Path = CONFIGS_DIR) -> list[str]:
@@ -53,137 +35,3 @@ def preset_path(name_or_path: str | Path, configs_dir: Path = CONFIGS_DIR) -> Pa
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise ConfigError(f"unknown preset {str(name_or_path)!r}{hint}; presets: {', '.join(names)} or a .toml path")
     return path
-
-
-def load_toml_config(cls: type[T], path: Path) -> T:
-    """Read ``path`` into ``cls`` (a config dataclass), starting from its defaults."""
-    try:
-        data = tomllib.loads(Path(path).read_text())
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML ({err})") from err
-    return from_mapping(cls, data, source=str(path))
-
-
-def from_mapping(cls: type[T], data: Mapping[str, Any], source: str = "config", prefix: str = "") -> T:
-    """Build dataclass ``cls`` from a nested mapping: missing keys keep their defaults.
-
-    Validation errors raised by a dataclass's ``__post_init__`` are re-raised as ConfigError with the
-    source and the dotted path of the table in front.
-    """
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{source}: [{prefix or 'top level'}] must be a table, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    known = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    values = {}
-    for key, value in data.items():
-        if key not in known:
-            close = difflib.get_close_matches(key, list(known), n=3)
-            hint = f"did you mean {', '.join(close)}? " if close else ""
-            raise ConfigError(
-                f"{source}: unknown key {_dotted(prefix, key)!r}; {hint}valid keys of {cls.__name__}: {', '.join(known)}"
-            )
-        values[key] = _convert(hints[key], value, source, _dotted(prefix, key))
-    try:
-        return cls(**values)
-    except ValueError as err:
-        raise ConfigError(f"{source}: [{prefix or cls.__name__}] {err}") from err
-
-
-def apply_override(config: T, dotted_key: str, value_text: str) -> T:
-    """``config`` with one value replaced: ``apply_override(c, "optim.radiance.lr", "5e-3")``.
-
-    The value is parsed as a TOML value (numbers, booleans, strings in quotes, arrays); a bare word
-    that is not valid TOML is taken as a string, so ``data.sampler=depth`` works without quotes.
-    """
-    try:
-        value = tomllib.loads(f"v = {value_text}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = value_text
-    head, _, rest = dotted_key.partition(".")
-    known = {f.name for f in dataclasses.fields(config) if f.init}
-    if head not in known:
-        close = difflib.get_close_matches(head, list(known), n=3)
-        hint = f"did you mean {', '.join(close)}? " if close else ""
-        raise ConfigError(f"override {dotted_key!r}: unknown key {head!r}; {hint}valid keys: {', '.join(known)}")
-    current = getattr(config, head)
-    if rest:
-        if not dataclasses.is_dataclass(current):
-            raise ConfigError(f"override {dotted_key!r}: {head!r} is not a table")
-        new = apply_override(current, rest, value_text)
-    else:
-        new = _convert(typing.get_type_hints(type(config))[head], value, "override", dotted_key)
-    try:
-        return dataclasses.replace(config, **{head: new})
-    except ValueError as err:
-        raise ConfigError(f"override {dotted_key}={value_text}: {err}") from err
-
-
-def to_plain(config: Any) -> Any:
-    """A config as plain data (dicts, lists, numbers, strings): what checkpoints store."""
-    if dataclasses.is_dataclass(config) and not isinstance(config, type):
-        return {f.name: to_plain(getattr(config, f.name)) for f in dataclasses.fields(config) if f.init}
-    if isinstance(config, (list, tuple)):
-        return [to_plain(v) for v in config]
-    if isinstance(config, Path):
-        return str(config)
-    return config
-
-
-def _dotted(prefix: str, key: str) -> str:
-    return f"{prefix}.{key}" if prefix else key
-
-
-def _convert(hint: Any, value: Any, source: str, key: str) -> Any:
-    """``value`` checked against (and coerced to) the annotation ``hint``."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        options = [a for a in args if a is not type(None)]
-        if value is None or (type(None) in args and isinstance(value, str) and value.lower() == NONE_VALUE):
-            if type(None) not in args:
-                raise ConfigError(f"{source}: {key} may not be none")
-            return None
-        errors = []
-        for option in options:
-            try:
-                return _convert(option, value, source, key)
-            except ConfigError as err:
-                errors.append(str(err))
-        raise ConfigError(errors[0] if len(errors) == 1 else f"{source}: {key}: no type of {hint} fits {value!r}")
-    if origin is Literal:
-        if value not in args:
-            raise ConfigError(f"{source}: {key} must be one of {list(args)}, got {value!r}")
-        return value
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{source}: {key} must be an array, got {value!r}")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_convert(args[0], v, source, f"{key}[{i}]") for i, v in enumerate(value))
-        if len(args) != len(value):
-            raise ConfigError(f"{source}: {key} must have {len(args)} entries, got {len(value)}")
-        return tuple(_convert(a, v, source, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
-    if dataclasses.is_dataclass(hint):
-        return from_mapping(hint, value, source, key)
-    return _convert_scalar(hint, value, source, key)
-
-
-def _convert_scalar(hint: Any, value: Any, source: str, key: str) -> Any:
-    # bool is an int subclass: reject it for numbers, and numbers for bools, explicitly.
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{source}: {key} must be true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{source}: {key} must be an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{source}: {key} must be a number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{source}: {key} must be a string, got {value!r}")
-        return value
-    if hint is Path:
-        return Path(value)
-    raise ConfigError(f"{source}: {key}: unsupported config type {hint!r}")

@@ -24,7 +24,12 @@ import torch.nn.functional as F
 from jaxtyping import Float, Int
 
 from lerf3d.features.dino import DinoMap, sample_dino_map
-from lerf3d.features.interpolate import NORM_EPS, bilinear_grid_sample, sample_pyramid, tile_fraction_from_level
+from lerf3d.features.interpolate import (
+    NORM_EPS,
+    bilinear_grid_sample,
+    sample_pyramid,
+    tile_fraction_from_level,
+)
 from lerf3d.features.pyramid import FeaturePyramid
 
 

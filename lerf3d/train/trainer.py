@@ -10,17 +10,10 @@ import numpy as np
 import torch
 
 from lerf3d.features.extractor import CaptureFeatures
-from lerf3d.field.model import LerfField, LerfFieldConfig
-from lerf3d.field.occupancy import OccupancyGrid
-from lerf3d.train.checkpoints import (
-    Checkpoint,
-    CheckpointError,
-    capture_rng_states,
-    latest_checkpoint,
-    load_checkpoint,
-    restore_rng_states,
-    save_checkpoint,
-)
+from lerf3d.field.model import LerfField
+from lerf3d.field.occupancy import OCCUPANCY_VOXEL, OccupancyGrid
+from lerf3d.runs import Checkpoint, CheckpointError, Run, latest_checkpoint, load_checkpoint, save_checkpoint
+from lerf3d.train.checkpoints import capture_rng_states, restore_rng_states
 from lerf3d.train.config import TrainConfig
 from lerf3d.train.datamanager import DataManager
 from lerf3d.train.evaluate import EvalResult, evaluate
@@ -28,13 +21,9 @@ from lerf3d.train.interrupt import DeferredInterrupt
 from lerf3d.train.logger import TrainLogger
 from lerf3d.train.losses import LossTerms, compute_losses
 from lerf3d.train.optimisers import build_optimisers
-from lerf3d.train.presets import from_mapping, to_plain
+from lerf3d.typed_config import to_plain
 from lerf3d.types import Capture, Frame, PointSet, SceneBounds
 
-CHECKPOINT_DIR = "checkpoints"
-EVAL_DIR = "eval"
-OCCUPANCY_VOXEL = 0.05
-"""Occupancy voxel edge (m) guiding rays without depth: about a furniture leg; ~10^5-10^6 voxels per room."""
 RESUME_CHECKED_FIELDS = ("seed", "field", "features", "data", "loss", "optim")
 """Config parts a resumed run must share with its checkpoint (the rest only changes reporting)."""
 
@@ -109,7 +98,7 @@ class Trainer:
 
     @property
     def checkpoint_dir(self) -> Path | None:
-        return self.run_dir / CHECKPOINT_DIR if self.run_dir is not None else None
+        return Run(self.run_dir).checkpoints if self.run_dir is not None else None
 
     def train_step(self) -> LossTerms:
         """One batch: render, losses, backward, both optimisers and schedulers."""
@@ -148,7 +137,7 @@ class Trainer:
                 self.save()
             final = None
             if self.step == self.config.steps:
-                out = self.run_dir / EVAL_DIR if self.run_dir is not None else None
+                out = Run(self.run_dir).eval if self.run_dir is not None else None
                 final, previews = self._evaluate(self.data.eval_frames, out)
                 logger.evaluation(self.step, final.scalars(), previews)
         finally:
@@ -170,7 +159,7 @@ class Trainer:
 
     def evaluate(self, frames: list[Frame] | None = None, write_previews: bool = False) -> EvalResult:
         """Scores of ``frames`` (default: every held-out frame); previews to ``DIR/eval`` on request."""
-        out = self.run_dir / EVAL_DIR if write_previews and self.run_dir is not None else None
+        out = Run(self.run_dir).eval if write_previews and self.run_dir is not None else None
         result, _ = self._evaluate(self.data.eval_frames if frames is None else frames, out)
         return result
 
@@ -183,7 +172,8 @@ class Trainer:
         return {"sampler": self.data.generator, "render": self.render_generator}
 
     def _meta(self) -> dict[str, object]:
-        """What a reader needs besides the weights: ``load_trained_field`` rebuilds the model from it."""
+        """What a reader needs besides the weights: ``lerf3d.runs.load_trained_field`` rebuilds the model
+        from it."""
         return {
             "train_frames": [f.name for f in self.data.train_frames],
             "image_text_encoder": self.encoders[0],
@@ -245,24 +235,3 @@ class Trainer:
             raise CheckpointError(f"{path} was trained on features of encoders {theirs_enc}, these are {self.encoders}")
         if checkpoint.step > self.config.steps:
             raise CheckpointError(f"{path} is at step {checkpoint.step}, beyond this run's {self.config.steps} steps")
-
-
-def load_trained_field(
-    path: Path, device: torch.device | str = "cpu", points: PointSet | None = None
-) -> tuple[LerfField, Checkpoint]:
-    """The LerfField saved in checkpoint ``path`` (eval mode, on ``device``) and the checkpoint.
-
-    ``points`` (the run's ``fusion/points.ply``) restores the occupancy grid that guides samples at
-    views without depth; without them such views are sampled uniformly between near and far.
-    """
-    checkpoint = load_checkpoint(path)
-    meta = checkpoint.meta
-    config = from_mapping(LerfFieldConfig, meta["field_config"], source=f"{path} (field_config)")
-    lower, upper = (np.asarray(v, dtype=np.float64) for v in meta["scene_bounds"])
-    model = LerfField(config, SceneBounds(lower, upper), num_cameras=int(meta["num_cameras"]))
-    model.load_state_dict(checkpoint.model)
-    model = model.to(device).eval()
-    if points is not None:
-        xyz = torch.as_tensor(points.xyz, dtype=torch.float32, device=model.lower.device)
-        model.occupancy = OccupancyGrid.from_points(xyz, model.lower, model.upper, OCCUPANCY_VOXEL)
-    return model, checkpoint

@@ -35,7 +35,7 @@ from lerf3d.integrations.nerfstudio_model import check_scene, field_config_for  
 from lerf3d.integrations.nerfstudio_optim import nerfstudio_optimizers  # noqa: E402
 from lerf3d.train import DataManager, Trainer, load_preset  # noqa: E402
 from lerf3d.train.optimisers import build_optimisers  # noqa: E402
-from lerf3d.train.presets import apply_override  # noqa: E402
+from lerf3d.typed_config import apply_override  # noqa: E402
 
 TINY_METHOD = "lerf3d-tiny"
 TINY_ENTRY = "lerf3d.integrations.nerfstudio_method:lerf3d_tiny_method"

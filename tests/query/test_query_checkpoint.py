@@ -1,5 +1,5 @@
 """Queries from a real training checkpoint: a short run of the trainer on the tiny room, then
-QuerySession.from_checkpoint and the four commands through their run_* entry points."""
+session_from_checkpoint and the four commands through their run_* entry points."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from lerf3d.capture import load_capture
 from lerf3d.features.extractor import FeatureExtractor
 from lerf3d.fusion import FusionConfig, fuse_capture, save_fusion
 from lerf3d.query import checkpoint as checkpoint_module
-from lerf3d.query.checkpoint import open_scene, resolve_checkpoint
+from lerf3d.query.checkpoint import open_scene, session_from_checkpoint
 from lerf3d.query.commands import run_eval, run_export, run_query, run_render
 from lerf3d.query.session import QuerySession, QuerySessionConfig
+from lerf3d.runs import resolve_checkpoint
 
 STEPS = 20
 CONFIG = QuerySessionConfig(num_scales=4, point_scales=(0.3, 1.0))
@@ -49,7 +50,7 @@ def test_encoder(monkeypatch):
 
 def test_from_checkpoint_matches_the_trained_model(trained, test_encoder):
     run, trainer = trained
-    session = QuerySession.from_checkpoint(run, encoder=test_encoder, config=CONFIG)
+    session = session_from_checkpoint(run, encoder=test_encoder, config=CONFIG)
     reference = QuerySession(trainer.model, test_encoder, config=CONFIG)
     scene = open_scene(run, encoder=test_encoder, config=CONFIG)
     camera = scene.camera("eval:0")

@@ -8,17 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from lerf3d.train.checkpoints import (
+from lerf3d.runs.checkpoint_file import (
     LATEST_NAME,
     Checkpoint,
     CheckpointError,
-    capture_rng_states,
     latest_checkpoint,
     list_checkpoints,
     load_checkpoint,
-    restore_rng_states,
     save_checkpoint,
 )
+from lerf3d.train.checkpoints import capture_rng_states, restore_rng_states
 
 
 def _checkpoint(step: int) -> Checkpoint:

@@ -8,7 +8,7 @@ import pytest
 
 from lerf3d.train import ConfigError, TrainConfig, apply_override, from_mapping, load_preset, preset_names
 from lerf3d.train.optimisers import OptimiserConfig, decay_factor
-from lerf3d.train.presets import to_plain
+from lerf3d.typed_config import to_plain
 
 
 def test_shipped_presets_load():
@@ -22,8 +22,9 @@ def test_shipped_presets_load():
 
 def test_presets_ship_inside_the_package():
     """A wheel (non-editable install) carries the presets: they live in the package and are package data."""
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     import lerf3d
     from lerf3d.train.presets import CONFIGS_DIR

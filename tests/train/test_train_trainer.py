@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from lerf3d.train import CheckpointError, Trainer, latest_checkpoint, load_checkpoint, load_preset
-from lerf3d.train.presets import apply_override
+from lerf3d.typed_config import apply_override
 
 HELD_OUT_PSNR_DB = 17.5
 """The tiny preset reaches 19.4-19.8 dB on the 3 held-out views (3 runs, 1 and 2 threads); untrained
