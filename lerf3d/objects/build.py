@@ -145,7 +145,7 @@ def build_objects(
     descriptor = F.normalize(scatter_mean(dino[members], index, count), dim=1, eps=NORM_EPS)
     views = object_views(xyz, point_object, count, cameras, config.view_samples, config.min_view_fraction)
     return SceneObjects(
-        xyz=xyz.cpu(), point_object=point_object.cpu(), box_min=lower.cpu(), box_max=upper.cpu(),
+        xyz=xyz.cpu(), rgb=rgb.cpu(), point_object=point_object.cpu(), box_min=lower.cpu(), box_max=upper.cpu(),
         centroid=centroid.cpu(), colour=colour.cpu(), embedding=embedding.cpu(), scale=scales.cpu(),
         dino=descriptor.cpu(), views=views, confidence=confidence.cpu(), encoder=encoder_name,
     )

@@ -40,9 +40,11 @@ def scene_cameras(scene: QueryScene) -> list[QueryCamera]:
     return [frame_camera(f) for f in scene.capture.frames if f.depth_path is not None]
 
 
-def scene_objects(scene: QueryScene, checkpoint: Path, config: ObjectsConfig = ObjectsConfig(),
+def scene_objects(scene: QueryScene, checkpoint: Path, config: ObjectsConfig | None = None,
                   rebuild: bool = False) -> ObjectsResult:
-    """The run's saved objects when still valid, else built now and saved."""
+    """The run's saved objects when still valid, else built now and saved (default settings when
+    ``config`` is None)."""
+    config = config if config is not None else ObjectsConfig()
     folder = run_of_checkpoint(checkpoint).objects
     points = scene.fused_points()
     key = build_key(checkpoint, points.xyz, asdict(config))

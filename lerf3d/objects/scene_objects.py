@@ -26,6 +26,8 @@ class SceneObjects:
 
     xyz: Float[torch.Tensor, "N 3"]
     """The fused points the objects were cut from (world metres)."""
+    rgb: Float[torch.Tensor, "N 3"]
+    """Their colours, in [0, 1]."""
     point_object: Int[torch.Tensor, " N"]
     """Object index of each point, -1 for the room's shell and fragments."""
     box_min: Float[torch.Tensor, "K 3"]
@@ -54,6 +56,7 @@ class SceneObjects:
         n, k = self.xyz.shape[0], self.box_min.shape[0]
         checks = {
             "xyz": (self.xyz, (n, 3)),
+            "rgb": (self.rgb, (n, 3)),
             "point_object": (self.point_object, (n,)),
             "box_max": (self.box_max, (k, 3)),
             "centroid": (self.centroid, (k, 3)),

@@ -28,7 +28,7 @@ OBJECTS_FILE = "objects.npz"
 """The objects of a run: ``RUN/objects/objects.npz``."""
 SUMMARY_FILE = "objects.json"
 """A human-readable list beside it (ids, boxes, views): informational, never read back."""
-_ARRAYS = ("xyz", "point_object", "box_min", "box_max", "centroid", "colour", "embedding", "scale",
+_ARRAYS = ("xyz", "rgb", "point_object", "box_min", "box_max", "centroid", "colour", "embedding", "scale",
            "confidence")
 
 
@@ -58,9 +58,8 @@ def save_objects(objects: SceneObjects, folder: str | Path, key: str) -> Path:
         arrays["dino"] = objects.dino.numpy()
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     path = folder / OBJECTS_FILE
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:  # a file handle: np.savez would append ".npz" to the name
-            np.savez(handle, **arrays)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:  # a handle: savez would add ".npz"
+        np.savez(handle, **arrays)
     write_json_atomic(folder / SUMMARY_FILE, summary(objects))
     return path
 

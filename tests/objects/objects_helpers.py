@@ -42,7 +42,7 @@ def boxes_objects(boxes: list[tuple[tuple[float, ...], tuple[float, ...]]], embe
     lower = torch.tensor([b[0] for b in boxes], dtype=torch.float32)
     upper = torch.tensor([b[1] for b in boxes], dtype=torch.float32)
     return SceneObjects(
-        xyz=xyz, point_object=point_object, box_min=lower, box_max=upper, centroid=(lower + upper) / 2,
+        xyz=xyz, rgb=torch.full_like(xyz, 0.5), point_object=point_object, box_min=lower, box_max=upper, centroid=(lower + upper) / 2,
         colour=torch.full((count, 3), 0.5), embedding=F.normalize(embeddings.float(), dim=1),
         scale=(upper - lower).amax(1), dino=None, views=tuple(() for _ in range(count)),
         confidence=torch.ones(count), encoder=encoder,
