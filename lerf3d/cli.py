@@ -63,6 +63,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         intrinsics=args.intrinsics,
     )
     print(run_train(request).describe())
+    if args.objects:
+        from lerf3d.objects.commands import describe, run_objects
+
+        print(describe(*run_objects(args.out, device=args.device, score=False)))
     return 0
 
 
@@ -122,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--features-dir", type=Path, default=None,
                        help="feature cache (default: CAPTURE/features if it exists, else OUT/features)")
     train.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
+    train.add_argument("--no-objects", dest="objects", action="store_false",
+                       help="skip segmenting the trained scene into objects (OUT/objects/, lerf3d objects)")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config value, e.g. --set optim.radiance.lr=5e-3 (repeatable)")
     _add_intrinsics_argument(train)

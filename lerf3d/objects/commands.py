@@ -1,4 +1,5 @@
-"""``lerf3d objects RUN``: build (or reuse) a run's objects, and score them where ground truth exists.
+"""``lerf3d objects | export | eval``: a run's objects built (or reused), exported, and scored beside
+the per-pixel mode where ground truth exists.
 
 A run's objects live in ``RUN/objects/``; :func:`scene_objects` returns the saved ones when they
 were built from the same checkpoint, fused points and settings, and rebuilds them (saying why) when
@@ -14,10 +15,13 @@ from lerf3d.atomic import write_json_atomic
 from lerf3d.ground_truth import GroundTruth, load_ground_truth
 from lerf3d.objects.build import ObjectsConfig, build_objects
 from lerf3d.objects.evaluate import TABLE_HEADER, ObjectEvaluation, annotate_points, evaluate_objects
+from lerf3d.objects.export import DEFAULT_TOP_OBJECTS, ObjectExport, export_objects, load_fused_mesh
 from lerf3d.objects.scene_objects import SceneObjects
+from lerf3d.objects.scorer import ObjectScorer
 from lerf3d.objects.store import OBJECTS_FILE, ObjectsFileError, build_key, load_objects, save_objects
 from lerf3d.query.camera import QueryCamera
 from lerf3d.query.checkpoint import open_scene
+from lerf3d.query.eval_scene import EvalOutput, evaluate_scene
 from lerf3d.query.scene import QueryScene, frame_camera
 from lerf3d.runs import resolve_checkpoint, run_of_checkpoint
 
@@ -78,13 +82,15 @@ def evaluate_scene_objects(scene: QueryScene, objects: SceneObjects, truth: Grou
 
 def run_objects(checkpoint: str | Path, *, capture: str | Path | None = None, device: str = "cpu",
                 image_text: str | None = None, rebuild: bool = False,
-                ground_truth: str | Path | None = None) -> tuple[ObjectsResult, ObjectEvaluation | None]:
-    """``lerf3d objects RUN``: the objects, and their scores when the capture has ground truth."""
+                ground_truth: str | Path | None = None,
+                score: bool = True) -> tuple[ObjectsResult, ObjectEvaluation | None]:
+    """``lerf3d objects RUN``: the objects, and (``score``) their figures when the capture has ground
+    truth."""
     path = resolve_checkpoint(checkpoint)
     scene = open_scene(path, capture=capture, device=device, image_text=image_text)
     result = scene_objects(scene, path, rebuild=rebuild)
     truth_path = ground_truth
-    if truth_path is None and scene.capture is not None and (scene.capture.root / "ground_truth.json").is_file():
+    if score and truth_path is None and scene.capture is not None and (scene.capture.root / "ground_truth.json").is_file():
         truth_path = scene.capture.root
     evaluation = None
     if truth_path is not None:
@@ -104,3 +110,39 @@ def describe(result: ObjectsResult, evaluation: ObjectEvaluation | None) -> str:
             lines.append("counts off (predicted/annotated): "
                          + ", ".join(f"{k} {p}/{a}" for k, (p, a) in sorted(wrong.items())))
     return "\n".join(lines)
+
+
+def run_export(checkpoint: str | Path, phrase: str, out_dir: str | Path, *, capture: str | Path | None = None,
+               device: str = "cpu", image_text: str | None = None, top_k: int = DEFAULT_TOP_OBJECTS,
+               rebuild: bool = False) -> ObjectExport:
+    """``lerf3d export RUN --phrase X --objects``: the objects ``phrase`` selects, each as PLY and GLB,
+    with a boxes JSON."""
+    path = resolve_checkpoint(checkpoint)
+    scene = open_scene(path, capture=capture, device=device, image_text=image_text)
+    objects = scene_objects(scene, path, rebuild=rebuild).objects
+    labels = objects.label([phrase], scene.session.encoder)
+    mesh_path = run_of_checkpoint(path).fusion_mesh
+    mesh = load_fused_mesh(mesh_path) if mesh_path.is_file() else None
+    return export_objects(objects, labels, out_dir, mesh, top_k)
+
+
+def run_eval(checkpoint: str | Path, ground_truth: str | Path | None, out: str | Path, *,
+             capture: str | Path | None = None, features_dir: str | Path | None = None,
+             points: str | Path | None = None, baselines: bool = True, max_views: int | None = None,
+             device: str = "cpu", image_text: str | None = None) -> tuple[EvalOutput, ObjectEvaluation]:
+    """``lerf3d eval RUN``: per-pixel and object-mode localisation/mIoU beside the baselines, and the
+    object layer's own figures, in one run."""
+    path = resolve_checkpoint(checkpoint)
+    scene = open_scene(path, capture=capture, device=device, image_text=image_text, points_path=points)
+    if ground_truth is None:
+        if scene.capture is None:
+            raise ValueError("pass --gt ground_truth.json (or --capture with one inside)")
+        ground_truth = scene.capture.root
+    truth = load_ground_truth(ground_truth)
+    objects = scene_objects(scene, path).objects
+    scorer = ObjectScorer(objects, scene.session.encoder)
+    output = evaluate_scene(scene, truth, out, baselines=baselines, max_views=max_views,
+                            features_dir=features_dir, extra_scorers=[scorer])
+    evaluation = evaluate_scene_objects(scene, objects, truth)
+    write_json_atomic(Path(out).with_name(Path(out).stem + "_objects.json"), asdict(evaluation))
+    return output, evaluation

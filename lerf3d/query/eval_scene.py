@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,11 +82,12 @@ def evaluate_scene(
     scene: QueryScene, truth: GroundTruth, out: str | Path, baselines: bool = True,
     max_views: int | None = None,
     features_dir: str | Path | None = None, iou_threshold: float = IOU_THRESHOLD,
-    min_fraction: float = MIN_MASK_FRACTION,
+    min_fraction: float = MIN_MASK_FRACTION, extra_scorers: Sequence[ViewScorer] = (),
 ) -> EvalOutput:
-    """Score the field (and the baselines) on every annotated view; print and write the report."""
+    """Score the field, ``extra_scorers`` (e.g. the object mode of a layer above) and the baselines
+    on every annotated view; print and write the report."""
     frames = eval_frames(scene, truth, max_views)
-    scorers: list[ViewScorer] = [FieldScorer(scene.session)]
+    scorers: list[ViewScorer] = [FieldScorer(scene.session), *extra_scorers]
     if baselines:
         scorers += baseline_scorers(scene, features_dir)
     scores = evaluate_frames(frames, scorers, iou_threshold, min_fraction)

@@ -30,6 +30,8 @@ FUSION_POINTS = "points.ply"
 """Fused surface points inside ``fusion/`` (they restore a trained field's occupancy grid)."""
 FUSION_BOUNDS = "bounds.json"
 """Scene bounds inside ``fusion/``."""
+FUSION_MESH = "mesh.ply"
+"""The fused triangle mesh (Z-up, vertex colours) inside ``fusion/``."""
 FEATURES_DIR = "features"
 """Feature cache folder, beside a capture or inside a run."""
 OBJECTS_DIR = "objects"
@@ -64,6 +66,10 @@ class Run:
     @property
     def fusion_bounds(self) -> Path:
         return self.root / FUSION_DIR / FUSION_BOUNDS
+
+    @property
+    def fusion_mesh(self) -> Path:
+        return self.root / FUSION_DIR / FUSION_MESH
 
     @property
     def features(self) -> Path:
