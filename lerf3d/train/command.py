@@ -14,8 +14,10 @@ import torch
 
 from lerf3d.capture import load_capture
 from lerf3d.features.extractor import CaptureFeatures
+from lerf3d.preflight import check_output_path
 from lerf3d.train.checkpoints import CheckpointError, latest_checkpoint, load_checkpoint
 from lerf3d.train.config import TrainConfig, load_preset
+from lerf3d.train.datamanager import split_frames
 from lerf3d.train.evaluate import EvalResult
 from lerf3d.train.presets import apply_override, from_mapping
 from lerf3d.train.trainer import CHECKPOINT_DIR, EVAL_DIR, Trainer, TrainResult
@@ -162,8 +164,15 @@ def train_capture(
 def run_train(request: TrainRequest) -> TrainRunSummary:
     """Everything ``lerf3d train`` does; errors (bad config, missing weights) surface before training."""
     start = time.perf_counter()
+    check_output_path(request.out, folder=True)
+    if request.features_dir is not None:
+        check_output_path(request.features_dir, "--features-dir", folder=True)
     config, checkpoint = resolve_config(request)
     capture = load_capture(request.capture)
+    try:  # a capture with no training frame is reported before fusion/ and features/ are written
+        split_frames(len(capture.frames), config.data.eval_every)
+    except ValueError as err:
+        raise ValueError(f"{request.capture}: {err} (data.eval_every)") from None
     bounds, points = fused_scene(capture, request.out)
     features = extract_features(
         config, capture, request.image_text, request.dense, features_folder(request), request.device

@@ -15,6 +15,7 @@ from lerf3d.field.occupancy import OccupancyGrid
 from lerf3d.train.checkpoints import (
     Checkpoint,
     CheckpointError,
+    applying,
     capture_rng_states,
     latest_checkpoint,
     load_checkpoint,
@@ -222,9 +223,10 @@ class Trainer:
                 raise CheckpointError(f"no checkpoint to resume from in {self.checkpoint_dir}")
         checkpoint = load_checkpoint(path)
         self._check_compatible(checkpoint, path)
-        self.model.load_state_dict({k: v.to(self.device) for k, v in checkpoint.model.items()})
-        self.optimisers.load_state_dict(checkpoint.optimisers)
-        restore_rng_states(checkpoint.rng, self._generators())
+        with applying(path):
+            self.model.load_state_dict({k: v.to(self.device) for k, v in checkpoint.model.items()})
+            self.optimisers.load_state_dict(checkpoint.optimisers)
+            restore_rng_states(checkpoint.rng, self._generators())
         self.step = checkpoint.step
         self.last_checkpoint = Path(path)
         return self.step
@@ -257,10 +259,11 @@ def load_trained_field(
     """
     checkpoint = load_checkpoint(path)
     meta = checkpoint.meta
-    config = from_mapping(LerfFieldConfig, meta["field_config"], source=f"{path} (field_config)")
-    lower, upper = (np.asarray(v, dtype=np.float64) for v in meta["scene_bounds"])
-    model = LerfField(config, SceneBounds(lower, upper), num_cameras=int(meta["num_cameras"]))
-    model.load_state_dict(checkpoint.model)
+    with applying(path):
+        config = from_mapping(LerfFieldConfig, meta["field_config"], source=f"{path} (field_config)")
+        lower, upper = (np.asarray(v, dtype=np.float64) for v in meta["scene_bounds"])
+        model = LerfField(config, SceneBounds(lower, upper), num_cameras=int(meta["num_cameras"]))
+        model.load_state_dict(checkpoint.model)
     model = model.to(device).eval()
     if points is not None:
         xyz = torch.as_tensor(points.xyz, dtype=torch.float32, device=model.lower.device)
