@@ -204,4 +204,5 @@ def applying(path: Path) -> Iterator[None]:
     except CheckpointError:
         raise
     except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as err:
-        raise CheckpointError(f"{path}: does not fit this model ({type(err).__name__}: {err})") from None
+        problem = " ".join(str(err).split())  # torch lists missing weights on several lines
+        raise CheckpointError(f"{path}: does not fit this model ({type(err).__name__}: {problem})") from None
