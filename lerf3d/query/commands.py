@@ -37,6 +37,9 @@ def _open(checkpoint: str | Path, capture: str | Path | None, device: str, image
           points: str | Path | None = None) -> QueryScene:
     from lerf3d.query.checkpoint import open_scene
 
+    for flag, path in (("--capture", capture), ("--points", points)):  # before the checkpoint loads
+        if path is not None and not Path(path).exists():
+            raise FileNotFoundError(f"{flag} {path}: no such file or folder")
     return open_scene(checkpoint, capture=capture, device=device, image_text=image_text, points_path=points)
 
 

@@ -73,6 +73,9 @@ def test_requests_are_checked_before_the_checkpoint_opens(tiny_run, tmp_path, ca
                  ["eval", run, "--out", str(blocker / "e.json")]):
         assert main(argv) == 2
         _one_line_error(capsys, f"--out {blocker}/", f"{blocker} is a file, so no folder can be made below it")
+    assert main(["export", run, "--phrase", "chair", "--points", str(tmp_path / "gone.ply"),
+                 "--out", str(tmp_path / "c.ply")]) == 2  # was silently ignored: the capture was fused instead
+    _one_line_error(capsys, f"--points {tmp_path}/gone.ply: no such file or folder")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["huge.json", "notes.txt"]  # nothing written
 
 
