@@ -202,7 +202,7 @@ def test_bad_question_files_name_the_file_and_line(synthetic_dataset, tmp_path, 
     monkeypatch.setattr(ask_module, "AskSession", lambda *a: pytest.fail("loaded before checking the questions"))
     scene, run = str(synthetic_dataset / "features" / "syn_0.pt"), str(tmp_path)  # run: any folder
     text = tmp_path / "q.txt"
-    text.write_bytes("How many chairs?\n".encode() + b"Is there a \xff bed?\n")
+    text.write_bytes(b"How many chairs?\nIs there a \xff bed?\n")
     assert main(["ask", scene, "--questions", str(text), "--run", run]) == 2
     _error_line(capsys, f"{text}:2: not UTF-8 text (byte 11)")
     lines = tmp_path / "q.jsonl"
