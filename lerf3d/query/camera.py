@@ -32,7 +32,7 @@ ORBIT_RADIUS_FRACTION = 0.35
 ORBIT_FOV_DEGREES = 70.0
 """Horizontal field of view of orbit cameras (a phone's main camera is ~65-75 degrees)."""
 MAX_RENDER_SIDE = 4096
-"""Longest side of a requested render (pose file, ``render --size``, the viewer), in pixels."""
+"""Longest side of a requested render (a pose file, ``render --size``), in pixels."""
 MAX_RENDER_PIXELS = 2048 * 2048
 """Most pixels of a requested render: phone and RGB-D captures (up to 1920x1440) fit, while a
 view's embeddings cost ~4-16 KB a pixel at 30 scales (render.STORAGE_DTYPE), so 4 MP is already
