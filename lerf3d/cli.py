@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from lerf3d.capture import CaptureError
+from lerf3d.preflight import check_output_path, positive_float_arg, positive_int_arg
 
 
 def _cmd_fuse(args: argparse.Namespace) -> int:
@@ -17,6 +18,7 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
     from PIL import Image
 
     start = time.perf_counter()
+    check_output_path(args.out, folder=True)
     capture = load_capture(args.capture, format=args.format, intrinsics=args.intrinsics)
     config = FusionConfig(voxel_size=args.voxel_size, frame_stride=args.stride)
     result = fuse_capture(capture, config)
@@ -39,7 +41,7 @@ def _cmd_features(args: argparse.Namespace) -> int:
     from lerf3d.features.command import run_features
 
     dense = None if args.dense in ("", "none") else args.dense
-    out = args.out or Path(args.capture) / "features"
+    out = check_output_path(args.out or Path(args.capture) / "features", folder=True)
     capture = load_capture(args.capture, intrinsics=args.intrinsics) if args.intrinsics else args.capture
     summary, _ = run_features(capture, out, args.image_text, dense, device=args.device, batch_size=args.batch_size)
     print(summary.describe())
@@ -100,8 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     fuse.add_argument("capture", type=Path, help="capture folder or file (nerfstudio, Record3D, ScanNet, TUM, Replica)")
     fuse.add_argument("--out", type=Path, required=True, help="output folder")
     fuse.add_argument("--format", default="auto", help="capture format (default: detect)")
-    fuse.add_argument("--voxel-size", type=float, default=None, help="voxel edge in metres (default: auto)")
-    fuse.add_argument("--stride", type=int, default=1, help="fuse every n-th frame")
+    fuse.add_argument("--voxel-size", type=positive_float_arg, default=None, help="voxel edge in metres (default: auto)")
+    fuse.add_argument("--stride", type=positive_int_arg, default=1, help="fuse every n-th frame")
     _add_intrinsics_argument(fuse)
     fuse.set_defaults(func=_cmd_fuse)
 
@@ -111,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     feats.add_argument("--image-text", default="lerf3d:tiny", help="image-text encoder spec, e.g. openclip:ViT-B-16/laion2b_s34b_b88k")
     feats.add_argument("--dense", default="lerf3d:tiny", help="dense encoder spec (dino:dino_vits8, dinov2:vits14) or none")
     feats.add_argument("--device", default="cpu", help="torch device")
-    feats.add_argument("--batch-size", type=int, default=64, help="crops encoded per batch")
+    feats.add_argument("--batch-size", type=positive_int_arg, default=64, help="crops encoded per batch")
     _add_intrinsics_argument(feats)
     feats.set_defaults(func=_cmd_features)
 
@@ -119,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("capture", type=Path, help="capture folder or file (with depth)")
     train.add_argument("--out", type=Path, required=True, help="run folder: checkpoints/, tensorboard/, eval/, fusion/")
     train.add_argument("--preset", default="default", help="tiny | default | big, or a .toml file (configs/)")
-    train.add_argument("--steps", type=int, default=None, help="total steps (default: the preset's)")
+    train.add_argument("--steps", type=positive_int_arg, default=None, help="total steps (default: the preset's)")
     train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/latest with its config")
     train.add_argument("--image-text", default="lerf3d:tiny", help="image-text encoder spec for the crop pyramids")
     train.add_argument("--dense", default="lerf3d:tiny", help="dense (DINO) encoder spec, or none")
@@ -167,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (CaptureError, FileNotFoundError, ValueError) as err:
+    except (CaptureError, OSError, ValueError) as err:  # OSError: a full disk, a path below a file
         print(f"lerf3d {args.command}: error: {err}", file=sys.stderr)
         return 2
 

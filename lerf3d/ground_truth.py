@@ -69,11 +69,20 @@ class GroundTruth:
 
     def load_mask(self, frame_name: str) -> np.ndarray:
         """(H, W) int32 instance ids of one frame."""
+        import warnings
+
         from PIL import Image
 
         if frame_name not in self.mask_paths:
             raise KeyError(f"{self.path}: no mask for frame {frame_name!r}")
-        return np.asarray(Image.open(self.mask_paths[frame_name])).astype(np.int32)
+        path = self.mask_paths[frame_name]
+        try:  # a header claiming more pixels than PIL's cap is an error here, not a warning
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(path) as mask:
+                    return np.asarray(mask).astype(np.int32)
+        except (OSError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
+            raise ValueError(f"{path}: not a readable instance mask ({type(err).__name__}: {err})") from None
 
 
 def load_ground_truth(path: str | Path) -> GroundTruth:

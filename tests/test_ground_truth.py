@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -29,3 +31,27 @@ def test_malformed_ground_truth_names_the_file(tmp_path):
         load_ground_truth(path)
     with pytest.raises(FileNotFoundError, match="no ground truth"):
         load_ground_truth(tmp_path / "missing.json")
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG (signature, IHDR of a 16-bit grey image, IEND) whose header claims width x height; no pixel data."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 16, 0, 0, 0, 0)  # bit depth 16, greyscale, no interlace
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+def test_a_mask_claiming_a_huge_size_is_an_error_naming_the_file(tmp_path):
+    # regression: a PNG whose header claims 100000x100000 ended in PIL's DecompressionBombError traceback
+    for name, size in (("bomb.png", (100_000, 100_000)), ("big.png", (10_000, 10_000))):  # over 2x / 1x PIL's cap
+        (tmp_path / name).write_bytes(_png_header_only(*size))
+    (tmp_path / "text.png").write_text("not an image")
+    objects = [{"instance_id": 1, "label": "chair", "category": "chair", "box_min": [0, 0, 0], "box_max": [1, 1, 1]}]
+    frames = {name: {"mask_path": f"{name}.png"} for name in ("bomb", "big", "text")}
+    (tmp_path / "ground_truth.json").write_text(json.dumps({"scene": "s", "objects": objects, "frames": frames}))
+    truth = load_ground_truth(tmp_path)
+    for name, problem in (("bomb", "DecompressionBombError"), ("big", "DecompressionBombWarning"),
+                          ("text", "UnidentifiedImageError")):
+        with pytest.raises(ValueError, match=rf"{name}\.png: not a readable instance mask \({problem}: "):
+            truth.load_mask(name)

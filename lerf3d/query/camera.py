@@ -29,6 +29,12 @@ ORBIT_RADIUS_FRACTION = 0.35
 (the cameras look across it), where a fused capture has its observed surfaces."""
 ORBIT_FOV_DEGREES = 70.0
 """Horizontal field of view of orbit cameras (a phone's main camera is ~65-75 degrees)."""
+MAX_RENDER_SIDE = 4096
+"""Longest side of a requested render (a pose file, ``render --size``), in pixels."""
+MAX_RENDER_PIXELS = 2048 * 2048
+"""Most pixels of a requested render: phone and RGB-D captures (up to 1920x1440) fit, while a
+view's embeddings cost ~4-16 KB a pixel at 30 scales (render.STORAGE_DTYPE), so 4 MP is already
+tens of GB; a bigger request is a typo or a hostile pose file, refused before any allocation."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,7 +112,7 @@ def load_pose_file(path: str | Path) -> QueryCamera:
         convention = data.get("convention", "opencv")
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no pose file") from None
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, RecursionError) as err:
         raise ValueError(f"{path}: malformed pose file ({type(err).__name__}: {err}); expected "
                          '{"camera_to_world": [[4x4]], "intrinsics": {"fx", "fy", "cx", "cy", '
                          '"width", "height"}, "convention": "opencv"}') from None
@@ -114,9 +120,22 @@ def load_pose_file(path: str | Path) -> QueryCamera:
         raise ValueError(f"{path}: convention must be 'opencv' or 'opengl', got {convention!r}")
     if pose.shape != (4, 4):
         raise ValueError(f"{path}: camera_to_world must be 4x4, got {pose.shape}")
+    check_render_size(intrinsics.width, intrinsics.height, f"{path}: intrinsics width x height")
+    k = intrinsics
+    if not (k.fx > 0 and k.fy > 0 and all(math.isfinite(v) for v in (k.fx, k.fy, k.cx, k.cy))):
+        raise ValueError(f"{path}: intrinsics fx, fy must be finite and > 0 and cx, cy finite, got "
+                         f"{k.fx}, {k.fy}, {k.cx}, {k.cy}")
     if convention == "opengl":
         pose = opengl_to_opencv(pose)
     return QueryCamera(intrinsics, pose, None, path.stem)
+
+
+def check_render_size(width: int, height: int, what: str) -> None:
+    """ValueError naming ``what`` unless width x height is a render size within the caps above."""
+    if not (1 <= width <= MAX_RENDER_SIDE and 1 <= height <= MAX_RENDER_SIDE) \
+            or width * height > MAX_RENDER_PIXELS:
+        raise ValueError(f"{what}: {width}x{height} is not a render size: sides 1..{MAX_RENDER_SIDE} "
+                         f"and at most {MAX_RENDER_PIXELS:,} pixels")
 
 
 def orbit_cameras(bounds: SceneBounds, num_frames: int, width: int, height: int) -> list[QueryCamera]:
@@ -128,6 +147,7 @@ def orbit_cameras(bounds: SceneBounds, num_frames: int, width: int, height: int)
     """
     if num_frames < 1:
         raise ValueError(f"an orbit needs at least one frame, got {num_frames}")
+    check_render_size(width, height, "orbit size")
     lower, upper = np.asarray(bounds.lower, float), np.asarray(bounds.upper, float)
     centre = (lower + upper) / 2
     radius = ORBIT_RADIUS_FRACTION * float(max(upper[0] - lower[0], upper[1] - lower[1]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lerf3d.preflight import positive_float_arg, positive_int_arg
 from lerf3d.query.commands import DEFAULT_VIDEO_FRAMES, DEFAULT_VIDEO_SIZE
 
 
@@ -21,7 +22,23 @@ def _size(text: str) -> tuple[int, int]:
         width, height = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"size {text!r}: expected WIDTHxHEIGHT, e.g. 256x192") from None
+    from lerf3d.query.camera import check_render_size  # imported when the option is given
+
+    try:
+        check_render_size(width, height, f"size {text!r}")
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
     return width, height
+
+
+def _camera(text: str) -> str:
+    """``train:I`` / ``eval:I`` need a frame number I >= 0; anything else is a frame name."""
+    from lerf3d.query.scene import SPLIT_PREFIXES  # imported when the option is given
+
+    prefix, sep, index = text.partition(":")
+    if sep and prefix in SPLIT_PREFIXES and not index.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: {prefix}:I takes a frame number I = 0, 1, 2, ...")
+    return text
 
 
 def _cmd_query(args: argparse.Namespace) -> int:
@@ -73,7 +90,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     query = sub.add_parser("query", help="relevancy heat maps of phrases over one view of a trained scene")
     _add_scene_options(query)
     query.add_argument("phrases", nargs="+", help="one or more text queries, e.g. 'coffee cup'")
-    query.add_argument("--camera", default=None, help="train:I, eval:I or a frame name")
+    query.add_argument("--camera", type=_camera, default=None, help="train:I, eval:I or a frame name")
     query.add_argument("--pose", type=Path, default=None, help="JSON file with camera_to_world and intrinsics")
     query.add_argument("--out", type=Path, required=True, help="output folder for PNGs and a JSON summary")
     query.set_defaults(func=_cmd_query)
@@ -82,10 +99,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_scene_options(render)
     render.add_argument("--phrase", action="append", required=True, help="text query (repeatable: side by side)")
     render.add_argument("--path", default="orbit", help="camera path (orbit)")
-    render.add_argument("--frames", type=int, default=DEFAULT_VIDEO_FRAMES, help="number of frames")
+    render.add_argument("--frames", type=positive_int_arg, default=DEFAULT_VIDEO_FRAMES, help="number of frames")
     render.add_argument("--size", type=_size, default=DEFAULT_VIDEO_SIZE, help="WIDTHxHEIGHT of the frames")
-    render.add_argument("--fps", type=float, default=24.0, help="frames per second")
-    render.add_argument("--scale", type=float, default=None, help="fixed scale in metres (default: searched)")
+    render.add_argument("--fps", type=positive_float_arg, default=24.0, help="frames per second")
+    render.add_argument("--scale", type=positive_float_arg, default=None, help="fixed scale in metres (default: searched)")
     render.add_argument("--out", type=Path, required=True, help="video file (.mp4 or .gif)")
     render.set_defaults(func=_cmd_render)
 
@@ -102,6 +119,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--features-dir", type=Path, default=None, help="feature cache for the 2D baselines")
     evaluate.add_argument("--points", type=Path, default=None, help="point cloud for the point-fusion baseline")
     evaluate.add_argument("--no-baselines", action="store_true", help="score the field only")
-    evaluate.add_argument("--max-views", type=int, default=None, help="evaluate at most this many views")
+    evaluate.add_argument("--max-views", type=positive_int_arg, default=None, help="evaluate at most this many views")
     evaluate.add_argument("--out", type=Path, required=True, help="output JSON report")
     evaluate.set_defaults(func=_cmd_eval)

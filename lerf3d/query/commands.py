@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lerf3d.atomic import write_json_atomic
-from lerf3d.query.camera import QueryCamera, load_pose_file, orbit_cameras
+from lerf3d.preflight import check_output_path
+from lerf3d.query.camera import QueryCamera, check_render_size, load_pose_file, orbit_cameras
 from lerf3d.query.export import RegionBox, RegionConfig, top_region, write_region_json, write_relevancy_ply
-from lerf3d.query.media import slug, write_png, write_video
+from lerf3d.query.media import check_video_output, phrase_stems, write_png, write_video
 from lerf3d.query.overlay import heatmap_overlay, side_by_side
 from lerf3d.query.phrases import check_phrases
 from lerf3d.query.relevancy import CANONICAL_NEGATIVES, RelevancyMap
@@ -36,6 +37,9 @@ def _open(checkpoint: str | Path, capture: str | Path | None, device: str, image
           points: str | Path | None = None) -> QueryScene:
     from lerf3d.query.checkpoint import open_scene
 
+    for flag, path in (("--capture", capture), ("--points", points)):  # before the checkpoint loads
+        if path is not None and not Path(path).exists():
+            raise FileNotFoundError(f"{flag} {path}: no such file or folder")
     return open_scene(checkpoint, capture=capture, device=device, image_text=image_text, points_path=points)
 
 
@@ -61,9 +65,8 @@ def query_view(scene: QueryScene, camera: QueryCamera, phrases: Sequence[str], o
     answer = scene.session.answer(camera, phrases, negatives)
     maps, rgb = answer.maps, answer.view.rgb.cpu().numpy()
     images = [
-        write_png(out_dir / f"{camera.name}_{slug(m.phrase)}.png",
-                  heatmap_overlay(rgb, m.values.cpu().numpy()))
-        for m in maps
+        write_png(out_dir / f"{camera.name}_{stem}.png", heatmap_overlay(rgb, m.values.cpu().numpy()))
+        for m, stem in zip(maps, phrase_stems([m.phrase for m in maps]))
     ]
     images.append(write_png(out_dir / f"{camera.name}_rgb.png", (rgb * 255 + 0.5).astype(np.uint8)))
     summary = write_json_atomic(out_dir / f"{camera.name}_query.json", {
@@ -83,8 +86,10 @@ def run_query(checkpoint: str | Path, phrases: Sequence[str], out_dir: str | Pat
     if (camera is None) == (pose is None):
         raise ValueError("give exactly one of --camera (train:I, eval:I or a frame name) and --pose FILE")
     check_phrases(phrases)
+    check_output_path(out_dir, folder=True)
+    posed = load_pose_file(pose) if pose is not None else None  # a bad pose file fails before loading
     scene = _open(checkpoint, capture, device, image_text)
-    view = scene.camera(camera) if camera is not None else load_pose_file(pose)
+    view = scene.camera(camera) if camera is not None else posed
     return query_view(scene, view, phrases, out_dir)
 
 
@@ -97,6 +102,7 @@ def render_orbit(scene: QueryScene, phrases: Sequence[str], out: str | Path,
     """An orbit video of heat maps (phrases side by side). Each phrase's scale is searched once on the
     first frame (or given) and kept, so the colours do not jump between scales from frame to frame."""
     cleaned = check_phrases(phrases)
+    check_video_output(out, fps)
     width, height = size
     cameras = orbit_cameras(scene.bounds, num_frames, width, height)
     session = scene.session
@@ -120,6 +126,12 @@ def run_render(checkpoint: str | Path, phrases: Sequence[str], out: str | Path, 
     if path != "orbit":
         raise ValueError(f"--path {path!r}: only 'orbit' is implemented")
     cleaned = check_phrases(phrases)
+    check_video_output(out, fps)  # everything is checked before the checkpoint loads
+    check_render_size(*size, "--size")
+    if num_frames < 1:
+        raise ValueError(f"--frames must be at least 1, got {num_frames}")
+    if scale is not None and not scale > 0:
+        raise ValueError(f"--scale must be > 0 m, got {scale}")
     scene = _open(checkpoint, capture, device, image_text)
     scales = None if scale is None else [scale] * len(cleaned)
     return render_orbit(scene, cleaned, out, num_frames, size, fps, scales)
@@ -145,9 +157,7 @@ def export_phrase(scene: QueryScene, phrase: str, out_ply: str | Path, points: P
     """Per-point relevancy of ``phrase`` on ``points`` (default: the scene's fused points), the PLY
     and the box JSON (same stem, ``.json``)."""
     (phrase,) = check_phrases([phrase])
-    out_ply = Path(out_ply)
-    if out_ply.suffix.lower() != ".ply":
-        raise ValueError(f"{out_ply}: export writes a .ply")
+    out_ply = check_export_path(out_ply)
     points = points if points is not None else scene.fused_points()
     query = scene.session.point_query(points.xyz)
     (m,) = query.query([phrase])
@@ -157,11 +167,21 @@ def export_phrase(scene: QueryScene, phrase: str, out_ply: str | Path, points: P
     return ExportOutput(ply, write_region_json(out_ply.with_suffix(".json"), box), box)
 
 
+def check_export_path(out_ply: str | Path) -> Path:
+    """``out_ply`` when export can write it and its box JSON beside it."""
+    out_ply = check_output_path(out_ply)
+    if out_ply.suffix.lower() != ".ply":
+        raise ValueError(f"--out {out_ply}: export writes a .ply")
+    return out_ply
+
+
 def run_export(checkpoint: str | Path, phrase: str, out: str | Path, *, points: str | Path | None = None,
                capture: str | Path | None = None, device: str = "cpu",
                image_text: str | None = None) -> ExportOutput:
     """``lerf3d export CKPT --phrase P --out cup.ply [--points fused/points.ply]`` (default points: the
     run's fusion/points.ply, else a fusion of the capture)."""
+    check_phrases([phrase])
+    check_export_path(out)
     return export_phrase(_open(checkpoint, capture, device, image_text, points), phrase, out)
 
 
@@ -176,10 +196,14 @@ def run_eval(checkpoint: str | Path, ground_truth: str | Path | None, out: str |
     from lerf3d.ground_truth import load_ground_truth
     from lerf3d.query.eval_scene import evaluate_scene
 
+    check_output_path(out)
+    if max_views is not None and max_views < 1:
+        raise ValueError(f"--max-views must be at least 1, got {max_views}")
+    truth = load_ground_truth(ground_truth) if ground_truth is not None else None
     scene = _open(checkpoint, capture, device, image_text, points)
-    if ground_truth is None:
+    if truth is None:
         if scene.capture is None:
             raise ValueError("pass --gt ground_truth.json (or --capture with one inside)")
-        ground_truth = scene.capture.root
-    return evaluate_scene(scene, load_ground_truth(ground_truth), out, baselines=baselines,
-                          max_views=max_views, features_dir=features_dir)
+        truth = load_ground_truth(scene.capture.root)
+    return evaluate_scene(scene, truth, out, baselines=baselines, max_views=max_views,
+                          features_dir=features_dir)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,16 +13,38 @@ from jaxtyping import UInt8
 from PIL import Image
 
 from lerf3d.atomic import atomic_path
+from lerf3d.preflight import check_output_path
 
 VIDEO_SUFFIXES = (".mp4", ".gif")
-MAX_SLUG = 60
-"""Longest file-name stem made from a phrase (phrases may be sentences)."""
+MAX_SLUG_BYTES = 120
+"""Longest file-name stem made from a phrase, in UTF-8 bytes (phrases may be sentences; file names
+may have 255 bytes, which the view name, a digest and the suffix share)."""
+PHRASE_DIGEST = 8
+"""Hex digits of the phrase digest that tells apart phrases with the same slug (32 bits)."""
+RESERVED_STEMS = ("rgb",)
+"""Stems the query command writes besides the phrases' (VIEW_rgb.png: the plain render)."""
 
 
 def slug(text: str) -> str:
-    """A file-name-safe stem for a phrase ("coffee cup" -> "coffee_cup"; non-ASCII kept as '_')."""
-    cleaned = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower()[:MAX_SLUG]
+    """A file-name-safe stem for a phrase ("coffee cup" -> "coffee_cup", "椅子" -> "椅子"): letters and
+    digits of any script kept, every other run of characters one '_'; "phrase" when nothing is left."""
+    cleaned = re.sub(r"[\W_]+", "_", text).strip("_").lower()
+    cleaned = cleaned.encode("utf-8")[:MAX_SLUG_BYTES].decode("utf-8", "ignore").rstrip("_")
     return cleaned or "phrase"
+
+
+def phrase_stems(phrases: Sequence[str]) -> list[str]:
+    """File stems of ``phrases``, one per distinct phrase: the slug when it spells the phrase ("coffee
+    cup" -> "coffee_cup"), else the slug and a digest of the exact phrase ("CHAIR!" ->
+    "chair_" + 8 hex digits), so phrases that slug alike never overwrite each other's outputs, in
+    one call or across calls into the same folder; a reserved stem ("rgb") gets the digest too."""
+    stems = []
+    for phrase in phrases:
+        stem = slug(phrase)
+        if phrase != stem.replace("_", " ") or stem in RESERVED_STEMS:
+            stem = f"{stem}_{hashlib.sha256(phrase.encode('utf-8')).hexdigest()[:PHRASE_DIGEST]}"
+        stems.append(stem)
+    return stems
 
 
 def write_png(path: str | Path, image: UInt8[np.ndarray, "H W 3"]) -> Path:
@@ -30,17 +54,23 @@ def write_png(path: str | Path, image: UInt8[np.ndarray, "H W 3"]) -> Path:
     return path
 
 
+def check_video_output(path: str | Path, fps: float) -> Path:
+    """``path`` when a video can be written there at ``fps`` (checked before any frame is rendered)."""
+    path = check_output_path(path)
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise ValueError(f"--out {path}: video output must end in {' or '.join(VIDEO_SUFFIXES)}")
+    if not (math.isfinite(fps) and fps > 0):
+        raise ValueError(f"--fps must be a finite number > 0, got {fps}")
+    return path
+
+
 def write_video(path: str | Path, frames: Sequence[UInt8[np.ndarray, "H W 3"]], fps: float) -> Path:
     """MP4 (H.264 via imageio-ffmpeg) or GIF (PIL) by suffix; frames of odd size are padded by one
     pixel for H.264, whose 4:2:0 chroma needs even sides."""
-    path = Path(path)
+    path = check_video_output(path, fps)
     suffix = path.suffix.lower()
-    if suffix not in VIDEO_SUFFIXES:
-        raise ValueError(f"{path}: video output must end in {' or '.join(VIDEO_SUFFIXES)}")
     if not frames:
         raise ValueError("no frames to write")
-    if fps <= 0:
-        raise ValueError(f"fps must be > 0, got {fps}")
     with atomic_path(path) as tmp:
         if suffix == ".gif":
             images = [Image.fromarray(np.ascontiguousarray(f)) for f in frames]

@@ -61,6 +61,8 @@ class QueryScene:
         if prefix in SPLIT_PREFIXES and index:
             frames = self.frames(SPLIT_PREFIXES[prefix])
             try:
+                if not index.isdigit():  # int() would take "-1" and index from the end
+                    raise ValueError(index)
                 frame = frames[int(index)]
             except (ValueError, IndexError):
                 raise ValueError(f"--camera {spec}: {SPLIT_PREFIXES[prefix]} frames are numbered "

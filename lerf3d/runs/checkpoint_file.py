@@ -9,9 +9,11 @@ or Ctrl-C at any moment leaves the previous checkpoint and pointer intact. The t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -65,12 +67,17 @@ def save_checkpoint(checkpoint: Checkpoint, directory: Path, keep: int = 3) -> P
     """Write ``checkpoint`` atomically, point ``latest`` at it, then prune all but the newest ``keep``."""
     path = checkpoint_path(directory, checkpoint.step)
     payload = {"format": CHECKPOINT_FORMAT, **vars(checkpoint)}
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        torch.save(payload, handle)
-        handle.flush()
-        os.fsync(handle.fileno())  # the bytes reach the disk before the rename makes them visible
-    with atomic_path(Path(directory) / LATEST_NAME) as tmp:
-        tmp.write_text(path.name + "\n")
+    try:
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            torch.save(payload, handle)
+            handle.flush()
+            os.fsync(handle.fileno())  # the bytes reach the disk before the rename makes them visible
+        with atomic_path(Path(directory) / LATEST_NAME) as tmp:
+            tmp.write_text(path.name + "\n")
+    except OSError as err:  # disk full, quota, permissions: the previous checkpoint and pointer stand
+        previous = latest_checkpoint(directory)
+        kept = f"{previous} is intact (resume from it with --resume)" if previous else "none was written before"
+        raise CheckpointError(f"could not write checkpoint {path} ({err.strerror or err}); {kept}") from None
     for old in list_checkpoints(directory)[:-keep]:
         if old != path:
             old.unlink(missing_ok=True)
@@ -101,4 +108,43 @@ def load_checkpoint(path: Path) -> Checkpoint:
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not a lerf3d training checkpoint (expected format {CHECKPOINT_FORMAT!r})")
     payload.pop("format")
+    _check_payload(payload, path)
     return Checkpoint(**payload)
+
+
+PAYLOAD_TYPES = {"step": int, "config": dict, "model": dict, "optimisers": dict, "rng": dict, "meta": dict}
+"""Type of each field of a checkpoint's payload (:class:`Checkpoint`)."""
+RNG_KEYS = ("torch", "numpy", "python", "generators")
+"""Entries of a checkpoint's ``rng`` (:func:`capture_rng_states`; ``cuda`` only where recorded)."""
+
+
+def _check_payload(payload: dict[str, Any], path: Path) -> None:
+    """CheckpointError naming ``path`` unless the payload has every field of a Checkpoint, of its type."""
+    required = {f.name for f in fields(Checkpoint) if f.name != "meta"}  # meta has a default
+    missing, unknown = sorted(required - set(payload)), sorted(set(payload) - set(PAYLOAD_TYPES))
+    if missing:
+        raise CheckpointError(f"{path}: damaged checkpoint, it has no {missing}")
+    if unknown:
+        raise CheckpointError(f"{path}: checkpoint fields {unknown} are unknown to this lerf3d")
+    for name, value in payload.items():
+        if not isinstance(value, PAYLOAD_TYPES[name]) or isinstance(value, bool):
+            raise CheckpointError(f"{path}: damaged checkpoint, {name} is a {type(value).__name__}, "
+                                  f"expected a {PAYLOAD_TYPES[name].__name__}")
+    bad = [k for k, v in payload["model"].items() if not isinstance(v, torch.Tensor)]
+    missing = [k for k in RNG_KEYS if k not in payload["rng"]]
+    if bad or missing:
+        raise CheckpointError(f"{path}: damaged checkpoint, model entries {bad[:3]} are no tensors"
+                              if bad else f"{path}: damaged checkpoint, rng lacks {missing}")
+
+
+@contextlib.contextmanager
+def applying(path: Path) -> Iterator[None]:
+    """Errors of putting a checkpoint's contents into a model, optimiser or RNG (missing or misshapen
+    weights, a config that no longer parses) as a CheckpointError naming ``path``."""
+    try:
+        yield
+    except CheckpointError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as err:
+        problem = " ".join(str(err).split())  # torch lists missing weights on several lines
+        raise CheckpointError(f"{path}: does not fit this model ({type(err).__name__}: {problem})") from None

@@ -12,7 +12,7 @@ import torch
 from lerf3d.features.extractor import FeatureExtractorConfig
 from lerf3d.field.model import LerfField, LerfFieldConfig
 from lerf3d.field.occupancy import OCCUPANCY_VOXEL, OccupancyGrid
-from lerf3d.runs.checkpoint_file import Checkpoint, load_checkpoint
+from lerf3d.runs.checkpoint_file import Checkpoint, applying, load_checkpoint
 from lerf3d.typed_config import from_mapping
 from lerf3d.types import PointSet, SceneBounds
 
@@ -49,10 +49,11 @@ def load_trained_field(
     """
     checkpoint = load_checkpoint(path)
     meta = checkpoint.meta
-    config = from_mapping(LerfFieldConfig, meta["field_config"], source=f"{path} (field_config)")
-    lower, upper = (np.asarray(v, dtype=np.float64) for v in meta["scene_bounds"])
-    model = LerfField(config, SceneBounds(lower, upper), num_cameras=int(meta["num_cameras"]))
-    model.load_state_dict(checkpoint.model)
+    with applying(path):
+        config = from_mapping(LerfFieldConfig, meta["field_config"], source=f"{path} (field_config)")
+        lower, upper = (np.asarray(v, dtype=np.float64) for v in meta["scene_bounds"])
+        model = LerfField(config, SceneBounds(lower, upper), num_cameras=int(meta["num_cameras"]))
+        model.load_state_dict(checkpoint.model)
     model = model.to(device).eval()
     if points is not None:
         xyz = torch.as_tensor(points.xyz, dtype=torch.float32, device=model.lower.device)

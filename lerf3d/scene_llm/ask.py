@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from lerf3d.scene_llm.data import QuestionFileError, json_line, numbered_lines
 from lerf3d.scene_llm.load import check_feature_source, load_scene_llm, run_feature_record
 from lerf3d.scene_llm.prepare import PrepareConfig, build_extractor, capture_scene_features
 from lerf3d.scene_llm.scenes import SceneFeatures, TokenStore, load_scene_features
@@ -47,13 +47,19 @@ class AskConfig:
             raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
 
 
+def check_scene_path(scene: str | Path) -> Path:
+    """``scene`` when it is a capture folder or a prepared ``.pt`` file, else FileNotFoundError."""
+    scene = Path(scene)
+    if not (scene.is_dir() or (scene.is_file() and scene.suffix == ".pt")):
+        raise FileNotFoundError(f"{scene}: neither a capture folder nor a scene features .pt file")
+    return scene
+
+
 def scene_features(scene: str | Path, cfg: PrepareConfig, device: str = "cpu") -> SceneFeatures:
     """Features of a prepared ``.pt`` file, or computed from a capture folder."""
-    scene = Path(scene)
-    if scene.is_file() and scene.suffix == ".pt":
+    scene = check_scene_path(scene)
+    if scene.is_file():
         return load_scene_features(scene)
-    if not scene.is_dir():
-        raise FileNotFoundError(f"{scene}: neither a capture folder nor a scene features .pt file")
     return capture_scene_features(scene.name, scene, cfg, build_extractor(cfg, None, device))
 
 
@@ -92,30 +98,25 @@ def ask(scene: str | Path, questions: str | list[str], cfg: AskConfig) -> list[s
 def read_questions(path: str | Path) -> list[str]:
     """Questions of a file: ``.jsonl`` lines are objects with a non-empty string ``question`` (dataset
     records qualify; other fields are ignored), any other file has one question per line (``#``
-    starts a comment line). Blank lines are skipped; a bad line is a ValueError ``"<path>:<line>: ..."``."""
+    starts a comment line). Blank lines are skipped; a bad line is a QuestionFileError
+    ``"<path>:<line>: ..."``."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no question file at {path}")
     questions = []
-    with open(path, encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            text = line.strip()
-            if not text or (path.suffix != ".jsonl" and text.startswith("#")):
-                continue
-            if path.suffix != ".jsonl":
+    for number, text in numbered_lines(path):
+        if path.suffix != ".jsonl":
+            if not text.startswith("#"):
                 questions.append(text)
-                continue
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}:{number}: not JSON ({err.msg})") from None
-            question = data.get("question") if isinstance(data, dict) else None
-            if not isinstance(question, str) or not question.strip():
-                raise ValueError(f"{path}:{number}: expected an object with a non-empty string "
-                                 f"'question', got {text[:60]!r}")
-            questions.append(question.strip())
+            continue
+        data = json_line(path, number, text)
+        question = data.get("question") if isinstance(data, dict) else None
+        if not isinstance(question, str) or not question.strip():
+            raise QuestionFileError(f"{path}:{number}: expected an object with a non-empty string "
+                                    f"'question', got {text[:60]!r}")
+        questions.append(question.strip())
     if not questions:
-        raise ValueError(f"{path}: no questions")
+        raise QuestionFileError(f"{path}: no questions")
     return questions
 
 
@@ -147,9 +148,13 @@ def _interactive(session: AskSession, stream) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``lerf3d ask``: answers printed as ``Q: ...`` / ``A: ...`` pairs, or the interactive prompt."""
-    questions = list(args.questions)
+    questions = [q.strip() for q in args.questions]
+    empty = [i for i, q in enumerate(questions, start=1) if not q]
+    if empty:  # checked before the scene and the LLM load (a minute or more)
+        raise ValueError(f"question {empty[0]} is empty: type a question, e.g. 'how many chairs are there?'")
     if args.question_file is not None:
         questions += read_questions(args.question_file)
+    check_scene_path(args.scene)
     if not args.run.is_dir():
         raise FileNotFoundError(f"{args.run}: no Scene-LLM run folder (train one with lerf3d llm-train; "
                                 "the packaged demo weights are built by python -m data_tools.scene_llm_demo)")

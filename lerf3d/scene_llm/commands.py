@@ -19,6 +19,8 @@ from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
 
+from lerf3d.preflight import positive_float_arg, positive_int_arg
+
 DEFAULT_RUN = Path(__file__).resolve().parents[1] / "weights" / "scene_llm_demo"
 """The packaged demo weights (projector + LoRA for SmolLM2-135M, see its CARD.md): the run ``lerf3d
 ask`` uses when none is given."""
@@ -27,9 +29,10 @@ ask`` uses when none is given."""
 def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", type=Path, help="dataset folder (python -m data_tools.qa_generate)")
     parser.add_argument("--encoder", default=None, help="image-text encoder spec (default: lerf3d:tiny)")
-    parser.add_argument("--scale", type=float, default=None, help="feature scale in metres (default: 0.5)")
-    parser.add_argument("--voxel", type=float, default=None, help="fusion voxel in metres (default: 0.04)")
-    parser.add_argument("--frame-stride", type=int, default=None, help="back-project every n-th frame")
+    parser.add_argument("--scale", type=positive_float_arg, default=None,
+                        help="feature scale in metres (default: 0.5)")
+    parser.add_argument("--voxel", type=positive_float_arg, default=None, help="fusion voxel in metres (default: 0.04)")
+    parser.add_argument("--frame-stride", type=positive_int_arg, default=None, help="back-project every n-th frame")
     parser.add_argument("--overwrite", action="store_true", help="recompute existing scene files")
     parser.add_argument("--device", default="cpu", help="torch device of the encoder")
 
@@ -46,7 +49,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--llm", help="Hugging Face model id or local folder instead of the preset's LLM")
     parser.add_argument("--steps1", type=int, help="stage-1 steps (default: the preset's)")
     parser.add_argument("--steps2", type=int, help="stage-2 steps (default: the preset's)")
-    parser.add_argument("--batch-size", type=int, help="examples per step per process, both stages")
+    parser.add_argument("--batch-size", type=positive_int_arg, help="examples per step per process, both stages")
     parser.add_argument(
         "--full", action="store_true", help="stage 2 fine-tunes the whole LLM instead of LoRA"
     )
@@ -73,10 +76,10 @@ def add_ask_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--encoder", default=None, help="image-text encoder (default: the run's record)")
     parser.add_argument(
-        "--scale", type=float, default=None, help="feature scale, metres (default: the run's)"
+        "--scale", type=positive_float_arg, default=None, help="feature scale, metres (default: the run's)"
     )
     parser.add_argument("--stage", type=int, choices=[1, 2], help="stage weights (default: the latest)")
-    parser.add_argument("--max-new-tokens", type=int, default=16, help="answer length cap")
+    parser.add_argument("--max-new-tokens", type=positive_int_arg, default=16, help="answer length cap")
     parser.add_argument("--device", default="cpu", help="torch device")
 
 
@@ -84,7 +87,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", type=Path, help="trained Scene-LLM run folder")
     parser.add_argument("dataset", type=Path, help="dataset folder with features/")
     parser.add_argument("--split", default="test", choices=["train", "val", "test"])
-    parser.add_argument("--limit", type=int, help="evaluate the first N questions only")
+    parser.add_argument("--limit", type=positive_int_arg, help="evaluate the first N questions only")
     parser.add_argument("--no-baselines", action="store_true", help="score the run only")
     parser.add_argument("--out", type=Path, default=None, help="report JSON (default: RUN/eval_<split>.json)")
     parser.add_argument("--device", default="cpu", help="torch device")

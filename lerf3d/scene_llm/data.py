@@ -17,9 +17,10 @@ import json
 import os
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -78,26 +79,56 @@ def write_jsonl(path: str | Path, records: Iterable[QARecord]) -> Path:
     return path
 
 
+MAX_PROBLEM_CHARS = 200
+"""A bad line's problem is cut to this length in its error (a record may hold pages of text)."""
+
+
+class QuestionFileError(ValueError):
+    """A question or dataset file that cannot be read: the message names the file, the line and the
+    problem (what ``lerf3d ask --questions``, ``llm-train`` and ``llm-eval`` report)."""
+
+
+def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, stripped text) of each non-blank line of a UTF-8 text file; QuestionFileError
+    naming the line that is not UTF-8 (decoded line by line, so the number is exact)."""
+    with open(path, "rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            try:
+                text = raw.decode("utf-8").strip()
+            except UnicodeDecodeError as err:
+                raise QuestionFileError(f"{path}:{number}: not UTF-8 text (byte {err.start})") from None
+            if text:
+                yield number, text
+
+
+def json_line(path: Path, number: int, text: str) -> Any:
+    """One JSON value of a JSONL line; QuestionFileError naming the line when it is not JSON (or is
+    nested deeper than the parser's recursion allows)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise QuestionFileError(f"{path}:{number}: not JSON ({err.msg})") from None
+    except (RecursionError, ValueError) as err:  # 100,000 nested brackets; 5,000-digit numbers
+        raise QuestionFileError(f"{path}:{number}: not usable JSON ({type(err).__name__})") from None
+
+
 def read_jsonl(path: str | Path) -> list[QARecord]:
-    """Records of a JSONL file; ValueError ``"<path>:<line>: <problem>"`` on the first bad line.
+    """Records of a JSONL file; QuestionFileError ``"<path>:<line>: <problem>"`` on the first bad line.
     Blank lines are allowed (a trailing newline is)."""
     path = Path(path)
     keys = {f.name for f in fields(QARecord)}
     records = []
-    with open(path, encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-                if not isinstance(data, dict):
-                    raise ValueError(f"expected a JSON object, got {type(data).__name__}")
-                unknown = set(data) - keys
-                if unknown:
-                    raise ValueError(f"unknown field(s) {sorted(unknown)}")
-                records.append(QARecord(**data))
-            except (json.JSONDecodeError, TypeError, ValueError) as err:
-                raise ValueError(f"{path}:{number}: {err}") from None
+    for number, line in numbered_lines(path):
+        data = json_line(path, number, line)
+        try:
+            if not isinstance(data, dict):
+                raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+            unknown = set(data) - keys
+            if unknown:
+                raise ValueError(f"unknown field(s) {sorted(unknown)[:5]}")
+            records.append(QARecord(**data))
+        except (TypeError, ValueError, RecursionError) as err:  # RecursionError: repr of nested values
+            raise QuestionFileError(f"{path}:{number}: {str(err)[:MAX_PROBLEM_CHARS]}") from None
     return records
 
 
@@ -251,7 +282,7 @@ def load_manifest(dataset_dir: str | Path) -> dict[str, SceneEntry]:
     except FileNotFoundError:
         raise FileNotFoundError(
             f"{path}: no dataset manifest (run python -m data_tools.qa_generate)") from None
-    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
+    except (KeyError, TypeError, AttributeError, ValueError, RecursionError) as err:
         raise ValueError(f"{path}: malformed manifest ({type(err).__name__}: {err})") from None
 
 

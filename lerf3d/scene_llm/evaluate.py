@@ -28,6 +28,7 @@ import torch
 from tqdm import tqdm
 
 from lerf3d.atomic import write_json_atomic
+from lerf3d.preflight import check_output_path
 from lerf3d.scene_llm.data import QARecord, load_manifest, load_split
 from lerf3d.scene_llm.language import normalise_answer
 from lerf3d.scene_llm.load import LoadedRun, load_scene_llm
@@ -149,9 +150,11 @@ def evaluate_run(run_dir: str | Path, dataset_dir: str | Path, split: str = "tes
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, write the JSON report, print the markdown table and a few answers."""
-    load_manifest(args.dataset)  # a clear error before the LLM loads
+    load_manifest(args.dataset)  # clear errors before the LLM loads
+    out = check_output_path(args.out or args.run / f"eval_{args.split}.json")
+    if not args.run.is_dir():
+        raise FileNotFoundError(f"{args.run}: no Scene-LLM run folder")
     report = evaluate_run(args.run, args.dataset, args.split, args.limit, not args.no_baselines, args.device)
-    out = args.out or args.run / f"eval_{args.split}.json"
     write_json_atomic(out, asdict(report))
     print(report.table())
     for example in report.examples:

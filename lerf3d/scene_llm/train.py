@@ -27,6 +27,7 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
+from lerf3d.preflight import check_output_path
 from lerf3d.runs.layout import CHECKPOINTS_DIR
 from lerf3d.scene_llm.batch import collate, encode_example
 from lerf3d.scene_llm.bridge import bridge_labels, label_bridge_tables, text_bridge
@@ -39,7 +40,7 @@ from lerf3d.scene_llm.checkpoint import (
     stage_dir,
     write_log,
 )
-from lerf3d.scene_llm.data import QARecord, load_manifest, load_split, load_vocabulary
+from lerf3d.scene_llm.data import MANIFEST_NAME, QARecord, load_manifest, load_split, load_vocabulary
 from lerf3d.scene_llm.load import FeatureRecord, save_feature_record
 from lerf3d.scene_llm.model import SceneLLM
 from lerf3d.scene_llm.prepare import PREPARE_RECORD, load_prepare_config
@@ -284,11 +285,18 @@ def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str |
                     stages: tuple[int, ...] = (1, 2), info: DistInfo = DistInfo(),
                     device: torch.device | str = "cpu", progress: bool = True) -> list[StageResult]:
     """Run the requested stages; stage 2 starts from stage 1's projector when there is one."""
-    dataset_dir, run_dir = Path(dataset_dir), Path(run_dir)
+    dataset_dir, run_dir = Path(dataset_dir), check_output_path(run_dir, folder=True)
+    # every input is read and checked before the run folder gets its config
+    train_scenes = [n for n, e in load_manifest(dataset_dir).items() if e.split == "train"]
+    if not train_scenes:
+        raise ValueError(f"{dataset_dir / MANIFEST_NAME}: no scene in the train split")
+    records = {stage: _stage_records(dataset_dir, stage) for stage in stages}
+    for stage, stage_records in records.items():
+        if not stage_records:
+            raise ValueError(f"{dataset_dir / f'stage{stage}_train.jsonl'}: no training records")
+    store = TokenStore.from_dataset(dataset_dir, train_scenes, cfg.tokens)
     if info.is_main:
         save_config(run_dir, cfg)
-    train_scenes = [n for n, e in load_manifest(dataset_dir).items() if e.split == "train"]
-    store = TokenStore.from_dataset(dataset_dir, train_scenes, cfg.tokens)
     first = next(iter(store.scenes.values())).points
     feature_dim = first.feature_dim
     prepared = dataset_dir / FEATURES_DIR / PREPARE_RECORD
@@ -311,8 +319,7 @@ def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str |
         if stage == 2 and 1 not in stages and stage1_projector.is_file():
             projector, _ = load_projector(stage1_projector, model.projector_config, device, model.llm.dtype)
             model.projector.load_state_dict(projector.state_dict())
-        records = _stage_records(dataset_dir, stage)
-        result = train_stage(model, stage, stage_cfg, records, store, run_dir, cfg.seed, info, progress)
+        result = train_stage(model, stage, stage_cfg, records[stage], store, run_dir, cfg.seed, info, progress)
         results.append(result)
     return results
 

@@ -16,6 +16,7 @@ from lerf3d.capture import IntrinsicsOverride, frames_summary, load_capture
 from lerf3d.capture.calibration import INTRINSICS_KEY
 from lerf3d.encoders.spec import DEFAULT_DENSE_SPEC, DEFAULT_IMAGE_TEXT_SPEC
 from lerf3d.features.extractor import CaptureFeatures
+from lerf3d.preflight import check_output_path
 from lerf3d.runs import CheckpointError, Run, features_folder, latest_checkpoint, load_checkpoint
 from lerf3d.train.config import TrainConfig, load_preset
 from lerf3d.train.datamanager import describe_split, split_frames
@@ -168,6 +169,9 @@ def train_capture(
 def run_train(request: TrainRequest) -> TrainRunSummary:
     """Everything ``lerf3d train`` does; errors (bad config, missing weights) surface before training."""
     start = time.perf_counter()
+    check_output_path(request.out, folder=True)
+    if request.features_dir is not None:
+        check_output_path(request.features_dir, "--features-dir", folder=True)
     config, checkpoint = resolve_config(request)
     capture = load_capture(request.capture, intrinsics=request.intrinsics)
     split_frames(len(capture.frames), config.data.eval_every)  # a split that cannot train fails before any output

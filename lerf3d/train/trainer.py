@@ -13,6 +13,7 @@ from lerf3d.features.extractor import CaptureFeatures
 from lerf3d.field.model import LerfField
 from lerf3d.field.occupancy import OCCUPANCY_VOXEL, OccupancyGrid
 from lerf3d.runs import Checkpoint, CheckpointError, Run, latest_checkpoint, load_checkpoint, save_checkpoint
+from lerf3d.runs.checkpoint_file import applying
 from lerf3d.train.checkpoints import capture_rng_states, restore_rng_states
 from lerf3d.train.config import TrainConfig
 from lerf3d.train.datamanager import DataManager
@@ -212,9 +213,10 @@ class Trainer:
                 raise CheckpointError(f"no checkpoint to resume from in {self.checkpoint_dir}")
         checkpoint = load_checkpoint(path)
         self._check_compatible(checkpoint, path)
-        self.model.load_state_dict({k: v.to(self.device) for k, v in checkpoint.model.items()})
-        self.optimisers.load_state_dict(checkpoint.optimisers)
-        restore_rng_states(checkpoint.rng, self._generators())
+        with applying(path):
+            self.model.load_state_dict({k: v.to(self.device) for k, v in checkpoint.model.items()})
+            self.optimisers.load_state_dict(checkpoint.optimisers)
+            restore_rng_states(checkpoint.rng, self._generators())
         self.step = checkpoint.step
         self.last_checkpoint = Path(path)
         return self.step

@@ -46,7 +46,7 @@ def test_camera_selection(scene):
     assert scene.camera("eval:1").name == scene.capture.frames[4].name
     named = scene.camera(scene.capture.frames[2].name)
     assert named.depth is not None and named.depth.shape == (72, 96)
-    for bad in ("train:99", "nothing", "eval:x"):
+    for bad in ("train:99", "nothing", "eval:x", "train:-1"):  # -1: not the last frame
         with pytest.raises(ValueError, match="--camera"):
             scene.camera(bad)
 

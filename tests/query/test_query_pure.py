@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -10,9 +11,15 @@ import torch
 
 from lerf3d.query.cache import ByteLRU
 from lerf3d.geometry import look_at
-from lerf3d.query.camera import QueryCamera, load_pose_file, orbit_cameras
+from lerf3d.query.camera import (
+    MAX_RENDER_PIXELS,
+    MAX_RENDER_SIDE,
+    QueryCamera,
+    load_pose_file,
+    orbit_cameras,
+)
 from lerf3d.query.export import RegionConfig, connected_component, top_region
-from lerf3d.query.media import slug, write_video
+from lerf3d.query.media import MAX_SLUG_BYTES, phrase_stems, slug, write_video
 from lerf3d.query.overlay import heatmap_overlay, turbo
 from lerf3d.query.relevancy import relevancy
 from lerf3d.query.search import (
@@ -177,6 +184,19 @@ def test_pose_file_and_conventions(tmp_path):
     path.write_text(json.dumps({"camera_to_world": pose.tolist()}))
     with pytest.raises(ValueError, match="malformed pose file"):
         load_pose_file(path)
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError, match=r"pose\.json: malformed pose file \(RecursionError"):
+        load_pose_file(path)
+    # regression: a pose file claiming 50000x50000 went on to a 40 GB allocation
+    for width, height in ((50_000, 50_000), (0, 48), (4096, 4096)):
+        path.write_text(json.dumps({"camera_to_world": pose.tolist(),
+                                    "intrinsics": {**k, "width": width, "height": height}}))
+        with pytest.raises(ValueError, match=rf"pose\.json: intrinsics width x height: {width}x{height} is not a "
+                           rf"render size: sides 1\.\.{MAX_RENDER_SIDE} and at most {MAX_RENDER_PIXELS:,} pixels"):
+            load_pose_file(path)
+    path.write_text(json.dumps({"camera_to_world": pose.tolist(), "intrinsics": {**k, "fx": 0}}))
+    with pytest.raises(ValueError, match=r"pose\.json: intrinsics fx, fy must be finite and > 0"):
+        load_pose_file(path)
     with pytest.raises(FileNotFoundError):
         load_pose_file(tmp_path / "missing.json")
 
@@ -202,9 +222,21 @@ def test_camera_key_and_validation():
         QueryCamera(k, np.eye(4), np.zeros((5, 5)), "bad")
 
 
+def test_phrase_stems_are_distinct_for_distinct_phrases():
+    # regression: "chair" and "CHAIR!" both wrote VIEW_chair.png, any two non-ASCII phrases VIEW_phrase.png
+    stems = phrase_stems(["chair", "CHAIR!", "椅子", "オーブン", "coffee cup", "coffee_cup", "rgb", "☕", "🍵"])
+    assert len(set(stems)) == 9
+    assert stems[:3] == ["chair", "chair_" + hashlib.sha256(b"CHAIR!").hexdigest()[:8], "椅子"]
+    assert stems[3:5] == ["オーブン", "coffee_cup"] and stems[5].startswith("coffee_cup_")
+    assert stems[6].startswith("rgb_") and stems[7].startswith("phrase_") and stems[8].startswith("phrase_")
+    assert phrase_stems(["CHAIR!"]) == [stems[1]]  # the same name in any call: no overwrite across calls
+
+
 def test_slug_and_video_validation(tmp_path):
     assert slug("Coffee cup!") == "coffee_cup"
     assert slug("☕") == "phrase"
-    assert len(slug("x" * 500)) <= 60
+    assert slug("椅子") == "椅子" and slug("Große Lampe") == "große_lampe"  # letters of any script
+    assert len(slug("x" * 500)) == MAX_SLUG_BYTES
+    assert len(slug("椅" * 500).encode("utf-8")) == 120  # 40 three-byte characters, none cut in half
     with pytest.raises(ValueError, match=".mp4 or .gif"):
         write_video(tmp_path / "v.avi", [np.zeros((4, 4, 3), np.uint8)], 10)

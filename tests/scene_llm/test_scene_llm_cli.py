@@ -183,3 +183,58 @@ def test_prepare_records_its_settings_and_training_keeps_them(tiny_room, tmp_pat
     record = run_feature_record(tmp_path / "run")
     assert record.settings.fusion_voxel == 0.05 and record.settings.world_scale == 0.4
     assert record.source == "backproject:test:colour#retrained@0.4m"
+
+
+DEEP_JSON = "[" * 100_000 + "]" * 100_000
+"""A 100,000-deep nested JSON line (issue 18: ended in a RecursionError traceback)."""
+
+
+def _error_line(capsys, *needles: str) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("lerf3d ") and err.count("\n") == 1 and "Traceback" not in err, err
+    assert all(needle in err for needle in needles), err
+    return err
+
+
+def test_bad_question_files_name_the_file_and_line(synthetic_dataset, tmp_path, capsys, monkeypatch):
+    from lerf3d.scene_llm import ask as ask_module
+
+    monkeypatch.setattr(ask_module, "AskSession", lambda *a: pytest.fail("loaded before checking the questions"))
+    scene, run = str(synthetic_dataset / "features" / "syn_0.pt"), str(tmp_path)  # run: any folder
+    text = tmp_path / "q.txt"
+    text.write_bytes(b"How many chairs?\nIs there a \xff bed?\n")
+    assert main(["ask", scene, "--questions", str(text), "--run", run]) == 2
+    _error_line(capsys, f"{text}:2: not UTF-8 text (byte 11)")
+    lines = tmp_path / "q.jsonl"
+    lines.write_text(json.dumps({"question": "How many chairs?"}) + "\n" + DEEP_JSON + "\n")
+    assert main(["ask", scene, "--questions", str(lines), "--run", run]) == 2
+    _error_line(capsys, f"{lines}:2: not usable JSON (RecursionError)")
+    assert main(["ask", scene, "", "--run", run]) == 2  # regression: failed after an 84 s load
+    _error_line(capsys, "question 1 is empty")
+    assert main(["ask", str(tmp_path / "nowhere.pt"), "q?", "--run", run]) == 2
+    _error_line(capsys, "nowhere.pt: neither a capture folder nor a scene features .pt file")
+
+
+def test_bad_dataset_lines_fail_before_anything_is_written(synthetic_dataset, tmp_path, capsys):
+    split = synthetic_dataset / "stage1_train.jsonl"
+    good = split.read_text()
+    out = tmp_path / "run"
+    for content, problem in ((good + DEEP_JSON + "\n", ":5: not usable JSON (RecursionError)"),
+                             (good.encode() + b"\xc3(\n", ":5: not UTF-8 text (byte 0)")):
+        split.write_bytes(content.encode() if isinstance(content, str) else content)
+        assert main(["llm-train", str(synthetic_dataset), "--out", str(out), "--preset", "tiny", "--quiet"]) == 2
+        _error_line(capsys, f"{split}{problem}")
+        assert not out.exists()  # regression: config.json was written before the data was read
+    split.write_text(good)
+    test = synthetic_dataset / "stage2_test.jsonl"
+    test.write_text(DEEP_JSON + "\n")
+    (tmp_path / "eval_run").mkdir()
+    assert main(["llm-eval", str(tmp_path / "eval_run"), str(synthetic_dataset)]) == 2
+    _error_line(capsys, f"{test}:1: not usable JSON (RecursionError)")
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("a regular file")
+    assert main(["llm-train", str(synthetic_dataset), "--out", str(blocker / "run"), "--preset", "tiny"]) == 2
+    _error_line(capsys, f"--out {blocker}/run: {blocker} is a file")
+    assert main(["llm-eval", str(tmp_path / "eval_run"), str(synthetic_dataset), "--out", str(blocker / "e.json")]) == 2
+    _error_line(capsys, f"--out {blocker}/e.json: {blocker} is a file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset", "eval_run", "notes.txt"]

@@ -73,3 +73,28 @@ def tiny_scene(tiny_room, tiny_towers, tmp_path_factory) -> TinyScene:
         batch_size=config.features.batch_size, show_progress=False,
     )
     return TinyScene(capture, fusion.bounds, fusion.points, features, features_dir, tiny_towers)
+
+
+@dataclass(frozen=True, eq=False)
+class TinyRun:
+    """A short ``lerf3d train`` run of the tiny room."""
+
+    out: Path
+    """Run folder (shared: tests that change it work on a copy)."""
+    spec: str
+    """Encoder spec it was trained with (``--image-text`` of the query commands)."""
+    train_args: tuple[str, ...]
+    """The ``lerf3d train`` arguments that made it, without ``--out``."""
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_scene, tiny_room, tmp_path_factory) -> TinyRun:
+    """Four training steps through the CLI, once per session."""
+    from lerf3d.cli import main
+
+    out = tmp_path_factory.mktemp("run")
+    spec = f"lerf3d:tiny@{tiny_scene.towers}"
+    args = ("train", str(tiny_room), "--preset", "tiny", "--steps", "4", "--image-text", spec, "--dense", spec,
+            "--features-dir", str(tiny_scene.features_dir), "--set", "logging.progress=false")
+    assert main([*args, "--out", str(out)]) == 0
+    return TinyRun(out, spec, args)

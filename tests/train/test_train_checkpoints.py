@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import random
 
 import numpy as np
@@ -41,10 +43,11 @@ def test_a_failed_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
 
     def crash_halfway(obj, handle, *args, **kwargs):
         handle.write(b"PK\x03\x04 half a checkpoint")  # some bytes reach the temporary file
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(torch, "save", crash_halfway)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(CheckpointError, match=r"could not write checkpoint .*step-000002\.ckpt \(No space left "
+                       r"on device\); .*step-000001\.ckpt is intact"):
         save_checkpoint(_checkpoint(2), tmp_path)
     monkeypatch.setattr(torch, "save", real_save)
     assert sorted(p.name for p in tmp_path.iterdir()) == [LATEST_NAME, "step-000001.ckpt"]  # no temporaries
@@ -68,6 +71,19 @@ def test_unreadable_or_foreign_files_are_refused(tmp_path):
         load_checkpoint(tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="does not exist"):
         load_checkpoint(tmp_path / "missing.ckpt")
+
+
+def test_a_tagged_checkpoint_with_missing_or_mistyped_fields_is_refused(tmp_path):
+    path = save_checkpoint(_checkpoint(1), tmp_path)
+    payload = torch.load(path, weights_only=True)
+    for broken, problem in (({k: v for k, v in payload.items() if k != "model"}, r"it has no \['model'\]"),
+                            ({**payload, "step": "1"}, "step is a str, expected a int"),
+                            ({**payload, "model": {"w": [1.0]}}, r"model entries \['w'\] are no tensors"),
+                            ({**payload, "rng": {"torch": payload["rng"]["torch"]}}, "rng lacks"),
+                            ({**payload, "extra": 1}, r"fields \['extra'\] are unknown")):
+        torch.save(broken, path)
+        with pytest.raises(CheckpointError, match=rf"step-000001\.ckpt: .*{problem}"):
+            load_checkpoint(path)
 
 
 def test_rng_states_round_trip_through_a_file(tmp_path):

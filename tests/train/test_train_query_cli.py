@@ -11,13 +11,8 @@ from lerf3d.cli import main
 
 
 @pytest.fixture(scope="module")
-def run(tiny_scene, tiny_room, tmp_path_factory):
-    out = tmp_path_factory.mktemp("run")
-    spec = f"lerf3d:tiny@{tiny_scene.towers}"
-    assert main(["train", str(tiny_room), "--preset", "tiny", "--out", str(out), "--steps", "4",
-                 "--image-text", spec, "--dense", spec, "--features-dir", str(tiny_scene.features_dir),
-                 "--set", "logging.progress=false"]) == 0
-    return out, spec
+def run(tiny_run):
+    return tiny_run.out, tiny_run.spec
 
 
 def test_query_export_and_eval_commands(run, tmp_path, capsys):
