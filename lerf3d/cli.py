@@ -68,7 +68,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.objects:
         from lerf3d.objects.commands import describe, run_objects
 
-        print(describe(*run_objects(args.out, device=args.device, score=False)))
+        print(describe(*run_objects(args.out, device=args.device, image_text=args.image_text, score=False)))
     return 0
 
 
@@ -144,10 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_cmd_demo)
     from lerf3d.scene_llm.commands import register as register_scene_llm  # llm-prepare/-train, ask, llm-eval
     register_scene_llm(sub)
-    from lerf3d.query.cli import register as register_query  # query, render, export, eval
+    from lerf3d.query.cli import register as register_query  # query, render
 
     register_query(sub)
-    from lerf3d.objects.cli import register as register_objects  # objects
+    from lerf3d.objects.cli import register as register_objects  # objects, export, eval
 
     register_objects(sub)
     _register_viewer(sub)  # view: the separate viewer package, when it is installed

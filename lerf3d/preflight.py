@@ -33,15 +33,24 @@ def check_output_path(path: str | os.PathLike, what: str = "--out", folder: bool
     return path
 
 
-def positive_int_arg(text: str) -> int:
-    """argparse type: an integer >= 1 (counts of frames, views, steps, tokens)."""
+def _int_at_least(text: str, lowest: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    if value < lowest:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least {lowest}")
     return value
+
+
+def positive_int_arg(text: str) -> int:
+    """argparse type: an integer >= 1 (counts of frames, views, steps, tokens)."""
+    return _int_at_least(text, 1)
+
+
+def non_negative_int_arg(text: str) -> int:
+    """argparse type: an integer >= 0 (a count where 0 turns something off)."""
+    return _int_at_least(text, 0)
 
 
 def positive_float_arg(text: str) -> float:

@@ -1,4 +1,5 @@
-"""Argument parsing of ``lerf3d query | render | export | eval``; the work is in :mod:`commands`."""
+"""Argument parsing of ``lerf3d query | render``; the work is in :mod:`commands`. (``export`` and ``eval``,
+which add the object mode, are registered by :mod:`lerf3d.objects.cli`.)"""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from lerf3d.preflight import positive_float_arg, positive_int_arg
 from lerf3d.query.commands import DEFAULT_VIDEO_FRAMES, DEFAULT_VIDEO_SIZE
 
 
-def _add_scene_options(parser: argparse.ArgumentParser) -> None:
+def add_scene_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", type=Path, help="trained run folder or checkpoint file (lerf3d train --out)")
     parser.add_argument("--capture", type=Path, default=None, help="capture (default: the one recorded in the run)")
     parser.add_argument("--device", default="cpu", help="torch device")
@@ -62,33 +63,10 @@ def _cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_export(args: argparse.Namespace) -> int:
-    from lerf3d.query.commands import run_export
-
-    out = run_export(args.checkpoint, args.phrase, args.out, points=args.points, capture=args.capture,
-                     device=args.device, image_text=args.image_text)
-    box = out.region
-    print(f"{args.phrase!r}: top region of {box.num_points} points, centre "
-          f"[{' '.join(f'{v:.2f}' for v in box.center)}] m, max relevancy {box.max_relevancy:.2f}")
-    print(f"wrote {out.ply} and {out.box_json}")
-    return 0
-
-
-def _cmd_eval(args: argparse.Namespace) -> int:
-    from lerf3d.query.commands import run_eval
-
-    out = run_eval(args.checkpoint, args.gt, args.out, capture=args.capture, features_dir=args.features_dir,
-                   points=args.points, baselines=not args.no_baselines, max_views=args.max_views,
-                   device=args.device, image_text=args.image_text)
-    print(out.table)
-    print(f"wrote {out.json_path}")
-    return 0
-
-
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the four query sub-commands to the ``lerf3d`` parser."""
+    """Add ``query`` and ``render`` to the ``lerf3d`` parser."""
     query = sub.add_parser("query", help="relevancy heat maps of phrases over one view of a trained scene")
-    _add_scene_options(query)
+    add_scene_options(query)
     query.add_argument("phrases", nargs="+", help="one or more text queries, e.g. 'coffee cup'")
     query.add_argument("--camera", type=_camera, default=None, help="train:I, eval:I or a frame name")
     query.add_argument("--pose", type=Path, default=None, help="JSON file with camera_to_world and intrinsics")
@@ -96,7 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     query.set_defaults(func=_cmd_query)
 
     render = sub.add_parser("render", help="an orbit video of relevancy heat maps")
-    _add_scene_options(render)
+    add_scene_options(render)
     render.add_argument("--phrase", action="append", required=True, help="text query (repeatable: side by side)")
     render.add_argument("--path", default="orbit", help="camera path (orbit)")
     render.add_argument("--frames", type=positive_int_arg, default=DEFAULT_VIDEO_FRAMES, help="number of frames")
@@ -105,20 +83,3 @@ def register(sub: argparse._SubParsersAction) -> None:
     render.add_argument("--scale", type=positive_float_arg, default=None, help="fixed scale in metres (default: searched)")
     render.add_argument("--out", type=Path, required=True, help="video file (.mp4 or .gif)")
     render.set_defaults(func=_cmd_render)
-
-    export = sub.add_parser("export", help="per-point relevancy of a phrase as a PLY and its top region as JSON")
-    _add_scene_options(export)
-    export.add_argument("--phrase", required=True, help="text query")
-    export.add_argument("--points", type=Path, default=None, help="point cloud PLY (default: the run's fused points)")
-    export.add_argument("--out", type=Path, required=True, help="output .ply (the box goes beside it as .json)")
-    export.set_defaults(func=_cmd_export)
-
-    evaluate = sub.add_parser("eval", help="localisation and mIoU against ground truth, with 2D baselines")
-    _add_scene_options(evaluate)
-    evaluate.add_argument("--gt", type=Path, default=None, help="ground_truth.json or its folder (default: the capture's)")
-    evaluate.add_argument("--features-dir", type=Path, default=None, help="feature cache for the 2D baselines")
-    evaluate.add_argument("--points", type=Path, default=None, help="point cloud for the point-fusion baseline")
-    evaluate.add_argument("--no-baselines", action="store_true", help="score the field only")
-    evaluate.add_argument("--max-views", type=positive_int_arg, default=None, help="evaluate at most this many views")
-    evaluate.add_argument("--out", type=Path, required=True, help="output JSON report")
-    evaluate.set_defaults(func=_cmd_eval)

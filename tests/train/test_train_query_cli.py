@@ -28,11 +28,21 @@ def test_query_export_and_eval_commands(run, tmp_path, capsys):
     assert main(["export", str(out), "--phrase", "chair", "--out", str(tmp_path / "chair.ply"),
                  "--image-text", spec]) == 0
     assert (tmp_path / "chair.ply").is_file() and (tmp_path / "chair.json").is_file()
+    boxes = json.loads((tmp_path / "chair_objects" / "chair_objects.json").read_text())
+    assert boxes["phrase"] == "chair" and isinstance(boxes["objects"], list)
 
     assert main(["eval", str(out), "--max-views", "1", "--no-baselines", "--out", str(tmp_path / "eval.json"),
                  "--image-text", spec]) == 0
-    assert "|" in capsys.readouterr().out  # the markdown table
+    printed = capsys.readouterr().out
+    assert "| lerf3d-field |" in printed and "| lerf3d-objects |" in printed  # both modes, one table
+    assert "recall (furniture)" in printed  # the object layer's own figures
     assert json.loads((tmp_path / "eval.json").read_text())
+    assert json.loads((tmp_path / "eval_objects.json").read_text())["num_annotated"] >= 1
+
+
+def test_train_leaves_the_scene_segmented(run):
+    out, _ = run
+    assert (out / "objects" / "objects.npz").is_file() and (out / "objects" / "objects.json").is_file()
 
 
 def test_bad_query_arguments_are_reported(run, tmp_path, capsys):
