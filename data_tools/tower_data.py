@@ -242,7 +242,7 @@ def pyramid_windows(pyramid: PyramidConfig, height: int, width: int) -> tuple[np
 
 def window_instances(mask: np.ndarray, windows: np.ndarray) -> np.ndarray:
     """(n,) dominant instance id of each window (0: none dominant)."""
-    return np.array([dominant_instance(mask[t : t + s, l : l + s]) for t, l, s in windows], np.int64)
+    return np.array([dominant_instance(mask[t : t + s, left : left + s]) for t, left, s in windows], np.int64)
 
 
 def lookup(table: np.ndarray, instances: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lerf3d.query.commands import DEFAULT_VIDEO_FRAMES, DEFAULT_VIDEO_SIZE
+from lerf3d.query.options import DEFAULT_VIDEO_FRAMES, DEFAULT_VIDEO_SIZE
 
 
 def _add_scene_options(parser: argparse.ArgumentParser) -> None:

@@ -17,6 +17,7 @@ from lerf3d.atomic import write_json_atomic
 from lerf3d.query.camera import QueryCamera, load_pose_file, orbit_cameras
 from lerf3d.query.export import RegionBox, RegionConfig, top_region, write_region_json, write_relevancy_ply
 from lerf3d.query.media import slug, write_png, write_video
+from lerf3d.query.options import DEFAULT_VIDEO_FRAMES, DEFAULT_VIDEO_SIZE
 from lerf3d.query.overlay import heatmap_overlay, side_by_side
 from lerf3d.query.phrases import check_phrases
 from lerf3d.query.relevancy import CANONICAL_NEGATIVES, RelevancyMap
@@ -26,10 +27,6 @@ from lerf3d.types import PointSet
 if TYPE_CHECKING:
     from lerf3d.query.eval_scene import EvalOutput
 
-DEFAULT_VIDEO_FRAMES = 48
-"""Frames of an orbit video (2 s at 24 fps)."""
-DEFAULT_VIDEO_SIZE = (256, 192)
-"""Width, height of orbit frames: 4:3 like the captures, small enough for a CPU."""
 
 
 def _open(checkpoint: str | Path, capture: str | Path | None, device: str, image_text: str | None,

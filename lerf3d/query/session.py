@@ -1,6 +1,6 @@
 """QuerySession: a trained field + an image-text encoder answering text queries on views and points.
 
-The rendered CLIP embedding of a view does not depend on the phrase (DESIGN.md, "Language field"):
+The rendered CLIP embedding of a view does not depend on the phrase (docs/architecture.md, "Language field"):
 a session renders it once per (view, scales) at LERF's ~30 scales, keeps it in a byte-bounded LRU,
 and answers every later phrase on that view with a matrix product, LERF's relevancy and a scale
 search. Point sets work the same way with a few scales per point.

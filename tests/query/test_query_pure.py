@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from lerf3d.query.cache import ByteLRU
 from lerf3d.geometry import look_at
+from lerf3d.query.cache import ByteLRU
 from lerf3d.query.camera import QueryCamera, load_pose_file, orbit_cameras
 from lerf3d.query.export import RegionConfig, connected_component, top_region
 from lerf3d.query.media import slug, write_video

@@ -9,10 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from lerf3d.query.session import QuerySessionConfig
-from viewer.config import ViewerConfig
-from viewer.gt_scene import (
+from gt_scene import (
     LABEL_EMBED_DIM,
     FitConfig,
     GroundTruthScene,
@@ -20,6 +17,9 @@ from viewer.gt_scene import (
     compact_field_config,
     ground_truth_scene,
 )
+
+from lerf3d.query.session import QuerySessionConfig
+from viewer.config import ViewerConfig
 from viewer.server import ViewerHTTPServer, make_server, serve_in_thread
 
 TEST_THREADS = 1
