@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lerf3d.atomic import write_json_atomic
-from lerf3d.train.config import TrainConfig  # noqa: F401 (scratch: a forbidden import)
 from lerf3d.query.camera import QueryCamera, load_pose_file, orbit_cameras
 from lerf3d.query.export import RegionBox, RegionConfig, top_region, write_region_json, write_relevancy_ply
 from lerf3d.query.media import slug, write_png, write_video
