@@ -12,7 +12,7 @@ import json
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -351,9 +351,3 @@ def room_views(room_dir: Path, size: tuple[int, int]) -> torch.Tensor:
 def catalogue_labels(archive_labels: list[str]) -> list[str]:
     """The label list of a run: catalogue labels, then the room shell's labels."""
     return sorted(set(archive_labels) - set(STRUCTURE_LABELS)) + list(STRUCTURE_LABELS)
-
-
-def with_views(rooms: RoomSetConfig, **overrides: object) -> RoomSetConfig:
-    """The same set with preset fields replaced (e.g. a test's smaller rooms)."""
-    merged = dict(rooms.overrides) | overrides
-    return replace(rooms, overrides=tuple(sorted(merged.items())))

@@ -222,10 +222,3 @@ class QuerySession:
             return compute()
         return self._cache.get_or_compute(("points", points_key(points), scales), compute)
 
-
-def describe_scales(maps: Sequence[RelevancyMap]) -> str:
-    """'phrase: scale m, max relevancy' per map (command-line summaries)."""
-    return "\n".join(
-        f"{m.phrase!r}: scale {m.scale:.2f} m, max relevancy {float(m.values.max()):.3f}" for m in maps
-    )
-
