@@ -36,9 +36,11 @@ $(STAMP): pyproject.toml | system-deps
 	touch $(STAMP)
 
 demo: setup
-	$(PY) -m lerf3d.cli demo --out $(OUT)
+	$(PY) -m lerf3d_cli demo --out $(OUT)
 
 test: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest tests
 
 bench: setup

@@ -33,8 +33,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lerf3d.field import HashGridConfig, LanguageFieldConfig, LerfField, LerfFieldConfig, RadianceFieldConfig
-from lerf3d.field import SamplerConfig
+from lerf3d.field import (
+    HashGridConfig,
+    LanguageFieldConfig,
+    LerfField,
+    LerfFieldConfig,
+    RadianceFieldConfig,
+    SamplerConfig,
+)
 from lerf3d.geometry import look_at
 from lerf3d.query.camera import QueryCamera
 from lerf3d.query.session import QuerySession, QuerySessionConfig

@@ -11,7 +11,7 @@
 
 Scene: ``--ckpt RUN`` (e.g. the run of ``lerf3d demo --preset tiny``), else the tiny generated room
 with the tiny training preset's field (configs/tiny.toml) fitted to its ground truth
-(viewer.gt_scene) at D = 384, the width of the lerf3d:tiny space: the cost of every step depends
+(tests/viewer/gt_scene.py) at D = 384, the width of the lerf3d:tiny space: the cost of every step depends
 on the field's sizes, not on its weights.
 
     python bench/viewer.py [--ckpt RUN] [--header]        # ~1-3 min on 2 CPU cores
@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the viewer package beside lerf3d
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "viewer"))  # gt_scene, test scaffolding
 
 from lerf3d.geometry import opencv_to_opengl  # noqa: E402
 from lerf3d.query.camera import QueryCamera, orbit_cameras  # noqa: E402
@@ -77,9 +78,10 @@ def build_scene(args: argparse.Namespace) -> tuple[ViewerScene, str]:
         from viewer.scene import load_viewer_scene
 
         return load_viewer_scene(args.ckpt), f"checkpoint {Path(args.ckpt).name}"
+    from gt_scene import FitConfig, GroundTruthSceneConfig, ground_truth_scene
+
     from data_tools.config import RoomConfig
     from data_tools.make_room import generate_room
-    from viewer.gt_scene import FitConfig, GroundTruthSceneConfig, ground_truth_scene
 
     work = Path(tempfile.mkdtemp(prefix="lerf3d-bench-viewer-"))
     room = generate_room(RoomConfig.preset("tiny", seed=0, cache_dir=work / "models"), work / "room")

@@ -1,6 +1,6 @@
 """A screenshot of the viewer page for the README, taken by headless Chromium (Playwright).
 
-The scene is a generated room with a field fitted to its ground truth (viewer.gt_scene: no towers
+The scene is a generated room with a field fitted to its ground truth (tests/viewer/gt_scene.py: no towers
 or training run needed; the page's title says so); the page is queried for the furniture label
 that fills most of one capture view, so the overlay shows on the rendered view and on the points.
 ``--ckpt RUN --camera FRAME --phrase P`` photographs a trained run instead, and ``--question Q``
@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the viewer package beside lerf3d
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "viewer"))  # gt_scene, test scaffolding
 
 from lerf3d.ground_truth import GroundTruth  # noqa: E402
 from viewer.config import ViewerConfig  # noqa: E402
@@ -76,9 +77,10 @@ def main() -> None:
     parser.add_argument("--question", default=None, help="question for the chat panel (with --ckpt)")
     parser.add_argument("--llm", type=Path, default=None, help="Scene-LLM run (default: the packaged one)")
     args = parser.parse_args()
+    from gt_scene import FitConfig, GroundTruthSceneConfig, compact_field_config, ground_truth_scene
+
     from data_tools.config import RoomConfig
     from data_tools.make_room import generate_room
-    from viewer.gt_scene import FitConfig, GroundTruthSceneConfig, compact_field_config, ground_truth_scene
 
     torch.set_num_threads(1)
     start = time.perf_counter()

@@ -122,7 +122,7 @@ def _convert_atomically(entry: CatalogEntry, catalog: Catalog, folder: Path) -> 
 def _load_parts(entry: CatalogEntry, catalog: Catalog) -> tuple[list[MeshPart], dict[str, np.ndarray]]:
     """Fitted mesh parts and their textures (name -> (H, W, 3) uint8) of one entry."""
     if catalog.archive is None:
-        parts, texture = primitive_parts(entry)
+        parts, texture = primitive_parts(entry.catalog_id)
         return parts, {"texture.png": texture}
     with zipfile.ZipFile(catalog.archive) as zf:
         obj_member = entry.model_path

@@ -34,6 +34,8 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
+from data_tools.primitives import PRIMITIVE_SHAPES
+
 DEFAULT_ARCHIVE = Path("/usr/share/sweethome3d/furniture/BlendSwap-CC-0.sh3f")
 """Public-domain furniture from Debian's ``sweethome3d-furniture`` package."""
 
@@ -175,8 +177,6 @@ def load_catalog(
     A missing archive warns (naming the package to install) and falls back to primitives, or
     raises :class:`FurnitureArchiveMissing` when ``strict``.
     """
-    from data_tools.primitives import primitive_catalog  # primitives import this module
-
     if force_primitives:
         return primitive_catalog()
     if archive is None or not Path(archive).is_file():
@@ -317,3 +317,24 @@ def assign_splits(entries: list[CatalogEntry]) -> list[CatalogEntry]:
             splits[keep] = "train"
         split_of.update(splits)
     return [replace(e, split=split_of[e.catalog_id]) for e in entries]
+
+
+def primitive_catalog() -> Catalog:
+    """The catalogue used when the furniture archive is missing or the fallback is forced."""
+    entries = []
+    for catalog_id, (label, size, placement, _, _) in PRIMITIVE_SHAPES.items():
+        top = size[2] if placement == "floor" and size[2] <= 1.1 and min(size[:2]) >= 0.35 else None
+        entries.append(
+            CatalogEntry(
+                catalog_id=catalog_id,
+                name=label.capitalize(),
+                label=label,
+                category="Primitives",
+                size=size,
+                placement=placement,
+                top_height=top,
+                split="train",
+                creator="lerf3d",
+            )
+        )
+    return Catalog(entries=tuple(assign_splits(entries)), archive=None)

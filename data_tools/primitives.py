@@ -1,4 +1,4 @@
-"""Procedural meshes and textures: the fallback catalogue (boxes, cylinders, spheres) and the room shell.
+"""Procedural meshes and textures: the fallback catalogue's shapes (box, cylinder, sphere), the room shell.
 
 Everything is deterministic from its arguments. Meshes are Z-up metres with the footprint centred on
 the origin and the base on z = 0, like the fitted furniture models (:func:`objmesh.fit_to_size`).
@@ -13,7 +13,6 @@ import hashlib
 import numpy as np
 from PIL import Image
 
-from data_tools.catalog import Catalog, CatalogEntry, assign_splits
 from data_tools.objmesh import Material, MeshPart, face_normals
 
 PRIMITIVE_SHAPES = {
@@ -41,35 +40,14 @@ OBJECT_TEXTURE_PX = 128
 """Side of a generated object texture."""
 
 
-def primitive_catalog() -> Catalog:
-    """The catalogue used when the furniture archive is missing or the fallback is forced."""
-    entries = []
-    for catalog_id, (label, size, placement, _, _) in PRIMITIVE_SHAPES.items():
-        top = size[2] if placement == "floor" and size[2] <= 1.1 and min(size[:2]) >= 0.35 else None
-        entries.append(
-            CatalogEntry(
-                catalog_id=catalog_id,
-                name=label.capitalize(),
-                label=label,
-                category="Primitives",
-                size=size,
-                placement=placement,
-                top_height=top,
-                split="train",
-                creator="lerf3d",
-            )
-        )
-    return Catalog(entries=tuple(assign_splits(entries)), archive=None)
-
-
-def primitive_parts(entry: CatalogEntry) -> tuple[list[MeshPart], np.ndarray]:
-    """Mesh of a primitive entry and its (H, W, 3) texture."""
-    label, size, _, rgb, pattern = PRIMITIVE_SHAPES[entry.catalog_id]
+def primitive_parts(catalog_id: str) -> tuple[list[MeshPart], np.ndarray]:
+    """Mesh of a primitive catalogue entry (a key of PRIMITIVE_SHAPES) and its (H, W, 3) texture."""
+    label, size, _, rgb, pattern = PRIMITIVE_SHAPES[catalog_id]
     builders = {"box": box_mesh, "cylinder": cylinder_mesh, "sphere": sphere_mesh}
     positions, uvs = builders[label](np.asarray(size, dtype=np.float64))
-    material = Material(name=entry.catalog_id, diffuse=(1.0, 1.0, 1.0), texture="texture.png")
+    material = Material(name=catalog_id, diffuse=(1.0, 1.0, 1.0), texture="texture.png")
     normals = np.repeat(face_normals(positions)[:, None, :], 3, axis=1)  # (T, 3, 3) flat shading
-    seed = int.from_bytes(hashlib.sha256(entry.catalog_id.encode()).digest()[:4], "big")
+    seed = int.from_bytes(hashlib.sha256(catalog_id.encode()).digest()[:4], "big")
     return [MeshPart(material, positions, normals, uvs)], pattern_texture(rgb, pattern, seed)
 
 

@@ -12,7 +12,7 @@ import json
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -242,7 +242,7 @@ def pyramid_windows(pyramid: PyramidConfig, height: int, width: int) -> tuple[np
 
 def window_instances(mask: np.ndarray, windows: np.ndarray) -> np.ndarray:
     """(n,) dominant instance id of each window (0: none dominant)."""
-    return np.array([dominant_instance(mask[t : t + s, l : l + s]) for t, l, s in windows], np.int64)
+    return np.array([dominant_instance(mask[t : t + s, left : left + s]) for t, left, s in windows], np.int64)
 
 
 def lookup(table: np.ndarray, instances: np.ndarray) -> np.ndarray:
@@ -351,9 +351,3 @@ def room_views(room_dir: Path, size: tuple[int, int]) -> torch.Tensor:
 def catalogue_labels(archive_labels: list[str]) -> list[str]:
     """The label list of a run: catalogue labels, then the room shell's labels."""
     return sorted(set(archive_labels) - set(STRUCTURE_LABELS)) + list(STRUCTURE_LABELS)
-
-
-def with_views(rooms: RoomSetConfig, **overrides: object) -> RoomSetConfig:
-    """The same set with preset fields replaced (e.g. a test's smaller rooms)."""
-    merged = dict(rooms.overrides) | overrides
-    return replace(rooms, overrides=tuple(sorted(merged.items())))

@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
-from lerf3d.geometry import look_at
 from data_tools.rooms import PlacedObject, RoomLayout
+from lerf3d.geometry import look_at
 
 CAMERA_WALL_MARGIN = 0.35
 """Cameras stay this far from the walls (m): a person holds the phone in front of them."""

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from lerf3d.geometry import opencv_to_opengl
 from data_tools.render import RenderedView
 from data_tools.rooms import RoomLayout
 from lerf3d.atomic import atomic_path, write_json_atomic
+from lerf3d.geometry import opencv_to_opengl
 from lerf3d.types import Intrinsics
 
 DEPTH_UNIT_M = 0.001

@@ -44,15 +44,15 @@ def gt_scene(tiny_room):
     """The tiny room, fused, with a compact field fitted to its depth, colours and instance masks
     (~10 s): a known answer without trained towers (a label lights up exactly its masks)."""
     import torch
-
-    from lerf3d.query.session import QuerySessionConfig
-    from viewer.gt_scene import (
+    from gt_scene import (
         LABEL_EMBED_DIM,
         FitConfig,
         GroundTruthSceneConfig,
         compact_field_config,
         ground_truth_scene,
     )
+
+    from lerf3d.query.session import QuerySessionConfig
 
     torch.set_num_threads(1)  # the two cores are shared with other jobs (tests/train/conftest.py)
     session = QuerySessionConfig(num_scales=12, cache_bytes=256 * 1024**2)  # fewer scales: short renders

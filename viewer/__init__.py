@@ -6,7 +6,6 @@ and on the fused points, export it as PLY, and ask the scene LLM (``lerf3d view 
 - :mod:`~viewer.protocol`: request checking; :mod:`~viewer.api`: the operations
 - :mod:`~viewer.server`: the HTTP server and the static page; :mod:`~viewer.cli`: ``lerf3d view``
 - :mod:`~viewer.chat`: the scene LLM behind the chat panel
-- :mod:`~viewer.gt_scene`: a room with a known answer (tests, screenshot, benchmark)
 
 The viewer imports lerf3d; lerf3d never imports the viewer (its command line finds it if installed).
 This module stays light (no torch) so that ``lerf3d --help`` does not pay for the viewer.

@@ -1,19 +1,20 @@
 """``lerf3d view CKPT``: serve the browser viewer on a trained checkpoint.
 
 lerf3d's command line adds this sub-command only when the viewer package is installed
-(``register`` is the one entry point it calls); ``python -m viewer.server`` runs it on its own.
+(``register`` is the one entry point it calls); ``python -m viewer`` runs it on its own (:func:`main`).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from viewer.config import DEFAULT_PORT, FULL_LONG_SIDE, LOCALHOST, ViewerConfig
 
 
 def add_view_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``view`` command's arguments (shared with ``python -m viewer.server``)."""
+    """The ``view`` command's arguments (shared with ``python -m viewer``)."""
     parser.add_argument("checkpoint", type=Path, help="training checkpoint (.ckpt) or run folder")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})")
     parser.add_argument("--host", default=LOCALHOST,
@@ -79,3 +80,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001 (a
     view = subparsers.add_parser("view", help="browser viewer of a checkpoint: query by text, export, chat")
     add_view_arguments(view)
     view.set_defaults(func=run_view)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m viewer CKPT ...``: the ``lerf3d view`` command on its own."""
+    parser = argparse.ArgumentParser(prog="python -m viewer", description=__doc__.split("\n")[0])
+    add_view_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run_view(args)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"lerf3d view: error: {err}", file=sys.stderr)
+        return 2

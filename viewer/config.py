@@ -13,7 +13,7 @@ FULL_LONG_SIDE = 160
 """Long side (px) of a still view. A view's embeddings are kept at 30 scales (LERF's search):
 160x120 x 30 rows in float16 is ~0.6 GB at 512-d (a tenth of it when the stack holds coordinates in
 the CLIP head's span, lerf3d.query.render.clip_head_span), renders in about a second on two CPU
-cores, and a new phrase on it is one matrix product (DESIGN.md, "Language field")."""
+cores, and a new phrase on it is one matrix product (docs/architecture.md, "Language field")."""
 PREVIEW_DIVISOR = 4
 """A moving camera gets a colour-only frame this many times smaller per side (1/16 of the rays)."""
 

@@ -1,7 +1,7 @@
 """The viewer's HTTP server: the static page, a JSON API over one :class:`ViewerAPI`, and the
 exports folder, on 127.0.0.1 unless told otherwise.
 
-    python -m viewer.server CKPT [--port 7007] [--host 127.0.0.1]     (same as ``lerf3d view``)
+    python -m viewer CKPT [--port 7007] [--host 127.0.0.1]     (same as ``lerf3d view``)
 
 Every request gets an answer: malformed ones a JSON ``{"error": ...}`` with a 4xx status, a bug a
 500 with its message; the server keeps serving either way. Files are served from two places only,
@@ -243,23 +243,3 @@ def serve(scene: ViewerScene, config: ViewerConfig = ViewerConfig(), verbose: bo
         print("lerf3d viewer: stopped")
     finally:
         server.server_close()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m viewer.server CKPT ...``: the ``lerf3d view`` command on its own."""
-    import argparse
-
-    from viewer.cli import add_view_arguments, run_view
-
-    parser = argparse.ArgumentParser(prog="python -m viewer.server", description=__doc__.split("\n")[0])
-    add_view_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run_view(args)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"lerf3d view: error: {err}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

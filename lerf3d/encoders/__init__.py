@@ -6,31 +6,23 @@
 open_clip, transformers and the MiniLM package are imported only by the builders that need them.
 """
 
-from lerf3d.encoders.base import DenseFeatureEncoder, ImageTextEncoder
-from lerf3d.encoders.checkpoints import MissingWeightsError
-from lerf3d.encoders.dense import DenseEncoderConfig, ViTDenseEncoder
-from lerf3d.encoders.registry import build_dense_encoder, build_image_text_encoder
-from lerf3d.encoders.spec import (
-    DEFAULT_DENSE_SPEC,
-    DEFAULT_IMAGE_TEXT_SPEC,
-    EncoderSpec,
-    EncoderSpecError,
-    parse_spec,
-    spec_of_name,
-)
+from lerf3d.lazy import lazy_attributes
 
-__all__ = [
-    "DEFAULT_DENSE_SPEC",
-    "DEFAULT_IMAGE_TEXT_SPEC",
-    "DenseEncoderConfig",
-    "DenseFeatureEncoder",
-    "EncoderSpec",
-    "EncoderSpecError",
-    "ImageTextEncoder",
-    "MissingWeightsError",
-    "ViTDenseEncoder",
-    "build_dense_encoder",
-    "build_image_text_encoder",
-    "parse_spec",
-    "spec_of_name",
-]
+_EXPORTS = {
+    "DEFAULT_DENSE_SPEC": "spec",
+    "DEFAULT_IMAGE_TEXT_SPEC": "spec",
+    "DenseEncoderConfig": "dense",
+    "DenseFeatureEncoder": "base",
+    "EncoderSpec": "spec",
+    "EncoderSpecError": "spec",
+    "ImageTextEncoder": "base",
+    "MissingWeightsError": "checkpoints",
+    "ViTDenseEncoder": "dense",
+    "build_dense_encoder": "registry",
+    "build_image_text_encoder": "registry",
+    "parse_spec": "spec",
+    "spec_of_name": "spec",
+}
+"""Public name -> the sub-module defining it (imported on first use: ``spec`` needs no torch)."""
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -3,7 +3,7 @@
 Pixels are ``(x, y)`` in the pixel-centre convention of :mod:`lerf3d.types` (pixel row i, column j
 has its centre at (j + 0.5, i + 0.5)). A fractional pyramid level ``l`` lies between levels
 floor(l) and ceil(l); levels map to tile fractions piecewise-linearly, and tile fractions to
-physical scales by DESIGN.md's ``scale_world = tile_fraction x H x depth / f_y`` (a tile of
+physical scales by docs/architecture.md's ``scale_world = tile_fraction x H x depth / f_y`` (a tile of
 ``tile_fraction x H`` pixels seen at ``depth`` metres spans that many metres).
 """
 

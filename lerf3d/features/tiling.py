@@ -1,6 +1,6 @@
 """Geometry of the crop pyramid: tile sizes, strides and crop windows (no encoder, no tensors).
 
-Reading of DESIGN.md's "stride ratio from 1.0 down to 0.5 for the small tiles" (the LERF recipe):
+Reading of docs/architecture.md's "stride ratio from 1.0 down to 0.5 for the small tiles" (the LERF recipe):
 the stride of a level is ``ratio x tile side``, and the ratio falls linearly from
 :data:`SMALL_TILE_STRIDE_RATIO` (1.0: tiles touch, no overlap) at a tile fraction of
 :data:`STRIDE_RAMP_FRACTIONS`\\[0] to :data:`LARGE_TILE_STRIDE_RATIO` (0.5: half-overlapping tiles)
@@ -32,13 +32,13 @@ from dataclasses import dataclass
 import numpy as np
 
 NUM_LEVELS = 7
-"""Tile sizes in the pyramid (LERF: ``tile_size_res`` = 7; DESIGN.md, crop pyramid)."""
+"""Tile sizes in the pyramid (LERF: ``tile_size_res`` = 7; docs/architecture.md, "Crop pyramid")."""
 MIN_TILE_FRACTION = 0.05
 """Smallest tile side as a fraction of image height (LERF: ``tile_size_range`` = (0.05, 0.5))."""
 MAX_TILE_FRACTION = 0.5
 """Largest tile side as a fraction of image height (LERF, as above)."""
 SMALL_TILE_STRIDE_RATIO = 1.0
-"""Stride / tile side for the smallest tiles (DESIGN.md: "stride ratio from 1.0 down to 0.5")."""
+"""Stride / tile side for the smallest tiles (docs/architecture.md: "stride ratio from 1.0 down to 0.5")."""
 LARGE_TILE_STRIDE_RATIO = 0.5
 """Stride / tile side for large tiles (LERF: ``stride_scaler`` = 0.5)."""
 STRIDE_RAMP_FRACTIONS = (0.05, 0.15)

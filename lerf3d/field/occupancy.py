@@ -56,10 +56,6 @@ class OccupancyGrid:
         cell = torch.minimum(cell.clamp_min(0), torch.tensor(dims, device=points.device) - 1)
         return self.occupied[cell[..., 0], cell[..., 1], cell[..., 2]] & inside
 
-    @property
-    def fraction_occupied(self) -> float:
-        return float(self.occupied.float().mean())
-
     def to(self, device: torch.device | str) -> OccupancyGrid:
         return OccupancyGrid(self.occupied.to(device), self.lower.to(device), self.upper.to(device))
 

@@ -11,7 +11,6 @@ from lerf3d.geometry import PIXEL_CENTRE
 from lerf3d.types import Intrinsics
 
 
-
 @dataclass(frozen=True, eq=False)
 class RayBundle:
     """A batch of R rays in world coordinates, with what the trainer knows about each."""

@@ -67,10 +67,6 @@ class RaySamples:
     """Whether the ray had a depth measurement."""
 
     @property
-    def t_starts(self) -> Float[torch.Tensor, "R S"]:
-        return self.edges[:, :-1]
-
-    @property
     def t_ends(self) -> Float[torch.Tensor, "R S"]:
         return self.edges[:, 1:]
 

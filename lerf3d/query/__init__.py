@@ -10,20 +10,20 @@
 - :mod:`~lerf3d.query.commands`: ``run_query``, ``run_render``, ``run_export``, ``run_eval``
 """
 
-from lerf3d.query.camera import QueryCamera, load_pose_file, orbit_cameras
-from lerf3d.query.points import PointQuery
-from lerf3d.query.relevancy import CANONICAL_NEGATIVES, RelevancyMap, relevancy
-from lerf3d.query.session import QuerySession, QuerySessionConfig, ViewAnswer
+from lerf3d.lazy import lazy_attributes
 
-__all__ = [
-    "CANONICAL_NEGATIVES",
-    "PointQuery",
-    "QueryCamera",
-    "QuerySession",
-    "QuerySessionConfig",
-    "RelevancyMap",
-    "ViewAnswer",
-    "load_pose_file",
-    "orbit_cameras",
-    "relevancy",
-]
+_EXPORTS = {
+    "CANONICAL_NEGATIVES": "relevancy",
+    "PointQuery": "points",
+    "QueryCamera": "camera",
+    "QuerySession": "session",
+    "QuerySessionConfig": "session",
+    "RelevancyMap": "relevancy",
+    "ViewAnswer": "session",
+    "load_pose_file": "camera",
+    "orbit_cameras": "camera",
+}
+"""Public name -> the sub-module defining it (imported on first use: the command-line parser in
+:mod:`~lerf3d.query.cli` must not import torch)."""
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

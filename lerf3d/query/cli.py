@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from lerf3d.preflight import positive_float_arg, positive_int_arg
-from lerf3d.query.commands import DEFAULT_VIDEO_FRAMES, DEFAULT_VIDEO_SIZE
+from lerf3d.query.options import DEFAULT_VIDEO_FRAMES, DEFAULT_VIDEO_SIZE
 
 
 def add_scene_options(parser: argparse.ArgumentParser) -> None:

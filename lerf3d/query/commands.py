@@ -18,6 +18,7 @@ from lerf3d.preflight import check_output_path
 from lerf3d.query.camera import QueryCamera, check_render_size, load_pose_file, orbit_cameras
 from lerf3d.query.export import RegionBox, RegionConfig, top_region, write_region_json, write_relevancy_ply
 from lerf3d.query.media import check_video_output, phrase_stems, write_png, write_video
+from lerf3d.query.options import DEFAULT_VIDEO_FRAMES, DEFAULT_VIDEO_SIZE
 from lerf3d.query.overlay import heatmap_overlay, side_by_side
 from lerf3d.query.phrases import check_phrases
 from lerf3d.query.relevancy import CANONICAL_NEGATIVES, RelevancyMap
@@ -27,10 +28,6 @@ from lerf3d.types import PointSet
 if TYPE_CHECKING:
     from lerf3d.query.eval_scene import EvalOutput
 
-DEFAULT_VIDEO_FRAMES = 48
-"""Frames of an orbit video (2 s at 24 fps)."""
-DEFAULT_VIDEO_SIZE = (256, 192)
-"""Width, height of orbit frames: 4:3 like the captures, small enough for a CPU."""
 
 
 def _open(checkpoint: str | Path, capture: str | Path | None, device: str, image_text: str | None,

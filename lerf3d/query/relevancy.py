@@ -1,7 +1,7 @@
 """LERF relevancy of text phrases for language embeddings, and the scale search over it.
 
 Everything here is a pure function of tensors: the phrases are arguments, never state, so a cached
-view embedding answers a new phrase with one matrix product (DESIGN.md, "Language field").
+view embedding answers a new phrase with one matrix product (docs/architecture.md, "Language field").
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """QuerySession: a trained field + an image-text encoder answering text queries on views and points.
 
-The rendered CLIP embedding of a view does not depend on the phrase (DESIGN.md, "Language field"):
+The rendered CLIP embedding of a view does not depend on the phrase (docs/architecture.md, "Language field"):
 a session renders it once per (view, scales) at LERF's ~30 scales, keeps it in a byte-bounded LRU,
 and answers every later phrase on that view with a matrix product, LERF's relevancy and a scale
 search. Point sets work the same way with a few scales per point.
@@ -221,11 +221,4 @@ class QuerySession:
         if not use_cache:
             return compute()
         return self._cache.get_or_compute(("points", points_key(points), scales), compute)
-
-
-def describe_scales(maps: Sequence[RelevancyMap]) -> str:
-    """'phrase: scale m, max relevancy' per map (command-line summaries)."""
-    return "\n".join(
-        f"{m.phrase!r}: scale {m.scale:.2f} m, max relevancy {float(m.values.max()):.3f}" for m in maps
-    )
 

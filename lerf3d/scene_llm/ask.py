@@ -170,17 +170,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from lerf3d.scene_llm.commands import add_ask_arguments
+    """``python -m lerf3d.scene_llm.ask``: the same command, exit codes and messages as ``lerf3d ask``
+    (2 for a usage error, a missing file or missing weights)."""
+    from lerf3d.scene_llm.commands import add_ask_arguments, run_command
 
     parser = argparse.ArgumentParser(prog="python -m lerf3d.scene_llm.ask",
                                      description=__doc__.split("\n")[0])
     add_ask_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    args.command = "ask"
+    return run_command("lerf3d.scene_llm.ask", args)
 
 
 if __name__ == "__main__":

@@ -118,16 +118,27 @@ COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], str, str]] 
 """Sub-command -> (its arguments, the module whose ``run(args)`` does the work, help line)."""
 
 
+USAGE_ERROR = 2
+"""Exit status of a command that could not run (bad input, a missing file or missing weights), as
+argparse's own usage errors."""
+
+
+def run_command(module_name: str, args: argparse.Namespace) -> int:
+    """``module_name.run(args)`` with its errors as one ``lerf3d COMMAND: error: ...`` line and exit
+    status 2: what ``lerf3d COMMAND`` and ``python -m MODULE`` both do."""
+    from lerf3d.encoders.checkpoints import MissingWeightsError
+    from lerf3d.scene_llm.llm import MissingLLMError
+
+    try:
+        return import_module(module_name).run(args)
+    except (MissingLLMError, MissingWeightsError, FileNotFoundError, ValueError) as err:
+        print(f"lerf3d {args.command}: error: {err}", file=sys.stderr)
+        return USAGE_ERROR
+
+
 def _runner(module_name: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        from lerf3d.encoders.checkpoints import MissingWeightsError
-        from lerf3d.scene_llm.llm import MissingLLMError
-
-        try:
-            return import_module(module_name).run(args)
-        except (MissingLLMError, MissingWeightsError) as err:
-            print(f"lerf3d {args.command}: error: {err}", file=sys.stderr)
-            return 2
+        return run_command(module_name, args)
 
     return run
 

@@ -20,13 +20,13 @@ from tqdm import tqdm
 
 from lerf3d.atomic import atomic_path
 from lerf3d.capture.io import load_depth
+from lerf3d.geometry import to_camera_frame, visible_mask
 from lerf3d.scene_llm.features3d import (
     DEFAULT_WORLD_SCALE_M,
     BackprojectionConfig,
     FeaturePoints,
     backproject_pyramid,
 )
-from lerf3d.geometry import to_camera_frame, visible_mask
 from lerf3d.scene_llm.segments import SegmentConfig, scene_segments, segment_tokens
 from lerf3d.scene_llm.tokens import (
     PoolingConfig,

@@ -1,6 +1,6 @@
 """Per-ray language targets: a random pyramid level, its physical scale, CLIP and DINO features.
 
-The scale a CLIP target stands for is DESIGN.md's ``tile fraction x H x depth / f_y`` metres: a crop
+The scale a CLIP target stands for is docs/architecture.md's ``tile fraction x H x depth / f_y`` metres: a crop
 of ``tile_fraction x H`` pixels seen at ``depth`` metres through focal length ``f_y`` spans that
 many metres.
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from capture_scene import orbit_poses, render
 from PIL import Image
 
 from lerf3d.types import Capture, Frame, Intrinsics
-from capture_scene import orbit_poses, render
 
 WIDTH, HEIGHT = 64, 48
 """Image size of the synthetic capture: small, so every test stays fast."""

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from capture_formats import write_scannet, write_tum
 from PIL import Image
 
-from data_tools.formats import write_scannet, write_tum
 from lerf3d.capture import CaptureError, detect_format, load_capture, load_depth
 from lerf3d.capture.record3d import read_record3d
 from lerf3d.capture.replica import REPLICA_INTRINSICS, read_replica

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
+from capture_formats import write_nerfstudio, write_record3d, write_replica, write_scannet, write_tum
 from capture_scene import surface_distance
-from data_tools.formats import write_nerfstudio, write_record3d, write_replica, write_scannet, write_tum
+
 from lerf3d.capture import load_capture, load_depth, load_rgb
 from lerf3d.types import Capture
 

@@ -12,8 +12,8 @@ from lerf3d.encoders import (
     MissingWeightsError,
     build_dense_encoder,
     build_image_text_encoder,
+    tiny,
 )
-from lerf3d.encoders import tiny
 from lerf3d.encoders.tiny import (
     TINY_DENSE_FILE,
     TINY_IMAGE_TEXT_FILE,

@@ -13,7 +13,13 @@ import torch
 from data_tools.catalog import load_catalog
 from data_tools.config import RoomConfig
 from data_tools.make_room import generate_room
-from data_tools.tower_data import STRUCTURE_LABELS, EvalSamplingConfig, RunVocabulary, read_view, room_eval_crops
+from data_tools.tower_data import (
+    STRUCTURE_LABELS,
+    EvalSamplingConfig,
+    RunVocabulary,
+    read_view,
+    room_eval_crops,
+)
 from data_tools.tower_eval import dense_separation, encode_crops
 from lerf3d.encoders import ViTDenseEncoder, build_dense_encoder, build_image_text_encoder
 from lerf3d.encoders.vit import ViT

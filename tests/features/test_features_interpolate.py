@@ -96,7 +96,7 @@ def test_pyramid_validation():
 
 
 def test_world_scale_formula_and_inverse():
-    # DESIGN.md: scale = tile_fraction * H * depth / f_y = 0.2 * 480 * 2.0 / 600 = 0.32 m
+    # docs/architecture.md: scale = tile_fraction * H * depth / f_y = 0.2 * 480 * 2.0 / 600 = 0.32 m
     scale = world_scale_from_tile_fraction(torch.tensor([0.2]), torch.tensor([2.0]), fy=600.0, height=480)
     np.testing.assert_allclose(scale.numpy(), [0.32], rtol=1e-6)
     back = tile_fraction_from_world_scale(scale, torch.tensor([2.0]), fy=600.0, height=480)

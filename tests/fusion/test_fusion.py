@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lerf3d.capture import load_capture
-from lerf3d.cli import main
 from lerf3d.fusion import FusionConfig, fuse_capture, load_bounds, load_points, save_fusion
 from lerf3d.fusion.evaluate import evaluate_fusion
 from lerf3d.ground_truth import load_ground_truth
+from lerf3d_cli.main import main
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from lerf3d.query.cache import ByteLRU
 from lerf3d.geometry import look_at
+from lerf3d.query.cache import ByteLRU
 from lerf3d.query.camera import (
     MAX_RENDER_PIXELS,
     MAX_RENDER_SIDE,

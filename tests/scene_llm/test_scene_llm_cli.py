@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from lerf3d.cli import main
 from lerf3d.scene_llm import prepare as prepare_module
 from lerf3d.scene_llm.ask import read_questions
 from lerf3d.scene_llm.data import DatasetConfig, generate_dataset
 from lerf3d.scene_llm.load import run_feature_record
+from lerf3d_cli.main import main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -33,13 +33,13 @@ def cli_run(synthetic_dataset, tmp_path, capsys):
 def test_help_lists_the_commands_without_loading_them():
     heavy = ("transformers", "peft", "lerf3d.scene_llm.train", "lerf3d.scene_llm.ask", "lerf3d.scene_llm.llm")
     code = (
-        f"import sys, lerf3d.cli; lerf3d.cli.build_parser(); "
+        f"import sys, lerf3d_cli.main; lerf3d_cli.main.build_parser(); "
         f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr[-2000:]
     done = subprocess.run(
-        [sys.executable, "-m", "lerf3d.cli", "--help"], capture_output=True, text=True, cwd=REPO, timeout=60
+        [sys.executable, "-m", "lerf3d_cli", "--help"], capture_output=True, text=True, cwd=REPO, timeout=60
     )
     assert all(name in done.stdout for name in ("llm-prepare", "llm-train", "ask", "llm-eval"))
 

@@ -45,7 +45,13 @@ class TinyScene:
 @pytest.fixture(scope="session")
 def tiny_towers(tmp_path_factory) -> Path:
     """Random-weight embedded towers, until the trained ones are in lerf3d/weights."""
-    from lerf3d.encoders.tiny import TINY_DENSE_FILE, TINY_IMAGE_TEXT_FILE, TinyImageTower, save_tiny_tower, tiny_dense_vit
+    from lerf3d.encoders.tiny import (
+        TINY_DENSE_FILE,
+        TINY_IMAGE_TEXT_FILE,
+        TinyImageTower,
+        save_tiny_tower,
+        tiny_dense_vit,
+    )
     from lerf3d.encoders.vit import ViT
 
     folder = tmp_path_factory.mktemp("towers")

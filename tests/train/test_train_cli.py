@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 
-from PIL import Image
-
-from lerf3d.cli import main
 import torch
+from PIL import Image
 
 from lerf3d.field.rays import image_rays
 from lerf3d.fusion import load_points
 from lerf3d.train import latest_checkpoint, load_checkpoint, load_trained_field
+from lerf3d_cli.main import main
 
 
 def test_cli_train_writes_checkpoints_previews_and_resumes(tiny_scene, tiny_room, tmp_path, capsys):

@@ -10,7 +10,6 @@ import shutil
 
 import pytest
 import torch
-
 from lerf3d.cli import main
 
 

@@ -11,8 +11,7 @@ import torch
 from lerf3d.capture import load_rgb
 from lerf3d.features.interpolate import tile_fraction_from_level
 from lerf3d.train import DataManager, DataManagerConfig, split_frames
-from lerf3d.train.datamanager import describe_split
-from lerf3d.train.datamanager import frame_pixels
+from lerf3d.train.datamanager import describe_split, frame_pixels
 from lerf3d.train.targets import StackedFeatures, sample_targets, scale_per_depth
 
 RAYS = 512

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lerf3d.demo import DemoConfig, run_demo
-from lerf3d.encoders import MissingWeightsError
-from lerf3d.encoders import tiny
+from lerf3d.encoders import MissingWeightsError, tiny
+from lerf3d_cli.demo import DemoConfig, run_demo
 
 
 def test_demo_without_tower_weights_stops_before_any_work(tmp_path, monkeypatch, capsys):
@@ -17,7 +16,7 @@ def test_demo_without_tower_weights_stops_before_any_work(tmp_path, monkeypatch,
 
 
 def test_cli_demo_prints_the_missing_weights_message(tmp_path, monkeypatch, capsys):
-    from lerf3d.cli import main
+    from lerf3d_cli.main import main
 
     monkeypatch.setattr(tiny, "WEIGHTS_DIR", tmp_path / "no-weights")
     assert main(["demo", "--out", str(tmp_path / "demo"), "--preset", "tiny"]) == 2

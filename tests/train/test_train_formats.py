@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from lerf3d.cli import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "capture"))  # the spec writers live there

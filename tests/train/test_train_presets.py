@@ -108,7 +108,7 @@ def test_learning_rate_decays_exponentially_to_its_final_value():
 
 
 def test_cli_reports_bad_config_values(tiny_room, tmp_path, capsys):
-    from lerf3d.cli import main
+    from lerf3d_cli.main import main
 
     assert main(["train", str(tiny_room), "--out", str(tmp_path), "--preset", "nope"]) == 2
     assert "unknown preset 'nope'" in capsys.readouterr().err

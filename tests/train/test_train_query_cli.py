@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from lerf3d.cli import main
+from lerf3d_cli.main import main
 
 
 @pytest.fixture(scope="module")

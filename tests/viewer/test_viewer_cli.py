@@ -9,13 +9,13 @@ from dataclasses import replace
 import pytest
 import torch
 import torch.nn.functional as F
+from gt_scene import LabelTextEncoder
 from viewer_http import decode_f32, post_json
 
-from lerf3d import cli as lerf3d_cli
 from lerf3d.query import checkpoint as checkpoint_module
+from lerf3d_cli import main as lerf3d_cli
 from viewer import server as server_module
 from viewer.config import ViewerConfig
-from viewer.gt_scene import LabelTextEncoder
 from viewer.server import make_server, serve_in_thread
 
 

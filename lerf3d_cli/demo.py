@@ -16,10 +16,12 @@ from pathlib import Path
 from PIL import Image
 
 from lerf3d.capture import load_capture
+from lerf3d.encoders.spec import DEFAULT_IMAGE_TEXT_SPEC
 from lerf3d.fusion import FusionConfig, FusionResult, fuse_capture, save_fusion
 from lerf3d.fusion.evaluate import evaluate_fusion
 from lerf3d.fusion.preview import overview_camera, splat_points
 from lerf3d.ground_truth import load_ground_truth
+from lerf3d.runs.layout import Run
 from lerf3d.types import Capture
 
 STAGES = 5
@@ -44,7 +46,7 @@ class DemoConfig:
     """Room seed: the same seed gives the same room and views."""
     train_preset: str | None = None
     """Training preset (configs/); None: ``tiny`` for the tiny room, ``default`` otherwise."""
-    encoders: str = "lerf3d:tiny"
+    encoders: str = DEFAULT_IMAGE_TEXT_SPEC
     """Image-text and dense encoder spec; the embedded towers must be in lerf3d/weights."""
     device: str = "cpu"
     """Torch device for the encoders and training."""
@@ -84,7 +86,7 @@ def _train(config: DemoConfig, capture: Capture, fusion: FusionResult) -> str:
     train_config = load_preset(preset)
     t0 = time.perf_counter()
     features = extract_features(
-        train_config, capture, config.encoders, config.encoders, config.out / "features", config.device
+        train_config, capture, config.encoders, config.encoders, Run(config.out).features, config.device
     )
     summary = train_capture(
         train_config, capture, fusion.bounds, fusion.points, features, config.out, config.device,
@@ -105,8 +107,9 @@ def _query(config: DemoConfig, capture_dir: Path) -> None:
     scene = open_scene(config.out, device=config.device, config=QuerySessionConfig(num_scales=EVAL_SCALES))
     print(f"[4/{STAGES}] text queries: every ground-truth label on {EVAL_VIEWS} held-out and {EVAL_VIEWS} training "
           f"views at {EVAL_SCALES} scales, field vs 2D baselines")
-    out = evaluate_scene(scene, load_ground_truth(capture_dir), config.out / "eval" / "localisation.json",
-                         max_views=EVAL_VIEWS, features_dir=config.out / "features")
+    run = Run(config.out)
+    out = evaluate_scene(scene, load_ground_truth(capture_dir), run.eval / "localisation.json",
+                         max_views=EVAL_VIEWS, features_dir=run.features)
     print(f"      {time.perf_counter() - t0:.1f} s -> {out.json_path}")
 
 
@@ -152,9 +155,9 @@ def run_demo(config: DemoConfig) -> None:
     t0 = time.perf_counter()
     result = fuse_capture(capture, FusionConfig())
     fuse_seconds = time.perf_counter() - t0
-    files = save_fusion(result, config.out / "fusion")
+    files = save_fusion(result, Run(config.out).fusion)
     intr, pose = overview_camera(result.bounds)
-    preview = config.out / "fusion" / "preview.png"
+    preview = Run(config.out).fusion / "preview.png"
     Image.fromarray(splat_points(result.points, intr, pose, radius=2)).save(preview)
     truth = load_ground_truth(capture_dir)
     report = evaluate_fusion(result, capture, truth)

@@ -1,4 +1,8 @@
-"""The ``lerf3d`` command line: one sub-command per stage of the pipeline."""
+"""The ``lerf3d`` command line: one sub-command per stage of the pipeline.
+
+Building the parser imports argparse-level modules only (no torch, no query stack): each handler
+imports its stage when the command runs, so ``lerf3d --help`` answers at once.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,16 @@ import sys
 import time
 from pathlib import Path
 
-from lerf3d.capture import CaptureError
+from lerf3d.encoders.spec import DEFAULT_DENSE_SPEC, DEFAULT_IMAGE_TEXT_SPEC
 from lerf3d.preflight import check_output_path, positive_float_arg, positive_int_arg
 
 
 def _cmd_fuse(args: argparse.Namespace) -> int:
+    from PIL import Image
+
     from lerf3d.capture import frames_summary, load_capture
     from lerf3d.fusion import FusionConfig, fuse_capture, save_fusion
     from lerf3d.fusion.preview import overview_camera, splat_points
-    from PIL import Image
 
     start = time.perf_counter()
     check_output_path(args.out, folder=True)
@@ -39,9 +44,10 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
 def _cmd_features(args: argparse.Namespace) -> int:
     from lerf3d.capture import load_capture
     from lerf3d.features.command import run_features
+    from lerf3d.runs.layout import FEATURES_DIR
 
     dense = None if args.dense in ("", "none") else args.dense
-    out = check_output_path(args.out or Path(args.capture) / "features", folder=True)
+    out = check_output_path(args.out or Path(args.capture) / FEATURES_DIR, folder=True)
     capture = load_capture(args.capture, intrinsics=args.intrinsics) if args.intrinsics else args.capture
     summary, _ = run_features(capture, out, args.image_text, dense, device=args.device, batch_size=args.batch_size)
     print(summary.describe())
@@ -73,7 +79,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from lerf3d.demo import DemoConfig, run_demo
+    from lerf3d_cli.demo import DemoConfig, run_demo
 
     run_demo(DemoConfig(out=Path(args.out), preset=args.preset, seed=args.seed, train_preset=args.train_preset))
     return 0
@@ -110,8 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     feats = sub.add_parser("features", help="extract (and cache) the crop pyramid and DINO maps of a capture")
     feats.add_argument("capture", type=Path, help="capture folder or file")
     feats.add_argument("--out", type=Path, default=None, help="cache folder (default: CAPTURE/features)")
-    feats.add_argument("--image-text", default="lerf3d:tiny", help="image-text encoder spec, e.g. openclip:ViT-B-16/laion2b_s34b_b88k")
-    feats.add_argument("--dense", default="lerf3d:tiny", help="dense encoder spec (dino:dino_vits8, dinov2:vits14) or none")
+    feats.add_argument("--image-text", default=DEFAULT_IMAGE_TEXT_SPEC,
+                       help="image-text encoder spec, e.g. openclip:ViT-B-16/laion2b_s34b_b88k")
+    feats.add_argument("--dense", default=DEFAULT_DENSE_SPEC,
+                       help="dense encoder spec (dino:dino_vits8, dinov2:vits14) or none")
     feats.add_argument("--device", default="cpu", help="torch device")
     feats.add_argument("--batch-size", type=positive_int_arg, default=64, help="crops encoded per batch")
     _add_intrinsics_argument(feats)
@@ -123,8 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--preset", default="default", help="tiny | default | big, or a .toml file (configs/)")
     train.add_argument("--steps", type=positive_int_arg, default=None, help="total steps (default: the preset's)")
     train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/latest with its config")
-    train.add_argument("--image-text", default="lerf3d:tiny", help="image-text encoder spec for the crop pyramids")
-    train.add_argument("--dense", default="lerf3d:tiny", help="dense (DINO) encoder spec, or none")
+    train.add_argument("--image-text", default=DEFAULT_IMAGE_TEXT_SPEC, help="image-text encoder spec for the crop pyramids")
+    train.add_argument("--dense", default=DEFAULT_DENSE_SPEC, help="dense (DINO) encoder spec, or none")
     train.add_argument("--features-dir", type=Path, default=None,
                        help="feature cache (default: CAPTURE/features if it exists, else OUT/features)")
     train.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
@@ -156,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _register_viewer(sub: argparse._SubParsersAction) -> None:
     """``lerf3d view`` lives in the top-level ``viewer`` package (it imports lerf3d, never the
-    reverse); lerf3d's other commands work without it."""
+    reverse); the other commands work without it."""
     import importlib.util
 
     if importlib.util.find_spec("viewer") is not None:
@@ -167,6 +175,8 @@ def _register_viewer(sub: argparse._SubParsersAction) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from lerf3d.capture import CaptureError  # after parsing: --help needs no capture readers (numpy)
+
     try:
         return args.func(args)
     except (CaptureError, OSError, ValueError) as err:  # OSError: a full disk, a path below a file

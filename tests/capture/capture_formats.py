@@ -1,6 +1,6 @@
 """Writers of the capture formats lerf3d reads: a :class:`lerf3d.types.Capture` -> files on disk.
 
-For converting data between formats and for round-trip tests of :mod:`lerf3d.capture`. Each writer
+Test scaffolding (not shipped): the round-trip and reader tests of :mod:`lerf3d.capture`. Each writer
 is the inverse of the reader of the same name (see that reader's module docstring for the layout),
 up to the format's quantisation: JPEG colour (an RGB source that already is a JPEG is copied
 byte-for-byte), and 16-bit depth in the format's unit (1 mm for nerfstudio and ScanNet, 0.2 mm for
@@ -23,9 +23,9 @@ from PIL import Image
 from lerf3d.capture.files import read_bytes
 from lerf3d.capture.io import load_depth, load_rgb
 from lerf3d.capture.poses import Y_UP_TO_Z_UP, matrix_to_quat_xyzw
-from lerf3d.geometry import opencv_to_opengl
 from lerf3d.capture.replica import REPLICA_DEPTH_UNITS_PER_METRE
 from lerf3d.capture.tum import TUM_DEPTH_SCALE
+from lerf3d.geometry import opencv_to_opengl
 from lerf3d.types import Capture, Frame, Intrinsics
 
 JPEG_QUALITY = 95
@@ -104,7 +104,7 @@ def write_tum(capture: Capture, out: Path, fps: float = TUM_DEFAULT_FPS) -> Path
         pose = frame.camera_to_world
         values = [*pose[:3, 3], *matrix_to_quat_xyzw(pose[:3, :3])]
         truth_lines.append(stamp + " " + " ".join(f"{v:.9f}" for v in values))
-    header = "# written by lerf3d data_tools.formats\n"
+    header = "# written by lerf3d's capture tests\n"
     (out / "rgb.txt").write_text(header + "# timestamp filename\n" + "\n".join(rgb_lines) + "\n")
     (out / "depth.txt").write_text(header + "# timestamp filename\n" + "\n".join(depth_lines) + "\n")
     (out / "groundtruth.txt").write_text(
