@@ -104,6 +104,10 @@ JSON = "application/json"
     ("/api/chat", {"question": "how many chairs?"}, None, "application/json", 404, "no scene LLM"),
     ("/api/teapot", {}, None, "application/json", 404, "no endpoint"),
     ("/api/scene", {}, None, "application/json", 405, "no endpoint"),
+    ("/api/query", None, b'{"phrases": ' + b"[" * 60_000, JSON, 400, "nested over 32 levels"),
+    ("/api/render", {"camera": {"camera_to_world": [[1, 0, 0, 1e308], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]],
+                                "fov_y": 60, "width": 32, "height": 24}}, None, JSON, 400,
+     "camera_to_world translation"),
 ])
 def test_malformed_requests_get_json_errors_and_the_server_stays_up(served, path, payload, raw, content_type,
                                                                     status, message):
