@@ -129,7 +129,7 @@ class ViewerHandler(BaseHTTPRequestHandler):
 
         self._guarded(refuse)
 
-    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _method_not_allowed  # noqa: N815
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _method_not_allowed
 
     # -- GET ------------------------------------------------------------------------------------
 
