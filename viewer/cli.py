@@ -7,6 +7,7 @@ lerf3d's command line adds this sub-command only when the viewer package is inst
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 from pathlib import Path
 
@@ -50,12 +51,24 @@ def packaged_llm() -> Path | None:
 
 
 def run_view(args: argparse.Namespace) -> int:
-    """Open the checkpoint (and the scene LLM), then serve until Ctrl-C."""
-    from viewer.scene import load_viewer_scene
-    from viewer.server import serve
+    """Take the port (a busy one is an error before anything loads), open the checkpoint (and the
+    scene LLM), then serve until Ctrl-C."""
+    from viewer.server import bind_listener
 
     config = ViewerConfig(host=args.host, port=args.port, outputs_dir=args.outputs, full_long_side=args.size,
                           max_points=args.max_points)
+    listener = bind_listener(config)
+    try:
+        load_and_serve(args, config, listener)
+    finally:
+        listener.close()
+    return 0
+
+
+def load_and_serve(args: argparse.Namespace, config: ViewerConfig, listener: socket.socket) -> None:
+    from viewer.scene import load_viewer_scene
+    from viewer.server import serve
+
     print(f"lerf3d view: opening {args.checkpoint} ...", flush=True)
     scene = load_viewer_scene(args.checkpoint, args.capture, args.device, args.image_text, config.max_points,
                               seed=config.seed)
@@ -71,8 +84,7 @@ def run_view(args: argparse.Namespace) -> int:
                              "--llm-scene PATH (or --no-llm)")
         print(f"lerf3d view: loading the scene LLM {llm} on {source} ...", flush=True)
         scene = replace(scene, chat=load_chat(llm, source, args.device, args.llm_encoder))
-    serve(scene, config, verbose=args.verbose)
-    return 0
+    serve(scene, config, verbose=args.verbose, listener=listener)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001 (argparse has no public type)

@@ -50,6 +50,14 @@ class ViewerConfig:
     """Characters of a chat question."""
     seed: int = 0
     """Seed of the point subsampling (the same scene always shows the same points)."""
+    listen_backlog: int = 1024
+    """Connections the kernel queues before the server accepts them (the standard library's 5 made
+    a burst of 50 clients see resets); the kernel caps it at net.core.somaxconn."""
+    socket_timeout_s: float = 30.0
+    """Seconds a connection may sit idle mid-request or between keep-alive requests before it is
+    closed (without it a stalled client holds its thread forever). Not a limit on render time."""
+    max_connections: int = 512
+    """Connections served at once; one more gets an immediate JSON 503 instead of another thread."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -61,6 +69,8 @@ class ViewerConfig:
             raise ValueError(f"preview_divisor must be >= 1, got {self.preview_divisor}")
         if self.max_pixels < 64 or self.max_points < 1 or self.max_phrases < 1 or self.recent_queries < 1:
             raise ValueError("max_pixels >= 64, max_points, max_phrases and recent_queries >= 1 are needed")
+        if self.listen_backlog < 1 or self.max_connections < 1 or not self.socket_timeout_s > 0:
+            raise ValueError("listen_backlog, max_connections and socket_timeout_s must be positive")
         if self.max_body_bytes < 1024:
             raise ValueError(f"max_body_bytes must be >= 1024, got {self.max_body_bytes}")
 

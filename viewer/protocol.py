@@ -35,6 +35,14 @@ MIN_PREVIEW_SIDE = 8
 """A preview is never smaller than this per side."""
 DEFAULT_THRESHOLD = NEUTRAL_RELEVANCY
 """The page's threshold slider starts where LERF's "not this" ends (sec. 3.4)."""
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of a request body: the deepest real request (a camera's 4x4 pose) is 4 levels;
+Python's parser recurses per level and would fail near 1,000 with a RecursionError."""
+MAX_TRANSLATION = 1e6
+"""Largest camera position coordinate (scene units): the field renders in float32, whose 7 digits
+leave no precision for a scene of a few units seen from further away, and 1e39 is infinity."""
+SHOWN_CHARS = 60
+"""How much of a refused value an error message repeats (a body may be 64 KiB of one value)."""
 
 
 class RequestError(Exception):
@@ -75,42 +83,79 @@ class ExportRequest:
 
 
 def parse_body(body: bytes) -> dict[str, Any]:
-    """The JSON object in a request body."""
+    """The JSON object in a request body, nested at most MAX_JSON_DEPTH levels."""
     try:
         payload = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise RequestError(f"bad JSON: {err}") from None
+        raise RequestError(f"bad JSON in the request body: {err}") from None
+    except RecursionError:
+        raise RequestError(f"bad JSON in the request body: nested over {MAX_JSON_DEPTH} levels deep") from None
     if not isinstance(payload, dict):
         raise RequestError(f"the request body must be a JSON object, got {type(payload).__name__}")
+    if json_depth(payload) > MAX_JSON_DEPTH:
+        raise RequestError(f"bad JSON in the request body: nested over {MAX_JSON_DEPTH} levels deep")
     return payload
+
+
+def json_depth(value: Any) -> int:
+    """Nesting depth of a parsed JSON value (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, depth + 1)
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def shown(value: Any) -> str:
+    """``repr(value)``, cut to SHOWN_CHARS for an error message."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "..."
 
 
 def check_keys(payload: Mapping[str, Any], allowed: frozenset[str] | set[str], what: str) -> None:
     unknown = sorted(set(payload) - set(allowed))
     if unknown:
-        raise RequestError(f"unknown {what} field(s) {unknown}; expected some of {sorted(allowed)}")
+        raise RequestError(f"unknown {what} field(s) {shown(unknown)}; expected some of {sorted(allowed)}")
 
 
 def _int(value: Any, name: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise RequestError(f"{name} must be an integer, got {value!r}")
+        raise RequestError(f"{name} must be an integer, got {shown(value)}")
     if not low <= value <= high:
-        raise RequestError(f"{name} must be in {low}..{high}, got {value}")
+        raise RequestError(f"{name} must be in {low}..{high}, got {shown(value)}")
     return value
 
 
 def _number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise RequestError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
+    """A finite float; JSON integers may be too large for one (10**400 is valid JSON)."""
+    if not isinstance(value, bool) and isinstance(value, (int, float)):
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if math.isfinite(number):
+            return number
+    raise RequestError(f"{name} must be a finite number, got {shown(value)}")
+
+
+def _matrix(value: Any, name: str) -> np.ndarray:
+    """A 4x4 array of finite numbers, given as a list of four rows."""
+    if not isinstance(value, list) or len(value) != 4 or any(
+            not isinstance(row, list) or len(row) != 4 for row in value):
+        raise RequestError(f"{name} must be a 4x4 array of numbers (four rows of four), got {shown(value)}")
+    return np.array([[_number(x, f"{name}[{r}][{c}]") for c, x in enumerate(row)] for r, row in enumerate(value)])
 
 
 def check_resolution(width: int, height: int, config: ViewerConfig) -> None:
     _int(width, "camera width", 1, config.max_side)
     _int(height, "camera height", 1, config.max_side)
     if width * height > config.max_pixels:
-        raise RequestError(f"{width}x{height} is over the viewer's cap of {config.max_pixels} pixels "
-                           f"(e.g. {int(math.sqrt(config.max_pixels))}x{int(math.sqrt(config.max_pixels))})")
+        side = int(math.sqrt(config.max_pixels))
+        raise RequestError(f"camera width x height {width}x{height} is over the viewer's cap of "
+                           f"{config.max_pixels} pixels (e.g. {side}x{side})")
 
 
 def still_size(width: int, height: int, long_side: int) -> tuple[int, int]:
@@ -144,17 +189,17 @@ def parse_camera(value: Any, cameras: Mapping[str, QueryCamera], config: ViewerC
     check_resolution(width, height, config)
     convention = value.get("convention", "opengl")
     if convention not in CONVENTIONS:
-        raise RequestError(f"camera convention must be one of {list(CONVENTIONS)}, got {convention!r}")
-    try:
-        pose = np.asarray(value["camera_to_world"], dtype=np.float64)
-    except (TypeError, ValueError):
-        raise RequestError("camera_to_world must be a 4x4 array of numbers") from None
-    if pose.shape != (4, 4) or not np.isfinite(pose).all():
-        raise RequestError(f"camera_to_world must be a finite 4x4 array, got shape {pose.shape}")
+        raise RequestError(f"camera convention must be one of {list(CONVENTIONS)}, got {shown(convention)}")
+    pose = _matrix(value["camera_to_world"], "camera_to_world")
     rotation = pose[:3, :3]
-    orthonormal = np.allclose(rotation.T @ rotation, np.eye(3), atol=RIGID_TOLERANCE)
+    # bounded entries first: the product of a huge matrix with itself overflows
+    orthonormal = np.abs(rotation).max() <= 1 + RIGID_TOLERANCE and np.allclose(
+        rotation.T @ rotation, np.eye(3), atol=RIGID_TOLERANCE)
     if not orthonormal or not np.allclose(pose[3], [0, 0, 0, 1]):
         raise RequestError("camera_to_world must be rigid (orthonormal rotation, last row 0 0 0 1)")
+    if np.abs(pose[:3, 3]).max() > MAX_TRANSLATION:
+        raise RequestError(f"camera_to_world translation must be within +-{MAX_TRANSLATION:g} scene units, "
+                           f"got {pose[:3, 3].tolist()}")
     fov = _number(value["fov_y"], "fov_y")
     if not FOV_RANGE_DEG[0] <= fov <= FOV_RANGE_DEG[1]:
         raise RequestError(f"fov_y must be in {FOV_RANGE_DEG[0]}..{FOV_RANGE_DEG[1]} degrees, got {fov}")
@@ -170,9 +215,9 @@ def _named_camera(
     name = value["name"]
     if not isinstance(name, str) or name not in cameras:
         known = list(cameras)
-        shown = ", ".join(known[:5]) + (", ..." if len(known) > 5 else "")
-        raise RequestError(f"unknown camera {name!r}; this scene has {len(known)} named cameras"
-                           + (f" ({shown})" if known else ""), status=404)
+        listed = ", ".join(known[:5]) + (", ..." if len(known) > 5 else "")
+        raise RequestError(f"unknown camera {shown(name)}; this scene has {len(known)} named cameras"
+                           + (f" ({listed})" if known else ""), status=404)
     camera = cameras[name]
     if ("width" in value) != ("height" in value):
         raise RequestError("give both width and height, or neither")
@@ -220,7 +265,7 @@ def parse_render(
         raise RequestError("render needs a camera")
     preview = payload.get("preview", False)
     if not isinstance(preview, bool):
-        raise RequestError(f"preview must be true or false, got {preview!r}")
+        raise RequestError(f"preview must be true or false, got {shown(preview)}")
     return RenderRequest(parse_camera(payload["camera"], cameras, config), preview)
 
 

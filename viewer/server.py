@@ -3,14 +3,24 @@ exports folder, on 127.0.0.1 unless told otherwise.
 
     python -m viewer CKPT [--port 7007] [--host 127.0.0.1]     (same as ``lerf3d view``)
 
-Every request gets an answer: malformed ones a JSON ``{"error": ...}`` with a 4xx status, a bug a
-500 with its message; the server keeps serving either way. Files are served from two places only,
-each resolved and checked to lie inside it: the page's static folder and the exports folder.
+Every request gets an answer: malformed ones a JSON ``{"error": ...}`` with a 4xx status (a method
+other than GET/HEAD/POST a 405 with ``Allow``), a bug a 500 with its message; the server keeps
+serving either way. A client that hangs up is let go quietly, one that stalls is timed out, and a
+burst of connections waits in a deep listen queue instead of being reset. Files are served from two
+places only, each resolved and checked to lie inside it: the page's static folder and the exports
+folder.
+
+The standard library's threaded server holds the load once configured (a thread per connection,
+1024-deep listen queue, socket timeouts, a connection cap): the work behind each request is torch on
+one scene under one lock, so an event loop would only queue the same renders elsewhere
+(bench/viewer_load.py measures it).
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import socket
 import sys
 import threading
 import traceback
@@ -32,6 +42,8 @@ STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; ch
 """The only file types the static route serves."""
 LOCAL_HOSTNAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 """Host headers accepted by a localhost server: another name pointing here is a DNS-rebinding page."""
+HANGUPS = (ConnectionError, TimeoutError)
+"""A client that reset, closed or stalled its connection: nobody is left to answer, nothing to log."""
 
 
 class ViewerHandler(BaseHTTPRequestHandler):
@@ -42,9 +54,22 @@ class ViewerHandler(BaseHTTPRequestHandler):
 
     # -- plumbing -------------------------------------------------------------------------------
 
+    def setup(self) -> None:
+        self.timeout = self.server.config.socket_timeout_s  # read by StreamRequestHandler.setup
+        super().setup()
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
         if self.server.verbose:
             super().log_message(format, *args)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (bad request line, unknown method, huge headers) as JSON too."""
+        self.close_connection = True
+        try:
+            extra = {"Allow": ALLOWED_METHODS} if code in (405, 501) else None
+            self._error(code, message or self.responses.get(code, ("error",))[0], extra)
+        except HANGUPS:
+            pass
 
     def _send(self, status: int, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -63,8 +88,9 @@ class ViewerHandler(BaseHTTPRequestHandler):
     def _json(self, payload: Any, status: int = 200) -> None:
         self._send(status, json.dumps(payload).encode("utf-8"), "application/json")
 
-    def _error(self, status: int, message: str) -> None:
-        self._json({"error": message, "status": status}, status)
+    def _error(self, status: int, message: str, extra: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps({"error": message, "status": status}).encode("utf-8"),
+                   "application/json", extra)
 
     def _path(self) -> str:
         return unquote(urlsplit(self.path).path)
@@ -78,16 +104,32 @@ class ViewerHandler(BaseHTTPRequestHandler):
 
     def _guarded(self, route: Any) -> None:
         try:
-            if not self._host_allowed():
-                raise RequestError("this viewer only answers requests addressed to localhost", status=403)
-            route()
-        except RequestError as err:
-            self._error(err.status, err.message)
-        except BrokenPipeError:
+            try:
+                if not self._host_allowed():
+                    raise RequestError("this viewer only answers requests addressed to localhost", status=403)
+                route()
+            except RequestError as err:
+                allow = {"Allow": allowed_methods(self._path())} if err.status == 405 else None
+                self._error(err.status, err.message, allow)
+            except TimeoutError:  # the body stopped arriving: say so if the client still listens
+                self.close_connection = True
+                self._error(408, f"the request stalled for {self.server.config.socket_timeout_s:g} s")
+            except HANGUPS:
+                raise
+            except Exception as err:  # a bug must not take the server down: report it, keep serving
+                traceback.print_exc(file=sys.stderr)
+                self._error(500, f"internal error ({type(err).__name__}: {err})")
+        except HANGUPS:
             self.close_connection = True
-        except Exception as err:  # a bug must not take the server down: report it, keep serving
-            traceback.print_exc(file=sys.stderr)
-            self._error(500, f"internal error ({type(err).__name__}: {err})")
+
+    def _method_not_allowed(self) -> None:
+        def refuse() -> None:
+            self.close_connection = True  # any body stays unread
+            raise RequestError(f"method {self.command} is not allowed on {self._path()}", status=405)
+
+        self._guarded(refuse)
+
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _method_not_allowed
 
     # -- GET ------------------------------------------------------------------------------------
 
@@ -187,18 +229,82 @@ POST_ROUTES = {"/api/render": _render, "/api/query": _query, "/api/export": _exp
 """JSON endpoints taking a body."""
 GET_ROUTES = frozenset({"/api/scene", "/api/points", "/api/health"})
 """JSON endpoints without one."""
+ALLOWED_METHODS = "GET, HEAD, POST"
+"""The methods this server answers at all (the ``Allow`` of a 501)."""
+
+
+def allowed_methods(path: str) -> str:
+    """The ``Allow`` header of a 405 on ``path``."""
+    return "POST" if path in POST_ROUTES else "GET, HEAD"
+
+
+def bind_listener(config: ViewerConfig) -> socket.socket:
+    """A listening socket on ``config.host:config.port``; ValueError naming the port when it is taken
+    (called before the model loads, so a busy port costs nothing)."""
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    try:
+        return socket.create_server((config.host, config.port), family=family, backlog=config.listen_backlog)
+    except OSError as err:
+        if err.errno == errno.EADDRINUSE:
+            raise ValueError(f"port {config.port} on {config.host} is already in use (another viewer?): "
+                             "stop it or pass --port N") from None
+        raise ValueError(f"cannot listen on {config.host} port {config.port}: {err.strerror or err}") from None
+
+
+def busy_reply(limit: int) -> bytes:
+    """The whole HTTP answer to a connection over the cap."""
+    body = json.dumps({"error": f"the viewer is serving its limit of {limit} connections: retry shortly",
+                       "status": 503}).encode("utf-8")
+    head = (f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n")
+    return head.encode("ascii") + body
 
 
 class ViewerHTTPServer(ThreadingHTTPServer):
-    """A thread per connection; daemon threads so a stuck client never blocks shutdown."""
+    """A thread per connection, at most ``config.max_connections`` at once; daemon threads so a
+    stuck client never blocks shutdown."""
 
     daemon_threads = True
 
-    def __init__(self, api: ViewerAPI, config: ViewerConfig, verbose: bool = False) -> None:
+    def __init__(self, api: ViewerAPI, config: ViewerConfig, verbose: bool = False,
+                 listener: socket.socket | None = None) -> None:
         self.api = api
         self.config = config
         self.verbose = verbose
-        super().__init__((config.host, config.port), ViewerHandler)
+        self._slots = threading.BoundedSemaphore(config.max_connections)
+        listener = listener if listener is not None else bind_listener(config)
+        super().__init__((config.host, config.port), ViewerHandler, bind_and_activate=False)
+        self.socket.close()  # the one socketserver made unbound: use the listening one
+        self.socket = listener
+        self.server_address = listener.getsockname()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            try:  # answered here, without a thread: that is what the cap saves
+                request.settimeout(1.0)
+                request.sendall(busy_reply(self.config.max_connections))
+                request.setblocking(False)
+                request.recv(65536)  # what already arrived: closing on unread data resets the answer
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client hanging up is routine; anything else is a bug worth its traceback."""
+        if not isinstance(sys.exc_info()[1], HANGUPS):
+            super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:
@@ -208,10 +314,12 @@ class ViewerHTTPServer(ThreadingHTTPServer):
 
 
 def make_server(
-    scene: ViewerScene, config: ViewerConfig = ViewerConfig(), verbose: bool = False
+    scene: ViewerScene, config: ViewerConfig = ViewerConfig(), verbose: bool = False,
+    listener: socket.socket | None = None,
 ) -> ViewerHTTPServer:
-    """A bound (not yet serving) server for ``scene``; ``config.port = 0`` picks a free port."""
-    return ViewerHTTPServer(ViewerAPI(scene, config), config, verbose)
+    """A bound (not yet serving) server for ``scene``, on ``listener`` when given (see
+    :func:`bind_listener`); ``config.port = 0`` picks a free port."""
+    return ViewerHTTPServer(ViewerAPI(scene, config), config, verbose, listener)
 
 
 def serve_in_thread(server: ViewerHTTPServer) -> threading.Thread:
@@ -229,9 +337,10 @@ def host_warning(config: ViewerConfig) -> str | None:
             "can query the scene, use its CPU/GPU and download exports; there is no authentication")
 
 
-def serve(scene: ViewerScene, config: ViewerConfig = ViewerConfig(), verbose: bool = False) -> None:
-    """Serve until interrupted (Ctrl-C)."""
-    server = make_server(scene, config, verbose)
+def serve(scene: ViewerScene, config: ViewerConfig = ViewerConfig(), verbose: bool = False,
+          listener: socket.socket | None = None) -> None:
+    """Serve until interrupted (Ctrl-C), on ``listener`` when one was bound already."""
+    server = make_server(scene, config, verbose, listener)
     warning = host_warning(config)
     if warning:
         print(warning, file=sys.stderr)

@@ -104,6 +104,10 @@ JSON = "application/json"
     ("/api/chat", {"question": "how many chairs?"}, None, "application/json", 404, "no scene LLM"),
     ("/api/teapot", {}, None, "application/json", 404, "no endpoint"),
     ("/api/scene", {}, None, "application/json", 405, "no endpoint"),
+    ("/api/query", None, b'{"phrases": ' + b"[" * 60_000, JSON, 400, "nested over 32 levels"),
+    ("/api/render", {"camera": {"camera_to_world": [[1, 0, 0, 1e308], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]],
+                                "fov_y": 60, "width": 32, "height": 24}}, None, JSON, 400,
+     "camera_to_world translation"),
 ])
 def test_malformed_requests_get_json_errors_and_the_server_stays_up(served, path, payload, raw, content_type,
                                                                     status, message):
@@ -234,3 +238,22 @@ def test_chat_endpoint_with_a_scene_llm(gt_scene, tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize("preview", [True, False])
+def test_a_camera_far_outside_the_room_renders_or_is_refused(served, preview):
+    """The largest translation accepted renders (nothing in view) instead of overflowing; one past it
+    is a 400 naming the field."""
+    from viewer.protocol import MAX_TRANSLATION
+
+    def camera(offset: float) -> dict:
+        pose = np.eye(4)
+        pose[:3, 3] = [offset, -offset, offset]
+        return {"camera": {"camera_to_world": pose.tolist(), "fov_y": 60, "width": 32, "height": 24},
+                "preview": preview}
+
+    status, data = post_json(served.url, "/api/render", camera(MAX_TRANSLATION))
+    assert status == 200, data
+    assert data["preview"] is preview and data["image"].startswith("data:image/")
+    status, data = post_json(served.url, "/api/render", camera(10 * MAX_TRANSLATION))
+    assert status == 400 and "camera_to_world translation" in data["error"]

@@ -59,7 +59,7 @@ def test_view_opens_a_checkpoint_and_serves_it(trained_run, tiny_room, monkeypat
     monkeypatch.setattr(checkpoint_module, "build_encoder", lambda recorded, spec, device: encoder)
     handed = {}
     monkeypatch.setattr(server_module, "serve",
-                        lambda scene, config, verbose=False: handed.update(scene=scene, config=config))
+                        lambda scene, config, verbose=False, listener=None: handed.update(scene=scene, config=config))
     argv = ["view", str(run), "--port", "0", "--outputs", str(tmp_path), "--max-points", "500",
             "--size", "48"]
     assert lerf3d_cli.main([*argv, "--no-llm"]) == 0
@@ -88,7 +88,7 @@ def test_view_loads_the_packaged_scene_llm_by_default(trained_run, tiny_room, mo
 
     run, encoder = trained_run
     monkeypatch.setattr(checkpoint_module, "build_encoder", lambda recorded, spec, device: encoder)
-    monkeypatch.setattr(server_module, "serve", lambda scene, config, verbose=False: None)
+    monkeypatch.setattr(server_module, "serve", lambda scene, config, verbose=False, listener=None: None)
     monkeypatch.setattr(viewer_cli, "packaged_llm", lambda: tmp_path / "packaged")
     loaded = []
     monkeypatch.setattr(chat_module, "load_chat", lambda *args: loaded.append(args) or (lambda q: "yes"))
@@ -102,6 +102,24 @@ def test_view_loads_the_packaged_scene_llm_by_default(trained_run, tiny_room, mo
 def test_view_errors_are_reported(tmp_path, capsys):
     assert lerf3d_cli.main(["view", str(tmp_path / "missing.ckpt")]) == 2
     assert "lerf3d view: error" in capsys.readouterr().err
+
+
+def test_a_busy_port_is_an_error_before_the_checkpoint_loads(trained_run, monkeypatch, tmp_path, capsys):
+    import viewer.scene as scene_module
+
+    opened = []
+    monkeypatch.setattr(scene_module, "load_viewer_scene", lambda *args, **kwargs: opened.append(args))
+    taken = server_module.bind_listener(ViewerConfig(port=0))
+    try:
+        port = taken.getsockname()[1]
+        argv = ["view", str(trained_run[0]), "--port", str(port), "--outputs", str(tmp_path), "--no-llm"]
+        assert lerf3d_cli.main(argv) == 2
+    finally:
+        taken.close()
+    err = capsys.readouterr().err.strip()
+    assert err == (f"lerf3d view: error: port {port} on 127.0.0.1 is already in use (another viewer?): "
+                   "stop it or pass --port N")
+    assert opened == []
 
 
 def test_serving_beyond_localhost_prints_a_warning(gt_scene, monkeypatch, capsys, tmp_path):

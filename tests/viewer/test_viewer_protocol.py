@@ -78,7 +78,15 @@ def test_named_camera_keeps_its_depth_at_the_still_size():
     (free(fov_y="wide"), 400, "finite number"),
     (free(fov_y=float("nan")), 400, "finite number"),
     (free(camera_to_world=[[1, 0], [0, 1]]), 400, "4x4"),
-    (free(camera_to_world=[["a"] * 4] * 4), 400, "4x4 array of numbers"),
+    (free(camera_to_world=[["a"] * 4] * 4), 400, "camera_to_world[0][0] must be a finite number, got 'a'"),
+    (free(camera_to_world=[[1, 0, 0, 0]] * 3 + [[0, 0, 0, "1"]]), 400, "camera_to_world[3][3] must be a finite"),
+    (free(camera_to_world=[[1, 0, 0, 10**400], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]), 400,
+     "camera_to_world[0][3] must be a finite number"),
+    (free(camera_to_world=[[1, 0, 0, 1e308], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]), 400,
+     "camera_to_world translation must be within"),
+    (free(camera_to_world=[[1e300, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]), 400, "rigid"),
+    (free(fov_y=10**400), 400, "fov_y must be a finite number"),
+    (free(width=[1] * 10**4), 400, "camera width must be an integer, got [1, 1,"),
     (free(camera_to_world=[[2, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]), 400, "rigid"),
     (free(convention="directx"), 400, "convention"),
     ({k: v for k, v in free().items() if k != "fov_y"}, 400, "missing ['fov_y']"),
@@ -105,10 +113,11 @@ def test_phrases():
 def test_bodies_and_requests():
     assert parse_body(b'{"a": 1}') == {"a": 1}
     for body, message in [(b"{bad", "bad JSON"), (b"[1, 2]", "JSON object"), (b"\xff\xfe", "bad JSON"),
-                          (b"", "bad JSON")]:
+                          (b"", "bad JSON"), (b"[" * 60_000, "nested over 32 levels"),
+                          (b'{"a": ' + b"[" * 40 + b"]" * 40 + b"}", "nested over 32 levels")]:
         with pytest.raises(RequestError) as err:
             parse_body(body)
-        assert message in err.value.message
+        assert message in err.value.message and len(err.value.message) < 200
     assert parse_render({"camera": {"name": "f0"}, "preview": True}, CAMERAS, CONFIG).preview
     with pytest.raises(RequestError, match="unknown render field"):
         parse_render({"camera": {"name": "f0"}, "quality": "high"}, CAMERAS, CONFIG)
