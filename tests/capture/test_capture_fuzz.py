@@ -20,8 +20,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
-hypothesis = pytest.importorskip("hypothesis", reason="the fuzz suite needs hypothesis (the dev extra)")
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from spec_formats import (

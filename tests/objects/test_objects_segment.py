@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -9,6 +10,8 @@ import torch.nn.functional as F
 from lerf3d.ground_truth import load_ground_truth
 from lerf3d.objects.segment import (
     SegmentConfig,
+    footprint_overlap,
+    merge_stacked,
     scene_segments,
     segment_points,
     split_supported_items,
@@ -171,3 +174,34 @@ def test_tiny_room_furniture_becomes_one_token_each(tiny_room, tiny_points):
         main = int(segments[counts.argmax()])
         purity = float(inside[ids == main].float().mean())
         assert purity > 0.7, f"{obj.label}: its segment is {purity:.2f} that piece"
+
+
+def test_stacked_parts_of_one_piece_merge_and_side_by_side_pieces_do_not():
+    top = _grid((0, 0, 0.7), (1.2, 0.8, 0.7))  # a tabletop
+    base = _grid((0.3, 0.2, 0.1), (0.9, 0.6, 0.5))  # a box under it, 20 cm below: not touching
+    twin = _grid((1.5, 0, 0.1), (2.0, 0.4, 0.5))  # a like piece beside it
+    xyz = torch.cat([top, base, twin])
+    ids = torch.cat([torch.zeros(len(top)), torch.ones(len(base)), torch.full((len(twin),), 2.0)]).long()
+    same = torch.tensor([[1.0, 0.0]]).expand(len(xyz), 2)
+    cfg = SegmentConfig(merge_stacked=True, stack_gap_m=0.25)
+    merged = merge_stacked(xyz, same, ids, cfg)
+    assert merged[: len(top)].unique().tolist() == merged[len(top) : len(top) + len(base)].unique().tolist()
+    assert merged[-1] != merged[0] and len(merged.unique()) == 2
+    other = torch.cat([same[: len(top)], torch.tensor([[0.0, 1.0]]).expand(len(base) + len(twin), 2)])
+    assert len(merge_stacked(xyz, other, ids, cfg).unique()) == 3  # features disagree: kept apart
+    assert len(merge_stacked(xyz, same, ids, SegmentConfig(merge_stacked=True, stack_gap_m=0.1)).unique()) == 3
+    np.testing.assert_allclose(footprint_overlap(torch.tensor([[0.0, 0, 0], [0.5, 0, 0]]),
+                                                 torch.tensor([[1.0, 1, 1], [2.0, 1, 1]])).numpy(),
+                               [[1.0, 0.5], [1 / 3, 1.0]], atol=1e-6)
+
+
+def test_a_surface_is_its_pieces_densest_level_not_a_cross_section_of_its_items():
+    top = _grid((0, 0, 0.72), (1.2, 0.8, 0.72))  # 31 x 21 points at one height
+    item = torch.cat([_grid((0.3, 0.3, z), (0.5, 0.5, z)) for z in (0.80, 0.82, 0.84, 0.86, 0.88, 0.90)])
+    xyz = torch.cat([top, item])  # every 2 cm level of the item holds 36 points, > 5 % of the piece
+    ids = torch.zeros(len(xyz), dtype=torch.long)
+    plain = SegmentConfig(feature_threshold=None, surface_min_fraction=0.05)
+    assert len(split_supported_items(xyz, ids, plain).unique()) == 1  # the item's top passed for the surface
+    peak = SegmentConfig(feature_threshold=None, surface_min_fraction=0.05, surface_peak_share=0.5)
+    split = split_supported_items(xyz, ids, peak)
+    assert bool((split[len(top):] == 1).all()) and bool((split[: len(top)] == 0).all())

@@ -1,0 +1,33 @@
+"""Crops of an object's best views: square framing by hand, and the crops a camera gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from lerf3d.objects.crops import object_crops, square_crop
+from lerf3d.query.camera import QueryCamera
+from lerf3d.types import Intrinsics
+
+
+def test_square_crop_is_centred_and_kept_inside_the_image():
+    assert square_crop((40, 30), (60, 40), 1.0, 100, 80) == (40, 25, 20)  # side = the larger side
+    assert square_crop((40, 30), (60, 40), 2.0, 100, 80) == (30, 15, 40)
+    assert square_crop((0, 0), (10, 10), 2.0, 100, 80) == (0, 0, 20)  # shifted inside, not cut
+    assert square_crop((0, 0), (100, 80), 1.5, 100, 80) == (10, 0, 80)  # shrunk to fit, still centred
+
+
+def test_object_crops_frame_the_visible_object():
+    k = Intrinsics(fx=50.0, fy=50.0, cx=32.0, cy=24.0, width=64, height=48)
+    depth = np.full((48, 64), 2.0, np.float32)  # a wall 2 m ahead, facing the camera (OpenCV: z forward)
+    camera = QueryCamera(k, np.eye(4), depth, "front")
+    axes = torch.linspace(-0.2, 0.2, 9)
+    square = torch.cartesian_prod(axes, axes)
+    points = torch.cat([square, torch.full((len(square), 1), 2.0)], dim=1)  # a 40 cm patch on the wall
+    image = torch.zeros(3, 48, 64)
+    image[0, 14:35, 22:43] = 1.0  # the patch is red (it spans pixels 22..42 x 14..34)
+    crops = object_crops(points, camera, image, size=16, levels=(1.0,))
+    assert crops.shape == (1, 3, 16, 16) and float(crops[0, 0].mean()) > 0.9
+    behind = points.clone()
+    behind[:, 2] = 3.0  # hidden behind the wall: no crop
+    assert object_crops(behind, camera, image, size=16).shape[0] == 0
