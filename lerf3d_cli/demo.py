@@ -24,8 +24,8 @@ from lerf3d.ground_truth import load_ground_truth
 from lerf3d.runs.layout import Run
 from lerf3d.types import Capture
 
-STAGES = 5
-"""Numbered stages the demo prints: room, fusion, field, text queries, scene questions."""
+STAGES = 6
+"""Numbered stages the demo prints: room, fusion, field, objects, text queries, scene questions."""
 EVAL_VIEWS = 3
 """Annotated views per split (held-out, train) the demo localises every label on (``lerf3d eval``
 does them all)."""
@@ -96,20 +96,33 @@ def _train(config: DemoConfig, capture: Capture, fusion: FusionResult) -> str:
     return preset
 
 
-def _query(config: DemoConfig, capture_dir: Path) -> None:
-    """Localisation of every ground-truth label on the held-out views: the field against the 2D
-    crop pyramid and ConceptFusion-style point fusion, in one run (``lerf3d eval``)."""
+def _objects_and_queries(config: DemoConfig, capture_dir: Path) -> None:
+    """The object layer (``lerf3d objects``: segmentation, labels, counts against the room's ground
+    truth), then localisation of every ground-truth label on held-out and training views: the
+    field per pixel and in object mode against the 2D crop pyramid and ConceptFusion-style point
+    fusion, in one run (``lerf3d eval``)."""
+    from lerf3d.objects.commands import evaluate_scene_objects, scene_objects
+    from lerf3d.objects.evaluate import TABLE_HEADER
+    from lerf3d.objects.scorer import ObjectScorer
     from lerf3d.query.checkpoint import open_scene
     from lerf3d.query.eval_scene import evaluate_scene
     from lerf3d.query.session import QuerySessionConfig
+    from lerf3d.runs import resolve_checkpoint
 
     t0 = time.perf_counter()
-    scene = open_scene(config.out, device=config.device, config=QuerySessionConfig(num_scales=EVAL_SCALES))
-    print(f"[4/{STAGES}] text queries: every ground-truth label on {EVAL_VIEWS} held-out and {EVAL_VIEWS} training "
-          f"views at {EVAL_SCALES} scales, field vs 2D baselines")
+    checkpoint = resolve_checkpoint(config.out)
+    scene = open_scene(checkpoint, device=config.device, config=QuerySessionConfig(num_scales=EVAL_SCALES))
+    truth = load_ground_truth(capture_dir)
+    built = scene_objects(scene, checkpoint)
+    evaluation = evaluate_scene_objects(scene, built.objects, truth)
+    print(f"[4/{STAGES}] objects: {len(built.objects)} {built.origin} in {time.perf_counter() - t0:.1f} s -> "
+          f"{built.path}\n" + "\n".join(f"      {line}" for line in (TABLE_HEADER + "\n" + evaluation.row()).split("\n")))
+    t0 = time.perf_counter()
+    print(f"[5/{STAGES}] text queries: every ground-truth label on {EVAL_VIEWS} held-out and {EVAL_VIEWS} training "
+          f"views at {EVAL_SCALES} scales, field per pixel and in object mode vs 2D baselines")
     run = Run(config.out)
-    out = evaluate_scene(scene, load_ground_truth(capture_dir), run.eval / "localisation.json",
-                         max_views=EVAL_VIEWS, features_dir=run.features)
+    out = evaluate_scene(scene, truth, run.eval / "localisation.json", max_views=EVAL_VIEWS,
+                         features_dir=run.features, extra_scorers=[ObjectScorer(built.objects, scene.session.encoder)])
     print(f"      {time.perf_counter() - t0:.1f} s -> {out.json_path}")
 
 
@@ -125,7 +138,7 @@ def _ask(config: DemoConfig, capture_dir: Path) -> None:
     from lerf3d.scene_llm.questions import QuestionConfig, scene_questions
 
     if not (DEFAULT_RUN / "config.json").is_file():
-        print(f"[5/{STAGES}] scene questions: skipped, no Scene-LLM weights in {DEFAULT_RUN} "
+        print(f"[6/{STAGES}] scene questions: skipped, no Scene-LLM weights in {DEFAULT_RUN} "
               "(python -m data_tools.scene_llm_demo builds them)")
         return
     t0 = time.perf_counter()
@@ -135,7 +148,7 @@ def _ask(config: DemoConfig, capture_dir: Path) -> None:
                                                 device=config.device))
     answers = session.answer([r.question for r in records])
     score = exact_match_scores("scene-llm", records, answers)
-    print(f"[5/{STAGES}] scene questions: {len(records)} generated from the room's ground truth, answered by "
+    print(f"[6/{STAGES}] scene questions: {len(records)} generated from the room's ground truth, answered by "
           f"the packaged Scene-LLM ({session.tokens.num_tokens} object tokens), {time.perf_counter() - t0:.1f} s")
     shown: set[str] = set()
     for record, answer in zip(records, answers):
@@ -171,7 +184,7 @@ def run_demo(config: DemoConfig) -> None:
         + (f" (missing: {', '.join(report.objects_missing)})" if report.objects_missing else "")
     )
     _train(config, capture, result)
-    _query(config, capture_dir)
+    _objects_and_queries(config, capture_dir)
     _ask(config, capture_dir)
     print(f"demo done in {time.perf_counter() - start:.1f} s; outputs in {config.out}")
     print("next:\n"
