@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+from viewer_browser import launched, new_page
 
 from viewer.config import ViewerConfig
 from viewer.server import ViewerHTTPServer, make_server, serve_in_thread
@@ -44,3 +45,17 @@ def served(gt_scene, gt_objects, tmp_path_factory) -> Iterator[Served]:
     yield Served(server, server.url.rstrip("/"), outputs)
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Headless Chromium (browser test modules call viewer_browser.skip_without_chromium first)."""
+    with launched() as browser:
+        yield browser
+
+
+@pytest.fixture
+def page(browser):
+    """A 1280x640 page; uncaught errors in it fail the test."""
+    with new_page(browser) as page:
+        yield page

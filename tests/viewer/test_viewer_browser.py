@@ -5,62 +5,19 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
+from viewer_browser import open_viewer, query, skip_without_chromium
 from viewer_http import best_view, post_json
 
 from lerf3d.query.overlay import OVERLAY_ALPHA, TURBO_ANCHORS, heatmap_overlay, turbo
 from viewer.config import ViewerConfig
 from viewer.server import make_server, serve_in_thread
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-TIMEOUT_MS = 180_000
-"""Waits are generous: the test machine's cores are shared with training jobs."""
-
-if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is absent (Debian package `chromium`; `make setup` installs it)",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="the dev extra installs playwright")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 640}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda err: errors.append(str(err)))
-    yield page
-    context.close()
-    assert not errors, f"uncaught errors in the page: {errors}"
-
-
-def open_viewer(page, url: str, camera: str | None = None) -> None:
-    page.goto(url + "/")
-    page.wait_for_selector("body[data-ready=true]")
-    if camera is not None:
-        page.select_option("#camera-select", camera)
-        page.wait_for_selector(f"#view[data-state=still][data-camera={camera}]")
-
-
-def query(page, text: str, phrase: str) -> None:
-    page.fill("#phrases", text)
-    page.press("#phrases", "Enter")
-    page.wait_for_selector(f'#view[data-state=overlay][data-phrase="{phrase}"]')
+skip_without_chromium()
 
 
 def canvas_pixels(page) -> np.ndarray:
