@@ -39,6 +39,22 @@ def points_to_objects(xyz: np.ndarray, objects: SceneObjects, tolerance_m: float
     return out
 
 
+def label_counts(labels: ObjectLabels, floor: float = NEUTRAL_RELEVANCY) -> tuple[dict[str, int], int]:
+    """(objects per best label, objects with no label over ``floor``). Unlike
+    :meth:`ObjectLabels.counts` an object whose best phrase still scores under LERF's neutral 0.5 is
+    not counted as that phrase: against a one-word vocabulary every object would be that word."""
+    counts = dict.fromkeys(labels.phrases, 0)
+    unlabelled = 0
+    if labels.phrases and len(labels.scores):
+        best = labels.scores.max(dim=1).values
+        for phrase, score in zip(labels.best(), best.tolist()):
+            if score >= floor:
+                counts[phrase] += 1
+            else:
+                unlabelled += 1
+    return counts, unlabelled
+
+
 def value_range(values: np.ndarray) -> dict[str, Any]:
     """Min, max and the float32 values, as the page reads a relevancy map."""
     if values.size == 0:
@@ -73,7 +89,8 @@ class ViewerObjects:
 
     def listing(self, phrases: tuple[str, ...], top: int) -> dict[str, Any]:
         """``POST /api/objects``: each object's box, centroid and best labels, and the number of
-        objects per best label (no labels when ``phrases`` is empty)."""
+        objects per best label over 0.5 (no labels when ``phrases`` is empty; then every object is
+        unlabelled)."""
         objects = self.objects
         labels = self.labels(phrases) if phrases else None
         rows = []
@@ -85,8 +102,9 @@ class ViewerObjects:
                 "confidence": float(objects.confidence[i]), "views": len(objects.views[i]),
                 "points": self._sizes[i], "best": best,
             })
-        return {"count": len(objects), "labels": list(phrases), "objects": rows,
-                "counts": {} if labels is None else labels.counts()}
+        counts, unlabelled = label_counts(labels) if labels is not None else ({}, len(objects))
+        return {"count": len(objects), "labels": list(phrases), "objects": rows, "counts": counts,
+                "unlabelled": unlabelled}
 
     def answer(self, camera: QueryCamera | None, phrases: tuple[str, ...]) -> list[dict[str, Any]]:
         """Object mode: per phrase, every object's relevancy, the objects it selects (over LERF's

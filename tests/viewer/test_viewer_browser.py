@@ -1,5 +1,6 @@
 """The page in real headless Chromium: type a phrase, wait for the overlay, and check its hottest
-pixels against the room's ground-truth mask; errors show on the page and the server keeps answering."""
+pixels against the room's ground-truth mask; errors show on the page and the server keeps answering;
+the layout reflows down to 800 px wide."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from viewer_browser import open_viewer, query, skip_without_chromium
+from viewer_browser import new_page, open_viewer, query, skip_without_chromium
 from viewer_http import best_view, post_json
 
 from lerf3d.query.overlay import OVERLAY_ALPHA, TURBO_ANCHORS, heatmap_overlay, turbo
@@ -165,3 +166,44 @@ def test_chat_panel_only_with_a_scene_llm(page, served, gt_scene, tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+LAYOUT_CONTROLS = ["header h1", "#title", "#points3d", "#view", "#phrases", "#query-button", "#mode", "#threshold",
+                   "#results", "#camera-select", "#export", "#export-link", "#export-info", "#labels",
+                   "#labels-button", "#object-counts", "#object-list", "#recent"]
+"""The page's main controls: at any width from 800 px none may overlap another."""
+LONG_PHRASE = "stainless steel kitchen oven with a glass door"
+
+
+def overlaps(boxes: dict[str, dict]) -> list[tuple[str, str]]:
+    """Pairs of boxes whose interiors intersect (touching edges do not count)."""
+    names, found = list(boxes), []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            p, q = boxes[a], boxes[b]
+            dx = min(p["x"] + p["width"], q["x"] + q["width"]) - max(p["x"], q["x"])
+            dy = min(p["y"] + p["height"], q["y"] + q["height"]) - max(p["y"], q["y"])
+            if dx > 0.5 and dy > 0.5:
+                found.append((a, b))
+    return found
+
+
+def test_the_page_reflows_at_800_pixels_wide(browser, served):
+    with new_page(browser, 800, 600) as page:
+        open_viewer(page, served.url, "frame_00000")
+        page.wait_for_selector("#object-list li")
+        query(page, LONG_PHRASE, LONG_PHRASE)  # a long export name must wrap, not run over the button
+        with page.expect_download():
+            page.click("#export")
+        page.wait_for_selector("#export-link:not([hidden])")
+        boxes = {}
+        for selector in LAYOUT_CONTROLS:
+            box = page.locator(selector).bounding_box()
+            assert box is not None and box["width"] > 0 and box["height"] > 0, f"{selector} is not shown"
+            boxes[selector] = box
+        assert overlaps(boxes) == []
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 800
+        assert boxes["#view"]["width"] >= 320 and boxes["#points3d"]["width"] >= 320
+        assert boxes["#camera-select"]["height"] <= 2.5 * boxes["#phrases"]["height"]  # a one-line dropdown
+        for selector in ("#export-link", "#export", "#query-button", "#threshold"):
+            assert boxes[selector]["x"] + boxes[selector]["width"] <= 800, f"{selector} runs off the page"

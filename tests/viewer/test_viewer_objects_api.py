@@ -9,10 +9,11 @@ import pytest
 import torch
 from viewer_http import best_view, decode_f32, get_json, post_json
 
+from lerf3d.objects.scene_objects import ObjectLabels
 from lerf3d.query.relevancy import CANONICAL_NEGATIVES, relevancy
 from lerf3d.query.scene import frame_camera
 from viewer.config import ViewerConfig
-from viewer.objects_api import points_to_objects
+from viewer.objects_api import label_counts, points_to_objects
 from viewer.server import make_server, serve_in_thread
 
 TOLERANCE_M = 0.05
@@ -52,8 +53,9 @@ def test_object_list_has_every_box_and_labels_against_a_vocabulary(served, gt_sc
         best = int(torch.argmax(expected[i]))
         assert row["best"][0]["label"] == labels[best]
         assert row["best"][0]["score"] == pytest.approx(float(expected[i, best]), abs=1e-5)
-    best_labels = [row["best"][0]["label"] for row in data["objects"]]
+    best_labels = [row["best"][0]["label"] for row in data["objects"] if row["best"][0]["score"] >= 0.5]
     assert data["counts"] == {label: best_labels.count(label) for label in labels}
+    assert data["unlabelled"] == len(gt_objects) - len(best_labels)
     # every annotated piece lies in an object whose best label is its own
     for label in labels:
         for centre in centres(gt_scene.ground_truth, label):
@@ -69,7 +71,7 @@ def test_object_list_defaults_to_the_phrases_queried(served):
     recent = get_json(served.url, "/api/scene")[1]["recent"]
     queried = list(dict.fromkeys(p for entry in reversed(recent) for p in entry["phrases"]))
     assert data["labels"] == queried and {"chair", "oven"} <= set(queried)
-    assert sum(data["counts"].values()) == data["count"]
+    assert sum(data["counts"].values()) + data["unlabelled"] == data["count"]
     assert all(len(row["best"]) == min(3, len(queried)) for row in data["objects"])
 
 
@@ -121,6 +123,16 @@ def test_object_mode_selects_the_labelled_pieces(served, gt_scene, gt_objects):
         if piece.mean() >= 0.01:
             lit = view > 0.5
             assert (lit & piece).sum() / max(1, (lit | piece).sum()) > 0.5, label
+
+
+def test_counts_leave_out_objects_no_phrase_describes(gt_objects):
+    """Against one word every object's best label is that word; only those over 0.5 count as it."""
+    scores = torch.tensor([[0.9, 0.2], [0.3, 0.45], [0.6, 0.7], [0.1, 0.5]])
+    counts, unlabelled = label_counts(ObjectLabels(("oven", "chair"), scores))
+    assert counts == {"oven": 1, "chair": 2} and unlabelled == 1
+    assert ObjectLabels(("oven", "chair"), scores).counts() == {"oven": 1, "chair": 3}  # the layer's own
+    assert label_counts(ObjectLabels(("oven",), scores[:, :1])) == ({"oven": 2}, 2)
+    assert label_counts(ObjectLabels((), scores[:, :0])) == ({}, 0)
 
 
 def test_shown_points_map_to_their_objects(gt_objects):

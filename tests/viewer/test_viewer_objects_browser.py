@@ -98,9 +98,12 @@ def test_object_mode_lights_the_labelled_pieces_and_counts_them(page, served, gt
     page.fill("#labels", "")
     page.press("#labels", "Enter")
     page.wait_for_selector("#object-counts tr")
-    counts = page.eval_on_selector_all("#object-counts tr", "rows => rows.map((r) => [r.dataset.label, +r.cells[1].textContent])")
+    counts = page.eval_on_selector_all("#object-counts tr[data-label]",
+                                       "rows => rows.map((r) => [r.dataset.label, +r.cells[1].textContent])")
     status, listing = post_json(served.url, "/api/objects", {})
     assert status == 200 and dict(counts) == listing["counts"]
-    assert sum(dict(counts).values()) == len(gt_objects)
+    unlabelled = page.eval_on_selector_all("#object-counts tr.unlabelled", "rows => rows.map((r) => +r.cells[1].textContent)")
+    assert unlabelled == ([listing["unlabelled"]] if listing["unlabelled"] else [])
+    assert sum(dict(counts).values()) + listing["unlabelled"] == len(gt_objects)
     for label in labels:
         assert dict(counts)[label] >= sum(o.label == label for o in truth.furniture)

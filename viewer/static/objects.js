@@ -163,6 +163,16 @@ export function renderObjectList(state) {
     row.append(name, number);
     counts.append(row);
   }
+  if (listing.unlabelled) {
+    const row = document.createElement("tr");
+    row.className = "unlabelled";
+    const name = document.createElement("td");
+    name.textContent = listing.labels.length ? "no label over 0.50" : "not labelled yet";
+    const number = document.createElement("td");
+    number.textContent = String(listing.unlabelled);
+    row.append(name, number);
+    counts.append(row);
+  }
   const list = $("object-list");
   list.replaceChildren();
   for (const object of listing.objects) {
