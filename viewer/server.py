@@ -357,7 +357,8 @@ def serve(scene: ViewerScene, config: ViewerConfig = ViewerConfig(), verbose: bo
     warning = host_warning(config)
     if warning:
         print(warning, file=sys.stderr)
-    print(f"lerf3d viewer: {server.url} ({len(scene.points.xyz)} points, {len(scene.cameras)} cameras"
+    objects = "" if scene.objects is None else f", {len(scene.objects)} objects"
+    print(f"lerf3d viewer: {server.url} ({len(scene.points.xyz)} points, {len(scene.cameras)} cameras{objects}"
           f"{', scene LLM loaded' if scene.chat else ''}); Ctrl-C to stop", flush=True)
     try:
         server.serve_forever()
