@@ -13,7 +13,7 @@ import os
 import zipfile
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from lerf3d.capture.errors import CaptureError
 
@@ -76,13 +76,19 @@ def read_bytes(path: Path) -> bytes:
         raise CaptureError(f"{archive}: unreadable zip archive ({exc})") from exc
 
 
+PIL_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+"""What PIL raises on bad image bytes: OSError (UnidentifiedImageError, truncation), but some
+plugins raise ValueError ("Reached EOF while reading header" from a file starting "P6") and a header
+claiming billions of pixels raises DecompressionBombError."""
+
+
 def open_image(path: Path) -> Image.Image:
     """A lazily decoded PIL image (only the header is parsed until pixels are asked for)."""
     data = read_bytes(path)
     try:
         return Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, OSError) as exc:
-        raise CaptureError(f"{path}: not a readable image ({exc})") from exc
+    except PIL_ERRORS as exc:
+        raise CaptureError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from None
 
 
 def image_size(path: Path) -> tuple[int, int]:

@@ -16,7 +16,7 @@ import io as _io
 import numpy as np
 
 from lerf3d.capture.errors import CaptureError
-from lerf3d.capture.files import open_image, read_bytes
+from lerf3d.capture.files import PIL_ERRORS, open_image, read_bytes
 from lerf3d.capture.record3d import decode_record3d_depth, record3d_depth_size
 from lerf3d.types import Frame
 
@@ -34,8 +34,8 @@ def load_rgb(frame: Frame) -> np.ndarray:
     try:
         with img:
             return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
-    except OSError as exc:  # PIL raises OSError for truncated or corrupt pixel data
-        raise CaptureError(f"{frame.rgb_path}: corrupt image ({exc})") from exc
+    except PIL_ERRORS as exc:  # truncated or corrupt pixel data
+        raise CaptureError(f"{frame.rgb_path}: corrupt image ({type(exc).__name__}: {exc})") from None
 
 
 def load_depth(frame: Frame) -> np.ndarray:
@@ -81,8 +81,8 @@ def _decode_depth_image(path) -> np.ndarray:
             raise CaptureError(f"{path}: depth image has mode {img.mode}, expected 16-bit grey")
         try:
             return np.asarray(img)
-        except OSError as exc:  # PIL raises OSError for truncated or corrupt pixel data
-            raise CaptureError(f"{path}: corrupt depth image ({exc})") from exc
+        except PIL_ERRORS as exc:  # truncated or corrupt pixel data
+            raise CaptureError(f"{path}: corrupt depth image ({type(exc).__name__}: {exc})") from None
 
 
 def _decode_npy(path) -> np.ndarray:

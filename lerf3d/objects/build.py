@@ -7,12 +7,15 @@
 3. Each object reads the field again at its own scale (its box's largest side, LERF's notion of
    scale: the world size of the crop that describes it) and pools embedding, DINO descriptor, box,
    centroid and colour; the views that see it come from a depth-tested projection.
+4. With the capture's images, crops framed on the object in its best views are encoded and averaged
+   into its embedding (OpenMask3D): the tower is trained on such crops, while the field's small-scale
+   embedding of an item on a table leans towards the table.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,8 +23,10 @@ import torch
 import torch.nn.functional as F
 from jaxtyping import Float, Int
 
+from lerf3d.encoders.base import ImageTextEncoder
 from lerf3d.features.interpolate import NORM_EPS
 from lerf3d.field.model import LerfField
+from lerf3d.objects.crops import TOP_VIEWS, crop_embeddings
 from lerf3d.objects.pooling import scatter_bounds, scatter_mean
 from lerf3d.objects.scene_objects import SceneObjects
 from lerf3d.objects.segment import SegmentConfig, scene_segments
@@ -37,8 +42,11 @@ LERF_MAX_SCALE_M = 1.5
 class ObjectsConfig:
     """Settings of :func:`build_objects`."""
 
-    segment: SegmentConfig = field(default_factory=lambda: SegmentConfig(max_tokens=256))
-    """Shell removal and segmentation (up to 256 objects: a furnished room holds tens)."""
+    segment: SegmentConfig = field(
+        default_factory=lambda: SegmentConfig(max_tokens=256, surface_peak_share=0.5, merge_stacked=True)
+    )
+    """Shell removal and segmentation: up to 256 objects (a furnished room holds tens), stacked parts
+    of one piece merged, support surfaces at their piece's densest level."""
     segment_scale_m: float = 0.5
     """World scale of the language features that gate segmentation: about a piece of furniture, so
     neighbouring pieces differ while one piece's parts agree."""
@@ -54,6 +62,10 @@ class ObjectsConfig:
     """Member points per object projected to find the views that see it."""
     min_view_fraction: float = 0.1
     """A view sees an object when at least this share of its sampled points pass the depth test."""
+    crop_views: int = TOP_VIEWS
+    """Average each object's field embedding with the image-text encoder's embedding of crops from
+    this many of its best views (OpenMask3D; :mod:`lerf3d.objects.crops`) when the capture's images
+    are given; 0 keeps the field's alone."""
 
     def __post_init__(self) -> None:
         if not 0 < self.min_scale_m <= self.max_scale_m:
@@ -62,6 +74,8 @@ class ObjectsConfig:
             raise ValueError("segment_scale_m must be > 0, chunk_size and view_samples >= 1")
         if not 0 < self.min_view_fraction <= 1:
             raise ValueError(f"min_view_fraction must be in (0, 1], got {self.min_view_fraction}")
+        if self.crop_views < 0:
+            raise ValueError(f"crop_views must be >= 0, got {self.crop_views}")
 
 
 @torch.no_grad()
@@ -116,16 +130,19 @@ def pool_objects(
 
 def build_objects(
     field: LerfField,
-    encoder_name: str,
+    encoder: ImageTextEncoder,
     points: PointSet,
     cameras: Sequence[QueryCamera] = (),
-    config: ObjectsConfig = ObjectsConfig(),
+    images: Mapping[str, np.ndarray] | None = None,
+    config: ObjectsConfig | None = None,
 ) -> SceneObjects:
     """Segment ``points`` into objects and describe each with the trained ``field``.
 
     ``cameras`` (with measured depth) give each object the views that see it; none leaves the view
-    lists empty. ``encoder_name`` names the embedding space the field was trained in.
+    lists empty. ``encoder`` is the image-text encoder the field was trained with; with ``images``
+    (frame name -> RGB) it also embeds crops of each object's best views (``config.crop_views``).
     """
+    config = config if config is not None else ObjectsConfig()
     device = next(field.parameters()).device
     xyz = torch.as_tensor(np.asarray(points.xyz), dtype=torch.float32, device=device)
     rgb = torch.as_tensor(np.asarray(points.rgb), dtype=torch.float32, device=device)
@@ -144,8 +161,12 @@ def build_objects(
     confidence = scatter_mean(coherence[:, None], index, count).squeeze(1).clamp(0.0, 1.0)
     descriptor = F.normalize(scatter_mean(dino[members], index, count), dim=1, eps=NORM_EPS)
     views = object_views(xyz, point_object, count, cameras, config.view_samples, config.min_view_fraction)
+    if images is not None and config.crop_views > 0:
+        named = {camera.name: camera for camera in cameras}
+        crops = crop_embeddings(xyz.cpu(), point_object.cpu(), views, named, images, encoder, config.crop_views)
+        embedding = F.normalize(embedding.cpu() + crops, dim=1, eps=NORM_EPS)  # a zero crop row keeps the field's
     return SceneObjects(
         xyz=xyz.cpu(), rgb=rgb.cpu(), point_object=point_object.cpu(), box_min=lower.cpu(), box_max=upper.cpu(),
         centroid=centroid.cpu(), colour=colour.cpu(), embedding=embedding.cpu(), scale=scales.cpu(),
-        dino=descriptor.cpu(), views=views, confidence=confidence.cpu(), encoder=encoder_name,
+        dino=descriptor.cpu(), views=views, confidence=confidence.cpu(), encoder=encoder.name,
     )

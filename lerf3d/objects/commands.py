@@ -11,7 +11,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
 from lerf3d.atomic import write_json_atomic
+from lerf3d.capture.io import load_rgb
 from lerf3d.ground_truth import GroundTruth, load_ground_truth
 from lerf3d.objects.build import ObjectsConfig, build_objects
 from lerf3d.objects.evaluate import TABLE_HEADER, ObjectEvaluation, annotate_points, evaluate_objects
@@ -44,6 +47,13 @@ def scene_cameras(scene: QueryScene) -> list[QueryCamera]:
     return [frame_camera(f) for f in scene.capture.frames if f.depth_path is not None]
 
 
+def scene_images(scene: QueryScene) -> dict[str, np.ndarray]:
+    """Every captured frame's RGB image by frame name (crops of the objects' best views)."""
+    if scene.capture is None:
+        return {}
+    return {frame.name: load_rgb(frame) for frame in scene.capture.frames}
+
+
 def scene_objects(scene: QueryScene, checkpoint: Path, config: ObjectsConfig | None = None,
                   rebuild: bool = False) -> ObjectsResult:
     """The run's saved objects when still valid, else built now and saved (default settings when
@@ -59,7 +69,9 @@ def scene_objects(scene: QueryScene, checkpoint: Path, config: ObjectsConfig | N
             return ObjectsResult(load_objects(path, key), path, "loaded")
         except ObjectsFileError as err:
             reason = str(err)
-    objects = build_objects(scene.session.field, scene.session.encoder.name, points, scene_cameras(scene), config)
+    cameras = scene_cameras(scene)
+    images = scene_images(scene) if config.crop_views > 0 else None
+    objects = build_objects(scene.session.field, scene.session.encoder, points, cameras, images, config)
     return ObjectsResult(objects, save_objects(objects, folder, key), f"built ({reason})")
 
 

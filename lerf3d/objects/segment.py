@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from jaxtyping import Bool, Float, Int
 
 from lerf3d.features.interpolate import NORM_EPS
-from lerf3d.objects.pooling import scatter_mean
+from lerf3d.objects.pooling import scatter_bounds, scatter_mean
 
 NEIGHBOUR_OFFSETS = np.array(
     [(i, j, k) for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1) if (i, j, k) > (0, 0, 0)],
@@ -58,6 +58,19 @@ class SegmentConfig:
     surface_min_fraction: float = 0.05
     """Two neighbouring height bins are a support surface when they hold at least this share of the
     segment's points (the top of a 1.2 x 0.6 m kitchen island: ~13 % of its fused points)."""
+    surface_peak_share: float = 0.0
+    """A support surface must also hold this share of the segment's densest bin pair (0: off). A
+    table top is its piece's densest level; a cross-section through the items standing on it (a
+    teddy bear beside a ball) is far thinner, and with 0 the highest such cross-section can pass
+    for the surface and hide the items."""
+    merge_stacked: bool = False
+    """Merge a segment into the one above it when it stands under the upper one's footprint, within
+    ``stack_gap_m`` below it, and their features agree (:func:`merge_stacked`): the parts of one
+    piece that a thin, unfused connection left apart (a tabletop over its base)."""
+    stack_gap_m: float = 0.12
+    """Largest vertical gap (m) between stacked parts of one piece: two occupancy cells."""
+    stack_overlap: float = 0.5
+    """Share of the lower segment's footprint that must lie under the upper one's."""
     item_min_points: int = 8
     """Smallest item split off a surface: 8 found 13 of 27 tabletop items in 12 generated rooms
     (15: 10 of 27) with no more spurious segments; smaller items (a cup) fuse to a handful of points."""
@@ -152,8 +165,8 @@ def split_supported_items(
 ) -> Int[torch.Tensor, " N"]:
     """Give items standing on a segment's flat top their own segment ids (appended after the others).
 
-    A segment's support surface is its highest height bin holding ``surface_min_fraction`` of its
-    points. The points above it split into connected components (the surface removed, they no
+    A segment's support surface is its highest height bin pair holding ``surface_min_fraction`` of
+    its points (and ``surface_peak_share`` of its densest pair's). The points above it split into connected components (the surface removed, they no
     longer touch); a component of ``min_points`` whose footprint lies ``item_margin_m`` inside the
     surface's footprint is an item on it (a cup on a table), one touching the surface's edge is part
     of the piece (a chair's back).
@@ -166,7 +179,8 @@ def split_supported_items(
         bins = torch.floor((z - z.min()) / cfg.surface_bin_m).long()  # (n,)
         counts = torch.bincount(bins)
         pairs = counts + torch.cat([counts[1:], counts.new_zeros(1)])  # bins i and i + 1: a surface
-        dense = torch.nonzero(pairs >= cfg.surface_min_fraction * len(members)).squeeze(1)  # may straddle two
+        floor = max(cfg.surface_min_fraction * len(members), cfg.surface_peak_share * float(pairs.max()))
+        dense = torch.nonzero(pairs >= floor).squeeze(1)  # may straddle two
         if len(dense) == 0:
             continue
         top = int(dense.max())
@@ -188,6 +202,57 @@ def split_supported_items(
     return out
 
 
+def footprint_overlap(
+    lower: Float[torch.Tensor, "S 3"], upper: Float[torch.Tensor, "S 3"]
+) -> Float[torch.Tensor, "S S"]:
+    """[a, b]: the share of segment a's horizontal footprint (x/y box) that lies inside b's."""
+    lo = torch.maximum(lower[:, None, :2], lower[None, :, :2])  # (S, S, 2)
+    hi = torch.minimum(upper[:, None, :2], upper[None, :, :2])
+    inter = (hi - lo).clamp_min(0).prod(dim=-1)  # (S, S)
+    area = (upper[:, :2] - lower[:, :2]).clamp_min(1e-9).prod(dim=-1)  # (S,)
+    return inter / area[:, None]
+
+
+def merge_stacked(
+    xyz: Float[torch.Tensor, "N 3"], features: Float[torch.Tensor, "N F"], segment_ids: Int[torch.Tensor, " N"],
+    cfg: SegmentConfig,
+) -> Int[torch.Tensor, " N"]:
+    """Merge each segment standing under another into it (module docstring, ``merge_stacked``).
+
+    Segment a goes into b when a's top is at most ``stack_gap_m`` below b's bottom (or overlaps it in
+    height), ``stack_overlap`` of a's footprint lies inside b's, and the cosine of their mean
+    features is at least ``feature_threshold`` (any, when that is None). Side by side pieces never
+    merge, however alike: only a part under another is taken for the same piece.
+    """
+    count = int(segment_ids.max()) + 1 if segment_ids.numel() else 0
+    if count < 2:
+        return segment_ids
+    keep = segment_ids >= 0
+    index = segment_ids[keep]
+    lower, upper = scatter_bounds(xyz[keep], index, count)
+    mean = F.normalize(scatter_mean(features[keep].float(), index, count), dim=1, eps=NORM_EPS)
+    below = lower[None, :, 2] - upper[:, None, 2]  # (S, S) [a, b]: b's bottom minus a's top
+    under = (below <= cfg.stack_gap_m) & (upper[:, None, 2] < upper[None, :, 2])  # a ends lower than b
+    agree = (mean @ mean.T >= cfg.feature_threshold) if cfg.feature_threshold is not None else torch.ones_like(under)
+    seen = mean.abs().sum(1) > 0
+    agree |= ~(seen[:, None] & seen[None, :])  # segments without features join by geometry
+    link = under & agree & (footprint_overlap(lower, upper) >= cfg.stack_overlap)
+    link.fill_diagonal_(False)
+    parent = list(range(count))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in torch.nonzero(link).tolist():
+        parent[root(a)] = root(b)
+    roots = torch.tensor([root(i) for i in range(count)], device=segment_ids.device)
+    _, relabel = torch.unique(roots, return_inverse=True)
+    return torch.where(keep, relabel[segment_ids.clamp_min(0)], segment_ids)
+
+
 def scene_segments(
     xyz: Float[torch.Tensor, "N 3"], features: Float[torch.Tensor, "N F"], cfg: SegmentConfig
 ) -> Int[torch.Tensor, " N"]:
@@ -197,6 +262,8 @@ def scene_segments(
     segments = segment_points(
         xyz[inside], features[inside], cfg.voxel_m, cfg.feature_threshold, cfg.min_points
     )
+    if cfg.merge_stacked:
+        segments = merge_stacked(xyz[inside], features[inside], segments, cfg)
     if cfg.split_items:
         segments = split_supported_items(xyz[inside], segments, cfg)
     sizes = torch.bincount(segments + 1)[1:]  # (S,): largest first again after the split

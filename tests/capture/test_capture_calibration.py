@@ -102,3 +102,13 @@ def test_sequence_and_download_folders_are_found_from_inside(views, tmp_path, mo
     scene = write_replica(views, tmp_path / "Replica")
     monkeypatch.chdir(scene)
     assert load_capture(".").metadata["intrinsics"].endswith(f"from {tmp_path / 'Replica' / 'cam_params.json'}")
+
+
+@pytest.mark.parametrize("command", ["fuse", "features", "train"])
+def test_every_capture_command_takes_intrinsics(command):
+    from lerf3d.cli import build_parser
+
+    args = build_parser().parse_args([command, "capture", "--out", "out", "--intrinsics", TUM_CAMERA_ARGUMENT])
+    assert (args.intrinsics.fx, args.intrinsics.cy, args.intrinsics.source) == (
+        50.0, 24.25, f"--intrinsics {TUM_CAMERA_ARGUMENT}"
+    )

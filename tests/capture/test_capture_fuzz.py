@@ -56,7 +56,9 @@ json_values = st.recursive(
 LINE_TOKENS = [*"0123456789 .-e+\tx#/\\", " ", " ", "inf", "nan", "1e400", "\x00", "é", "../", "rgb/"]
 text_lines = st.lists(st.sampled_from(LINE_TOKENS), max_size=30).map("".join)
 """A line of a text format: mostly number-ish, sometimes not."""
-any_bytes = st.binary(max_size=300) | st.sampled_from([b"", b"\x89PNG\r\n\x1a\n" + bytes(40), b"bvx2" + bytes(30)])
+any_bytes = st.binary(max_size=300) | st.sampled_from(
+    [b"", b"\x89PNG\r\n\x1a\n" + bytes(40), b"bvx2" + bytes(30), b"P6\n", b"P1\n2 2\n"]  # PIL's PPM plugin
+)
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +46,34 @@ def test_unreadable_image(synthetic_capture, tmp_path):
     garbage.write_bytes(b"this is not a png")
     with pytest.raises(CaptureError, match=f"{garbage}.*not a readable image"):
         validate_capture(with_frame(synthetic_capture, rgb_path=garbage))
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A small PNG (PNG spec: signature, IHDR, IDAT, IEND chunks) whose header claims an 8-bit RGB
+    image of this size."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(10))) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (b"P6\n", "ValueError: Reached EOF while reading header"),  # PIL's PPM plugin raises ValueError
+        (b"P1\n64 48\n", "ValueError: not enough image data"),  # ... on opening, and on decoding
+        (png_claiming(100_000, 100_000), "DecompressionBombError"),  # a header claiming 10^10 pixels
+    ],
+)
+def test_image_bytes_pil_rejects_with_other_errors(synthetic_capture, tmp_path, content, problem):
+    path = tmp_path / "frame.png"
+    path.write_bytes(content)
+    frame = dataclasses.replace(synthetic_capture.frames[0], rgb_path=path)
+    with pytest.raises(CaptureError, match=rf"{path}: .*{problem}"):
+        validate_capture(dataclasses.replace(synthetic_capture, frames=(frame,)))
+        load_rgb(frame)
 
 
 def test_truncated_image_fails_on_load(synthetic_capture, tmp_path):

@@ -24,7 +24,8 @@ def built(gt_scene):
     points = fuse_capture(capture, FusionConfig(progress=False)).points
     session = gt_scene.viewer.session
     cameras = [frame_camera(f) for f in capture.frames]
-    objects = build_objects(session.field, session.encoder.name, points, cameras, ObjectsConfig())
+    # crop_views=0: the known-answer encoder's image side is a colour projection, not a tower
+    objects = build_objects(session.field, session.encoder, points, cameras, None, ObjectsConfig(crop_views=0))
     return QueryScene(session, capture, points=points), objects
 
 

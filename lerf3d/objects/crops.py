@@ -1,0 +1,107 @@
+"""An object's image-text embedding from crops of the views that see it best (OpenMask3D, Takmaz et
+al. 2023, sec. 3.2: top-k views by visibility, multi-level crops around the projected mask, the
+encoder's embeddings averaged).
+
+The field's own embedding of an object is a regression of the crop pyramid onto 3D points, and its
+pyramid crops are tiles of fixed sizes that cut objects anywhere. A crop framed on the object in the
+views that see most of it is what an image-text tower is trained on; the two are averaged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from jaxtyping import Float, Int
+
+from lerf3d.encoders.base import ImageTextEncoder
+from lerf3d.features.interpolate import NORM_EPS
+from lerf3d.features.pyramid import image_to_tensor
+from lerf3d.geometry import project, visible_mask
+from lerf3d.query.camera import QueryCamera
+
+TOP_VIEWS = 5
+"""Views per object, the most-seeing first (OpenMask3D's k = 5)."""
+CROP_LEVELS = (1.1, 1.5, 2.0)
+"""Square crop sides as multiples of the projected object's larger side: tight, with context, and
+with its surroundings (OpenMask3D uses three levels of growing context)."""
+MIN_CROP_PIXELS = 8
+"""A projection smaller than this (pixels) says too little to encode."""
+BATCH = 64
+"""Crops encoded per batch."""
+
+
+def square_crop(
+    lower: tuple[float, float], upper: tuple[float, float], factor: float, width: int, height: int
+) -> tuple[int, int, int]:
+    """(left, top, side) of a square of ``factor`` times the box's larger side centred on the box,
+    shifted (and if need be shrunk) to lie inside the image."""
+    side = int(round(max(upper[0] - lower[0], upper[1] - lower[1]) * factor))
+    side = max(1, min(side, width, height))
+    centre_x, centre_y = (lower[0] + upper[0]) / 2, (lower[1] + upper[1]) / 2
+    left = int(round(min(max(centre_x - side / 2, 0), width - side)))
+    top = int(round(min(max(centre_y - side / 2, 0), height - side)))
+    return left, top, side
+
+
+def object_crops(
+    points: Float[torch.Tensor, "M 3"],
+    camera: QueryCamera,
+    image: Float[torch.Tensor, "3 H W"],
+    size: int,
+    levels: Sequence[float] = CROP_LEVELS,
+) -> Float[torch.Tensor, "L 3 S S"]:
+    """Crops of ``image`` around the visible part of an object's ``points`` (none when too little of
+    it is visible), each resized to ``size``."""
+    if camera.depth is None:
+        return image.new_zeros(0, 3, size, size)
+    depth = torch.as_tensor(camera.depth, dtype=torch.float32)
+    seen = visible_mask(points, camera.camera_to_world, camera.intrinsics, depth)
+    if int(seen.sum()) == 0:
+        return image.new_zeros(0, 3, size, size)
+    pixels = project(points[seen], camera.camera_to_world, camera.intrinsics).pixels  # (m, 2)
+    lower, upper = pixels.amin(0).tolist(), pixels.amax(0).tolist()
+    if max(upper[0] - lower[0], upper[1] - lower[1]) < MIN_CROP_PIXELS:
+        return image.new_zeros(0, 3, size, size)
+    height, width = image.shape[1:]
+    crops = []
+    for factor in levels:
+        left, top, side = square_crop(lower, upper, factor, width, height)
+        crop = image[:, top : top + side, left : left + side][None]  # (1, 3, side, side)
+        crops.append(F.interpolate(crop, size=(size, size), mode="bilinear", align_corners=False, antialias=True))
+    return torch.cat(crops)
+
+
+def crop_embeddings(
+    xyz: Float[torch.Tensor, "N 3"],
+    point_object: Int[torch.Tensor, " N"],
+    views: Sequence[Sequence[str]],
+    cameras: Mapping[str, QueryCamera],
+    images: Mapping[str, np.ndarray],
+    encoder: ImageTextEncoder,
+    top_views: int = TOP_VIEWS,
+) -> Float[torch.Tensor, "K D"]:
+    """Per object, the unit mean embedding of its crops over its ``top_views`` best views (a zero row
+    for an object no view shows well enough)."""
+    count = len(views)
+    crops, owners = [], []
+    for k in range(count):
+        points = xyz[point_object == k].float().cpu()
+        for name in list(views[k])[:top_views]:
+            if name not in cameras or name not in images:
+                continue
+            found = object_crops(points, cameras[name], image_to_tensor(images[name], "cpu"), encoder.input_size)
+            crops.append(found)
+            owners += [k] * len(found)
+    total = torch.zeros(count, encoder.embedding_dim)
+    if not owners:
+        return total
+    stacked = torch.cat(crops)  # (C, 3, S, S)
+    owner = torch.tensor(owners)
+    with torch.no_grad():
+        for start in range(0, len(stacked), BATCH):
+            embedded = encoder.encode_image(stacked[start : start + BATCH]).float().cpu()
+            total.index_add_(0, owner[start : start + BATCH], embedded)
+    return F.normalize(total, dim=1, eps=NORM_EPS)  # a zero row stays zero
