@@ -28,12 +28,14 @@ class Served:
 @pytest.fixture(scope="session")
 def gt_objects(gt_scene):
     """The known-answer scene's objects, cut from the points the viewer shows (a fraction of a second)."""
-    from lerf3d.objects.build import build_objects
+    from lerf3d.objects.build import ObjectsConfig, build_objects
     from lerf3d.query.scene import frame_camera
 
     session = gt_scene.viewer.session
     cameras = [frame_camera(f) for f in gt_scene.capture.frames]
-    return build_objects(session.field, session.encoder.name, gt_scene.viewer.points, cameras)
+    # crop_views=0: the known-answer encoder is text only (no image tower to read crops with)
+    return build_objects(session.field, session.encoder, gt_scene.viewer.points, cameras, None,
+                         ObjectsConfig(crop_views=0))
 
 
 @pytest.fixture(scope="session")
