@@ -29,9 +29,11 @@ from lerf3d.query.media import slug
 from lerf3d.query.overlay import OVERLAY_ALPHA, TURBO_ANCHORS
 from viewer.config import ViewerConfig
 from viewer.images import float32_b64, image_data_url, to_uint8, uint8_b64
+from viewer.objects_api import ViewerObjects
 from viewer.protocol import (
     DEFAULT_THRESHOLD,
     ExportRequest,
+    ObjectsRequest,
     QueryRequest,
     RenderRequest,
     RequestError,
@@ -79,6 +81,8 @@ class ViewerAPI:
         self._xyz = torch.as_tensor(np.asarray(scene.points.xyz), dtype=torch.float32)
         self.exports_dir = (Path(config.outputs_dir) / EXPORTS_FOLDER).resolve()
         self._points_payload: dict[str, Any] | None = None
+        self.objects = None if scene.objects is None else ViewerObjects(
+            scene.objects, scene.session.encoder, np.asarray(scene.points.xyz), self.session_lock)
 
     # -- read-only ------------------------------------------------------------------------------
 
@@ -101,6 +105,7 @@ class ViewerAPI:
                        "preview_divisor": self.config.preview_divisor, "max_side": self.config.max_side,
                        "max_pixels": self.config.max_pixels, "max_phrases": self.config.max_phrases},
             "chat": self.scene.chat is not None,
+            "objects": None if self.objects is None else len(self.objects),
             "recent": self.recent(),
         }
 
@@ -148,10 +153,13 @@ class ViewerAPI:
 
     def query(self, request: QueryRequest) -> dict[str, Any]:
         """``POST /api/query``: per phrase, the view's relevancy (float32, row-major) and scale, and
-        each point's relevancy and scale; the page colours both with the threshold it has."""
+        each point's relevancy and scale; the page colours both with the threshold it has. In
+        object mode the values are those of whole objects (see viewer.objects_api)."""
+        if request.mode == "objects":
+            return self._object_query(request)
         start = time.perf_counter()
         phrases = list(request.phrases)
-        response: dict[str, Any] = {"phrases": phrases}
+        response: dict[str, Any] = {"phrases": phrases, "mode": request.mode}
         try:
             with self.session_lock:
                 session = self.scene.session
@@ -184,6 +192,47 @@ class ViewerAPI:
         response["ms"] = _ms(start)
         response["recent"] = self._remember(phrases)
         return response
+
+    def _object_query(self, request: QueryRequest) -> dict[str, Any]:
+        start = time.perf_counter()
+        objects = self._objects()
+        phrases = list(request.phrases)
+        response: dict[str, Any] = {"phrases": phrases, "mode": request.mode}
+        if request.camera is not None:
+            with self.session_lock:  # the view's colour (cached when the page showed the view)
+                hits = self.scene.session.cache_stats().hits
+                view = self.scene.session.view_embeddings(request.camera)
+                response["view_cached"] = self.scene.session.cache_stats().hits > hits
+            k = request.camera.intrinsics
+            response.update(image=image_data_url(to_uint8(view.rgb.cpu().numpy())), width=k.width,
+                            height=k.height, view_ms=_ms(start))
+        response["results"] = objects.answer(request.camera, request.phrases)
+        response["ms"] = _ms(start)
+        response["recent"] = self._remember(phrases)
+        return response
+
+    def _objects(self) -> ViewerObjects:
+        if self.objects is None:
+            raise RequestError("this viewer has no objects: start it without --no-objects", status=404)
+        return self.objects
+
+    def object_list(self, request: ObjectsRequest) -> dict[str, Any]:
+        """``POST /api/objects``: the objects with their best labels against ``request.labels``, or
+        against every phrase queried so far when none are given."""
+        start = time.perf_counter()
+        objects = self._objects()
+        labels = request.labels if request.labels is not None else self.queried_phrases()
+        response = objects.listing(labels, request.top)
+        response["ms"] = _ms(start)
+        return response
+
+    def queried_phrases(self) -> tuple[str, ...]:
+        """The distinct phrases of the recent queries, oldest first."""
+        seen: dict[str, None] = {}
+        for entry in reversed(self.recent()):
+            for phrase in entry["phrases"]:
+                seen.setdefault(phrase, None)
+        return tuple(seen)[: self.config.max_labels]
 
     def _remember(self, phrases: list[str]) -> list[dict[str, Any]]:
         text = ", ".join(phrases)

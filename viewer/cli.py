@@ -34,6 +34,8 @@ def add_view_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the LLM's scene: a capture folder or features .pt (default: the capture)")
     parser.add_argument("--llm-encoder", default=None,
                         help="image-text encoder of the LLM's scene features (default: the run's record)")
+    parser.add_argument("--no-objects", action="store_true",
+                        help="no object boxes or object mode (skips loading or building RUN/objects/)")
     parser.add_argument("--outputs", type=Path, default=Path("outputs/viewer"),
                         help="folder for exported PLY files (the only files the server hands out)")
     parser.add_argument("--size", type=int, default=FULL_LONG_SIDE,
@@ -71,7 +73,7 @@ def load_and_serve(args: argparse.Namespace, config: ViewerConfig, listener: soc
 
     print(f"lerf3d view: opening {args.checkpoint} ...", flush=True)
     scene = load_viewer_scene(args.checkpoint, args.capture, args.device, args.image_text, config.max_points,
-                              seed=config.seed)
+                              seed=config.seed, objects=not args.no_objects)
     llm = None if args.no_llm else args.llm or packaged_llm()
     if llm is not None:
         from dataclasses import replace

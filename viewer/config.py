@@ -40,6 +40,8 @@ class ViewerConfig:
     """Fused points sent to the page and queried in 3D (a random subset beyond this)."""
     max_phrases: int = 8
     """Phrases per query."""
+    max_labels: int = 64
+    """Phrases of a vocabulary the objects are labelled against (one text-tower pass each)."""
     max_phrase_chars: int = 200
     """Characters per phrase."""
     max_body_bytes: int = 64 * 1024
@@ -67,8 +69,10 @@ class ViewerConfig:
                              f"got {self.full_long_side}")
         if self.preview_divisor < 1:
             raise ValueError(f"preview_divisor must be >= 1, got {self.preview_divisor}")
-        if self.max_pixels < 64 or self.max_points < 1 or self.max_phrases < 1 or self.recent_queries < 1:
-            raise ValueError("max_pixels >= 64, max_points, max_phrases and recent_queries >= 1 are needed")
+        if self.max_pixels < 64 or self.max_points < 1 or self.max_phrases < 1 or self.recent_queries < 1 \
+                or self.max_labels < 1:
+            raise ValueError("max_pixels >= 64, max_points, max_phrases, recent_queries and max_labels >= 1 "
+                             "are needed")
         if self.listen_backlog < 1 or self.max_connections < 1 or not self.socket_timeout_s > 0:
             raise ValueError("listen_backlog, max_connections and socket_timeout_s must be positive")
         if self.max_body_bytes < 1024:

@@ -43,6 +43,10 @@ MAX_TRANSLATION = 1e6
 leave no precision for a scene of a few units seen from further away, and 1e39 is infinity."""
 SHOWN_CHARS = 60
 """How much of a refused value an error message repeats (a body may be 64 KiB of one value)."""
+QUERY_MODES = ("pixels", "objects")
+"""How a phrase is answered: per pixel and per point (LERF), or by whole objects (lerf3d.objects)."""
+MAX_TOP_LABELS = 10
+"""Most best labels listed per object."""
 
 
 class RequestError(Exception):
@@ -72,6 +76,18 @@ class QueryRequest:
     """The view to answer on; None: points only."""
     phrases: tuple[str, ...]
     """Checked, stripped phrases."""
+    mode: str = "pixels"
+    """One of QUERY_MODES: "objects" selects whole objects (the scene's objects must be loaded)."""
+
+
+@dataclass(frozen=True)
+class ObjectsRequest:
+    """``POST /api/objects``: the scene's objects with their best labels against a vocabulary."""
+
+    labels: tuple[str, ...] | None
+    """Phrases to score every object against; None: the phrases queried so far."""
+    top: int
+    """Best labels listed per object."""
 
 
 @dataclass(frozen=True)
@@ -238,8 +254,9 @@ def preview_camera(camera: QueryCamera, divisor: int) -> QueryCamera:
     return resize_camera(camera, min(width, k.width), min(height, k.height))
 
 
-def parse_phrases(value: Any, config: ViewerConfig) -> tuple[str, ...]:
-    """``"cup, chair"`` or ``["cup", "chair"]`` -> checked phrases (an empty one is an error)."""
+def parse_phrases(value: Any, config: ViewerConfig, limit: int | None = None) -> tuple[str, ...]:
+    """``"cup, chair"`` or ``["cup", "chair"]`` -> checked phrases (an empty one is an error), at
+    most ``limit`` of them (default ``config.max_phrases``)."""
     if isinstance(value, str):
         value = value.split(",")
     if not isinstance(value, list):
@@ -249,8 +266,9 @@ def parse_phrases(value: Any, config: ViewerConfig) -> tuple[str, ...]:
         phrases = check_phrases(value)
     except (TypeError, ValueError) as err:
         raise RequestError(str(err)) from None
-    if len(phrases) > config.max_phrases:
-        raise RequestError(f"{len(phrases)} phrases: at most {config.max_phrases} at once")
+    limit = config.max_phrases if limit is None else limit
+    if len(phrases) > limit:
+        raise RequestError(f"{len(phrases)} phrases: at most {limit} at once")
     long = [p for p in phrases if len(p) > config.max_phrase_chars]
     if long:
         raise RequestError(f"phrase {long[0][:40]!r}... is over {config.max_phrase_chars} characters")
@@ -272,12 +290,25 @@ def parse_render(
 def parse_query(
     payload: dict[str, Any], cameras: Mapping[str, QueryCamera], config: ViewerConfig
 ) -> QueryRequest:
-    check_keys(payload, {"camera", "phrases"}, "query")
+    check_keys(payload, {"camera", "phrases", "mode"}, "query")
     if "phrases" not in payload:
         raise RequestError("query needs phrases")
     phrases = parse_phrases(payload["phrases"], config)
+    mode = payload.get("mode", "pixels")
+    if mode not in QUERY_MODES:
+        raise RequestError(f"mode must be one of {list(QUERY_MODES)}, got {shown(mode)}")
     camera = payload.get("camera")
-    return QueryRequest(None if camera is None else parse_camera(camera, cameras, config), phrases)
+    return QueryRequest(None if camera is None else parse_camera(camera, cameras, config), phrases, mode)
+
+
+def parse_objects(payload: dict[str, Any], config: ViewerConfig) -> ObjectsRequest:
+    """``{"labels": "chair, table" | [...] (optional), "top": N (optional, default 3)}``."""
+    check_keys(payload, {"labels", "top"}, "objects")
+    top = _int(payload.get("top", 3), "top", 1, MAX_TOP_LABELS)
+    labels = payload.get("labels")
+    if labels is None or (isinstance(labels, str) and not labels.strip()) or labels == []:
+        return ObjectsRequest(None, top)
+    return ObjectsRequest(parse_phrases(labels, config, config.max_labels), top)
 
 
 def parse_export(payload: dict[str, Any], config: ViewerConfig) -> ExportRequest:

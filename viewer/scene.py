@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,6 +15,9 @@ from lerf3d.query.camera import QueryCamera
 from lerf3d.query.session import QuerySession, QuerySessionConfig
 from lerf3d.runs.layout import CHECKPOINTS_DIR, run_of_checkpoint
 from lerf3d.types import PointSet, SceneBounds
+
+if TYPE_CHECKING:
+    from lerf3d.objects.scene_objects import SceneObjects
 
 ChatFn = Callable[[str], str]
 """A question in, the scene LLM's answer out (lerf3d.scene_llm.ask.AskSession behind it)."""
@@ -40,6 +44,9 @@ class ViewerScene:
     """The scene LLM, when one was loaded (the chat panel and endpoint exist only then)."""
     capture_root: Path | None = None
     """The capture the field was trained on (the scene LLM's features are computed from it)."""
+    objects: SceneObjects | None = None
+    """The scene's 3D objects (lerf3d.objects), drawn as boxes and queried in object mode; None: the
+    page has no object panel."""
 
     def __post_init__(self) -> None:
         xyz, rgb = np.asarray(self.points.xyz), np.asarray(self.points.rgb)
@@ -72,12 +79,15 @@ def load_viewer_scene(
     cache_bytes: int = VIEWER_CACHE_BYTES,
     seed: int = 0,
     encoder: ImageTextEncoder | None = None,
+    objects: bool = True,
 ) -> ViewerScene:
     """A scene from a training checkpoint (``lerf3d view CKPT``): its field, encoder (the recorded
     one, ``image_text``'s, or ``encoder`` itself), fused points (the run's fusion/points.ply, else a
-    fusion of its capture) and the capture's frames as cameras."""
+    fusion of its capture), the capture's frames as cameras and (``objects``) the run's objects,
+    loaded from RUN/objects/ or built and saved there."""
     from lerf3d.query.checkpoint import open_scene
     from lerf3d.query.scene import frame_camera
+    from lerf3d.runs import resolve_checkpoint
 
     scene = open_scene(checkpoint, capture=capture, device=device, image_text=image_text, encoder=encoder,
                        config=QuerySessionConfig(cache_bytes=cache_bytes))
@@ -88,4 +98,12 @@ def load_viewer_scene(
     name = Path(checkpoint).resolve()
     title = run_of_checkpoint(name).root.name if name.parent.name == CHECKPOINTS_DIR else name.name
     capture_root = scene.capture.root if scene.capture is not None else None
-    return ViewerScene(scene.session, points, cameras, scene.bounds, title, capture_root=capture_root)
+    found = None
+    if objects:
+        from lerf3d.objects.commands import scene_objects
+
+        result = scene_objects(scene, resolve_checkpoint(checkpoint))
+        print(f"lerf3d view: {len(result.objects)} objects {result.origin}", flush=True)
+        found = result.objects
+    return ViewerScene(scene.session, points, cameras, scene.bounds, title, capture_root=capture_root,
+                       objects=found)

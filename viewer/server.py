@@ -31,7 +31,15 @@ from urllib.parse import unquote, urlsplit
 
 from viewer.api import ViewerAPI
 from viewer.config import ViewerConfig
-from viewer.protocol import RequestError, parse_body, parse_chat, parse_export, parse_query, parse_render
+from viewer.protocol import (
+    RequestError,
+    parse_body,
+    parse_chat,
+    parse_export,
+    parse_objects,
+    parse_query,
+    parse_render,
+)
 from viewer.scene import ViewerScene
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -219,13 +227,18 @@ def _export(server: ViewerHTTPServer, payload: dict[str, Any]) -> dict[str, Any]
     return server.api.export(parse_export(payload, server.config))
 
 
+def _objects(server: ViewerHTTPServer, payload: dict[str, Any]) -> dict[str, Any]:
+    return server.api.object_list(parse_objects(payload, server.config))
+
+
 def _chat(server: ViewerHTTPServer, payload: dict[str, Any]) -> dict[str, Any]:
     if server.api.scene.chat is None:  # the endpoint exists only with a scene LLM
         raise RequestError("no scene LLM is loaded: start the viewer with --llm RUN", status=404)
     return server.api.chat(parse_chat(payload, server.config))
 
 
-POST_ROUTES = {"/api/render": _render, "/api/query": _query, "/api/export": _export, "/api/chat": _chat}
+POST_ROUTES = {"/api/render": _render, "/api/query": _query, "/api/export": _export, "/api/objects": _objects,
+               "/api/chat": _chat}
 """JSON endpoints taking a body."""
 GET_ROUTES = frozenset({"/api/scene", "/api/points", "/api/health"})
 """JSON endpoints without one."""
@@ -344,7 +357,8 @@ def serve(scene: ViewerScene, config: ViewerConfig = ViewerConfig(), verbose: bo
     warning = host_warning(config)
     if warning:
         print(warning, file=sys.stderr)
-    print(f"lerf3d viewer: {server.url} ({len(scene.points.xyz)} points, {len(scene.cameras)} cameras"
+    objects = "" if scene.objects is None else f", {len(scene.objects)} objects"
+    print(f"lerf3d viewer: {server.url} ({len(scene.points.xyz)} points, {len(scene.cameras)} cameras{objects}"
           f"{', scene LLM loaded' if scene.chat else ''}); Ctrl-C to stop", flush=True)
     try:
         server.serve_forever()

@@ -1,66 +1,24 @@
 """The page in real headless Chromium: type a phrase, wait for the overlay, and check its hottest
-pixels against the room's ground-truth mask; errors show on the page and the server keeps answering."""
+pixels against the room's ground-truth mask; errors show on the page and the server keeps answering;
+the layout reflows down to 800 px wide."""
 
 from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
+from viewer_browser import new_page, open_viewer, query, skip_without_chromium
 from viewer_http import best_view, post_json
 
 from lerf3d.query.overlay import OVERLAY_ALPHA, TURBO_ANCHORS, heatmap_overlay, turbo
 from viewer.config import ViewerConfig
 from viewer.server import make_server, serve_in_thread
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-TIMEOUT_MS = 180_000
-"""Waits are generous: the test machine's cores are shared with training jobs."""
-
-if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is absent (Debian package `chromium`; `make setup` installs it)",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="the dev extra installs playwright")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 640}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda err: errors.append(str(err)))
-    yield page
-    context.close()
-    assert not errors, f"uncaught errors in the page: {errors}"
-
-
-def open_viewer(page, url: str, camera: str | None = None) -> None:
-    page.goto(url + "/")
-    page.wait_for_selector("body[data-ready=true]")
-    if camera is not None:
-        page.select_option("#camera-select", camera)
-        page.wait_for_selector(f"#view[data-state=still][data-camera={camera}]")
-
-
-def query(page, text: str, phrase: str) -> None:
-    page.fill("#phrases", text)
-    page.press("#phrases", "Enter")
-    page.wait_for_selector(f'#view[data-state=overlay][data-phrase="{phrase}"]')
+skip_without_chromium()
 
 
 def canvas_pixels(page) -> np.ndarray:
@@ -208,3 +166,44 @@ def test_chat_panel_only_with_a_scene_llm(page, served, gt_scene, tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+LAYOUT_CONTROLS = ["header h1", "#title", "#points3d", "#view", "#phrases", "#query-button", "#mode", "#threshold",
+                   "#results", "#camera-select", "#export", "#export-link", "#export-info", "#labels",
+                   "#labels-button", "#object-counts", "#object-list", "#recent"]
+"""The page's main controls: at any width from 800 px none may overlap another."""
+LONG_PHRASE = "stainless steel kitchen oven with a glass door"
+
+
+def overlaps(boxes: dict[str, dict]) -> list[tuple[str, str]]:
+    """Pairs of boxes whose interiors intersect (touching edges do not count)."""
+    names, found = list(boxes), []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            p, q = boxes[a], boxes[b]
+            dx = min(p["x"] + p["width"], q["x"] + q["width"]) - max(p["x"], q["x"])
+            dy = min(p["y"] + p["height"], q["y"] + q["height"]) - max(p["y"], q["y"])
+            if dx > 0.5 and dy > 0.5:
+                found.append((a, b))
+    return found
+
+
+def test_the_page_reflows_at_800_pixels_wide(browser, served):
+    with new_page(browser, 800, 600) as page:
+        open_viewer(page, served.url, "frame_00000")
+        page.wait_for_selector("#object-list li")
+        query(page, LONG_PHRASE, LONG_PHRASE)  # a long export name must wrap, not run over the button
+        with page.expect_download():
+            page.click("#export")
+        page.wait_for_selector("#export-link:not([hidden])")
+        boxes = {}
+        for selector in LAYOUT_CONTROLS:
+            box = page.locator(selector).bounding_box()
+            assert box is not None and box["width"] > 0 and box["height"] > 0, f"{selector} is not shown"
+            boxes[selector] = box
+        assert overlaps(boxes) == []
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 800
+        assert boxes["#view"]["width"] >= 320 and boxes["#points3d"]["width"] >= 320
+        assert boxes["#camera-select"]["height"] <= 2.5 * boxes["#phrases"]["height"]  # a one-line dropdown
+        for selector in ("#export-link", "#export", "#query-button", "#threshold"):
+            assert boxes[selector]["x"] + boxes[selector]["width"] <= 800, f"{selector} runs off the page"

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from gt_scene import LabelTextEncoder
 from viewer_http import decode_f32, post_json
 
+from lerf3d.objects.store import OBJECTS_FILE
 from lerf3d.query import checkpoint as checkpoint_module
 from lerf3d_cli import main as lerf3d_cli
 from viewer import server as server_module
@@ -54,7 +55,7 @@ def trained_run(tiny_room, tmp_path_factory):
     return run, encoder
 
 
-def test_view_opens_a_checkpoint_and_serves_it(trained_run, tiny_room, monkeypatch, tmp_path):
+def test_view_opens_a_checkpoint_and_serves_it(trained_run, tiny_room, monkeypatch, tmp_path, capsys):
     run, encoder = trained_run
     monkeypatch.setattr(checkpoint_module, "build_encoder", lambda recorded, spec, device: encoder)
     handed = {}
@@ -66,6 +67,10 @@ def test_view_opens_a_checkpoint_and_serves_it(trained_run, tiny_room, monkeypat
     scene, config = handed["scene"], handed["config"]
     assert (config.host, config.port, config.full_long_side) == ("127.0.0.1", 0, 48)
     assert len(scene.points.xyz) == 500 and scene.chat is None
+    # the run's objects were built and saved, and are served as boxes
+    saved = run / "objects" / OBJECTS_FILE
+    assert scene.objects is not None and saved.is_file() and scene.objects.encoder == encoder.name
+    assert "objects built (none saved)" in capsys.readouterr().out
     assert list(scene.cameras)[:2] == ["frame_00000", "frame_00001"] and scene.capture_root == tiny_room
     assert scene.title == run.name
     server = make_server(scene, config)
@@ -77,9 +82,19 @@ def test_view_opens_a_checkpoint_and_serves_it(trained_run, tiny_room, monkeypat
         assert (data["width"], data["height"]) == (48, 36)
         assert decode_f32(data["results"][1]["view"]["values"]).shape == (48 * 36,)
         assert decode_f32(data["results"][0]["points"]["values"]).shape == (500,)
+        status, listing = post_json(server.url.rstrip("/"), "/api/objects", {"labels": "oven, chair"})
+        assert status == 200 and listing["count"] == len(scene.objects)
     finally:
         server.shutdown()
         server.server_close()
+    # a second start loads the saved objects; --no-objects skips them
+    stamp = saved.stat().st_mtime_ns
+    assert lerf3d_cli.main([*argv, "--no-llm"]) == 0
+    assert "objects loaded" in capsys.readouterr().out and saved.stat().st_mtime_ns == stamp
+    assert len(handed["scene"].objects) == len(scene.objects)
+    assert lerf3d_cli.main([*argv, "--no-llm", "--no-objects"]) == 0
+    out = capsys.readouterr().out
+    assert handed["scene"].objects is None and "objects built" not in out and "objects loaded" not in out
 
 
 def test_view_loads_the_packaged_scene_llm_by_default(trained_run, tiny_room, monkeypatch, tmp_path):
@@ -92,7 +107,7 @@ def test_view_loads_the_packaged_scene_llm_by_default(trained_run, tiny_room, mo
     monkeypatch.setattr(viewer_cli, "packaged_llm", lambda: tmp_path / "packaged")
     loaded = []
     monkeypatch.setattr(chat_module, "load_chat", lambda *args: loaded.append(args) or (lambda q: "yes"))
-    argv = ["view", str(run), "--port", "0", "--outputs", str(tmp_path), "--max-points", "50"]
+    argv = ["view", str(run), "--port", "0", "--outputs", str(tmp_path), "--max-points", "50", "--no-objects"]
     assert lerf3d_cli.main(argv) == 0
     assert loaded == [(tmp_path / "packaged", tiny_room, "cpu", None)]  # the run's own capture
     assert lerf3d_cli.main([*argv, "--llm", str(tmp_path / "mine")]) == 0

@@ -12,11 +12,13 @@ from lerf3d.query.camera import QueryCamera
 from lerf3d.types import Intrinsics
 from viewer.config import ViewerConfig
 from viewer.protocol import (
+    ObjectsRequest,
     RequestError,
     parse_body,
     parse_camera,
     parse_chat,
     parse_export,
+    parse_objects,
     parse_phrases,
     parse_query,
     parse_render,
@@ -134,6 +136,29 @@ def test_bodies_and_requests():
     assert parse_chat({"question": " how many chairs? "}, CONFIG) == "how many chairs?"
     with pytest.raises(RequestError, match="type a question"):
         parse_chat({"question": "  "}, CONFIG)
+
+
+def test_query_modes_and_object_requests():
+    assert parse_query({"phrases": "oven"}, CAMERAS, CONFIG).mode == "pixels"
+    assert parse_query({"phrases": "oven", "mode": "objects"}, CAMERAS, CONFIG).mode == "objects"
+    for mode in ["voxels", 1, None, "Objects"]:
+        with pytest.raises(RequestError, match="mode must be one of"):
+            parse_query({"phrases": "oven", "mode": mode}, CAMERAS, CONFIG)
+    assert parse_objects({}, CONFIG) == ObjectsRequest(None, 3)
+    assert parse_objects({"labels": "  ", "top": 1}, CONFIG) == ObjectsRequest(None, 1)
+    assert parse_objects({"labels": []}, CONFIG).labels is None
+    assert parse_objects({"labels": "chair, oven ", "top": 10}, CONFIG) == ObjectsRequest(("chair", "oven"), 10)
+    # a vocabulary may be longer than one query's phrases, up to max_labels
+    many = [f"label {i}" for i in range(CONFIG.max_labels)]
+    assert len(parse_objects({"labels": many}, CONFIG).labels) == CONFIG.max_labels
+    for payload, message in [({"labels": [*many, "one more"]}, f"at most {CONFIG.max_labels}"),
+                             ({"top": 0}, "top must be in 1..10"), ({"top": 11}, "top must be in 1..10"),
+                             ({"top": True}, "top must be an integer"), ({"labels": 5}, "a string"),
+                             ({"labels": "chair, , oven"}, "phrase 1 is empty"),
+                             ({"vocabulary": "chair"}, "unknown objects field")]:
+        with pytest.raises(RequestError) as err:
+            parse_objects(payload, CONFIG)
+        assert message in err.value.message, (payload, err.value.message)
 
 
 def test_config_and_host_warning():

@@ -3,6 +3,7 @@
 // it stops), and relevancy overlays on both, coloured here so the threshold slider needs no request.
 import * as THREE from "three";
 import { OrbitControls } from "three/addons/OrbitControls.js";
+import { objectScreen, paintBoxes, renderObjectList, setupBoxes, updateListing } from "./objects.js";
 
 const STILL_DELAY_MS = 250; // the camera counts as still after this long without a change
 const POINT_SIZE_FRACTION = 0.003; // point size as a fraction of the scene's diagonal
@@ -15,7 +16,9 @@ const state = {
   seq: 0, // bumps at every camera change; responses for an older camera are not shown
   shown: { seq: -1, still: false },
   rgb: null, // {width, height, data: RGBA bytes} of the still colour render on screen
-  query: null, // {text, phrases, results, selected}
+  query: null, // {text, phrases, mode, results, selected}
+  mode: "pixels", // how a phrase is answered: "pixels" (per pixel and point) or "objects" (whole objects)
+  objects: null, // {listing, boxes, hovered, selected, lit} when the scene has objects (objects.js)
   threshold: 0.5,
   points: null, // {count, positions, colors}
   three: null, // {renderer, scene, camera, controls, geometry, colors}
@@ -108,6 +111,7 @@ function paintRelevancy(out, outStride, colours, stride, values, threshold) {
   }
 }
 window.lerf3dPaintRelevancy = paintRelevancy;
+window.lerf3dObjectScreen = (id) => objectScreen(state, id);
 
 function selectedResult() {
   const q = state.query;
@@ -131,8 +135,12 @@ function drawView() {
   canvas.dataset.camera = state.named ?? "free";
   canvas.dataset.phrase = overlay ? result.phrase : "";
   canvas.dataset.threshold = String(state.threshold);
-  $("view-state").textContent = overlay ? `"${result.phrase}" at ${result.view.scale.toFixed(2)} m` : `${width}x${height}`;
+  canvas.dataset.mode = overlay ? state.query.mode : "";
+  $("view-state").textContent = overlay ? `"${result.phrase}" ${scaleText(result.view)}` : `${width}x${height}`;
 }
+
+// Per-pixel answers are read at a physical scale; object-mode ones at each object's own.
+const scaleText = (map) => (map.scale === null ? "by object" : `at ${map.scale.toFixed(2)} m`);
 
 function paintPoints() {
   const three = state.three;
@@ -151,6 +159,7 @@ function paintPoints() {
 function refreshOverlays() {
   drawView();
   paintPoints();
+  paintBoxes(state);
 }
 
 // -- the 3D point cloud ---------------------------------------------------------------------------
@@ -356,6 +365,7 @@ async function runQuery(text) {
   setStatus("querying…");
   try {
     const body = { phrases: text };
+    if (state.mode !== "pixels") body.mode = state.mode;
     const camera = currentCamera();
     if (camera !== null) body.camera = camera; // else the points only
     const data = await api("/api/query", body);
@@ -364,14 +374,16 @@ async function runQuery(text) {
       phrase: r.phrase,
       view: r.view ? { ...r.view, values: float32Of(r.view.values) } : null,
       points: { ...r.points, values: float32Of(r.points.values) },
+      objects: r.objects || null,
       viewSeq: seq,
     }));
     const keep = previous ? results.findIndex((r) => r.phrase === previous.phrase) : -1;
-    state.query = { text, phrases: data.phrases, results, selected: Math.max(0, keep) };
+    state.query = { text, phrases: data.phrases, mode: data.mode, results, selected: Math.max(0, keep) };
     if (data.image) await showStill(data.image, seq);
     renderResults();
     renderRecent(data.recent);
     refreshOverlays();
+    if (state.objects && !$("labels").value.trim()) loadObjects(); // the phrases queried so far label them
     $("export").disabled = false;
     setStatus(`query ${data.ms} ms${data.view_cached ? " (view cached)" : " (view rendered)"}`);
   } catch (err) {
@@ -394,8 +406,14 @@ function renderResults() {
     name.textContent = r.phrase;
     const scale = document.createElement("div");
     scale.className = "scale";
-    const viewPart = r.view ? `view scale ${r.view.scale.toFixed(2)} m, max ${r.view.max.toFixed(2)}; ` : "";
-    scale.textContent = `${viewPart}points scale ${r.points.scale.toFixed(2)} m, max ${r.points.max.toFixed(2)}`;
+    if (r.objects) {
+      const ids = r.objects.selected;
+      scale.textContent = `${ids.length} object(s) over 0.50` + (ids.length ? `: ${ids.map((i) => `#${i}`).join(", ")}` : "") +
+        `; best ${Math.max(0, ...r.objects.scores).toFixed(2)}`;
+    } else {
+      const viewPart = r.view ? `view scale ${r.view.scale.toFixed(2)} m, max ${r.view.max.toFixed(2)}; ` : "";
+      scale.textContent = `${viewPart}points scale ${r.points.scale.toFixed(2)} m, max ${r.points.max.toFixed(2)}`;
+    }
     row.append(name, scale);
     row.addEventListener("click", () => {
       state.query.selected = i;
@@ -446,6 +464,23 @@ async function exportPly() {
   }
 }
 
+// The object list, labelled against the labels typed in its panel (else the phrases queried so far).
+async function loadObjects() {
+  const labels = $("labels").value.trim();
+  try {
+    const listing = await api("/api/objects", labels ? { labels } : {});
+    if (state.objects) updateListing(state, listing);
+    else {
+      setupBoxes(state, listing);
+      renderObjectList(state);
+      paintBoxes(state);
+    }
+    $("objects-panel").dataset.labels = listing.labels.join(",");
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
 async function ask(question) {
   const log = $("chat-log");
   const q = document.createElement("div");
@@ -482,6 +517,18 @@ function bindControls() {
     else state.named = null;
   });
   $("export").addEventListener("click", exportPly);
+  for (const radio of document.querySelectorAll("input[name=mode]")) {
+    radio.addEventListener("change", () => {
+      if (!radio.checked) return;
+      state.mode = radio.value;
+      document.body.dataset.mode = state.mode;
+      if (state.query) runQuery(state.query.text);
+    });
+  }
+  $("labels-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    loadObjects();
+  });
   $("chat-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const question = $("question").value.trim();
@@ -515,6 +562,10 @@ async function start() {
   $("chat").hidden = !info.chat;
   renderRecent(info.recent);
   setup3d(info, state.points);
+  const hasObjects = info.objects !== null;
+  $("mode").hidden = !hasObjects;
+  $("objects-panel").hidden = !hasObjects;
+  if (hasObjects) await loadObjects();
   if (info.cameras.length > 0) {
     select.value = info.cameras[0].name;
     goToNamed(info.cameras[0].name);
