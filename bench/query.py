@@ -8,6 +8,8 @@ Same process, same field, same phrases, one warm-up each:
   the view again at 30 scales (sharing the grid lookups across scales, as LERF's renderer does)
   into C-wide embeddings, as LERF's do (``span_coordinates=False``), and then scores it. lerf3d's renderer: the same re-render, but through the head's output span (exact, C/R times
   narrower; the second baseline, to show what caching adds on its own).
+- **object mode**: the same view as objects (its surface cut into K objects); a new phrase scores
+  the K objects and paints each pixel with its object's score (the object map is cached per view).
 - **points**: 1M points. Cached: ``PointQuery.query`` on embeddings computed once. Baselines: the
   points are embedded again at every scale for each phrase, the LERF way and lerf3d's way.
 
@@ -41,7 +43,10 @@ from lerf3d.field import (
     RadianceFieldConfig,
     SamplerConfig,
 )
-from lerf3d.geometry import look_at
+from lerf3d.geometry import backproject_depth, look_at
+from lerf3d.objects.pooling import scatter_bounds
+from lerf3d.objects.scene_objects import SceneObjects
+from lerf3d.objects.scorer import ObjectScorer
 from lerf3d.query.camera import QueryCamera
 from lerf3d.query.session import QuerySession, QuerySessionConfig
 from lerf3d.types import Intrinsics, SceneBounds
@@ -137,6 +142,30 @@ def bench_points(
     return statistics.median(cached), statistics.median(lerf), statistics.median(ours), query.nbytes
 
 
+def strip_objects(camera: QueryCamera, num_objects: int, encoder: RandomPhraseEncoder) -> SceneObjects:
+    """The view's measured surface as a point set cut into ``num_objects`` vertical strips, each an
+    object with a random unit embedding (the cost of an object-mode phrase depends on K and the
+    view's size, not on the values)."""
+    xyz = torch.from_numpy(backproject_depth(camera.depth, camera.intrinsics, camera.camera_to_world)
+                           .reshape(-1, 3)).float()  # (H*W, 3)
+    columns = torch.arange(len(xyz)) % camera.intrinsics.width
+    point_object = columns * num_objects // camera.intrinsics.width  # (H*W,)
+    lower, upper = scatter_bounds(xyz, point_object, num_objects)
+    embedding = F.normalize(torch.randn(num_objects, encoder.embedding_dim, generator=torch.Generator().manual_seed(1)), dim=1)
+    return SceneObjects(xyz=xyz, rgb=torch.zeros_like(xyz), point_object=point_object, box_min=lower, box_max=upper,
+                        centroid=(lower + upper) / 2, colour=torch.zeros(num_objects, 3), embedding=embedding,
+                        scale=torch.ones(num_objects), dino=None, views=((),) * num_objects,
+                        confidence=torch.ones(num_objects), encoder=encoder.name)
+
+
+def bench_object_mode(encoder: RandomPhraseEncoder, side: int, repeats: int, num_objects: int) -> float:
+    """Median seconds of a new phrase in object mode on a view whose object map is cached."""
+    camera = view_camera(side)
+    scorer = ObjectScorer(strip_objects(camera, num_objects, encoder), encoder)
+    scorer.maps(camera, ["warm-up phrase"])  # the view's object map, computed once per camera
+    return statistics.median(timed(lambda i=i: scorer.maps(camera, [f"object phrase {i}"])) for i in range(repeats))
+
+
 def row(name: str, where: str, size: str, scales: int, dim: int, result: tuple[float, float, float, int]) -> str:
     cached, lerf, ours, nbytes = result
     return (f"| {name} | {where} | {size} | {scales} | {dim} | {cached * 1e3:.0f} | {lerf * 1e3:.0f} "
@@ -152,6 +181,7 @@ def main() -> None:
     parser.add_argument("--clip-dim", type=int, default=512, help="embedding width (512: OpenCLIP ViT-B-16)")
     parser.add_argument("--repeats", type=int, default=5, help="cached queries timed (median)")
     parser.add_argument("--rerenders", type=int, default=2, help="re-rendering queries timed (median)")
+    parser.add_argument("--objects", type=int, default=32, help="objects of the object-mode query")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--header", action="store_true", help="print the table header first")
     args = parser.parse_args()
@@ -168,6 +198,10 @@ def main() -> None:
     view = bench_view(session, lerf_way, args.side, args.repeats, args.rerenders)
     print(row("view, new phrase", where, f"{args.side}x{args.side} px", len(session.scales), args.clip_dim, view),
           flush=True)
+    objects = bench_object_mode(encoder, args.side, args.repeats, args.objects)
+    print(f"| view, new phrase, object mode ({args.objects} objects) | {where} | {args.side}x{args.side} px | - "
+          f"| {args.clip_dim} | {objects * 1e3:.1f} | per-pixel cached: {view[0] * 1e3:.1f} ms "
+          f"({view[0] / objects:.0f}x) | | | | |", flush=True)
     session.clear_cache()
     points = bench_points(session, lerf_way, args.points, args.repeats, args.rerenders)
     print(row("3D points, new phrase", where, f"{args.points:,} points", len(point_scales), args.clip_dim, points))
