@@ -6,7 +6,8 @@
 On a generated room (``tiny``: 12 views at 96x72; ``demo``: 40 views at 320x240) and a training
 preset, each encoder pair runs the stages a user runs: features (the preset's crop pyramid and DINO
 maps) -> ``lerf3d train`` (reads them from the cache) -> ``lerf3d query`` (2 phrases, one view) ->
-``lerf3d objects`` -> ``lerf3d ask`` (the packaged Scene-LLM, which reads its own ``lerf3d:tiny``
+``lerf3d objects`` -> the viewer (the run loaded as ``lerf3d view`` loads it, one ``/api/query`` of
+the 2 phrases on its first camera at the viewer's default resolution) -> ``lerf3d ask`` (the packaged Scene-LLM, which reads its own ``lerf3d:tiny``
 features: the same for both pairs). ``--steps 0`` trains the preset's own number of steps.
 
 - measured: ``openclip:ViT-B-16`` + ``dino:dino_vits8`` with random weights of the real architectures
@@ -30,7 +31,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = ("features", "train", "query", "objects", "ask")
+sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "encoders")]  # test scaffolding (weights, viewer)
+STAGES = ("features", "train", "query", "objects", "view", "ask")
 PHRASES = ("chair", "table")
 QUESTION = "How many chairs are there?"
 TINY_SPEC = "lerf3d:tiny"
@@ -49,6 +51,11 @@ def run_stage(stage: str, args: argparse.Namespace) -> None:
         preset = load_preset(args.preset)
         run_features(room, features, args.image_text, args.dense, device=args.device,
                      pyramid=preset.features.pyramid, batch_size=preset.features.batch_size, show_progress=False)
+        return
+    if stage == "view":
+        from served_view import query_served_view
+
+        query_served_view(run, list(PHRASES), work / f"viewer-{key}", args.device)
         return
     steps = ["--steps", str(args.steps)] if args.steps > 0 else []
     argv = {
@@ -77,7 +84,6 @@ def measure(stage: str, args: argparse.Namespace, image_text: str, dense: str, k
 
 def prepare(work: Path, room: str) -> tuple[str, str]:
     """The room and the random-weight checkpoints (not timed: a user downloads weights once)."""
-    sys.path.insert(0, str(REPO / "tests" / "encoders"))  # test scaffolding: the random-weight builders
     from real_architectures import write_real_architectures
 
     from data_tools.config import RoomConfig

@@ -25,17 +25,8 @@ QUIET = ("--set", "logging.progress=false", "--set", "logging.tensorboard=false"
          "--set", "features.show_progress=false")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # the test machine's cores are shared (tests/train/conftest.py says why)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.slow
+@pytest.mark.usefixtures("one_torch_thread")
 def test_real_photo_fuses_trains_queries_segments_and_answers(tmp_path, capsys):
     import trimesh
 
