@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path[0] = str(REPO)  # bench/viewer.py would shadow the viewer package
 sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "encoders")]  # test scaffolding (weights, viewer)
 STAGES = ("features", "train", "query", "objects", "view", "ask")
 PHRASES = ("chair", "table")
