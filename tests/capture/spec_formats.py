@@ -108,13 +108,14 @@ def write_nerfstudio(views: list[View], root: Path) -> Path:
         name = f"frame_{i + 1:05d}.png"
         _write(root / "images" / name, _image(view.rgb, "PNG"))
         _write(root / "depth" / name, _png16(view.depth * 1000.0))  # millimetres
-        frames.append(
-            {
-                "file_path": f"images/{name}",
-                "depth_file_path": f"depth/{name}",
-                "transform_matrix": (view.pose @ FLIP_YZ).tolist(),
-            }
-        )
+        frame = {
+            "file_path": f"images/{name}",
+            "depth_file_path": f"depth/{name}",
+            "transform_matrix": (view.pose @ FLIP_YZ).tolist(),
+        }
+        if not np.array_equal(view.k, k):  # the spec lets a frame override the global camera
+            frame.update(fl_x=view.k[0, 0], fl_y=view.k[1, 1], cx=view.k[0, 2], cy=view.k[1, 2])
+        frames.append(frame)
     meta = {
         "camera_model": "OPENCV", "fl_x": k[0, 0], "fl_y": k[1, 1], "cx": k[0, 2], "cy": k[1, 2],
         "w": width, "h": height, "k1": 0.0, "k2": 0.0, "p1": 0.0, "p2": 0.0,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from lerf3d.cli import main
+from lerf3d_cli.main import main
 from spec_formats import TUM_CAMERA_ARGUMENT, analytic_views, write_replica, write_scannet, write_tum
 
 from lerf3d.capture import CaptureError, frames_summary, load_capture, parse_intrinsics
@@ -106,7 +106,7 @@ def test_sequence_and_download_folders_are_found_from_inside(views, tmp_path, mo
 
 @pytest.mark.parametrize("command", ["fuse", "features", "train"])
 def test_every_capture_command_takes_intrinsics(command):
-    from lerf3d.cli import build_parser
+    from lerf3d_cli.main import build_parser
 
     args = build_parser().parse_args([command, "capture", "--out", "out", "--intrinsics", TUM_CAMERA_ARGUMENT])
     assert (args.intrinsics.fx, args.intrinsics.cy, args.intrinsics.source) == (

@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from lerf3d.cli import main
+from lerf3d_cli.main import main
 from PIL import Image
 from spec_formats import analytic_views, write_nerfstudio
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from real_architectures import random_state
 
 from lerf3d.encoders import DenseEncoderConfig, DenseFeatureEncoder, MissingWeightsError, build_dense_encoder
 from lerf3d.encoders.dino import DINO_DEFAULT_TARGET_SIZE, DINO_URL, dino_config, dinov2_config
 from lerf3d.encoders.preprocess import patch_grid_size
-from lerf3d.encoders.vit import ViT, ViTConfig
 
 DINOV2_BLOCK_KEYS = {
     "norm1.weight", "norm1.bias", "attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight", "attn.proj.bias",
@@ -19,14 +19,6 @@ DINOV2_BLOCK_KEYS = {
     "mlp.fc2.bias", "ls2.gamma",
 }  # fmt: skip
 """Per-block parameter names of the official DINOv2 release (``dinov2_vits14_pretrain.pth``)."""
-
-
-def random_state(cfg: ViTConfig, seed: int = 0) -> dict[str, torch.Tensor]:
-    """Random weights of a ViT shape (built on the meta device: shapes only, no slow init)."""
-    with torch.device("meta"):
-        shapes = {k: v.shape for k, v in ViT(cfg).state_dict().items()}
-    generator = torch.Generator().manual_seed(seed)
-    return {k: torch.randn(shape, generator=generator) * 0.02 for k, shape in shapes.items()}
 
 
 @pytest.fixture(scope="module")

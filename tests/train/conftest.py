@@ -96,7 +96,7 @@ class TinyRun:
 @pytest.fixture(scope="session")
 def tiny_run(tiny_scene, tiny_room, tmp_path_factory) -> TinyRun:
     """Four training steps through the CLI, once per session."""
-    from lerf3d.cli import main
+    from lerf3d_cli.main import main
 
     out = tmp_path_factory.mktemp("run")
     spec = f"lerf3d:tiny@{tiny_scene.towers}"

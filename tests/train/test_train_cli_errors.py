@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 import torch
-from lerf3d.cli import main
+from lerf3d_cli.main import main
 
 
 def _one_line_error(capsys, *needles: str) -> str:

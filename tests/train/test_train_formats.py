@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from lerf3d.cli import main
+from lerf3d_cli.main import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "capture"))  # the spec writers live there
 from spec_formats import TUM_CAMERA_ARGUMENT, WRITERS, analytic_views, write_nerfstudio

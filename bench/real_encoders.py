@@ -1,0 +1,166 @@
+"""Seconds and peak memory per stage of the real-encoder path, against the packaged tiny towers.
+
+    python bench/real_encoders.py [--work DIR] [--threads 1] [--steps 3] [--header]
+    python bench/real_encoders.py --device cuda --room demo --preset default --steps 0 --only-real
+
+On a generated room (``tiny``: 12 views at 96x72; ``demo``: 40 views at 320x240) and a training
+preset, each encoder pair runs the stages a user runs: features (the preset's crop pyramid and DINO
+maps) -> ``lerf3d train`` (reads them from the cache) -> ``lerf3d query`` (2 phrases, one view) ->
+``lerf3d objects`` -> the viewer (the run loaded as ``lerf3d view`` loads it, one ``/api/query`` of
+the 2 phrases on its first camera at the viewer's default resolution) -> ``lerf3d ask`` (the packaged Scene-LLM, which reads its own ``lerf3d:tiny``
+features: the same for both pairs). ``--steps 0`` trains the preset's own number of steps.
+
+- measured: ``openclip:ViT-B-16`` + ``dino:dino_vits8`` with random weights of the real architectures
+  (built offline; speed and memory do not depend on the weight values);
+- baseline: the packaged ``lerf3d:tiny`` towers (the default encoders).
+
+Every stage runs in its own Python process so its peak resident memory (``ru_maxrss``) is its own;
+its seconds run from the stage's start inside that process (imports included, interpreter start
+excluded); on CUDA the stage's peak allocated GPU memory too. Prints one line per stage, then one
+markdown row per pair for ``docs/benchmarks.md`` (also written to ``WORK/rows.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path[0] = str(REPO)  # bench/viewer.py would shadow the viewer package
+sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "encoders")]  # test scaffolding (weights, viewer)
+STAGES = ("features", "train", "query", "objects", "view", "ask")
+PHRASES = ("chair", "table")
+QUESTION = "How many chairs are there?"
+TINY_SPEC = "lerf3d:tiny"
+
+
+def run_stage(stage: str, args: argparse.Namespace) -> None:
+    """One stage, in this process; raises on a non-zero exit."""
+    from lerf3d_cli.main import main
+
+    work, key, device = args.work, args.key, ["--device", args.device]
+    room, features, run = work / "room", work / f"features-{key}", work / f"run-{key}"
+    if stage == "features":
+        from lerf3d.features.command import run_features
+        from lerf3d.train import load_preset
+
+        preset = load_preset(args.preset)
+        run_features(room, features, args.image_text, args.dense, device=args.device,
+                     pyramid=preset.features.pyramid, batch_size=preset.features.batch_size, show_progress=False)
+        return
+    if stage == "view":
+        from served_view import query_served_view
+
+        query_served_view(run, list(PHRASES), work / f"viewer-{key}", args.device)
+        return
+    steps = ["--steps", str(args.steps)] if args.steps > 0 else []
+    argv = {
+        "train": ["train", str(room), "--out", str(run), "--preset", args.preset, *steps, *device,
+                  "--image-text", args.image_text, "--dense", args.dense, "--features-dir", str(features),
+                  "--no-objects", "--set", "logging.progress=false", "--set", "features.show_progress=false"],
+        "query": ["query", str(run), *PHRASES, "--camera", "eval:0", "--out", str(work / f"query-{key}"), *device],
+        "objects": ["objects", str(run), "--rebuild", *device],
+        "ask": ["ask", str(room), QUESTION, "--max-new-tokens", "8", *device],
+    }[stage]
+    code = main(argv)
+    if code != 0:
+        raise SystemExit(f"stage {stage} ({key}) exited {code}")
+
+
+def measure(stage: str, args: argparse.Namespace, image_text: str, dense: str, key: str) -> dict:
+    """Run one stage in a fresh process; its seconds and peak RSS (MiB)."""
+    command = [sys.executable, __file__, "--stage", stage, "--work", str(args.work), "--image-text", image_text,
+               "--dense", dense, "--key", key, "--steps", str(args.steps), "--threads", str(args.threads),
+               "--preset", args.preset, "--device", args.device, "--room", args.room]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    if done.returncode != 0:
+        raise SystemExit(f"stage {stage} ({key}) failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def prepare(work: Path, room: str) -> tuple[str, str]:
+    """The room and the random-weight checkpoints (not timed: a user downloads weights once)."""
+    from real_architectures import write_real_architectures
+
+    from data_tools.config import RoomConfig
+    from data_tools.make_room import generate_room
+
+    if not (work / "room" / "transforms.json").is_file():
+        generate_room(RoomConfig.preset(room, seed=0, cache_dir=work / "models"), work / "room")
+    return write_real_architectures(work / "weights")
+
+
+def _memory(figure: dict) -> str:
+    gpu = figure.get("peak_gpu_mib")
+    return f"{figure['peak_rss_mib']:,.0f} MiB" + (f" (GPU {gpu:,.0f} MiB)" if gpu is not None else "")
+
+
+def table_row(pair: str, args: argparse.Namespace, figures: dict[str, dict]) -> str:
+    cells = [f"{figures[s]['seconds']:.1f} s / {_memory(figures[s])}" for s in STAGES]
+    total = sum(figures[s]["seconds"] for s in STAGES)
+    peak = max(figures[s]["peak_rss_mib"] for s in STAGES)
+    steps = args.steps if args.steps > 0 else "preset's"
+    return (f"| {pair} | {args.room} room, {args.preset} | {args.device}, {args.threads} | {steps} | "
+            + " | ".join(cells) + f" | {total:.1f} s | {peak:,.0f} MiB |")
+
+
+HEADER = ("| encoders | scene, preset | device, threads | train steps | "
+          + " | ".join(f"{s}: s / peak RSS" for s in STAGES) + " | total | peak RSS |\n|" + "---|" * (len(STAGES) + 6))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", type=Path, default=REPO / "outputs" / "bench_real_encoders")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=3, help="training steps (0: the preset's)")
+    parser.add_argument("--room", choices=("tiny", "demo"), default="tiny", help="generated room preset")
+    parser.add_argument("--preset", default="tiny", help="training preset (tiny | default | big)")
+    parser.add_argument("--device", default="cpu", help="torch device of every stage")
+    parser.add_argument("--only-real", action="store_true", help="skip the lerf3d:tiny baseline")
+    parser.add_argument("--header", action="store_true", help="print the table header before the rows")
+    parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)  # the per-stage child
+    parser.add_argument("--image-text", help=argparse.SUPPRESS)
+    parser.add_argument("--dense", help=argparse.SUPPRESS)
+    parser.add_argument("--key", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.stage:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        start = time.perf_counter()
+        run_stage(args.stage, args)
+        figures = {"seconds": time.perf_counter() - start,
+                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # KiB on Linux
+        if args.device.startswith("cuda"):
+            figures["peak_gpu_mib"] = torch.cuda.max_memory_allocated() / 2**20
+        print(json.dumps(figures))
+        return
+
+    args.work.mkdir(parents=True, exist_ok=True)
+    image_text, dense = prepare(args.work, args.room)
+    pairs = {"real": (image_text, dense)} if args.only_real else {"real": (image_text, dense),
+                                                                 "tiny": (TINY_SPEC, TINY_SPEC)}
+    rows = []
+    for key, (it, de) in pairs.items():
+        figures = {}
+        for stage in STAGES:
+            figures[stage] = measure(stage, args, it, de, key)
+            print(f"{key} {stage}: {figures[stage]['seconds']:.1f} s, peak RSS {figures[stage]['peak_rss_mib']:.0f} MiB",
+                  flush=True)
+        label = ("openclip:ViT-B-16 + dino:dino_vits8 (random weights)" if key == "real"
+                 else "baseline: lerf3d:tiny towers (packaged)")
+        rows.append(table_row(label, args, figures))
+    text = (HEADER + "\n" if args.header else "") + "\n".join(rows)
+    (args.work / "rows.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
