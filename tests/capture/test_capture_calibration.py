@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from lerf3d_cli.main import main
 from spec_formats import TUM_CAMERA_ARGUMENT, analytic_views, write_replica, write_scannet, write_tum
 
 from lerf3d.capture import CaptureError, frames_summary, load_capture, parse_intrinsics
 from lerf3d.capture.tum import FREIBURG_INTRINSICS
 from lerf3d.types import Intrinsics
+from lerf3d_cli.main import main
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,12 @@ import json
 
 import numpy as np
 import pytest
-from lerf3d_cli.main import main
 from PIL import Image
 from spec_formats import analytic_views, write_nerfstudio
 
 import lerf3d.capture.files as capture_files
 from lerf3d.capture import CaptureError, load_capture
+from lerf3d_cli.main import main
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import shutil
 
 import pytest
 import torch
+
 from lerf3d_cli.main import main
 
 

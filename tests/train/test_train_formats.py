@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from lerf3d_cli.main import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "capture"))  # the spec writers live there
