@@ -2,7 +2,9 @@
 relevancy (COS3D's "instances first, then the language answer on them").
 
 A view's object map (object index per pixel) depends only on the camera, so it is computed once and
-cached; a new phrase is then one (K, D) x (D, P) product and a gather, whatever the image size. With
+cached; a new phrase is then one (K, D) x (D, P) product and a gather, whatever the image size. Each
+object's pixels carry its relevancy above LERF's neutral point (:func:`above_neutral`): objects the
+phrase does not select stay dark. With
 measured depth a pixel is back-projected and takes the object of the nearest fused point within
 ``tolerance_m``; without it (a novel pose) the object points are z-buffered into the view.
 """
@@ -23,7 +25,7 @@ from lerf3d.objects.scene_objects import SceneObjects, object_relevancy
 from lerf3d.query.baselines import nearest_point_map
 from lerf3d.query.camera import QueryCamera
 from lerf3d.query.phrases import check_phrases, encode_phrases
-from lerf3d.query.relevancy import CANONICAL_NEGATIVES, RelevancyMap
+from lerf3d.query.relevancy import CANONICAL_NEGATIVES, NEUTRAL_RELEVANCY, RelevancyMap
 
 SNAP_TOLERANCE_M = 0.05
 """A back-projected pixel belongs to the object of the nearest fused point within this distance:
@@ -59,6 +61,14 @@ def object_map_from_points(
     ids = torch.where(index >= 0, point_object[index.clamp_min(0)], torch.full_like(index, -1))
     k = camera.intrinsics
     return ids.reshape(k.height, k.width).numpy()
+
+
+def above_neutral(relevancy: Float[torch.Tensor, "..."]) -> Float[torch.Tensor, "..."]:
+    """Relevancy above LERF's neutral point, rescaled to [0, 1]: 0 for "not this" (relevancy <= 0.5,
+    LERF sec. 3.4), 1 for a certain match. An object mode map shows the objects a phrase selects,
+    so an object no more like the phrase than like "object" or "stuff" stays dark instead of
+    carrying a middling value into the map."""
+    return ((relevancy - NEUTRAL_RELEVANCY) / (1.0 - NEUTRAL_RELEVANCY)).clamp_min(0.0)
 
 
 class ObjectScorer:
@@ -107,7 +117,7 @@ class ObjectScorer:
              negatives: Sequence[str] = CANONICAL_NEGATIVES) -> list[RelevancyMap]:
         cleaned = check_phrases(phrases)
         ids = torch.from_numpy(self.object_map(camera))  # (H, W)
-        scores = self.object_scores(cleaned, negatives)  # (K, P)
+        scores = above_neutral(self.object_scores(cleaned, negatives))  # (K, P)
         padded = torch.cat([scores, scores.new_zeros(1, len(cleaned))])  # row K: no object
         values = padded[torch.where(ids >= 0, ids, torch.full_like(ids, len(self.objects)))]  # (H, W, P)
         return [RelevancyMap(values[..., p], phrase) for p, phrase in enumerate(cleaned)]

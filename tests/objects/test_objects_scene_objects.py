@@ -64,3 +64,9 @@ def test_members_and_shape_checks():
         type(objects)(**{**objects.__dict__, "point_object": objects.point_object + 5})
     with pytest.raises(ValueError, match="views"):
         type(objects)(**{**objects.__dict__, "views": ()})
+
+
+def test_above_neutral_is_zero_up_to_lerfs_neutral_point_then_linear():
+    from lerf3d.objects.scorer import above_neutral
+
+    torch.testing.assert_close(above_neutral(torch.tensor([0.1, 0.5, 0.75, 1.0])), torch.tensor([0.0, 0.0, 0.5, 1.0]))
