@@ -17,7 +17,14 @@ from lerf3d.capture.calibration import INTRINSICS_KEY
 from lerf3d.encoders.spec import DEFAULT_DENSE_SPEC, DEFAULT_IMAGE_TEXT_SPEC
 from lerf3d.features.extractor import CaptureFeatures
 from lerf3d.preflight import check_output_path
-from lerf3d.runs import CheckpointError, Run, features_folder, latest_checkpoint, load_checkpoint
+from lerf3d.runs import (
+    CheckpointError,
+    Run,
+    features_folder,
+    latest_checkpoint,
+    load_checkpoint,
+    load_trained_field,
+)
 from lerf3d.train.config import TrainConfig, load_preset
 from lerf3d.train.datamanager import describe_split, split_frames
 from lerf3d.train.evaluate import EvalResult
@@ -99,6 +106,7 @@ def resolve_config(request: TrainRequest) -> tuple[TrainConfig, Path | None]:
         if path is None:
             raise CheckpointError(f"--resume: no checkpoint in {run.checkpoints}")
         config = from_mapping(TrainConfig, load_checkpoint(path).config, source=str(path))
+        load_trained_field(path)  # weights that do not fit the recorded field fail before any output
     else:
         path, config = None, load_preset(request.preset)
     for item in request.overrides:

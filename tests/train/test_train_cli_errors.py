@@ -119,8 +119,9 @@ def test_damaged_checkpoints_are_one_line_errors(tiny_run, tmp_path, capsys):
     assert main(["query", run, "chair", *query]) == 2
     _one_line_error(capsys, f"{ckpt}: does not fit this model (KeyError: 'field_config')")
     run, ckpt = _damaged_run(tiny_run, tmp_path / "no_weight", lambda p: p["model"].pop(next(iter(p["model"]))))
-    assert main([*tiny_run.train_args, "--out", run, "--resume"]) == 2  # found once the model is built
+    assert main([*tiny_run.train_args, "--out", run, "--resume"]) == 2
     _one_line_error(capsys, f"{ckpt}: does not fit this model (RuntimeError: ", 'Missing key(s) in state_dict: "lower"')
+    assert sorted(p.name for p in (tmp_path / "no_weight").iterdir()) == ["checkpoints"]  # found before any output
     assert not (tmp_path / "q").exists()
 
 
