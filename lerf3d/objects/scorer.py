@@ -71,6 +71,14 @@ def above_neutral(relevancy: Float[torch.Tensor, "..."]) -> Float[torch.Tensor, 
     return ((relevancy - NEUTRAL_RELEVANCY) / (1.0 - NEUTRAL_RELEVANCY)).clamp_min(0.0)
 
 
+def object_map_values(relevancy: Float[torch.Tensor, "K P"]) -> Float[torch.Tensor, "K P"]:
+    """What each object's pixels show per phrase: :func:`above_neutral` for a phrase that selects some
+    object; for one that selects none, the plain relevancy, so the best candidate still stands out
+    (the map of a phrase that matches nothing says where it matches least badly, as per-pixel does)."""
+    selects = (relevancy > NEUTRAL_RELEVANCY).any(dim=0, keepdim=True)  # (1, P)
+    return torch.where(selects, above_neutral(relevancy), relevancy)
+
+
 class ObjectScorer:
     """Relevancy maps in object mode (a :class:`lerf3d.query.evaluate.ViewScorer`)."""
 
@@ -117,7 +125,7 @@ class ObjectScorer:
              negatives: Sequence[str] = CANONICAL_NEGATIVES) -> list[RelevancyMap]:
         cleaned = check_phrases(phrases)
         ids = torch.from_numpy(self.object_map(camera))  # (H, W)
-        scores = above_neutral(self.object_scores(cleaned, negatives))  # (K, P)
+        scores = object_map_values(self.object_scores(cleaned, negatives))  # (K, P)
         padded = torch.cat([scores, scores.new_zeros(1, len(cleaned))])  # row K: no object
         values = padded[torch.where(ids >= 0, ids, torch.full_like(ids, len(self.objects)))]  # (H, W, P)
         return [RelevancyMap(values[..., p], phrase) for p, phrase in enumerate(cleaned)]

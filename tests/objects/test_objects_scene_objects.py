@@ -69,4 +69,12 @@ def test_members_and_shape_checks():
 def test_above_neutral_is_zero_up_to_lerfs_neutral_point_then_linear():
     from lerf3d.objects.scorer import above_neutral
 
-    torch.testing.assert_close(above_neutral(torch.tensor([0.1, 0.5, 0.75, 1.0])), torch.tensor([0.0, 0.0, 0.5, 1.0]))
+    values = above_neutral(torch.tensor([0.1, 0.5, 0.75, 1.0]))
+    torch.testing.assert_close(values, torch.tensor([0.0, 0.0, 0.5, 1.0]))
+
+
+def test_object_map_values_keep_the_best_candidate_when_nothing_is_selected():
+    from lerf3d.objects.scorer import object_map_values
+
+    relevancy = torch.tensor([[0.9, 0.3], [0.6, 0.45], [0.2, 0.1]])  # phrase 0 selects two objects, 1 none
+    torch.testing.assert_close(object_map_values(relevancy), torch.tensor([[0.8, 0.3], [0.2, 0.45], [0.0, 0.1]]))
