@@ -86,7 +86,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _intrinsics(value: str):
-    from lerf3d.capture import parse_intrinsics
+    from lerf3d.capture import CaptureError, parse_intrinsics
 
     try:
         return parse_intrinsics(value)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from lerf3d.capture.calibration import (
     INTRINSICS_KEY,
+    OVERRIDE_KEY,
     IntrinsicsOverride,
     as_override,
     describe_intrinsics,
@@ -94,7 +95,8 @@ def _with_intrinsics(capture: Capture, override: IntrinsicsOverride) -> Capture:
     """Every frame given the override's camera (sized on the first colour image when it has no size)."""
     camera = override.resolve(capture.frames[0].rgb_path)
     frames = tuple(dataclasses.replace(frame, intrinsics=camera) for frame in capture.frames)
-    metadata = {**capture.metadata, INTRINSICS_KEY: describe_intrinsics(camera, override.source)}
+    metadata = {**capture.metadata, INTRINSICS_KEY: describe_intrinsics(camera, override.source),
+                OVERRIDE_KEY: dataclasses.asdict(override)}
     return dataclasses.replace(capture, frames=frames, metadata=metadata)
 
 

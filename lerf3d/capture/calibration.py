@@ -19,6 +19,9 @@ from lerf3d.types import Intrinsics
 
 INTRINSICS_KEY = "intrinsics"
 """``Capture.metadata`` key describing the camera used and its source."""
+OVERRIDE_KEY = "intrinsics_override"
+"""``Capture.metadata`` key holding the override's fields (a plain dict) when one was given: a run
+records it, so whatever opens the run's capture later reads it with the same camera."""
 
 
 @dataclass(frozen=True)

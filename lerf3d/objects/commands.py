@@ -22,8 +22,10 @@ from lerf3d.objects.export import DEFAULT_TOP_OBJECTS, ObjectExport, export_obje
 from lerf3d.objects.scene_objects import SceneObjects
 from lerf3d.objects.scorer import ObjectScorer
 from lerf3d.objects.store import OBJECTS_FILE, ObjectsFileError, build_key, load_objects, save_objects
+from lerf3d.preflight import check_output_path
 from lerf3d.query.camera import QueryCamera
 from lerf3d.query.checkpoint import open_scene
+from lerf3d.query.commands import eval_inputs
 from lerf3d.query.eval_scene import EvalOutput, evaluate_scene
 from lerf3d.query.scene import QueryScene, frame_camera
 from lerf3d.runs import resolve_checkpoint, run_of_checkpoint
@@ -129,6 +131,7 @@ def run_export(checkpoint: str | Path, phrase: str, out_dir: str | Path, *, capt
                rebuild: bool = False) -> ObjectExport:
     """``lerf3d export RUN --phrase X --objects``: the objects ``phrase`` selects, each as PLY and GLB,
     with a boxes JSON."""
+    check_output_path(out_dir, folder=True)
     path = resolve_checkpoint(checkpoint)
     scene = open_scene(path, capture=capture, device=device, image_text=image_text)
     objects = scene_objects(scene, path, rebuild=rebuild).objects
@@ -144,14 +147,9 @@ def run_eval(checkpoint: str | Path, ground_truth: str | Path | None, out: str |
              device: str = "cpu", image_text: str | None = None) -> tuple[EvalOutput, ObjectEvaluation]:
     """``lerf3d eval RUN``: per-pixel and object-mode localisation/mIoU beside the baselines, and the
     object layer's own figures, in one run."""
-    path = resolve_checkpoint(checkpoint)
-    scene = open_scene(path, capture=capture, device=device, image_text=image_text, points_path=points)
-    if ground_truth is None:
-        if scene.capture is None:
-            raise ValueError("pass --gt ground_truth.json (or --capture with one inside)")
-        ground_truth = scene.capture.root
-    truth = load_ground_truth(ground_truth)
-    objects = scene_objects(scene, path).objects
+    scene, truth = eval_inputs(checkpoint, ground_truth, out, capture=capture, points=points,
+                               max_views=max_views, device=device, image_text=image_text)
+    objects = scene_objects(scene, resolve_checkpoint(checkpoint)).objects
     scorer = ObjectScorer(objects, scene.session.encoder)
     output = evaluate_scene(scene, truth, out, baselines=baselines, max_views=max_views,
                             features_dir=features_dir, extra_scorers=[scorer])

@@ -75,12 +75,14 @@ def open_scene(
     capture_root = capture if capture is not None else meta.get("capture")
     scene_capture = None
     if load_capture_frames and capture_root is not None:
-        from lerf3d.capture import load_capture
+        from lerf3d.capture import IntrinsicsOverride, load_capture
 
         if not Path(capture_root).exists() and capture is None:
             raise FileNotFoundError(f"{path} was trained on {capture_root}, which is gone: "
                                     "pass --capture DIR")
-        scene_capture = load_capture(capture_root)
+        recorded = meta.get("capture_intrinsics")  # the camera --intrinsics gave at training
+        override = IntrinsicsOverride(**recorded) if isinstance(recorded, dict) else None
+        scene_capture = load_capture(capture_root, intrinsics=override)
     pyramid = recorded_features(ckpt, source=str(path)).pyramid
     features = features_folder(run, capture_root)
     train_frames = tuple(meta.get("train_frames", ()))

@@ -26,6 +26,7 @@ from lerf3d.query.scene import QueryScene
 from lerf3d.types import PointSet
 
 if TYPE_CHECKING:
+    from lerf3d.ground_truth import GroundTruth
     from lerf3d.query.eval_scene import EvalOutput
 
 
@@ -185,13 +186,13 @@ def run_export(checkpoint: str | Path, phrase: str, out: str | Path, *, points: 
 # -- eval ------------------------------------------------------------------------------------
 
 
-def run_eval(checkpoint: str | Path, ground_truth: str | Path | None, out: str | Path, *,
-             capture: str | Path | None = None, features_dir: str | Path | None = None,
-             points: str | Path | None = None, baselines: bool = True, max_views: int | None = None,
-             device: str = "cpu", image_text: str | None = None) -> EvalOutput:
-    """``lerf3d eval CKPT --gt ground_truth.json --out eval.json``: prints the markdown tables."""
+def eval_inputs(checkpoint: str | Path, ground_truth: str | Path | None, out: str | Path, *,
+                capture: str | Path | None = None, points: str | Path | None = None,
+                max_views: int | None = None, device: str = "cpu",
+                image_text: str | None = None) -> tuple[QueryScene, GroundTruth]:
+    """The scene and ground truth ``lerf3d eval`` scores, every input checked before the checkpoint
+    opens (the output path, the view count, the ground truth file)."""
     from lerf3d.ground_truth import load_ground_truth
-    from lerf3d.query.eval_scene import evaluate_scene
 
     check_output_path(out)
     if max_views is not None and max_views < 1:
@@ -202,5 +203,17 @@ def run_eval(checkpoint: str | Path, ground_truth: str | Path | None, out: str |
         if scene.capture is None:
             raise ValueError("pass --gt ground_truth.json (or --capture with one inside)")
         truth = load_ground_truth(scene.capture.root)
+    return scene, truth
+
+
+def run_eval(checkpoint: str | Path, ground_truth: str | Path | None, out: str | Path, *,
+             capture: str | Path | None = None, features_dir: str | Path | None = None,
+             points: str | Path | None = None, baselines: bool = True, max_views: int | None = None,
+             device: str = "cpu", image_text: str | None = None) -> EvalOutput:
+    """``lerf3d eval CKPT --gt ground_truth.json --out eval.json``: prints the markdown tables."""
+    from lerf3d.query.eval_scene import evaluate_scene
+
+    scene, truth = eval_inputs(checkpoint, ground_truth, out, capture=capture, points=points,
+                               max_views=max_views, device=device, image_text=image_text)
     return evaluate_scene(scene, truth, out, baselines=baselines, max_views=max_views,
                           features_dir=features_dir)

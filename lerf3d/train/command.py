@@ -182,7 +182,10 @@ def run_train(request: TrainRequest) -> TrainRunSummary:
         check_output_path(request.features_dir, "--features-dir", folder=True)
     config, checkpoint = resolve_config(request)
     capture = load_capture(request.capture, intrinsics=request.intrinsics)
-    split_frames(len(capture.frames), config.data.eval_every)  # a split that cannot train fails before any output
+    try:  # a split that cannot train fails before any output
+        split_frames(len(capture.frames), config.data.eval_every)
+    except ValueError as err:
+        raise ValueError(f"{request.capture}: {err}") from None
     print(f"capture: {frames_summary(capture)} ({capture.source_format}); "
           f"intrinsics {capture.metadata.get(INTRINSICS_KEY, 'as stated per frame')}")
     bounds, points = fused_scene(capture, request.out)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lerf3d.capture.calibration import OVERRIDE_KEY
 from lerf3d.features.extractor import CaptureFeatures
 from lerf3d.field.model import LerfField
 from lerf3d.field.occupancy import OCCUPANCY_VOXEL, OccupancyGrid
@@ -183,6 +184,7 @@ class Trainer:
             "scene_bounds": [self.bounds.lower.tolist(), self.bounds.upper.tolist()],
             "num_cameras": len(self.data.train_indices),
             "capture": str(self.data.capture.root),
+            "capture_intrinsics": self.data.capture.metadata.get(OVERRIDE_KEY),  # --intrinsics, if given
         }
 
     def checkpoint(self) -> Checkpoint:

@@ -77,11 +77,13 @@ def test_saved_objects_are_reused_and_a_corrupt_copy_rebuilt(built, tmp_path):
     checkpoint = tmp_path / "run" / "checkpoints" / "step-1.ckpt"
     checkpoint.parent.mkdir(parents=True)
     checkpoint.write_bytes(b"stands for the field's weights")
-    first = scene_objects(scene, checkpoint)
+    config = ObjectsConfig(crop_views=0)  # the known-answer encoder encodes no images
+    first = scene_objects(scene, checkpoint, config)
     assert first.origin.startswith("built") and first.path == tmp_path / "run" / "objects" / OBJECTS_FILE
-    assert scene_objects(scene, checkpoint).origin == "loaded"
+    assert scene_objects(scene, checkpoint, config).origin == "loaded"
     first.path.write_bytes(first.path.read_bytes()[:100])
-    rebuilt = scene_objects(scene, checkpoint)
+    rebuilt = scene_objects(scene, checkpoint, config)
     assert "unreadable" in rebuilt.origin and len(rebuilt.objects) == len(first.objects)
     checkpoint.write_bytes(b"retrained weights")
-    assert "stale" in scene_objects(scene, checkpoint).origin
+    assert "stale" in scene_objects(scene, checkpoint, config).origin
+    assert "stale" in scene_objects(scene, checkpoint, ObjectsConfig(crop_views=0, view_samples=64)).origin

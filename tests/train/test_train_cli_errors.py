@@ -153,7 +153,7 @@ def test_a_capture_without_a_training_frame_fails_before_fusing(tiny_room, tiny_
     args = ["train", str(one), "--out", str(tmp_path / "run"), "--preset", "tiny",
             "--image-text", tiny_run.spec, "--dense", tiny_run.spec]
     assert main(args) == 2
-    _one_line_error(capsys, f"{one}: eval_every=", "leaves no training frame out of 1 (data.eval_every)")
+    _one_line_error(capsys, f"{one}: the capture has 1 frame", "--set data.eval_every=0")
     assert not (tmp_path / "run").exists() and not (one / "features").exists()
     blocker = tmp_path / "notes.txt"
     blocker.write_text("a regular file")
