@@ -86,6 +86,8 @@ def load_capture(
         capture = readers[name](path)
         if intrinsics is not None and capture.frames:
             capture = _with_intrinsics(capture, intrinsics)
+    if intrinsics is not None:  # recorded for whoever reopens the capture (a run's later commands)
+        capture = dataclasses.replace(capture, metadata={**capture.metadata, OVERRIDE_KEY: dataclasses.asdict(intrinsics)})
     if validate:
         validate_capture(capture, check_images=check_images)
     return capture
@@ -95,8 +97,7 @@ def _with_intrinsics(capture: Capture, override: IntrinsicsOverride) -> Capture:
     """Every frame given the override's camera (sized on the first colour image when it has no size)."""
     camera = override.resolve(capture.frames[0].rgb_path)
     frames = tuple(dataclasses.replace(frame, intrinsics=camera) for frame in capture.frames)
-    metadata = {**capture.metadata, INTRINSICS_KEY: describe_intrinsics(camera, override.source),
-                OVERRIDE_KEY: dataclasses.asdict(override)}
+    metadata = {**capture.metadata, INTRINSICS_KEY: describe_intrinsics(camera, override.source)}
     return dataclasses.replace(capture, frames=frames, metadata=metadata)
 
 

@@ -66,3 +66,14 @@ def test_two_views_both_train(views, tiny_towers, tmp_path, capsys):
     assert main(train_args(capture, tmp_path / "run", tiny_towers)) == 0
     out = capsys.readouterr().out
     assert "training frames (2; none held out: captures of fewer than 4 frames hold none out): PSNR" in out
+
+
+def test_a_run_reopens_its_capture_with_the_intrinsics_it_was_trained_with(views, tiny_towers, tmp_path):
+    from lerf3d.query.checkpoint import open_scene
+
+    capture = WRITERS["tum"](views, tmp_path / "capture")  # a folder name that names no Freiburg sensor
+    args = train_args(capture, tmp_path / "run", tiny_towers) + ["--intrinsics", TUM_CAMERA_ARGUMENT, "--no-objects"]
+    assert main(args) == 0
+    scene = open_scene(tmp_path / "run", image_text=f"lerf3d:tiny@{tiny_towers}")
+    k = scene.capture.frames[0].intrinsics
+    assert (k.fx, k.fy, k.cx, k.cy) == (50.0, 52.0, 31.5, 24.25)
