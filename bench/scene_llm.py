@@ -61,7 +61,7 @@ class PeakRSS:
 
 def synthetic_tokens(count: int, feature_dim: int):
     """``count`` object tokens in a 4 x 3 x 2.6 m room with unit features."""
-    from lerf3d.scene_llm.tokens import SceneTokens
+    from lerf3d.scene_llm.tokens.frames import SceneTokens
 
     g = torch.Generator().manual_seed(0)
     xyz = torch.rand(count, 3, generator=g) * torch.tensor([4.0, 3.0, 1.0]) - torch.tensor([2.0, 1.5, 0.0])
@@ -76,26 +76,13 @@ def synthetic_tokens(count: int, feature_dim: int):
 def timed_answer(model, tokens, new_tokens: int, repeats: int) -> tuple[float, float]:
     """(seconds per answer of ``new_tokens`` forced tokens, prompt included; decoding tokens per
     second after the first token), best of ``repeats``."""
-    from lerf3d.scene_llm.llm import prompt_text
-    from lerf3d.scene_llm.model import _left_pad, greedy_decode
-
-    with_scene = tokens is not None
-    ids = model.tokenizer(prompt_text(model.tokenizer, QUESTION, with_scene), add_special_tokens=False)[
-        "input_ids"
-    ]
-    ids, mask = _left_pad([ids], model.tokenizer.pad_token_id, "cpu")
+    from lerf3d.scene_llm.model.scene_llm import greedy_decode
 
     def answer(count: int) -> float:
         start = time.perf_counter()
-        if with_scene:
-            inputs = model.scene_inputs(tokens)[None]  # (1, T, d_in)
-            spliced = model._splice(
-                ids, mask, inputs, torch.ones(inputs.shape[:2], dtype=torch.bool), None, "left"
-            )
-            embeds, m, pos = spliced.inputs_embeds, spliced.attention_mask, spliced.position_ids
-        else:
-            embeds, m, pos = model.llm.get_input_embeddings()(ids), mask, (mask.cumsum(1) - 1).clamp_min(0)
-        out = greedy_decode(model.llm, embeds, m, pos, count, [])
+        spliced = model.prefill([tokens], [QUESTION])
+        out = greedy_decode(model.llm, spliced.inputs_embeds, spliced.attention_mask, spliced.position_ids,
+                            count, [])
         assert len(out[0]) == count
         return time.perf_counter() - start
 
@@ -107,11 +94,11 @@ def timed_answer(model, tokens, new_tokens: int, repeats: int) -> tuple[float, f
 
 def timed_step(model, stage_cfg, store_tokens, batch_size: int) -> tuple[float, int]:
     """(seconds, peak RSS bytes) of one optimisation step of ``stage_cfg`` on ``batch_size`` examples."""
-    from lerf3d.scene_llm.batch import collate, encode_example
-    from lerf3d.scene_llm.train import _optimiser, configure_trainable
+    from lerf3d.scene_llm.model.batch import collate, encode_example
+    from lerf3d.scene_llm.train.loop import configure_trainable, make_optimiser
 
     params = configure_trainable(model, stage_cfg)
-    optimiser, _ = _optimiser(model, params, stage_cfg)
+    optimiser, _ = make_optimiser(model, params, stage_cfg)
     examples = [
         encode_example(model.tokenizer, QUESTION, "2", model.scene_inputs(store_tokens), 256)
         for _ in range(batch_size)
@@ -149,17 +136,17 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from lerf3d.scene_llm.train_config import preset
+    from lerf3d.scene_llm.train.config import preset
 
     cfg = preset("demo")
     if args.run:
-        from lerf3d.scene_llm.load import load_scene_llm
+        from lerf3d.scene_llm.use.load import load_scene_llm
 
         loaded = load_scene_llm(args.run)
         model, cfg = loaded.model, loaded.config
         feature_dim = model.projector_config.bridge_dim or args.feature_dim
     else:
-        from lerf3d.scene_llm.train import build_scene_llm
+        from lerf3d.scene_llm.train.loop import build_scene_llm
 
         cfg = dataclasses.replace(cfg, bridge=dataclasses.replace(cfg.bridge, enabled=False))
         feature_dim = args.feature_dim

@@ -4,7 +4,7 @@
 
 Each ROOM is a capture folder with ``ground_truth.json`` (``python -m data_tools.make_room``).
 Writes ``DIR/scenes.json`` and ``DIR/stage{1,2}_{train,val,test}.jsonl``; see
-``lerf3d.scene_llm.data``. Counting and existence questions draw absent labels from the furniture
+``lerf3d.scene_llm.data.dataset``. Counting and existence questions draw absent labels from the furniture
 catalogue, in proportion to the number of rooms holding each label (so a label is about as often
 absent as present; ``--no-balance``: uniformly).
 """
@@ -16,8 +16,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from lerf3d.scene_llm.data import SPLITS, DatasetConfig, generate_dataset
-from lerf3d.scene_llm.questions import QuestionConfig
+from lerf3d.scene_llm.data.dataset import SPLITS, DatasetConfig, generate_dataset
+from lerf3d.scene_llm.data.questions import QuestionConfig
 
 
 def catalogue_labels() -> list[str]:

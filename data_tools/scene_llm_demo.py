@@ -55,14 +55,14 @@ def bridge_text(config: dict) -> str:
 
 
 def run_readout(args: argparse.Namespace, run: Path, dataset: Path):
-    """:func:`lerf3d.scene_llm.readout.token_readout` of the run's test rooms, read with the bridge's
+    """:func:`lerf3d.scene_llm.use.readout.token_readout` of the run's test rooms, read with the bridge's
     label phrase and the features' own encoder."""
     from lerf3d.encoders import build_image_text_encoder
-    from lerf3d.scene_llm.checkpoint import load_config
-    from lerf3d.scene_llm.data import load_split
-    from lerf3d.scene_llm.readout import token_readout
-    from lerf3d.scene_llm.scenes import TokenStore
-    from lerf3d.scene_llm.train_config import SceneLLMConfig
+    from lerf3d.scene_llm.data.dataset import load_split
+    from lerf3d.scene_llm.tokens.scenes import TokenStore
+    from lerf3d.scene_llm.train.config import SceneLLMConfig
+    from lerf3d.scene_llm.train.run_files import load_config
+    from lerf3d.scene_llm.use.readout import token_readout
 
     config = load_config(run, SceneLLMConfig)
     records = load_split(dataset, 2, "test")
@@ -76,9 +76,9 @@ def run_readout(args: argparse.Namespace, run: Path, dataset: Path):
 
 def card_text(args: argparse.Namespace, run: Path, dataset: Path) -> str:
     """The model card: data, features, training, evaluation, and the command that rebuilds it."""
-    from lerf3d.scene_llm.checkpoint import read_log
-    from lerf3d.scene_llm.data import load_manifest
-    from lerf3d.scene_llm.load import run_feature_record
+    from lerf3d.scene_llm.data.dataset import load_manifest
+    from lerf3d.scene_llm.tokens.record import run_feature_record
+    from lerf3d.scene_llm.train.run_files import read_log
 
     config = json.loads((run / "config.json").read_text())
     record = run_feature_record(run)
@@ -167,9 +167,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"the packaged weights must be trained on {PACKAGED_ENCODER} features; use --no-export")
     torch.set_num_threads(args.threads)
     from data_tools.qa_generate import catalogue_labels
-    from lerf3d.scene_llm import evaluate, prepare, train
-    from lerf3d.scene_llm.data import DatasetConfig, generate_dataset
-    from lerf3d.scene_llm.export import export_run
+    from lerf3d.scene_llm.data.dataset import DatasetConfig, generate_dataset
+    from lerf3d.scene_llm.tokens import prepare
+    from lerf3d.scene_llm.train import loop as train
+    from lerf3d.scene_llm.use import evaluate
+    from lerf3d.scene_llm.use.export import export_run
 
     rooms = make_rooms(args.rooms_dir or args.out / "rooms", args.rooms, args.first_seed)
     dataset, run = args.out / "dataset", args.out / "run"

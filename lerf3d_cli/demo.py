@@ -131,11 +131,11 @@ def _ask(config: DemoConfig, capture_dir: Path) -> None:
     answered by the packaged Scene-LLM weights through ``lerf3d ask``'s session; prints a few answers
     and the exact-match score per question type. The demo room's seed is never trained on."""
     from data_tools.qa_generate import catalogue_labels
-    from lerf3d.scene_llm.ask import AskConfig, AskSession, feature_settings
     from lerf3d.scene_llm.commands import DEFAULT_RUN
-    from lerf3d.scene_llm.data import scene_rng
-    from lerf3d.scene_llm.evaluate import exact_match_scores
-    from lerf3d.scene_llm.questions import QuestionConfig, scene_questions
+    from lerf3d.scene_llm.data.dataset import scene_rng
+    from lerf3d.scene_llm.data.questions import QuestionConfig, scene_questions
+    from lerf3d.scene_llm.use.ask import AskConfig, AskSession, feature_settings
+    from lerf3d.scene_llm.use.evaluate import exact_match_scores
 
     if not (DEFAULT_RUN / "config.json").is_file():
         print(f"[6/{STAGES}] scene questions: skipped, no Scene-LLM weights in {DEFAULT_RUN} "

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from lerf3d.objects.scene_objects import SceneObjects
 
 ChatFn = Callable[[str], str]
-"""A question in, the scene LLM's answer out (lerf3d.scene_llm.ask.AskSession behind it)."""
+"""A question in, the scene LLM's answer out (lerf3d.scene_llm.use.ask.AskSession behind it)."""
 VIEWER_CACHE_BYTES = 2 * 1024**3
 """Session cache of a viewer: at least three still views at the default size and the point set's
 embeddings (a view is at most ~0.6 GB, see config.FULL_LONG_SIDE); older views are evicted first."""

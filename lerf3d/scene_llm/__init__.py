@@ -1,18 +1,14 @@
 """lerf3d.scene_llm: ask questions about a scene (Scene-LLM: 3D feature tokens into a causal LM).
 
-Pipeline: capture -> fused points -> :mod:`features3d` (language feature per point) -> :mod:`tokens`
-(scene / egocentric tokens) -> :mod:`projector` -> :mod:`splice` at ``<scene>`` -> :mod:`model`
-(``SceneLLM``) -> answer.
+Pipeline: capture -> fused points -> :mod:`.tokens` (per-point language features, scene / egocentric
+tokens) -> :mod:`.model` (projector, splice at ``<scene>``, ``SceneLLM``) -> answer.
 
-- :mod:`features3d`: ``FeaturePoints``, back-projection of crop pyramids, the ``PointEmbedder`` protocol
-- :mod:`questions`, :mod:`language`, :mod:`data`: QA generation from ground truth, JSONL files, splits
-- :mod:`llm`, :mod:`tiny_llm`: loading the LLM (SmolLM2 GGUF default, any HF model, tiny random Llama)
-- :mod:`segments`: object tokens (room shell removed, one token per furniture segment)
-- :mod:`bridge`: the feature -> word-embedding map fitted on text that starts the projector
-- :mod:`batch`, :mod:`model`: tokenised examples, ``SceneLLM`` (loss, greedy answers)
-- :mod:`scenes`, :mod:`prepare`: per-scene features on disk and the token store
-- :mod:`train_config`, :mod:`train`, :mod:`checkpoint`, :mod:`load`: two-stage training (DDP), runs on disk
-- :mod:`ask`, :mod:`evaluate`: answering questions, exact-match evaluation against baselines
-- :mod:`export`, :mod:`commands`: shipping a run as small weights; ``lerf3d llm-prepare | llm-train |
-  ask | llm-eval``
+Sub-packages, each importing only those listed before it (an import-linter contract checks it):
+
+- :mod:`.data`: questions and answers from ground truth, the answer normaliser, dataset files
+- :mod:`.tokens`: 3D features, object segments, scene tokens, the per-scene token store
+- :mod:`.model`: LLM loading, projector, the public prefill/splice API, ``SceneLLM``
+- :mod:`.train`: two-stage training (DDP), run folders
+- :mod:`.use`: loading a run, ``lerf3d ask``, ``lerf3d llm-eval``, export
+- :mod:`.commands`: the argparse declarations of ``lerf3d llm-prepare | llm-train | ask | llm-eval``
 """

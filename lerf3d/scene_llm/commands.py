@@ -96,22 +96,22 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
 COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], str, str]] = {
     "llm-prepare": (
         add_prepare_arguments,
-        "lerf3d.scene_llm.prepare",
+        "lerf3d.scene_llm.tokens.prepare",
         "compute the 3D language features of a Scene-LLM dataset",
     ),
     "llm-train": (
         add_train_arguments,
-        "lerf3d.scene_llm.train",
+        "lerf3d.scene_llm.train.loop",
         "train Scene-LLM: projector (stage 1), then projector + LoRA or LLM (stage 2)",
     ),
     "ask": (
         add_ask_arguments,
-        "lerf3d.scene_llm.ask",
+        "lerf3d.scene_llm.use.ask",
         "ask questions about a scene (an interactive prompt without a question)",
     ),
     "llm-eval": (
         add_eval_arguments,
-        "lerf3d.scene_llm.evaluate",
+        "lerf3d.scene_llm.use.evaluate",
         "exact-match accuracy of a Scene-LLM run per question type, against baselines",
     ),
 }
@@ -127,7 +127,7 @@ def run_command(module_name: str, args: argparse.Namespace) -> int:
     """``module_name.run(args)`` with its errors as one ``lerf3d COMMAND: error: ...`` line and exit
     status 2: what ``lerf3d COMMAND`` and ``python -m MODULE`` both do."""
     from lerf3d.encoders.checkpoints import MissingWeightsError
-    from lerf3d.scene_llm.llm import MissingLLMError
+    from lerf3d.scene_llm.model.llm import MissingLLMError
 
     try:
         return import_module(module_name).run(args)

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from lerf3d.scene_llm import ask as ask_module
 from lerf3d_cli.main import build_parser, main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,20 +56,22 @@ def test_module_help_runs_without_torch():
 
 
 @pytest.mark.parametrize("extra", [["--run", "missing-run"], ["--stage", "3"]])
-def test_ask_module_exits_as_lerf3d_ask(tmp_path, capsys, extra):
-    """A missing run folder (the command's error) and a bad option (argparse's) both exit 2, from
-    ``lerf3d ask`` and from ``python -m lerf3d.scene_llm.ask`` alike, with the same message."""
+def test_ask_usage_errors_exit_2(tmp_path, capsys, extra):
+    """A missing run folder (the command's error) and a bad option (argparse's) both exit 2 with one
+    line naming the problem. ``lerf3d ask`` is the only way in: the Scene-LLM modules have no
+    ``python -m`` entry of their own that could answer differently."""
     argv = [str(tmp_path / "scene"), "how many chairs are there?", *[str(tmp_path / v) if v == "missing-run"
                                                                    else v for v in extra]]
+    try:
+        code = main(["ask", *argv])
+    except SystemExit as stop:
+        code = stop.code
+    assert code == 2
+    message = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "error:" in message and (str(tmp_path) in message if "--run" in extra else "--stage" in message)
 
-    def exit_code(call) -> tuple[int, str]:
-        try:
-            code = call()
-        except SystemExit as stop:
-            code = stop.code
-        return code, capsys.readouterr().err.strip().splitlines()[-1]
 
-    cli_code, cli_err = exit_code(lambda: main(["ask", *argv]))
-    module_code, module_err = exit_code(lambda: ask_module.main(argv))
-    assert cli_code == module_code == 2
-    assert cli_err.split("error:")[-1] == module_err.split("error:")[-1]
+def test_scene_llm_modules_have_no_second_entry_point():
+    package = REPO / "lerf3d" / "scene_llm"
+    entries = [p.relative_to(REPO) for p in package.rglob("*.py") if "__main__" in p.read_text()]
+    assert entries == []

@@ -17,8 +17,8 @@ from lerf3d.objects.segment import (
     split_supported_items,
     structure_mask,
 )
-from lerf3d.scene_llm.segments import segment_tokens
-from lerf3d.scene_llm.tokens import SceneTokens, TokenEncoding
+from lerf3d.scene_llm.tokens.frames import SceneTokens, TokenEncoding
+from lerf3d.scene_llm.tokens.segments import segment_tokens
 
 STEP = 0.04  # point spacing of the synthetic surfaces, like a 4 cm fusion voxel
 

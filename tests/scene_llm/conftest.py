@@ -17,9 +17,9 @@ def write_synthetic_dataset(root: Path, num_scenes: int = 2, points: int = 120) 
     import numpy as np
     import torch
 
-    from lerf3d.scene_llm.data import QARecord, SceneEntry, write_jsonl, write_manifest
-    from lerf3d.scene_llm.features3d import FeaturePoints
-    from lerf3d.scene_llm.scenes import FEATURES_DIR, SceneFeatures, save_scene_features
+    from lerf3d.scene_llm.data.dataset import QARecord, SceneEntry, write_jsonl, write_manifest
+    from lerf3d.scene_llm.tokens.features3d import FeaturePoints
+    from lerf3d.scene_llm.tokens.scenes import FEATURES_DIR, SceneFeatures, save_scene_features
 
     generator = torch.Generator().manual_seed(0)
     stage1, stage2, scenes = [], [], {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lerf3d.scene_llm.bridge import (
+from lerf3d.scene_llm.model.bridge import (
     BridgeConfig,
     LabelBridge,
     bridge_labels,
@@ -16,7 +16,7 @@ from lerf3d.scene_llm.bridge import (
     vocabulary_words,
     word_embeddings,
 )
-from lerf3d.scene_llm.projector import (
+from lerf3d.scene_llm.model.projector import (
     BridgedProjector,
     ProjectorConfig,
     build_projector,

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from lerf3d.scene_llm.projector import ProjectorConfig, build_projector, load_projector, save_projector
+from lerf3d.scene_llm.model.projector import ProjectorConfig, build_projector, load_projector, save_projector
 
 
 def test_mlp2x_gelu_layout_and_output():

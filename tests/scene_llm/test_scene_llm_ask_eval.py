@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lerf3d.scene_llm import ask as ask_module
-from lerf3d.scene_llm.ask import AskConfig, ask
-from lerf3d.scene_llm.data import QARecord
-from lerf3d.scene_llm.evaluate import evaluate_run, exact_match_scores, majority_predictions
-from lerf3d.scene_llm.train import train_scene_llm
-from lerf3d.scene_llm.train_config import preset
+from lerf3d.scene_llm.data.dataset import QARecord
+from lerf3d.scene_llm.train.config import preset
+from lerf3d.scene_llm.train.loop import train_scene_llm
+from lerf3d.scene_llm.use import ask as ask_module
+from lerf3d.scene_llm.use.ask import AskConfig, ask
+from lerf3d.scene_llm.use.evaluate import evaluate_run, exact_match_scores, majority_predictions
 
 TINY = preset("tiny")
 

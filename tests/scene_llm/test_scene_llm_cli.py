@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from lerf3d.scene_llm import prepare as prepare_module
-from lerf3d.scene_llm.ask import read_questions
-from lerf3d.scene_llm.data import DatasetConfig, generate_dataset
-from lerf3d.scene_llm.load import run_feature_record
+from lerf3d.scene_llm.data.dataset import DatasetConfig, generate_dataset
+from lerf3d.scene_llm.tokens import prepare as prepare_module
+from lerf3d.scene_llm.tokens.record import run_feature_record
+from lerf3d.scene_llm.use.ask import read_questions
 from lerf3d_cli.main import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,7 +31,7 @@ def cli_run(synthetic_dataset, tmp_path, capsys):
 
 
 def test_help_lists_the_commands_without_loading_them():
-    heavy = ("transformers", "peft", "lerf3d.scene_llm.train", "lerf3d.scene_llm.ask", "lerf3d.scene_llm.llm")
+    heavy = ("transformers", "peft", "lerf3d.scene_llm.train.loop", "lerf3d.scene_llm.use.ask", "lerf3d.scene_llm.model.llm")
     code = (
         f"import sys, lerf3d_cli.main; lerf3d_cli.main.build_parser(); "
         f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
@@ -197,7 +197,7 @@ def _error_line(capsys, *needles: str) -> str:
 
 
 def test_bad_question_files_name_the_file_and_line(synthetic_dataset, tmp_path, capsys, monkeypatch):
-    from lerf3d.scene_llm import ask as ask_module
+    from lerf3d.scene_llm.use import ask as ask_module
 
     monkeypatch.setattr(ask_module, "AskSession", lambda *a: pytest.fail("loaded before checking the questions"))
     scene, run = str(synthetic_dataset / "features" / "syn_0.pt"), str(tmp_path)  # run: any folder

@@ -10,7 +10,7 @@ from PIL import Image
 
 from data_tools import qa_generate
 from lerf3d.ground_truth import GroundTruth, GroundTruthObject, load_ground_truth
-from lerf3d.scene_llm.data import (
+from lerf3d.scene_llm.data.dataset import (
     DatasetConfig,
     QARecord,
     generate_dataset,
@@ -21,8 +21,8 @@ from lerf3d.scene_llm.data import (
     split_scenes,
     write_jsonl,
 )
-from lerf3d.scene_llm.language import is_the, normalise_answer, plural, there_is, with_article
-from lerf3d.scene_llm.questions import (
+from lerf3d.scene_llm.data.language import is_the, normalise_answer, plural, there_is, with_article
+from lerf3d.scene_llm.data.questions import (
     QA,
     QuestionConfig,
     attribute_questions,

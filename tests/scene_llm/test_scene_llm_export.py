@@ -8,16 +8,17 @@ import json
 import pytest
 import torch
 
-from lerf3d.scene_llm import prepare as prepare_module
-from lerf3d.scene_llm.checkpoint import config_from_dict
-from lerf3d.scene_llm.data import DatasetConfig, generate_dataset, load_split
-from lerf3d.scene_llm.export import export_run
-from lerf3d.scene_llm.load import check_feature_source, load_scene_llm
-from lerf3d.scene_llm.prepare import PrepareConfig, prepare_dataset
-from lerf3d.scene_llm.scenes import TokenConfig, TokenStore
-from lerf3d.scene_llm.tokens import TokenEncoding
-from lerf3d.scene_llm.train import train_scene_llm
-from lerf3d.scene_llm.train_config import SceneLLMConfig, preset
+from lerf3d.scene_llm.data.dataset import DatasetConfig, generate_dataset, load_split
+from lerf3d.scene_llm.tokens import prepare as prepare_module
+from lerf3d.scene_llm.tokens.frames import TokenEncoding
+from lerf3d.scene_llm.tokens.prepare import PrepareConfig, prepare_dataset
+from lerf3d.scene_llm.tokens.record import check_feature_source
+from lerf3d.scene_llm.tokens.scenes import TokenConfig, TokenStore
+from lerf3d.scene_llm.train.config import SceneLLMConfig, preset
+from lerf3d.scene_llm.train.loop import train_scene_llm
+from lerf3d.scene_llm.use.export import export_run
+from lerf3d.scene_llm.use.load import load_scene_llm
+from lerf3d.typed_config import from_mapping
 
 OBJECT_TINY = dataclasses.replace(
     preset("tiny"),
@@ -61,7 +62,7 @@ def prepared(tiny_room, tmp_path_factory):
 def test_demo_preset_round_trips_through_json():
     demo = preset("demo")
     assert demo.tokens.mode == "segment" and demo.bridge.enabled and demo.encoding.extents
-    assert config_from_dict(SceneLLMConfig, json.loads(json.dumps(dataclasses.asdict(demo)))) == demo
+    assert from_mapping(SceneLLMConfig, json.loads(json.dumps(dataclasses.asdict(demo)))) == demo
 
 
 def test_object_tokens_train_ask_and_ship(prepared, tmp_path):

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from lerf3d.features.extractor import CaptureFeatures, FrameFeatures
 from lerf3d.features.pyramid import FeaturePyramid, PyramidLevel
 from lerf3d.ground_truth import load_ground_truth
-from lerf3d.scene_llm.features3d import (
+from lerf3d.scene_llm.tokens.features3d import (
     BackprojectionConfig,
     FeaturePoints,
     FieldClipEmbedder,

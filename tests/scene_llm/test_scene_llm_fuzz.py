@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lerf3d.scene_llm.ask import read_questions
-from lerf3d.scene_llm.data import QARecord, QuestionFileError, read_jsonl, write_jsonl
-from lerf3d.scene_llm.questions import TYPES
+from lerf3d.scene_llm.data.dataset import QARecord, QuestionFileError, read_jsonl, write_jsonl
+from lerf3d.scene_llm.data.questions import TYPES
+from lerf3d.scene_llm.use.ask import read_questions
 
 LONG_RUN = "LERF3D_FUZZ_EXAMPLES" in os.environ
 FUZZ = settings(

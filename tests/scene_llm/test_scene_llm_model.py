@@ -7,8 +7,8 @@ import importlib.util
 import pytest
 import torch
 
-from lerf3d.scene_llm.batch import collate, encode_example
-from lerf3d.scene_llm.llm import (
+from lerf3d.scene_llm.model.batch import collate, encode_example
+from lerf3d.scene_llm.model.llm import (
     SCENE_TOKEN,
     LLMConfig,
     MissingLLMError,
@@ -18,11 +18,11 @@ from lerf3d.scene_llm.llm import (
     smollm2_gguf_path,
     stop_token_ids,
 )
-from lerf3d.scene_llm.model import SceneLLM, greedy_decode
-from lerf3d.scene_llm.projector import ProjectorConfig, build_projector
-from lerf3d.scene_llm.splice import IGNORE_INDEX
-from lerf3d.scene_llm.tiny_llm import TinyLlamaConfig
-from lerf3d.scene_llm.tokens import SceneTokens, projector_input_dim
+from lerf3d.scene_llm.model.projector import ProjectorConfig, build_projector
+from lerf3d.scene_llm.model.scene_llm import SceneLLM, greedy_decode
+from lerf3d.scene_llm.model.splice import IGNORE_INDEX
+from lerf3d.scene_llm.model.tiny_llm import TinyLlamaConfig
+from lerf3d.scene_llm.tokens.frames import SceneTokens, projector_input_dim
 
 FEATURES = 8
 
@@ -68,7 +68,7 @@ def test_loss_equals_the_llm_mean_loss(tiny):
     batch = collate(examples, tiny.tokenizer.pad_token_id)
     out = tiny(batch)
     assert out.num_tokens == batch.num_label_tokens == 3 + 5  # " 2<eos>", " yes<eos>"
-    spliced = tiny._splice(batch.input_ids, batch.attention_mask, batch.scene_inputs, batch.scene_mask,
+    spliced = tiny.splice(batch.input_ids, batch.attention_mask, batch.scene_inputs, batch.scene_mask,
                            batch.labels, "right")
     reference = tiny.llm(inputs_embeds=spliced.inputs_embeds, attention_mask=spliced.attention_mask,
                          position_ids=spliced.position_ids, labels=spliced.labels).loss

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from lerf3d.ground_truth import GroundTruthObject
-from lerf3d.scene_llm.data import QARecord
-from lerf3d.scene_llm.questions import count_questions, existence_questions
-from lerf3d.scene_llm.readout import counter_answer, nearest_labels, question_labels, readout
+from lerf3d.scene_llm.data.dataset import QARecord
+from lerf3d.scene_llm.data.questions import count_questions, existence_questions
+from lerf3d.scene_llm.use.readout import counter_answer, nearest_labels, question_labels, readout
 
 VOCAB = ["chair", "bookcase", "sofa"]
 

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from lerf3d.scene_llm import prepare as prepare_module
-from lerf3d.scene_llm.data import DatasetConfig, generate_dataset
-from lerf3d.scene_llm.features3d import FeaturePoints
-from lerf3d.scene_llm.prepare import PrepareConfig, prepare_dataset
-from lerf3d.scene_llm.scenes import (
+from lerf3d.scene_llm.data.dataset import DatasetConfig, generate_dataset
+from lerf3d.scene_llm.tokens import prepare as prepare_module
+from lerf3d.scene_llm.tokens.features3d import FeaturePoints
+from lerf3d.scene_llm.tokens.frames import PoolingConfig
+from lerf3d.scene_llm.tokens.prepare import PrepareConfig, prepare_dataset
+from lerf3d.scene_llm.tokens.scenes import (
     FEATURES_DIR,
     SceneFeatures,
     TokenConfig,
@@ -18,7 +19,6 @@ from lerf3d.scene_llm.scenes import (
     load_scene_features,
     save_scene_features,
 )
-from lerf3d.scene_llm.tokens import PoolingConfig
 
 
 def _scene() -> SceneFeatures:

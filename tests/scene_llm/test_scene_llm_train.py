@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from lerf3d.scene_llm.checkpoint import read_log
-from lerf3d.scene_llm.data import load_split
-from lerf3d.scene_llm.load import load_scene_llm
-from lerf3d.scene_llm.scenes import TokenStore
-from lerf3d.scene_llm.train import build_scene_llm, global_indices, train_scene_llm, train_stage
-from lerf3d.scene_llm.train_config import preset
+from lerf3d.scene_llm.data.dataset import load_split
+from lerf3d.scene_llm.tokens.scenes import TokenStore
+from lerf3d.scene_llm.train.config import preset
+from lerf3d.scene_llm.train.loop import build_scene_llm, global_indices, train_scene_llm, train_stage
+from lerf3d.scene_llm.train.run_files import read_log
+from lerf3d.scene_llm.use.load import load_scene_llm
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = preset("tiny")
@@ -97,7 +97,7 @@ def _run_train(args: list[str], nproc: int, cwd: Path) -> None:
     launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
     launcher = launcher if nproc > 1 else []
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, *launcher, "-m", "lerf3d.scene_llm.train", *args, "--preset", "tiny", "--quiet"]
+    cmd = [sys.executable, *launcher, "-m", "lerf3d_cli", "llm-train", *args, "--preset", "tiny", "--quiet"]
     done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
 
@@ -117,7 +117,7 @@ def test_ddp_two_processes_match_one_with_the_doubled_batch(synthetic_dataset, t
 def test_spelled_label_tokens_take_slots_positions_each(synthetic_dataset, tmp_path):
     """A label bridge with slots = 3 gives every scene token three consecutive LLM positions (the
     spliced sequence grows by 3 T - 1), trains, and answers."""
-    from lerf3d.scene_llm.bridge import BridgeConfig
+    from lerf3d.scene_llm.model.bridge import BridgeConfig
 
     cfg = dataclasses.replace(TINY, bridge=BridgeConfig(enabled=True, kind="labels", slots=3,
                                                         extra_labels=("floor", "wall")))
@@ -133,7 +133,7 @@ def test_spelled_label_tokens_take_slots_positions_each(synthetic_dataset, tmp_p
     tokens = store.scene("syn_0")
     inputs = model.scene_inputs(tokens)[None]  # (1, T, d_in)
     ids = model.tokenizer("<scene> hi", add_special_tokens=False, return_tensors="pt")["input_ids"]
-    spliced = model._splice(ids, torch.ones_like(ids), inputs, torch.ones(inputs.shape[:2], dtype=torch.bool),
+    spliced = model.splice(ids, torch.ones_like(ids), inputs, torch.ones(inputs.shape[:2], dtype=torch.bool),
                             None, "right")
     assert spliced.inputs_embeds.shape[1] == ids.shape[1] - 1 + 3 * inputs.shape[1]
     records = load_split(synthetic_dataset, 2, "train")

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from lerf3d.scene_llm.splice import (
+from lerf3d.scene_llm.model.splice import (
     IGNORE_INDEX,
     SplicedBatch,
     find_placeholders,

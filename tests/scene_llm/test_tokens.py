@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from lerf3d.scene_llm.tokens import (
+from lerf3d.scene_llm.tokens.frames import (
     XYZ_NORMALISATION_M,
     PoolingConfig,
     SceneTokens,

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from viewer_http import post_json
 
-from lerf3d.scene_llm.ask import AskConfig, AskSession, feature_settings
+from lerf3d.scene_llm.use.ask import AskConfig, AskSession, feature_settings
 from viewer.chat import load_chat
 from viewer.cli import packaged_llm
 from viewer.config import ViewerConfig

@@ -21,19 +21,19 @@ from tqdm import tqdm
 from lerf3d.atomic import atomic_path
 from lerf3d.capture.io import load_depth
 from lerf3d.geometry import to_camera_frame, visible_mask
-from lerf3d.scene_llm.features3d import (
+from lerf3d.scene_llm.tokens.features3d import (
     DEFAULT_WORLD_SCALE_M,
     BackprojectionConfig,
     FeaturePoints,
     backproject_pyramid,
 )
-from lerf3d.scene_llm.segments import SegmentConfig, scene_segments, segment_tokens
-from lerf3d.scene_llm.tokens import (
+from lerf3d.scene_llm.tokens.frames import (
     PoolingConfig,
     SceneTokens,
     egocentric_tokens,
     pool_points,
 )
+from lerf3d.scene_llm.tokens.segments import SegmentConfig, scene_segments, segment_tokens
 from lerf3d.types import Capture, PointSet
 
 SCENE_FEATURES_FORMAT = "lerf3d-scene-features/1"
@@ -136,7 +136,7 @@ class TokenConfig:
     """Egocentric frame tokens of stage 1 in voxel mode (one camera sees less than the room)."""
     mode: TokenMode = "voxel"
     """``voxel``: hybrid point-voxel pooling of every point (Scene-LLM); ``segment``: one token per
-    furniture segment, the room's shell left out (:mod:`lerf3d.scene_llm.segments`)."""
+    furniture segment, the room's shell left out (:mod:`lerf3d.scene_llm.tokens.segments`)."""
     segments: SegmentConfig = field(default_factory=SegmentConfig)
     """Shell removal and segmentation in segment mode."""
     min_visible_points: int = 10

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from lerf3d.atomic import atomic_path
-from lerf3d.scene_llm.bridge import LabelBridge
+from lerf3d.scene_llm.model.bridge import LabelBridge
 
 ProjectorKind = Literal["mlp2x_gelu", "linear"]
 
@@ -38,10 +38,10 @@ class ProjectorConfig:
     "linear": one Linear (LLaVA-1)."""
     bridge_dim: int = 0
     """> 0: add a linear bridge reading the first ``bridge_dim`` inputs (the language feature) to the
-    output (:mod:`lerf3d.scene_llm.bridge`); 0: none."""
+    output (:mod:`lerf3d.scene_llm.model.bridge`); 0: none."""
     bridge_labels: int = 0
     """> 0 (with ``bridge_dim``): the bridge is a soft lookup over this many labels
-    (:class:`~lerf3d.scene_llm.bridge.LabelBridge`) instead of a linear map."""
+    (:class:`~lerf3d.scene_llm.model.bridge.LabelBridge`) instead of a linear map."""
     slots: int = 1
     """LLM positions per scene token: > 1 (label bridges only) spells each object's name over that
     many positions; the projector then maps (..., d_in) to (..., slots, d_llm) and the MLP's output
@@ -68,7 +68,7 @@ class ProjectorConfig:
 
 class BridgedProjector(nn.Module):
     """``mlp(x) + bridge(x[..., :bridge_dim])``: the projector plus a map of the language feature
-    alone, initialised from text (:mod:`lerf3d.scene_llm.bridge`): linear, or a label lookup."""
+    alone, initialised from text (:mod:`lerf3d.scene_llm.model.bridge`): linear, or a label lookup."""
 
     def __init__(self, mlp: nn.Module, bridge: nn.Linear | LabelBridge) -> None:
         super().__init__()

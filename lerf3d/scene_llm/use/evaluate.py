@@ -1,6 +1,6 @@
 """Exact-match evaluation of a Scene-LLM run per question type, against blind baselines.
 
-    python -m lerf3d.scene_llm.evaluate RUN DATASET [--split test] [--limit N]
+    lerf3d llm-eval RUN DATASET [--split test] [--limit N]
 
 Methods compared on the same questions (all scored by ``normalise_answer`` equality):
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import sys
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -29,10 +28,10 @@ from tqdm import tqdm
 
 from lerf3d.atomic import write_json_atomic
 from lerf3d.preflight import check_output_path
-from lerf3d.scene_llm.data import QARecord, load_manifest, load_split
-from lerf3d.scene_llm.language import normalise_answer
-from lerf3d.scene_llm.load import LoadedRun, load_scene_llm
-from lerf3d.scene_llm.scenes import TokenStore
+from lerf3d.scene_llm.data.dataset import QARecord, load_manifest, load_split
+from lerf3d.scene_llm.data.language import normalise_answer
+from lerf3d.scene_llm.tokens.scenes import TokenStore
+from lerf3d.scene_llm.use.load import LoadedRun, load_scene_llm
 
 EVAL_BATCH = 8
 """Questions decoded together (left-padded); bounded so a long split does not hold all KV caches."""
@@ -161,16 +160,3 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(example))
     print(f"report: {out}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    from lerf3d.scene_llm.commands import add_eval_arguments
-
-    parser = argparse.ArgumentParser(prog="python -m lerf3d.scene_llm.evaluate",
-                                     description=__doc__.split("\n")[0])
-    add_eval_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

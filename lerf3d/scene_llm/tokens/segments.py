@@ -17,7 +17,7 @@ from jaxtyping import Float, Int
 from lerf3d.features.interpolate import NORM_EPS
 from lerf3d.objects.pooling import scatter_bounds, scatter_mean
 from lerf3d.objects.segment import SegmentConfig, scene_segments
-from lerf3d.scene_llm.tokens import SceneTokens, TokenFrame
+from lerf3d.scene_llm.tokens.frames import SceneTokens, TokenFrame
 
 __all__ = ["SegmentConfig", "scene_segments", "segment_tokens"]
 

@@ -1,10 +1,10 @@
 """Two-stage Scene-LLM training, resumable, on one process or many (``torchrun``, DDP).
 
-    python -m lerf3d.scene_llm.train DATASET --out RUN [--preset demo] [--stages 1 2]
-    torchrun --nproc-per-node 2 -m lerf3d.scene_llm.train DATASET --out RUN --preset tiny
+    lerf3d llm-train DATASET --out RUN [--preset demo] [--stages 1 2]
+    torchrun --nproc-per-node 2 -m lerf3d_cli llm-train DATASET --out RUN --preset tiny
 
 DATASET is a folder from ``python -m data_tools.qa_generate`` whose ``features/`` were written by
-``python -m lerf3d.scene_llm.prepare``. Each step draws a global batch of ``batch_size x world``
+``lerf3d llm-prepare``. Each step draws a global batch of ``batch_size x world``
 examples in a seeded order and gives every process its slice; the loss is the token cross-entropy
 summed over the whole global batch divided by its token count, so N processes x B follow the same
 loss curve as 1 process x N*B. Re-running the same command resumes from the newest checkpoint.
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,9 +28,16 @@ from tqdm import tqdm
 
 from lerf3d.preflight import check_output_path
 from lerf3d.runs.layout import CHECKPOINTS_DIR
-from lerf3d.scene_llm.batch import collate, encode_example
-from lerf3d.scene_llm.bridge import bridge_labels, label_bridge_tables, text_bridge
-from lerf3d.scene_llm.checkpoint import (
+from lerf3d.scene_llm.data.dataset import MANIFEST_NAME, QARecord, load_manifest, load_split, load_vocabulary
+from lerf3d.scene_llm.model.batch import collate, encode_example
+from lerf3d.scene_llm.model.bridge import bridge_labels, label_bridge_tables, text_bridge
+from lerf3d.scene_llm.model.projector import ProjectorConfig, build_projector, load_projector, save_projector
+from lerf3d.scene_llm.model.scene_llm import SceneLLM
+from lerf3d.scene_llm.tokens.prepare import PREPARE_RECORD, load_prepare_config
+from lerf3d.scene_llm.tokens.record import FeatureRecord, save_feature_record
+from lerf3d.scene_llm.tokens.scenes import FEATURES_DIR, TokenStore
+from lerf3d.scene_llm.train.config import SceneLLMConfig, StageConfig, preset
+from lerf3d.scene_llm.train.run_files import (
     load_latest_step,
     save_config,
     save_lora,
@@ -40,13 +46,6 @@ from lerf3d.scene_llm.checkpoint import (
     stage_dir,
     write_log,
 )
-from lerf3d.scene_llm.data import MANIFEST_NAME, QARecord, load_manifest, load_split, load_vocabulary
-from lerf3d.scene_llm.load import FeatureRecord, save_feature_record
-from lerf3d.scene_llm.model import SceneLLM
-from lerf3d.scene_llm.prepare import PREPARE_RECORD, load_prepare_config
-from lerf3d.scene_llm.projector import ProjectorConfig, build_projector, load_projector, save_projector
-from lerf3d.scene_llm.scenes import FEATURES_DIR, TokenStore
-from lerf3d.scene_llm.train_config import SceneLLMConfig, StageConfig, preset
 
 
 @dataclass(frozen=True)
@@ -94,7 +93,7 @@ def build_scene_llm(cfg: SceneLLMConfig, feature_dim: int, device: torch.device 
     ``cfg.bridge.enabled``, its bridge fitted through ``encode_text``, the text tower of the features'
     encoder (``list[str] -> (P, feature_dim)``), on common words or (``kind="labels"``) on the
     ``vocabulary`` of object names."""
-    from lerf3d.scene_llm.llm import load_llm
+    from lerf3d.scene_llm.model.llm import load_llm
 
     loaded = load_llm(cfg.llm, device)
     hidden = loaded.model.get_input_embeddings().embedding_dim
@@ -187,7 +186,9 @@ class StageResult:
     """Step the run resumed at (0: a fresh start)."""
 
 
-def _optimiser(model: SceneLLM, llm_params: list[nn.Parameter], cfg: StageConfig):
+def make_optimiser(model: SceneLLM, llm_params: list[nn.Parameter], cfg: StageConfig):
+    """AdamW over the projector (its own rate) and the trainable LLM weights, with a linear
+    warm-up: the optimiser and scheduler of every training stage and of the training-step benchmark."""
     groups = [{"params": list(model.projector.parameters()), "lr": cfg.projector_lr}]
     if llm_params:
         groups.append({"params": llm_params, "lr": cfg.llm_lr})
@@ -250,7 +251,7 @@ def train_stage(model: SceneLLM, stage: int, cfg: StageConfig, records: list[QAR
     directory = stage_dir(run_dir, stage)
     device = model.llm.get_input_embeddings().weight.device
     llm_params = configure_trainable(model, cfg, seed + stage)
-    optimiser, scheduler = _optimiser(model, llm_params, cfg)
+    optimiser, scheduler = make_optimiser(model, llm_params, cfg)
     start, history = _resume(model, optimiser, scheduler, directory)
     model.train()
     wrapped: nn.Module = model
@@ -322,17 +323,6 @@ def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str |
         result = train_stage(model, stage, stage_cfg, records[stage], store, run_dir, cfg.seed, info, progress)
         results.append(result)
     return results
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from lerf3d.scene_llm.commands import add_train_arguments
-
-    parser = argparse.ArgumentParser(prog="python -m lerf3d.scene_llm.train",
-                                     description=__doc__.split("\n")[0])
-    add_train_arguments(parser)
-    return parser
-
-
 def config_from_args(args: argparse.Namespace) -> SceneLLMConfig:
     cfg = preset(args.preset)
     if args.llm:
@@ -369,9 +359,3 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    return run(build_parser().parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

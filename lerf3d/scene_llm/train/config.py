@@ -12,13 +12,13 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
-from lerf3d.scene_llm.bridge import BridgeConfig
-from lerf3d.scene_llm.llm import TINY_RANDOM, LLMConfig
-from lerf3d.scene_llm.projector import ProjectorKind
-from lerf3d.scene_llm.scenes import TokenConfig
-from lerf3d.scene_llm.segments import SegmentConfig
-from lerf3d.scene_llm.tiny_llm import TinyLlamaConfig
-from lerf3d.scene_llm.tokens import PoolingConfig, TokenEncoding
+from lerf3d.scene_llm.model.bridge import BridgeConfig
+from lerf3d.scene_llm.model.llm import TINY_RANDOM, LLMConfig
+from lerf3d.scene_llm.model.projector import ProjectorKind
+from lerf3d.scene_llm.model.tiny_llm import TinyLlamaConfig
+from lerf3d.scene_llm.tokens.frames import PoolingConfig, TokenEncoding
+from lerf3d.scene_llm.tokens.scenes import TokenConfig
+from lerf3d.scene_llm.tokens.segments import SegmentConfig
 
 LLMMode = Literal["frozen", "full", "lora"]
 

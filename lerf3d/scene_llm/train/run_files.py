@@ -4,7 +4,7 @@ Layout of a run folder::
 
     config.json                     the SceneLLMConfig (dataclasses.asdict)
     stage<k>/checkpoints/step-NNNNNN.pt, latest    resumable: everything trained + optimiser state
-    stage<k>/projector.pt           the projector alone (lerf3d.scene_llm.projector format)
+    stage<k>/projector.pt           the projector alone (lerf3d.scene_llm.model.projector format)
     stage<k>/lora.pt                LoRA adapter weights only (stage 2, lora), a few hundred kB
     stage<k>/llm.pt                 all LLM weights (stage 2, full fine-tuning)
     stage<k>/log.jsonl              one line per step: step, loss, tokens, lr
@@ -15,10 +15,8 @@ leaves the previous version intact. Step files hold tensors and plain data only 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
-import typing
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from typing import Any
 import torch
 
 from lerf3d.atomic import atomic_path, write_json_atomic
+from lerf3d.typed_config import from_mapping
 
 STEP_FORMAT = "lerf3d-scene-llm-step/1"
 """Tag of step checkpoints; bump when the payload changes."""
@@ -103,28 +102,8 @@ def save_config(run_dir: Path, config: Any) -> Path:
     return write_json_atomic(Path(run_dir) / CONFIG_NAME, asdict(config))
 
 
-def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
-    """Rebuild a (nested) frozen config dataclass from ``dataclasses.asdict`` output read from JSON:
-    nested dataclasses recurse, lists become tuples where the field is a tuple."""
-    hints = typing.get_type_hints(cls)
-    values = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in data:
-            continue
-        kind, value = hints[f.name], data[f.name]
-        if dataclasses.is_dataclass(kind) and isinstance(value, dict):
-            value = config_from_dict(kind, value)
-        elif isinstance(value, list):
-            value = tuple(value)
-        values[f.name] = value
-    unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
-    if unknown:
-        raise ValueError(f"{cls.__name__}: unknown field(s) {sorted(unknown)} in a saved config")
-    return cls(**values)
-
-
 def load_config(run_dir: str | Path, cls: type) -> Any:
     path = Path(run_dir) / CONFIG_NAME
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no Scene-LLM run here")
-    return config_from_dict(cls, json.loads(path.read_text()))
+    return from_mapping(cls, json.loads(path.read_text()), source=str(path))

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import torch
 from jaxtyping import Bool, Float, Int
 
-from lerf3d.scene_llm.llm import answer_text, prompt_text
-from lerf3d.scene_llm.splice import IGNORE_INDEX, pad_scene_tokens
+from lerf3d.scene_llm.model.llm import answer_text, prompt_text
+from lerf3d.scene_llm.model.splice import IGNORE_INDEX, pad_scene_tokens
 
 
 @dataclass(frozen=True, eq=False)

@@ -3,7 +3,7 @@
 Stage 1: one caption per frame, naming the furniture visible in that frame's instance mask.
 Stage 2: scene instructions (counting, existence, category/size attributes, nearest object,
 left/right and on-top relations, location in the room). Answers are one word or a number, so they
-can be scored by exact match after :func:`lerf3d.scene_llm.language.normalise_answer`.
+can be scored by exact match after :func:`lerf3d.scene_llm.data.language.normalise_answer`.
 
 Spatial convention, stated in every spatial question: world axes name the walls (generated rooms
 are Z up, centred on the origin): **north is the +y wall, east the +x wall**. "Seen from the south
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lerf3d.ground_truth import GroundTruth, GroundTruthObject
-from lerf3d.scene_llm.language import counted, is_the, join_list, plural, there_is
+from lerf3d.scene_llm.data.language import counted, is_the, join_list, plural, there_is
 
 COMPASS_NOTE = "(north is the +y wall, east is the +x wall)"
 """The spatial convention, appended to location questions so the question states its frame."""

@@ -6,7 +6,7 @@
     OUT/stage<k>/lora.pt        the LoRA adapters, float16 storage (stage 2)
     OUT/CARD.md              what it is, how it was trained and evaluated, how to rebuild it
 
-The folder is a run folder without checkpoints (``lerf3d.scene_llm.load`` reads it as any run);
+The folder is a run folder without checkpoints (``lerf3d.scene_llm.use.load`` reads it as any run);
 float16 storage halves the files and the loaders cast back to the model's dtype. Full fine-tuned
 LLM weights are not shipped (hundreds of MB): export a LoRA run.
 """
@@ -19,10 +19,11 @@ from pathlib import Path
 import torch
 
 from lerf3d.atomic import atomic_path
-from lerf3d.scene_llm.checkpoint import CONFIG_NAME, load_lora, save_lora, stage_dir
-from lerf3d.scene_llm.load import RUN_FEATURES_RECORD, latest_stage
-from lerf3d.scene_llm.projector import load_projector, save_projector
-from lerf3d.scene_llm.train_config import LoraSettings
+from lerf3d.scene_llm.model.projector import load_projector, save_projector
+from lerf3d.scene_llm.tokens.record import RUN_FEATURES_RECORD
+from lerf3d.scene_llm.train.config import LoraSettings
+from lerf3d.scene_llm.train.run_files import CONFIG_NAME, load_lora, save_lora, stage_dir
+from lerf3d.scene_llm.use.load import latest_stage
 
 CARD_NAME = "CARD.md"
 

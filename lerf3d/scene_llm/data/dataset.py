@@ -26,7 +26,13 @@ import numpy as np
 
 from lerf3d.atomic import atomic_path, write_json_atomic
 from lerf3d.ground_truth import GroundTruth, load_ground_truth
-from lerf3d.scene_llm.questions import CAPTION_PROMPT, TYPES, QuestionConfig, frame_caption, scene_questions
+from lerf3d.scene_llm.data.questions import (
+    CAPTION_PROMPT,
+    TYPES,
+    QuestionConfig,
+    frame_caption,
+    scene_questions,
+)
 
 SPLITS = ("train", "val", "test")
 """Dataset splits, in this order everywhere."""
@@ -42,7 +48,7 @@ class QARecord:
     scene: str
     """Scene name (``ground_truth.json``'s ``scene``)."""
     type: str
-    """One of :data:`lerf3d.scene_llm.questions.TYPES`."""
+    """One of :data:`lerf3d.scene_llm.data.questions.TYPES`."""
     question: str
     """Question text (the stage-1 prompt for captions)."""
     answer: str
@@ -213,7 +219,7 @@ def scene_rng(seed: int, scene: str) -> np.random.Generator:
 def scene_records(truth: GroundTruth, vocabulary: Sequence[str], config: DatasetConfig,
                   weights: Mapping[str, float] | None = None) -> list[QARecord]:
     """Captions of every masked frame, then the scene's instructions (``weights``: see
-    :func:`lerf3d.scene_llm.questions.draw_absent`)."""
+    :func:`lerf3d.scene_llm.data.questions.draw_absent`)."""
     rng = scene_rng(config.seed, truth.scene)
     records = [QARecord(truth.scene, "caption", CAPTION_PROMPT,
                         frame_caption(truth, name, config.questions.min_pixels), frame=name)

@@ -21,10 +21,11 @@ from pathlib import Path
 
 import torch
 
-from lerf3d.scene_llm.data import QuestionFileError, json_line, numbered_lines
-from lerf3d.scene_llm.load import check_feature_source, load_scene_llm, run_feature_record
-from lerf3d.scene_llm.prepare import PrepareConfig, build_extractor, capture_scene_features
-from lerf3d.scene_llm.scenes import SceneFeatures, TokenStore, load_scene_features
+from lerf3d.scene_llm.data.dataset import QuestionFileError, json_line, numbered_lines
+from lerf3d.scene_llm.tokens.prepare import PrepareConfig, build_extractor, capture_scene_features
+from lerf3d.scene_llm.tokens.record import check_feature_source, run_feature_record
+from lerf3d.scene_llm.tokens.scenes import SceneFeatures, TokenStore, load_scene_features
+from lerf3d.scene_llm.use.load import load_scene_llm
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class AskConfig:
     """Settings of :func:`ask`."""
 
     run_dir: Path
-    """Scene-LLM run folder (``python -m lerf3d.scene_llm.train``)."""
+    """Scene-LLM run folder (``lerf3d llm-train``)."""
     features: PrepareConfig = field(default_factory=PrepareConfig)
     """How a capture folder becomes features (must match the run's training data)."""
     stage: int | None = None
@@ -167,20 +168,3 @@ def run(args: argparse.Namespace) -> int:
     for question, answer in zip(questions, session.answer(questions)):
         print(f"Q: {question}\nA: {answer}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m lerf3d.scene_llm.ask``: the same command, exit codes and messages as ``lerf3d ask``
-    (2 for a usage error, a missing file or missing weights)."""
-    from lerf3d.scene_llm.commands import add_ask_arguments, run_command
-
-    parser = argparse.ArgumentParser(prog="python -m lerf3d.scene_llm.ask",
-                                     description=__doc__.split("\n")[0])
-    add_ask_arguments(parser)
-    args = parser.parse_args(argv)
-    args.command = "ask"
-    return run_command("lerf3d.scene_llm.ask", args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

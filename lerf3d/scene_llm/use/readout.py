@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from jaxtyping import Float
 
-from lerf3d.scene_llm.data import QARecord
-from lerf3d.scene_llm.language import normalise_answer
-from lerf3d.scene_llm.questions import count_question, exists_question
+from lerf3d.scene_llm.data.dataset import QARecord
+from lerf3d.scene_llm.data.language import normalise_answer
+from lerf3d.scene_llm.data.questions import count_question, exists_question
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ def token_readout(
     """:func:`readout` of a dataset's records: ``tokens_of(scene)`` gives a scene's token features,
     ``encode_text`` the text tower, ``template`` the label's phrase (the bridge's)."""
     from lerf3d.ground_truth import load_ground_truth
-    from lerf3d.scene_llm.data import load_manifest, load_vocabulary
+    from lerf3d.scene_llm.data.dataset import load_manifest, load_vocabulary
 
     vocabulary = load_vocabulary(dataset_dir)
     manifest = load_manifest(dataset_dir)

@@ -95,6 +95,17 @@ def pad_scene_tokens(
     return padded, mask
 
 
+def left_pad(rows: Sequence[Sequence[int]], pad_id: int, device=None) -> tuple[Int[torch.Tensor, "B L"], Int[torch.Tensor, "B L"]]:
+    """Left-padded ids and mask: generation appends on the right, so every row ends at the same column."""
+    length = max(len(r) for r in rows)
+    ids = torch.full((len(rows), length), pad_id, dtype=torch.long, device=device)
+    mask = torch.zeros_like(ids)
+    for i, row in enumerate(rows):
+        ids[i, length - len(row):] = torch.tensor(row, device=device)
+        mask[i, length - len(row):] = 1
+    return ids, mask
+
+
 def flatten_slots(
     projected: Float[torch.Tensor, "B T K H"], scene_mask: Bool[torch.Tensor, "B T"]
 ) -> tuple[Float[torch.Tensor, "B TK H"], Bool[torch.Tensor, "B TK"]]:

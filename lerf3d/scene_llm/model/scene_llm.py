@@ -3,7 +3,9 @@
 Training: ``forward(batch)`` projects the batch's scene tokens, splices them in at ``<scene>`` and
 returns the summed token cross-entropy and the token count, so a caller can normalise by the token
 count of the *global* batch (identical losses and gradients for 1 process x 2B and 2 processes x B).
-Inference: ``answer(tokens, questions)`` is greedy decoding with a KV cache over a left-padded batch.
+Inference: ``prefill(tokens, questions)`` gives the left-padded prompt embeddings with the scene
+spliced in (the public entry that ask, the viewer and the bench share); ``answer`` runs
+:func:`greedy_decode` on it with a KV cache.
 """
 
 from __future__ import annotations
@@ -13,20 +15,23 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from jaxtyping import Float, Int
+from jaxtyping import Bool, Float, Int
 from torch import nn
 
-from lerf3d.scene_llm.batch import SceneBatch
-from lerf3d.scene_llm.llm import LoadedLLM, prompt_text, stop_token_ids
-from lerf3d.scene_llm.projector import ProjectorConfig
-from lerf3d.scene_llm.splice import (
+from lerf3d.scene_llm.model.batch import SceneBatch
+from lerf3d.scene_llm.model.llm import LoadedLLM, prompt_text, stop_token_ids
+from lerf3d.scene_llm.model.projector import ProjectorConfig
+from lerf3d.scene_llm.model.splice import (
     IGNORE_INDEX,
+    PaddingSide,
     SplicedBatch,
     flatten_slots,
     ids_for_embedding,
+    left_pad,
+    pad_scene_tokens,
     splice_scene_tokens,
 )
-from lerf3d.scene_llm.tokens import SceneTokens, TokenEncoding
+from lerf3d.scene_llm.tokens.frames import SceneTokens, TokenEncoding
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,9 +80,16 @@ class SceneLLM(nn.Module):
                              f"takes {self.projector_config.d_in} (another feature encoder?)")
         return inputs
 
-    def _splice(
-        self, input_ids, attention_mask, scene_inputs, scene_mask, labels, padding_side
+    def splice(
+        self,
+        input_ids: Int[torch.Tensor, "B L"],
+        attention_mask: Int[torch.Tensor, "B L"],
+        scene_inputs: Float[torch.Tensor, "B T d_in"],
+        scene_mask: Bool[torch.Tensor, "B T"],
+        labels: Int[torch.Tensor, "B L"] | None,
+        padding_side: PaddingSide,
     ) -> SplicedBatch:
+        """Project scene inputs and splice them in at each row's placeholder (``splice_scene_tokens``)."""
         embed = self.llm.get_input_embeddings()
         text = embed(ids_for_embedding(input_ids, self.placeholder_id))  # (B, L, H)
         projected = self.projector(scene_inputs.to(text.dtype))  # (B, T, H) or (B, T, K, H)
@@ -87,7 +99,7 @@ class SceneLLM(nn.Module):
                                    labels, scene_mask, padding_side)
 
     def forward(self, batch: SceneBatch) -> TokenLoss:
-        spliced = self._splice(batch.input_ids, batch.attention_mask, batch.scene_inputs,
+        spliced = self.splice(batch.input_ids, batch.attention_mask, batch.scene_inputs,
                                batch.scene_mask, batch.labels, "right")
         targets = spliced.labels[:, 1:]  # position t predicts token t + 1
         keep = targets != IGNORE_INDEX  # (B, L' - 1): answers only, a few tokens per example
@@ -104,11 +116,10 @@ class SceneLLM(nn.Module):
         loss_sum = F.cross_entropy(logits.float(), targets[keep], reduction="sum")
         return TokenLoss(loss_sum, int(keep.sum()))
 
-    @torch.no_grad()
-    def answer(self, tokens: Sequence[SceneTokens | None], questions: Sequence[str],
-               max_new_tokens: int = 16) -> list[str]:
-        """Greedy answers; a ``None`` token set asks without the scene (the text-only baseline).
-        All entries must agree: all with scenes or all without."""
+    def prefill(self, tokens: Sequence[SceneTokens | None], questions: Sequence[str]) -> SplicedBatch:
+        """The prompt of each question as input embeddings, left-padded for generation, scene tokens
+        spliced in: what the LLM's first decoding step reads. ``None`` token sets ask without the scene
+        (no placeholder in the prompt); all entries must agree."""
         if len(tokens) != len(questions) or not questions:
             raise ValueError(f"need one token set per question, got {len(tokens)} and {len(questions)}")
         with_scene = tokens[0] is not None
@@ -117,34 +128,28 @@ class SceneLLM(nn.Module):
         device = self.llm.get_input_embeddings().weight.device
         prompts = [self.tokenizer(prompt_text(self.tokenizer, q, with_scene),
                                   add_special_tokens=False)["input_ids"] for q in questions]
-        ids, mask = _left_pad(prompts, self.tokenizer.pad_token_id, device)
+        ids, mask = left_pad(prompts, self.tokenizer.pad_token_id, device)
         if with_scene:
-            inputs = [self.scene_inputs(t).to(device) for t in tokens]  # type: ignore[union-attr]
-            padded = nn.utils.rnn.pad_sequence(inputs, batch_first=True)  # (B, T, d_in)
-            lengths = torch.tensor([x.shape[0] for x in inputs], device=device)
-            scene_mask = torch.arange(padded.shape[1], device=device)[None] < lengths[:, None]  # (B, T)
-            spliced = self._splice(ids, mask, padded, scene_mask, None, "left")
-            embeds, mask, positions = spliced.inputs_embeds, spliced.attention_mask, spliced.position_ids
-        else:
-            embeds = self.llm.get_input_embeddings()(ids)
-            positions = (mask.cumsum(1) - 1).clamp_min(0) * mask
-        out = greedy_decode(self.llm, embeds, mask, positions, max_new_tokens, stop_token_ids(self.tokenizer))
+            inputs, scene_mask = pad_scene_tokens([self.scene_inputs(t).to(device) for t in tokens])  # type: ignore[union-attr]
+            return self.splice(ids, mask, inputs, scene_mask, None, "left")
+        positions = (mask.cumsum(1) - 1).clamp_min(0) * mask
+        return SplicedBatch(self.llm.get_input_embeddings()(ids), mask, positions, None,
+                            torch.zeros(len(questions), dtype=torch.long, device=device),
+                            torch.zeros(len(questions), dtype=torch.long, device=device))
+
+    @torch.no_grad()
+    def answer(self, tokens: Sequence[SceneTokens | None], questions: Sequence[str],
+               max_new_tokens: int = 16) -> list[str]:
+        """Greedy answers; a ``None`` token set asks without the scene (the text-only baseline).
+        All entries must agree: all with scenes or all without (checked by :meth:`prefill`)."""
+        spliced = self.prefill(tokens, questions)
+        out = greedy_decode(self.llm, spliced.inputs_embeds, spliced.attention_mask, spliced.position_ids,
+                            max_new_tokens, stop_token_ids(self.tokenizer))
         return [self.tokenizer.decode(row, skip_special_tokens=True).strip() for row in out]
 
     def generate(self, scene_tokens: SceneTokens | None, question: str, max_new_tokens: int = 16) -> str:
         """The greedy answer to one question."""
         return self.answer([scene_tokens], [question], max_new_tokens)[0]
-
-
-def _left_pad(rows: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Left-padded ids and mask: generation appends on the right, so every row ends at the same column."""
-    length = max(len(r) for r in rows)
-    ids = torch.full((len(rows), length), pad_id, dtype=torch.long, device=device)
-    mask = torch.zeros_like(ids)
-    for i, row in enumerate(rows):
-        ids[i, length - len(row):] = torch.tensor(row, device=device)
-        mask[i, length - len(row):] = 1
-    return ids, mask
 
 
 @torch.no_grad()

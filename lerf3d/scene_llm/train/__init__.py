@@ -1,0 +1,6 @@
+"""Two-stage Scene-LLM training (projector alignment, then joint fine-tuning), DDP-ready.
+
+- :mod:`.config`: ``SceneLLMConfig`` and its presets
+- :mod:`.loop`: the training loop and ``lerf3d llm-train``
+- :mod:`.run_files`: a run folder's checkpoints, shippable parts and recorded config
+"""

@@ -1,0 +1,60 @@
+"""Rebuild a trained ``SceneLLM`` from a run folder (for answering questions and evaluation)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from lerf3d.scene_llm.model.llm import load_llm
+from lerf3d.scene_llm.model.projector import load_projector
+from lerf3d.scene_llm.model.scene_llm import SceneLLM
+from lerf3d.scene_llm.train.config import LoraSettings, SceneLLMConfig
+from lerf3d.scene_llm.train.run_files import load_config, load_lora, stage_dir
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedRun:
+    """A trained model and the config it was trained with."""
+
+    model: SceneLLM
+    """In eval mode."""
+    config: SceneLLMConfig
+    """The run's config (its ``tokens`` say how to pool a new scene)."""
+    stage: int
+    """Stage whose weights were loaded."""
+
+
+def latest_stage(run_dir: Path) -> int:
+    """The highest stage with a saved projector."""
+    for stage in (2, 1):
+        if (stage_dir(run_dir, stage) / "projector.pt").is_file():
+            return stage
+    raise FileNotFoundError(f"{run_dir}: no trained stage (no stage1/ or stage2/ projector.pt)")
+
+
+def load_scene_llm(
+    run_dir: str | Path, stage: int | None = None, device: torch.device | str = "cpu"
+) -> LoadedRun:
+    """The LLM of the run's config with the stage's projector, and its LoRA adapters or fine-tuned
+    weights for stage 2 (stage None: the latest trained)."""
+    run_dir = Path(run_dir)
+    cfg = load_config(run_dir, SceneLLMConfig)
+    stage = latest_stage(run_dir) if stage is None else stage
+    directory = stage_dir(run_dir, stage)
+    loaded = load_llm(cfg.llm, device)
+    projector, pcfg = load_projector(directory / "projector.pt", device=device, dtype=loaded.model.dtype)
+    model = SceneLLM(loaded, projector, pcfg, cfg.encoding)
+    if (directory / "lora.pt").is_file():
+        from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
+
+        settings, state = load_lora(directory / "lora.pt")
+        lora = LoraSettings(**{**settings, "target_modules": tuple(settings["target_modules"])})
+        model.llm = get_peft_model(model.llm, LoraConfig(
+            r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+            target_modules=list(lora.target_modules), bias="none"))
+        set_peft_model_state_dict(model.llm, state)
+    elif (directory / "llm.pt").is_file():
+        model.llm.load_state_dict(torch.load(directory / "llm.pt", map_location=device, weights_only=True))
+    return LoadedRun(model.eval(), cfg, stage)
