@@ -103,6 +103,8 @@ def ground_truth(scene: str, seed: int, layout: RoomLayout, visible: list[list[i
     for obj in layout.objects:
         entry = obj.entry
         extra = {"name": entry.name, "catalog_id": entry.catalog_id, "model_split": entry.split}
+        origin = {"catalogue": entry.catalogue, "author": entry.creator, "licence": entry.licence, "source": entry.source}
+        extra.update({key: value or None for key, value in origin.items()})  # primitives have no origin
         extra.update(
             {"size": _rounded(entry.size), "yaw": obj.yaw_deg, "support_instance_id": obj.support_id}
         )
