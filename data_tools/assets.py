@@ -109,7 +109,7 @@ def _convert_atomically(entry: CatalogEntry, archive: Path | None, folder: Path)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        parts, textures = _load_parts(entry, archive)
+        parts, textures = load_model_parts(entry, archive)
         _write_parts(tmp, parts, textures)
         try:
             os.rename(tmp, folder)
@@ -121,7 +121,7 @@ def _convert_atomically(entry: CatalogEntry, archive: Path | None, folder: Path)
             shutil.rmtree(tmp)
 
 
-def _load_parts(entry: CatalogEntry, archive: Path | None) -> tuple[list[MeshPart], dict[str, np.ndarray]]:
+def load_model_parts(entry: CatalogEntry, archive: Path | None) -> tuple[list[MeshPart], dict[str, np.ndarray]]:
     """Fitted mesh parts and their textures (name -> (H, W, 3) uint8) of one entry."""
     if archive is None:
         parts, texture = primitive_parts(entry.catalog_id)
