@@ -117,6 +117,36 @@ def attribute_entries(
     ]
 
 
+def archive_copyrights(text: str) -> tuple[dict[str, str], str]:
+    """(model folder name -> holder, holder of the rest) from an archive's ``LICENSE.TXT``.
+
+    Scopia's file names one holder "for the icons and the 265 following models: - air-mattress ..."
+    and another "for all the other models"; the other catalogues name one holder for everything.
+    """
+    listed: dict[str, str] = {}
+    default, current = "", ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        match = re.match(r"\(C\)\s*Copyrights?\s+(.*)", line, re.IGNORECASE)
+        if match:
+            current = match.group(1).strip()
+            default = default or current
+        elif line.startswith("- ") and current:
+            listed[line[2:].strip()] = current
+        elif "all the other models" in line and current:
+            default = current
+    return listed, default
+
+
+def _archive_holders(archive: Path | None) -> tuple[dict[str, str], str]:
+    if archive is None or not Path(archive).is_file():
+        return {}, ""
+    with zipfile.ZipFile(archive) as zf:
+        if "LICENSE.TXT" not in zf.namelist():
+            return {}, ""
+        return archive_copyrights(zf.read("LICENSE.TXT").decode("iso-8859-1"))
+
+
 def requires_attribution(licence: str) -> bool:
     """True for the Creative Commons Attribution licences."""
     return licence.startswith("CC-BY")
@@ -146,6 +176,9 @@ def credits_markdown(entries: Sequence[CatalogEntry], copyright_path: Path | Non
         lines += ["", f"## {catalogue} ({len(group)} models, {licence}: {LICENCE_URLS.get(licence, licence)})", ""]
         if holders.get(catalogue, ("", ""))[1]:
             lines += [f"Copyright: {holders[catalogue][1]}", ""]
-        lines += ["| model | author | source |", "| --- | --- | --- |"]
-        lines += [f"| {e.name} (`{e.catalog_id}`) | {e.creator or 'unknown'} | {e.source} |" for e in group]
+        listed, rest = _archive_holders(group[0].archive)
+        lines += ["| model | author | copyright | source |", "| --- | --- | --- | --- |"]
+        for e in group:
+            holder = listed.get(e.catalog_id.rsplit("/", 1)[-1], rest) or "-"
+            lines.append(f"| {e.name} (`{e.catalog_id}`) | {e.creator or 'unknown'} | {holder} | {e.source} |")
     return "\n".join(lines) + "\n"

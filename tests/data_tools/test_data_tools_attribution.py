@@ -9,6 +9,7 @@ import pytest
 
 from data_tools.attribution import (
     DEBIAN_COPYRIGHT,
+    archive_copyrights,
     credits_markdown,
     licence_from_header,
     parse_copyright,
@@ -58,6 +59,7 @@ def _archive(folder, name: str = "Makers.sh3f"):
     path = folder / name
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("PluginFurnitureCatalog.properties", PROPERTIES)
+        zf.writestr("LICENSE.TXT", "LICENSE\n(C) Copyright Makers Inc\n")
         zf.writestr("makers/stool/stool.obj", "v 0 0 0\n")
         zf.writestr(
             "makers/stool/BLENDSWAP_LICENSE.txt",
@@ -100,7 +102,7 @@ def test_entries_get_licence_author_and_source(tmp_path, monkeypatch):
     text = credits_markdown(catalog.entries, copyright_file)
     assert "## Makers (2 models, CC-BY-3.0-USA: https://creativecommons.org/licenses/by/3.0/us/)" in text
     assert "Copyright: 2010-2012, Some Makers and friends" in text
-    assert "| Bar stool (`makers/stool`) | Ann Author | http://www.blendswap.com/blends/view/123 |" in text
+    assert "| Bar stool (`makers/stool`) | Ann Author | Makers Inc | http://www.blendswap.com/blends/view/123 |" in text
     assert text.index("| Bar stool") < text.index("| Bench")  # sorted by name
 
 
@@ -122,3 +124,23 @@ def test_installed_copyright_names_the_five_catalogues():
     assert parsed["BlendSwap-CC-0"][0] == "CC0"
     assert {parsed[n][0] for n in ("BlendSwap-CC-BY", "Scopia")} == {"CC-BY-3.0"}
     assert {parsed[n][0] for n in ("KatorLegaz", "Reallusion")} == {"CC-BY-3.0-USA"}
+
+
+def test_archive_copyrights_reads_listed_models_and_the_rest():
+    text = """LICENSE
+(C) Copyrights 2014-2020 First Holder and Second Holder
+
+for the icons and the 2 following models:
+- air-mattress
+- aquarium
+
+(C) Copyrights 2006-2020 Second Holder
+
+for all the other models
+"""
+    listed, rest = archive_copyrights(text)
+    assert listed == {"air-mattress": "2014-2020 First Holder and Second Holder",
+                      "aquarium": "2014-2020 First Holder and Second Holder"}
+    assert rest == "2006-2020 Second Holder"
+    assert archive_copyrights("(C) Copyright Andrew Kator & Jennifer Legaz\nThese files...") == (
+        {}, "Andrew Kator & Jennifer Legaz")

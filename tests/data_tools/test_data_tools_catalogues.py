@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from data_tools.attribution import credits_markdown
 from data_tools.catalog import DEFAULT_ARCHIVE, FurnitureArchiveMissing, load_catalog
 from data_tools.catalogues import CATALOGUES, FURNITURE_DIR, load_catalogues, main, parse_selection
 from data_tools.config import RoomConfig
@@ -86,3 +89,10 @@ def test_all_catalogues(capsys, tmp_path):
     cc_by = [e for e in catalog.entries if e.licence.startswith("CC-BY")]
     assert all(f"(`{e.catalog_id}`) | {e.creator}" in text for e in cc_by)
     assert "blendswap-cc-0/" not in text  # public domain: no credit needed
+
+
+@requires_all
+def test_committed_credits_file_is_current():
+    committed = Path(__file__).resolve().parents[2] / "CREDITS.md"
+    expected = credits_markdown(load_catalogues(CATALOGUES).entries)
+    assert committed.read_text(encoding="utf-8") == expected, "run: python -m data_tools.catalogues --credits CREDITS.md"
