@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import colorsys
+import functools
 import json
 import re
 import sys
@@ -203,6 +204,12 @@ def model_attributes(entry: CatalogEntry) -> Attributes:
 
     parts, textures = load_model_parts(entry, entry.archive)
     return attributes_of(entry.name, surfaces(parts, textures))
+
+
+@functools.lru_cache(maxsize=4096)
+def cached_attributes(entry: CatalogEntry) -> Attributes:
+    """:func:`model_attributes`, remembered for the process: a set of rooms reuses its models."""
+    return model_attributes(entry)
 
 
 def main(argv: list[str] | None = None) -> int:

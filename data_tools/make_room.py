@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from data_tools.assets import PreparedModel, prepare_model
+from data_tools.attributes import cached_attributes
 from data_tools.camera import intrinsics_from_fov
 from data_tools.catalog import Catalog, FurnitureArchiveMissing, load_catalog
 from data_tools.catalogues import load_catalogues, parse_selection
@@ -83,9 +84,13 @@ def generate_room(config: RoomConfig, out_dir: Path) -> GeneratedRoom:
             write_view(out_dir, i, view)
             visible.append([int(v) for v in np.unique(view.instance) if v > 0])
     t_render = time.perf_counter()
+    # attribute words are part of the opt-in vocabulary: the default rooms' files stay as they were
+    words = None if catalog.is_primitive or not config.catalogues else {
+        o.entry.catalog_id: cached_attributes(o.entry) for o in layout.objects
+    }
     source = "primitives" if catalog.is_primitive else "sweethome3d:" + "+".join(a.name for a in catalog.archives)
     write_transforms(out_dir, intrinsics, poses)
-    write_ground_truth(out_dir, ground_truth(config.scene_name, config.seed, layout, visible, source))
+    write_ground_truth(out_dir, ground_truth(config.scene_name, config.seed, layout, visible, source, words))
     end = time.perf_counter()
     seconds = {"models": t_models - start, "render": t_render - t_models, "total": end - start}
     return GeneratedRoom(out_dir, config, layout, intrinsics, poses, source, seconds)

@@ -41,6 +41,12 @@ class GroundTruthObject:
     """The model's licence (``CC0``, ``CC-BY-3.0``, ``CC-BY-3.0-USA``); None where not recorded."""
     source: str | None = None
     """Where the model was published (a web page or an archive folder); None where not recorded."""
+    colour: str | None = None
+    """Colour word of the model ("red"); None where undecided or not recorded."""
+    material: str | None = None
+    """Material word of the model ("wooden"); None where undecided or not recorded."""
+    parts: tuple[str, ...] = ()
+    """Part words its materials name ("seat", "lamp shade"); empty where none or not recorded."""
 
     @property
     def center(self) -> np.ndarray:
@@ -105,6 +111,14 @@ def _optional_text(record: dict, key: str) -> str | None:
     return value
 
 
+def _text_list(record: dict, key: str) -> tuple[str, ...]:
+    """``record[key]`` as a tuple of texts; empty when absent; an error naming the field otherwise."""
+    values = record.get(key) or []
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ValueError(f"object {record.get('instance_id')}: field {key!r} must be a list of texts, got {values!r}")
+    return tuple(values)
+
+
 def load_ground_truth(path: str | Path) -> GroundTruth:
     """Read a ground_truth.json (or the one inside a capture folder)."""
     path = Path(path)
@@ -121,6 +135,9 @@ def load_ground_truth(path: str | Path) -> GroundTruth:
                 np.asarray(o["box_max"], np.float64),
                 o.get("catalog_id"),
                 *(_optional_text(o, key) for key in ATTRIBUTION_FIELDS),
+                _optional_text(o, "colour"),
+                _optional_text(o, "material"),
+                _text_list(o, "parts"),
             )
             for o in data["objects"]
         )

@@ -76,6 +76,15 @@ def test_attribution_fields_are_optional(tmp_path):
         load_ground_truth(_one_object_file(tmp_path, licence=3))
 
 
+def test_attribute_words_are_optional(tmp_path):
+    old = load_ground_truth(_one_object_file(tmp_path)).object(7)
+    assert (old.colour, old.material, old.parts) == (None, None, ())
+    new = load_ground_truth(_one_object_file(tmp_path, colour="red", material=None, parts=["seat", "leg"])).object(7)
+    assert (new.colour, new.material, new.parts) == ("red", None, ("seat", "leg"))
+    with pytest.raises(ValueError, match=r"malformed .*field 'parts' must be a list of texts"):
+        load_ground_truth(_one_object_file(tmp_path, parts="seat"))
+
+
 def test_generated_room_records_attribution(tiny_room):
     for obj in load_ground_truth(tiny_room).furniture:
         if obj.catalog_id.startswith("primitive/"):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from data_tools.attributes import COLOURS, MATERIAL_WORDS
 from data_tools.catalogues import CATALOGUES, FURNITURE_DIR
 from data_tools.config import RoomConfig
 from data_tools.make_room import generate_room, main
@@ -90,6 +91,7 @@ def test_ground_truth_lists_every_instance(tiny_room, tiny_config):
     assert len(furniture) == len(tiny_room.layout.objects) >= tiny_config.num_objects
     for o in furniture:
         assert o["model_split"] in ("train", "held-out") and o["catalog_id"]
+        assert "colour" not in o  # attribute words come with the opt-in vocabulary (--catalogues)
         assert all(lo < hi for lo, hi in zip(o["box_min"], o["box_max"], strict=True))
         np.testing.assert_allclose(o["center"], np.add(o["box_min"], o["box_max"]) / 2)
     frame = gt["frames"]["frame_00011"]
@@ -203,6 +205,8 @@ def test_cli_kitchen_from_all_catalogues_is_a_valid_capture(tmp_path, capsys):
         assert kitchen.allows_floor(o["label"]) or o["label"] in kitchen.tabletop, o["label"]
         assert o["licence"] in ("CC0", "CC-BY-3.0", "CC-BY-3.0-USA") and o["author"] and o["source"], o
         assert o["catalogue"] in CATALOGUES and o["model_split"] in ("train", "held-out")
+        assert o["colour"] in COLOURS + (None,) and o["material"] in tuple(MATERIAL_WORDS) + (None,), o
+    assert all(o["colour"] for o in furniture)  # every kitchen model of seed 1 has a decided colour
     boxes = {o["instance_id"]: (np.asarray(o["box_min"]), np.asarray(o["box_max"])) for o in gt["objects"]}
     for iid, pts in _instance_points(out).items():
         lo, hi = boxes[iid]
