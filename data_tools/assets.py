@@ -121,7 +121,9 @@ def _convert_atomically(entry: CatalogEntry, archive: Path | None, folder: Path)
             shutil.rmtree(tmp)
 
 
-def load_model_parts(entry: CatalogEntry, archive: Path | None) -> tuple[list[MeshPart], dict[str, np.ndarray]]:
+def load_model_parts(
+    entry: CatalogEntry, archive: Path | None
+) -> tuple[list[MeshPart], dict[str, np.ndarray]]:
     """Fitted mesh parts and their textures (name -> (H, W, 3) uint8) of one entry."""
     if archive is None:
         parts, texture = primitive_parts(entry.catalog_id)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import colorsys
 import functools
-import json
 import re
 import sys
 from collections.abc import Sequence
@@ -42,7 +41,20 @@ MIN_COLOUR_SHARE = 0.4
 MIN_MATERIAL_SHARE = 0.3
 """Least share of the surface the dominant material word must cover to name the model's material."""
 
-COLOURS = ("black", "white", "grey", "brown", "beige", "red", "orange", "yellow", "green", "blue", "purple", "pink")
+COLOURS = (
+    "black",
+    "white",
+    "grey",
+    "brown",
+    "beige",
+    "red",
+    "orange",
+    "yellow",
+    "green",
+    "blue",
+    "purple",
+    "pink",
+)
 """Colour words :func:`colour_name` returns."""
 
 MATERIAL_WORDS = {
@@ -65,11 +77,22 @@ SHORT_MATERIAL_WORDS = {"ash": "wooden", "alu": "metal"}
 """Keywords too short to match inside longer words ("ash" in "washing"): whole words only."""
 
 PART_WORDS = {
-    "seat": "seat asiento", "leg": "leg legs pata patas", "lamp shade": "shade lampshade pantalla",
-    "cushion": "cushion cushions cojin coixi", "pillow": "pillow pillows almohada", "mattress": "mattress matress colchon",
-    "frame": "frame marco", "handle": "handle handles tirador", "door": "door doors puerta",
-    "drawer": "drawer drawers cajon", "screen": "screen", "leaves": "leaf leaves hoja hojas", "pot": "pot maceta",
-    "backrest": "backrest respaldo", "armrest": "armrest", "sheet": "sheet sheets blanket",
+    "seat": "seat asiento",
+    "leg": "leg legs pata patas",
+    "lamp shade": "shade lampshade pantalla",
+    "cushion": "cushion cushions cojin coixi",
+    "pillow": "pillow pillows almohada",
+    "mattress": "mattress matress colchon",
+    "frame": "frame marco",
+    "handle": "handle handles tirador",
+    "door": "door doors puerta",
+    "drawer": "drawer drawers cajon",
+    "screen": "screen",
+    "leaves": "leaf leaves hoja hojas",
+    "pot": "pot maceta",
+    "backrest": "backrest respaldo",
+    "armrest": "armrest",
+    "sheet": "sheet sheets blanket",
 }
 """Part word -> words of material names that name it (reviewed)."""
 
@@ -152,8 +175,15 @@ def colour_name(rgb: Sequence[float]) -> str:
     # wood and leather: dark oranges, and only very dark reds, are what people call brown
     if (15 <= hue < 50 and v < 0.75) or ((hue < 15 or hue >= 345) and v < 0.4 and s < 0.7):
         return "brown"
-    for upper, word in ((15, "red"), (40, "orange"), (70, "yellow"), (165, "green"), (260, "blue"), (290, "purple"),
-                        (345, "pink")):
+    for upper, word in (
+        (15, "red"),
+        (40, "orange"),
+        (70, "yellow"),
+        (165, "green"),
+        (260, "blue"),
+        (290, "purple"),
+        (345, "pink"),
+    ):
         if hue < upper:
             return word
     return "red"
@@ -163,7 +193,9 @@ def surfaces(parts: Sequence[MeshPart], textures: dict[str, np.ndarray]) -> list
     """The drawn surfaces of fitted mesh parts; ``textures`` maps texture names to (H, W, 3) uint8."""
     out = []
     for part in parts:
-        edges = np.cross(part.positions[:, 1] - part.positions[:, 0], part.positions[:, 2] - part.positions[:, 0])
+        edges = np.cross(
+            part.positions[:, 1] - part.positions[:, 0], part.positions[:, 2] - part.positions[:, 0]
+        )
         area = float(np.linalg.norm(edges, axis=-1).sum() / 2)  # (T, 3) cross products -> triangle areas
         texture = part.material.texture
         if texture in textures and part.uvs is not None:
@@ -180,7 +212,9 @@ def attributes_of(name: str, drawn: Sequence[Surface]) -> Attributes:
     colour = ("grey" if name_colour == "gray" else name_colour) or _dominant(
         [(colour_name(s.rgb), s.area) for s in drawn], MIN_COLOUR_SHARE
     )
-    material = material_word(name) or _dominant([(material_word(s.name), s.area) for s in drawn], MIN_MATERIAL_SHARE)
+    material = material_word(name) or _dominant(
+        [(material_word(s.name), s.area) for s in drawn], MIN_MATERIAL_SHARE
+    )
     parts = tuple(sorted({p for s in drawn for p in part_words(s.name)}))
     return Attributes(colour, material, parts)
 
@@ -216,21 +250,30 @@ def main(argv: list[str] | None = None) -> int:
     from data_tools.catalogues import load_catalogues, parse_selection
     from lerf3d.atomic import write_json_atomic
 
-    parser = argparse.ArgumentParser(prog="python -m data_tools.attributes", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m data_tools.attributes", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--catalogues", default="all", help="'all' or a comma-separated list (default: all)")
-    parser.add_argument("--out", type=Path, required=True, help="JSON file: catalog id -> colour, material, parts")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="JSON file: catalog id -> colour, material, parts"
+    )
     args = parser.parse_args(argv)
     try:
         catalog = load_catalogues(parse_selection(args.catalogues))
-        table = {e.catalog_id: asdict(model_attributes(e)) for e in tqdm(catalog.entries, desc="models", mininterval=5)}
+        table = {
+            e.catalog_id: asdict(model_attributes(e))
+            for e in tqdm(catalog.entries, desc="models", mininterval=5)
+        }
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     write_json_atomic(args.out, table)
     n = len(table)
     decided = {k: sum(v[k] is not None for v in table.values()) for k in ("colour", "material")}
-    print(f"wrote {args.out}: {n} models, colour for {decided['colour']}, material for {decided['material']}, "
-          f"parts for {sum(bool(v['parts']) for v in table.values())}")
+    print(
+        f"wrote {args.out}: {n} models, colour for {decided['colour']}, material for {decided['material']}, "
+        f"parts for {sum(bool(v['parts']) for v in table.values())}"
+    )
     return 0
 
 

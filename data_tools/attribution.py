@@ -173,12 +173,18 @@ def credits_markdown(entries: Sequence[CatalogEntry], copyright_path: Path | Non
     ]
     for catalogue, group in by_catalogue.items():
         licence = group[0].licence
-        lines += ["", f"## {catalogue} ({len(group)} models, {licence}: {LICENCE_URLS.get(licence, licence)})", ""]
+        lines += [
+            "",
+            f"## {catalogue} ({len(group)} models, {licence}: {LICENCE_URLS.get(licence, licence)})",
+            "",
+        ]
         if holders.get(catalogue, ("", ""))[1]:
             lines += [f"Copyright: {holders[catalogue][1]}", ""]
         listed, rest = _archive_holders(group[0].archive)
         lines += ["| model | author | copyright | source |", "| --- | --- | --- | --- |"]
         for e in group:
             holder = listed.get(e.catalog_id.rsplit("/", 1)[-1], rest) or "-"
-            lines.append(f"| {e.name} (`{e.catalog_id}`) | {e.creator or 'unknown'} | {holder} | {e.source} |")
+            lines.append(
+                f"| {e.name} (`{e.catalog_id}`) | {e.creator or 'unknown'} | {holder} | {e.source} |"
+            )
     return "\n".join(lines) + "\n"

@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from data_tools.attribution import DEBIAN_COPYRIGHT, credits_markdown
-from data_tools.catalog import DEFAULT_ARCHIVE, Catalog, FurnitureArchiveMissing, INSTALL_HINT, load_catalog
+from data_tools.catalog import DEFAULT_ARCHIVE, INSTALL_HINT, Catalog, FurnitureArchiveMissing, load_catalog
 from data_tools.labels import kind_of
 from data_tools.splits import split_by_label
 from lerf3d.atomic import atomic_path
@@ -38,7 +38,9 @@ def parse_selection(text: str) -> tuple[str, ...]:
     names = CATALOGUES if text.strip() == "all" else tuple(n.strip() for n in text.split(",") if n.strip())
     unknown = [n for n in names if n not in CATALOGUES]
     if unknown or not names:
-        raise ValueError(f"unknown catalogue(s) {unknown or text!r}; choose 'all' or from {', '.join(CATALOGUES)}")
+        raise ValueError(
+            f"unknown catalogue(s) {unknown or text!r}; choose 'all' or from {', '.join(CATALOGUES)}"
+        )
     return tuple(n for n in CATALOGUES if n in names)
 
 
@@ -52,7 +54,9 @@ def load_catalogues(names: Sequence[str], folder: Path = FURNITURE_DIR) -> Catal
     folder = Path(folder)
     for name in names:
         if not (folder / f"{name}.sh3f").is_file():
-            raise FurnitureArchiveMissing(f"furniture archive {folder / f'{name}.sh3f'} not found; {INSTALL_HINT}")
+            raise FurnitureArchiveMissing(
+                f"furniture archive {folder / f'{name}.sh3f'} not found; {INSTALL_HINT}"
+            )
     loaded = {
         name: load_catalog(folder / f"{name}.sh3f", strict=True)
         for name in CATALOGUES
@@ -70,8 +74,10 @@ def load_catalogues(names: Sequence[str], folder: Path = FURNITURE_DIR) -> Catal
 
 def summary_table(catalog: Catalog) -> str:
     """Markdown table: models, usable models, labels and held-out models per catalogue and in all."""
-    rows = ["| catalogue | models | usable | labels | labels with >= 2 models | held-out models |",
-            "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    rows = [
+        "| catalogue | models | usable | labels | labels with >= 2 models | held-out models |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     excluded = Counter(cid.split("/")[0] for cid, _ in catalog.excluded)
     groups = {a.stem: [e for e in catalog.entries if e.catalogue == a.stem] for a in catalog.archives}
     groups["all"] = list(catalog.entries)
@@ -86,11 +92,15 @@ def summary_table(catalog: Catalog) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m data_tools.catalogues", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m data_tools.catalogues", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--catalogues", default="all", help="'all' or a comma-separated list (default: all)")
     parser.add_argument("--folder", type=Path, default=FURNITURE_DIR, help="folder of the .sh3f archives")
     parser.add_argument("--credits", type=Path, help="write the credits of the CC-BY models to this file")
-    parser.add_argument("--copyright", type=Path, default=DEBIAN_COPYRIGHT, help="the package's copyright file")
+    parser.add_argument(
+        "--copyright", type=Path, default=DEBIAN_COPYRIGHT, help="the package's copyright file"
+    )
     args = parser.parse_args(argv)
     try:
         catalog = load_catalogues(parse_selection(args.catalogues), args.folder)

@@ -48,6 +48,7 @@ KINDS = frozenset(
 )
 """Every kind a catalogue model may be labelled with (lower case, singular unless the thing is)."""
 
+# fmt: off
 ALIASES = {
     # seats
     "armchair ottoman": "ottoman", "puff": "ottoman", "bar chair": "stool", "bar stool": "stool",
@@ -117,6 +118,7 @@ ALIASES = {
     "white board": "whiteboard", "oriental rug": "rug", "round carpet": "rug",
 }
 """Reviewed catalogue name (lower case) -> kind, for names a modifier rule cannot reduce."""
+# fmt: on
 
 MODIFIERS = frozenset(
     """

@@ -85,10 +85,14 @@ def generate_room(config: RoomConfig, out_dir: Path) -> GeneratedRoom:
             visible.append([int(v) for v in np.unique(view.instance) if v > 0])
     t_render = time.perf_counter()
     # attribute words are part of the opt-in vocabulary: the default rooms' files stay as they were
-    words = None if catalog.is_primitive or not config.catalogues else {
-        o.entry.catalog_id: cached_attributes(o.entry) for o in layout.objects
-    }
-    source = "primitives" if catalog.is_primitive else "sweethome3d:" + "+".join(a.name for a in catalog.archives)
+    words = (
+        None
+        if catalog.is_primitive or not config.catalogues
+        else {o.entry.catalog_id: cached_attributes(o.entry) for o in layout.objects}
+    )
+    source = (
+        "primitives" if catalog.is_primitive else "sweethome3d:" + "+".join(a.name for a in catalog.archives)
+    )
     write_transforms(out_dir, intrinsics, poses)
     write_ground_truth(out_dir, ground_truth(config.scene_name, config.seed, layout, visible, source, words))
     end = time.perf_counter()

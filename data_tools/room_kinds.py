@@ -39,6 +39,7 @@ class RoomKind:
 
 _DECOR = "plant, flowers, vase, candle, picture frame, clock, lamp"
 
+# fmt: off
 ROOM_KINDS: dict[str, RoomKind] = {
     "kitchen": RoomKind(
         "kitchen",
@@ -90,6 +91,7 @@ ROOM_KINDS: dict[str, RoomKind] = {
     ),
 }
 """The room kinds ``make_room --room`` accepts."""
+# fmt: on
 
 
 def room_kind(name: str) -> RoomKind:

@@ -38,7 +38,9 @@ def held_out_count(models: int, fraction: float = HELD_OUT_FRACTION) -> int:
     return min(models - 1, max(1, round(models * fraction)))
 
 
-def split_by_label(entries: Sequence[CatalogEntry], fraction: float = HELD_OUT_FRACTION) -> list[CatalogEntry]:
+def split_by_label(
+    entries: Sequence[CatalogEntry], fraction: float = HELD_OUT_FRACTION
+) -> list[CatalogEntry]:
     """``entries`` (in the same order) with ``split`` set by the rule of the module docstring."""
     by_label: dict[str, list[str]] = {}
     for e in entries:

@@ -112,7 +112,12 @@ def ground_truth(
     for obj in layout.objects:
         entry = obj.entry
         extra = {"name": entry.name, "catalog_id": entry.catalog_id, "model_split": entry.split}
-        origin = {"catalogue": entry.catalogue, "author": entry.creator, "licence": entry.licence, "source": entry.source}
+        origin = {
+            "catalogue": entry.catalogue,
+            "author": entry.creator,
+            "licence": entry.licence,
+            "source": entry.source,
+        }
         extra.update({key: value or None for key, value in origin.items()})  # primitives have no origin
         if attributes is not None and entry.catalog_id in attributes:
             words = attributes[entry.catalog_id]

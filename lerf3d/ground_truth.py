@@ -115,7 +115,9 @@ def _text_list(record: dict, key: str) -> tuple[str, ...]:
     """``record[key]`` as a tuple of texts; empty when absent; an error naming the field otherwise."""
     values = record.get(key) or []
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise ValueError(f"object {record.get('instance_id')}: field {key!r} must be a list of texts, got {values!r}")
+        raise ValueError(
+            f"object {record.get('instance_id')}: field {key!r} must be a list of texts, got {values!r}"
+        )
     return tuple(values)
 
 

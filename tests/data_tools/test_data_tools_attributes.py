@@ -63,10 +63,19 @@ def _surfaces(obj: str = OBJ, mtl: str = MTL):
 @pytest.mark.parametrize(
     "rgb, word",
     [
-        ((0, 0, 0), "black"), ((1, 1, 1), "white"), ((0.5, 0.5, 0.5), "grey"), ((0.9, 0.1, 0.1), "red"),
-        ((0.95, 0.55, 0.1), "orange"), ((0.55, 0.35, 0.2), "brown"), ((0.9, 0.85, 0.7), "beige"),
-        ((0.9, 0.9, 0.1), "yellow"), ((0.1, 0.7, 0.2), "green"), ((0.1, 0.2, 0.8), "blue"),
-        ((0.5, 0.1, 0.7), "purple"), ((0.95, 0.4, 0.7), "pink"), ((0.5, 0.05, 0.05), "red"),
+        ((0, 0, 0), "black"),
+        ((1, 1, 1), "white"),
+        ((0.5, 0.5, 0.5), "grey"),
+        ((0.9, 0.1, 0.1), "red"),
+        ((0.95, 0.55, 0.1), "orange"),
+        ((0.55, 0.35, 0.2), "brown"),
+        ((0.9, 0.85, 0.7), "beige"),
+        ((0.9, 0.9, 0.1), "yellow"),
+        ((0.1, 0.7, 0.2), "green"),
+        ((0.1, 0.2, 0.8), "blue"),
+        ((0.5, 0.1, 0.7), "purple"),
+        ((0.95, 0.4, 0.7), "pink"),
+        ((0.5, 0.05, 0.05), "red"),
     ],
 )
 def test_colour_name(rgb, word):
@@ -75,8 +84,17 @@ def test_colour_name(rgb, word):
 
 @pytest.mark.parametrize(
     "name, word",
-    [("Wood_Oak", "wooden"), ("tilewood", "wooden"), ("blackPlastic", "plastic"), ("metalic_grey", "metal"),
-     ("fusta_llit", "wooden"), ("Cristal", "glass"), ("Material.001", None), ("washing", None), ("ash", "wooden")],
+    [
+        ("Wood_Oak", "wooden"),
+        ("tilewood", "wooden"),
+        ("blackPlastic", "plastic"),
+        ("metalic_grey", "metal"),
+        ("fusta_llit", "wooden"),
+        ("Cristal", "glass"),
+        ("Material.001", None),
+        ("washing", None),
+        ("ash", "wooden"),
+    ],
 )
 def test_material_word(name, word):
     assert material_word(name) == word
@@ -101,7 +119,10 @@ def test_attributes_follow_the_larger_surface_and_the_name():
     bigger_seat = OBJ.replace("v 1 0 1\nv 1 1 1", "v 4 0 1\nv 4 1 1")
     assert attributes_of("Chair", _surfaces(bigger_seat)) == Attributes("red", "fabric", ("seat",))
     # words of the catalogue name win: "Black" and "Plastic" are what the catalogue says it is
-    assert attributes_of("Black plastic chair", _surfaces()).as_dict() == {"colour": "black", "material": "plastic"}
+    assert attributes_of("Black plastic chair", _surfaces()).as_dict() == {
+        "colour": "black",
+        "material": "plastic",
+    }
 
 
 def test_undecided_words_are_none():
@@ -120,9 +141,11 @@ def test_model_attributes_read_the_archive(tmp_path):
     Image.fromarray(OAK).save(png, format="PNG")
     archive = tmp_path / "Test.sh3f"
     with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("PluginFurnitureCatalog.properties",
-                    "id#1=T#chair\nname#1=Chair\ncategory#1=Living room\nmodel#1=/test/chair/chair.obj\n"
-                    "width#1=50\ndepth#1=50\nheight#1=90\n")
+        zf.writestr(
+            "PluginFurnitureCatalog.properties",
+            "id#1=T#chair\nname#1=Chair\ncategory#1=Living room\nmodel#1=/test/chair/chair.obj\n"
+            "width#1=50\ndepth#1=50\nheight#1=90\n",
+        )
         zf.writestr("test/chair/chair.obj", OBJ)
         zf.writestr("test/chair/chair.mtl", MTL)
         zf.writestr("test/chair/oak.png", png.getvalue())

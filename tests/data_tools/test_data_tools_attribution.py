@@ -71,7 +71,10 @@ def _archive(folder, name: str = "Makers.sh3f"):
 
 def test_parse_copyright_reads_files_paragraphs():
     parsed = parse_copyright(COPYRIGHT)
-    assert parsed == {"Makers": ("CC-BY-3.0-USA", "2010-2012, Some Makers and friends"), "Free": ("CC0", "2014, Someone")}
+    assert parsed == {
+        "Makers": ("CC-BY-3.0-USA", "2010-2012, Some Makers and friends"),
+        "Free": ("CC0", "2014, Someone"),
+    }
 
 
 @pytest.mark.parametrize(
@@ -95,14 +98,20 @@ def test_entries_get_licence_author_and_source(tmp_path, monkeypatch):
     stool = catalog.get("makers/stool")
     bench = catalog.get("makers/bench")
     assert (stool.catalogue, stool.creator, stool.source) == (
-        "Makers", "Ann Author", "http://www.blendswap.com/blends/view/123")
+        "Makers",
+        "Ann Author",
+        "http://www.blendswap.com/blends/view/123",
+    )
     assert bench.source == "Makers.sh3f:makers/bench/"  # no licence file: the archive folder
     # the copyright file wins over the properties header ("Attribution 3.0 license")
     assert stool.licence == bench.licence == "CC-BY-3.0-USA"
     text = credits_markdown(catalog.entries, copyright_file)
     assert "## Makers (2 models, CC-BY-3.0-USA: https://creativecommons.org/licenses/by/3.0/us/)" in text
     assert "Copyright: 2010-2012, Some Makers and friends" in text
-    assert "| Bar stool (`makers/stool`) | Ann Author | Makers Inc | http://www.blendswap.com/blends/view/123 |" in text
+    assert (
+        "| Bar stool (`makers/stool`) | Ann Author | Makers Inc | http://www.blendswap.com/blends/view/123 |"
+        in text
+    )
     assert text.index("| Bar stool") < text.index("| Bench")  # sorted by name
 
 
@@ -139,8 +148,12 @@ for the icons and the 2 following models:
 for all the other models
 """
     listed, rest = archive_copyrights(text)
-    assert listed == {"air-mattress": "2014-2020 First Holder and Second Holder",
-                      "aquarium": "2014-2020 First Holder and Second Holder"}
+    assert listed == {
+        "air-mattress": "2014-2020 First Holder and Second Holder",
+        "aquarium": "2014-2020 First Holder and Second Holder",
+    }
     assert rest == "2006-2020 Second Holder"
     assert archive_copyrights("(C) Copyright Andrew Kator & Jennifer Legaz\nThese files...") == (
-        {}, "Andrew Kator & Jennifer Legaz")
+        {},
+        "Andrew Kator & Jennifer Legaz",
+    )

@@ -14,7 +14,8 @@ from data_tools.make_room import random_streams
 from data_tools.rooms import make_layout
 
 requires_all = pytest.mark.skipif(
-    not all((FURNITURE_DIR / f"{n}.sh3f").is_file() for n in CATALOGUES), reason="sweethome3d-furniture absent"
+    not all((FURNITURE_DIR / f"{n}.sh3f").is_file() for n in CATALOGUES),
+    reason="sweethome3d-furniture absent",
 )
 
 # make_layout of the demo preset, seed 0, as the first release wrote it (catalog id, position, yaw)
@@ -33,8 +34,12 @@ DEFAULT_ROOM_SEED_0 = [
 ]
 
 LEGACY_HELD_OUT = [
-    "blendswap-cc-0/antiqueChair", "blendswap-cc-0/armchair", "blendswap-cc-0/augalas",
-    "blendswap-cc-0/bed1", "blendswap-cc-0/box", "blendswap-cc-0/technicalTable2",
+    "blendswap-cc-0/antiqueChair",
+    "blendswap-cc-0/armchair",
+    "blendswap-cc-0/augalas",
+    "blendswap-cc-0/bed1",
+    "blendswap-cc-0/box",
+    "blendswap-cc-0/technicalTable2",
 ]
 """Held-out models of the default catalogue, on which the packaged encoders' card was measured."""
 
@@ -65,8 +70,14 @@ def test_default_room_is_unchanged():
     assert sorted(e.catalog_id for e in catalog.select(split="held-out")) == LEGACY_HELD_OUT
     assert catalog.get("blendswap-cc-0/oakTable").label == "oak table"  # catalogue names, not kinds
     config = RoomConfig.preset("demo", seed=0)
-    layout = make_layout(catalog, config.num_objects, config.num_tabletop, config.wall_height,
-                         random_streams(0)["layout"], config.model_split)
+    layout = make_layout(
+        catalog,
+        config.num_objects,
+        config.num_tabletop,
+        config.wall_height,
+        random_streams(0)["layout"],
+        config.model_split,
+    )
     assert layout.size == (3.69, 5.34, 2.6)
     assert [(o.entry.catalog_id, o.position, o.yaw_deg) for o in layout.objects] == DEFAULT_ROOM_SEED_0
 
@@ -95,4 +106,6 @@ def test_all_catalogues(capsys, tmp_path):
 def test_committed_credits_file_is_current():
     committed = Path(__file__).resolve().parents[2] / "CREDITS.md"
     expected = credits_markdown(load_catalogues(CATALOGUES).entries)
-    assert committed.read_text(encoding="utf-8") == expected, "run: python -m data_tools.catalogues --credits CREDITS.md"
+    assert committed.read_text(encoding="utf-8") == expected, (
+        "run: python -m data_tools.catalogues --credits CREDITS.md"
+    )

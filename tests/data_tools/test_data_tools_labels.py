@@ -11,13 +11,27 @@ from data_tools.labels import ALIASES, KINDS, MODIFIERS, kind_of, modifier_words
 @pytest.mark.parametrize(
     "name, kind",
     [
-        ("Armchair", "armchair"), ("Modern armchair", "armchair"), ("Winchester armchair", "armchair"),
-        ("Couch", "sofa"), ("Sofa 3 seats", "sofa"), ("Burlap sofa", "sofa"), ("Clear sofa", "sofa"),
-        ("Oak table", "table"), ("Wooden teak table", "table"), ("Glass table", "table"),
-        ("Coffee table", "coffee table"), ("Toilets unit", "toilet"), ("TV 16:9", "television"),
-        ("Small lower cabinet", "cabinet"), ("Refrigerator", "fridge"), ("Large fridge", "fridge"),
-        ("Glass", "glass"), ("Beer glass", "glass"), ("Frame Hôi An", "picture frame"),
-        ("  Little   LAMP ", "lamp"), ("Unheard-of gadget", "unheard-of gadget"),
+        ("Armchair", "armchair"),
+        ("Modern armchair", "armchair"),
+        ("Winchester armchair", "armchair"),
+        ("Couch", "sofa"),
+        ("Sofa 3 seats", "sofa"),
+        ("Burlap sofa", "sofa"),
+        ("Clear sofa", "sofa"),
+        ("Oak table", "table"),
+        ("Wooden teak table", "table"),
+        ("Glass table", "table"),
+        ("Coffee table", "coffee table"),
+        ("Toilets unit", "toilet"),
+        ("TV 16:9", "television"),
+        ("Small lower cabinet", "cabinet"),
+        ("Refrigerator", "fridge"),
+        ("Large fridge", "fridge"),
+        ("Glass", "glass"),
+        ("Beer glass", "glass"),
+        ("Frame Hôi An", "picture frame"),
+        ("  Little   LAMP ", "lamp"),
+        ("Unheard-of gadget", "unheard-of gadget"),
     ],
 )
 def test_kind_of(name, kind):
@@ -38,7 +52,8 @@ def test_tables_are_consistent():
 
 
 @pytest.mark.skipif(
-    not all((FURNITURE_DIR / f"{n}.sh3f").is_file() for n in CATALOGUES), reason="sweethome3d-furniture absent"
+    not all((FURNITURE_DIR / f"{n}.sh3f").is_file() for n in CATALOGUES),
+    reason="sweethome3d-furniture absent",
 )
 def test_every_installed_model_has_a_reviewed_kind():
     catalog = load_catalogues(CATALOGUES)

@@ -38,7 +38,8 @@ def test_split_by_label_holds_out_models_of_every_shared_label():
 
 
 @pytest.mark.skipif(
-    not all((FURNITURE_DIR / f"{n}.sh3f").is_file() for n in CATALOGUES), reason="sweethome3d-furniture absent"
+    not all((FURNITURE_DIR / f"{n}.sh3f").is_file() for n in CATALOGUES),
+    reason="sweethome3d-furniture absent",
 )
 def test_installed_catalogues_split():
     catalog = load_catalogues(CATALOGUES)
