@@ -22,28 +22,27 @@ import re
 KINDS = frozenset(
     k.strip()
     for k in """
-    air mattress, aquarium, armchair, ashtray, backpack, ball, barrel, bathtub, bed,
-    bedside table, bench, bidet, bookcase, blender, boiler, bottle, bowl, box, bread, bread box, briefcase,
-    broom, brush, butter, cabinet, cactus, cake, calendar, camera, candle, cap, chair,
-    changing table, chessboard, chest, christmas tree, clock, clothes, coat hanger, coffee maker,
-    coffee table, computer, cone, cosmetics pot, crate, creamer, crib, cup, cupcake, cutting board,
-    cutting pliers, deep fryer, deer, desk, doll, doll house, doormat, drafting table, dresser,
-    dressing table, drill, drying rack, dryer, dvd player, exercise bench, exercise bike, fan,
-    filing cabinet, fire extinguisher, fireplace, firewood, fitness tower, flashlight, flowers,
-    foosball table, freezer, french fries, fridge, furnace, game console, gift, glass, glove,
-    grill, grinder, guitar, hammer, hamburger, handbag, hat, headphones, helmet, high chair, hot dog, jar,
-    joystick, keyboard, kitchen island, kitchen scale, kitchen utensils, knife block, lamp,
-    lantern, laptop, laundry basket, lawn mower, letter tray, lipstick, locker, mat, medicine box,
-    microwave, milk, mixer, oil servers, ottoman, oven, pallet, pan, paper towel holder,
-    pen holder, perfume bottle, phone, picture frame, piano, pinball machine, place setting, plant,
-    pool table, potty, printer, projector, punching bag, radiator, radio, roast chicken,
-    rocking horse, rug, safe, salt shaker, sandwich maker, saw, screen, screwdriver,
-    security camera, shelves, shoes, shopping basket, shovel, shower, sink, sleeping bag, smoke detector, soap,
-    sofa, sofa bed, speaker, spice rack, sponge, squeezer, stapler, steak, step ladder, stereo,
+    air mattress, aquarium, armchair, ashtray, backpack, ball, barrel, bathtub, bed, bedside table, bench,
+    bidet, blender, bookcase, bottle, bowl, box, bread, bread box, briefcase, broom, brush, butter,
+    cabinet, cactus, cake, calendar, camera, candle, cap, chair, changing table, chessboard,
+    christmas tree, clock, clothes, coat hanger, coffee maker, coffee table, computer, cone, cooker,
+    cosmetics pot, crate, creamer, crib, cup, cupcake, cutting board, cutting pliers, deep fryer, deer,
+    desk, doll, doll house, doormat, drafting table, dresser, dressing table, drill, dryer, drying rack,
+    dvd player, exercise bench, exercise bike, fan, filing cabinet, fire extinguisher, fireplace, firewood,
+    fitness tower, flashlight, flowers, folding screen, foosball table, freezer, french fries, fridge,
+    fruit, furnace, game console, gift, glass, glove, grill, grinder, guitar, hamburger, hammer, handbag,
+    hat, headphones, helmet, high chair, hot dog, jar, joystick, kettle, keyboard, kitchen island,
+    kitchen scale, kitchen utensils, knife block, lamp, lantern, laptop, laundry basket, lawn mower,
+    letter tray, lipstick, locker, mat, medicine box, microwave, milk, mixer, oil servers, ottoman, oven,
+    pallet, pan, paper towel holder, pen holder, perfume bottle, phone, piano, picture frame,
+    pinball machine, place setting, plant, pool table, potty, printer, projector, punching bag, radiator,
+    radio, roast chicken, rocking horse, rug, safe, salt shaker, sandwich maker, saw, screwdriver,
+    security camera, shelves, shoes, shopping basket, shovel, shower, sink, sleeping bag, smoke detector,
+    soap, sofa, sofa bed, speaker, spice rack, sponge, squeezer, stapler, steak, step ladder, stereo,
     stool, stove, sugar, suitcase, sunglasses, sushi, table, tape, tape measure, tatami, teapot,
-    teddy bear, television, tennis racket, thermometer, toaster, toilet, towel, toy, toy car,
-    toy plane, toy train, trash can, tray, treadmill, trunk, tv stand, umbrella, urinal, vanity,
-    vase, wardrobe, washing machine, watch, water cooler, water heater, wheelchair, whiteboard, workbench, xylophone
+    teddy bear, television, tennis racket, thermometer, toaster, toilet, towel, toy, toy car, toy plane,
+    toy train, trash can, tray, treadmill, trunk, tv stand, umbrella, urinal, vanity, vase, wardrobe,
+    washing machine, watch, water cooler, water heater, wheelchair, whiteboard, workbench, xylophone
     """.split(",")
 )
 """Every kind a catalogue model may be labelled with (lower case, singular unless the thing is)."""
@@ -70,7 +69,7 @@ ALIASES = {
     "locked locker": "locker", "island extension": "kitchen island", "island": "kitchen island",
     "trunck": "trunk",
     # kitchen and bathroom
-    "refrigerator": "fridge", "chest freezer": "freezer", "double oven": "oven", "cooker": "stove",
+    "refrigerator": "fridge", "chest freezer": "freezer", "double oven": "oven",
     "propane stove": "stove", "clothes washing machine": "washing machine", "dryer machine": "dryer",
     "sink cabinet": "sink", "washbasin": "sink", "basin": "sink", "double vanity": "vanity",
     "bath": "bathtub", "corner bathtub": "bathtub", "island bath": "bathtub",
@@ -87,8 +86,9 @@ ALIASES = {
     "stone grill device": "grill", "sushi tray": "sushi", "tool": "kitchen utensils",
     "kitchen tools": "kitchen utensils", "utensils pot": "kitchen utensils", "old jar": "jar",
     "pottery": "jar", "roasted chicken": "roast chicken", "birthday cake": "cake",
-    "cup cake": "cupcake", "apples": "bowl", "lip stick": "lipstick",
-    "shopping basket": "shopping basket", "clothes basket": "laundry basket",
+    "cup cake": "cupcake", "apples": "fruit", "lip stick": "lipstick",
+    "shopping basket": "shopping basket", "clothes basket": "laundry basket", "boiler": "kettle",
+    "chest": "dresser", "screen": "folding screen",
     # electronics
     "tv": "television", "tv 16:9": "television", "apple imac 1998": "computer",
     "apple imac 2004": "computer", "apple ibook": "laptop", "inkjet printer and scanner": "printer",
@@ -138,6 +138,8 @@ def kind_of(name: str) -> str:
     """The kind of a catalogue name (see the module docstring): ``"Oak table"`` -> ``"table"``."""
     label = normalise_name(name)
     label = ALIASES.get(label, label)
+    if label in KINDS:  # "folding screen" is a kind, not a folding "screen"
+        return label
     modifiers, core = _split_modifiers(label)
     core = ALIASES.get(core, core)
     # describing words are dropped only when what remains names a kind ("glass" alone stays)
@@ -147,6 +149,8 @@ def kind_of(name: str) -> str:
 def modifier_words(name: str) -> tuple[str, ...]:
     """The describing words :func:`kind_of` drops from ``name`` (``"Oak table"`` -> ``("oak",)``)."""
     label = ALIASES.get(normalise_name(name), normalise_name(name))
+    if label in KINDS:
+        return ()
     modifiers, core = _split_modifiers(label)
     return modifiers if modifiers and ALIASES.get(core, core) in KINDS else ()
 

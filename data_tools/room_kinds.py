@@ -50,7 +50,8 @@ ROOM_KINDS: dict[str, RoomKind] = {
                         "microwave, knife block, cutting board, kitchen utensils, pan, bread, bread box, "
                         "place setting, salt shaker, spice rack, squeezer, sandwich maker, deep fryer, grill, "
                         "jar, creamer, butter, milk, sugar, cake, cupcake, kitchen scale, paper towel holder, "
-                        "oil servers, tray, steak, roast chicken, hamburger, hot dog, french fries, sushi, boiler"),
+                        "oil servers, tray, steak, roast chicken, hamburger, hot dog, french fries, sushi, kettle, "
+                        "fruit, cooker"),
     ),
     "bathroom": RoomKind(
         "bathroom",
@@ -65,14 +66,14 @@ ROOM_KINDS: dict[str, RoomKind] = {
         anchors=(("desk",), ("chair", "armchair"), ("filing cabinet", "bookcase", "shelves")),
         floor=_kinds("desk, chair, armchair, bookcase, shelves, filing cabinet, cabinet, trash can, whiteboard, "
                      "water cooler, safe, plant, lamp, sofa, coffee table, locker, drafting table, radiator, "
-                     "fire extinguisher, screen, table"),
+                     "fire extinguisher, folding screen, table"),
         tabletop=_kinds(f"{_DECOR}, computer, laptop, printer, phone, calendar, letter tray, pen holder, "
                         "stapler, tape, cup, headphones, radio, fan, briefcase, camera, bottle, glass"),
     ),
     "bedroom": RoomKind(
         "bedroom",
-        anchors=(("bed",), ("wardrobe", "dresser", "chest"), ("bedside table",)),
-        floor=_kinds("bed, bedside table, wardrobe, dresser, chest, dressing table, cabinet, shelves, bookcase, "
+        anchors=(("bed",), ("wardrobe", "dresser"), ("bedside table",)),
+        floor=_kinds("bed, bedside table, wardrobe, dresser, dressing table, cabinet, shelves, bookcase, "
                      "chair, armchair, desk, mat, rug, lamp, plant, crib, changing table, rocking horse, "
                      "doll house, clothes, shoes, drying rack, trunk, suitcase, radiator, ottoman"),
         tabletop=_kinds(f"{_DECOR}, doll, teddy bear, toy, toy car, toy plane, toy train, watch, hat, cap, "

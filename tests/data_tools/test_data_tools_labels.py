@@ -43,6 +43,7 @@ def test_modifier_words_are_what_the_rule_dropped():
     assert modifier_words("Black table") == ("black",)
     assert modifier_words("Glass") == ()  # a kind on its own, not a modifier of nothing
     assert modifier_words("Coffee table") == ()
+    assert kind_of("Screen") == "folding screen" and modifier_words("Screen") == ()  # a kind, kept whole
 
 
 def test_tables_are_consistent():
