@@ -247,19 +247,20 @@ def cached_attributes(entry: CatalogEntry) -> Attributes:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from data_tools.catalogues import load_catalogues, parse_selection
+    from data_tools.catalogues import FURNITURE_DIR, load_catalogues, parse_selection
     from lerf3d.atomic import write_json_atomic
 
     parser = argparse.ArgumentParser(
         prog="python -m data_tools.attributes", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--catalogues", default="all", help="'all' or a comma-separated list (default: all)")
+    parser.add_argument("--folder", type=Path, default=FURNITURE_DIR, help="folder of the .sh3f archives")
     parser.add_argument(
         "--out", type=Path, required=True, help="JSON file: catalog id -> colour, material, parts"
     )
     args = parser.parse_args(argv)
     try:
-        catalog = load_catalogues(parse_selection(args.catalogues))
+        catalog = load_catalogues(parse_selection(args.catalogues), args.folder)
         table = {
             e.catalog_id: asdict(model_attributes(e))
             for e in tqdm(catalog.entries, desc="models", mininterval=5)

@@ -9,6 +9,7 @@ split of :func:`data_tools.splits.split_by_label`, computed over every installed
 
     python -m data_tools.catalogues                       # models, labels and splits per catalogue
     python -m data_tools.catalogues --credits CREDITS.md  # credits of the CC-BY models
+    python -m data_tools.catalogues --splits splits.json  # label -> train / held-out model ids
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from data_tools.attribution import DEBIAN_COPYRIGHT, credits_markdown
 from data_tools.catalog import DEFAULT_ARCHIVE, INSTALL_HINT, Catalog, FurnitureArchiveMissing, load_catalog
 from data_tools.labels import kind_of
 from data_tools.splits import split_by_label
-from lerf3d.atomic import atomic_path
+from lerf3d.atomic import atomic_path, write_json_atomic
 
 FURNITURE_DIR = DEFAULT_ARCHIVE.parent
 """Where the package installs the ``.sh3f`` archives."""
@@ -91,6 +92,14 @@ def summary_table(catalog: Catalog) -> str:
     return "\n".join(rows)
 
 
+def split_table(catalog: Catalog) -> dict[str, dict[str, list[str]]]:
+    """Label -> {"train": ids, "held-out": ids}, sorted: the split for reviewers and model cards."""
+    table: dict[str, dict[str, list[str]]] = {}
+    for e in sorted(catalog.entries, key=lambda e: (e.label, e.catalog_id)):
+        table.setdefault(e.label, {"train": [], "held-out": []})[e.split].append(e.catalog_id)
+    return table
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m data_tools.catalogues", description=__doc__.split("\n")[0]
@@ -98,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--catalogues", default="all", help="'all' or a comma-separated list (default: all)")
     parser.add_argument("--folder", type=Path, default=FURNITURE_DIR, help="folder of the .sh3f archives")
     parser.add_argument("--credits", type=Path, help="write the credits of the CC-BY models to this file")
+    parser.add_argument("--splits", type=Path, help="write label -> train and held-out model ids (JSON)")
     parser.add_argument(
         "--copyright", type=Path, default=DEBIAN_COPYRIGHT, help="the package's copyright file"
     )
@@ -108,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(summary_table(catalog))
+    if args.splits is not None:
+        write_json_atomic(args.splits, split_table(catalog))
+        print(f"wrote {args.splits}")
     if args.credits is not None:
         with atomic_path(args.credits) as tmp:
             tmp.write_text(credits_markdown(catalog.entries, args.copyright), encoding="utf-8")

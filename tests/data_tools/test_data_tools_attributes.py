@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 
 import numpy as np
@@ -14,6 +15,7 @@ from data_tools.attributes import (
     Surface,
     attributes_of,
     colour_name,
+    main,
     material_word,
     model_attributes,
     part_words,
@@ -136,10 +138,9 @@ def test_undecided_words_are_none():
     assert Attributes(None, None).as_dict() is None
 
 
-def test_model_attributes_read_the_archive(tmp_path):
+def _write_chair_archive(archive):
     png = io.BytesIO()
     Image.fromarray(OAK).save(png, format="PNG")
-    archive = tmp_path / "Test.sh3f"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr(
             "PluginFurnitureCatalog.properties",
@@ -149,5 +150,23 @@ def test_model_attributes_read_the_archive(tmp_path):
         zf.writestr("test/chair/chair.obj", OBJ)
         zf.writestr("test/chair/chair.mtl", MTL)
         zf.writestr("test/chair/oak.png", png.getvalue())
+    return archive
+
+
+def test_model_attributes_read_the_archive(tmp_path):
+    archive = _write_chair_archive(tmp_path / "Test.sh3f")
     (entry,) = load_catalog(archive, strict=True).entries
     assert model_attributes(entry) == Attributes("brown", "wooden", ("seat",))
+
+
+def test_cli_writes_the_table_and_names_a_missing_archive(tmp_path, capsys):
+    _write_chair_archive(tmp_path / "Scopia.sh3f")  # a catalogue name the command knows
+    out = tmp_path / "attributes.json"
+    assert main(["--catalogues", "Scopia", "--folder", str(tmp_path), "--out", str(out)]) == 0
+    assert json.loads(out.read_text()) == {
+        "test/chair": {"colour": "brown", "material": "wooden", "parts": ["seat"]}
+    }
+    assert "1 models, colour for 1, material for 1, parts for 1" in capsys.readouterr().out
+    missing = tmp_path / "none.json"
+    assert main(["--catalogues", "KatorLegaz", "--folder", str(tmp_path), "--out", str(missing)]) == 2
+    assert "KatorLegaz.sh3f not found" in capsys.readouterr().err and not missing.exists()

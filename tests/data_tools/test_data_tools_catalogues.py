@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -92,8 +93,11 @@ def test_all_catalogues(capsys, tmp_path):
     assert min(per_catalogue[n] for n in CATALOGUES if n != "Reallusion") >= 30
     assert catalog.get("blendswap-cc-0/oakTable").label == "table"  # kinds, opted in
     assert len({e.catalog_id for e in catalog.entries}) == len(catalog.entries)  # ids unique across archives
-    credits = tmp_path / "CREDITS.md"
-    assert main(["--credits", str(credits)]) == 0
+    credits, splits = tmp_path / "CREDITS.md", tmp_path / "splits.json"
+    assert main(["--credits", str(credits), "--splits", str(splits)]) == 0
+    table = json.loads(splits.read_text())
+    assert sum(len(v["train"]) + len(v["held-out"]) for v in table.values()) == len(catalog.entries)
+    assert table["armchair"]["held-out"] and all(v["train"] for v in table.values())
     out = capsys.readouterr().out
     assert "| all | 820 | " in out
     text = credits.read_text()
