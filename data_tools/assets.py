@@ -87,27 +87,29 @@ def default_cache_dir() -> Path:
 def prepare_model(entry: CatalogEntry, catalog: Catalog, cache_dir: Path | None = None) -> PreparedModel:
     """The cached render-ready model of ``entry``, converting it on first use."""
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    folder = root / _catalog_key(catalog) / entry.catalog_id.replace("/", "__")
+    # a model of a multi-catalogue selection names its own archive
+    archive = entry.archive or catalog.archive
+    folder = root / _archive_key(archive) / entry.catalog_id.replace("/", "__")
     index = folder / "parts.json"
     if not index.is_file():
-        _convert_atomically(entry, catalog, folder)
+        _convert_atomically(entry, archive, folder)
     return _load_index(index, entry.catalog_id)
 
 
-def _catalog_key(catalog: Catalog) -> str:
-    if catalog.archive is None:
+def _archive_key(archive: Path | None) -> str:
+    if archive is None:
         return f"primitives-v{CONVERTER_VERSION}"
-    stat = catalog.archive.stat()
-    token = f"{catalog.archive.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{CONVERTER_VERSION}"
-    return f"{catalog.archive.stem}-{hashlib.sha256(token.encode()).hexdigest()[:12]}"
+    stat = archive.stat()
+    token = f"{archive.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{CONVERTER_VERSION}"
+    return f"{archive.stem}-{hashlib.sha256(token.encode()).hexdigest()[:12]}"
 
 
-def _convert_atomically(entry: CatalogEntry, catalog: Catalog, folder: Path) -> None:
+def _convert_atomically(entry: CatalogEntry, archive: Path | None, folder: Path) -> None:
     """Convert into a temporary sibling folder and rename it into place (concurrent runs are safe)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        parts, textures = _load_parts(entry, catalog)
+        parts, textures = load_model_parts(entry, archive)
         _write_parts(tmp, parts, textures)
         try:
             os.rename(tmp, folder)
@@ -119,27 +121,18 @@ def _convert_atomically(entry: CatalogEntry, catalog: Catalog, folder: Path) -> 
             shutil.rmtree(tmp)
 
 
-def _load_parts(entry: CatalogEntry, catalog: Catalog) -> tuple[list[MeshPart], dict[str, np.ndarray]]:
+def load_model_parts(
+    entry: CatalogEntry, archive: Path | None
+) -> tuple[list[MeshPart], dict[str, np.ndarray]]:
     """Fitted mesh parts and their textures (name -> (H, W, 3) uint8) of one entry."""
-    if catalog.archive is None:
+    if archive is None:
         parts, texture = primitive_parts(entry.catalog_id)
         return parts, {"texture.png": texture}
-    with zipfile.ZipFile(catalog.archive) as zf:
+    with zipfile.ZipFile(archive) as zf:
         obj_member = entry.model_path
         folder = posixpath.dirname(obj_member)
-        try:
-            obj_text = zf.read(obj_member).decode("utf-8", errors="replace")
-        except KeyError:
-            raise ValueError(
-                f"{catalog.archive}: model {obj_member} of {entry.catalog_id} is missing"
-            ) from None
-        materials: dict[str, Material] = {}
-        for line in obj_text.splitlines():
-            if line.startswith("mtllib"):
-                mtl_member = posixpath.join(folder, line.split(None, 1)[1].strip())
-                if mtl_member in zf.namelist():
-                    materials.update(parse_mtl(zf.read(mtl_member).decode("utf-8", errors="replace")))
-        parts = parse_obj(obj_text, materials, source=f"{catalog.archive}:{obj_member}")
+        obj_text, materials = read_obj_member(zf, obj_member, entry.catalog_id)
+        parts = parse_obj(obj_text, materials, source=f"{archive}:{obj_member}")
         opaque = [p for p in parts if p.material.opacity >= MIN_OPACITY]
         parts = opaque or parts  # an all-glass model (a beer glass) is drawn opaque rather than lost
         parts = fit_to_size(parts, entry.size, _rotation(entry))
@@ -151,6 +144,22 @@ def _load_parts(entry: CatalogEntry, catalog: Catalog) -> tuple[list[MeshPart], 
                 if member in zf.namelist():
                     textures[name] = _read_texture(zf.read(member))
     return parts, textures
+
+
+def read_obj_member(zf: zipfile.ZipFile, obj_member: str, catalog_id: str) -> tuple[str, dict[str, Material]]:
+    """The OBJ text of an archive member and the materials of its ``mtllib`` files."""
+    folder = posixpath.dirname(obj_member)
+    try:
+        obj_text = zf.read(obj_member).decode("utf-8", errors="replace")
+    except KeyError:
+        raise ValueError(f"{zf.filename}: model {obj_member} of {catalog_id} is missing") from None
+    materials: dict[str, Material] = {}
+    for line in obj_text.splitlines():
+        if line.startswith("mtllib"):
+            mtl_member = posixpath.join(folder, line.split(None, 1)[1].strip())
+            if mtl_member in zf.namelist():
+                materials.update(parse_mtl(zf.read(mtl_member).decode("utf-8", errors="replace")))
+    return obj_text, materials
 
 
 def _rotation(entry: CatalogEntry) -> np.ndarray | None:

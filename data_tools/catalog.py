@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
+from data_tools.attribution import attribute_entries
 from data_tools.primitives import PRIMITIVE_SHAPES
 
 DEFAULT_ARCHIVE = Path("/usr/share/sweethome3d/furniture/BlendSwap-CC-0.sh3f")
@@ -48,10 +49,11 @@ PROPERTIES_NAME = "PluginFurnitureCatalog.properties"
 CM = 0.01
 """Sweet Home 3D sizes are centimetres."""
 
-EXCLUDED_CATEGORIES = frozenset({"Exterior", "Vehicles", "Staircases", "Characters"})
-"""Catalogue categories that are not indoor furniture."""
+EXCLUDED_CATEGORIES = frozenset({"Exterior", "Vehicles", "Staircases", "Characters", "Doors and windows"})
+"""Catalogue categories that are not indoor furniture (Kator Legaz's screen door is filed under doors
+and windows without the door flag; Reallusion's catalogue is all characters)."""
 
-BUILT_IN = frozenset({"Cooktop", "Stove", "Range hood", "Shower door", "Fence"})
+BUILT_IN = frozenset({"Cooktop", "Stove", "Range hood", "Hood", "Shower door", "Fence"})
 """Models that only make sense built into a counter or wall (by catalogue name)."""
 
 LABEL_OVERRIDES = {"TV": "television", "Toilets unit": "toilet", "Cup cake": "cupcake"}
@@ -121,6 +123,14 @@ class CatalogEntry:
     """Row-major 3x3 ``modelRotation`` applied to the model before sizing, if any."""
     creator: str = ""
     """Model author from the catalogue."""
+    catalogue: str = ""
+    """Catalogue (archive stem) the model comes from, e.g. ``BlendSwap-CC-BY``; empty for primitives."""
+    licence: str = ""
+    """Licence of the model, e.g. ``CC-BY-3.0`` (see :mod:`data_tools.attribution`)."""
+    source: str = ""
+    """Where the model was published (a Blend Swap page) or, failing that, its archive member folder."""
+    archive: Path | None = None
+    """The ``.sh3f`` archive holding the model; None for primitives."""
 
 
 @dataclass(frozen=True)
@@ -132,7 +142,10 @@ class Catalog:
     excluded: tuple[tuple[str, str], ...] = ()
     """(catalog_id, reason) of every model left out."""
     archive: Path | None = None
-    """The ``.sh3f`` archive the models come from; None for the primitive fallback."""
+    """The ``.sh3f`` archive the models come from; None for the primitive fallback and for a
+    selection of several catalogues (:mod:`data_tools.catalogues`)."""
+    archives: tuple[Path, ...] = ()
+    """Every archive the entries come from (one for a single catalogue)."""
 
     @cached_property
     def _by_id(self) -> dict[str, CatalogEntry]:
@@ -141,7 +154,7 @@ class Catalog:
     @property
     def is_primitive(self) -> bool:
         """True for the fallback catalogue of boxes and cylinders."""
-        return self.archive is None
+        return self.archive is None and not self.archives
 
     def labels(self) -> list[str]:
         """Distinct labels, sorted."""
@@ -156,7 +169,8 @@ class Catalog:
         try:
             return self._by_id[catalog_id]
         except KeyError:
-            raise KeyError(f"no model {catalog_id!r} in catalogue {self.archive or 'primitives'}") from None
+            where = ", ".join(map(str, self.archives)) or "primitives"
+            raise KeyError(f"no model {catalog_id!r} in catalogue {where}") from None
 
     def select(self, placement: str | None = None, split: str = "all") -> list[CatalogEntry]:
         """Entries with this placement (any if None) in this split (``all``, ``train``, ``held-out``)."""
@@ -188,10 +202,12 @@ def load_catalog(
     archive = Path(archive)
     try:
         with zipfile.ZipFile(archive) as zf:
-            text = zf.read(PROPERTIES_NAME).decode("iso-8859-1")  # Java properties encoding
+            props = parse_properties(zf.read(PROPERTIES_NAME).decode("iso-8859-1"))  # Java encoding
+            catalog = catalog_from_properties(props, archive)
+            entries = attribute_entries(catalog.entries, zf, props.get("license", ""))
     except (zipfile.BadZipFile, KeyError) as exc:
         raise ValueError(f"{archive}: not a Sweet Home 3D furniture archive ({exc})") from exc
-    return catalog_from_properties(parse_properties(text), archive)
+    return replace(catalog, entries=tuple(entries))
 
 
 def parse_properties(text: str) -> dict[str, str]:
@@ -237,7 +253,10 @@ def catalog_from_properties(props: dict[str, str], archive: Path) -> Catalog:
             entries.append(entry)
         else:
             excluded.append((entry.catalog_id, reason))
-    return Catalog(entries=tuple(assign_splits(entries)), excluded=tuple(excluded), archive=archive)
+    entries = [replace(e, catalogue=archive.stem, archive=archive) for e in entries]
+    return Catalog(
+        entries=tuple(assign_splits(entries)), excluded=tuple(excluded), archive=archive, archives=(archive,)
+    )
 
 
 def _entry(props: dict[str, str], n: int) -> tuple[CatalogEntry, str | None]:

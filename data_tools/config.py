@@ -6,6 +6,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from data_tools.catalog import DEFAULT_ARCHIVE
+from data_tools.catalogues import parse_selection
+from data_tools.room_kinds import room_kind
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,15 @@ class RoomConfig:
     primitives_only: bool = False
     """Use the fallback boxes/cylinders/spheres even when the furniture archive is installed."""
     archive: Path = DEFAULT_ARCHIVE
-    """Sweet Home 3D furniture archive (``.sh3f``)."""
+    """Sweet Home 3D furniture archive (``.sh3f``) read when ``catalogues`` is empty."""
+    catalogues: str = ""
+    """Empty: ``archive`` alone, models labelled by their catalogue names and split by the per-model
+    hash (the packaged encoders' rooms). ``all`` or a comma-separated list of catalogue names
+    (:data:`data_tools.catalogues.CATALOGUES`, read from ``archive``'s folder): one label per kind of
+    thing and splits by label (:mod:`data_tools.catalogues`)."""
+    room: str = ""
+    """Kind of room (:data:`data_tools.room_kinds.ROOM_KINDS`: ``kitchen``, ``bathroom``, ``office``,
+    ``bedroom``, ``living room``); empty: any furniture, as the packaged encoders' rooms."""
     cache_dir: Path | None = None
     """Where converted models are cached; None: ``$LERF3D_CACHE`` or ``~/.cache/lerf3d/furniture``."""
     name: str = ""
@@ -56,6 +66,10 @@ class RoomConfig:
             raise ValueError(f"image size must be at least 8x8, got {self.width}x{self.height}")
         if self.model_split not in ("all", "train", "held-out"):
             raise ValueError(f"model_split must be 'all', 'train' or 'held-out', got {self.model_split!r}")
+        if self.catalogues:
+            parse_selection(self.catalogues)  # a ValueError naming the unknown catalogue
+        if self.room:
+            room_kind(self.room)
         if not 0.0 <= self.close_view_fraction <= 1.0:
             raise ValueError(f"close_view_fraction must be in [0, 1], got {self.close_view_fraction}")
 

@@ -2,6 +2,7 @@
 
     python -m data_tools.make_room --preset tiny --seed 0 --out DIR \
         [--objects N --tabletop N --views N --width W --height H --split train --primitives]
+        [--catalogues all --room kitchen]
 
 The output is the same kind of folder a user's capture is (``transforms.json`` with depth), plus
 ``masks/`` and ``ground_truth.json``; see ``data_tools/README.md``.
@@ -19,10 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from data_tools.assets import PreparedModel, prepare_model
+from data_tools.attributes import cached_attributes
 from data_tools.camera import intrinsics_from_fov
 from data_tools.catalog import Catalog, FurnitureArchiveMissing, load_catalog
+from data_tools.catalogues import load_catalogues, parse_selection
 from data_tools.config import PRESETS, RoomConfig
 from data_tools.render import RoomRenderer
+from data_tools.room_kinds import ROOM_KINDS, room_kind
 from data_tools.rooms import RoomLayout, make_layout
 from data_tools.trajectory import camera_poses
 from data_tools.writer import ground_truth, write_ground_truth, write_transforms, write_view
@@ -57,7 +61,7 @@ def generate_room(config: RoomConfig, out_dir: Path) -> GeneratedRoom:
     start = time.perf_counter()
     out_dir = Path(out_dir)
     rngs = random_streams(config.seed)
-    catalog = load_catalog(config.archive, force_primitives=config.primitives_only)
+    catalog = _load(config)
     layout = make_layout(
         catalog,
         config.num_objects,
@@ -65,6 +69,7 @@ def generate_room(config: RoomConfig, out_dir: Path) -> GeneratedRoom:
         config.wall_height,
         rngs["layout"],
         config.model_split,
+        room_kind(config.room) if config.room else None,
     )
     models = _prepare_models(layout, catalog, config.cache_dir)
     t_models = time.perf_counter()
@@ -79,12 +84,27 @@ def generate_room(config: RoomConfig, out_dir: Path) -> GeneratedRoom:
             write_view(out_dir, i, view)
             visible.append([int(v) for v in np.unique(view.instance) if v > 0])
     t_render = time.perf_counter()
-    source = "primitives" if catalog.is_primitive else f"sweethome3d:{catalog.archive.name}"
+    # attribute words are part of the opt-in vocabulary: the default rooms' files stay as they were
+    words = (
+        None
+        if catalog.is_primitive or not config.catalogues
+        else {o.entry.catalog_id: cached_attributes(o.entry) for o in layout.objects}
+    )
+    source = (
+        "primitives" if catalog.is_primitive else "sweethome3d:" + "+".join(a.name for a in catalog.archives)
+    )
     write_transforms(out_dir, intrinsics, poses)
-    write_ground_truth(out_dir, ground_truth(config.scene_name, config.seed, layout, visible, source))
+    write_ground_truth(out_dir, ground_truth(config.scene_name, config.seed, layout, visible, source, words))
     end = time.perf_counter()
     seconds = {"models": t_models - start, "render": t_render - t_models, "total": end - start}
     return GeneratedRoom(out_dir, config, layout, intrinsics, poses, source, seconds)
+
+
+def _load(config: RoomConfig) -> Catalog:
+    """The catalogue a config draws from (see ``RoomConfig.catalogues``)."""
+    if config.catalogues and not config.primitives_only:
+        return load_catalogues(parse_selection(config.catalogues), Path(config.archive).parent)
+    return load_catalog(config.archive, force_primitives=config.primitives_only)
 
 
 def random_streams(seed: int) -> dict[str, np.random.Generator]:
@@ -121,6 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--archive", type=Path, help="Sweet Home 3D furniture archive (.sh3f)")
     parser.add_argument(
+        "--catalogues",
+        help="'all' or comma-separated catalogue names from the archive's folder: one label per kind "
+        "(default: the archive alone, labelled by catalogue names)",
+    )
+    parser.add_argument("--room", choices=sorted(ROOM_KINDS), help="kind of room (default: any furniture)")
+    parser.add_argument(
         "--cache-dir", type=Path, help="converted-model cache (default ~/.cache/lerf3d/furniture)"
     )
     parser.add_argument("--name", help="scene name in ground_truth.json (default room_<seed>)")
@@ -139,6 +165,8 @@ def config_from_args(args: argparse.Namespace) -> RoomConfig:
         "archive": args.archive,
         "cache_dir": args.cache_dir,
         "name": args.name,
+        "catalogues": args.catalogues,
+        "room": args.room,
     }
     config = RoomConfig.preset(
         args.preset, seed=args.seed, **{k: v for k, v in overrides.items() if v is not None}

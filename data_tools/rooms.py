@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from data_tools.catalog import Catalog, CatalogEntry
+from data_tools.labels import kind_of
+from data_tools.room_kinds import RoomKind
 
 FLOOR_ID, CEILING_ID = 1, 6
 """Instance ids of the floor and the ceiling."""
@@ -130,16 +132,22 @@ def make_layout(
     wall_height: float,
     rng: np.random.Generator,
     split: str = "all",
+    kind: RoomKind | None = None,
 ) -> RoomLayout:
-    """Choose models from ``catalog`` and place them in a room sized for them."""
-    floor_models = choose_models(catalog.select("floor", split), num_objects, rng)
+    """Choose models from ``catalog`` (those that belong in a ``kind`` of room, if given) and place
+    them in a room sized for them."""
+    items = catalog.select("tabletop", split)
+    if kind is None:
+        floor_models = choose_models(catalog.select("floor", split), num_objects, rng)
+    else:
+        floor_models = choose_for_kind(kind, catalog.select("floor", split), num_objects, rng)
+        items = [e for e in items if kind_of(e.name) in kind.tabletop]
     sx, sy = room_size(floor_models, rng)
     placed: list[PlacedObject] | None = None
     while placed is None:
         placed = place_floor_objects(floor_models, (sx, sy), rng)
         if placed is None:
             sx, sy = round(sx * ROOM_GROWTH, 2), round(sy * ROOM_GROWTH, 2)
-    items = catalog.select("tabletop", split)
     placed += place_tabletop_items(items, placed, num_tabletop, rng)
     return RoomLayout(
         size=(sx, sy, wall_height), surfaces=room_surfaces(sx, sy, wall_height), objects=tuple(placed)
@@ -164,6 +172,23 @@ def choose_models(candidates: list[CatalogEntry], count: int, rng: np.random.Gen
             group = by_label[labels[i % len(labels)]]
             chosen.append(group[int(rng.integers(len(group)))])
     return chosen
+
+
+def choose_for_kind(
+    kind: RoomKind, candidates: list[CatalogEntry], count: int, rng: np.random.Generator
+) -> list[CatalogEntry]:
+    """``count`` floor models of a room kind: one per anchor group first, then any it allows."""
+    allowed = [e for e in candidates if kind.allows_floor(kind_of(e.name))]
+    if count and not allowed:
+        raise ValueError(f"no floor models for a {kind.name} in this catalogue selection and split")
+    chosen: list[CatalogEntry] = []
+    for group in kind.anchors:
+        if len(chosen) == count:
+            break
+        options = [e for e in allowed if kind_of(e.name) in group]
+        if options:
+            chosen.append(options[int(rng.integers(len(options)))])
+    return chosen + choose_models(allowed, count - len(chosen), rng)
 
 
 def room_size(models: list[CatalogEntry], rng: np.random.Generator) -> tuple[float, float]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from data_tools.attributes import Attributes
 from data_tools.render import RenderedView
 from data_tools.rooms import RoomLayout
 from lerf3d.atomic import atomic_path, write_json_atomic
@@ -96,13 +97,31 @@ def write_transforms(out_dir: Path, intrinsics: Intrinsics, poses: np.ndarray) -
     return write_json_atomic(out_dir / "transforms.json", meta)
 
 
-def ground_truth(scene: str, seed: int, layout: RoomLayout, visible: list[list[int]], source: str) -> dict:
-    """The ground-truth record of a room; ``visible[i]`` are the instance ids seen in frame i."""
+def ground_truth(
+    scene: str,
+    seed: int,
+    layout: RoomLayout,
+    visible: list[list[int]],
+    source: str,
+    attributes: dict[str, Attributes] | None = None,
+) -> dict:
+    """The ground-truth record of a room; ``visible[i]`` are the instance ids seen in frame i;
+    ``attributes`` (by catalogue id) adds ``colour``, ``material`` and ``parts`` to its objects."""
     sx, sy, sz = layout.size
     instances = [_record(s.instance_id, s.label, "structure", s.box_min, s.box_max) for s in layout.surfaces]
     for obj in layout.objects:
         entry = obj.entry
         extra = {"name": entry.name, "catalog_id": entry.catalog_id, "model_split": entry.split}
+        origin = {
+            "catalogue": entry.catalogue,
+            "author": entry.creator,
+            "licence": entry.licence,
+            "source": entry.source,
+        }
+        extra.update({key: value or None for key, value in origin.items()})  # primitives have no origin
+        if attributes is not None and entry.catalog_id in attributes:
+            words = attributes[entry.catalog_id]
+            extra.update({"colour": words.colour, "material": words.material, "parts": list(words.parts)})
         extra.update(
             {"size": _rounded(entry.size), "yaw": obj.yaw_deg, "support_instance_id": obj.support_id}
         )

@@ -33,6 +33,20 @@ class GroundTruthObject:
     catalog_id: str | None = None
     """Catalogue model of a generated room's object (``blendswap-cc-0/armchair2``); None for the
     room shell and for scenes annotated without a catalogue."""
+    catalogue: str | None = None
+    """Catalogue the model comes from (``BlendSwap-CC-BY``); None where not recorded (older files)."""
+    author: str | None = None
+    """The model's author as its catalogue names them; None where not recorded."""
+    licence: str | None = None
+    """The model's licence (``CC0``, ``CC-BY-3.0``, ``CC-BY-3.0-USA``); None where not recorded."""
+    source: str | None = None
+    """Where the model was published (a web page or an archive folder); None where not recorded."""
+    colour: str | None = None
+    """Colour word of the model ("red"); None where undecided or not recorded."""
+    material: str | None = None
+    """Material word of the model ("wooden"); None where undecided or not recorded."""
+    parts: tuple[str, ...] = ()
+    """Part words its materials name ("seat", "lamp shade"); empty where none or not recorded."""
 
     @property
     def center(self) -> np.ndarray:
@@ -85,6 +99,28 @@ class GroundTruth:
             raise ValueError(f"{path}: not a readable instance mask ({type(err).__name__}: {err})") from None
 
 
+ATTRIBUTION_FIELDS = ("catalogue", "author", "licence", "source")
+"""Optional per-object fields naming a model's origin, in :class:`GroundTruthObject` order."""
+
+
+def _optional_text(record: dict, key: str) -> str | None:
+    """``record[key]`` as text; None when absent or null; an error naming the field otherwise."""
+    value = record.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"object {record.get('instance_id')}: field {key!r} must be text, got {value!r}")
+    return value
+
+
+def _text_list(record: dict, key: str) -> tuple[str, ...]:
+    """``record[key]`` as a tuple of texts; empty when absent; an error naming the field otherwise."""
+    values = record.get(key) or []
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ValueError(
+            f"object {record.get('instance_id')}: field {key!r} must be a list of texts, got {values!r}"
+        )
+    return tuple(values)
+
+
 def load_ground_truth(path: str | Path) -> GroundTruth:
     """Read a ground_truth.json (or the one inside a capture folder)."""
     path = Path(path)
@@ -100,6 +136,10 @@ def load_ground_truth(path: str | Path) -> GroundTruth:
                 np.asarray(o["box_min"], np.float64),
                 np.asarray(o["box_max"], np.float64),
                 o.get("catalog_id"),
+                *(_optional_text(o, key) for key in ATTRIBUTION_FIELDS),
+                _optional_text(o, "colour"),
+                _optional_text(o, "material"),
+                _text_list(o, "parts"),
             )
             for o in data["objects"]
         )

@@ -55,3 +55,39 @@ def test_a_mask_claiming_a_huge_size_is_an_error_naming_the_file(tmp_path):
                           ("text", "UnidentifiedImageError")):
         with pytest.raises(ValueError, match=rf"{name}\.png: not a readable instance mask \({problem}: "):
             truth.load_mask(name)
+
+
+def _one_object_file(tmp_path, **fields) -> object:
+    record = {"instance_id": 7, "label": "chair", "category": "Living room", "box_min": [0, 0, 0],
+              "box_max": [1, 1, 1], "catalog_id": "scopia/chair1", **fields}
+    (tmp_path / "ground_truth.json").write_text(json.dumps({"scene": "s", "objects": [record]}))
+    return tmp_path
+
+
+def test_attribution_fields_are_optional(tmp_path):
+    old = load_ground_truth(_one_object_file(tmp_path)).object(7)  # a file written before attribution
+    assert (old.catalogue, old.author, old.licence, old.source) == (None, None, None, None)
+    new = load_ground_truth(_one_object_file(
+        tmp_path, catalogue="Scopia", author="Scopia", licence="CC-BY-3.0", source="Scopia.sh3f:scopia/chair1/"
+    )).object(7)
+    assert (new.catalogue, new.author, new.licence, new.source) == (
+        "Scopia", "Scopia", "CC-BY-3.0", "Scopia.sh3f:scopia/chair1/")
+    with pytest.raises(ValueError, match=r"ground_truth.json: malformed .*field 'licence' must be text"):
+        load_ground_truth(_one_object_file(tmp_path, licence=3))
+
+
+def test_attribute_words_are_optional(tmp_path):
+    old = load_ground_truth(_one_object_file(tmp_path)).object(7)
+    assert (old.colour, old.material, old.parts) == (None, None, ())
+    new = load_ground_truth(_one_object_file(tmp_path, colour="red", material=None, parts=["seat", "leg"])).object(7)
+    assert (new.colour, new.material, new.parts) == ("red", None, ("seat", "leg"))
+    with pytest.raises(ValueError, match=r"malformed .*field 'parts' must be a list of texts"):
+        load_ground_truth(_one_object_file(tmp_path, parts="seat"))
+
+
+def test_generated_room_records_attribution(tiny_room):
+    for obj in load_ground_truth(tiny_room).furniture:
+        if obj.catalog_id.startswith("primitive/"):
+            continue  # no furniture archive installed: primitives have no licence to record
+        assert obj.catalogue == "BlendSwap-CC-0" and obj.licence == "CC0", obj.catalog_id
+        assert obj.author and obj.source, obj.catalog_id

@@ -12,8 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from data_tools.attributes import COLOURS, MATERIAL_WORDS
+from data_tools.catalogues import CATALOGUES, FURNITURE_DIR
 from data_tools.config import RoomConfig
 from data_tools.make_room import generate_room, main
+from data_tools.room_kinds import ROOM_KINDS
 from lerf3d.capture.io import load_depth
 from lerf3d.capture.nerfstudio import read_nerfstudio
 from lerf3d.geometry import backproject_depth
@@ -88,6 +91,7 @@ def test_ground_truth_lists_every_instance(tiny_room, tiny_config):
     assert len(furniture) == len(tiny_room.layout.objects) >= tiny_config.num_objects
     for o in furniture:
         assert o["model_split"] in ("train", "held-out") and o["catalog_id"]
+        assert "colour" not in o  # attribute words come with the opt-in vocabulary (--catalogues)
         assert all(lo < hi for lo, hi in zip(o["box_min"], o["box_max"], strict=True))
         np.testing.assert_allclose(o["center"], np.add(o["box_min"], o["box_max"]) / 2)
     frame = gt["frames"]["frame_00011"]
@@ -183,3 +187,37 @@ def test_cli_module_entry_and_bad_arguments(tmp_path):
     assert main(["--preset", "tiny", "--views", "0", "--out", str(tmp_path / "bad")]) == 2
     with pytest.raises(SystemExit):
         main(["--preset", "huge", "--out", str(tmp_path / "bad")])
+
+
+@pytest.mark.skipif(
+    not all((FURNITURE_DIR / f"{n}.sh3f").is_file() for n in CATALOGUES), reason="sweethome3d-furniture absent"
+)
+def test_cli_kitchen_from_all_catalogues_is_a_valid_capture(tmp_path, capsys):
+    out = tmp_path / "kitchen"
+    args = ["--preset", "tiny", "--seed", "1", "--views", "3", "--width", "48", "--height", "36"]
+    assert main([*args, "--room", "kitchen", "--catalogues", "all", "--out", str(out)]) == 0
+    assert "[fridge, " in capsys.readouterr().out  # the first anchor of a kitchen
+    gt = json.loads((out / "ground_truth.json").read_text())
+    assert gt["source"].startswith("sweethome3d:BlendSwap-CC-0.sh3f+") and "Scopia.sh3f" in gt["source"]
+    kitchen = ROOM_KINDS["kitchen"]
+    furniture = [o for o in gt["objects"] if o["category"] != "structure"]
+    for o in furniture:
+        assert kitchen.allows_floor(o["label"]) or o["label"] in kitchen.tabletop, o["label"]
+        assert o["licence"] in ("CC0", "CC-BY-3.0", "CC-BY-3.0-USA") and o["author"] and o["source"], o
+        assert o["catalogue"] in CATALOGUES and o["model_split"] in ("train", "held-out")
+        assert o["colour"] in COLOURS + (None,) and o["material"] in tuple(MATERIAL_WORDS) + (None,), o
+    assert all(o["colour"] for o in furniture)  # every kitchen model of seed 1 has a decided colour
+    boxes = {o["instance_id"]: (np.asarray(o["box_min"]), np.asarray(o["box_max"])) for o in gt["objects"]}
+    for iid, pts in _instance_points(out).items():
+        lo, hi = boxes[iid]
+        assert np.all((pts >= lo - BOX_TOLERANCE_M) & (pts <= hi + BOX_TOLERANCE_M), axis=1).mean() >= 0.99
+
+
+def test_cli_rejects_unknown_catalogues_and_rooms_primitives_cannot_furnish(tmp_path, capsys):
+    assert main(["--catalogues", "Ikea", "--out", str(tmp_path / "a")]) == 2
+    assert "unknown catalogue(s) ['Ikea']" in capsys.readouterr().err
+    assert main(["--room", "kitchen", "--primitives", "--out", str(tmp_path / "b")]) == 2
+    assert "no floor models for a kitchen" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    with pytest.raises(SystemExit):
+        main(["--room", "garage", "--out", str(tmp_path / "c")])
