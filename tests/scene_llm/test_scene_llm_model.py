@@ -142,3 +142,36 @@ def test_packaged_smollm2_with_scene_tokens(smollm2):
 
 def has_im_end(tokenizer) -> bool:
     return tokenizer.convert_tokens_to_ids("<|im_end|>") in stop_token_ids(tokenizer)
+
+
+def test_identifier_splice_positions_and_labels(tiny):
+    """With identifiers the scene block of each row reads <obj0> t0 <obj1> t1 ...: the LLM's own
+    embeddings of each identifier's text, then the projected token; every position of the block,
+    identifiers included, carries IGNORE_INDEX, and the answer's labels stay on the answer."""
+    tiny.identifiers = True
+    try:
+        tokens = [_tokens(3, 1), _tokens(2, 2)]
+        examples = [encode_example(tiny.tokenizer, "how many chairs?", "2", tiny.scene_inputs(t), 128)
+                    for t in tokens]
+        batch = collate(examples, tiny.tokenizer.pad_token_id)
+        spliced = tiny.splice(batch.input_ids, batch.attention_mask, batch.scene_inputs, batch.scene_mask,
+                              batch.labels, "right")
+        embed = tiny.llm.get_input_embeddings()
+        for row, t in enumerate(tokens):
+            expected = []
+            for k, projected in enumerate(tiny.projector(tiny.scene_inputs(t))):
+                ids = tiny.tokenizer(f"<obj{k}>", add_special_tokens=False)["input_ids"]
+                assert len(ids) == len(f"<obj{k}>")  # the character tokenizer: one id per character
+                expected += [embed(torch.tensor(ids)), projected[None]]
+            block = torch.cat(expected)  # (sum J_k + T, H)
+            start = int(spliced.scene_start[row])
+            assert int(spliced.scene_length[row]) == len(block)
+            torch.testing.assert_close(spliced.inputs_embeds[row, start:start + len(block)], block)
+            assert (spliced.labels[row, start:start + len(block)] == IGNORE_INDEX).all()
+            answer = spliced.labels[row][spliced.labels[row] != IGNORE_INDEX]
+            assert tiny.tokenizer.decode(answer) == " 2<eos>"
+        assert tiny(batch).num_tokens == 2 * 3
+        with_ids = tiny.answer(tokens, ["how many chairs?"] * 2, max_new_tokens=3)
+        assert len(with_ids) == 2 and all(isinstance(a, str) for a in with_ids)
+    finally:
+        tiny.identifiers = False

@@ -177,3 +177,24 @@ def test_flatten_slots_lays_tokens_out_slot_after_slot():
     assert flat_mask.tolist() == [[True] * 6, [True] * 3 + [False] * 3]
     with pytest.raises(ValueError, match="does not match"):
         flatten_slots(projected, mask[:, :1])
+
+
+def test_identifiers_go_before_each_token_and_padding_after():
+    from lerf3d.scene_llm.model.splice import identifier_text, interleave_identifiers
+
+    assert [identifier_text(k) for k in (0, 7, 12)] == ["<obj0>", "<obj7>", "<obj12>"]
+    with pytest.raises(ValueError, match="from 0"):
+        identifier_text(-1)
+    # identifier k is J_k = k + 1 rows of value 100 + k; token slots are negative (K = 2 per token)
+    identifiers = [torch.full((k + 1, 2), 100.0 + k) for k in range(3)]
+    projected = -torch.arange(1.0, 13.0).reshape(2, 3, 2, 1).expand(-1, -1, -1, 2)  # (B=2, T=3, K=2, H=2)
+    mask = torch.tensor([[True, True, True], [True, False, False]])
+    out, out_mask = interleave_identifiers(projected, mask, identifiers)
+    row0 = [100, -1, -2, 101, 101, -3, -4, 102, 102, 102, -5, -6]
+    row1 = [100, -7, -8] + [0] * 9
+    assert out[..., 0].tolist() == [row0, row1] and out.shape == (2, 12, 2)
+    assert out_mask.tolist() == [[True] * 12, [True] * 3 + [False] * 9]
+    with pytest.raises(ValueError, match="identifiers"):
+        interleave_identifiers(projected, mask, identifiers[:2])
+    with pytest.raises(ValueError, match="first"):
+        interleave_identifiers(projected, torch.tensor([[False, True, True], [True, False, False]]), identifiers)

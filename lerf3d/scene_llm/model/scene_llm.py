@@ -26,7 +26,9 @@ from lerf3d.scene_llm.model.splice import (
     PaddingSide,
     SplicedBatch,
     flatten_slots,
+    identifier_text,
     ids_for_embedding,
+    interleave_identifiers,
     left_pad,
     pad_scene_tokens,
     splice_scene_tokens,
@@ -54,10 +56,13 @@ class SceneLLM(nn.Module):
     ``sparse_logits``: the training loss runs the decoder and applies the output layer at labelled
     positions only; exact for Llama/Qwen/SmolLM heads (a plain linear layer), so switch it off for
     models whose causal-LM head does more (e.g. Gemma-2's final logit soft-capping).
+    ``identifiers``: put ``<objK>`` (the LLM's embeddings of that text) before the K-th scene token
+    (:func:`~lerf3d.scene_llm.model.splice.interleave_identifiers`).
     """
 
     def __init__(self, loaded: LoadedLLM, projector: nn.Module, projector_config: ProjectorConfig,
-                 encoding: TokenEncoding = TokenEncoding(), sparse_logits: bool = True) -> None:
+                 encoding: TokenEncoding = TokenEncoding(), sparse_logits: bool = True,
+                 identifiers: bool = False) -> None:
         super().__init__()
         hidden = loaded.model.get_input_embeddings().embedding_dim
         if projector_config.d_llm != hidden:
@@ -71,6 +76,8 @@ class SceneLLM(nn.Module):
         self.llm_name = loaded.name
         self.encoding = encoding
         self.sparse_logits = sparse_logits
+        self.identifiers = identifiers
+        self._identifier_ids: list[list[int]] = []
 
     def scene_inputs(self, tokens: SceneTokens) -> Float[torch.Tensor, "T d_in"]:
         """Projector input of a token set (``SceneTokens.projector_input`` with this model's encoding)."""
@@ -93,10 +100,23 @@ class SceneLLM(nn.Module):
         embed = self.llm.get_input_embeddings()
         text = embed(ids_for_embedding(input_ids, self.placeholder_id))  # (B, L, H)
         projected = self.projector(scene_inputs.to(text.dtype))  # (B, T, H) or (B, T, K, H)
-        if self.projector_config.slots > 1:  # each scene token takes K consecutive positions
+        if self.identifiers:  # <obj0> slots_0 <obj1> slots_1 ...
+            slots = projected if self.projector_config.slots > 1 else projected[:, :, None]  # (B, T, K, H)
+            projected, scene_mask = interleave_identifiers(slots, scene_mask,
+                                                           self.identifier_embeddings(slots.shape[1]))
+        elif self.projector_config.slots > 1:  # each scene token takes K consecutive positions
             projected, scene_mask = flatten_slots(projected, scene_mask)  # (B, T * K, H), (B, T * K)
         return splice_scene_tokens(input_ids, attention_mask, text, projected, self.placeholder_id,
                                    labels, scene_mask, padding_side)
+
+    def identifier_embeddings(self, count: int) -> list[Float[torch.Tensor, "J H"]]:
+        """The LLM's input embeddings of ``<obj0>`` ... ``<obj{count-1}>`` (token ids cached)."""
+        while len(self._identifier_ids) < count:
+            text = identifier_text(len(self._identifier_ids))
+            self._identifier_ids.append(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        embed = self.llm.get_input_embeddings()
+        device = embed.weight.device
+        return [embed(torch.tensor(ids, device=device)) for ids in self._identifier_ids[:count]]
 
     def forward(self, batch: SceneBatch) -> TokenLoss:
         spliced = self.splice(batch.input_ids, batch.attention_mask, batch.scene_inputs,

@@ -23,6 +23,18 @@ causal LMs use; LLaVA marks image positions with it the same way."""
 
 PaddingSide = Literal["right", "left"]
 
+IDENTIFIER_FORMAT = "<obj{}>"
+"""Text of object identifier K (Chat-Scene's object identifiers, written as plain text): spliced
+before the K-th scene token as the LLM's own embeddings of that text, so the identifier is fixed (no
+new vocabulary) and an answer can name an object by writing it."""
+
+
+def identifier_text(index: int) -> str:
+    """``<objK>``: the identifier of the K-th scene token of a prompt."""
+    if index < 0:
+        raise ValueError(f"object identifiers are numbered from 0, got {index}")
+    return IDENTIFIER_FORMAT.format(index)
+
 
 @dataclass(frozen=True, eq=False)
 class SplicedBatch:
@@ -115,6 +127,29 @@ def flatten_slots(
     if tuple(scene_mask.shape) != (b, t):
         raise ValueError(f"scene mask {tuple(scene_mask.shape)} does not match tokens {(b, t)}")
     return projected.reshape(b, t * k, h), scene_mask.repeat_interleave(k, dim=1)
+
+
+def interleave_identifiers(
+    projected: Float[torch.Tensor, "B T K H"],
+    scene_mask: Bool[torch.Tensor, "B T"],
+    identifiers: Sequence[Float[torch.Tensor, "J_i H"]],
+) -> tuple[Float[torch.Tensor, "B Tp H"], Bool[torch.Tensor, "B Tp"]]:
+    """Each sample's real scene tokens laid out as ``[id_0, slots_0, id_1, slots_1, ...]``, where
+    ``identifiers[i]`` holds the J_i embeddings of identifier i (its text's tokens) and ``slots_i`` the
+    K projected positions of token i; padded after each sample (``pad_scene_tokens``)."""
+    b, t, _, h = projected.shape
+    if tuple(scene_mask.shape) != (b, t):
+        raise ValueError(f"scene mask {tuple(scene_mask.shape)} does not match tokens {(b, t)}")
+    counts = scene_mask.sum(dim=1).tolist()
+    if max(counts, default=0) > len(identifiers):
+        raise ValueError(f"{max(counts)} scene tokens but only {len(identifiers)} identifiers")
+    if any(not bool(scene_mask[i, :n].all()) for i, n in enumerate(counts)):
+        raise ValueError("real scene tokens must come first in each row (pad_scene_tokens)")
+    rows = []
+    for i, n in enumerate(counts):
+        parts = [part for k in range(n) for part in (identifiers[k].to(projected.dtype), projected[i, k])]
+        rows.append(torch.cat(parts) if parts else projected.new_zeros(0, h))
+    return pad_scene_tokens(rows)
 
 
 def splice_scene_tokens(

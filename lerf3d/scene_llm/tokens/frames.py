@@ -75,6 +75,9 @@ class TokenEncoding:
     """Add each token's lower and upper corner (metric, scene-centred): heights, tops, footprints."""
     include_rgb: bool = True
     """Add the mean colour in [-1, 1]."""
+    confidence: bool = False
+    """Add each object token's confidence (mean cosine of its points to its feature), in [-1, 1]:
+    how much one thing the token is, a fused blob of two pieces reading low."""
 
     def __post_init__(self) -> None:
         if not self.xyz_scale > 0 or self.fourier_bands < 0:
@@ -83,7 +86,7 @@ class TokenEncoding:
     def input_dim(self, feature_dim: int) -> int:
         """d_in of ``SceneTokens.projector_input`` for features of width ``feature_dim``."""
         return (feature_dim + 3 + (3 if self.room_relative else 0) + 6 * self.fourier_bands
-                + (6 if self.extents else 0) + (3 if self.include_rgb else 0))
+                + (6 if self.extents else 0) + (3 if self.include_rgb else 0) + (1 if self.confidence else 0))
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,6 +108,8 @@ class SceneTokens:
     bounds: Float[torch.Tensor, "2 3"] | None = None
     """(lower, upper) corners of the whole scene the tokens sit in (the room, shell included); None:
     the tokens' own box."""
+    confidence: Float[torch.Tensor, " T"] | None = None
+    """Per object token: mean cosine of its points' features to the token's feature, in [0, 1]."""
 
     def __post_init__(self) -> None:
         if self.frame not in ("scene", "ego"):
@@ -122,6 +127,8 @@ class SceneTokens:
             raise ValueError("give both lower and upper corners, or neither")
         if self.bounds is not None and tuple(self.bounds.shape) != (2, 3):
             raise ValueError(f"bounds must be (2, 3), got {tuple(self.bounds.shape)}")
+        if self.confidence is not None and tuple(self.confidence.shape) != (num,):
+            raise ValueError(f"confidence must be ({num},), got {tuple(self.confidence.shape)}")
 
     @property
     def num_tokens(self) -> int:
@@ -165,6 +172,10 @@ class SceneTokens:
             if self.rgb is None:
                 raise ValueError("include_rgb=True but these tokens carry no rgb")
             parts.append(self.rgb.to(dtype) * 2 - 1)
+        if enc.confidence:
+            if self.confidence is None:
+                raise ValueError("encoding.confidence=True but these tokens carry no confidence (voxel tokens?)")
+            parts.append(self.confidence.to(dtype)[:, None] * 2 - 1)
         return torch.cat(parts, dim=-1)
 
 

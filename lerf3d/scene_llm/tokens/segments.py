@@ -32,7 +32,8 @@ def segment_tokens(
     sort_axis: int | None = 0,
 ) -> SceneTokens:
     """One token per segment present in ``segment_ids`` (-1 ignored): mean xyz, re-normalised mean
-    feature, mean colour and the segment's extent; ordered along ``sort_axis`` (0: west to east in a
+    feature, mean colour, the segment's extent and its confidence (the mean cosine of its points'
+    features to the token's, as ``lerf3d.objects`` scores an object); ordered along ``sort_axis`` (0: west to east in a
     room, left to right in a camera; None keeps id order)."""
     keep = segment_ids >= 0
     xyz, features, ids = xyz[keep], features[keep].float(), segment_ids[keep]
@@ -43,8 +44,13 @@ def segment_tokens(
     lower, upper = scatter_bounds(xyz, index, count)  # (S, 3) each
     feats = F.normalize(scatter_mean(features, index, count), dim=1, eps=NORM_EPS)
     colour = None if rgb is None else scatter_mean(rgb, index, count)
+    unit = F.normalize(features, dim=1, eps=NORM_EPS)
+    coherence = (unit * feats[index]).sum(dim=1, keepdim=True)  # (M, 1)
+    confidence = scatter_mean(coherence, index, count).squeeze(1).clamp(0.0, 1.0)  # (S,)
     if sort_axis is not None and count:
         order = torch.argsort(centre[:, sort_axis], stable=True)
         centre, lower, upper, feats = centre[order], lower[order], upper[order], feats[order]
         colour = None if colour is None else colour[order]
-    return SceneTokens(centre, feats, colour, frame, lower=lower, upper=upper, bounds=bounds)
+        confidence = confidence[order]
+    return SceneTokens(centre, feats, colour, frame, lower=lower, upper=upper, bounds=bounds,
+                       confidence=confidence)

@@ -114,6 +114,9 @@ class SceneLLMConfig:
     """Seed of parameter initialisation and data order."""
     max_new_tokens: int = 12
     """Answer length cap at evaluation (answers are a word or a number)."""
+    identifiers: bool = False
+    """Splice an object identifier ``<objK>`` before each scene token (Chat-Scene), so answers and
+    ``lerf3d ask --explain`` can name objects. False for runs saved before identifiers existed."""
 
     def __post_init__(self) -> None:
         if self.stage1.llm_mode != "frozen":
