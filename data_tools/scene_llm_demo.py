@@ -118,6 +118,8 @@ on {", ".join(config["stage2"]["lora"]["target_modules"])}). Weights stored as f
   {config["tokens"]["segments"]["max_tokens"]}, west to east; each carries its feature, room-relative
   centre (+ Fourier features), extent and colour; the projector starts from a bridge fitted on text
   ({bridge_text(config)}).
+- **Object names**: `vocabulary.json` lists the names of the training data (the label bridge's labels);
+  `lerf3d ask --explain` names each token by the nearest of them.
 - **Data**: {len(splits["train"])} generated rooms for training, {len(splits["test"])} held out for the test
   (generator `demo` preset, seeds {seeds}); questions from their ground truth
   (`python -m data_tools.qa_generate`): counting (absent labels too), existence (balanced per label),

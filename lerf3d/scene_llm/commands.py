@@ -81,6 +81,14 @@ def add_ask_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stage", type=int, choices=[1, 2], help="stage weights (default: the latest)")
     parser.add_argument("--max-new-tokens", type=positive_int_arg, default=16, help="answer length cap")
     parser.add_argument("--device", default="cpu", help="torch device")
+    parser.add_argument(
+        "--view", metavar="FRAME", default=None,
+        help="ask from this frame of the capture (egocentric tokens: left/right as that camera sees it)",
+    )
+    parser.add_argument(
+        "--explain", action="store_true",
+        help="after each answer, print the objects it rests on (identifier, name, centre, size)",
+    )
 
 
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:

@@ -43,6 +43,7 @@ from lerf3d.scene_llm.train.run_files import (
     save_lora,
     save_step,
     save_tensors,
+    save_vocabulary,
     stage_dir,
     write_log,
 )
@@ -303,6 +304,9 @@ def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str |
     prepared = dataset_dir / FEATURES_DIR / PREPARE_RECORD
     if info.is_main and prepared.is_file():  # hand-made feature sets have no record
         save_feature_record(run_dir, FeatureRecord(load_prepare_config(prepared), first.source))
+    names = [*load_vocabulary(dataset_dir), *cfg.bridge.extra_labels]
+    if info.is_main and names:
+        save_vocabulary(run_dir, names)
     encode_text = None
     if cfg.bridge.enabled:
         if not prepared.is_file():

@@ -31,6 +31,9 @@ STEP_FORMAT = "lerf3d-scene-llm-step/1"
 LORA_FORMAT = "lerf3d-scene-llm-lora/1"
 """Tag of shippable LoRA files."""
 CONFIG_NAME = "config.json"
+VOCABULARY_NAME = "vocabulary.json"
+"""File of a run folder: the object names of its training data (its label bridge's labels), what
+``lerf3d ask --explain`` names the scene's tokens with."""
 LATEST_NAME = "latest"
 STEP_PATTERN = re.compile(r"^step-(\d{6})\.pt$")
 
@@ -107,3 +110,22 @@ def load_config(run_dir: str | Path, cls: type) -> Any:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no Scene-LLM run here")
     return from_mapping(cls, json.loads(path.read_text()), source=str(path))
+
+
+def save_vocabulary(run_dir: str | Path, labels: list[str]) -> Path:
+    """The run's object names, sorted, one JSON list."""
+    return write_json_atomic(Path(run_dir) / VOCABULARY_NAME, sorted({label.strip() for label in labels}))
+
+
+def load_run_vocabulary(run_dir: str | Path) -> list[str] | None:
+    """The run's object names, None when the run has no record of them; ValueError naming a bad file."""
+    path = Path(run_dir) / VOCABULARY_NAME
+    if not path.is_file():
+        return None
+    try:
+        labels = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not JSON ({err})") from None
+    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x.strip() for x in labels):
+        raise ValueError(f"{path}: expected a non-empty list of object names")
+    return labels

@@ -25,7 +25,10 @@ from lerf3d.scene_llm.data.dataset import QuestionFileError, json_line, numbered
 from lerf3d.scene_llm.tokens.prepare import PrepareConfig, build_extractor, capture_scene_features
 from lerf3d.scene_llm.tokens.record import check_feature_source, run_feature_record
 from lerf3d.scene_llm.tokens.scenes import SceneFeatures, TokenStore, load_scene_features
+from lerf3d.scene_llm.train.run_files import VOCABULARY_NAME, load_run_vocabulary
+from lerf3d.scene_llm.use.explain import UsedObject, used_objects
 from lerf3d.scene_llm.use.load import load_scene_llm
+from lerf3d.scene_llm.use.readout import nearest_labels
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,9 @@ class AskConfig:
     """Answer length cap, tokens."""
     device: str = "cpu"
     """Where the LLM runs."""
+    view: str | None = None
+    """Ask from this frame of the capture: egocentric tokens of what it sees, in its camera frame
+    ("seen from this view, is the lamp left of the bed?"); None: the whole scene's tokens."""
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
@@ -72,8 +78,34 @@ class AskSession:
         self.features = scene_features(scene, cfg.features, cfg.device)
         check_feature_source(cfg.run_dir, self.features.points.source)
         self.run = load_scene_llm(cfg.run_dir, cfg.stage, cfg.device)
-        self.tokens = TokenStore({self.features.scene: self.features}, self.run.config.tokens).scene(
-            self.features.scene)
+        store = TokenStore({self.features.scene: self.features}, self.run.config.tokens)
+        if cfg.view is not None and cfg.view not in self.features.frame_points:
+            frames = sorted(self.features.frame_points)
+            raise ValueError(f"--view {cfg.view!r}: no such frame in {scene} (frames: {', '.join(frames[:5])}"
+                             f"{' ...' if len(frames) > 5 else ''})")
+        self.tokens = store.tokens_for(self.features.scene, cfg.view)
+        self._token_labels: list[str] | None = None
+
+    def token_labels(self) -> list[str]:
+        """Each token's nearest object name among the run's (``vocabulary.json``), read through the
+        features' text tower with the run's bridge template; computed on first use."""
+        if self._token_labels is None:
+            from lerf3d.encoders import build_image_text_encoder
+
+            vocabulary = load_run_vocabulary(self.config.run_dir)
+            if vocabulary is None:
+                raise FileNotFoundError(f"{self.config.run_dir / VOCABULARY_NAME}: the run records no object "
+                                        "names, which --explain needs to name the scene's objects")
+            encoder = build_image_text_encoder(self.config.features.encoder, self.config.device)
+            template = self.run.config.bridge.template
+            with torch.no_grad():
+                texts = encoder.encode_text([template.format(label) for label in vocabulary]).float().cpu()
+            self._token_labels = nearest_labels(self.tokens.features, texts, vocabulary)
+        return self._token_labels
+
+    def explain(self, question: str, answer: str) -> list[UsedObject]:
+        """The objects ``answer`` to ``question`` rests on (see :mod:`lerf3d.scene_llm.use.explain`)."""
+        return used_objects(self.tokens, self.token_labels(), question, answer)
 
     def answer(self, questions: str | list[str]) -> list[str]:
         """Greedy answers to one question or several."""
@@ -136,7 +168,7 @@ def feature_settings(run_dir: Path, encoder: str | None, scale: float | None) ->
     return cfg
 
 
-def _interactive(session: AskSession, stream) -> None:
+def _interactive(session: AskSession, stream, explain: bool = False) -> None:
     print(f"scene {session.features.scene}: {session.tokens.num_tokens} tokens; ask away "
           "(an empty line or Ctrl-D ends)", file=sys.stderr)
     while True:
@@ -144,7 +176,10 @@ def _interactive(session: AskSession, stream) -> None:
         line = stream.readline()
         if not line.strip():
             break
-        print(f"A: {session.answer(line.strip())[0]}", flush=True)
+        answer = session.answer(line.strip())[0]
+        print(f"A: {answer}", flush=True)
+        if explain:
+            print(explanation(session, line.strip(), answer), flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -160,11 +195,22 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"{args.run}: no Scene-LLM run folder (train one with lerf3d llm-train; "
                                 "the packaged demo weights are built by python -m data_tools.scene_llm_demo)")
     features = feature_settings(args.run, args.encoder, args.scale)
-    cfg = AskConfig(args.run, features, args.stage, args.max_new_tokens, args.device)
+    cfg = AskConfig(args.run, features, args.stage, args.max_new_tokens, args.device, args.view)
     session = AskSession(args.scene, cfg)
     if not questions:
-        _interactive(session, sys.stdin)
+        _interactive(session, sys.stdin, args.explain)
         return 0
     for question, answer in zip(questions, session.answer(questions)):
         print(f"Q: {question}\nA: {answer}")
+        if args.explain:
+            print(explanation(session, question, answer))
     return 0
+
+
+def explanation(session: AskSession, question: str, answer: str) -> str:
+    """The ``--explain`` line under an answer."""
+    used = session.explain(question, answer)
+    view = session.config.view
+    frame = f"camera frame of {view}" if view else "world frame"
+    return f"   rests on ({frame}): " + ("; ".join(u.describe() for u in used) if used
+                                         else "no object the question or answer names")

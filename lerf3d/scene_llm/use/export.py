@@ -22,7 +22,7 @@ from lerf3d.atomic import atomic_path
 from lerf3d.scene_llm.model.projector import load_projector, save_projector
 from lerf3d.scene_llm.tokens.record import RUN_FEATURES_RECORD
 from lerf3d.scene_llm.train.config import LoraSettings
-from lerf3d.scene_llm.train.run_files import CONFIG_NAME, load_lora, save_lora, stage_dir
+from lerf3d.scene_llm.train.run_files import CONFIG_NAME, VOCABULARY_NAME, load_lora, save_lora, stage_dir
 from lerf3d.scene_llm.use.load import latest_stage
 
 CARD_NAME = "CARD.md"
@@ -47,7 +47,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, card: str, stage: int |
     target = stage_dir(out_dir, stage)
     target.mkdir(parents=True)
     written = []
-    for name in (CONFIG_NAME, RUN_FEATURES_RECORD):
+    for name in (CONFIG_NAME, RUN_FEATURES_RECORD, VOCABULARY_NAME):
         if (run_dir / name).is_file():
             shutil.copyfile(run_dir / name, out_dir / name)
             written.append(out_dir / name)

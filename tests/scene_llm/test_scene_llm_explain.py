@@ -1,0 +1,48 @@
+"""What an answer rests on: names mentioned, identifiers written, and ``lerf3d ask --view --explain``
+with the packaged weights on the tiny room."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from lerf3d.scene_llm.commands import DEFAULT_RUN
+from lerf3d.scene_llm.tokens.frames import SceneTokens
+from lerf3d.scene_llm.use.explain import mentioned_labels, used_objects
+from lerf3d_cli.main import main
+
+
+def test_mentions_take_the_longest_name_and_plurals():
+    labels = ["table", "bedside table", "chair", "shelves", "lamp"]
+    assert mentioned_labels("Is the bedside table left of the chairs?", labels) == ["bedside table", "chair"]
+    assert mentioned_labels("How many tables and shelves?", labels) == ["shelves", "table"]
+    assert mentioned_labels("a lampshade", labels) == []
+
+
+def test_used_objects_from_names_and_identifiers():
+    lower = torch.tensor([[0.0, 0, 0], [1.0, 0, 0], [2.0, 0, 0]])
+    tokens = SceneTokens(lower + 0.5, torch.eye(3), None, "scene", lower=lower, upper=lower + torch.tensor([1.0, 2, 3]))
+    used = used_objects(tokens, ["chair", "bed", "chair"], "Which is closest to the bed?", "<obj2>, the chair")
+    assert [(u.index, u.label, u.reason) for u in used] == [(0, "chair", "answer"), (1, "bed", "question"),
+                                                            (2, "chair", "identifier")]
+    assert used[2].identifier == "<obj2>" and used[2].size == (1.0, 2.0, 3.0)
+    assert used[1].describe() == "<obj1> bed at (1.50, 0.50, 0.50) m, 1.00 x 2.00 x 3.00 m (named in the question)"
+    assert used_objects(tokens, ["chair", "bed", "chair"], "Is there a sofa?", "<obj9> no") == []
+    with pytest.raises(ValueError, match="labels"):
+        used_objects(tokens, ["chair"], "q", "a")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (DEFAULT_RUN / "vocabulary.json").is_file(), reason="no packaged Scene-LLM weights")
+def test_ask_from_a_view_explains_its_answer(tiny_room, capsys):
+    frames = json.loads((tiny_room / "transforms.json").read_text())["frames"]
+    view = frames[0]["file_path"].rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    question = "Seen from this view, is the chair to the left or to the right of the table?"
+    assert main(["ask", str(tiny_room), question, "--view", view, "--explain", "--max-new-tokens", "4"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"Q: {question}" and out[1].startswith("A: ")
+    assert out[2].startswith(f"   rests on (camera frame of {view}): ")
+    assert main(["ask", str(tiny_room), question, "--view", "no_such_frame"]) == 2
+    assert "no_such_frame" in capsys.readouterr().err
