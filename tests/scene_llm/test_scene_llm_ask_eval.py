@@ -31,6 +31,15 @@ def test_exact_match_and_majority_baselines():
     assert score.per_type == {"exists": 0.5, "count": 1.0} and score.overall == pytest.approx(2 / 3)
 
 
+def test_unanswered_questions_and_existence_rates():
+    test = _records(("exists", "Is there a bed?", "yes"), ("exists", "Is there a piano?", "no"),
+                    ("exists", "Is there a sofa?", "yes"), ("location", "Where is the bed?", "north"))
+    score = exact_match_scores("readout", test, ["yes", "yes", "no", None])
+    assert score.per_type == {"exists": pytest.approx(1 / 3)} and score.overall == pytest.approx(1 / 3)
+    assert (score.exists_yes, score.exists_no) == (0.5, 0.0)
+    assert exact_match_scores("m", test[3:], ["north"]).exists_yes is None
+
+
 @pytest.fixture
 def trained_run(synthetic_dataset, tmp_path):
     train_scene_llm(TINY, synthetic_dataset, tmp_path / "run", progress=False)

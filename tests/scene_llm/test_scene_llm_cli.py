@@ -238,3 +238,25 @@ def test_bad_dataset_lines_fail_before_anything_is_written(synthetic_dataset, tm
     assert main(["llm-eval", str(tmp_path / "eval_run"), str(synthetic_dataset), "--out", str(blocker / "e.json")]) == 2
     _error_line(capsys, f"--out {blocker}/e.json: {blocker} is a file")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset", "eval_run", "notes.txt"]
+
+
+@pytest.mark.slow
+def test_llm_eval_puts_the_object_readout_beside_the_model(tiny_room, tmp_path, capsys):
+    """The no-LLM baseline on real features (the packaged tower on the tiny room): count, existence
+    and nearest answered from the object tokens, other types left to the LLM ("–" in the table)."""
+    data = tmp_path / "data"
+    generate_dataset([tiny_room], data, DatasetConfig(val_fraction=0.0, test_fraction=0.0))
+    assert main(["llm-prepare", str(data)]) == 0
+    assert main(["llm-train", str(data), "--out", str(tmp_path / "run"), "--preset", "tiny", "--quiet",
+                 "--steps1", "1", "--steps2", "1"]) == 0
+    capsys.readouterr()
+    assert main(["llm-eval", str(tmp_path / "run"), str(data), "--split", "train", "--limit", "40"]) == 0
+    table = capsys.readouterr().out
+    readout = next(line for line in table.splitlines() if line.startswith("| object-readout |"))
+    head = next(line for line in table.splitlines() if line.startswith("| method |"))
+    cells = dict(zip([c.split(" (")[0].strip() for c in head.split("|")[2:-2]], readout.split("|")[2:-2]))
+    answered = {kind for kind, cell in cells.items() if cell.strip() != "–"}
+    assert answered and answered <= {"count", "exists", "nearest"}
+    assert "object-readout: exists yes-rate" in table or "exists" not in cells
+    report = json.loads((tmp_path / "run" / "eval_train.json").read_text())
+    assert "object-readout" in [s["method"] for s in report["scores"]]

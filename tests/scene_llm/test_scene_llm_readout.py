@@ -11,7 +11,8 @@ import torch
 from lerf3d.ground_truth import GroundTruthObject
 from lerf3d.scene_llm.data.dataset import QARecord
 from lerf3d.scene_llm.data.questions import count_questions, existence_questions
-from lerf3d.scene_llm.use.readout import counter_answer, nearest_labels, question_labels, readout
+from lerf3d.scene_llm.tokens.frames import SceneTokens
+from lerf3d.scene_llm.use.readout import counter_answer, nearest_labels, readout, readout_answer
 
 VOCAB = ["chair", "bookcase", "sofa"]
 
@@ -28,16 +29,37 @@ def test_nearest_labels_take_the_best_cosine_whatever_the_norm() -> None:
     assert nearest_labels(torch.zeros(0, 3), texts, VOCAB) == []
 
 
-def test_question_labels_invert_the_generators_questions() -> None:
+def test_counter_answers_every_generated_question_from_a_perfect_reading() -> None:
     objects = [_obj(7, "chair"), _obj(8, "chair"), _obj(9, "bookcase")]
     rng = np.random.default_rng(0)
     qas = count_questions(objects, VOCAB, rng) + existence_questions(objects, VOCAB, rng)
-    table = question_labels(VOCAB)
-    assert {table[(q.type, q.question)] for q in qas} == set(VOCAB)
     named = Counter({"chair": 2, "bookcase": 1})
+    assert {q.type for q in qas} == {"count", "exists"}
     for q in qas:  # a perfect reading answers every generated question right
         record = QARecord("room", q.type, q.question, q.answer)
-        assert counter_answer(record, named, table) == q.answer
+        assert counter_answer(record, named, VOCAB) == q.answer
+
+
+def test_readout_answers_whatever_the_wording() -> None:
+    """Count, existence and nearest read off object tokens: the subject is the vocabulary name the
+    question mentions (longest first), the nearest object the token with the closest box."""
+    lower = torch.tensor([[0.0, 0, 0], [1.0, 0, 0], [3.0, 0, 0], [5.0, 0, 0]])
+    tokens = SceneTokens(lower + 0.25, torch.eye(4), None, "scene", lower=lower, upper=lower + 0.5)
+    labels = ["chair", "sofa", "chair", "bookcase"]
+    vocab = [*VOCAB, "bedside table", "table"]
+    cases = [
+        ("count", "Count the chairs you can see.", "2"),
+        ("count", "What is the number of tables in this room?", "0"),
+        ("exists", "Can you find a sofa anywhere here?", "yes"),
+        ("exists", "Does the room contain a bedside table?", "no"),
+        ("nearest", "What stands closest to the bookcase?", "chair"),  # gap 1.5 to chair, 3.5 to sofa
+        ("nearest", "Which thing is nearest the sofa?", "chair"),
+    ]
+    for kind, question, answer in cases:
+        assert readout_answer(QARecord("a", kind, question, answer), tokens, labels, vocab) == answer, question
+    assert readout_answer(QARecord("a", "nearest", "Nearest to the table?", "x"), tokens, labels, vocab) is None
+    assert readout_answer(QARecord("a", "location", "Where is the sofa?", "north"), tokens, labels, vocab) is None
+    assert readout_answer(QARecord("a", "count", "How many pianos?", "0"), tokens, labels, vocab) is None
 
 
 def test_readout_scores_count_and_existence_and_counts_named_labels() -> None:

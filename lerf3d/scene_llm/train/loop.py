@@ -304,9 +304,12 @@ def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str |
     prepared = dataset_dir / FEATURES_DIR / PREPARE_RECORD
     if info.is_main and prepared.is_file():  # hand-made feature sets have no record
         save_feature_record(run_dir, FeatureRecord(load_prepare_config(prepared), first.source))
-    names = [*load_vocabulary(dataset_dir), *cfg.bridge.extra_labels]
+    try:
+        names = load_vocabulary(dataset_dir)
+    except FileNotFoundError:  # hand-made features without ground truth: nothing names their objects
+        names = []
     if info.is_main and names:
-        save_vocabulary(run_dir, names)
+        save_vocabulary(run_dir, [*names, *cfg.bridge.extra_labels])
     encode_text = None
     if cfg.bridge.enabled:
         if not prepared.is_file():

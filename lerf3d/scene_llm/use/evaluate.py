@@ -8,7 +8,12 @@ Methods compared on the same questions (all scored by ``normalise_answer`` equal
 - ``text-only``: the run's base LLM without scene tokens or adapters (zero-shot, same prompt format);
 - ``majority-type``: the most common training answer of the question's type;
 - ``majority-question``: the most common training answer of the exact question text (falls back to
-  the type's) — the strongest blind baseline: it knows e.g. that "is there a piano?" is usually "no".
+  the type's) — the strongest blind baseline: it knows e.g. that "is there a piano?" is usually "no";
+- ``object-readout``: no LLM: count, existence and nearest answered straight from the object tokens
+  (:mod:`lerf3d.scene_llm.use.readout`), so the table shows what the LLM adds to the object layer.
+
+Existence is also scored apart on present objects (the yes-rate) and absent ones (the no-rate): a
+model that says "no" to everything scores 0.50 on balanced questions and 0 on the first.
 
 A scene model earns its keep only where it beats the majority baselines.
 """
@@ -32,6 +37,7 @@ from lerf3d.scene_llm.data.dataset import QARecord, load_manifest, load_split
 from lerf3d.scene_llm.data.language import normalise_answer
 from lerf3d.scene_llm.tokens.scenes import TokenStore
 from lerf3d.scene_llm.use.load import LoadedRun, load_scene_llm
+from lerf3d.scene_llm.use.readout import nearest_labels, readout_answer
 
 EVAL_BATCH = 8
 """Questions decoded together (left-padded); bounded so a long split does not hold all KV caches."""
@@ -46,7 +52,11 @@ class MethodScore:
     per_type: dict[str, float]
     """Question type -> accuracy in [0, 1]."""
     overall: float
-    """Accuracy over all questions."""
+    """Accuracy over all questions the method answers."""
+    exists_yes: float | None = None
+    """Existence questions whose answer is "yes" (the object is there) answered "yes"; None: none asked."""
+    exists_no: float | None = None
+    """Existence questions whose answer is "no" answered "no"."""
 
 
 @dataclass(frozen=True)
@@ -67,18 +77,34 @@ class EvalReport:
         types = sorted(self.counts)
         head = "| method | " + " | ".join(f"{t} ({self.counts[t]})" for t in types) + " | all |"
         rule = "|" + "---|" * (len(types) + 2)
-        rows = [f"| {s.method} | " + " | ".join(f"{s.per_type[t]:.2f}" for t in types)
+        rows = [f"| {s.method} | " + " | ".join(f"{s.per_type[t]:.2f}" if t in s.per_type else "–"
+                                                for t in types)
                 + f" | {s.overall:.2f} |" for s in self.scores]
-        return "\n".join([head, rule, *rows])
+        rates = [f"{s.method}: exists yes-rate {s.exists_yes:.2f}, no-rate {s.exists_no:.2f}"
+                 for s in self.scores if s.exists_yes is not None and s.exists_no is not None]
+        return "\n".join([head, rule, *rows, *([""] + rates if rates else [])])
 
 
-def exact_match_scores(method: str, records: Sequence[QARecord], predictions: Sequence[str]) -> MethodScore:
+def exact_match_scores(method: str, records: Sequence[QARecord], predictions: Sequence[str | None]) -> MethodScore:
+    """Accuracy per type; a ``None`` prediction means the method does not answer that question (it
+    is left out, and a type with no answered question is left out of ``per_type``)."""
     hits: dict[str, list[bool]] = defaultdict(list)
+    exists: dict[str, list[bool]] = defaultdict(list)
     for record, prediction in zip(records, predictions, strict=True):
-        hits[record.type].append(normalise_answer(prediction) == normalise_answer(record.answer))
+        if prediction is None:
+            continue
+        right = normalise_answer(prediction) == normalise_answer(record.answer)
+        hits[record.type].append(right)
+        if record.type == "exists":
+            exists[normalise_answer(record.answer)].append(right)
     per_type = {t: sum(h) / len(h) for t, h in hits.items()}
-    overall = sum(sum(h) for h in hits.values()) / max(1, len(records))
-    return MethodScore(method, per_type, overall)
+    answered = sum(len(h) for h in hits.values())
+    overall = sum(sum(h) for h in hits.values()) / max(1, answered)
+
+    def rate(answer: str) -> float | None:
+        return sum(exists[answer]) / len(exists[answer]) if exists[answer] else None
+
+    return MethodScore(method, per_type, overall, rate("yes"), rate("no"))
 
 
 def majority_predictions(
@@ -103,7 +129,7 @@ def model_predictions(run: LoadedRun, records: Sequence[QARecord], store: TokenS
     out: list[str] = []
     for start in tqdm(range(0, len(records), EVAL_BATCH), desc="answers", unit="batch", leave=False):
         chunk = records[start : start + EVAL_BATCH]
-        tokens = [store.scene(r.scene) if store is not None else None for r in chunk]
+        tokens = [store.tokens_for(r.scene, r.frame) if store is not None else None for r in chunk]
         out += run.model.answer(tokens, [r.question for r in chunk], max_new_tokens)
     return out
 
@@ -142,9 +168,41 @@ def evaluate_run(run_dir: str | Path, dataset_dir: str | Path, split: str = "tes
         for name, by_question in (("majority-type", False), ("majority-question", True)):
             guesses = majority_predictions(train, records, by_question)
             scores.append(exact_match_scores(name, records, guesses))
+        readout = readout_predictions(run, records, store, dataset_dir, device)
+        if readout is not None:
+            scores.append(exact_match_scores("object-readout", records, readout))
     examples = [{"question": r.question, "answer": r.answer, "prediction": p}
                 for r, p in zip(records[:12], predictions[:12])]
     return EvalReport(split, dict(Counter(r.type for r in records)), scores, examples)
+
+
+def readout_predictions(run: LoadedRun, records: Sequence[QARecord], store: TokenStore, dataset_dir: Path,
+                        device: str = "cpu") -> list[str | None] | None:
+    """The object readout's answers (None where it does not answer); None when the dataset records no
+    feature encoder (hand-made features) or no vocabulary, so the tokens cannot be named."""
+    from lerf3d.encoders import build_image_text_encoder
+    from lerf3d.scene_llm.data.dataset import load_vocabulary
+    from lerf3d.scene_llm.tokens.prepare import PREPARE_RECORD, load_prepare_config
+    from lerf3d.scene_llm.tokens.scenes import FEATURES_DIR
+
+    prepared = dataset_dir / FEATURES_DIR / PREPARE_RECORD
+    if not prepared.is_file():
+        return None
+    vocabulary = load_vocabulary(dataset_dir)
+    if not vocabulary:
+        return None
+    encoder = build_image_text_encoder(load_prepare_config(prepared).encoder, device)
+    template = run.config.bridge.template
+    texts = encoder.encode_text([template.format(label) for label in vocabulary]).float().cpu()
+    out: list[str | None] = []
+    named: dict[tuple[str, str | None], list[str]] = {}
+    for record in records:
+        tokens = store.tokens_for(record.scene, record.frame)
+        key = (record.scene, record.frame)
+        if key not in named:
+            named[key] = nearest_labels(tokens.features, texts, vocabulary)
+        out.append(readout_answer(record, tokens, named[key], vocabulary))
+    return out
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,10 +5,13 @@ tokens the way the projector's label bridge starts out reading them (cosine of a
 with the text tower's embedding of every label, best label wins) and reports two things:
 
 - how many of the labels present in a room some token names;
-- how a counter built on that reading scores on the count and existence questions (the number of
-  tokens named X, and whether there is one).
+- how answers read straight off the object tokens score, with no LLM: a count is the number of
+  tokens named X, existence whether there is one, the nearest object to X the label of the token
+  whose box is closest to X's. The object a question is about is the longest of the vocabulary's
+  names it mentions, whatever its wording.
 
-Both are ceilings-of-a-kind for the model: it rarely counts better than its tokens name things.
+Both are ceilings-of-a-kind for the model: it rarely counts better than its tokens name things; the
+LLM earns its place on what such a readout cannot answer and where it beats it.
 """
 
 from __future__ import annotations
@@ -24,7 +27,11 @@ from jaxtyping import Float
 
 from lerf3d.scene_llm.data.dataset import QARecord
 from lerf3d.scene_llm.data.language import normalise_answer
-from lerf3d.scene_llm.data.questions import count_question, exists_question
+from lerf3d.scene_llm.tokens.frames import SceneTokens
+from lerf3d.scene_llm.use.explain import mentioned_labels
+
+READOUT_TYPES = ("count", "exists", "nearest")
+"""Question types the readout answers."""
 
 
 @dataclass(frozen=True)
@@ -51,15 +58,47 @@ def nearest_labels(
     return [labels[i] for i in sims.argmax(dim=1).tolist()]
 
 
-def question_labels(vocabulary: Sequence[str]) -> dict[tuple[str, str], str]:
-    """(type, question text) -> label, for the count and existence questions the generator writes."""
-    out = {("count", count_question(label)): label for label in vocabulary}
-    return out | {("exists", exists_question(label)): label for label in vocabulary}
+def subject_label(question: str, vocabulary: Sequence[str]) -> str | None:
+    """The object a count / existence / nearest question is about: the longest vocabulary name it
+    mentions (None when it mentions none)."""
+    found = mentioned_labels(question, vocabulary)
+    return found[0] if found else None
 
 
-def counter_answer(record: QARecord, named: Counter, labels: Mapping[tuple[str, str], str]) -> str | None:
-    """The token counter's answer to a count or existence question; None for other questions."""
-    label = labels.get((record.type, record.question))
+def box_gaps(lower: Float[torch.Tensor, "T 3"], upper: Float[torch.Tensor, "T 3"], index: int) -> Float[torch.Tensor, " T"]:
+    """Euclidean gap from token ``index``'s box to every token's box (0 when touching)."""
+    gap = torch.clamp(torch.maximum(lower - upper[index], lower[index] - upper), min=0.0)  # (T, 3)
+    return gap.norm(dim=1)
+
+
+def readout_answer(record: QARecord, tokens: SceneTokens, token_labels: Sequence[str],
+                   vocabulary: Sequence[str]) -> str | None:
+    """The object tokens' own answer to a count, existence or nearest question; None for other
+    types or when the question names no known object (or, for nearest, no token carries it)."""
+    if record.type not in READOUT_TYPES:
+        return None
+    label = subject_label(record.question, vocabulary)
+    if label is None:
+        return None
+    named = [i for i, name in enumerate(token_labels) if name == label]
+    if record.type == "count":
+        return str(len(named))
+    if record.type == "exists":
+        return "yes" if named else "no"
+    if not named or tokens.num_tokens < 2:
+        return None
+    lower = tokens.xyz if tokens.lower is None else tokens.lower
+    upper = tokens.xyz if tokens.upper is None else tokens.upper
+    gaps = box_gaps(lower.float(), upper.float(), named[0])
+    gaps[named[0]] = float("inf")
+    return token_labels[int(gaps.argmin())]
+
+
+def counter_answer(record: QARecord, named: Counter, vocabulary: Sequence[str]) -> str | None:
+    """A count or existence answer from how many tokens carry each name; None for other questions."""
+    if record.type not in ("count", "exists"):
+        return None
+    label = subject_label(record.question, vocabulary)
     if label is None:
         return None
     return str(named[label]) if record.type == "count" else ("yes" if named[label] else "no")
@@ -73,10 +112,9 @@ def readout(
 ) -> TokenReadout:
     """Score the token counter on ``records``. ``named``: scene -> Counter of its tokens' nearest
     labels; ``present``: scene -> furniture labels of its ground truth."""
-    labels = question_labels(vocabulary)
     right, total = Counter(), Counter()
     for record in records:
-        answer = counter_answer(record, named[record.scene], labels)
+        answer = counter_answer(record, named[record.scene], vocabulary)
         if answer is None:
             continue
         total[record.type] += 1
