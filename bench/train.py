@@ -320,6 +320,7 @@ def prepare(args: argparse.Namespace) -> None:
             save_tiny_tower,
             tiny_dense_vit,
         )
+        from lerf3d.encoders.spec import TINY_SPEC
         from lerf3d.encoders.vit import ViT
 
         towers = args.out / "towers"
@@ -328,7 +329,7 @@ def prepare(args: argparse.Namespace) -> None:
             torch.manual_seed(0)
             save_tiny_tower(TinyImageTower(), towers / TINY_IMAGE_TEXT_FILE)
             save_tiny_tower(ViT(tiny_dense_vit()), towers / TINY_DENSE_FILE)
-        args.image_text = args.dense = f"lerf3d:tiny@{towers}"
+        args.image_text = args.dense = f"{TINY_SPEC}@{towers}"
         args.features_label = "tiny towers (random weights)"
 
 
