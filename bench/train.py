@@ -313,6 +313,7 @@ def prepare(args: argparse.Namespace) -> None:
             generate_room(RoomConfig.preset("demo", seed=0), room)
         args.capture, args.capture_label = room, "demo room (generated, seed 0)"
     if args.image_text is None and not args.no_language:
+        from lerf3d.encoders.spec import TINY_SPEC
         from lerf3d.encoders.tiny import (
             TINY_DENSE_FILE,
             TINY_IMAGE_TEXT_FILE,
@@ -320,7 +321,6 @@ def prepare(args: argparse.Namespace) -> None:
             save_tiny_tower,
             tiny_dense_vit,
         )
-        from lerf3d.encoders.spec import TINY_SPEC
         from lerf3d.encoders.vit import ViT
 
         towers = args.out / "towers"

@@ -3,10 +3,10 @@ files in the same form, and clear errors."""
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 import data_tools
 from data_tools.config import PRESETS_DIR, RoomConfig, preset_names

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 import lerf3d
 from lerf3d.scene_llm.commands import add_train_arguments

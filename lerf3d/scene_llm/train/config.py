@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Literal
 
 from lerf3d import typed_config
-
 from lerf3d.scene_llm.model.bridge import BridgeConfig
 from lerf3d.scene_llm.model.llm import LLMConfig
 from lerf3d.scene_llm.model.projector import ProjectorKind
