@@ -35,10 +35,11 @@ HEADER = (
 def random_tiny_encoder(device: torch.device) -> ImageTextEncoder:
     """The ``lerf3d:tiny`` image tower with random weights: its speed is that of the trained one, and
     it needs no weight file and no text tower (the benchmark never encodes text)."""
+    from lerf3d.encoders.spec import TINY_SPEC
     from lerf3d.encoders.tiny import TinyImageTextEncoder, TinyImageTower
 
     torch.manual_seed(0)
-    return TinyImageTextEncoder("lerf3d:tiny (random weights)", TinyImageTower(), torch.nn.Identity(), device)
+    return TinyImageTextEncoder(f"{TINY_SPEC} (random weights)", TinyImageTower(), torch.nn.Identity(), device)
 
 
 def synthetic_images(count: int, height: int, width: int) -> list[np.ndarray]:

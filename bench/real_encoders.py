@@ -37,7 +37,6 @@ sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "encoders")]  # test s
 STAGES = ("features", "train", "query", "objects", "view", "ask")
 PHRASES = ("chair", "table")
 QUESTION = "How many chairs are there?"
-TINY_SPEC = "lerf3d:tiny"
 
 
 def run_stage(stage: str, args: argparse.Namespace) -> None:
@@ -142,6 +141,8 @@ def main() -> None:
             figures["peak_gpu_mib"] = torch.cuda.max_memory_allocated() / 2**20
         print(json.dumps(figures))
         return
+
+    from lerf3d.encoders.spec import TINY_SPEC
 
     args.work.mkdir(parents=True, exist_ok=True)
     image_text, dense = prepare(args.work, args.room)

@@ -313,6 +313,7 @@ def prepare(args: argparse.Namespace) -> None:
             generate_room(RoomConfig.preset("demo", seed=0), room)
         args.capture, args.capture_label = room, "demo room (generated, seed 0)"
     if args.image_text is None and not args.no_language:
+        from lerf3d.encoders.spec import TINY_SPEC
         from lerf3d.encoders.tiny import (
             TINY_DENSE_FILE,
             TINY_IMAGE_TEXT_FILE,
@@ -328,7 +329,7 @@ def prepare(args: argparse.Namespace) -> None:
             torch.manual_seed(0)
             save_tiny_tower(TinyImageTower(), towers / TINY_IMAGE_TEXT_FILE)
             save_tiny_tower(ViT(tiny_dense_vit()), towers / TINY_DENSE_FILE)
-        args.image_text = args.dense = f"lerf3d:tiny@{towers}"
+        args.image_text = args.dense = f"{TINY_SPEC}@{towers}"
         args.features_label = "tiny towers (random weights)"
 
 

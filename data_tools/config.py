@@ -1,4 +1,5 @@
-"""RoomConfig: everything that decides a generated room, and the named presets."""
+"""RoomConfig: everything that decides a generated room, and its named presets (``configs/*.toml`` in
+this package, read by :mod:`lerf3d.typed_config`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ from pathlib import Path
 from data_tools.catalog import DEFAULT_ARCHIVE
 from data_tools.catalogues import parse_selection
 from data_tools.room_kinds import room_kind
+from lerf3d import typed_config
+
+PRESETS_DIR = Path(__file__).resolve().parent / "configs"
+"""The room presets, one TOML file each: ``tiny``, ``demo``, ``large`` (package data)."""
 
 
 @dataclass(frozen=True)
@@ -79,23 +84,16 @@ class RoomConfig:
         return self.name or f"room_{self.seed}"
 
     @classmethod
-    def preset(cls, name: str, **overrides) -> RoomConfig:
-        """A named preset (see :data:`PRESETS`) with some fields replaced."""
-        if name not in PRESETS:
-            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    def preset(cls, name_or_path: str | Path, **overrides) -> RoomConfig:
+        """A named preset (:func:`preset_names`) or a ``.toml`` file in the same form, with some fields
+        replaced. Unknown names and fields are ValueErrors naming them."""
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
         if unknown:
             raise ValueError(f"RoomConfig has no field(s) {sorted(unknown)}")
-        return replace(PRESETS[name], **overrides)
+        return replace(typed_config.load_preset(cls, name_or_path, PRESETS_DIR), **overrides)
 
 
-PRESETS: dict[str, RoomConfig] = {
-    # tests: seconds to generate
-    "tiny": RoomConfig(num_objects=4, num_tabletop=1, num_views=12, width=96, height=72),
-    # the demo scene of the README
-    "demo": RoomConfig(num_objects=8, num_tabletop=3, num_views=40, width=320, height=240),
-    # encoder training data: many views of a furnished room
-    "large": RoomConfig(num_objects=14, num_tabletop=5, num_views=120, width=320, height=240),
-}
-"""Named configurations; vary them with ``RoomConfig.preset(name, field=value)``."""
+def preset_names() -> list[str]:
+    """Names of the shipped room presets."""
+    return typed_config.preset_names(PRESETS_DIR)

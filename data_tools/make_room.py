@@ -2,7 +2,11 @@
 
     python -m data_tools.make_room --preset tiny --seed 0 --out DIR \
         [--objects N --tabletop N --views N --width W --height H --split train --primitives]
-        [--catalogues all --room kitchen]
+        [--catalogues all --room kitchen] [--set horizontal_fov_deg=60 --set camera_height_range=[1.2,1.5]]
+
+Presets are TOML files in ``data_tools/configs/`` (``--preset`` also takes a ``.toml`` path); the
+flags and then each ``--set KEY=VALUE`` (any :class:`~data_tools.config.RoomConfig` field) replace
+their values.
 
 The output is the same kind of folder a user's capture is (``transforms.json`` with depth), plus
 ``masks/`` and ``ground_truth.json``; see ``data_tools/README.md``.
@@ -14,7 +18,7 @@ import argparse
 import sys
 import time
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,12 +28,13 @@ from data_tools.attributes import cached_attributes
 from data_tools.camera import intrinsics_from_fov
 from data_tools.catalog import Catalog, FurnitureArchiveMissing, load_catalog
 from data_tools.catalogues import load_catalogues, parse_selection
-from data_tools.config import PRESETS, RoomConfig
+from data_tools.config import RoomConfig, preset_names
 from data_tools.render import RoomRenderer
 from data_tools.room_kinds import ROOM_KINDS, room_kind
 from data_tools.rooms import RoomLayout, make_layout
 from data_tools.trajectory import camera_poses
 from data_tools.writer import ground_truth, write_ground_truth, write_transforms, write_view
+from lerf3d.typed_config import apply_overrides
 from lerf3d.types import Intrinsics
 
 STREAMS = ("layout", "trajectory", "render")
@@ -126,9 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m data_tools.make_room", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
-        "--preset", default="tiny", choices=sorted(PRESETS), help="base settings (default: tiny)"
+        "--preset",
+        default="tiny",
+        help=f"base settings: {', '.join(preset_names())} or a .toml file (default: tiny)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--seed", type=int, help="random seed (default: the preset's, 0)")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--objects", type=int, help="furniture pieces on the floor")
     parser.add_argument("--tabletop", type=int, help="small items on furniture tops")
@@ -150,12 +157,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache-dir", type=Path, help="converted-model cache (default ~/.cache/lerf3d/furniture)"
     )
     parser.add_argument("--name", help="scene name in ground_truth.json (default room_<seed>)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set any RoomConfig field, e.g. --set wall_height=3.0 (repeatable, applied after the flags)",
+    )
     return parser
 
 
 def config_from_args(args: argparse.Namespace) -> RoomConfig:
-    """The RoomConfig of parsed command-line arguments (preset, then the given overrides)."""
+    """The RoomConfig of parsed command-line arguments: the preset, the given flags, then each --set."""
     overrides = {
+        "seed": args.seed,
         "num_objects": args.objects,
         "num_tabletop": args.tabletop,
         "num_views": args.views,
@@ -167,11 +182,10 @@ def config_from_args(args: argparse.Namespace) -> RoomConfig:
         "name": args.name,
         "catalogues": args.catalogues,
         "room": args.room,
+        "primitives_only": args.primitives or None,
     }
-    config = RoomConfig.preset(
-        args.preset, seed=args.seed, **{k: v for k, v in overrides.items() if v is not None}
-    )
-    return replace(config, primitives_only=True) if args.primitives else config
+    config = RoomConfig.preset(args.preset, **{k: v for k, v in overrides.items() if v is not None})
+    return apply_overrides(config, args.set)
 
 
 def summary(room: GeneratedRoom) -> str:

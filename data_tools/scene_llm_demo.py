@@ -19,9 +19,10 @@ from pathlib import Path
 
 import torch
 
+from lerf3d.encoders.spec import DEFAULT_IMAGE_TEXT_SPEC
 from lerf3d.scene_llm.commands import DEFAULT_RUN
 
-PACKAGED_ENCODER = "lerf3d:tiny"
+PACKAGED_ENCODER = DEFAULT_IMAGE_TEXT_SPEC
 """The encoder ``lerf3d ask`` uses by default: the only one the packaged weights may be trained on."""
 
 

@@ -45,6 +45,7 @@ from data_tools.tower_data import (
 from data_tools.tower_eval import dense_separation, encode_crops, retrieval, synonym_accuracy
 from data_tools.twins import catalog_twins
 from lerf3d.encoders import ViTDenseEncoder, build_dense_encoder, build_image_text_encoder
+from lerf3d.encoders.spec import TINY_SPEC
 from lerf3d.encoders.tiny import TINY_DENSE_FILE, TINY_IMAGE_TEXT_FILE, save_tiny_tower, shared_text_tower
 from lerf3d.encoders.vit import ViT
 from lerf3d.ground_truth import load_ground_truth
@@ -228,7 +229,7 @@ def save_towers(dino: DinoResult, lit: LitResult, out: Path, config: TowerTrainC
 
 def evaluate(data: TowerData, out: Path, config: TowerTrainConfig, seed: int) -> dict:
     """Figures of the saved towers, loaded the way lerf3d loads them."""
-    encoder = build_image_text_encoder(f"lerf3d:tiny@{out}", "cpu")
+    encoder = build_image_text_encoder(f"{TINY_SPEC}@{out}", "cpu")
     texts = encoder.encode_text(data.labels).float()
     emb = encode_crops(encoder, data.eval)
     held_emb = encode_crops(encoder, data.held_out)
@@ -236,7 +237,7 @@ def evaluate(data: TowerData, out: Path, config: TowerTrainConfig, seed: int) ->
     frames = [(gt, f) for gt in map(load_ground_truth, data.eval_dirs) for f in sorted(gt.mask_paths)]
     pick = np.random.default_rng(seed).permutation(len(frames))[: config.dense_eval_views]
     images, masks = zip(*(read_view(*frames[i]) for i in sorted(pick)), strict=True)
-    dense = build_dense_encoder(f"lerf3d:tiny@{out}", "cpu")
+    dense = build_dense_encoder(f"{TINY_SPEC}@{out}", "cpu")
     torch.manual_seed(seed)
     random_vit = ViT(dense.backbone.cfg)
     random_dense = ViTDenseEncoder("random", random_vit, dense.patch_size, dense.feature_dim, dense.target_size, "cpu")

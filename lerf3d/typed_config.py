@@ -5,8 +5,9 @@ Tables are nested config dataclasses (``[field.radiance.grid]``), arrays of tabl
 them (``[[field.language.grids]]``), and ``"none"`` stands for None where a field is optional (TOML
 has no null). Unknown keys and wrong types are errors naming the source and the dotted key, with
 the closest valid names, because a typo silently falling back to a default is the failure that
-costs a user a day of training. Any layer may read a config with it (training presets, a run's
-recorded config); the presets themselves are :mod:`lerf3d.train.presets`'.
+costs a user a day of training. Any layer may read a config with it: field training
+(:mod:`lerf3d.train.presets`, ``configs/*.toml``), the Scene LLM (``configs/scene_llm/*.toml``), the
+room generator (``data_tools/configs/*.toml``) and a run's recorded config.
 """
 
 from __future__ import annotations
@@ -15,13 +16,18 @@ import dataclasses
 import difflib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import tomllib
 
 T = TypeVar("T")
+
+CONFIGS_DIR = Path(__file__).resolve().parent / "configs"
+"""lerf3d's presets folder, shipped inside the package (``configs/`` at the repository root links to
+it) so that a non-editable install finds them too: field training's presets at its top, the Scene
+LLM's in ``scene_llm/``."""
 
 NONE_VALUE = "none"
 """How a TOML file writes None for an optional field."""
@@ -38,6 +44,32 @@ def load_toml_config(cls: type[T], path: Path) -> T:
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML ({err})") from err
     return from_mapping(cls, data, source=str(path))
+
+
+def preset_names(configs_dir: Path) -> list[str]:
+    """Names of the presets (``<name>.toml``) in ``configs_dir``."""
+    return sorted(p.stem for p in Path(configs_dir).glob("*.toml"))
+
+
+def preset_path(name_or_path: str | Path, configs_dir: Path) -> Path:
+    """The TOML file of a preset name (``tiny``: ``configs_dir/tiny.toml``) or an explicit ``.toml`` path."""
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".toml":
+        if not candidate.is_file():
+            raise ConfigError(f"config file {candidate} does not exist")
+        return candidate
+    path = Path(configs_dir) / f"{name_or_path}.toml"
+    if not path.is_file():
+        names = preset_names(configs_dir)
+        close = difflib.get_close_matches(str(name_or_path), names, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ConfigError(f"unknown preset {str(name_or_path)!r}{hint}; presets: {', '.join(names)} or a .toml path")
+    return path
+
+
+def load_preset(cls: type[T], name_or_path: str | Path, configs_dir: Path) -> T:
+    """``cls`` read from a preset of ``configs_dir`` or a ``.toml`` path (see :func:`preset_path`)."""
+    return load_toml_config(cls, preset_path(name_or_path, configs_dir))
 
 
 def from_mapping(cls: type[T], data: Mapping[str, Any], source: str = "config", prefix: str = "") -> T:
@@ -75,23 +107,38 @@ def apply_override(config: T, dotted_key: str, value_text: str) -> T:
         value = tomllib.loads(f"v = {value_text}")["v"]
     except tomllib.TOMLDecodeError:
         value = value_text
-    head, _, rest = dotted_key.partition(".")
+    return _override(config, dotted_key.split("."), value, f"{dotted_key}={value_text}")
+
+
+def _override(config: T, keys: list[str], value: Any, item: str) -> T:
+    """``config`` with the field at path ``keys`` set to ``value``; errors name the whole ``item``."""
+    head, rest = keys[0], keys[1:]
     known = {f.name for f in dataclasses.fields(config) if f.init}
     if head not in known:
         close = difflib.get_close_matches(head, list(known), n=3)
         hint = f"did you mean {', '.join(close)}? " if close else ""
-        raise ConfigError(f"override {dotted_key!r}: unknown key {head!r}; {hint}valid keys: {', '.join(known)}")
+        raise ConfigError(f"override {item}: unknown key {head!r}; {hint}valid keys: {', '.join(known)}")
     current = getattr(config, head)
     if rest:
         if not dataclasses.is_dataclass(current):
-            raise ConfigError(f"override {dotted_key!r}: {head!r} is not a table")
-        new = apply_override(current, rest, value_text)
+            raise ConfigError(f"override {item}: {head!r} is not a table")
+        new = _override(current, rest, value, item)
     else:
-        new = _convert(typing.get_type_hints(type(config))[head], value, "override", dotted_key)
+        new = _convert(typing.get_type_hints(type(config))[head], value, "override", item.partition("=")[0])
     try:
         return dataclasses.replace(config, **{head: new})
     except ValueError as err:
-        raise ConfigError(f"override {dotted_key}={value_text}: {err}") from err
+        raise ConfigError(f"override {item}: {err}") from err
+
+
+def apply_overrides(config: T, items: Iterable[str]) -> T:
+    """``config`` with each ``key=value`` of ``items`` applied in order (``--set`` on a command line)."""
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override {item!r} must look like key=value (e.g. stage2.steps=100)")
+        config = apply_override(config, key.strip(), value.strip())
+    return config
 
 
 def to_plain(config: Any) -> Any:
@@ -161,5 +208,7 @@ def _convert_scalar(hint: Any, value: Any, source: str, key: str) -> Any:
             raise ConfigError(f"{source}: {key} must be a string, got {value!r}")
         return value
     if hint is Path:
+        if not isinstance(value, (str, Path)) or not str(value):
+            raise ConfigError(f"{source}: {key} must be a path (a non-empty string), got {value!r}")
         return Path(value)
     raise ConfigError(f"{source}: {key}: unsupported config type {hint!r}")

@@ -28,9 +28,12 @@ DENSE_KINDS = (KIND_DINO, KIND_DINOV2, KIND_LERF3D)
 
 LERF3D_NAMES = ("tiny",)
 """Embedded tower sets under ``lerf3d/weights``."""
-DEFAULT_IMAGE_TEXT_SPEC = "lerf3d:tiny"
+TINY_SPEC = f"{KIND_LERF3D}:tiny"
+"""The embedded towers shipped in ``lerf3d/weights`` (``TINY_SPEC@folder``: the same towers from
+another folder)."""
+DEFAULT_IMAGE_TEXT_SPEC = TINY_SPEC
 """Works offline out of the box; real CLIP is ``openclip:ViT-B-16/laion2b_s34b_b88k``."""
-DEFAULT_DENSE_SPEC = "lerf3d:tiny"
+DEFAULT_DENSE_SPEC = TINY_SPEC
 """Works offline out of the box; real DINO is ``dino:dino_vits8``."""
 DIGEST_SEPARATOR = "#"
 """Encoder names are ``SPEC`` or ``SPEC#weight-digest`` (lerf3d.encoders.tiny): the spec rebuilds it."""

@@ -29,7 +29,7 @@ from lerf3d.field.model import LerfField
 from lerf3d.objects.crops import TOP_VIEWS, crop_embeddings
 from lerf3d.objects.pooling import scatter_bounds, scatter_mean
 from lerf3d.objects.scene_objects import SceneObjects
-from lerf3d.objects.segment import SegmentConfig, scene_segments
+from lerf3d.objects.segment import FURNITURE_SCALE_M, SegmentConfig, scene_segments
 from lerf3d.objects.views import object_views
 from lerf3d.query.camera import QueryCamera
 from lerf3d.types import PointSet
@@ -47,7 +47,7 @@ class ObjectsConfig:
     )
     """Shell removal and segmentation: up to 256 objects (a furnished room holds tens), stacked parts
     of one piece merged, support surfaces at their piece's densest level."""
-    segment_scale_m: float = 0.5
+    segment_scale_m: float = FURNITURE_SCALE_M
     """World scale of the language features that gate segmentation: about a piece of furniture, so
     neighbouring pieces differ while one piece's parts agree."""
     use_dino: bool = True

@@ -30,6 +30,12 @@ NEIGHBOUR_OFFSETS = np.array(
 )
 """Half of the 26-neighbourhood (the other half is the same edges reversed)."""
 
+FURNITURE_SCALE_M = 0.5
+"""World scale (metres) at which language features tell one piece of furniture from the next: the
+scale :attr:`SegmentConfig.feature_threshold` is set for, read by object building
+(``ObjectsConfig.segment_scale_m``) and the Scene LLM's features. LERF's scale search spans
+[0, 1.5] m; this is about the size of a piece of furniture, the unit the generated questions use."""
+
 
 @dataclass(frozen=True)
 class SegmentConfig:

@@ -40,18 +40,27 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", type=Path, help="dataset folder with features/ (lerf3d llm-prepare)")
     parser.add_argument("--out", type=Path, required=True, help="run folder (re-run the command to resume)")
-    parser.add_argument(
+    base = parser.add_mutually_exclusive_group()
+    base.add_argument(
         "--preset",
         default="demo",
-        help="tiny (tests: random tiny LLM, seconds) or demo (SmolLM2-135M, minutes on a CPU)",
+        help="tiny (tests: random tiny LLM, seconds) or demo (SmolLM2-135M, minutes on a CPU); "
+        "lerf3d/configs/scene_llm/",
     )
+    base.add_argument("--config", type=Path, metavar="FILE.toml", help="a config file in the presets' form")
     parser.add_argument("--stages", type=int, nargs="+", default=[1, 2], choices=[1, 2])
-    parser.add_argument("--llm", help="Hugging Face model id or local folder instead of the preset's LLM")
-    parser.add_argument("--steps1", type=int, help="stage-1 steps (default: the preset's)")
-    parser.add_argument("--steps2", type=int, help="stage-2 steps (default: the preset's)")
-    parser.add_argument("--batch-size", type=positive_int_arg, help="examples per step per process, both stages")
     parser.add_argument(
-        "--full", action="store_true", help="stage 2 fine-tunes the whole LLM instead of LoRA"
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="override a config value, e.g. --set stage2.lora.rank=16 (repeatable; applied after the flags below)",
+    )
+    parser.add_argument("--llm", help="Hugging Face model id or local folder (--set llm.name=...)")
+    parser.add_argument("--steps1", type=int, help="stage-1 steps (--set stage1.steps=...)")
+    parser.add_argument("--steps2", type=int, help="stage-2 steps (--set stage2.steps=...)")
+    parser.add_argument(
+        "--batch-size", type=positive_int_arg, help="examples per step per process, both stages (stageN.batch_size)"
+    )
+    parser.add_argument(
+        "--full", action="store_true", help="stage 2 fine-tunes the whole LLM instead of LoRA (stage2.llm_mode=full)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 

@@ -29,7 +29,7 @@ from lerf3d.train.config import TrainConfig, load_preset
 from lerf3d.train.datamanager import describe_split, split_frames
 from lerf3d.train.evaluate import EvalResult
 from lerf3d.train.trainer import Trainer, TrainResult
-from lerf3d.typed_config import apply_override, from_mapping
+from lerf3d.typed_config import apply_override, apply_overrides, from_mapping
 from lerf3d.types import Capture, PointSet, SceneBounds
 
 
@@ -109,11 +109,7 @@ def resolve_config(request: TrainRequest) -> tuple[TrainConfig, Path | None]:
         load_trained_field(path)  # weights that do not fit the recorded field fail before any output
     else:
         path, config = None, load_preset(request.preset)
-    for item in request.overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"override {item!r} must look like key=value (e.g. optim.radiance.lr=5e-3)")
-        config = apply_override(config, key.strip(), value.strip())
+    config = apply_overrides(config, request.overrides)
     if request.steps is not None:
         config = apply_override(config, "steps", str(request.steps))
     return config, path

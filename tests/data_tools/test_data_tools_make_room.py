@@ -15,7 +15,7 @@ from PIL import Image
 from data_tools.attributes import COLOURS, MATERIAL_WORDS
 from data_tools.catalogues import CATALOGUES, FURNITURE_DIR
 from data_tools.config import RoomConfig
-from data_tools.make_room import generate_room, main
+from data_tools.make_room import build_parser, config_from_args, generate_room, main
 from data_tools.room_kinds import ROOM_KINDS
 from lerf3d.capture.io import load_depth
 from lerf3d.capture.nerfstudio import read_nerfstudio
@@ -185,8 +185,36 @@ def test_cli_module_entry_and_bad_arguments(tmp_path):
     assert done.returncode == 0, done.stderr
     assert (out / "ground_truth.json").is_file()
     assert main(["--preset", "tiny", "--views", "0", "--out", str(tmp_path / "bad")]) == 2
-    with pytest.raises(SystemExit):
-        main(["--preset", "huge", "--out", str(tmp_path / "bad")])
+    assert main(["--preset", "huge", "--out", str(tmp_path / "bad")]) == 2
+    assert not (tmp_path / "bad").exists()
+
+
+def _config(*argv: str) -> RoomConfig:
+    return config_from_args(build_parser().parse_args(["--out", "unused", *argv]))
+
+
+def test_cli_flags_then_set_overrides():
+    config = _config("--preset", "demo", "--seed", "4", "--views", "5", "--set", "num_views=6",
+                     "--set", "camera_height_range=[1.2, 1.5]", "--set", "room=kitchen", "--primitives")
+    assert config == RoomConfig.preset(
+        "demo", seed=4, num_views=6, camera_height_range=(1.2, 1.5), room="kitchen", primitives_only=True
+    )
+    assert _config() == RoomConfig.preset("tiny") and _config().seed == 0
+
+
+def test_cli_bad_presets_and_overrides_are_one_line_errors(tmp_path, capsys):
+    cases = [
+        (["--preset", "tinny"], "error: unknown preset 'tinny' (did you mean tiny?); presets: demo, large, tiny"),
+        (["--set", "wall_hieght=3"], "error: override wall_hieght=3: unknown key 'wall_hieght'; did you mean wall_height?"),
+        (["--set", "num_views=0"], "error: override num_views=0: num_views must be >= 1, got 0"),
+        (["--set", "camera_height_range=[1.2]"], "error: override: camera_height_range must have 2 entries, got 1"),
+        (["--set", "room"], "error: override 'room' must look like key=value"),
+    ]
+    for argv, message in cases:
+        assert main([*argv, "--primitives", "--out", str(tmp_path / "bad")]) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith(message) and err.count("\n") == 1, err
+    assert not (tmp_path / "bad").exists()
 
 
 @pytest.mark.skipif(

@@ -131,7 +131,22 @@ def test_user_errors_are_one_line_messages(synthetic_dataset, tmp_path, capsys):
     assert main(["llm-eval", str(tmp_path / "nowhere"), str(tmp_path)]) == 2
     assert "no dataset manifest" in capsys.readouterr().err
     assert main(["llm-train", str(synthetic_dataset), "--out", str(tmp_path / "r"), "--preset", "huge"]) == 2
-    assert "unknown Scene-LLM preset" in capsys.readouterr().err
+    assert "unknown preset 'huge'; presets: demo, tiny" in capsys.readouterr().err
+
+
+def test_train_applies_flags_then_set_and_records_the_result(synthetic_dataset, tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = ["llm-train", str(synthetic_dataset), "--out", str(run), "--preset", "tiny", "--quiet"]
+    assert main([*argv, "--set", "stage2.stepz=3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("lerf3d llm-train: error: override stage2.stepz=3: unknown key 'stepz'; did you mean steps")
+    assert "\n" not in err and not run.exists()
+    assert main([*argv, "--steps1", "2", "--steps2", "5", "--set", "stage2.steps=3", "--set", "stage2.lora.rank=2"]) == 0
+    out = capsys.readouterr().out
+    assert "stage 1: 2 steps" in out and "stage 2: 3 steps" in out
+    recorded = json.loads((run / "config.json").read_text())
+    assert recorded["stage1"]["steps"] == 2 and recorded["stage2"]["steps"] == 3
+    assert recorded["stage2"]["lora"]["rank"] == 2 and recorded["stage2"]["lora"]["alpha"] == 8.0
 
 
 def test_prepare_records_its_settings_and_training_keeps_them(tiny_room, tmp_path, monkeypatch, capsys):

@@ -1,24 +1,28 @@
 """Configuration of Scene-LLM training (two stages) and its named presets.
 
 Stage 1 aligns the projector on frame captions with the LLM frozen; stage 2 tunes projector + LLM
-(full or LoRA) on scene instructions (Scene-LLM, sec. 4). Presets: ``tiny`` (tests: a random
-48-wide Llama, a few steps, seconds) and ``demo`` (CPU: SmolLM2-135M, object tokens, a text-fitted
-bridge, LoRA, minutes). Vary them with ``dataclasses.replace``.
+(full or LoRA) on scene instructions (Scene-LLM, sec. 4). Presets are TOML files in
+``lerf3d/configs/scene_llm/`` read by :mod:`lerf3d.typed_config`: ``tiny`` (tests: a random 48-wide
+Llama, a few steps, seconds) and ``demo`` (CPU: SmolLM2-135M, object tokens, a text-fitted bridge,
+LoRA, minutes). Vary them with ``lerf3d llm-train --set stage2.steps=100`` (any dotted key),
+:func:`lerf3d.typed_config.apply_override` or ``dataclasses.replace``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
+from lerf3d import typed_config
 from lerf3d.scene_llm.model.bridge import BridgeConfig
-from lerf3d.scene_llm.model.llm import TINY_RANDOM, LLMConfig
+from lerf3d.scene_llm.model.llm import LLMConfig
 from lerf3d.scene_llm.model.projector import ProjectorKind
-from lerf3d.scene_llm.model.tiny_llm import TinyLlamaConfig
-from lerf3d.scene_llm.tokens.frames import PoolingConfig, TokenEncoding
+from lerf3d.scene_llm.tokens.frames import TokenEncoding
 from lerf3d.scene_llm.tokens.scenes import TokenConfig
-from lerf3d.scene_llm.tokens.segments import SegmentConfig
+from lerf3d.typed_config import CONFIGS_DIR
 
 LLMMode = Literal["frozen", "full", "lora"]
 
@@ -125,40 +129,44 @@ class SceneLLMConfig:
             raise ValueError("projector_hidden and max_new_tokens must be >= 1")
 
 
-PRESETS: dict[str, SceneLLMConfig] = {
-    # tests: random tiny Llama, a handful of steps, seconds
-    "tiny": SceneLLMConfig(
-        llm=LLMConfig(name=TINY_RANDOM, tiny=TinyLlamaConfig(hidden_size=48, num_layers=2)),
-        projector_hidden=32,
-        tokens=TokenConfig(PoolingConfig(voxel_size=0.3, max_tokens=16),
-                           PoolingConfig(voxel_size=0.3, max_tokens=8)),
-        stage1=StageConfig(steps=4, batch_size=2, checkpoint_every=2),
-        stage2=StageConfig(steps=4, batch_size=2, llm_mode="lora", lora=LoraSettings(rank=4, alpha=8.0),
-                           checkpoint_every=2),
-    ),
-    # CPU demo: SmolLM2-135M, one token per furniture segment (<= 24), the feature -> label bridge with
-    # each name spelled over 4 positions, LoRA. Reading the scene starts late: after 450 stage-2 steps
-    # the model still gave the same answer with another room's tokens for 82 % of questions (existence
-    # and counting at the majority answer); by 750 steps it reads them (existence 0.68, counting 0.60).
-    # A segment token carries what the questions ask about: its feature (what), room-relative centre
-    # (where), extents (how tall, what is on what); tokens run west to east, so "left of" is also
-    # "earlier in the sequence". A room is ~10 tokens + ~70 text tokens: a batch of 8 steps in a few
-    # seconds on 2 cores. GPU users raise the steps and batch, and may switch to voxel tokens.
-    "demo": SceneLLMConfig(
-        projector_hidden=256,
-        encoding=TokenEncoding(room_relative=True, fourier_bands=2, extents=True, include_rgb=True),
-        bridge=BridgeConfig(enabled=True, kind="labels", slots=4),
-        tokens=TokenConfig(mode="segment", segments=SegmentConfig(max_tokens=24)),
-        stage1=StageConfig(steps=120, batch_size=8, projector_lr=1e-3, warmup_steps=5, checkpoint_every=20),
-        stage2=StageConfig(steps=750, batch_size=8, projector_lr=5e-4, llm_lr=1e-3, llm_mode="lora",
-                           lora=LoraSettings(rank=8, alpha=16.0), warmup_steps=10, checkpoint_every=40),
-    ),
-}
-"""Named configurations."""
+PRESETS_DIR = CONFIGS_DIR / "scene_llm"
+"""The named presets, one TOML file each: ``tiny`` and ``demo`` (package data)."""
 
 
-def preset(name: str, **overrides) -> SceneLLMConfig:
-    """A named preset with top-level fields replaced."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown Scene-LLM preset {name!r}; choose one of {sorted(PRESETS)}")
-    return dataclasses.replace(PRESETS[name], **overrides)
+def preset_names() -> list[str]:
+    """Names of the shipped presets."""
+    return typed_config.preset_names(PRESETS_DIR)
+
+
+def preset(name_or_path: str | Path, **overrides) -> SceneLLMConfig:
+    """A named preset (or a ``.toml`` file in the same form) with top-level fields replaced.
+
+    Unknown names, keys and wrong types are :class:`~lerf3d.typed_config.ConfigError` (a ValueError)
+    naming the file and key.
+    """
+    config = typed_config.load_preset(SceneLLMConfig, name_or_path, PRESETS_DIR)
+    return dataclasses.replace(config, **overrides)
+
+
+def shorthand_overrides(
+    llm: str | None = None,
+    steps1: int | None = None,
+    steps2: int | None = None,
+    batch_size: int | None = None,
+    full: bool = False,
+) -> list[str]:
+    """``lerf3d llm-train``'s shorthand flags as the ``key=value`` overrides they stand for
+    (``--steps1 10`` is ``--set stage1.steps=10``); unset ones give nothing."""
+    items = []
+    if llm:
+        # quoted as a TOML string, so a model id that reads as a number or boolean stays a name
+        items.append(f"llm.name={json.dumps(llm)}")
+    if steps1 is not None:
+        items.append(f"stage1.steps={steps1}")
+    if steps2 is not None:
+        items.append(f"stage2.steps={steps2}")
+    if batch_size is not None:
+        items += [f"stage1.batch_size={batch_size}", f"stage2.batch_size={batch_size}"]
+    if full:
+        items.append("stage2.llm_mode=full")
+    return items

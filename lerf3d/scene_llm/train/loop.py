@@ -1,6 +1,6 @@
 """Two-stage Scene-LLM training, resumable, on one process or many (``torchrun``, DDP).
 
-    lerf3d llm-train DATASET --out RUN [--preset demo] [--stages 1 2]
+    lerf3d llm-train DATASET --out RUN [--preset demo | --config FILE.toml] [--set stage2.steps=100]
     torchrun --nproc-per-node 2 -m lerf3d_cli llm-train DATASET --out RUN --preset tiny
 
 DATASET is a folder from ``python -m data_tools.qa_generate`` whose ``features/`` were written by
@@ -13,7 +13,6 @@ loss curve as 1 process x N*B. Re-running the same command resumes from the newe
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import time
 from collections.abc import Sequence
@@ -36,7 +35,7 @@ from lerf3d.scene_llm.model.scene_llm import SceneLLM
 from lerf3d.scene_llm.tokens.prepare import PREPARE_RECORD, load_prepare_config
 from lerf3d.scene_llm.tokens.record import FeatureRecord, save_feature_record
 from lerf3d.scene_llm.tokens.scenes import FEATURES_DIR, TokenStore
-from lerf3d.scene_llm.train.config import SceneLLMConfig, StageConfig, preset
+from lerf3d.scene_llm.train.config import SceneLLMConfig, StageConfig, preset, shorthand_overrides
 from lerf3d.scene_llm.train.run_files import (
     load_latest_step,
     save_config,
@@ -47,6 +46,7 @@ from lerf3d.scene_llm.train.run_files import (
     stage_dir,
     write_log,
 )
+from lerf3d.typed_config import apply_overrides
 
 
 @dataclass(frozen=True)
@@ -331,20 +331,9 @@ def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str |
         results.append(result)
     return results
 def config_from_args(args: argparse.Namespace) -> SceneLLMConfig:
-    cfg = preset(args.preset)
-    if args.llm:
-        cfg = dataclasses.replace(cfg, llm=dataclasses.replace(cfg.llm, name=args.llm))
-    stage1, stage2 = cfg.stage1, cfg.stage2
-    if args.steps1 is not None:
-        stage1 = dataclasses.replace(stage1, steps=args.steps1)
-    if args.steps2 is not None:
-        stage2 = dataclasses.replace(stage2, steps=args.steps2)
-    if args.batch_size is not None:
-        stage1 = dataclasses.replace(stage1, batch_size=args.batch_size)
-        stage2 = dataclasses.replace(stage2, batch_size=args.batch_size)
-    if args.full:
-        stage2 = dataclasses.replace(stage2, llm_mode="full")
-    return dataclasses.replace(cfg, stage1=stage1, stage2=stage2)
+    """The preset (or ``--config`` file), then the shorthand flags, then each ``--set``: later wins."""
+    shorthands = shorthand_overrides(args.llm, args.steps1, args.steps2, args.batch_size, args.full)
+    return apply_overrides(preset(args.config or args.preset), [*shorthands, *args.set])
 
 
 def run(args: argparse.Namespace) -> int:
