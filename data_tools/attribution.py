@@ -21,10 +21,12 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, TypeVar
 
-if TYPE_CHECKING:
-    from data_tools.catalog import CatalogEntry
+CatalogEntry = TypeVar("CatalogEntry", bound=Any)
+"""A catalogue entry (``data_tools.catalog.CatalogEntry``, a frozen dataclass with ``catalogue``,
+``author``, ``licence``, ``source`` ... fields); generic here so this module does not import the
+catalogue reader that imports it."""
 
 DEBIAN_COPYRIGHT = Path("/usr/share/doc/sweethome3d-furniture/copyright")
 """Machine-readable copyright file of Debian's ``sweethome3d-furniture``."""
