@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         questions = QuestionConfig(min_pixels=args.min_pixels, max_ego_pairs=args.ego_pairs)
         config = DatasetConfig(seed=args.seed, val_fraction=args.val, test_fraction=args.test,
-                               questions=questions, balance_labels=not args.no_balance, egocentric=not args.no_egocentric)
+                               questions=questions, balance_labels=not args.no_balance,
+                               egocentric=not args.no_egocentric)
         vocabulary = [] if args.no_catalogue else catalogue_labels()
         summary = generate_dataset(args.rooms, args.out, config, vocabulary)
     except (FileNotFoundError, ValueError) as err:

@@ -58,7 +58,7 @@ PHRASINGS: dict[str, tuple[str, ...]] = {
         "Tell me whether {there_a} in this space.",
     ),
     "category": (
-        "What kind of furniture is the {a}? Answer with its category.",
+        "What kind of furniture {a_be} the {a}? Answer with its category.",
         "Which furniture category {a_does} the {a} belong to?",
         "Name the category of the {a}.",
         "What catalogue category {a_be} the {a} listed under?",
@@ -79,10 +79,10 @@ PHRASINGS: dict[str, tuple[str, ...]] = {
         "What stands right next to the {a}, nearer than anything else?",
     ),
     "side": (
-        "Seen from the south wall, is the {a} to the left or to the right of the {b}?",
-        "Standing at the south wall and facing north, is the {a} left or right of the {b}?",
+        "Seen from the south wall, {a_be} the {a} to the left or to the right of the {b}?",
+        "Standing at the south wall and facing north, {a_be} the {a} left or right of the {b}?",
         "From the south wall looking north, which side of the {b} {a_be} the {a} on: left or right?",
-        "If you look at the room from the south wall, is the {a} on the left or on the right of the {b}?",
+        "If you look at the room from the south wall, {a_be} the {a} on the left or on the right of the {b}?",
         "Viewed from the south wall, {a_does} the {a} lie left or right of the {b}?",
     ),
     "on_top": (
@@ -93,14 +93,15 @@ PHRASINGS: dict[str, tuple[str, ...]] = {
         "Would I find the {a} sitting on top of the {b}?",
     ),
     "ego_side": (
-        "Seen from this view, is the {a} to the left or to the right of the {b}?",
-        "From where the camera stands, is the {a} left or right of the {b}?",
+        "Seen from this view, {a_be} the {a} to the left or to the right of the {b}?",
+        "From where the camera stands, {a_be} the {a} left or right of the {b}?",
         "In this view, which side of the {b} {a_be} the {a} on: left or right?",
         "Looking from this viewpoint, {a_does} the {a} appear on the left or on the right of the {b}?",
         "From my current point of view, {a_be} the {a} to the left of the {b} or to its right?",
     ),
     "quarter": (
-        "In which quarter of the room is the {a}: north-east, north-west, south-east or south-west? {note}",
+        "In which quarter of the room {a_be} the {a}: north-east, north-west, south-east or south-west? "
+        "{note}",
         "Which quadrant of the room holds the {a}: north-east, north-west, south-east or south-west? {note}",
         "Tell me the quarter of the room where the {a} {a_be}, north-east, north-west, south-east or "
         "south-west {note}.",
@@ -109,7 +110,7 @@ PHRASINGS: dict[str, tuple[str, ...]] = {
         "south-west {note}?",
     ),
     "wall": (
-        "Which wall is the {a} closest to: north, south, east or west? {note}",
+        "Which wall {a_be} the {a} closest to: north, south, east or west? {note}",
         "Which of the four walls is nearest to the {a}: north, south, east or west? {note}",
         "Name the wall the {a} {a_be} closest to, north, south, east or west {note}.",
         "{A_be} the {a} nearest to the north, south, east or west wall? {note}",
