@@ -151,6 +151,13 @@ def test_jsonl_roundtrip_and_errors(tmp_path):
     assert read_jsonl(path) == records
     assert [p.name for p in tmp_path.iterdir()] == ["d.jsonl"]  # no temporary file left behind
     lines = path.read_text().splitlines()
+    old = json.dumps({"scene": "s", "type": "count", "question": "q", "answer": "2", "frame": None})
+    path.write_text(old + "\n")  # a line written before wording families: family 0
+    assert read_jsonl(path) == [QARecord("s", "count", "q", "2", family=0)]
+    ego = QARecord("s", "ego_relation", "Seen from this view, is the bed left or right of the desk?", "left",
+                   frame="f3", family=2)
+    write_jsonl(path, [ego])
+    assert read_jsonl(path) == [ego] and ego.stage == 2
     bad_cases = {
         "{not json": "d.jsonl:2: ",
         json.dumps({"scene": "s", "type": "count", "question": "q"}): "d.jsonl:2: .*answer",
@@ -158,6 +165,10 @@ def test_jsonl_roundtrip_and_errors(tmp_path):
         json.dumps({"scene": "s", "type": "caption", "question": "q", "answer": "a"}): "d.jsonl:2: .*frame",
         json.dumps({"scene": "s", "type": "count", "question": "q", "answer": "a", "x": 1}):
             "d.jsonl:2: unknown",
+        json.dumps({"scene": "s", "type": "ego_relation", "question": "q", "answer": "left"}):
+            "d.jsonl:2: .*needs frame",
+        json.dumps({"scene": "s", "type": "count", "question": "q", "answer": "a", "family": "1"}):
+            "d.jsonl:2: family",
         "[1, 2]": "d.jsonl:2: expected a JSON object",
     }
     for line, message in bad_cases.items():

@@ -110,3 +110,11 @@ def test_capture_views_read_the_tiny_rooms_poses(tiny_room):
     assert views[0].camera_to_world.shape == (4, 4)
     rotation = views[0].camera_to_world[:3, :3]
     assert np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-6)
+
+
+def test_no_capture_is_a_clear_error(tmp_path):
+    from lerf3d.ground_truth import GroundTruth
+
+    truth = GroundTruth(tmp_path / "ground_truth.json", "hand", (), {})
+    with pytest.raises(ValueError, match="no capture poses to ask egocentric questions from"):
+        capture_views(truth)

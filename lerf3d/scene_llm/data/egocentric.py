@@ -120,8 +120,13 @@ def ego_relation_questions(
 def capture_views(truth: GroundTruth, capture_dir: str | Path | None = None) -> list[View]:
     """The views of the frames of ``truth`` that have instance masks, read with lerf3d's capture reader
     from ``capture_dir`` (default: the folder of ``ground_truth.json``), in capture order."""
-    from lerf3d.capture import load_capture
+    from lerf3d.capture import CaptureError, load_capture
 
-    capture = load_capture(capture_dir if capture_dir is not None else truth.path.parent, validate=False)
+    folder = Path(capture_dir) if capture_dir is not None else truth.path.parent
+    try:
+        capture = load_capture(folder, validate=False)
+    except CaptureError as err:
+        raise ValueError(f"{folder}: no capture poses to ask egocentric questions from ({err}); "
+                         "scene-frame questions only: DatasetConfig(egocentric=False)") from None
     return [View(f.name, np.asarray(f.camera_to_world), f.intrinsics) for f in capture.frames
             if f.name in truth.mask_paths]
