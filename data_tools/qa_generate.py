@@ -50,13 +50,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="no left/right questions from views of the rooms (no capture poses read)")
     parser.add_argument("--ego-pairs", type=int, default=QuestionConfig.max_ego_pairs,
                         help="at most this many egocentric left/right questions per room")
+    parser.add_argument("--all-counts", action="store_true",
+                        help="ask the count of every present label (more questions, mostly 0 and 1) instead "
+                             "of spreading counting answers over 0, 1 and more")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        questions = QuestionConfig(min_pixels=args.min_pixels, max_ego_pairs=args.ego_pairs)
+        questions = QuestionConfig(min_pixels=args.min_pixels, max_ego_pairs=args.ego_pairs,
+                                   balance_counts=not args.all_counts)
         config = DatasetConfig(seed=args.seed, val_fraction=args.val, test_fraction=args.test,
                                questions=questions, balance_labels=not args.no_balance,
                                egocentric=not args.no_egocentric)

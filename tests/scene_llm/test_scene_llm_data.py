@@ -99,6 +99,8 @@ def test_counts_and_balanced_existence(scene):
     assert sorted(counts.values()) == ["0", "1", "2"]
     assert counts["How many chairs are there in the room?"] == "2"
     assert {"How many pianos are there in the room?", "How many sofas are there in the room?"} & set(counts)
+    every = _answers(count_questions(objects, ["bed", "piano", "sofa"], np.random.default_rng(0), balance=False))
+    assert len(every) == 6 and sorted(every.values()).count("0") == 2  # 4 present; absent as often as 1s
 
 
 def test_absent_labels_follow_the_room_frequencies():

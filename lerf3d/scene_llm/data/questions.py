@@ -72,6 +72,9 @@ class QuestionConfig:
     ego_gap_fraction: float = 0.05
     """Egocentric left/right: the two boxes' projected column ranges must be apart by this share of
     the image width (a fraction, so it means the same at every resolution)."""
+    balance_counts: bool = True
+    """Counting questions spread over 0, 1 and more (:func:`count_questions`); False: every present
+    label asked (several times the questions, mostly answered 0 or 1)."""
 
     def __post_init__(self) -> None:
         if self.min_pixels < 1:
@@ -187,16 +190,18 @@ def count_questions(
     vocabulary: Sequence[str] = (),
     rng: np.random.Generator | None = None,
     weights: Mapping[str, float] | None = None,
+    balance: bool = True,
 ) -> list[QA]:
     """"How many X", spread over the answers so that neither 0 nor 1 dominates: every label counted
     twice or more, and as many labels counted once and (given a ``vocabulary``) absent labels
     (answer 0, drawn as in :func:`draw_absent`) as there are of those, at least one each. Without
-    an ``rng`` every present label is asked."""
+    ``balance`` (or an ``rng``) every present label is asked, and as many absent labels as labels
+    counted once (more questions; 0 and 1 then dominate where rooms rarely hold two of a kind)."""
     counts = Counter(o.label for o in objects)
     many = sorted(label for label, n in counts.items() if n > 1)
     ones = sorted(label for label, n in counts.items() if n == 1)
-    share = max(1, len(many))
-    if rng is not None and len(ones) > share:
+    share = max(1, len(many)) if balance else max(1, len(ones))
+    if balance and rng is not None and len(ones) > share:
         ones = sorted(ones[i] for i in rng.choice(len(ones), share, replace=False))
     absent = draw_absent(list(counts), vocabulary, share, rng, weights) if vocabulary and rng else []
     return [QA("count", "count", (label,), str(counts.get(label, 0)))
@@ -334,7 +339,7 @@ def scene_questions(
     type's questions are spread evenly over the wording ``families`` (training: all but the
     held-out one)."""
     objects = truth.furniture
-    qas = (count_questions(objects, vocabulary, rng, weights)
+    qas = (count_questions(objects, vocabulary, rng, weights, cfg.balance_counts)
            + existence_questions(objects, vocabulary, rng, weights)
            + attribute_questions(objects, cfg, rng) + nearest_questions(objects, cfg)
            + relation_questions(objects, cfg, rng) + location_questions(objects, room_bounds(truth), cfg))
