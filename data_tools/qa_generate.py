@@ -6,7 +6,9 @@ Each ROOM is a capture folder with ``ground_truth.json`` (``python -m data_tools
 Writes ``DIR/scenes.json`` and ``DIR/stage{1,2}_{train,val,test}.jsonl``; see
 ``lerf3d.scene_llm.data.dataset``. Counting and existence questions draw absent labels from the furniture
 catalogue, in proportion to the number of rooms holding each label (so a label is about as often
-absent as present; ``--no-balance``: uniformly).
+absent as present; ``--no-balance``: uniformly). Egocentric left/right questions are asked from
+views of each capture (``--no-egocentric``: none). At the end it prints, per question type, how the
+answers are spread and the share of the commonest one (what always giving it would score).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from lerf3d.scene_llm.data.balance import format_distribution, merge_distributions
 from lerf3d.scene_llm.data.dataset import SPLITS, DatasetConfig, generate_dataset
 from lerf3d.scene_llm.data.questions import QuestionConfig
 
@@ -43,16 +46,25 @@ def build_parser() -> argparse.ArgumentParser:
                         help="draw absent labels only from the rooms themselves")
     parser.add_argument("--no-balance", action="store_true",
                         help="draw absent labels uniformly, not in proportion to the rooms holding them")
+    parser.add_argument("--no-egocentric", action="store_true",
+                        help="no left/right questions from views of the rooms (no capture poses read)")
+    parser.add_argument("--ego-pairs", type=int, default=QuestionConfig.max_ego_pairs,
+                        help="at most this many egocentric left/right questions per room")
+    parser.add_argument("--all-counts", action="store_true",
+                        help="ask the count of every present label (more questions, mostly 0 and 1) instead "
+                             "of spreading counting answers over 0, 1 and more")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    config = DatasetConfig(seed=args.seed, val_fraction=args.val, test_fraction=args.test,
-                           questions=QuestionConfig(min_pixels=args.min_pixels),
-                           balance_labels=not args.no_balance)
-    vocabulary = [] if args.no_catalogue else catalogue_labels()
     try:
+        questions = QuestionConfig(min_pixels=args.min_pixels, max_ego_pairs=args.ego_pairs,
+                                   balance_counts=not args.all_counts)
+        config = DatasetConfig(seed=args.seed, val_fraction=args.val, test_fraction=args.test,
+                               questions=questions, balance_labels=not args.no_balance,
+                               egocentric=not args.no_egocentric)
+        vocabulary = [] if args.no_catalogue else catalogue_labels()
         summary = generate_dataset(args.rooms, args.out, config, vocabulary)
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -61,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         scenes = sorted(n for n, e in summary.scenes.items() if e.split == split)
         counts = ", ".join(f"{t} {n}" for t, n in sorted(summary.counts[split].items())) or "nothing"
         print(f"{split}: {len(scenes)} scene(s) {scenes}: {counts}")
+    print("answers per type, all splits (majority share = what always giving the commonest answer scores):")
+    for line in format_distribution(merge_distributions(summary.answers.values())):
+        print(f"  {line}")
     print(f"wrote {summary.out_dir}")
     return 0
 

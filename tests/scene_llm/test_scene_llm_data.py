@@ -95,7 +95,12 @@ def test_counts_and_balanced_existence(scene):
     assert answers.count("yes") == answers.count("no") == 3
     assert "Is there a piano in the room?" in _answers(exists)
     counts = _answers(count_questions(objects, ["bed", "piano", "sofa"], np.random.default_rng(0)))
-    assert counts["How many pianos are there in the room?"] == "0" and len(counts) == 6  # 4 present, 2 absent
+    # one label counted twice: as many counted once and as many absent, so no answer dominates
+    assert sorted(counts.values()) == ["0", "1", "2"]
+    assert counts["How many chairs are there in the room?"] == "2"
+    assert {"How many pianos are there in the room?", "How many sofas are there in the room?"} & set(counts)
+    every = _answers(count_questions(objects, ["bed", "piano", "sofa"], np.random.default_rng(0), balance=False))
+    assert len(every) == 6 and sorted(every.values()).count("0") == 2  # 4 present; absent as often as 1s
 
 
 def test_absent_labels_follow_the_room_frequencies():
@@ -113,19 +118,26 @@ def test_attributes_nearest_relations_location(scene):
     objects, rng = scene.furniture, np.random.default_rng(0)
     attributes = _answers(attribute_questions(objects, CFG, rng))
     assert attributes["What kind of furniture is the lamp? Answer with its category."] == "lights"
-    assert attributes["Which is taller, the table or the lamp?"] == "table"
-    assert "Which is taller, the bed or the lamp?" not in attributes  # 5 cm apart: a tie
+    taller = {frozenset(qa.labels): qa.answer for qa in attribute_questions(objects, CFG, rng)
+              if qa.kind == "taller"}
+    assert taller[frozenset({"table", "lamp"})] == "table" and taller[frozenset({"table", "bed"})] == "table"
+    assert frozenset({"bed", "lamp"}) not in taller  # 5 cm apart: a tie
     assert not any("chair" in q for q in attributes)  # two chairs: "the chair" is ambiguous
     assert _answers(nearest_questions(objects, CFG)) == {
         "Which object is nearest to the bed?": "chair", "Which object is nearest to the table?": "lamp",
         "Which object is nearest to the lamp?": "table"}
-    relations = _answers(relation_questions(objects, CFG, rng))
-    side = "Seen from the south wall, is the {} to the left or to the right of the {}?"
-    assert relations[side.format("bed", "table")] == "left"
-    assert relations[side.format("lamp", "bed")] == "right"
-    assert relations["Is the lamp on top of the table?"] == "yes"
-    assert list(relations.values()).count("yes") == list(relations.values()).count("no") == 1
-    assert not any("table to the left" in q and "lamp?" in q for q in relations)  # overlapping in x
+    relations = relation_questions(objects, CFG, rng)
+    sides = {qa.labels: qa.answer for qa in relations if qa.kind == "side"}
+    # bed x [-1.5, -0.5] is left of the table [0.8, 1.6] and the lamp [1.0, 1.3]; whichever way asked
+    assert sides == {("bed", "table"): "left", ("lamp", "bed"): "right"} or \
+        {("table", "bed"): "right", ("lamp", "bed"): "right"} == sides or \
+        {("bed", "table"): "left", ("bed", "lamp"): "left"} == sides or \
+        {("table", "bed"): "right", ("bed", "lamp"): "left"} == sides
+    assert sorted(sides.values()) == ["left", "right"]  # two pairs: one of each answer
+    assert not any(set(k) == {"table", "lamp"} for k in sides)  # overlapping in x
+    answers = _answers(relations)
+    assert answers["Is the lamp on top of the table?"] == "yes"
+    assert list(answers.values()).count("yes") == list(answers.values()).count("no") == 1
     location = location_questions(objects, room_bounds(scene), CFG)
     answers = {qa.question.split("?")[0]: qa.answer for qa in location}
     quarter = "In which quarter of the room is the bed: north-east, north-west, south-east or south-west"
@@ -141,6 +153,13 @@ def test_jsonl_roundtrip_and_errors(tmp_path):
     assert read_jsonl(path) == records
     assert [p.name for p in tmp_path.iterdir()] == ["d.jsonl"]  # no temporary file left behind
     lines = path.read_text().splitlines()
+    old = json.dumps({"scene": "s", "type": "count", "question": "q", "answer": "2", "frame": None})
+    path.write_text(old + "\n")  # a line written before wording families: family 0
+    assert read_jsonl(path) == [QARecord("s", "count", "q", "2", family=0)]
+    ego = QARecord("s", "ego_relation", "Seen from this view, is the bed left or right of the desk?", "left",
+                   frame="f3", family=2)
+    write_jsonl(path, [ego])
+    assert read_jsonl(path) == [ego] and ego.stage == 2
     bad_cases = {
         "{not json": "d.jsonl:2: ",
         json.dumps({"scene": "s", "type": "count", "question": "q"}): "d.jsonl:2: .*answer",
@@ -148,6 +167,10 @@ def test_jsonl_roundtrip_and_errors(tmp_path):
         json.dumps({"scene": "s", "type": "caption", "question": "q", "answer": "a"}): "d.jsonl:2: .*frame",
         json.dumps({"scene": "s", "type": "count", "question": "q", "answer": "a", "x": 1}):
             "d.jsonl:2: unknown",
+        json.dumps({"scene": "s", "type": "ego_relation", "question": "q", "answer": "left"}):
+            "d.jsonl:2: .*needs frame",
+        json.dumps({"scene": "s", "type": "count", "question": "q", "answer": "a", "family": "1"}):
+            "d.jsonl:2: family",
         "[1, 2]": "d.jsonl:2: expected a JSON object",
     }
     for line, message in bad_cases.items():

@@ -30,7 +30,7 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
-FIELDS = ("scene", "type", "question", "answer", "frame")
+FIELDS = ("scene", "type", "question", "answer", "frame", "family")
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20) | st.sampled_from(TYPES),
     lambda inner: st.lists(inner, max_size=4)
@@ -41,9 +41,10 @@ json_values = st.recursive(
 records = st.fixed_dictionaries(
     {"scene": st.text(min_size=1, max_size=12), "type": st.sampled_from(TYPES),
      "question": st.text(min_size=1, max_size=40), "answer": st.text(min_size=1, max_size=12)},
-    optional={"frame": st.none() | st.text(max_size=8)},
+    optional={"frame": st.none() | st.text(max_size=8), "family": st.integers(-1, 6) | st.booleans()},
 )
-"""Dicts shaped like a record, some valid (a caption needs a frame, other types none)."""
+"""Dicts shaped like a record, some valid (captions and egocentric questions need a frame, other
+types none; a wording family is 0 for captions, below the number of families otherwise)."""
 hostile_lines = st.one_of(
     st.integers(1, 120_000).map(lambda depth: "[" * depth + "]" * depth),  # deep nesting (issue 18)
     st.integers(1, 60_000).map(lambda depth: '{"a":' * depth + "1" + "}" * depth),
@@ -110,4 +111,4 @@ def test_valid_records_round_trip_and_invalid_ones_are_named(folder, rows):
         return
     write_jsonl(path, expected)
     assert read_jsonl(path) == expected
-    assert [asdict(r) for r in read_jsonl(path)] == [{"frame": None, **row} for row in rows]
+    assert [asdict(r) for r in read_jsonl(path)] == [{"frame": None, "family": 0, **row} for row in rows]

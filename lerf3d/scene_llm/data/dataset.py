@@ -3,12 +3,15 @@
 A dataset folder holds::
 
     scenes.json            scene name -> capture folder (relative to this file) and split
-    stage1_<split>.jsonl   frame captions: {"scene", "type": "caption", "question", "answer", "frame"}
-    stage2_<split>.jsonl   scene instructions: {"scene", "type", "question", "answer", "frame": null}
+    stage1_<split>.jsonl   frame captions: {"scene", "type": "caption", "question", "answer", "frame",
+                           "family": 0}
+    stage2_<split>.jsonl   scene instructions: {"scene", "type", "question", "answer", "frame", "family"}
+                           ("frame" is the view of an "ego_relation" question, null otherwise)
 
 Splits are by scene: a scene's captions and questions all sit in one split, so validation and test
-rooms are never seen in training. Everything is deterministic from the seed; files are written
-atomically.
+rooms are never seen in training. The held-out wording family (:mod:`.wording`) is never written
+into the training split; validation and test questions are spread over every family. Everything is
+deterministic from the seed; files are written atomically.
 """
 
 from __future__ import annotations
@@ -23,9 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from lerf3d.atomic import atomic_path, write_json_atomic
 from lerf3d.ground_truth import GroundTruth, load_ground_truth
+from lerf3d.scene_llm.data.balance import AnswerStats, answer_distribution
+from lerf3d.scene_llm.data.egocentric import View, capture_views, ego_relation_questions
 from lerf3d.scene_llm.data.questions import (
     CAPTION_PROMPT,
     TYPES,
@@ -33,6 +39,16 @@ from lerf3d.scene_llm.data.questions import (
     frame_caption,
     scene_questions,
 )
+from lerf3d.scene_llm.data.wording import (
+    ALL_FAMILIES,
+    NUM_FAMILIES,
+    TRAIN_FAMILIES,
+    is_held_out_wording,
+    with_families,
+)
+
+FRAME_TYPES = ("caption", "ego_relation")
+"""Record types asked from a frame (they carry its name); every other type takes none."""
 
 SPLITS = ("train", "val", "test")
 """Dataset splits, in this order everywhere."""
@@ -54,7 +70,11 @@ class QARecord:
     answer: str
     """Target answer."""
     frame: str | None = None
-    """Frame name for captions (stage 1, egocentric tokens); None for scene questions."""
+    """Frame name for captions and egocentric questions (trained with that frame's egocentric
+    tokens); None for scene questions."""
+    family: int = 0
+    """Wording family of the question (:mod:`lerf3d.scene_llm.data.wording`); 0 for captions and
+    for files written before families (a line without the key)."""
 
     def __post_init__(self) -> None:
         for name in ("scene", "type", "question", "answer"):
@@ -63,11 +83,16 @@ class QARecord:
                 raise ValueError(f"{name} must be a non-empty string, got {value!r}")
         if self.type not in TYPES:
             raise ValueError(f"type must be one of {TYPES}, got {self.type!r}")
-        if (self.type == "caption") != (self.frame is not None):
-            raise ValueError(f"a {self.type!r} record {'needs' if self.type == 'caption' else 'takes no'} "
+        needs_frame = self.type in FRAME_TYPES
+        if needs_frame != (self.frame is not None):
+            raise ValueError(f"a {self.type!r} record {'needs' if needs_frame else 'takes no'} "
                              f"frame (got {self.frame!r})")
         if self.frame is not None and not isinstance(self.frame, str):
             raise ValueError(f"frame must be a string or null, got {self.frame!r}")
+        families = 1 if self.type == "caption" else NUM_FAMILIES
+        if type(self.family) is not int or not 0 <= self.family < families:
+            raise ValueError(f"family of a {self.type!r} record must be an integer in [0, {families}), "
+                             f"got {self.family!r}")
 
     @property
     def stage(self) -> int:
@@ -178,6 +203,9 @@ class DatasetConfig:
     balance_labels: bool = True
     """Draw absent labels in proportion to how many rooms hold them (see :func:`generate_dataset`);
     False: uniformly from the vocabulary."""
+    egocentric: bool = True
+    """Ask left/right from views of each room (reads each capture's poses next to its
+    ``ground_truth.json``); False: scene-frame questions only."""
 
     def __post_init__(self) -> None:
         for name in ("val_fraction", "test_fraction"):
@@ -209,6 +237,8 @@ class DatasetSummary:
     """Scene name -> entry."""
     counts: dict[str, dict[str, int]]
     """Split -> record type -> number of records."""
+    answers: dict[str, dict[str, AnswerStats]]
+    """Split -> stage-2 record type -> its answer distribution (:func:`answer_distribution`)."""
 
 
 def scene_rng(seed: int, scene: str) -> np.random.Generator:
@@ -217,15 +247,21 @@ def scene_rng(seed: int, scene: str) -> np.random.Generator:
 
 
 def scene_records(truth: GroundTruth, vocabulary: Sequence[str], config: DatasetConfig,
-                  weights: Mapping[str, float] | None = None) -> list[QARecord]:
+                  weights: Mapping[str, float] | None = None, families: Sequence[int] = ALL_FAMILIES,
+                  views: Sequence[View] = ()) -> list[QARecord]:
     """Captions of every masked frame, then the scene's instructions (``weights``: see
-    :func:`lerf3d.scene_llm.data.questions.draw_absent`)."""
+    :func:`lerf3d.scene_llm.data.questions.draw_absent`), then left/right questions from ``views``
+    (:func:`lerf3d.scene_llm.data.egocentric.ego_relation_questions`); questions are spread over the
+    wording ``families``."""
     rng = scene_rng(config.seed, truth.scene)
     records = [QARecord(truth.scene, "caption", CAPTION_PROMPT,
                         frame_caption(truth, name, config.questions.min_pixels), frame=name)
                for name in truth.mask_paths]
-    records += [QARecord(truth.scene, qa.type, qa.question, qa.answer)
-                for qa in scene_questions(truth, vocabulary, config.questions, rng, weights)]
+    qas = scene_questions(truth, vocabulary, config.questions, rng, weights, families)
+    if views:
+        ego = ego_relation_questions(truth.furniture, views, truth.load_mask, config.questions, rng)
+        qas += with_families(ego, families, rng)
+    records += [QARecord(truth.scene, qa.type, qa.question, qa.answer, qa.frame, qa.family) for qa in qas]
     return records
 
 
@@ -245,16 +281,22 @@ def generate_dataset(
     weights = dict(rooms_with) if config.balance_labels else None
     per_file: dict[tuple[int, str], list[QARecord]] = {(s, p): [] for s in (1, 2) for p in SPLITS}
     counts: dict[str, Counter] = {p: Counter() for p in SPLITS}
-    for truth in truths:
+    for truth in tqdm(truths, desc="questions", unit="room", disable=len(truths) < 2):
         split = splits[truth.scene]
-        for record in scene_records(truth, labels, config, weights):
+        families = TRAIN_FAMILIES if split == "train" else ALL_FAMILIES
+        views = capture_views(truth) if config.egocentric else ()
+        for record in scene_records(truth, labels, config, weights, families, views):
             per_file[(record.stage, split)].append(record)
             counts[split][record.type] += 1
+    leaked = [r for r in per_file[(2, "train")] if is_held_out_wording(r)]
+    if leaked:  # the held-out wording must stay unseen, or its score means nothing
+        raise RuntimeError(f"held-out wording in the training split: {leaked[0]}")
     for (stage, split), records in per_file.items():
         write_jsonl(out_dir / f"stage{stage}_{split}.jsonl", records)
     scenes = {t.scene: SceneEntry(t.scene, t.path.parent, splits[t.scene]) for t in truths}
     write_manifest(out_dir, scenes, config.seed, labels)
-    return DatasetSummary(out_dir, scenes, {p: dict(counts[p]) for p in SPLITS})
+    answers = {p: answer_distribution(per_file[(2, p)]) for p in SPLITS}
+    return DatasetSummary(out_dir, scenes, {p: dict(counts[p]) for p in SPLITS}, answers)
 
 
 def write_manifest(out_dir: Path, scenes: dict[str, SceneEntry], seed: int,

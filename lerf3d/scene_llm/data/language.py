@@ -1,4 +1,4 @@
-"""English for generated questions and answers: plurals, articles, lists, and answer matching.
+"""English for generated questions and answers: plurals, articles, verbs, lists, and the answer normaliser.
 
 Kept tiny and rule-based: the labels are the furniture catalogue's lower-case names ("bedside
 table", "chair with cushion", "shelves"), not arbitrary text.
@@ -72,16 +72,83 @@ def join_list(items: Sequence[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def be(label: str) -> str:
+    """"is" for one thing, "are" for a plural-only label ("the slippers are")."""
+    return "are" if is_plural_only(label) else "is"
+
+
+def does(label: str) -> str:
+    """"does" for one thing, "do" for a plural-only label ("do the slippers rest on ...")."""
+    return "do" if is_plural_only(label) else "does"
+
+
+def any_of(label: str) -> str:
+    """"a chair", "an oven", "any slippers": the object of a yes/no question about presence."""
+    return f"any {label}" if is_plural_only(label) else with_article(label)
+
+
+def there_clause(label: str) -> str:
+    """"there is a chair", "there are any slippers" (inside a longer sentence)."""
+    return f"there {be(label)} {any_of(label)}"
+
+
+NUMBER_WORDS_TO_20 = NUMBER_WORDS + ("eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
+                                     "seventeen", "eighteen", "nineteen", "twenty")
+"""Number words the normaliser reads as digits (a model may spell a count out)."""
+
 _PUNCTUATION = re.compile(r"[^\w\s-]")
-_LEADING_ARTICLE = re.compile(r"^(?:the|a|an)\s+")
+_LEADING_ARTICLE = re.compile(r"^(?:the|a|an|some|any)\s+")
+_YES_NO = re.compile(r"^\s*(yes|no)\b\s*(?:[,.!;:]|$|(?=(?:there|it|they|i)\b))", re.IGNORECASE)
+"""A reply that opens with yes or no and then only qualifies it ("Yes, there is.", "no.", "No it isn't");
+"no chairs" is not a "no" (it may answer a count)."""
+_SIDE = re.compile(r"^(?:(?:to|on) (?:the|its) )?(left|right)(?: side| hand side)?(?: of it)?$")
+"""Phrases of a side: "to the left", "on the right side", "left" -> the side."""
+_COMPASS = re.compile(r"^(north|south)[\s-]?(east|west)$")
+"""Quarters written with a space, a hyphen or nothing ("north east", "northeast")."""
+_WALL = re.compile(r"^(north|south|east|west)(?: wall| side)$")
+"""A wall named with the word "wall" ("the north wall" -> "north")."""
 
 
-def normalise_answer(text: str) -> str:
-    """Canonical form for exact-match scoring: lower case, no punctuation, no leading article,
-    single spaces, and number words as digits ("The Chair." == "chair", "Two" == "2")."""
+def _plurals(vocabulary: tuple[str, ...]) -> dict[str, str]:
+    """Plural -> label of a vocabulary, without the plurals that are themselves labels or are shared
+    by two labels (those would be ambiguous)."""
+    labels = set(vocabulary)
+    seen: dict[str, list[str]] = {}
+    for label in vocabulary:
+        seen.setdefault(plural(label), []).append(label)
+    return {form: found[0] for form, found in seen.items() if len(found) == 1 and form not in labels}
+
+
+_PLURAL_CACHE: dict[tuple[str, ...], dict[str, str]] = {}
+
+
+def normalise_answer(text: str, vocabulary: Sequence[str] = ()) -> str:
+    """The one canonical form of an answer, for training targets and exact-match scoring alike.
+
+    Lower case, punctuation dropped (hyphens kept: "north-east"), single spaces, no leading article;
+    number words as digits ("Two" -> "2", "2." -> "2"); a reply opening with yes or no as that word
+    ("Yes, there is." -> "yes"); sides ("to the left" -> "left"), quarters ("north east" ->
+    "north-east") and walls ("the south wall" -> "south"). Given the ``vocabulary`` of object
+    labels, a label's plural is read as the label ("chairs" -> "chair") where no other label claims
+    that form ("shelves" stays a label of its own)."""
+    yes_no = _YES_NO.match(text)
+    if yes_no:
+        return yes_no[1].lower()
     text = _PUNCTUATION.sub(" ", text.lower())
     text = " ".join(text.split())
     text = _LEADING_ARTICLE.sub("", text)
-    if text in NUMBER_WORDS:
-        return str(NUMBER_WORDS.index(text))
+    if text in NUMBER_WORDS_TO_20:
+        return str(NUMBER_WORDS_TO_20.index(text))
+    if text.isdigit():
+        return str(int(text))  # "02" -> "2"
+    for pattern, form in ((_SIDE, "{0}"), (_COMPASS, "{0}-{1}"), (_WALL, "{0}")):
+        match = pattern.match(text)
+        if match:
+            return form.format(*match.groups())
+    if vocabulary:
+        key = tuple(sorted(set(vocabulary)))
+        if key not in _PLURAL_CACHE:
+            _PLURAL_CACHE.clear()  # one vocabulary at a time in practice: keep the cache small
+            _PLURAL_CACHE[key] = _plurals(key)
+        text = _PLURAL_CACHE[key].get(text, text)
     return text
