@@ -26,16 +26,17 @@ PACKAGED_ENCODER = DEFAULT_IMAGE_TEXT_SPEC
 """The encoder ``lerf3d ask`` uses by default: the only one the packaged weights may be trained on."""
 
 
-def make_rooms(out: Path, count: int, first_seed: int) -> list[Path]:
-    """``count`` demo-preset rooms (existing ones are kept)."""
+def make_rooms(out: Path, count: int, first_seed: int, kind: str = "") -> list[Path]:
+    """``count`` demo-preset rooms of ``kind`` (empty: the generator's any-furniture layout; existing
+    rooms are kept)."""
     from data_tools.config import RoomConfig
     from data_tools.make_room import generate_room
 
     rooms = []
     for seed in range(first_seed, first_seed + count):
-        room = out / f"room_{seed}"
+        room = out / (f"room_{seed}" if not kind else f"{kind.replace(' ', '_')}_{seed}")
         if not (room / "ground_truth.json").is_file():
-            generate_room(RoomConfig.preset("demo", seed=seed), room)
+            generate_room(RoomConfig.preset("demo", seed=seed, room=kind), room)
         rooms.append(room)
     return rooms
 
@@ -75,6 +76,26 @@ def run_readout(args: argparse.Namespace, run: Path, dataset: Path):
         )
 
 
+def report_table(report: dict) -> list[str]:
+    """An evaluation report as markdown lines: methods x question types ("–": not answered), then
+    each method's existence yes-rate and no-rate."""
+    types = sorted(report["counts"])
+    table = [
+        "| method | " + " | ".join(f"{t} ({report['counts'][t]})" for t in types) + " | all |",
+        "|" + "---|" * (len(types) + 2),
+    ]
+    table += [
+        f"| {s['method']} | "
+        + " | ".join(f"{s['per_type'][t]:.2f}" if t in s["per_type"] else "–" for t in types)
+        + f" | {s['overall']:.2f} |"
+        for s in report["scores"]
+    ]
+    rates = [f"{s['method']} {s['exists_yes']:.2f} / {s['exists_no']:.2f}" for s in report["scores"]
+             if s.get("exists_yes") is not None and s.get("exists_no") is not None]
+    return table + (["", "Existence, yes-rate on present objects / no-rate on absent ones: " + "; ".join(rates)]
+                    if rates else [])
+
+
 def card_text(args: argparse.Namespace, run: Path, dataset: Path) -> str:
     """The model card: data, features, training, evaluation, and the command that rebuilds it."""
     from lerf3d.scene_llm.data.dataset import load_manifest
@@ -88,17 +109,9 @@ def card_text(args: argparse.Namespace, run: Path, dataset: Path) -> str:
         s: sorted(n for n, e in load_manifest(dataset).items() if e.split == s) for s in ("train", "test")
     }
     logs = {k: read_log(run / f"stage{k}" / "log.jsonl") for k in (1, 2)}
-    types = sorted(report["counts"])
-    table = [
-        "| method | " + " | ".join(f"{t} ({report['counts'][t]})" for t in types) + " | all |",
-        "|" + "---|" * (len(types) + 2),
-    ]
-    table += [
-        f"| {s['method']} | "
-        + " | ".join(f"{s['per_type'][t]:.2f}" for t in types)
-        + f" | {s['overall']:.2f} |"
-        for s in report["scores"]
-    ]
+    table = report_table(report)
+    layout_path = run / "eval_layout.json"
+    layout = report_table(json.loads(layout_path.read_text())) if layout_path.is_file() else None
     scale = record.settings.world_scale if record else "?"
     seeds = f"{args.first_seed}..{args.first_seed + args.rooms - 1}"
     losses = (logs[1][-1]["loss"], logs[2][-1]["loss"])
@@ -116,15 +129,18 @@ on {", ".join(config["stage2"]["lora"]["target_modules"])}). Weights stored as f
   packaged `lerf3d:tiny` image-text tower (weights digest after `#`), at {scale} m.
   Other tower weights give other features: `lerf3d ask` refuses them rather than answer noise.
 - **Tokens**: one per furniture segment (room shell removed, items on surfaces split off), at most
-  {config["tokens"]["segments"]["max_tokens"]}, west to east; each carries its feature, room-relative
-  centre (+ Fourier features), extent and colour; the projector starts from a bridge fitted on text
+  {config["tokens"]["segments"]["max_tokens"]}, west to east (left to right for a view's egocentric
+  tokens); each carries its feature, room-relative centre (+ Fourier features), extent, colour
+  {"and confidence " if config["encoding"].get("confidence") else ""}{"and is preceded by its identifier `<objK>` " if config.get("identifiers") else ""}; the projector starts from a bridge fitted on text
   ({bridge_text(config)}).
 - **Object names**: `vocabulary.json` lists the names of the training data (the label bridge's labels);
   `lerf3d ask --explain` names each token by the nearest of them.
 - **Data**: {len(splits["train"])} generated rooms for training, {len(splits["test"])} held out for the test
   (generator `demo` preset, seeds {seeds}); questions from their ground truth
   (`python -m data_tools.qa_generate`): counting (absent labels too), existence (balanced per label),
-  category/taller, nearest object, left/right seen from the south wall, on top of, quarter / nearest wall.
+  category/taller, nearest object, left/right seen from the south wall and seen from a view
+  (egocentric), on top of, quarter / nearest wall; answers balanced per type, five wordings per type,
+  one of them never used in training (the "held-out wording" rows).
 - **Training**: stage 1 {len(logs[1])} steps (projector, frame captions; final loss {losses[0]:.3f}),
   stage 2 {len(logs[2])} steps (projector + LoRA, scene questions; final loss {logs[2][-1]["loss"]:.3f}),
   batch {config["stage2"]["batch_size"]}, {train_minutes:.0f} min of optimisation steps on 2 CPU cores.
@@ -132,7 +148,7 @@ on {", ".join(config["stage2"]["lora"]["target_modules"])}). Weights stored as f
   scene tokens or adapters; majority: the commonest training answer per type / per question text):
 
 {chr(10).join(table)}
-
+{layout_text(args, layout)}
 Limits: counting and existence rest on how many of a room's objects get a token whose nearest
 label is right ({tokens.labels_named} of the {tokens.labels_present} labels of the held-out rooms: small
 tabletop items fuse to a handful of points, and the `lerf3d:tiny` tower confuses near-duplicate
@@ -145,8 +161,26 @@ walls must run along the world x/y axes for the shell removal.
 Rebuild (the training about {train_minutes:.0f} min on 2 CPU cores, plus generating the rooms, their
 features and the evaluation):
 
-    python -m data_tools.scene_llm_demo --rooms {args.rooms} --first-seed {args.first_seed}{steps}
+    python -m data_tools.scene_llm_demo --rooms {args.rooms} --first-seed {args.first_seed}{steps} \\
+        --layout-kind "{args.layout_kind}" --layout-rooms {args.layout_rooms} --layout-first-seed {args.layout_first_seed}
 """
+
+
+def layout_text(args: argparse.Namespace, table: list[str] | None) -> str:
+    """The card's paragraph on the rooms of a layout never trained on."""
+    if table is None:
+        return ""
+    seeds = f"{args.layout_first_seed}..{args.layout_first_seed + args.layout_rooms - 1}"
+    return (f"\nOn {args.layout_rooms} rooms of another layout, never used for training or tuning (the generator's "
+            f"`{args.layout_kind}` room kind, `demo` preset, seeds {seeds}; majority baselines from the "
+            f"training set's answers):\n\n" + "\n".join(table) + "\n")
+
+
+def _parsed(add_arguments, argv: list[str]) -> argparse.Namespace:
+    """``argv`` parsed by a ``lerf3d`` sub-command's own argument declarations."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,6 +197,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps1", type=int, help="stage-1 steps (default: the demo preset's)")
     parser.add_argument("--steps2", type=int, help="stage-2 steps (default: the demo preset's)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--layout-kind", default="bedroom",
+                        help="room kind of the evaluation-only rooms of another layout")
+    parser.add_argument("--layout-rooms", type=int, default=6, help="evaluation-only rooms of that layout (0: none)")
+    parser.add_argument("--layout-first-seed", type=int, default=901, help="seed of the first such room")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a setting of the demo preset (lerf3d llm-train --set)")
     parser.add_argument("--export", type=Path, default=DEFAULT_RUN, help="where the shipped weights go")
     parser.add_argument("--no-export", action="store_true", help="stop after the evaluation")
     args = parser.parse_args(argv)
@@ -182,27 +222,28 @@ def main(argv: list[str] | None = None) -> int:
         generate_dataset(
             rooms, dataset, DatasetConfig(seed=0, val_fraction=0.0, test_fraction=0.2), catalogue_labels()
         )
+    layout = args.out / "layout_dataset"
+    if args.layout_rooms:
+        layout_rooms = make_rooms(args.rooms_dir or args.out / "rooms", args.layout_rooms, args.layout_first_seed,
+                                  args.layout_kind)
+        if not (layout / "scenes.json").is_file():
+            generate_dataset(layout_rooms, layout, DatasetConfig(seed=0, only_split="test"), catalogue_labels())
     prepare.prepare_dataset(dataset, prepare.PrepareConfig(encoder=args.encoder))
-    train_args = argparse.Namespace(
-        dataset=dataset,
-        out=run,
-        preset="demo",
-        stages=[1, 2],
-        llm=None,
-        steps1=args.steps1,
-        steps2=args.steps2,
-        batch_size=None,
-        full=False,
-        quiet=False,
-    )
-    train.run(train_args)
-    report = run / "eval_test.json"
-    if not report.is_file() or report.stat().st_mtime < (run / "stage2" / "projector.pt").stat().st_mtime:
-        evaluate.run(
-            argparse.Namespace(
-                run=run, dataset=dataset, split="test", limit=None, no_baselines=False, out=None, device="cpu"
-            )
-        )
+    if args.layout_rooms:
+        prepare.prepare_dataset(layout, prepare.PrepareConfig(encoder=args.encoder))
+    from lerf3d.scene_llm.commands import add_eval_arguments, add_train_arguments
+
+    train_argv = [str(dataset), "--out", str(run), "--preset", "demo"]
+    train_argv += [f"--steps{k}={v}" for k, v in ((1, args.steps1), (2, args.steps2)) if v is not None]
+    train_argv += [f"--set={item}" for item in args.set]
+    train.run(_parsed(add_train_arguments, train_argv))
+    evaluations = [("eval_test.json", dataset, [])]
+    if args.layout_rooms:
+        evaluations.append(("eval_layout.json", layout, ["--train-dataset", str(dataset)]))
+    for name, data, extra in evaluations:
+        report = run / name
+        if not report.is_file() or report.stat().st_mtime < (run / "stage2" / "projector.pt").stat().st_mtime:
+            evaluate.run(_parsed(add_eval_arguments, [str(run), str(data), "--out", str(report), *extra]))
     if not args.no_export:
         written = export_run(run, args.export, card_text(args, run, dataset))
         size = sum(p.stat().st_size for p in written)

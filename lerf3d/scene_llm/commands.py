@@ -106,6 +106,11 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="test", choices=["train", "val", "test"])
     parser.add_argument("--limit", type=positive_int_arg, help="evaluate the first N questions only")
     parser.add_argument("--no-baselines", action="store_true", help="score the run only")
+    parser.add_argument(
+        "--train-dataset", type=Path, default=None,
+        help="dataset whose training questions give the majority baselines (default: DATASET's own; "
+        "give the run's training set when DATASET is an evaluation-only set)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="report JSON (default: RUN/eval_<split>.json)")
     parser.add_argument("--device", default="cpu", help="torch device")
 

@@ -31,7 +31,8 @@ from lerf3d.scene_llm.train.loop import config_from_args
 from lerf3d.typed_config import ConfigError, apply_overrides
 
 # The presets as they were written in Python before they became TOML files (spelled out here, not
-# read from the files, so that a changed value in a file fails this test).
+# read from the files, so that a changed value in a file fails this test); "demo" has since gained
+# object identifiers and token confidence.
 EXPECTED = {
     "tiny": SceneLLMConfig(
         llm=LLMConfig(name="tiny-random", tiny=TinyLlamaConfig(hidden_size=48, num_layers=2)),
@@ -43,7 +44,9 @@ EXPECTED = {
     ),
     "demo": SceneLLMConfig(
         projector_hidden=256,
-        encoding=TokenEncoding(room_relative=True, fourier_bands=2, extents=True, include_rgb=True),
+        identifiers=True,
+        encoding=TokenEncoding(room_relative=True, fourier_bands=2, extents=True, include_rgb=True,
+                               confidence=True),
         bridge=BridgeConfig(enabled=True, kind="labels", slots=4),
         tokens=TokenConfig(mode="segment", segments=SegmentConfig(max_tokens=24)),
         stage1=StageConfig(steps=120, batch_size=8, projector_lr=1e-3, warmup_steps=5, checkpoint_every=20),

@@ -206,8 +206,13 @@ class DatasetConfig:
     egocentric: bool = True
     """Ask left/right from views of each room (reads each capture's poses next to its
     ``ground_truth.json``); False: scene-frame questions only."""
+    only_split: str | None = None
+    """Put every scene in this split (e.g. "test": an evaluation-only set of rooms from another
+    layout); None: split by the fractions above."""
 
     def __post_init__(self) -> None:
+        if self.only_split is not None and self.only_split not in SPLITS:
+            raise ValueError(f"only_split must be one of {SPLITS} or None, got {self.only_split!r}")
         for name in ("val_fraction", "test_fraction"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
@@ -275,7 +280,10 @@ def generate_dataset(
     guess from the question text is near chance."""
     out_dir = Path(out_dir)
     truths = [load_ground_truth(room) for room in rooms]
-    splits = split_scenes([t.scene for t in truths], config.val_fraction, config.test_fraction, config.seed)
+    if config.only_split is not None:
+        splits = {t.scene: config.only_split for t in truths}
+    else:
+        splits = split_scenes([t.scene for t in truths], config.val_fraction, config.test_fraction, config.seed)
     labels = sorted(set(vocabulary) | {o.label for t in truths for o in t.furniture})
     rooms_with = Counter(label for t in truths for label in {o.label for o in t.furniture})
     weights = dict(rooms_with) if config.balance_labels else None

@@ -9,6 +9,9 @@ Methods compared on the same questions (all scored by ``normalise_answer`` equal
 - ``majority-type``: the most common training answer of the question's type;
 - ``majority-question``: the most common training answer of the exact question text (falls back to
   the type's) — the strongest blind baseline: it knows e.g. that "is there a piano?" is usually "no";
+- ``scene-llm, trained wordings`` / ``scene-llm, held-out wording``: the model on the questions
+  phrased as in training and on the wording family no training question used
+  (:mod:`lerf3d.scene_llm.data.wording`);
 - ``object-readout``: no LLM: count, existence and nearest answered straight from the object tokens
   (:mod:`lerf3d.scene_llm.use.readout`), so the table shows what the LLM adds to the object layer.
 
@@ -35,6 +38,7 @@ from lerf3d.atomic import write_json_atomic
 from lerf3d.preflight import check_output_path
 from lerf3d.scene_llm.data.dataset import QARecord, load_manifest, load_split
 from lerf3d.scene_llm.data.language import normalise_answer
+from lerf3d.scene_llm.data.wording import is_held_out_wording
 from lerf3d.scene_llm.tokens.scenes import TokenStore
 from lerf3d.scene_llm.use.load import LoadedRun, load_scene_llm
 from lerf3d.scene_llm.use.readout import nearest_labels, readout_answer
@@ -85,18 +89,21 @@ class EvalReport:
         return "\n".join([head, rule, *rows, *([""] + rates if rates else [])])
 
 
-def exact_match_scores(method: str, records: Sequence[QARecord], predictions: Sequence[str | None]) -> MethodScore:
+def exact_match_scores(method: str, records: Sequence[QARecord], predictions: Sequence[str | None],
+                       vocabulary: Sequence[str] = ()) -> MethodScore:
     """Accuracy per type; a ``None`` prediction means the method does not answer that question (it
-    is left out, and a type with no answered question is left out of ``per_type``)."""
+    is left out, and a type with no answered question is left out of ``per_type``). Answers match
+    after ``normalise_answer`` (with ``vocabulary``, a label's plural reads as the label)."""
     hits: dict[str, list[bool]] = defaultdict(list)
     exists: dict[str, list[bool]] = defaultdict(list)
     for record, prediction in zip(records, predictions, strict=True):
         if prediction is None:
             continue
-        right = normalise_answer(prediction) == normalise_answer(record.answer)
+        expected = normalise_answer(record.answer, vocabulary)
+        right = normalise_answer(prediction, vocabulary) == expected
         hits[record.type].append(right)
         if record.type == "exists":
-            exists[normalise_answer(record.answer)].append(right)
+            exists[expected].append(right)
     per_type = {t: sum(h) / len(h) for t, h in hits.items()}
     answered = sum(len(h) for h in hits.values())
     overall = sum(sum(h) for h in hits.values()) / max(1, answered)
@@ -148,32 +155,49 @@ def base_llm_context(run: LoadedRun):
 
 
 def evaluate_run(run_dir: str | Path, dataset_dir: str | Path, split: str = "test", limit: int | None = None,
-                 baselines: bool = True, device: str = "cpu") -> EvalReport:
-    """Score the run's latest stage on stage-2 questions of ``split`` (see the module docstring)."""
+                 baselines: bool = True, device: str = "cpu", train_dataset: str | Path | None = None) -> EvalReport:
+    """Score the run's latest stage on stage-2 questions of ``split`` (see the module docstring); the
+    majority baselines count the training answers of ``train_dataset`` (default: ``dataset_dir``)."""
     dataset_dir = Path(dataset_dir)
     records = load_split(dataset_dir, 2, split)[:limit]
     if not records:
         raise ValueError(f"{dataset_dir}: no stage-2 questions in split {split!r}")
     run = load_scene_llm(run_dir, device=device)
     store = TokenStore.from_dataset(dataset_dir, sorted({r.scene for r in records}), run.config.tokens)
+    vocabulary = _vocabulary(dataset_dir)
     with torch.no_grad():
         predictions = model_predictions(run, records, store, run.config.max_new_tokens)
-        scores = [exact_match_scores("scene-llm", records, predictions)]
+        scores = [exact_match_scores("scene-llm", records, predictions, vocabulary)]
+        held_out = [is_held_out_wording(r) for r in records]
+        if any(held_out) and not all(held_out):
+            for name, keep in (("trained wordings", False), ("held-out wording", True)):
+                chosen = [p if h == keep else None for p, h in zip(predictions, held_out)]
+                scores.append(exact_match_scores(f"scene-llm, {name}", records, chosen, vocabulary))
         if baselines:
             with base_llm_context(run):
                 blind = model_predictions(run, records, None, run.config.max_new_tokens)
-            scores.append(exact_match_scores("text-only", records, blind))
+            scores.append(exact_match_scores("text-only", records, blind, vocabulary))
     if baselines:
-        train = load_split(dataset_dir, 2, "train")
+        train = load_split(Path(train_dataset) if train_dataset is not None else dataset_dir, 2, "train")
         for name, by_question in (("majority-type", False), ("majority-question", True)):
             guesses = majority_predictions(train, records, by_question)
-            scores.append(exact_match_scores(name, records, guesses))
+            scores.append(exact_match_scores(name, records, guesses, vocabulary))
         readout = readout_predictions(run, records, store, dataset_dir, device)
         if readout is not None:
-            scores.append(exact_match_scores("object-readout", records, readout))
+            scores.append(exact_match_scores("object-readout", records, readout, vocabulary))
     examples = [{"question": r.question, "answer": r.answer, "prediction": p}
                 for r, p in zip(records[:12], predictions[:12])]
     return EvalReport(split, dict(Counter(r.type for r in records)), scores, examples)
+
+
+def _vocabulary(dataset_dir: Path) -> list[str]:
+    """The dataset's object names (empty for hand-made datasets without ground truth)."""
+    from lerf3d.scene_llm.data.dataset import load_vocabulary
+
+    try:
+        return load_vocabulary(dataset_dir)
+    except FileNotFoundError:
+        return []
 
 
 def readout_predictions(run: LoadedRun, records: Sequence[QARecord], store: TokenStore, dataset_dir: Path,
@@ -181,14 +205,13 @@ def readout_predictions(run: LoadedRun, records: Sequence[QARecord], store: Toke
     """The object readout's answers (None where it does not answer); None when the dataset records no
     feature encoder (hand-made features) or no vocabulary, so the tokens cannot be named."""
     from lerf3d.encoders import build_image_text_encoder
-    from lerf3d.scene_llm.data.dataset import load_vocabulary
     from lerf3d.scene_llm.tokens.prepare import PREPARE_RECORD, load_prepare_config
     from lerf3d.scene_llm.tokens.scenes import FEATURES_DIR
 
     prepared = dataset_dir / FEATURES_DIR / PREPARE_RECORD
     if not prepared.is_file():
         return None
-    vocabulary = load_vocabulary(dataset_dir)
+    vocabulary = _vocabulary(dataset_dir)
     if not vocabulary:
         return None
     encoder = build_image_text_encoder(load_prepare_config(prepared).encoder, device)
@@ -211,7 +234,8 @@ def run(args: argparse.Namespace) -> int:
     out = check_output_path(args.out or args.run / f"eval_{args.split}.json")
     if not args.run.is_dir():
         raise FileNotFoundError(f"{args.run}: no Scene-LLM run folder")
-    report = evaluate_run(args.run, args.dataset, args.split, args.limit, not args.no_baselines, args.device)
+    report = evaluate_run(args.run, args.dataset, args.split, args.limit, not args.no_baselines, args.device,
+                          args.train_dataset)
     write_json_atomic(out, asdict(report))
     print(report.table())
     for example in report.examples:
