@@ -24,16 +24,16 @@ from lerf3d.features.interpolate import level_from_world_scale, sample_pyramid
 from lerf3d.features.pyramid import FeaturePyramid
 from lerf3d.geometry import depth_test, pixel_centres, project
 from lerf3d.query.camera import QueryCamera
-from lerf3d.query.phrases import check_phrases, encode_phrases
+from lerf3d.query.phrases import Phrases, check_phrases, encode_phrases
 from lerf3d.query.relevancy import CANONICAL_NEGATIVES, RelevancyMap
 from lerf3d.query.search import (
     ScaledEmbeddings,
+    SearchConfig,
     check_scales,
     relevancy_streamed,
     scale_search,
     to_relevancy_maps,
 )
-from lerf3d.query.searcher import SearchConfig
 
 SPLAT_RADIUS = 1
 """Each point covers the (2r+1)^2 pixels around its projection in the z-buffer, so a fused set a
@@ -41,16 +41,16 @@ little sparser than the pixels leaves no holes; the nearest point wins where foo
 
 
 def _answer(
-    embeddings_at, scales: tuple[float, ...], encoder: ImageTextEncoder, phrases: Sequence[str],
-    negatives: Sequence[str], search: SearchConfig, shape: tuple[int, int],
+    embeddings_at, scales: tuple[float, ...], encoder: ImageTextEncoder, phrases: Phrases,
+    negatives: Phrases, search: SearchConfig, shape: tuple[int, int],
 ) -> list[RelevancyMap]:
-    cleaned = check_phrases(phrases)
-    positives = encode_phrases(encoder, cleaned)
+    """The scale search over embeddings streamed one scale at a time, for phrases checked by ``maps``."""
+    positives = encode_phrases(encoder, phrases)
     negative = encode_phrases(encoder, negatives, what="negative phrase")
     per_scale = relevancy_streamed(embeddings_at, scales, positives, negative, search.temperature,
                                    search.row_chunk)
     values, index = scale_search(per_scale, search.quantile)
-    return to_relevancy_maps(values, index, scales, cleaned, shape)
+    return to_relevancy_maps(values, index, scales, phrases, shape)
 
 
 class PyramidScorer:
@@ -67,6 +67,7 @@ class PyramidScorer:
 
     def maps(self, camera: QueryCamera, phrases: Sequence[str],
              negatives: Sequence[str] = CANONICAL_NEGATIVES) -> list[RelevancyMap]:
+        phrases, negatives = check_phrases(phrases), check_phrases(negatives, "negative phrase")
         if camera.name not in self.pyramids:
             raise KeyError(f"no crop pyramid for view {camera.name!r}")
         if camera.depth is None:
@@ -165,6 +166,7 @@ class PointFusionScorer:
 
     def maps(self, camera: QueryCamera, phrases: Sequence[str],
              negatives: Sequence[str] = CANONICAL_NEGATIVES) -> list[RelevancyMap]:
+        phrases, negatives = check_phrases(phrases), check_phrases(negatives, "negative phrase")
         index = nearest_point_map(self.xyz, camera, self.radius)
         seen = (index >= 0)[:, None]  # (H*W, 1)
         safe = index.clamp_min(0)
