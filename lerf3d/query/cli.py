@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from lerf3d.preflight import positive_float_arg, positive_int_arg
-from lerf3d.query.options import DEFAULT_VIDEO_FRAMES, DEFAULT_VIDEO_SIZE
+from lerf3d.query.options import DEFAULT_VIDEO_FRAMES, DEFAULT_VIDEO_SIZE, RENDER_PATHS
 
 
 def add_scene_options(parser: argparse.ArgumentParser) -> None:
@@ -76,7 +76,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     render = sub.add_parser("render", help="an orbit video of relevancy heat maps")
     add_scene_options(render)
     render.add_argument("--phrase", action="append", required=True, help="text query (repeatable: side by side)")
-    render.add_argument("--path", default="orbit", help="camera path (orbit)")
+    render.add_argument("--path", choices=RENDER_PATHS, default="orbit",
+                        help="camera path: orbit, a circle around the scene looking at its centre (the only one)")
     render.add_argument("--frames", type=positive_int_arg, default=DEFAULT_VIDEO_FRAMES, help="number of frames")
     render.add_argument("--size", type=_size, default=DEFAULT_VIDEO_SIZE, help="WIDTHxHEIGHT of the frames")
     render.add_argument("--fps", type=positive_float_arg, default=24.0, help="frames per second")

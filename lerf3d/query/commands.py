@@ -20,7 +20,7 @@ from lerf3d.preflight import check_output_path
 from lerf3d.query.camera import QueryCamera, check_render_size, load_pose_file, orbit_cameras
 from lerf3d.query.export import RegionBox, RegionConfig, top_region, write_region_json, write_relevancy_ply
 from lerf3d.query.media import check_video_output, phrase_stems, write_png, write_video
-from lerf3d.query.options import DEFAULT_VIDEO_FRAMES, DEFAULT_VIDEO_SIZE
+from lerf3d.query.options import DEFAULT_VIDEO_FRAMES, DEFAULT_VIDEO_SIZE, RENDER_PATHS
 from lerf3d.query.overlay import heatmap_overlay, side_by_side
 from lerf3d.query.phrases import Phrases, check_phrases
 from lerf3d.query.relevancy import CANONICAL_NEGATIVES, RelevancyMap
@@ -123,8 +123,8 @@ def run_render(checkpoint: str | Path, phrases: Sequence[str], out: str | Path, 
                fps: float = 24.0, scale: float | None = None, capture: str | Path | None = None,
                device: str = "cpu", image_text: str | None = None) -> Path:
     """``lerf3d render CKPT --phrase P [--phrase Q] --path orbit --out video.mp4|.gif``."""
-    if path != "orbit":
-        raise ValueError(f"--path {path!r}: only 'orbit' is implemented")
+    if path not in RENDER_PATHS:
+        raise ValueError(f"--path {path!r}: only {', '.join(map(repr, RENDER_PATHS))} is implemented")
     phrases = check_phrases(phrases)
     check_video_output(out, fps)  # everything is checked before the checkpoint loads
     check_render_size(*size, "--size")
