@@ -96,15 +96,38 @@ def run_query(checkpoint: str | Path, phrases: Sequence[str], out_dir: str | Pat
 # -- render ----------------------------------------------------------------------------------
 
 
-def render_orbit(scene: QueryScene, phrases: Sequence[str], out: str | Path,
-                 num_frames: int = DEFAULT_VIDEO_FRAMES, size: tuple[int, int] = DEFAULT_VIDEO_SIZE,
+def path_cameras(scene: QueryScene, path: str, num_frames: int, size: tuple[int, int]) -> list[QueryCamera]:
+    """The cameras of a ``--path`` at ``size`` (width, height): ``orbit`` circles the room
+    (:func:`orbit_cameras`); ``frames`` follows the capture's training cameras in capture order,
+    ``num_frames`` of them evenly spaced (every one when there are fewer)."""
+    width, height = size
+    if check_render_path(path) == "orbit":
+        return orbit_cameras(scene.bounds, num_frames, width, height)
+    check_render_size(width, height, "--size")
+    frames = scene.frames("train")
+    if not frames:
+        raise ValueError("--path frames: the capture has no training frames")
+    picks = np.unique(np.linspace(0, len(frames) - 1, num_frames).round().astype(int))
+    return [QueryCamera(frames[i].intrinsics.scaled(width, height), frames[i].camera_to_world, None, frames[i].name)
+            for i in picks]
+
+
+def check_render_path(path: str) -> str:
+    """``path`` when ``lerf3d render`` draws it (:data:`~lerf3d.query.options.RENDER_PATHS`)."""
+    if path not in RENDER_PATHS:
+        raise ValueError(f"--path {path!r}: only {' or '.join(map(repr, RENDER_PATHS))} are drawn")
+    return path
+
+
+def render_video(scene: QueryScene, cameras: Sequence[QueryCamera], phrases: Sequence[str], out: str | Path,
                  fps: float = 24.0, scales: Sequence[float] | None = None) -> Path:
-    """An orbit video of heat maps (phrases side by side). Each phrase's scale is searched once on the
-    first frame (or given) and kept, so the colours do not jump between scales from frame to frame."""
+    """A video of heat maps along ``cameras`` (phrases side by side). Each phrase's scale is searched
+    once on the first frame (or given) and kept, so the colours do not jump between scales from frame
+    to frame."""
     phrases = check_phrases(phrases)
     check_video_output(out, fps)
-    width, height = size
-    cameras = orbit_cameras(scene.bounds, num_frames, width, height)
+    if not cameras:
+        raise ValueError("a video needs at least one camera")
     session = scene.session
     if scales is None:
         scales = [m.scale for m in session.query(cameras[0], phrases, use_cache=False)]
@@ -118,13 +141,19 @@ def render_orbit(scene: QueryScene, phrases: Sequence[str], out: str | Path,
     return write_video(out, frames, fps)
 
 
+def render_orbit(scene: QueryScene, phrases: Sequence[str], out: str | Path,
+                 num_frames: int = DEFAULT_VIDEO_FRAMES, size: tuple[int, int] = DEFAULT_VIDEO_SIZE,
+                 fps: float = 24.0, scales: Sequence[float] | None = None) -> Path:
+    """An orbit video of heat maps (:func:`render_video` along the ``orbit`` path)."""
+    return render_video(scene, path_cameras(scene, "orbit", num_frames, size), phrases, out, fps, scales)
+
+
 def run_render(checkpoint: str | Path, phrases: Sequence[str], out: str | Path, *, path: str = "orbit",
                num_frames: int = DEFAULT_VIDEO_FRAMES, size: tuple[int, int] = DEFAULT_VIDEO_SIZE,
                fps: float = 24.0, scale: float | None = None, capture: str | Path | None = None,
                device: str = "cpu", image_text: str | None = None) -> Path:
-    """``lerf3d render CKPT --phrase P [--phrase Q] --path orbit --out video.mp4|.gif``."""
-    if path not in RENDER_PATHS:
-        raise ValueError(f"--path {path!r}: only {', '.join(map(repr, RENDER_PATHS))} is implemented")
+    """``lerf3d render CKPT --phrase P [--phrase Q] [--path orbit|frames] --out video.mp4|.gif``."""
+    check_render_path(path)
     phrases = check_phrases(phrases)
     check_video_output(out, fps)  # everything is checked before the checkpoint loads
     check_render_size(*size, "--size")
@@ -134,7 +163,7 @@ def run_render(checkpoint: str | Path, phrases: Sequence[str], out: str | Path, 
         raise ValueError(f"--scale must be > 0 m, got {scale}")
     scene = _open(checkpoint, capture, device, image_text)
     scales = None if scale is None else [scale] * len(phrases)
-    return render_orbit(scene, phrases, out, num_frames, size, fps, scales)
+    return render_video(scene, path_cameras(scene, path, num_frames, size), phrases, out, fps, scales)
 
 
 # -- export ----------------------------------------------------------------------------------
