@@ -7,6 +7,7 @@ import torch
 from query_helpers import HashTextEncoder
 
 from lerf3d.query.phrases import Phrases, check_phrases, encode_phrases
+from lerf3d.query.relevancy import CANONICAL_NEGATIVES
 from lerf3d.query.search import ScaledEmbeddings, ScaleSearcher
 
 
@@ -16,6 +17,7 @@ def test_check_phrases_strips_and_returns_checked_phrases():
     assert checked == ("coffee mug", "chair") and list(checked) == ["coffee mug", "chair"]
     assert check_phrases(checked) is checked  # checked where they entered: handed back as they are
     assert check_phrases(checked, "negative phrase") is checked
+    assert check_phrases(CANONICAL_NEGATIVES, "negative phrase") is CANONICAL_NEGATIVES  # checked once, at import
 
 
 @pytest.mark.parametrize("bad, error, message", [
