@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lerf3d.geometry import look_at, project
+from lerf3d.geometry import look_at, project, zbuffer
 from lerf3d.types import Intrinsics, PointSet, SceneBounds
 
 
@@ -13,29 +13,22 @@ def splat_points(
 ) -> np.ndarray:
     """Render ``points`` as (H, W, 3) uint8 from an OpenCV camera; nearest point wins, grey background.
 
-    Points whose normal faces away from the camera are culled, so a room seen from outside shows its
+    Each point covers a (2 ``radius`` - 1)^2 square of pixels (1: its own pixel). Points whose normal faces away from the camera are culled, so a room seen from outside shows its
     inside through the near walls (TSDF normals point out of the surface, into free space).
     """
     import torch
 
+    if radius < 1:
+        raise ValueError(f"radius must be >= 1 (1: each point covers one pixel), got {radius}")
     # float64 points: the projection keeps the precision of the float64 pose
     projection = project(torch.from_numpy(np.asarray(points.xyz, dtype=np.float64)), camera_to_world, intrinsics)
-    front = projection.in_front.numpy()
+    keep = None
     if points.normals is not None:
         to_camera = camera_to_world[:3, 3] - points.xyz
-        front &= np.einsum("nd,nd->n", points.normals, to_camera) > 0
-    u, v = np.floor(projection.pixels.numpy()[front]).astype(np.int64).T
-    z, rgb = projection.depth.numpy()[front], points.rgb[front]
+        keep = torch.from_numpy(np.einsum("nd,nd->n", points.normals, to_camera) > 0)
     h, w = intrinsics.height, intrinsics.width
-    image = np.full((h, w, 3), 0.25, np.float32)
-    # The z-buffer is the order: far to near, so later writes (nearer points) overwrite earlier ones.
-    order = np.argsort(-z)
-    for du in range(-radius + 1, radius):
-        for dv in range(-radius + 1, radius):
-            uu, vv = u[order] + du, v[order] + dv
-            ok = (uu >= 0) & (uu < w) & (vv >= 0) & (vv < h)
-            idx = order[ok]
-            image[vv[ok], uu[ok]] = rgb[idx]
+    index = zbuffer(projection, h, w, radius - 1, keep).numpy().reshape(h, w)
+    image = np.where((index >= 0)[..., None], points.rgb[np.maximum(index, 0)], np.float32(0.25))
     return (np.clip(image, 0, 1) * 255).astype(np.uint8)
 
 

@@ -22,7 +22,7 @@ from jaxtyping import Float, Int
 from lerf3d.encoders.base import ImageTextEncoder
 from lerf3d.features.interpolate import level_from_world_scale, sample_pyramid
 from lerf3d.features.pyramid import FeaturePyramid
-from lerf3d.geometry import depth_test, pixel_centres, project
+from lerf3d.geometry import depth_test, pixel_centres, project, zbuffer
 from lerf3d.query.camera import QueryCamera
 from lerf3d.query.phrases import Phrases, check_phrases, encode_phrases
 from lerf3d.query.relevancy import CANONICAL_NEGATIVES, RelevancyMap
@@ -93,22 +93,7 @@ def nearest_point_map(
 ) -> Int[torch.Tensor, "HW"]:
     """Index of the nearest point covering each pixel (row-major), -1 where none does (a z-buffer)."""
     k = camera.intrinsics
-    projection = project(xyz, camera.camera_to_world, k)
-    col, row = projection.pixels.floor().long().unbind(-1)
-    z = projection.depth
-    ids = torch.arange(len(xyz))
-    pixel_list, depth_list, id_list = [], [], []
-    for dr in range(-radius, radius + 1):
-        for dc in range(-radius, radius + 1):
-            r, c = row + dr, col + dc
-            ok = projection.in_front & (r >= 0) & (r < k.height) & (c >= 0) & (c < k.width)
-            pixel_list.append(r[ok] * k.width + c[ok])
-            depth_list.append(z[ok])
-            id_list.append(ids[ok])
-    pixel, depth, point = torch.cat(pixel_list), torch.cat(depth_list), torch.cat(id_list)
-    nearest = torch.full((k.height * k.width,), float("inf")).scatter_reduce(0, pixel, depth, "amin")
-    wins = depth <= nearest[pixel]
-    return torch.full((k.height * k.width,), -1, dtype=torch.long).scatter(0, pixel[wins], point[wins])
+    return zbuffer(project(xyz, camera.camera_to_world, k), k.height, k.width, radius)
 
 
 def fuse_pyramids(

@@ -36,6 +36,11 @@ def test_splat_radius_covers_the_neighbours_and_culls_backfaces():
     wide = splat_points(points, K, np.eye(4), radius=2)
     covered = (wide == (255, 0, 0)).all(-1)
     assert covered[3:6, 4:7].all() and covered.sum() == 9  # 3 x 3 around pixel (5, 4)
+    # a far point's footprint never covers a nearer point: the nearer one wins its pixel whatever the order
+    near_and_far = _points([[0.0, 0.0, 1.0], [0.2, 0.0, 2.0]], [RED, GREEN])  # pixels (5, 4) and (6, 4)
+    image = splat_points(near_and_far, K, np.eye(4), radius=2)
+    assert tuple(image[4, 5]) == (255, 0, 0) and tuple(image[4, 6]) == (255, 0, 0)
+    assert tuple(image[4, 7]) == (0, 255, 0)  # the far point's footprint beyond the near one's
     facing_away = _points([[0.0, 0.0, 1.0]], [RED], normals=[[0.0, 0.0, 1.0]])  # points away from the camera
     assert not (splat_points(facing_away, K, np.eye(4)) == (255, 0, 0)).all(-1).any()
     facing = _points([[0.0, 0.0, 1.0]], [RED], normals=[[0.0, 0.0, -1.0]])
