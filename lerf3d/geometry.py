@@ -1,4 +1,4 @@
-"""Camera geometry, written once: conventions, frames, pinhole projection, depth-tested visibility,
+"""Camera geometry, written once: conventions, frames, pinhole projection, depth-tested visibility, z-buffers,
 back-projection of depth maps and ``look_at``.
 
 Conventions (also stated in :mod:`lerf3d.types`): a Z-up world in metres; OpenCV cameras (x right,
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from jaxtyping import Bool, Float
+from jaxtyping import Bool, Float, Int
 
 from lerf3d.types import Intrinsics
 
@@ -221,6 +221,36 @@ def visible_mask(
     height, width = depth.shape
     projection = project(xyz, camera_to_world, intrinsics.scaled(width, height))
     return depth_test(projection, depth, tolerance_m, tolerance_rel)
+
+
+def zbuffer(
+    projection: Projection, height: int, width: int, radius: int = 0, keep: Bool[torch.Tensor, " N"] | None = None
+) -> Int[torch.Tensor, "HW"]:
+    """Index of the nearest point covering each pixel of an (height, width) image, row-major; -1 where
+    none does. Every point in front of the camera (and in ``keep``, when given) covers the
+    (2 ``radius`` + 1)^2 pixels around the one it lands in, so a point set a little sparser than the
+    pixels leaves no holes; where footprints overlap the smallest camera z wins."""
+    import torch
+
+    if radius < 0:
+        raise ValueError(f"radius must be >= 0 pixels, got {radius}")
+    col, row = projection.pixels.floor().long().unbind(-1)
+    drawn = projection.in_front if keep is None else projection.in_front & keep
+    ids = torch.arange(len(col), device=col.device)
+    pixel_list, depth_list, id_list = [], [], []
+    for dr in range(-radius, radius + 1):
+        for dc in range(-radius, radius + 1):
+            r, c = row + dr, col + dc
+            ok = drawn & (r >= 0) & (r < height) & (c >= 0) & (c < width)
+            pixel_list.append(r[ok] * width + c[ok])
+            depth_list.append(projection.depth[ok])
+            id_list.append(ids[ok])
+    pixel, depth, point = torch.cat(pixel_list), torch.cat(depth_list), torch.cat(id_list)
+    nearest = torch.full((height * width,), float("inf"), dtype=depth.dtype, device=depth.device)
+    nearest = nearest.scatter_reduce(0, pixel, depth, "amin")
+    wins = depth <= nearest[pixel]
+    out = torch.full((height * width,), -1, dtype=torch.long, device=depth.device)
+    return out.scatter(0, pixel[wins], point[wins])
 
 
 def pixel_centres(height: int, width: int, out_height: int, out_width: int) -> Float[torch.Tensor, "N 2"]:

@@ -1,5 +1,5 @@
 """Camera geometry against hand-computed cases: conventions, look_at, frames, projection, the depth
-test and back-projection."""
+test, back-projection and the z-buffer."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from lerf3d.geometry import (
     to_camera_frame,
     to_world_frame,
     visible_mask,
+    zbuffer,
 )
 from lerf3d.types import Intrinsics
 
@@ -106,6 +107,32 @@ def test_projection_by_hand():
     proj = project(torch.tensor([[3.0, 2.0, 3.0]]), ALONG_X, k)
     torch.testing.assert_close(proj.pixels, torch.tensor([[4.0, 4.0]]))
     torch.testing.assert_close(proj.depth, torch.tensor([2.0]))
+
+
+def test_zbuffer_by_hand():
+    k = Intrinsics(fx=4.0, fy=4.0, cx=2.0, cy=2.0, width=4, height=4)
+    # camera frame = world (identity pose): (x, y, z) lands on (4 x / z + 2, 4 y / z + 2)
+    xyz = torch.tensor([
+        [0.0, 0.0, 2.0],      # 0: pixel (col 2, row 2), far
+        [-0.25, 0.0, 1.0],    # 1: pixel (1, 2), near: its 3x3 footprint covers point 0's pixel
+        [-1.0, -1.0, 2.0],    # 2: pixel (0, 0), far
+        [0.0, 0.0, -1.0],     # 3: behind the camera, never drawn
+    ])
+    proj = project(xyz, np.eye(4), k)
+    alone = zbuffer(proj, 4, 4).reshape(4, 4)
+    expected = torch.full((4, 4), -1)
+    expected[2, 2], expected[2, 1], expected[0, 0] = 0, 1, 2
+    assert torch.equal(alone, expected)
+    wide = zbuffer(proj, 4, 4, radius=1).reshape(4, 4)
+    # point 1 (z = 1) covers rows 1-3, cols 0-2, point 0's own pixel included; point 0 keeps the rest
+    # of its footprint (col 3); point 2's footprint is clipped at the corner and loses row 1 to point 1
+    assert wide[2, 2] == 1 and wide[1:4, 0:3].eq(1).all()
+    assert wide[1:4, 3].eq(0).all()
+    assert wide[0].tolist() == [2, 2, -1, -1]
+    kept = zbuffer(proj, 4, 4, radius=1, keep=torch.tensor([True, False, True, True])).reshape(4, 4)
+    assert kept[2, 2] == 0 and kept[2, 1] == 0 and kept[0, 0] == 2  # point 1 left out
+    with pytest.raises(ValueError, match="radius"):
+        zbuffer(proj, 4, 4, radius=-1)
 
 
 def test_frustum_near_far_and_image_edges():

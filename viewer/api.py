@@ -165,10 +165,10 @@ class ViewerAPI:
                 session = self.scene.session
                 if request.camera is not None:
                     hits = session.cache_stats().hits
-                    answer = session.answer(request.camera, phrases)
+                    answer = session.answer(request.camera, request.phrases)
                     response["view_cached"] = session.cache_stats().hits > hits
                     view_ms = _ms(start)
-                point_maps = session.point_query(self._xyz).query(phrases)
+                point_maps = session.point_query(self._xyz).query(request.phrases)
         except ValueError as err:  # a phrase the text tower cannot take, etc.
             raise RequestError(str(err)) from None
         results = []
@@ -252,7 +252,7 @@ class ViewerAPI:
         start = time.perf_counter()
         try:
             with self.session_lock:
-                (relevancy,) = self.scene.session.point_query(self._xyz).query([request.phrase])
+                (relevancy,) = self.scene.session.point_query(self._xyz).query(request.phrases)
         except ValueError as err:
             raise RequestError(str(err)) from None
         values = relevancy.values.float().cpu().numpy()

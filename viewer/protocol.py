@@ -18,7 +18,7 @@ import numpy as np
 from lerf3d.capture.io import resize_depth_nearest
 from lerf3d.geometry import opengl_to_opencv
 from lerf3d.query.camera import QueryCamera
-from lerf3d.query.phrases import check_phrases
+from lerf3d.query.phrases import Phrases, check_phrases
 from lerf3d.query.relevancy import NEUTRAL_RELEVANCY
 from lerf3d.types import Intrinsics
 from viewer.config import ViewerConfig
@@ -74,7 +74,7 @@ class QueryRequest:
 
     camera: QueryCamera | None
     """The view to answer on; None: points only."""
-    phrases: tuple[str, ...]
+    phrases: Phrases
     """Checked, stripped phrases."""
     mode: str = "pixels"
     """One of QUERY_MODES: "objects" selects whole objects (the scene's objects must be loaded)."""
@@ -84,7 +84,7 @@ class QueryRequest:
 class ObjectsRequest:
     """``POST /api/objects``: the scene's objects with their best labels against a vocabulary."""
 
-    labels: tuple[str, ...] | None
+    labels: Phrases | None
     """Phrases to score every object against; None: the phrases queried so far."""
     top: int
     """Best labels listed per object."""
@@ -94,8 +94,12 @@ class ObjectsRequest:
 class ExportRequest:
     """``POST /api/export``: the per-point relevancy of one phrase as a PLY."""
 
-    phrase: str
-    """The phrase exported."""
+    phrases: Phrases
+    """The phrase exported, checked (one)."""
+
+    @property
+    def phrase(self) -> str:
+        return self.phrases[0]
 
 
 def parse_body(body: bytes) -> dict[str, Any]:
@@ -254,9 +258,10 @@ def preview_camera(camera: QueryCamera, divisor: int) -> QueryCamera:
     return resize_camera(camera, min(width, k.width), min(height, k.height))
 
 
-def parse_phrases(value: Any, config: ViewerConfig, limit: int | None = None) -> tuple[str, ...]:
+def parse_phrases(value: Any, config: ViewerConfig, limit: int | None = None) -> Phrases:
     """``"cup, chair"`` or ``["cup", "chair"]`` -> checked phrases (an empty one is an error), at
-    most ``limit`` of them (default ``config.max_phrases``)."""
+    most ``limit`` of them (default ``config.max_phrases``). Where a viewer request's phrases enter:
+    the session and scorers take the returned :class:`Phrases` without checking them again."""
     if isinstance(value, str):
         value = value.split(",")
     if not isinstance(value, list):
@@ -272,7 +277,7 @@ def parse_phrases(value: Any, config: ViewerConfig, limit: int | None = None) ->
     long = [p for p in phrases if len(p) > config.max_phrase_chars]
     if long:
         raise RequestError(f"phrase {long[0][:40]!r}... is over {config.max_phrase_chars} characters")
-    return tuple(phrases)
+    return phrases
 
 
 def parse_render(
@@ -318,8 +323,7 @@ def parse_export(payload: dict[str, Any], config: ViewerConfig) -> ExportRequest
     phrase = payload["phrase"]
     if not isinstance(phrase, str):
         raise RequestError(f"phrase must be a string, got {type(phrase).__name__}")
-    (checked,) = parse_phrases([phrase], config)
-    return ExportRequest(checked)
+    return ExportRequest(parse_phrases([phrase], config))
 
 
 def parse_chat(payload: dict[str, Any], config: ViewerConfig) -> str:

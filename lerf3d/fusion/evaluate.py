@@ -8,6 +8,7 @@ import numpy as np
 
 from lerf3d.capture.io import load_depth
 from lerf3d.fusion.tsdf import FusionResult
+from lerf3d.geometry import backproject_depth
 from lerf3d.ground_truth import GroundTruth
 from lerf3d.types import Capture
 
@@ -39,11 +40,8 @@ def depth_points(capture: Capture, stride: int = 1) -> np.ndarray:
     for frame in capture.frames:
         depth = load_depth(frame)
         intr = frame.intrinsics.scaled(depth.shape[1], depth.shape[0])
-        v, u = np.nonzero(depth > 0)
-        v, u = v[::stride], u[::stride]
-        z = depth[v, u]
-        cam = np.stack([(u + 0.5 - intr.cx) / intr.fx * z, (v + 0.5 - intr.cy) / intr.fy * z, z], 1)  # (N, 3)
-        out.append(cam @ frame.camera_to_world[:3, :3].T + frame.camera_to_world[:3, 3])
+        world = backproject_depth(depth, intr, frame.camera_to_world)  # (H, W, 3)
+        out.append(world[depth > 0][::stride])  # row-major, like the pixels
     return np.concatenate(out)
 
 

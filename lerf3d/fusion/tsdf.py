@@ -13,6 +13,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from lerf3d.capture.io import load_depth, load_rgb
+from lerf3d.geometry import backproject_depth
 from lerf3d.types import Capture, Frame, PointSet, SceneBounds
 
 # A room-scale default: ~256 voxels across the largest side keeps fusion well under a second per
@@ -101,13 +102,11 @@ def auto_voxel_size(capture: Capture, depth_max: float, max_frames: int = 8) -> 
     for frame in frames:
         depth = load_depth(frame)
         intr = frame.intrinsics.scaled(depth.shape[1], depth.shape[0])
-        v, u = np.nonzero((depth > 0) & (depth < depth_max))
-        if len(u) == 0:
+        valid = (depth > 0) & (depth < depth_max)
+        if not valid.any():
             continue
-        z = depth[v, u]
-        footprints.append(np.median(z) / intr.fy)
-        cam = np.stack([(u + 0.5 - intr.cx) / intr.fx * z, (v + 0.5 - intr.cy) / intr.fy * z, z], axis=1)
-        world = cam @ frame.camera_to_world[:3, :3].T + frame.camera_to_world[:3, 3]
+        footprints.append(np.median(depth[valid]) / intr.fy)
+        world = backproject_depth(depth, intr, frame.camera_to_world)[valid]  # (N, 3)
         lo, hi = np.minimum(lo, world.min(0)), np.maximum(hi, world.max(0))
     if not np.all(np.isfinite(lo)):
         raise ValueError(f"capture {capture.root}: no valid depth below {depth_max} m in any frame")

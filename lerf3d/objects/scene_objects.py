@@ -104,7 +104,8 @@ class SceneObjects:
             raise ValueError(f"these objects carry {self.encoder!r} embeddings; label them with that "
                              f"encoder, not {encoder.name!r}")
         positives = encode_phrases(encoder, cleaned)
-        negative_embeddings = encode_phrases(encoder, negatives, what="negative phrase")
+        negative_embeddings = encode_phrases(encoder, check_phrases(negatives, "negative phrase"),
+                                             what="negative phrase")
         scores = object_relevancy(self.embedding, positives, negative_embeddings)
         return ObjectLabels(tuple(cleaned), scores)
 

@@ -114,11 +114,12 @@ class ObjectScorer:
     def object_scores(
         self, phrases: Sequence[str], negatives: Sequence[str] = CANONICAL_NEGATIVES
     ) -> Float[torch.Tensor, "K P"]:
-        """Relevancy of every object for every phrase."""
+        """Relevancy of every object for every phrase (checked here unless already checked)."""
+        negatives = check_phrases(negatives, "negative phrase")
         key = tuple(negatives)
         if key not in self._negatives:
-            self._negatives[key] = encode_phrases(self.encoder, key, what="negative phrase")
-        positives = encode_phrases(self.encoder, phrases)
+            self._negatives[key] = encode_phrases(self.encoder, negatives, what="negative phrase")
+        positives = encode_phrases(self.encoder, check_phrases(phrases))
         return object_relevancy(self.objects.embedding, positives, self._negatives[key])
 
     def maps(self, camera: QueryCamera, phrases: Sequence[str],

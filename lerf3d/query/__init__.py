@@ -1,7 +1,9 @@
 """lerf3d.query: text queries on a trained scene, their exports, and their evaluation.
 
 - :mod:`~lerf3d.query.relevancy`: LERF relevancy and scale search (pure)
-- :mod:`~lerf3d.query.search`: per-scale embedding stacks and the split (cacheable) relevancy
+- :mod:`~lerf3d.query.phrases`: :func:`check_phrases`, the one phrase check, where phrases enter
+- :mod:`~lerf3d.query.search`: per-scale embedding stacks, the split (cacheable) relevancy and
+  :class:`~lerf3d.query.search.ScaleSearcher`, the scale search every method answers through
 - :mod:`~lerf3d.query.render`: one render of a view at many scales; field embeddings of points
 - :mod:`~lerf3d.query.session`: :class:`QuerySession` (cached view embeddings), :class:`PointQuery`
 - :mod:`~lerf3d.query.camera`: cameras from frames, pose files and orbits

@@ -22,18 +22,18 @@ from jaxtyping import Float, Int
 from lerf3d.encoders.base import ImageTextEncoder
 from lerf3d.features.interpolate import level_from_world_scale, sample_pyramid
 from lerf3d.features.pyramid import FeaturePyramid
-from lerf3d.geometry import depth_test, pixel_centres, project
+from lerf3d.geometry import depth_test, pixel_centres, project, zbuffer
 from lerf3d.query.camera import QueryCamera
-from lerf3d.query.phrases import check_phrases, encode_phrases
+from lerf3d.query.phrases import Phrases, check_phrases, encode_phrases
 from lerf3d.query.relevancy import CANONICAL_NEGATIVES, RelevancyMap
 from lerf3d.query.search import (
     ScaledEmbeddings,
+    SearchConfig,
     check_scales,
     relevancy_streamed,
     scale_search,
     to_relevancy_maps,
 )
-from lerf3d.query.searcher import SearchConfig
 
 SPLAT_RADIUS = 1
 """Each point covers the (2r+1)^2 pixels around its projection in the z-buffer, so a fused set a
@@ -41,16 +41,16 @@ little sparser than the pixels leaves no holes; the nearest point wins where foo
 
 
 def _answer(
-    embeddings_at, scales: tuple[float, ...], encoder: ImageTextEncoder, phrases: Sequence[str],
-    negatives: Sequence[str], search: SearchConfig, shape: tuple[int, int],
+    embeddings_at, scales: tuple[float, ...], encoder: ImageTextEncoder, phrases: Phrases,
+    negatives: Phrases, search: SearchConfig, shape: tuple[int, int],
 ) -> list[RelevancyMap]:
-    cleaned = check_phrases(phrases)
-    positives = encode_phrases(encoder, cleaned)
+    """The scale search over embeddings streamed one scale at a time, for phrases checked by ``maps``."""
+    positives = encode_phrases(encoder, phrases)
     negative = encode_phrases(encoder, negatives, what="negative phrase")
     per_scale = relevancy_streamed(embeddings_at, scales, positives, negative, search.temperature,
                                    search.row_chunk)
     values, index = scale_search(per_scale, search.quantile)
-    return to_relevancy_maps(values, index, scales, cleaned, shape)
+    return to_relevancy_maps(values, index, scales, phrases, shape)
 
 
 class PyramidScorer:
@@ -67,6 +67,7 @@ class PyramidScorer:
 
     def maps(self, camera: QueryCamera, phrases: Sequence[str],
              negatives: Sequence[str] = CANONICAL_NEGATIVES) -> list[RelevancyMap]:
+        phrases, negatives = check_phrases(phrases), check_phrases(negatives, "negative phrase")
         if camera.name not in self.pyramids:
             raise KeyError(f"no crop pyramid for view {camera.name!r}")
         if camera.depth is None:
@@ -92,22 +93,7 @@ def nearest_point_map(
 ) -> Int[torch.Tensor, "HW"]:
     """Index of the nearest point covering each pixel (row-major), -1 where none does (a z-buffer)."""
     k = camera.intrinsics
-    projection = project(xyz, camera.camera_to_world, k)
-    col, row = projection.pixels.floor().long().unbind(-1)
-    z = projection.depth
-    ids = torch.arange(len(xyz))
-    pixel_list, depth_list, id_list = [], [], []
-    for dr in range(-radius, radius + 1):
-        for dc in range(-radius, radius + 1):
-            r, c = row + dr, col + dc
-            ok = projection.in_front & (r >= 0) & (r < k.height) & (c >= 0) & (c < k.width)
-            pixel_list.append(r[ok] * k.width + c[ok])
-            depth_list.append(z[ok])
-            id_list.append(ids[ok])
-    pixel, depth, point = torch.cat(pixel_list), torch.cat(depth_list), torch.cat(id_list)
-    nearest = torch.full((k.height * k.width,), float("inf")).scatter_reduce(0, pixel, depth, "amin")
-    wins = depth <= nearest[pixel]
-    return torch.full((k.height * k.width,), -1, dtype=torch.long).scatter(0, pixel[wins], point[wins])
+    return zbuffer(project(xyz, camera.camera_to_world, k), k.height, k.width, radius)
 
 
 def fuse_pyramids(
@@ -165,6 +151,7 @@ class PointFusionScorer:
 
     def maps(self, camera: QueryCamera, phrases: Sequence[str],
              negatives: Sequence[str] = CANONICAL_NEGATIVES) -> list[RelevancyMap]:
+        phrases, negatives = check_phrases(phrases), check_phrases(negatives, "negative phrase")
         index = nearest_point_map(self.xyz, camera, self.radius)
         seen = (index >= 0)[:, None]  # (H*W, 1)
         safe = index.clamp_min(0)

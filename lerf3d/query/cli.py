@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from lerf3d.preflight import positive_float_arg, positive_int_arg
-from lerf3d.query.options import DEFAULT_VIDEO_FRAMES, DEFAULT_VIDEO_SIZE
+from lerf3d.query.options import DEFAULT_VIDEO_FRAMES, DEFAULT_VIDEO_SIZE, RENDER_PATHS
 
 
 def add_scene_options(parser: argparse.ArgumentParser) -> None:
@@ -73,10 +73,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     query.add_argument("--out", type=Path, required=True, help="output folder for PNGs and a JSON summary")
     query.set_defaults(func=_cmd_query)
 
-    render = sub.add_parser("render", help="an orbit video of relevancy heat maps")
+    render = sub.add_parser("render", help="a video of relevancy heat maps along a camera path")
     add_scene_options(render)
     render.add_argument("--phrase", action="append", required=True, help="text query (repeatable: side by side)")
-    render.add_argument("--path", default="orbit", help="camera path (orbit)")
+    render.add_argument("--path", choices=RENDER_PATHS, default="orbit",
+                        help="camera path: orbit (a circle inside the room, looking across it) or frames "
+                             "(the capture's training cameras, in order)")
     render.add_argument("--frames", type=positive_int_arg, default=DEFAULT_VIDEO_FRAMES, help="number of frames")
     render.add_argument("--size", type=_size, default=DEFAULT_VIDEO_SIZE, help="WIDTHxHEIGHT of the frames")
     render.add_argument("--fps", type=positive_float_arg, default=24.0, help="frames per second")

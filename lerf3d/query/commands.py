@@ -2,6 +2,8 @@
 
 Each ``run_*`` opens the checkpoint into a :class:`QueryScene` and calls the function below it that
 does the work on a scene (what tests and the viewer call directly). Every file is written atomically.
+A ``run_*`` checks its phrases before the checkpoint loads and passes the checked
+:class:`~lerf3d.query.phrases.Phrases` down, so nothing below checks them again.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from lerf3d.preflight import check_output_path
 from lerf3d.query.camera import QueryCamera, check_render_size, load_pose_file, orbit_cameras
 from lerf3d.query.export import RegionBox, RegionConfig, top_region, write_region_json, write_relevancy_ply
 from lerf3d.query.media import check_video_output, phrase_stems, write_png, write_video
-from lerf3d.query.options import DEFAULT_VIDEO_FRAMES, DEFAULT_VIDEO_SIZE
+from lerf3d.query.options import DEFAULT_VIDEO_FRAMES, DEFAULT_VIDEO_SIZE, RENDER_PATHS
 from lerf3d.query.overlay import heatmap_overlay, side_by_side
-from lerf3d.query.phrases import check_phrases
+from lerf3d.query.phrases import Phrases, check_phrases
 from lerf3d.query.relevancy import CANONICAL_NEGATIVES, RelevancyMap
 from lerf3d.query.scene import QueryScene
 from lerf3d.types import PointSet
@@ -83,7 +85,7 @@ def run_query(checkpoint: str | Path, phrases: Sequence[str], out_dir: str | Pat
     """``lerf3d query CKPT PHRASE... --camera train:5 | --pose pose.json --out DIR``."""
     if (camera is None) == (pose is None):
         raise ValueError("give exactly one of --camera (train:I, eval:I or a frame name) and --pose FILE")
-    check_phrases(phrases)
+    phrases = check_phrases(phrases)
     check_output_path(out_dir, folder=True)
     posed = load_pose_file(pose) if pose is not None else None  # a bad pose file fails before loading
     scene = _open(checkpoint, capture, device, image_text)
@@ -94,36 +96,65 @@ def run_query(checkpoint: str | Path, phrases: Sequence[str], out_dir: str | Pat
 # -- render ----------------------------------------------------------------------------------
 
 
-def render_orbit(scene: QueryScene, phrases: Sequence[str], out: str | Path,
-                 num_frames: int = DEFAULT_VIDEO_FRAMES, size: tuple[int, int] = DEFAULT_VIDEO_SIZE,
-                 fps: float = 24.0, scales: Sequence[float] | None = None) -> Path:
-    """An orbit video of heat maps (phrases side by side). Each phrase's scale is searched once on the
-    first frame (or given) and kept, so the colours do not jump between scales from frame to frame."""
-    cleaned = check_phrases(phrases)
-    check_video_output(out, fps)
+def path_cameras(scene: QueryScene, path: str, num_frames: int, size: tuple[int, int]) -> list[QueryCamera]:
+    """The cameras of a ``--path`` at ``size`` (width, height): ``orbit`` circles the room
+    (:func:`orbit_cameras`); ``frames`` follows the capture's training cameras in capture order,
+    ``num_frames`` of them evenly spaced (every one when there are fewer)."""
     width, height = size
-    cameras = orbit_cameras(scene.bounds, num_frames, width, height)
+    if check_render_path(path) == "orbit":
+        return orbit_cameras(scene.bounds, num_frames, width, height)
+    check_render_size(width, height, "--size")
+    frames = scene.frames("train")
+    if not frames:
+        raise ValueError("--path frames: the capture has no training frames")
+    picks = np.unique(np.linspace(0, len(frames) - 1, num_frames).round().astype(int))
+    return [QueryCamera(frames[i].intrinsics.scaled(width, height), frames[i].camera_to_world, None, frames[i].name)
+            for i in picks]
+
+
+def check_render_path(path: str) -> str:
+    """``path`` when ``lerf3d render`` draws it (:data:`~lerf3d.query.options.RENDER_PATHS`)."""
+    if path not in RENDER_PATHS:
+        raise ValueError(f"--path {path!r}: only {' or '.join(map(repr, RENDER_PATHS))} are drawn")
+    return path
+
+
+def render_video(scene: QueryScene, cameras: Sequence[QueryCamera], phrases: Sequence[str], out: str | Path,
+                 fps: float = 24.0, scales: Sequence[float] | None = None) -> Path:
+    """A video of heat maps along ``cameras`` (phrases side by side). Each phrase's scale is searched
+    once on the first frame (or given) and kept, so the colours do not jump between scales from frame
+    to frame."""
+    phrases = check_phrases(phrases)
+    check_video_output(out, fps)
+    if not cameras:
+        raise ValueError("a video needs at least one camera")
     session = scene.session
     if scales is None:
-        scales = [m.scale for m in session.query(cameras[0], cleaned, use_cache=False)]
-    if len(scales) != len(cleaned):
-        raise ValueError(f"{len(scales)} scales for {len(cleaned)} phrases")
+        scales = [m.scale for m in session.query(cameras[0], phrases, use_cache=False)]
+    if len(scales) != len(phrases):
+        raise ValueError(f"{len(scales)} scales for {len(phrases)} phrases")
     frames = []
     for camera in cameras:
-        answer = session.answer(camera, cleaned, phrase_scales=scales, use_cache=False)
+        answer = session.answer(camera, phrases, phrase_scales=scales, use_cache=False)
         rgb = answer.view.rgb.cpu().numpy()
         frames.append(side_by_side([heatmap_overlay(rgb, m.values.cpu().numpy()) for m in answer.maps]))
     return write_video(out, frames, fps)
+
+
+def render_orbit(scene: QueryScene, phrases: Sequence[str], out: str | Path,
+                 num_frames: int = DEFAULT_VIDEO_FRAMES, size: tuple[int, int] = DEFAULT_VIDEO_SIZE,
+                 fps: float = 24.0, scales: Sequence[float] | None = None) -> Path:
+    """An orbit video of heat maps (:func:`render_video` along the ``orbit`` path)."""
+    return render_video(scene, path_cameras(scene, "orbit", num_frames, size), phrases, out, fps, scales)
 
 
 def run_render(checkpoint: str | Path, phrases: Sequence[str], out: str | Path, *, path: str = "orbit",
                num_frames: int = DEFAULT_VIDEO_FRAMES, size: tuple[int, int] = DEFAULT_VIDEO_SIZE,
                fps: float = 24.0, scale: float | None = None, capture: str | Path | None = None,
                device: str = "cpu", image_text: str | None = None) -> Path:
-    """``lerf3d render CKPT --phrase P [--phrase Q] --path orbit --out video.mp4|.gif``."""
-    if path != "orbit":
-        raise ValueError(f"--path {path!r}: only 'orbit' is implemented")
-    cleaned = check_phrases(phrases)
+    """``lerf3d render CKPT --phrase P [--phrase Q] [--path orbit|frames] --out video.mp4|.gif``."""
+    check_render_path(path)
+    phrases = check_phrases(phrases)
     check_video_output(out, fps)  # everything is checked before the checkpoint loads
     check_render_size(*size, "--size")
     if num_frames < 1:
@@ -131,8 +162,8 @@ def run_render(checkpoint: str | Path, phrases: Sequence[str], out: str | Path, 
     if scale is not None and not scale > 0:
         raise ValueError(f"--scale must be > 0 m, got {scale}")
     scene = _open(checkpoint, capture, device, image_text)
-    scales = None if scale is None else [scale] * len(cleaned)
-    return render_orbit(scene, cleaned, out, num_frames, size, fps, scales)
+    scales = None if scale is None else [scale] * len(phrases)
+    return render_video(scene, path_cameras(scene, path, num_frames, size), phrases, out, fps, scales)
 
 
 # -- export ----------------------------------------------------------------------------------
@@ -150,17 +181,18 @@ class ExportOutput:
     """That box."""
 
 
-def export_phrase(scene: QueryScene, phrase: str, out_ply: str | Path, points: PointSet | None = None,
+def export_phrase(scene: QueryScene, phrase: str | Phrases, out_ply: str | Path, points: PointSet | None = None,
                   region: RegionConfig = RegionConfig()) -> ExportOutput:
-    """Per-point relevancy of ``phrase`` on ``points`` (default: the scene's fused points), the PLY
-    and the box JSON (same stem, ``.json``)."""
-    (phrase,) = check_phrases([phrase])
+    """Per-point relevancy of ``phrase`` (a string, or the checked :class:`Phrases` of one) on
+    ``points`` (default: the scene's fused points), the PLY and the box JSON (same stem, ``.json``)."""
+    phrases = check_phrases(phrase if isinstance(phrase, Phrases) else [phrase])
+    if len(phrases) != 1:
+        raise ValueError(f"export writes one phrase, got {len(phrases)}")
     out_ply = check_export_path(out_ply)
     points = points if points is not None else scene.fused_points()
-    query = scene.session.point_query(points.xyz)
-    (m,) = query.query([phrase])
+    (m,) = scene.session.point_query(points.xyz).query(phrases)
     values = m.values.cpu().numpy()
-    box = top_region(points.xyz, values, phrase, m.scale, region)
+    box = top_region(points.xyz, values, m.phrase, m.scale, region)
     ply = write_relevancy_ply(out_ply, points.xyz, points.rgb, values)
     return ExportOutput(ply, write_region_json(out_ply.with_suffix(".json"), box), box)
 
@@ -178,9 +210,9 @@ def run_export(checkpoint: str | Path, phrase: str, out: str | Path, *, points: 
                image_text: str | None = None) -> ExportOutput:
     """``lerf3d export CKPT --phrase P --out cup.ply [--points fused/points.ply]`` (default points: the
     run's fusion/points.ply, else a fusion of the capture)."""
-    check_phrases([phrase])
+    phrases = check_phrases([phrase])
     check_export_path(out)
-    return export_phrase(_open(checkpoint, capture, device, image_text, points), phrase, out)
+    return export_phrase(_open(checkpoint, capture, device, image_text, points), phrases, out)
 
 
 # -- eval ------------------------------------------------------------------------------------

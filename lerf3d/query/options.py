@@ -6,3 +6,6 @@ DEFAULT_VIDEO_FRAMES = 48
 """Frames of an orbit video (2 s at 24 fps)."""
 DEFAULT_VIDEO_SIZE = (256, 192)
 """Width, height of orbit frames: 4:3 like the captures, small enough for a CPU."""
+RENDER_PATHS = ("orbit", "frames")
+"""Camera paths ``lerf3d render --path`` draws: ``orbit`` circles the room looking across it;
+``frames`` follows the capture's training cameras in capture order (it needs the capture)."""

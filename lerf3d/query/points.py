@@ -10,8 +10,7 @@ import torch
 from jaxtyping import Float
 
 from lerf3d.encoders.base import ImageTextEncoder
-from lerf3d.query.search import ScaledEmbeddings
-from lerf3d.query.searcher import ScaleSearcher, SearchConfig
+from lerf3d.query.search import ScaledEmbeddings, ScaleSearcher, SearchConfig
 
 DEFAULT_POINT_SCALES: tuple[float, ...] = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5)
 """Scales (m) a point set carries. LERF's range [0, 1.5] m at 6 scales, denser at the small end

@@ -12,9 +12,12 @@ from dataclasses import dataclass
 import torch
 from jaxtyping import Float, Int
 
-CANONICAL_NEGATIVES: tuple[str, ...] = ("object", "things", "stuff", "texture")
+from lerf3d.query.phrases import Phrases, check_phrases
+
+CANONICAL_NEGATIVES: Phrases = check_phrases(("object", "things", "stuff", "texture"), "negative phrase")
 """Phrases every query competes against (LERF, Kerr et al. 2023, sec. 3.4): generic words that any
-embedding is somewhat similar to, so a high score means "more like the query than like anything"."""
+embedding is somewhat similar to, so a high score means "more like the query than like anything".
+Checked once here, so the default negatives pass every entry point's check untouched."""
 
 RELEVANCY_TEMPERATURE = 10.0
 """Softmax temperature tau applied to the cosine similarities (LERF sec. 3.4)."""

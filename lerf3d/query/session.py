@@ -24,8 +24,15 @@ from lerf3d.query.phrases import check_phrases
 from lerf3d.query.points import DEFAULT_POINT_SCALES, PointQuery, points_key
 from lerf3d.query.relevancy import CANONICAL_NEGATIVES, RelevancyMap, select_scale
 from lerf3d.query.render import DEFAULT_CHUNK, ViewEmbeddings, embed_point_set, render_view_embeddings
-from lerf3d.query.search import LERF_MAX_SCALE, LERF_NUM_SCALES, check_scales, lerf_scales, to_relevancy_maps
-from lerf3d.query.searcher import ScaleSearcher, SearchConfig
+from lerf3d.query.search import (
+    LERF_MAX_SCALE,
+    LERF_NUM_SCALES,
+    ScaleSearcher,
+    SearchConfig,
+    check_scales,
+    lerf_scales,
+    to_relevancy_maps,
+)
 
 DEFAULT_CACHE_BYTES = 4 * 1024**3
 """Embeddings kept per session: two or three 256x256 views at 30 scales with C-wide rows (1.5 GiB each
@@ -170,20 +177,21 @@ class QuerySession:
         30; LERF's scale search); with them, phrase i is scored at ``phrase_scales[i]`` and the view is
         rendered at those scales only (a video keeps the scale chosen once, so it does not flicker).
         """
-        cleaned = check_phrases(phrases)
+        phrases = check_phrases(phrases)  # this is where a library caller's phrases enter
+        negatives = check_phrases(negatives, "negative phrase")
         if phrase_scales is not None:
-            if len(phrase_scales) != len(cleaned):
-                raise ValueError(f"{len(phrase_scales)} scales for {len(cleaned)} phrases")
+            if len(phrase_scales) != len(phrases):
+                raise ValueError(f"{len(phrase_scales)} scales for {len(phrases)} phrases")
             scales = sorted(set(float(s) for s in phrase_scales))
         entry = self._view_entry(camera, scales, use_cache)
         if phrase_scales is None:
-            maps = entry.searcher.query(cleaned, negatives)
+            maps = entry.searcher.search(phrases, negatives)
         else:
-            per_scale = entry.searcher.relevancy_per_scale(cleaned, negatives)  # (S, N, P)
+            per_scale = entry.searcher.relevancy_per_scale(phrases, negatives)  # (S, N, P)
             index = torch.tensor([entry.view.clip.scales.index(float(s)) for s in phrase_scales],
                                  device=per_scale.device)
             values = select_scale(per_scale, index)
-            maps = to_relevancy_maps(values, index, entry.view.clip.scales, cleaned, entry.view.shape)
+            maps = to_relevancy_maps(values, index, entry.view.clip.scales, phrases, entry.view.shape)
         if use_cache:
             self._cache.resize(("view", camera.key, entry.view.clip.scales))  # the negative term was added
         return ViewAnswer(entry.view, maps)

@@ -15,15 +15,20 @@ BENCH_TRAIN = Path(__file__).resolve().parents[2] / "bench" / "train.py"
 
 @pytest.fixture(scope="module")
 def bench():
-    """bench/train.py as a module (bench/ is a folder of scripts, not a package)."""
+    """bench/train.py as a module (bench/ is a folder of scripts, not a package). Its sibling
+    train_methods.py is found as when the script runs (bench/ first on sys.path), for the import only:
+    bench/viewer.py must not shadow the viewer package for the tests that follow."""
     spec = importlib.util.spec_from_file_location("bench_train_under_test", BENCH_TRAIN)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses resolve string annotations through sys.modules
+    sys.path.insert(0, str(BENCH_TRAIN.parent))
     try:
         spec.loader.exec_module(module)
         yield module
     finally:
+        sys.path.remove(str(BENCH_TRAIN.parent))
         del sys.modules[spec.name]
+        sys.modules.pop("train_methods", None)
 
 
 def curve(bench, *psnrs: float) -> list:

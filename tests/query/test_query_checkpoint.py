@@ -63,12 +63,16 @@ def test_from_checkpoint_matches_the_trained_model(trained, test_encoder):
 
 
 def test_commands_from_a_checkpoint(trained, test_encoder, tmp_path):
+    import imageio.v3 as iio
+
     run, _ = trained
     ckpt = resolve_checkpoint(run)
     out = run_query(ckpt, ["oven"], tmp_path / "q", camera="train:1")
     assert [p.name for p in out.images] == ["frame_00002_oven.png", "frame_00002_rgb.png"]
     video = run_render(ckpt, ["oven"], tmp_path / "orbit.gif", num_frames=2, size=(32, 24), fps=2)
     assert video.is_file()
+    along = run_render(ckpt, ["oven"], tmp_path / "frames.gif", path="frames", num_frames=2, size=(32, 24), fps=2)
+    assert iio.imread(along, index=None).shape[:3] == (2, 24, 32)  # the run's capture, reopened
     export = run_export(ckpt, "oven", tmp_path / "oven.ply")
     assert export.ply.is_file() and json.loads(export.box_json.read_text())["phrase"] == "oven"
     result = run_eval(ckpt, None, tmp_path / "eval.json", max_views=1)

@@ -16,7 +16,7 @@ from lerf3d.capture import load_capture
 from lerf3d.features.tiling import PyramidConfig
 from lerf3d.fusion import FusionConfig, fuse_capture
 from lerf3d.ground_truth import load_ground_truth
-from lerf3d.query.commands import export_phrase, query_view, render_orbit
+from lerf3d.query.commands import export_phrase, path_cameras, query_view, render_orbit, render_video
 from lerf3d.query.eval_scene import evaluate_scene
 from lerf3d.query.export import PLY_RELEVANCY_PROPERTY
 from lerf3d.query.scene import QueryScene
@@ -71,6 +71,23 @@ def test_render_orbit_video(scene, tmp_path, suffix):
     frames = iio.imread(path, index=None) if suffix == ".gif" else iio.imread(path, plugin="FFMPEG")
     assert frames.shape[0] == 3
     assert frames.shape[1:3] == (30, 80)  # two phrases side by side
+
+
+def test_render_along_the_training_frames(scene, tmp_path):
+    import imageio.v3 as iio
+
+    train = scene.frames("train")
+    cameras = path_cameras(scene, "frames", 2, (40, 30))
+    assert [c.name for c in cameras] == [train[0].name, train[-1].name]  # first and last, in order
+    for camera, frame in zip(cameras, (train[0], train[-1])):
+        np.testing.assert_array_equal(camera.camera_to_world, frame.camera_to_world)
+        assert camera.intrinsics == frame.intrinsics.scaled(40, 30) and camera.depth is None
+    every = path_cameras(scene, "frames", 10 * len(train), (40, 30))
+    assert [c.name for c in every] == [f.name for f in train]  # fewer frames than asked: each once
+    path = render_video(scene, cameras, ["oven"], tmp_path / "frames.gif", fps=4)
+    assert iio.imread(path, index=None).shape[:3] == (2, 30, 40)
+    with pytest.raises(ValueError, match="only 'orbit' or 'frames'"):
+        path_cameras(scene, "spiral", 2, (40, 30))
 
 
 def test_export_round_trips_through_open3d_and_trimesh(scene, fused, tmp_path):

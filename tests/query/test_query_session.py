@@ -12,8 +12,7 @@ from lerf3d.field import render_in_chunks
 from lerf3d.query.camera import camera_rays_for
 from lerf3d.query.relevancy import CANONICAL_NEGATIVES, best_scale, relevancy, select_scale
 from lerf3d.query.render import embed_point_set, render_view_embeddings
-from lerf3d.query.search import ScaledEmbeddings
-from lerf3d.query.searcher import ScaleSearcher
+from lerf3d.query.search import ScaledEmbeddings, ScaleSearcher
 from lerf3d.query.session import QuerySession, QuerySessionConfig
 
 SMALL = QuerySessionConfig(num_scales=5, max_scale=1.5, chunk_size=50, storage_dtype="float32")
