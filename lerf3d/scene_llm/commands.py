@@ -63,6 +63,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         "--full", action="store_true", help="stage 2 fine-tunes the whole LLM instead of LoRA (stage2.llm_mode=full)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--device", choices=["auto", "cpu", "cuda"], default="auto",
+        help="where to train (auto: CUDA when torch sees a GPU, each torchrun process on its own)",
+    )
 
 
 def add_ask_arguments(parser: argparse.ArgumentParser) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import tomllib
+import torch
 
 import lerf3d
 from lerf3d.scene_llm.commands import add_train_arguments
@@ -63,7 +64,7 @@ def test_toml_presets_equal_the_python_presets_they_replaced(name):
 
 def test_presets_ship_as_package_data():
     package = Path(lerf3d.__file__).resolve().parent
-    assert PRESETS_DIR == package / "configs" / "scene_llm" and preset_names() == ["demo", "tiny"]
+    assert PRESETS_DIR == package / "configs" / "scene_llm" and preset_names() == ["demo", "gpu", "tiny"]
     pyproject = tomllib.loads((package.parent / "pyproject.toml").read_text())
     assert "configs/scene_llm/*.toml" in pyproject["tool"]["setuptools"]["package-data"]["lerf3d"]
 
@@ -73,7 +74,7 @@ def test_preset_keeps_top_level_replacements():
 
 
 def test_unknown_preset_and_bad_file_name_the_problem(tmp_path):
-    with pytest.raises(ConfigError, match=r"unknown preset 'tinny'.*did you mean tiny.*presets: demo, tiny"):
+    with pytest.raises(ConfigError, match=r"unknown preset 'tinny'.*did you mean tiny.*presets: demo, gpu, tiny"):
         preset("tinny")
     bad = tmp_path / "mine.toml"
     bad.write_text("[stage2]\nsteps = 10\nlr = 1e-3\n")
@@ -144,3 +145,19 @@ def test_config_file_replaces_the_preset_and_excludes_it(tmp_path, capsys):
 def test_bad_overrides_are_named(item, message):
     with pytest.raises(ConfigError, match=message):
         config_from_args(_args("--preset", "tiny", "--set", item))
+
+
+def test_gpu_preset_scales_the_demo_recipe():
+    gpu, demo = preset("gpu"), preset("demo")
+    assert gpu.identifiers and gpu.encoding == demo.encoding and gpu.bridge == demo.bridge
+    assert gpu.stage2.batch_size == 4 * demo.stage2.batch_size and gpu.stage2.steps == 4 * demo.stage2.steps
+
+
+def test_cuda_without_a_gpu_is_refused():
+    from lerf3d.scene_llm.train.loop import training_device
+
+    assert training_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        assert training_device("auto").type == "cpu"
+        with pytest.raises(ValueError, match="no CUDA device"):
+            training_device("cuda")

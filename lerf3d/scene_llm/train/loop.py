@@ -336,10 +336,20 @@ def config_from_args(args: argparse.Namespace) -> SceneLLMConfig:
     return apply_overrides(preset(args.config or args.preset), [*shorthands, *args.set])
 
 
+def training_device(choice: str, local_rank: int = 0) -> torch.device:
+    """``auto``: this process's GPU when torch sees one, else the CPU; ``cuda`` without a GPU is a
+    clear error rather than a silent CPU run."""
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: torch sees no CUDA device (use --device cpu or auto)")
+    if choice == "cpu" or (choice == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    return torch.device(f"cuda:{local_rank}")
+
+
 def run(args: argparse.Namespace) -> int:
     """Train (one process, or this process's share of a ``torchrun`` world) and print each stage."""
     info = init_distributed()
-    device = torch.device(f"cuda:{info.local_rank}" if torch.cuda.is_available() else "cpu")
+    device = training_device(args.device, info.local_rank)
     try:
         results = train_scene_llm(config_from_args(args), args.dataset, args.out, tuple(args.stages), info,
                                   device, progress=not args.quiet)
