@@ -1,7 +1,8 @@
 """nerfstudio data manager over lerf3d's own data path: capture -> fusion -> features -> ray batches.
 
 ``ns-train lerf3d --data CAPTURE`` reads the capture with :func:`lerf3d.capture.load_capture` (any
-format lerf3d reads, in its metric world frame), fuses it for the scene bounds and the occupancy
+format lerf3d reads, in its metric world frame; ``--pipeline.datamanager.intrinsics`` is ``lerf3d
+train --intrinsics``), fuses it for the scene bounds and the occupancy
 grid, extracts (or reads from the cache) the crop pyramids and DINO maps, and draws training
 batches with :class:`lerf3d.train.DataManager` - the batches ``lerf3d train`` draws, language
 targets included. nerfstudio datasets of the same frames serve its viewer and image evaluation.
@@ -23,8 +24,8 @@ from nerfstudio.data.datasets.base_dataset import InputDataset
 from nerfstudio.data.utils.dataloaders import FixedIndicesEvalDataloader
 from nerfstudio.utils.rich_utils import CONSOLE
 
-from lerf3d.capture import load_capture
-from lerf3d.capture.io import load_depth, resize_depth_nearest
+from lerf3d.capture import CaptureError, load_capture, parse_intrinsics
+from lerf3d.capture.io import load_depth, load_rgb, resize_depth_nearest
 from lerf3d.encoders.spec import DEFAULT_DENSE_SPEC, DEFAULT_IMAGE_TEXT_SPEC
 from lerf3d.features.extractor import CaptureFeatures, FeatureExtractorConfig
 from lerf3d.field.contraction import ContractionConfig
@@ -92,6 +93,22 @@ class Lerf3dDataManagerConfig(DataManagerConfig):
     ``field.contraction.margin``."""
     seed: int = 0
     """Seeds the ray sampler (lerf3d's ``seed``)."""
+    intrinsics: Optional[str] = None
+    """Camera replacing or supplying the capture's, as ``lerf3d train --intrinsics``: ``fx,fy,cx,cy``
+    in pixels or a JSON file (a TUM sequence whose folder name names no Freiburg sensor needs it)."""
+
+
+INTRINSICS_FLAG = "--pipeline.datamanager.intrinsics"
+"""ns-train's spelling of lerf3d's ``--intrinsics``, for the errors that ask for it."""
+
+
+def read_capture(config: Lerf3dDataManagerConfig) -> Capture:
+    """The capture at ``--data`` through lerf3d's readers; a CaptureError's advice names ns-train's flag."""
+    try:
+        override = parse_intrinsics(config.intrinsics) if config.intrinsics is not None else None
+        return load_capture(Path(config.data), intrinsics=override)
+    except CaptureError as err:
+        raise CaptureError(str(err).replace("--intrinsics", INTRINSICS_FLAG)) from None
 
 
 def capture_features(
@@ -123,11 +140,19 @@ def dataparser_outputs(
 
 
 class Lerf3dDataset(InputDataset):
-    """nerfstudio images of lerf3d frames, with the measured depth (read by lerf3d) beside each."""
+    """nerfstudio images of lerf3d frames, with the measured depth (read by lerf3d) beside each.
+
+    Both are read by lerf3d's readers: a Record3D ``.r3d`` frame's image is a member of the zip
+    archive, which nerfstudio's own loader (``PIL.Image.open`` on the path) cannot open.
+    """
 
     def __init__(self, outputs: DataparserOutputs, frames: list[Frame]) -> None:
         super().__init__(outputs)
         self.frames = frames
+
+    def get_numpy_image(self, image_idx: int) -> np.ndarray:
+        """(H, W, 3) uint8 colours of the frame at ``image_idx``."""
+        return load_rgb(self.frames[image_idx])
 
     def get_metadata(self, data: dict) -> dict:
         frame = self.frames[data["image_idx"]]
@@ -168,7 +193,7 @@ class Lerf3dDataManager(DataManager):
         self.config = config
         self.device = torch.device(device)
         self.test_mode = test_mode
-        capture = load_capture(Path(config.data))
+        capture = read_capture(config)
         fusion = fuse_capture(capture, FusionConfig(progress=False))
         features = capture_features(capture, config, self.device) if config.language else None
         self.batches = RayBatches(

