@@ -35,6 +35,10 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frame-stride", type=positive_int_arg, default=None, help="back-project every n-th frame")
     parser.add_argument("--overwrite", action="store_true", help="recompute existing scene files")
     parser.add_argument("--device", default="cpu", help="torch device of the encoder")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="override a feature setting (repeatable), e.g. --set pyramid.num_levels=2",
+    )
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:

@@ -32,9 +32,12 @@ VIEW_STRIDE = 3
 CLIP_DIM, DINO_DIM = 512, 384
 """ViT-B-16's CLIP embedding width and DINO ViT-S/8's token width."""
 LLM_FRAME_STRIDE = 4
-"""``llm-prepare --frame-stride``: back-project the first of the four views only. Scene tokens use a
-finer crop pyramid than the tiny preset's (180 crops per 96x72 view against 38), at ~0.6 s a ViT-B/16
-crop here; the other views still decide what each frame sees."""
+"""``llm-prepare --frame-stride``: back-project the first of the four views only; the other views
+still decide what each frame sees."""
+TINY_PYRAMID = ("--set", "pyramid.num_levels=3", "--set", "pyramid.min_tile_fraction=0.3",
+                "--set", "pyramid.max_tile_fraction=0.5", "--set", "pyramid.large_stride_ratio=1.0")
+"""``llm-prepare`` with the tiny training preset's coarse pyramid (38 crops per 96x72 view, against
+180 for the Scene-LLM's default): ~1 s a ViT-B/16 crop on this CPU."""
 QUESTIONS = ("How many chairs are there?", "Is there a table in the room?")
 
 
@@ -116,8 +119,8 @@ def test_openclip_and_dino_features_train_query_segment_and_ask(tiny_room, tmp_p
     data, llm_run = tmp_path / "qa", tmp_path / "llm"
     assert qa_generate.main([str(room), "--out", str(data), "--val", "0", "--test", "0"]) == 0
     capsys.readouterr()
-    assert main(["llm-prepare", str(data), "--encoder", image_text,
-                 "--frame-stride", str(LLM_FRAME_STRIDE)]) == 0, capsys.readouterr().err
+    assert main(["llm-prepare", str(data), "--encoder", image_text, "--frame-stride", str(LLM_FRAME_STRIDE),
+                 *TINY_PYRAMID]) == 0, capsys.readouterr().err
     assert "wrote 1 scene feature file(s)" in capsys.readouterr().out
     assert main(["llm-train", str(data), "--out", str(llm_run), "--preset", "tiny", "--quiet",
                  "--steps1", "1", "--steps2", "1"]) == 0, capsys.readouterr().err

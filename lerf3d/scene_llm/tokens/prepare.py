@@ -31,7 +31,7 @@ from lerf3d.scene_llm.tokens.scenes import (
     load_scene_features,
     save_scene_features,
 )
-from lerf3d.typed_config import from_mapping
+from lerf3d.typed_config import apply_overrides, from_mapping
 
 PREPARE_RECORD = "prepare.json"
 """File beside the scene features (and copied into each run trained on them) recording how they were
@@ -152,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
     given = {"encoder": args.encoder, "world_scale": args.scale, "fusion_voxel": args.voxel,
              "frame_stride": args.frame_stride}
     cfg = PrepareConfig(overwrite=args.overwrite, **{k: v for k, v in given.items() if v is not None})
+    cfg = apply_overrides(cfg, args.set)
     written = prepare_dataset(args.dataset, cfg, args.device)
     print(f"wrote {len(written)} scene feature file(s) under {args.dataset / FEATURES_DIR}")
     return 0
