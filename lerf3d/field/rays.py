@@ -73,6 +73,22 @@ def camera_rays(
     return camera_to_world[:, :3, 3], directions, inv_norm
 
 
+def grid_rays(
+    intrinsics: Intrinsics, camera_to_world: Float[torch.Tensor, "4 4"], height: int, width: int
+) -> tuple[Float[torch.Tensor, "R 3"], Float[torch.Tensor, "R 3"], Float[torch.Tensor, " R"], Int[torch.Tensor, "R 2"]]:
+    """Origins, directions, z_scale and integer (column, row) pixels of every pixel of a
+    ``height`` x ``width`` image, row-major (ray index = row * width + column)."""
+    rows, cols = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    pixels = torch.stack([cols, rows], dim=-1).reshape(-1, 2).to(camera_to_world.device)  # (H*W, 2)
+    k = torch.tensor(
+        [intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy],
+        dtype=camera_to_world.dtype,
+        device=camera_to_world.device,
+    ).expand(len(pixels), 4)
+    origins, directions, z_scale = camera_rays(pixels, k, camera_to_world.expand(len(pixels), 4, 4))
+    return origins, directions, z_scale, pixels
+
+
 def image_rays(
     intrinsics: Intrinsics,
     camera_to_world: Float[torch.Tensor, "4 4"],
@@ -80,15 +96,7 @@ def image_rays(
     far: float,
 ) -> RayBundle:
     """One ray per pixel of an image, row-major (ray index = row * width + column)."""
-    h, w = intrinsics.height, intrinsics.width
-    rows, cols = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-    pixels = torch.stack([cols, rows], dim=-1).reshape(-1, 2).to(camera_to_world.device)  # (H*W, 2)
-    k = torch.tensor(
-        [intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy],
-        dtype=camera_to_world.dtype,
-        device=camera_to_world.device,
-    ).expand(h * w, 4)
-    origins, directions, z_scale = camera_rays(pixels, k, camera_to_world.expand(h * w, 4, 4))
+    origins, directions, z_scale, _ = grid_rays(intrinsics, camera_to_world, intrinsics.height, intrinsics.width)
     return RayBundle(
         origins, directions, z_scale, torch.full_like(z_scale, near), torch.full_like(z_scale, far)
     )

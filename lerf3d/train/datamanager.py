@@ -17,7 +17,7 @@ from jaxtyping import Float, Int, UInt8
 
 from lerf3d.capture.io import load_depth, load_rgb, resize_depth_nearest
 from lerf3d.features.extractor import CaptureFeatures
-from lerf3d.field.rays import RayBundle, camera_rays, clip_to_box
+from lerf3d.field.rays import RayBundle, clip_to_box, grid_rays
 from lerf3d.train.targets import StackedFeatures, random_levels, sample_targets, scale_per_depth
 from lerf3d.types import Capture, Frame, Intrinsics, SceneBounds
 
@@ -143,14 +143,7 @@ def _frame_rays(
     intrinsics: Intrinsics, pose: np.ndarray, height: int, width: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Origins, directions, z_scale and integer (column, row) pixels of a frame, row-major."""
-    rows, cols = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
-    pixels = torch.stack([cols, rows], dim=-1).reshape(-1, 2)  # (H*W, 2)
-    k = torch.tensor(
-        [intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy], dtype=torch.float32
-    ).expand(len(pixels), 4)
-    c2w = torch.tensor(pose, dtype=torch.float32).expand(len(pixels), 4, 4)
-    origins, directions, z_scale = camera_rays(pixels, k, c2w)
-    return origins, directions, z_scale, pixels
+    return grid_rays(intrinsics, torch.tensor(pose, dtype=torch.float32), height, width)
 
 
 class DataManager:
