@@ -27,6 +27,7 @@ from lerf3d.query.camera import QueryCamera, camera_rays_for
 from lerf3d.query.export import top_region, write_region_json, write_relevancy_ply
 from lerf3d.query.media import slug
 from lerf3d.query.overlay import OVERLAY_ALPHA, TURBO_ANCHORS
+from viewer.chat import reply_json
 from viewer.config import ViewerConfig
 from viewer.images import float32_b64, image_data_url, to_uint8, uint8_b64
 from viewer.objects_api import ViewerObjects
@@ -282,12 +283,13 @@ class ViewerAPI:
     # -- chat -----------------------------------------------------------------------------------
 
     def chat(self, question: str) -> dict[str, Any]:
-        """``POST /api/chat``: the scene LLM's answer (404 when none is loaded)."""
+        """``POST /api/chat``: the scene LLM's answer and the objects it rests on, boxes in world
+        coordinates (404 when no scene LLM is loaded)."""
         if self.scene.chat is None:
             raise RequestError("no scene LLM is loaded: start the viewer with --llm RUN", status=404)
         start = time.perf_counter()
         try:
-            answer = self.scene.chat(question)
+            reply = self.scene.chat(question)
         except ValueError as err:
             raise RequestError(str(err)) from None
-        return {"question": question, "answer": answer, "ms": _ms(start)}
+        return {"question": question, **reply_json(reply), "ms": _ms(start)}

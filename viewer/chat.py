@@ -2,15 +2,45 @@
 
 Loading it is lerf3d.scene_llm.use.ask's job: the run's LLM and projector, and the scene's 3D features
 (a capture folder is fused and back-projected once at start-up, a prepared ``.pt`` is read). Each
-question is then one greedy generation (~1-2 s for SmolLM2-135M on two CPU cores).
+question is then one greedy generation (~1-2 s for SmolLM2-135M on two CPU cores), and the answer
+comes with the objects it rests on (lerf3d.scene_llm.use.explain), which the page highlights.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from viewer.scene import ChatFn
+
+if TYPE_CHECKING:
+    from lerf3d.scene_llm.use.ask import AskSession
+    from lerf3d.scene_llm.use.explain import UsedObject
+
+
+@dataclass(frozen=True)
+class ChatReply:
+    """One answer of the chat panel."""
+
+    answer: str
+    """The scene LLM's answer."""
+    objects: tuple[UsedObject, ...] = ()
+    """The objects the question or answer refers to, boxes in world coordinates (the chat asks from
+    the scene frame, whose tokens are in world coordinates)."""
+    note: str | None = None
+    """Why no objects could be named at all (e.g. the run records no object names), else None."""
+
+
+def reply_json(reply: str | ChatReply) -> dict[str, Any]:
+    """What ``POST /api/chat`` sends of a reply (a plain string answer names no objects)."""
+    if isinstance(reply, str):
+        reply = ChatReply(reply)
+    objects = [{"id": o.index, "identifier": o.identifier, "label": o.label, "reason": o.reason,
+                "centre": list(o.centre), "lower": None if o.lower is None else list(o.lower),
+                "upper": None if o.upper is None else list(o.upper)} for o in reply.objects]
+    return {"answer": reply.answer, "objects": objects, "frame": "world", "note": reply.note}
 
 
 def load_chat(
@@ -21,9 +51,10 @@ def load_chat(
     stage: int | None = None,
     max_new_tokens: int = 16,
 ) -> ChatFn:
-    """A question -> answer function over ``scene`` (capture folder or features ``.pt``) with the
-    Scene-LLM run in ``run_dir``; generation is serialised (one model, one question at a time). The
-    scene's features are computed as the run's were (its ``features.json``; ``encoder`` overrides)."""
+    """A question -> :class:`ChatReply` function over ``scene`` (capture folder or features ``.pt``)
+    with the Scene-LLM run in ``run_dir``; generation is serialised (one model, one question at a
+    time). The scene's features are computed as the run's were (its ``features.json``; ``encoder``
+    overrides). A run without ``vocabulary.json`` still answers, with no objects and a note saying why."""
     from lerf3d.scene_llm.use.ask import AskConfig, AskSession, feature_settings
 
     run_dir = Path(run_dir)
@@ -31,8 +62,19 @@ def load_chat(
                                           max_new_tokens, device))
     lock = threading.Lock()
 
-    def chat(question: str) -> str:
+    def chat(question: str) -> ChatReply:
         with lock:
-            return session.answer(question)[0]
+            return chat_reply(session, question)
 
     return chat
+
+
+def chat_reply(session: AskSession, question: str) -> ChatReply:
+    """``session``'s answer to ``question`` and the objects it rests on; a run without object names
+    (no ``vocabulary.json``) answers all the same, with a note instead of objects."""
+    answer = session.answer(question)[0]
+    try:
+        used = session.explain(question, answer)
+    except FileNotFoundError as err:  # a run trained before runs recorded their object names
+        return ChatReply(answer, (), f"the objects behind answers cannot be named: {err}")
+    return ChatReply(answer, tuple(used))

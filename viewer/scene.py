@@ -18,9 +18,11 @@ from lerf3d.types import PointSet, SceneBounds
 
 if TYPE_CHECKING:
     from lerf3d.objects.scene_objects import SceneObjects
+    from viewer.chat import ChatReply
 
-ChatFn = Callable[[str], str]
-"""A question in, the scene LLM's answer out (lerf3d.scene_llm.use.ask.AskSession behind it)."""
+ChatFn = Callable[[str], "str | ChatReply"]
+"""A question in, the scene LLM's answer out, alone or with the objects it rests on
+(lerf3d.scene_llm.use.ask.AskSession behind it, see viewer.chat.load_chat)."""
 VIEWER_CACHE_BYTES = 2 * 1024**3
 """Session cache of a viewer: at least three still views at the default size and the point set's
 embeddings (a view is at most ~0.6 GB, see config.FULL_LONG_SIDE); older views are evicted first."""

@@ -28,6 +28,11 @@ def test_used_objects_from_names_and_identifiers():
     assert [(u.index, u.label, u.reason) for u in used] == [(0, "chair", "answer"), (1, "bed", "question"),
                                                             (2, "chair", "identifier")]
     assert used[2].identifier == "<obj2>" and used[2].size == (1.0, 2.0, 3.0)
+    assert used[2].lower == (2.0, 0.0, 0.0) and used[2].upper == (3.0, 2.0, 3.0) and used[2].centre == (2.5, 0.5, 0.5)
+    unboxed = SceneTokens(lower + 0.5, torch.eye(3), None, "scene")
+    (bed,) = used_objects(unboxed, ["chair", "bed", "chair"], "Where is the bed?", "by the wall")
+    assert (bed.lower, bed.upper, bed.size) == (None, None, None)
+    assert bed.describe() == "<obj1> bed at (1.50, 0.50, 0.50) m (named in the question)"
     assert used[1].describe() == "<obj1> bed at (1.50, 0.50, 0.50) m, 1.00 x 2.00 x 3.00 m (named in the question)"
     assert used_objects(tokens, ["chair", "bed", "chair"], "Is there a sofa?", "<obj9> no") == []
     with pytest.raises(ValueError, match="labels"):

@@ -220,11 +220,20 @@ def test_concurrent_clients_get_their_own_answers(served):
 
 
 def test_chat_endpoint_with_a_scene_llm(gt_scene, tmp_path):
-    questions = []
+    from lerf3d.scene_llm.use.explain import UsedObject
+    from viewer.chat import ChatReply
 
-    def fake_llm(question: str) -> str:
+    questions = []
+    oven = UsedObject(3, "oven", (0.25, -0.5, 0.3), (0.5, 1.0, 0.6), "question", (0.0, -1.0, 0.0), (0.5, 0.0, 0.6))
+    lamp = UsedObject(7, "lamp", (1.0, 1.0, 1.5), None, "identifier")
+
+    def fake_llm(question: str) -> str | ChatReply:
         questions.append(question)
-        return "three"
+        if "ovens" in question:
+            return ChatReply("three, <obj7>", (oven, lamp))
+        if "sofa" in question:
+            return ChatReply("no", (), "the objects behind answers cannot be named: no vocabulary")
+        return "yes"
 
     server = make_server(replace(gt_scene.viewer, chat=fake_llm), ViewerConfig(port=0, outputs_dir=tmp_path))
     serve_in_thread(server)
@@ -232,7 +241,18 @@ def test_chat_endpoint_with_a_scene_llm(gt_scene, tmp_path):
         base = server.url.rstrip("/")
         assert get_json(base, "/api/scene")[1]["chat"] is True
         status, data = post_json(base, "/api/chat", {"question": "how many ovens are there?"})
-        assert status == 200 and data["answer"] == "three" and questions == ["how many ovens are there?"]
+        assert status == 200 and data["answer"] == "three, <obj7>" and questions == ["how many ovens are there?"]
+        assert data["frame"] == "world" and data["note"] is None
+        assert data["objects"] == [
+            {"id": 3, "identifier": "<obj3>", "label": "oven", "reason": "question", "centre": [0.25, -0.5, 0.3],
+             "lower": [0.0, -1.0, 0.0], "upper": [0.5, 0.0, 0.6]},
+            {"id": 7, "identifier": "<obj7>", "label": "lamp", "reason": "identifier", "centre": [1.0, 1.0, 1.5],
+             "lower": None, "upper": None}]
+        status, data = post_json(base, "/api/chat", {"question": "is there a sofa?"})  # no names: still a 200
+        assert status == 200 and data["answer"] == "no" and data["objects"] == []
+        assert data["note"].startswith("the objects behind answers cannot be named")
+        status, data = post_json(base, "/api/chat", {"question": "is it lit?"})  # a plain answer names none
+        assert status == 200 and (data["answer"], data["objects"], data["note"]) == ("yes", [], None)
         status, data = post_json(base, "/api/chat", {"question": " "})
         assert status == 400 and "type a question" in data["error"]
     finally:

@@ -3,6 +3,7 @@
 // it stops), and relevancy overlays on both, coloured here so the threshold slider needs no request.
 import * as THREE from "three";
 import { OrbitControls } from "three/addons/OrbitControls.js";
+import { clearAnswerObjects, showAnswerObjects, usedList } from "./chat.js";
 import { objectScreen, paintBoxes, renderObjectList, setupBoxes, updateListing } from "./objects.js";
 
 const STILL_DELAY_MS = 250; // the camera counts as still after this long without a change
@@ -19,6 +20,8 @@ const state = {
   query: null, // {text, phrases, mode, results, selected}
   mode: "pixels", // how a phrase is answered: "pixels" (per pixel and point) or "objects" (whole objects)
   objects: null, // {listing, boxes, hovered, selected, lit} when the scene has objects (objects.js)
+  answer: null, // {question, objects, group, boxes}: what the latest chat answer rests on (chat.js)
+  asked: 0, // bumps at every chat question; an older question's answer is logged but not boxed
   threshold: 0.5,
   points: null, // {count, positions, colors}
   three: null, // {renderer, scene, camera, controls, geometry, colors}
@@ -487,13 +490,23 @@ async function ask(question) {
   q.className = "q";
   q.textContent = `Q: ${question}`;
   log.append(q);
+  state.asked += 1;
+  const asked = state.asked;
+  clearAnswerObjects(state); // a new question: the previous answer's boxes go
+  for (const list of log.querySelectorAll(".used.shown")) list.classList.remove("shown");
   try {
     const data = await api("/api/chat", { question });
     clearError();
     const a = document.createElement("div");
     a.className = "a";
     a.textContent = `A: ${data.answer}`;
-    log.append(a);
+    const used = usedList(data);
+    used.dataset.asked = String(asked);
+    log.append(a, used);
+    if (asked === state.asked) {
+      showAnswerObjects(state, question, data.objects);
+      used.classList.add("shown");
+    }
   } catch (err) {
     showError(err.message);
   }

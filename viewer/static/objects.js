@@ -24,15 +24,20 @@ export function litObjects(state) {
   return lit;
 }
 
+// A wireframe box from its lower to its upper corner (world metres), tagged with an id.
+export function boxHelper(lower, upper, colour, id) {
+  const helper = new THREE.Box3Helper(new THREE.Box3(new THREE.Vector3(...lower), new THREE.Vector3(...upper)), colour);
+  helper.userData.id = id;
+  return helper;
+}
+
 export function setupBoxes(state, listing) {
   const three = state.three;
   const boxes = [];
   if (three) {
     const group = new THREE.Group();
     for (const object of listing.objects) {
-      const box = new THREE.Box3(new THREE.Vector3(...object.box_min), new THREE.Vector3(...object.box_max));
-      const helper = new THREE.Box3Helper(box, COLOURS.normal);
-      helper.userData.id = object.id;
+      const helper = boxHelper(object.box_min, object.box_max, COLOURS.normal, object.id);
       group.add(helper);
       boxes.push(helper);
     }

@@ -12,6 +12,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import torch
+
 from lerf3d.scene_llm.data.language import plural
 from lerf3d.scene_llm.model.splice import IDENTIFIER_FORMAT
 from lerf3d.scene_llm.tokens.frames import SceneTokens
@@ -34,6 +36,10 @@ class UsedObject:
     """Extent of its box along the frame's axes, metres (None for tokens without boxes)."""
     reason: str
     """Why it is listed: "question", "answer" (its name is mentioned there) or "identifier"."""
+    lower: tuple[float, float, float] | None = None
+    """Minimum corner of its box, metres, same frame as ``centre`` (None for tokens without boxes)."""
+    upper: tuple[float, float, float] | None = None
+    """Maximum corner of its box."""
 
     @property
     def identifier(self) -> str:
@@ -77,9 +83,15 @@ def used_objects(tokens: SceneTokens, token_labels: Sequence[str], question: str
                 reasons.setdefault(index, source)
     out = []
     for index in sorted(reasons):
-        size = None
+        size = lower = upper = None
         if tokens.lower is not None and tokens.upper is not None:
+            lower, upper = _corner(tokens.lower, index), _corner(tokens.upper, index)
             size = tuple(float(v) for v in (tokens.upper[index] - tokens.lower[index]).tolist())
-        centre = tuple(float(v) for v in tokens.xyz[index].tolist())
-        out.append(UsedObject(index, token_labels[index], centre, size, reasons[index]))  # type: ignore[arg-type]
+        out.append(UsedObject(index, token_labels[index], _corner(tokens.xyz, index), size,  # type: ignore[arg-type]
+                              reasons[index], lower, upper))
     return out
+
+
+def _corner(points: torch.Tensor, index: int) -> tuple[float, float, float]:
+    x, y, z = (float(v) for v in points[index].tolist())
+    return x, y, z
