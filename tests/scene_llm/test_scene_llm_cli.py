@@ -131,7 +131,7 @@ def test_user_errors_are_one_line_messages(synthetic_dataset, tmp_path, capsys):
     assert main(["llm-eval", str(tmp_path / "nowhere"), str(tmp_path)]) == 2
     assert "no dataset manifest" in capsys.readouterr().err
     assert main(["llm-train", str(synthetic_dataset), "--out", str(tmp_path / "r"), "--preset", "huge"]) == 2
-    assert "unknown preset 'huge'; presets: demo, tiny" in capsys.readouterr().err
+    assert "unknown preset 'huge'; presets: demo, gpu, tiny" in capsys.readouterr().err
 
 
 def test_train_applies_flags_then_set_and_records_the_result(synthetic_dataset, tmp_path, capsys):
