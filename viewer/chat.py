@@ -9,11 +9,10 @@ comes with the objects it rests on (lerf3d.scene_llm.use.explain), which the pag
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from viewer.scene import ChatFn
 
 if TYPE_CHECKING:
     from lerf3d.scene_llm.use.ask import AskSession
@@ -32,6 +31,11 @@ class ChatReply:
     note: str | None = None
     """Why no objects could be named at all (e.g. the run records no object names), else None."""
 
+
+
+ChatFn = Callable[[str], "str | ChatReply"]
+"""A question in, the scene LLM's answer out, alone or with the objects it rests on
+(lerf3d.scene_llm.use.ask.AskSession behind it, see viewer.chat.load_chat)."""
 
 def reply_json(reply: str | ChatReply) -> dict[str, Any]:
     """What ``POST /api/chat`` sends of a reply (a plain string answer names no objects)."""

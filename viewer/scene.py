@@ -3,7 +3,7 @@ cameras a user can jump to; built from a checkpoint here or handed over in-proce
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,14 +15,12 @@ from lerf3d.query.camera import QueryCamera
 from lerf3d.query.session import QuerySession, QuerySessionConfig
 from lerf3d.runs.layout import CHECKPOINTS_DIR, run_of_checkpoint
 from lerf3d.types import PointSet, SceneBounds
+from viewer.chat import ChatFn
 
 if TYPE_CHECKING:
     from lerf3d.objects.scene_objects import SceneObjects
-    from viewer.chat import ChatReply
 
-ChatFn = Callable[[str], "str | ChatReply"]
-"""A question in, the scene LLM's answer out, alone or with the objects it rests on
-(lerf3d.scene_llm.use.ask.AskSession behind it, see viewer.chat.load_chat)."""
+
 VIEWER_CACHE_BYTES = 2 * 1024**3
 """Session cache of a viewer: at least three still views at the default size and the point set's
 embeddings (a view is at most ~0.6 GB, see config.FULL_LONG_SIDE); older views are evicted first."""

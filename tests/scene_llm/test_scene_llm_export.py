@@ -77,7 +77,8 @@ def test_object_tokens_train_ask_and_ship(prepared, tmp_path):
     train_scene_llm(OBJECT_TINY, prepared, run, progress=False)
     card = "# a card\n"
     written = export_run(run, tmp_path / "ship", card)
-    assert {p.name for p in written} == {"config.json", "features.json", "projector.pt", "lora.pt", "CARD.md"}
+    assert {p.name for p in written} == {"config.json", "features.json", "vocabulary.json", "projector.pt", "lora.pt",
+                                         "CARD.md"}
     assert not (tmp_path / "ship" / "stage2" / "checkpoints").exists()
     shipped, trained = load_scene_llm(tmp_path / "ship"), load_scene_llm(run)
     assert shipped.config == trained.config == OBJECT_TINY
