@@ -28,7 +28,7 @@ from lerf3d.scene_llm.tokens.scenes import SceneFeatures, TokenStore, load_scene
 from lerf3d.scene_llm.train.run_files import VOCABULARY_NAME, load_run_vocabulary
 from lerf3d.scene_llm.use.explain import UsedObject, used_objects
 from lerf3d.scene_llm.use.load import load_scene_llm
-from lerf3d.scene_llm.use.readout import nearest_labels
+from lerf3d.scene_llm.use.readout import label_texts, nearest_labels
 
 
 @dataclass(frozen=True)
@@ -90,16 +90,12 @@ class AskSession:
         """Each token's nearest object name among the run's (``vocabulary.json``), read through the
         features' text tower with the run's bridge template; computed on first use."""
         if self._token_labels is None:
-            from lerf3d.encoders import build_image_text_encoder
-
             vocabulary = load_run_vocabulary(self.config.run_dir)
             if vocabulary is None:
                 raise FileNotFoundError(f"{self.config.run_dir / VOCABULARY_NAME}: the run records no object "
                                         "names, which --explain needs to name the scene's objects")
-            encoder = build_image_text_encoder(self.config.features.encoder, self.config.device)
-            template = self.run.config.bridge.template
-            with torch.no_grad():
-                texts = encoder.encode_text([template.format(label) for label in vocabulary]).float().cpu()
+            texts = label_texts(self.config.features.encoder, vocabulary, self.run.config.bridge.template,
+                                self.config.device)
             self._token_labels = nearest_labels(self.tokens.features, texts, vocabulary)
         return self._token_labels
 

@@ -41,7 +41,7 @@ from lerf3d.scene_llm.data.language import normalise_answer
 from lerf3d.scene_llm.data.wording import is_held_out_wording
 from lerf3d.scene_llm.tokens.scenes import TokenStore
 from lerf3d.scene_llm.use.load import LoadedRun, load_scene_llm
-from lerf3d.scene_llm.use.readout import nearest_labels, readout_answer
+from lerf3d.scene_llm.use.readout import label_texts, nearest_labels, readout_answer
 
 EVAL_BATCH = 8
 """Questions decoded together (left-padded); bounded so a long split does not hold all KV caches."""
@@ -204,7 +204,6 @@ def readout_predictions(run: LoadedRun, records: Sequence[QARecord], store: Toke
                         device: str = "cpu") -> list[str | None] | None:
     """The object readout's answers (None where it does not answer); None when the dataset records no
     feature encoder (hand-made features) or no vocabulary, so the tokens cannot be named."""
-    from lerf3d.encoders import build_image_text_encoder
     from lerf3d.scene_llm.tokens.prepare import PREPARE_RECORD, load_prepare_config
     from lerf3d.scene_llm.tokens.scenes import FEATURES_DIR
 
@@ -214,9 +213,7 @@ def readout_predictions(run: LoadedRun, records: Sequence[QARecord], store: Toke
     vocabulary = _vocabulary(dataset_dir)
     if not vocabulary:
         return None
-    encoder = build_image_text_encoder(load_prepare_config(prepared).encoder, device)
-    template = run.config.bridge.template
-    texts = encoder.encode_text([template.format(label) for label in vocabulary]).float().cpu()
+    texts = label_texts(load_prepare_config(prepared).encoder, vocabulary, run.config.bridge.template, device)
     out: list[str | None] = []
     named: dict[tuple[str, str | None], list[str]] = {}
     for record in records:

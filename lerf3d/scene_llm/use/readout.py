@@ -48,6 +48,16 @@ class TokenReadout:
     """Questions per type."""
 
 
+def label_texts(encoder_spec: str, labels: Sequence[str], template: str, device: str = "cpu") -> Float[torch.Tensor, "L F"]:
+    """The text tower of ``encoder_spec``'s embedding of ``template.format(label)`` for each label: what
+    :func:`nearest_labels` compares tokens with (the bridge's phrase, so tokens read as the bridge reads them)."""
+    from lerf3d.encoders import build_image_text_encoder
+
+    encoder = build_image_text_encoder(encoder_spec, device)
+    with torch.no_grad():
+        return encoder.encode_text([template.format(label) for label in labels]).float().cpu()
+
+
 def nearest_labels(
     features: Float[torch.Tensor, "T F"], label_texts: Float[torch.Tensor, "L F"], labels: Sequence[str]
 ) -> list[str]:
