@@ -253,6 +253,31 @@ def zbuffer(
     return out.scatter(0, pixel[wins], point[wins])
 
 
+def seen_points(
+    xyz: Float[torch.Tensor, "N 3"],
+    camera_to_world: Float[torch.Tensor, "4 4"] | np.ndarray,
+    intrinsics: Intrinsics,
+    max_side: int = 320,
+    radius: int = 1,
+    tolerance_m: float = DEPTH_TOLERANCE_M,
+    tolerance_rel: float = DEPTH_TOLERANCE_REL,
+) -> Bool[torch.Tensor, " N"]:
+    """Points of a cloud that a camera which measured no depth would see: the cloud's own z-buffer
+    (:func:`zbuffer`, at most ``max_side`` pixels on the long side, each point splatted over
+    ``radius`` pixels around its own) stands in for the depth map of :func:`depth_test`, so a point
+    counts as seen when it lies on the nearest surface at its pixel."""
+    import torch
+
+    scale = min(1.0, max_side / max(intrinsics.width, intrinsics.height))
+    width, height = max(1, round(intrinsics.width * scale)), max(1, round(intrinsics.height * scale))
+    projection = project(xyz, camera_to_world, intrinsics.scaled(width, height))
+    nearest = zbuffer(projection, height, width, radius)
+    depth = torch.zeros(height * width, dtype=projection.depth.dtype, device=projection.depth.device)
+    hit = nearest >= 0
+    depth[hit] = projection.depth[nearest[hit]]
+    return depth_test(projection, depth.reshape(height, width), tolerance_m, tolerance_rel)
+
+
 def pixel_centres(height: int, width: int, out_height: int, out_width: int) -> Float[torch.Tensor, "N 2"]:
     """(x, y) of every pixel centre of an (height, width) image, row-major, in the coordinates of an
     (out_height, out_width) image of the same view."""

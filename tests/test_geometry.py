@@ -20,6 +20,7 @@ from lerf3d.geometry import (
     pixel_centres,
     project,
     project_camera_points,
+    seen_points,
     to_camera_frame,
     to_world_frame,
     visible_mask,
@@ -174,6 +175,30 @@ def test_visible_mask_rescales_to_the_depth_map():
     on = torch.tensor([[0.125 * 3.0, -0.375 * 3.0, 3.0]])
     off = torch.tensor([[0.125 * 1.0, -0.375 * 1.0, 1.0]])  # same pixel, in front of the surface
     assert visible_mask(torch.cat([on, off]), np.eye(4), k, depth).tolist() == [True, False]
+
+
+def test_seen_points_hides_what_a_nearer_surface_covers():
+    k = Intrinsics(fx=8.0, fy=8.0, cx=4.0, cy=4.0, width=8, height=8)
+    # a wall filling the left half at z = 2 (x in [-1, -0.25]), a sheet behind it at z = 4 over the
+    # whole width, one point beside the image and one behind the camera; identity pose
+    grid = torch.linspace(-0.9, 0.9, 10)
+    wall = torch.tensor([[x, y, 2.0] for x in torch.linspace(-0.95, -0.3, 6) for y in grid])
+    sheet = torch.tensor([[x, y, 4.0] for x in torch.linspace(-1.9, 1.9, 20) for y in 2 * grid])
+    odd = torch.tensor([[5.0, 0.0, 2.0], [0.0, 0.0, -2.0]])
+    xyz = torch.cat([wall, sheet, odd])
+    seen = seen_points(xyz, np.eye(4), k)
+    assert seen[: len(wall)].all()
+    behind = sheet[:, 0] / 4.0 < -0.3 / 2.0 - 0.25  # pixels the wall covers, a splat's width inside its edge
+    sheet_seen = seen[len(wall): len(wall) + len(sheet)]
+    assert not sheet_seen[behind].any() and sheet_seen[sheet[:, 0] > 0.5].all()  # the right half is open
+    assert not seen[-2:].any()
+    # from the other side (a half turn about y, at z = 6 looking down -z) the sheet hides the wall
+    turned = np.eye(4)
+    turned[:3, :3] = np.diag([-1.0, 1.0, -1.0])
+    turned[2, 3] = 6.0
+    seen = seen_points(xyz, turned, k)
+    in_view = project(sheet, turned, k).in_view
+    assert not seen[: len(wall)].any() and torch.equal(seen[len(wall): len(wall) + len(sheet)], in_view)
 
 
 def test_backproject_depth_by_hand():

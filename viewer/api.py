@@ -33,6 +33,7 @@ from viewer.images import float32_b64, image_data_url, to_uint8, uint8_b64
 from viewer.objects_api import ViewerObjects
 from viewer.protocol import (
     DEFAULT_THRESHOLD,
+    ChatRequest,
     ExportRequest,
     ObjectsRequest,
     QueryRequest,
@@ -282,14 +283,18 @@ class ViewerAPI:
 
     # -- chat -----------------------------------------------------------------------------------
 
-    def chat(self, question: str) -> dict[str, Any]:
-        """``POST /api/chat``: the scene LLM's answer and the objects it rests on, boxes in world
-        coordinates (404 when no scene LLM is loaded)."""
+    def chat(self, request: ChatRequest) -> dict[str, Any]:
+        """``POST /api/chat``: the scene LLM's answer, about the whole scene or from the request's
+        camera, and the objects it rests on, boxes in world coordinates (404 when no scene LLM is
+        loaded)."""
         if self.scene.chat is None:
             raise RequestError("no scene LLM is loaded: start the viewer with --llm RUN", status=404)
         start = time.perf_counter()
+        question = request.question
         try:
-            reply = self.scene.chat(question)
+            reply = (self.scene.chat(question) if request.camera is None
+                     else self.scene.chat(question, request.camera))
         except ValueError as err:
             raise RequestError(str(err)) from None
-        return {"question": question, **reply_json(reply), "ms": _ms(start)}
+        return {"question": question, **reply_json(reply), "asked_from": "scene" if request.camera is None else "view",
+                "ms": _ms(start)}

@@ -4,17 +4,21 @@ Loading it is lerf3d.scene_llm.use.ask's job: the run's LLM and projector, and t
 (a capture folder is fused and back-projected once at start-up, a prepared ``.pt`` is read). Each
 question is then one greedy generation (~1-2 s for SmolLM2-135M on two CPU cores), and the answer
 comes with the objects it rests on (lerf3d.scene_llm.use.explain), which the page highlights.
+
+A question asked from the page's current camera reads egocentric tokens: what that camera sees of the
+scene (the scene's points on the nearest surface of their own z-buffer), in its camera frame, as the
+generator's "seen from this view" questions are trained; the objects come back in world coordinates.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from lerf3d.query.camera import QueryCamera
     from lerf3d.scene_llm.use.ask import AskSession
     from lerf3d.scene_llm.use.explain import UsedObject
 
@@ -26,16 +30,20 @@ class ChatReply:
     answer: str
     """The scene LLM's answer."""
     objects: tuple[UsedObject, ...] = ()
-    """The objects the question or answer refers to, boxes in world coordinates (the chat asks from
-    the scene frame, whose tokens are in world coordinates)."""
+    """The objects the question or answer refers to, boxes in world coordinates (also when asked from
+    a camera, whose tokens the LLM reads in the camera's frame)."""
     note: str | None = None
     """Why no objects could be named at all (e.g. the run records no object names), else None."""
 
 
 
-ChatFn = Callable[[str], "str | ChatReply"]
-"""A question in, the scene LLM's answer out, alone or with the objects it rests on
-(lerf3d.scene_llm.use.ask.AskSession behind it, see viewer.chat.load_chat)."""
+class ChatFn(Protocol):
+    """A question in (about the whole scene, or asked from ``camera``), the scene LLM's answer out,
+    alone or with the objects it rests on (lerf3d.scene_llm.use.ask.AskSession behind it, see
+    viewer.chat.load_chat). The viewer passes ``camera`` only when the page asks from its view."""
+
+    def __call__(self, question: str, camera: QueryCamera | None = None) -> str | ChatReply: ...
+
 
 def reply_json(reply: str | ChatReply) -> dict[str, Any]:
     """What ``POST /api/chat`` sends of a reply (a plain string answer names no objects)."""
@@ -66,19 +74,24 @@ def load_chat(
                                           max_new_tokens, device))
     lock = threading.Lock()
 
-    def chat(question: str) -> ChatReply:
+    def chat(question: str, camera: QueryCamera | None = None) -> ChatReply:
         with lock:
-            return chat_reply(session, question)
+            return chat_reply(session, question, camera)
 
     return chat
 
 
-def chat_reply(session: AskSession, question: str) -> ChatReply:
-    """``session``'s answer to ``question`` and the objects it rests on; a run without object names
-    (no ``vocabulary.json``) answers all the same, with a note instead of objects."""
-    answer = session.answer(question)[0]
+def chat_reply(session: AskSession, question: str, camera: QueryCamera | None = None) -> ChatReply:
+    """``session``'s answer to ``question``, about the whole scene or from ``camera`` (egocentric
+    tokens), and the objects it rests on in world coordinates; a run without object names (no
+    ``vocabulary.json``) answers all the same, with a note instead of objects."""
+    tokens = shown = None
+    if camera is not None:
+        view = session.view(camera)
+        tokens, shown = view.ego, view.world
+    answer = session.answer(question, tokens)[0]
     try:
-        used = session.explain(question, answer)
+        used = session.explain(question, answer, tokens, shown)
     except FileNotFoundError as err:  # a run trained before runs recorded their object names
         return ChatReply(answer, (), f"the objects behind answers cannot be named: {err}")
     return ChatReply(answer, tuple(used))

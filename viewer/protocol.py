@@ -80,6 +80,17 @@ class QueryRequest:
     """One of QUERY_MODES: "objects" selects whole objects (the scene's objects must be loaded)."""
 
 
+@dataclass(frozen=True, eq=False)
+class ChatRequest:
+    """``POST /api/chat``: a question to the scene LLM."""
+
+    question: str
+    """The question, stripped."""
+    camera: QueryCamera | None = None
+    """Ask from this view (egocentric tokens of what it sees: "is the lamp left of the bed?" means
+    left in this picture); None: about the whole scene."""
+
+
 @dataclass(frozen=True)
 class ObjectsRequest:
     """``POST /api/objects``: the scene's objects with their best labels against a vocabulary."""
@@ -326,11 +337,12 @@ def parse_export(payload: dict[str, Any], config: ViewerConfig) -> ExportRequest
     return ExportRequest(parse_phrases([phrase], config))
 
 
-def parse_chat(payload: dict[str, Any], config: ViewerConfig) -> str:
-    check_keys(payload, {"question"}, "chat")
+def parse_chat(payload: dict[str, Any], cameras: Mapping[str, QueryCamera], config: ViewerConfig) -> ChatRequest:
+    check_keys(payload, {"question", "camera"}, "chat")
     question = payload.get("question")
     if not isinstance(question, str) or not question.strip():
         raise RequestError("type a question, e.g. 'how many chairs are there?'")
     if len(question) > config.max_question_chars:
         raise RequestError(f"the question is over {config.max_question_chars} characters")
-    return question.strip()
+    camera = payload.get("camera")
+    return ChatRequest(question.strip(), None if camera is None else parse_camera(camera, cameras, config))

@@ -234,7 +234,7 @@ def _objects(server: ViewerHTTPServer, payload: dict[str, Any]) -> dict[str, Any
 def _chat(server: ViewerHTTPServer, payload: dict[str, Any]) -> dict[str, Any]:
     if server.api.scene.chat is None:  # the endpoint exists only with a scene LLM
         raise RequestError("no scene LLM is loaded: start the viewer with --llm RUN", status=404)
-    return server.api.chat(parse_chat(payload, server.config))
+    return server.api.chat(parse_chat(payload, server.api.scene.cameras, server.config))
 
 
 POST_ROUTES = {"/api/render": _render, "/api/query": _query, "/api/export": _export, "/api/objects": _objects,

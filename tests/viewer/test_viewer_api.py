@@ -223,12 +223,13 @@ def test_chat_endpoint_with_a_scene_llm(gt_scene, tmp_path):
     from lerf3d.scene_llm.use.explain import UsedObject
     from viewer.chat import ChatReply
 
-    questions = []
+    questions, cameras = [], []
     oven = UsedObject(3, "oven", (0.25, -0.5, 0.3), (0.5, 1.0, 0.6), "question", (0.0, -1.0, 0.0), (0.5, 0.0, 0.6))
     lamp = UsedObject(7, "lamp", (1.0, 1.0, 1.5), None, "identifier")
 
-    def fake_llm(question: str) -> str | ChatReply:
+    def fake_llm(question: str, camera=None) -> str | ChatReply:
         questions.append(question)
+        cameras.append(camera)
         if "ovens" in question:
             return ChatReply("three, <obj7>", (oven, lamp))
         if "sofa" in question:
@@ -242,7 +243,8 @@ def test_chat_endpoint_with_a_scene_llm(gt_scene, tmp_path):
         assert get_json(base, "/api/scene")[1]["chat"] is True
         status, data = post_json(base, "/api/chat", {"question": "how many ovens are there?"})
         assert status == 200 and data["answer"] == "three, <obj7>" and questions == ["how many ovens are there?"]
-        assert data["frame"] == "world" and data["note"] is None
+        assert data["frame"] == "world" and data["note"] is None and data["asked_from"] == "scene"
+        assert cameras == [None]
         assert data["objects"] == [
             {"id": 3, "identifier": "<obj3>", "label": "oven", "reason": "question", "centre": [0.25, -0.5, 0.3],
              "lower": [0.0, -1.0, 0.0], "upper": [0.5, 0.0, 0.6]},
@@ -255,6 +257,11 @@ def test_chat_endpoint_with_a_scene_llm(gt_scene, tmp_path):
         assert status == 200 and (data["answer"], data["objects"], data["note"]) == ("yes", [], None)
         status, data = post_json(base, "/api/chat", {"question": " "})
         assert status == 400 and "type a question" in data["error"]
+        # asked from a camera: the chat function gets it, the reply says so
+        name = next(iter(gt_scene.viewer.cameras))
+        status, data = post_json(base, "/api/chat", {"question": "is it lit?", "camera": {"name": name}})
+        assert status == 200 and data["asked_from"] == "view" and cameras[-1].name == name
+        np.testing.assert_allclose(cameras[-1].camera_to_world, gt_scene.viewer.cameras[name].camera_to_world)
     finally:
         server.shutdown()
         server.server_close()

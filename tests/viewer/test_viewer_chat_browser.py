@@ -60,7 +60,14 @@ def test_answer_objects_are_boxed_listed_and_replaced(page, gt_scene, gt_objects
     second = [UsedObject(9, "lamp", tuple(low + 0.5 * span), None, "answer")]
     replies = {"which oven?": ChatReply("<obj5>", tuple(first)), "where is the lamp?": ChatReply("lamp", tuple(second)),
                "is there a sofa?": ChatReply("no", (), "the objects behind answers cannot be named: no vocabulary.json")}
-    server = make_server(replace(gt_scene.viewer, objects=gt_objects, chat=lambda question: replies[question]),
+    replies["is the lamp left of the oven?"] = ChatReply("yes", tuple(second))
+    cameras = []
+
+    def chat(question, camera=None):
+        cameras.append(camera)
+        return replies[question]
+
+    server = make_server(replace(gt_scene.viewer, objects=gt_objects, chat=chat),
                          ViewerConfig(port=0, outputs_dir=tmp_path, full_long_side=96))
     serve_in_thread(server)
     try:
@@ -100,6 +107,20 @@ def test_answer_objects_are_boxed_listed_and_replaced(page, gt_scene, gt_objects
         page.wait_for_selector('#chat-log .used[data-asked="3"]')
         assert "no vocabulary.json" in page.inner_text('#chat-log .used[data-asked="3"]')
         assert answer_boxes(page) == [] and answer_pixels(page) == before
+        assert cameras == [None] * 3  # asked about the whole scene so far
+
+        # "ask from this view": the page sends its camera, the answer says it was asked from the view
+        page.check("#chat-from-view")
+        page.fill("#question", "is the lamp left of the oven?")
+        page.press("#question", "Enter")
+        assert used_rows(page, 4) == ["<obj9> lamp"]
+        assert page.eval_on_selector_all("#chat-log .a", "rows => rows.map((r) => r.dataset.askedFrom)") == [
+            "scene", "scene", "scene", "view"]
+        shown = page.evaluate("() => window.lerf3dViewer.named")  # the capture camera shown, or null
+        asked = cameras[-1]
+        assert asked is not None and asked.intrinsics.width > 0
+        if shown is not None:  # a capture camera is shown: the question is asked from it
+            np.testing.assert_allclose(asked.camera_to_world, gt_scene.viewer.cameras[shown].camera_to_world)
     finally:
         server.shutdown()
         server.server_close()

@@ -61,3 +61,41 @@ def test_chat_panel_answers_with_the_packaged_scene_llm(gt_scene, tiny_room, tmp
     assert session.answer(questions) == answers
     reply = chat_reply(session, questions[1])
     assert reply.answer == answers[1] and reply.objects == () and "vocabulary.json" in reply.note
+
+
+def test_asking_from_a_capture_camera_reads_what_that_camera_sees(tiny_room):
+    from lerf3d.capture import load_capture
+    from lerf3d.geometry import to_camera_frame
+    from lerf3d.query.camera import QueryCamera
+
+    run = packaged_llm()
+    session = AskSession(tiny_room, AskConfig(run, feature_settings(run, None, None)))
+    capture = load_capture(tiny_room)
+    matched = total = 0
+    for frame in capture.frames[::3]:
+        camera = QueryCamera(frame.intrinsics, frame.camera_to_world, name=frame.name)
+        view = session.view(camera)
+        # the same tokens twice: in the camera's frame (what the LLM reads, left to right) and in the world
+        assert (view.ego.frame, view.world.frame) == ("ego", "scene")
+        assert view.ego.num_tokens == view.world.num_tokens > 0
+        assert bool((view.ego.xyz[1:, 0] >= view.ego.xyz[:-1, 0]).all())
+        np.testing.assert_allclose(to_camera_frame(view.world.xyz, frame.camera_to_world), view.ego.xyz, atol=1e-4)
+        # the points' own z-buffer sees what the frame's measured depth saw: most tokens of one are
+        # within a few centimetres of a token of the other
+        measured = session.store.frame(session.features.scene, frame.name)
+        gaps = np.linalg.norm(measured.xyz.numpy()[:, None] - view.ego.xyz.numpy()[None], axis=-1).min(axis=1)
+        matched, total = matched + int((gaps < 0.1).sum()), total + len(gaps)
+    assert matched >= 0.8 * total, (matched, total)
+    # a chat answer asked from a camera names its objects with world boxes from that view's tokens
+    frame = capture.frames[0]
+    camera = QueryCamera(frame.intrinsics, frame.camera_to_world, name=frame.name)
+    view = session.view(camera)
+    labels = session.labels_of(view.ego)
+    reply = chat_reply(session, f"Seen from this view, how many {labels[0]}s are there?", camera)
+    assert reply.answer == session.answer(f"Seen from this view, how many {labels[0]}s are there?", view.ego)[0]
+    world = view.world.xyz.numpy()
+    assert any(used.reason == "question" for used in reply.objects)
+    for used in reply.objects:
+        assert used.label == labels[0] or used.reason != "question"
+        np.testing.assert_allclose(used.centre, world[used.index], atol=1e-5)
+        assert np.all(np.array(used.lower) <= np.array(used.centre) + 1e-6)

@@ -133,9 +133,14 @@ def test_bodies_and_requests():
     assert parse_export({"phrase": " oven "}, CONFIG).phrase == "oven"
     with pytest.raises(RequestError, match="must be a string"):
         parse_export({"phrase": ["oven"]}, CONFIG)
-    assert parse_chat({"question": " how many chairs? "}, CONFIG) == "how many chairs?"
+    scene_wide = parse_chat({"question": " how many chairs? "}, CAMERAS, CONFIG)
+    assert (scene_wide.question, scene_wide.camera) == ("how many chairs?", None)
+    from_view = parse_chat({"question": "is the lamp left of the bed?", "camera": {"name": "f0"}}, CAMERAS, CONFIG)
+    assert from_view.camera is not None and from_view.camera.name == "f0"
     with pytest.raises(RequestError, match="type a question"):
-        parse_chat({"question": "  "}, CONFIG)
+        parse_chat({"question": "  "}, CAMERAS, CONFIG)
+    with pytest.raises(RequestError, match="unknown camera"):
+        parse_chat({"question": "what is left of the bed?", "camera": {"name": "nope"}}, CAMERAS, CONFIG)
 
 
 def test_query_modes_and_object_requests():

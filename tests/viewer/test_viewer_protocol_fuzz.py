@@ -20,6 +20,7 @@ from test_viewer_protocol import CAMERAS, CONFIG, GL_POSE
 
 from viewer.protocol import (
     CAMERA_FIELDS,
+    ChatRequest,
     ExportRequest,
     QueryRequest,
     RenderRequest,
@@ -77,8 +78,8 @@ ENDPOINTS = {
     "query": (with_extras({"phrases": phrases}, {"camera": st.none() | cameras}),
               lambda payload: parse_query(payload, CAMERAS, CONFIG), QueryRequest),
     "export": (with_extras({"phrase": phrases}, {}), lambda payload: parse_export(payload, CONFIG), ExportRequest),
-    "chat": (with_extras({"question": st.text(max_size=600) | json_values}, {}),
-             lambda payload: parse_chat(payload, CONFIG), str),
+    "chat": (with_extras({"question": st.text(max_size=600) | json_values}, {"camera": st.none() | cameras}),
+             lambda payload: parse_chat(payload, CAMERAS, CONFIG), ChatRequest),
 }
 """Per endpoint: payloads (its fields present, mostly plausible values, sometimes an unknown field;
 a missing field is the whole-payload test's case), its parser, what it returns."""
@@ -86,7 +87,7 @@ FIELD_NAMES = {
     "render": ("render", "camera", "camera_to_world", "fov_y", "width", "height", "convention", "preview"),
     "query": ("query", "camera", "camera_to_world", "fov_y", "width", "height", "convention", "phrase"),
     "export": ("export", "phrase"),
-    "chat": ("chat", "question"),
+    "chat": ("chat", "question", "camera", "camera_to_world", "fov_y", "width", "height", "convention"),
 }
 """Words one of which a refusal must contain: the fields of that endpoint's request."""
 
@@ -154,5 +155,5 @@ def test_any_payload_is_a_request_or_an_error_naming_the_field(data):
 def test_any_json_value_as_a_whole_payload(endpoint, value):
     """The parsed body of any request, whatever it holds, through each endpoint's checks."""
     fields = {"render": ("camera", "preview"), "query": ("camera", "phrases"), "export": ("phrase",),
-              "chat": ("question",)}[endpoint]
+              "chat": ("question", "camera")}[endpoint]
     check_endpoint(endpoint, value if isinstance(value, dict) else dict.fromkeys(fields, value))

@@ -495,11 +495,16 @@ async function ask(question) {
   clearAnswerObjects(state); // a new question: the previous answer's boxes go
   for (const list of log.querySelectorAll(".used.shown")) list.classList.remove("shown");
   try {
-    const data = await api("/api/chat", { question });
+    const body = { question };
+    const camera = $("chat-from-view").checked ? currentCamera() : null;
+    if (camera !== null) body.camera = camera; // asked from this view: the LLM reads egocentric tokens
+    const data = await api("/api/chat", body);
     clearError();
     const a = document.createElement("div");
     a.className = "a";
     a.textContent = `A: ${data.answer}`;
+    a.dataset.askedFrom = data.asked_from;
+    if (data.asked_from === "view") a.title = "asked from this view (egocentric)";
     const used = usedList(data);
     used.dataset.asked = String(asked);
     log.append(a, used);

@@ -130,6 +130,16 @@ class SceneTokens:
         if self.confidence is not None and tuple(self.confidence.shape) != (num,):
             raise ValueError(f"confidence must be ({num},), got {tuple(self.confidence.shape)}")
 
+    def select(self, index: Int[torch.Tensor, " K"]) -> SceneTokens:
+        """The tokens at ``index`` (a subset or a reordering), in the same frame and scene bounds."""
+
+        def pick(value):
+            return None if value is None else value[index]
+
+        return SceneTokens(self.xyz[index], self.features[index], pick(self.rgb), self.frame,
+                           lower=pick(self.lower), upper=pick(self.upper), bounds=self.bounds,
+                           confidence=pick(self.confidence))
+
     @property
     def num_tokens(self) -> int:
         return self.xyz.shape[0]

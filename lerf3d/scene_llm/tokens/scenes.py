@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from lerf3d.atomic import atomic_path
 from lerf3d.capture.io import load_depth
-from lerf3d.geometry import to_camera_frame, visible_mask
+from lerf3d.geometry import seen_points, to_camera_frame, to_world_frame, visible_mask
 from lerf3d.scene_llm.tokens.features3d import (
     DEFAULT_WORLD_SCALE_M,
     BackprojectionConfig,
@@ -34,7 +34,7 @@ from lerf3d.scene_llm.tokens.frames import (
     pool_points,
 )
 from lerf3d.scene_llm.tokens.segments import SegmentConfig, scene_segments, segment_tokens
-from lerf3d.types import Capture, PointSet
+from lerf3d.types import Capture, Intrinsics, PointSet
 
 SCENE_FEATURES_FORMAT = "lerf3d-scene-features/1"
 """Tag stored in every scene-features file; bump when the layout changes."""
@@ -149,6 +149,16 @@ class TokenConfig:
             raise ValueError(f"min_visible_points must be >= 1, got {self.min_visible_points}")
 
 
+@dataclass(frozen=True, eq=False)
+class ViewTokens:
+    """What one camera sees of a scene, twice: as the LLM reads it and as a viewer draws it."""
+
+    ego: SceneTokens
+    """Egocentric tokens, in the camera's OpenCV frame, left to right."""
+    world: SceneTokens
+    """The same tokens in the same order, in world coordinates (boxes where ``ego`` has them)."""
+
+
 class TokenStore:
     """Scene and frame tokens of a set of scenes, pooled on first use and kept in memory."""
 
@@ -200,19 +210,35 @@ class TokenStore:
             features = self._features(scene)
             if frame not in features.frame_points:
                 raise KeyError(f"scene {scene!r} has no frame {frame!r}")
-            index = features.frame_points[frame]
-            p, pose = features.points, features.frame_poses[frame]
-            if self.config.mode == "segment":
-                ids = self.segment_ids(scene)[index]
-                seen = torch.bincount(ids + 1)  # (S + 1,), slot 0 counts the -1s
-                enough = seen[ids + 1] >= self.config.min_visible_points
-                ids = torch.where(enough, ids, torch.full_like(ids, -1))
-                self._cache[key] = segment_tokens(to_camera_frame(p.xyz[index], pose), p.features[index],
-                                                  p.rgb[index], ids, "ego")
-            else:
-                self._cache[key] = egocentric_tokens(p.xyz[index], p.features[index], p.rgb[index], pose,
-                                                     self.config.frame)
+            self._cache[key] = self._seen(scene, features.frame_points[frame], features.frame_poses[frame]).ego
         return self._cache[key]
+
+    def view(self, scene: str, camera_to_world: torch.Tensor | np.ndarray, intrinsics: Intrinsics) -> ViewTokens:
+        """Tokens of what any camera (OpenCV pose, e.g. the viewer's) sees of ``scene``: the points on
+        the nearest surface of the scene's own z-buffer (:func:`lerf3d.geometry.seen_points`), pooled
+        as a capture frame's are. Not cached: every camera is a new one."""
+        points = self._features(scene).points
+        cfg = BackprojectionConfig()
+        seen = seen_points(points.xyz, camera_to_world, intrinsics, tolerance_m=cfg.depth_tolerance_m,
+                           tolerance_rel=cfg.depth_tolerance_rel)
+        return self._seen(scene, torch.nonzero(seen).squeeze(1), camera_to_world)
+
+    def _seen(self, scene: str, index: Int[torch.Tensor, " n"], pose: torch.Tensor | np.ndarray) -> ViewTokens:
+        """Tokens of the points ``index`` of ``scene`` as the camera ``pose`` sees them, left to right."""
+        p = self._features(scene).points
+        xyz_cam = to_camera_frame(p.xyz[index], pose)
+        if self.config.mode == "segment":
+            ids = self.segment_ids(scene)[index]
+            seen = torch.bincount(ids + 1)  # (S + 1,), slot 0 counts the -1s
+            enough = seen[ids + 1] >= self.config.min_visible_points
+            ids = torch.where(enough, ids, torch.full_like(ids, -1))
+            ego = segment_tokens(xyz_cam, p.features[index], p.rgb[index], ids, "ego", sort_axis=None)
+            world = segment_tokens(p.xyz[index], p.features[index], p.rgb[index], ids, "scene", sort_axis=None)
+            order = torch.argsort(ego.xyz[:, 0], stable=True)  # left to right, as segment_tokens sorts
+            return ViewTokens(ego.select(order), world.select(order))
+        ego = egocentric_tokens(p.xyz[index], p.features[index], p.rgb[index], pose, self.config.frame)
+        world = SceneTokens(to_world_frame(ego.xyz, pose), ego.features, ego.rgb, "scene")
+        return ViewTokens(ego, world)
 
     def tokens_for(self, scene: str, frame: str | None) -> SceneTokens:
         """Frame tokens for a caption record (frame given), scene tokens otherwise."""

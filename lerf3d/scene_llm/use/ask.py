@@ -18,17 +18,22 @@ import dataclasses
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from lerf3d.scene_llm.data.dataset import QuestionFileError, json_line, numbered_lines
 from lerf3d.scene_llm.tokens.prepare import PrepareConfig, build_extractor, capture_scene_features
 from lerf3d.scene_llm.tokens.record import check_feature_source, run_feature_record
-from lerf3d.scene_llm.tokens.scenes import SceneFeatures, TokenStore, load_scene_features
+from lerf3d.scene_llm.tokens.scenes import SceneFeatures, TokenStore, ViewTokens, load_scene_features
 from lerf3d.scene_llm.train.run_files import VOCABULARY_NAME, load_run_vocabulary
 from lerf3d.scene_llm.use.explain import UsedObject, used_objects
 from lerf3d.scene_llm.use.load import load_scene_llm
 from lerf3d.scene_llm.use.readout import label_texts, nearest_labels
+
+if TYPE_CHECKING:
+    from lerf3d.query.camera import QueryCamera
+    from lerf3d.scene_llm.tokens.frames import SceneTokens
 
 
 @dataclass(frozen=True)
@@ -78,41 +83,65 @@ class AskSession:
         self.features = scene_features(scene, cfg.features, cfg.device)
         check_feature_source(cfg.run_dir, self.features.points.source)
         self.run = load_scene_llm(cfg.run_dir, cfg.stage, cfg.device)
-        store = TokenStore({self.features.scene: self.features}, self.run.config.tokens)
+        self.store = TokenStore({self.features.scene: self.features}, self.run.config.tokens)
         if cfg.view is not None and cfg.view not in self.features.frame_points:
             frames = sorted(self.features.frame_points)
             raise ValueError(f"--view {cfg.view!r}: no such frame in {scene} (frames: {', '.join(frames[:5])}"
                              f"{' ...' if len(frames) > 5 else ''})")
-        self.tokens = store.tokens_for(self.features.scene, cfg.view)
+        self.tokens = self.store.tokens_for(self.features.scene, cfg.view)
+        """The tokens questions are asked about by default: the whole scene, or the ``view`` frame's."""
+        self._label_texts: torch.Tensor | None = None
         self._token_labels: list[str] | None = None
 
-    def token_labels(self) -> list[str]:
+    def view(self, camera: QueryCamera) -> ViewTokens:
+        """Egocentric tokens of what ``camera`` (any pose, e.g. the viewer's) sees of the scene, and the
+        same tokens in world coordinates; a ValueError when it sees no object."""
+        seen = self.store.view(self.features.scene, camera.camera_to_world, camera.intrinsics)
+        if seen.ego.num_tokens == 0:
+            raise ValueError(f"camera {camera.name!r} sees no object of the scene: turn it towards the room "
+                             "or ask about the whole scene")
+        return seen
+
+    def labels_of(self, tokens: SceneTokens) -> list[str]:
         """Each token's nearest object name among the run's (``vocabulary.json``), read through the
-        features' text tower with the run's bridge template; computed on first use."""
-        if self._token_labels is None:
+        features' text tower with the run's bridge template (the names' embeddings computed once)."""
+        if self._label_texts is None:
             vocabulary = load_run_vocabulary(self.config.run_dir)
             if vocabulary is None:
                 raise FileNotFoundError(f"{self.config.run_dir / VOCABULARY_NAME}: the run records no object "
                                         "names, which --explain needs to name the scene's objects")
-            texts = label_texts(self.config.features.encoder, vocabulary, self.run.config.bridge.template,
-                                self.config.device)
-            self._token_labels = nearest_labels(self.tokens.features, texts, vocabulary)
+            self._vocabulary = vocabulary
+            self._label_texts = label_texts(self.config.features.encoder, vocabulary,
+                                            self.run.config.bridge.template, self.config.device)
+        return nearest_labels(tokens.features, self._label_texts, self._vocabulary)
+
+    def token_labels(self) -> list[str]:
+        """:meth:`labels_of` the default tokens, computed on first use."""
+        if self._token_labels is None:
+            self._token_labels = self.labels_of(self.tokens)
         return self._token_labels
 
-    def explain(self, question: str, answer: str) -> list[UsedObject]:
-        """The objects ``answer`` to ``question`` rests on (see :mod:`lerf3d.scene_llm.use.explain`)."""
-        return used_objects(self.tokens, self.token_labels(), question, answer)
+    def explain(self, question: str, answer: str, tokens: SceneTokens | None = None,
+                shown: SceneTokens | None = None) -> list[UsedObject]:
+        """The objects ``answer`` to ``question`` (asked about ``tokens``, default :attr:`tokens`)
+        rests on (see :mod:`lerf3d.scene_llm.use.explain`), placed as in ``shown`` (the same tokens in
+        another frame, e.g. a view's in world coordinates; default ``tokens``)."""
+        if tokens is None:
+            labels, tokens = self.token_labels(), self.tokens
+        else:
+            labels = self.labels_of(tokens)
+        return used_objects(tokens if shown is None else shown, labels, question, answer)
 
-    def answer(self, questions: str | list[str]) -> list[str]:
-        """Greedy answers to one question or several."""
+    def answer(self, questions: str | list[str], tokens: SceneTokens | None = None) -> list[str]:
+        """Greedy answers to one question or several, about ``tokens`` (default :attr:`tokens`)."""
         if isinstance(questions, str):
             questions = [questions]
         questions = [q.strip() for q in questions]
         if not questions or not all(questions):
             raise ValueError("ask needs at least one non-empty question")
+        tokens = self.tokens if tokens is None else tokens
         with torch.no_grad():
-            return self.run.model.answer([self.tokens] * len(questions), questions,
-                                         self.config.max_new_tokens)
+            return self.run.model.answer([tokens] * len(questions), questions, self.config.max_new_tokens)
 
 
 def ask(scene: str | Path, questions: str | list[str], cfg: AskConfig) -> list[str]:
