@@ -28,9 +28,10 @@ from data_tools.tower_augment import (
     random_boxes,
     to_network,
 )
-from data_tools.tower_data import CANONICAL_NEGATIVES, CropSet
+from data_tools.tower_data import CropSet
 from lerf3d.encoders.tiny import TINY_INPUT_SIZE, TinyImageTower
 from lerf3d.encoders.vit import ViT
+from lerf3d.query.relevancy import CANONICAL_NEGATIVES
 
 TRAIN_MEMORY_FORMAT = torch.channels_last
 """Layout of the tower and its batches during training: oneDNN's convolutions run about 12 % faster
@@ -106,7 +107,7 @@ def cpu_has_bf16() -> bool:
 def text_table(text_tower, labels: list[str], templates: tuple[str, ...]) -> Float[torch.Tensor, "T C D"]:
     """Unit-norm text embeddings of every (template, label), then the canonical negatives as extra
     classes (same phrase under every template): computed once, the text tower is frozen."""
-    phrases = list(labels) + list(CANONICAL_NEGATIVES)
+    phrases = list(labels) + list(CANONICAL_NEGATIVES)  # never a target: the queries' negatives compete in the softmax
     with torch.no_grad():
         rows = [text_tower([t.format(p) if p in labels else p for p in phrases]) for t in templates]
     return torch.stack(rows).float()  # (T, C + negatives, D)

@@ -28,9 +28,6 @@ from lerf3d.ground_truth import GroundTruth, load_ground_truth
 
 STRUCTURE_LABELS = ("floor", "wall", "ceiling")
 """Labels of the room shell (instance ids 1-6, see data_tools/README.md); crops of them are kept."""
-CANONICAL_NEGATIVES = ("object", "things", "stuff", "texture")
-"""LERF's canonical negative phrases (Kerr et al. 2023, Sec. 3.4): never a target, always a
-competitor in the LiT softmax, so a crop's embedding sits nearer its label than these."""
 MIN_DOMINANT_SHARE = 0.4
 """A crop is labelled by its most frequent instance only if that covers this share of its pixels."""
 CROP_SIZE = 64

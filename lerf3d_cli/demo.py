@@ -13,13 +13,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
-
 from lerf3d.capture import load_capture
 from lerf3d.encoders.spec import DEFAULT_IMAGE_TEXT_SPEC
 from lerf3d.fusion import FusionConfig, FusionResult, fuse_capture, save_fusion
 from lerf3d.fusion.evaluate import evaluate_fusion
-from lerf3d.fusion.preview import overview_camera, splat_points
+from lerf3d.fusion.preview import write_preview
 from lerf3d.ground_truth import load_ground_truth
 from lerf3d.runs.layout import Run
 from lerf3d.types import Capture
@@ -169,9 +167,7 @@ def run_demo(config: DemoConfig) -> None:
     result = fuse_capture(capture, FusionConfig())
     fuse_seconds = time.perf_counter() - t0
     files = save_fusion(result, Run(config.out).fusion)
-    intr, pose = overview_camera(result.bounds)
-    preview = Run(config.out).fusion / "preview.png"
-    Image.fromarray(splat_points(result.points, intr, pose, radius=2)).save(preview)
+    preview = write_preview(result, Run(config.out).fusion)
     truth = load_ground_truth(capture_dir)
     report = evaluate_fusion(result, capture, truth)
     found = len(report.objects_seen) - len(report.objects_missing)

@@ -16,11 +16,10 @@ from lerf3d.preflight import check_output_path, positive_float_arg, positive_int
 
 
 def _cmd_fuse(args: argparse.Namespace) -> int:
-    from PIL import Image
 
     from lerf3d.capture import frames_summary, load_capture
     from lerf3d.fusion import FusionConfig, fuse_capture, save_fusion
-    from lerf3d.fusion.preview import overview_camera, splat_points
+    from lerf3d.fusion.preview import write_preview
 
     start = time.perf_counter()
     check_output_path(args.out, folder=True)
@@ -28,9 +27,7 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
     config = FusionConfig(voxel_size=args.voxel_size, frame_stride=args.stride)
     result = fuse_capture(capture, config)
     files = save_fusion(result, args.out)
-    intr, pose = overview_camera(result.bounds)
-    preview = Path(args.out) / "preview.png"
-    Image.fromarray(splat_points(result.points, intr, pose, radius=2)).save(preview)
+    preview = write_preview(result, args.out)
     lo, hi = result.bounds.lower, result.bounds.upper
     print(
         f"fused {frames_summary(capture, len(capture.frames[::config.frame_stride]))} ({capture.source_format}) in {time.perf_counter() - start:.1f} s: "

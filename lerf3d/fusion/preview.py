@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+from lerf3d.atomic import atomic_path
 from lerf3d.geometry import look_at, project, zbuffer
 from lerf3d.types import Intrinsics, PointSet, SceneBounds
+
+if TYPE_CHECKING:
+    from lerf3d.fusion.tsdf import FusionResult
 
 
 def splat_points(
@@ -39,3 +46,19 @@ def overview_camera(bounds: SceneBounds, width: int = 640, height: int = 480) ->
     pose = look_at(eye, center)
     f = 0.8 * width
     return Intrinsics(f, f, width / 2, height / 2, width, height), pose
+
+
+PREVIEW_NAME = "preview.png"
+"""File name of the fused points' overview picture in a fusion output folder."""
+
+
+def write_preview(result: FusionResult, folder: str | Path) -> Path:
+    """``folder/preview.png``: the fused points splatted from :func:`overview_camera`, written to a
+    temporary name and renamed (no half-written picture on a crash)."""
+    from PIL import Image
+
+    intrinsics, pose = overview_camera(result.bounds)
+    path = Path(folder) / PREVIEW_NAME
+    with atomic_path(path) as tmp:
+        Image.fromarray(splat_points(result.points, intrinsics, pose, radius=2)).save(tmp)
+    return path
