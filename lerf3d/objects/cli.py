@@ -26,19 +26,24 @@ def _cmd_objects(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from lerf3d.objects.commands import run_export as run_object_export
-    from lerf3d.query.commands import run_export
+    from lerf3d.objects.commands import export_scene_objects
+    from lerf3d.preflight import check_output_path
+    from lerf3d.query.commands import export_phrase, open_export
+    from lerf3d.runs import resolve_checkpoint
 
-    out = run_export(args.checkpoint, args.phrase, args.out, points=args.points, capture=args.capture,
-                     device=args.device, image_text=args.image_text)
+    folder = args.out.parent / f"{args.out.stem}_objects"
+    if args.objects:  # checked before the checkpoint opens, as the PLY path is
+        check_output_path(folder, folder=True)
+    scene, phrases = open_export(args.checkpoint, args.phrase, args.out, points=args.points, capture=args.capture,
+                                 device=args.device, image_text=args.image_text)
+    out = export_phrase(scene, phrases, args.out)
     box = out.region
     print(f"{args.phrase!r}: top region of {box.num_points} points, centre "
           f"[{' '.join(f'{v:.2f}' for v in box.center)}] m, max relevancy {box.max_relevancy:.2f}")
     print(f"wrote {out.ply} and {out.box_json}")
-    if args.objects:
-        folder = args.out.parent / f"{args.out.stem}_objects"
-        objects = run_object_export(args.checkpoint, args.phrase, folder, capture=args.capture, device=args.device,
-                                    image_text=args.image_text, top_k=args.objects)
+    if args.objects:  # the same scene: the checkpoint is read once
+        objects = export_scene_objects(scene, resolve_checkpoint(args.checkpoint), args.phrase, folder,
+                                       top_k=args.objects)
         chosen = ", ".join(str(k) for k in objects.chosen) or "none above neutral relevancy"
         print(f"{args.phrase!r}: objects {chosen} -> {len(objects.ply)} PLY, {len(objects.glb)} GLB, "
               f"{objects.boxes_json}")

@@ -134,9 +134,15 @@ def run_export(checkpoint: str | Path, phrase: str, out_dir: str | Path, *, capt
     check_output_path(out_dir, folder=True)
     path = resolve_checkpoint(checkpoint)
     scene = open_scene(path, capture=capture, device=device, image_text=image_text)
-    objects = scene_objects(scene, path, rebuild=rebuild).objects
+    return export_scene_objects(scene, path, phrase, out_dir, top_k, rebuild)
+
+
+def export_scene_objects(scene: QueryScene, checkpoint: Path, phrase: str, out_dir: str | Path,
+                         top_k: int = DEFAULT_TOP_OBJECTS, rebuild: bool = False) -> ObjectExport:
+    """:func:`run_export` on a scene already open (``checkpoint`` is its resolved checkpoint file)."""
+    objects = scene_objects(scene, checkpoint, rebuild=rebuild).objects
     labels = objects.label([phrase], scene.session.encoder)
-    mesh_path = run_of_checkpoint(path).fusion_mesh
+    mesh_path = run_of_checkpoint(checkpoint).fusion_mesh
     mesh = load_fused_mesh(mesh_path) if mesh_path.is_file() else None
     return export_objects(objects, labels, out_dir, mesh, top_k)
 

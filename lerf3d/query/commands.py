@@ -210,9 +210,19 @@ def run_export(checkpoint: str | Path, phrase: str, out: str | Path, *, points: 
                image_text: str | None = None) -> ExportOutput:
     """``lerf3d export CKPT --phrase P --out cup.ply [--points fused/points.ply]`` (default points: the
     run's fusion/points.ply, else a fusion of the capture)."""
+    return export_phrase(*open_export(checkpoint, phrase, out, points=points, capture=capture, device=device,
+                                      image_text=image_text), out)
+
+
+def open_export(checkpoint: str | Path, phrase: str, out: str | Path, *, points: str | Path | None = None,
+                capture: str | Path | None = None, device: str = "cpu",
+                image_text: str | None = None) -> tuple[QueryScene, Phrases]:
+    """The scene ``lerf3d export`` reads and its checked phrase, the phrase and the output path
+    checked before the checkpoint opens (``lerf3d export --objects`` exports objects from the same
+    scene, opened once)."""
     phrases = check_phrases([phrase])
     check_export_path(out)
-    return export_phrase(_open(checkpoint, capture, device, image_text, points), phrases, out)
+    return _open(checkpoint, capture, device, image_text, points), phrases
 
 
 # -- eval ------------------------------------------------------------------------------------

@@ -15,7 +15,9 @@ def run(tiny_run):
     return tiny_run.out, tiny_run.spec
 
 
-def test_query_export_and_eval_commands(run, tmp_path, capsys):
+def test_query_export_and_eval_commands(run, tmp_path, capsys, monkeypatch):
+    import lerf3d.query.checkpoint as checkpoint_module
+
     out, spec = run
     capsys.readouterr()
     assert main(["query", str(out), "chair", "wall", "--camera", "eval:0", "--out", str(tmp_path / "q"),
@@ -25,8 +27,11 @@ def test_query_export_and_eval_commands(run, tmp_path, capsys):
     summary = json.loads(next((tmp_path / "q").glob("*_query.json")).read_text())
     assert [p["phrase"] for p in summary["phrases"]] == ["chair", "wall"]
 
+    opened, open_scene = [], checkpoint_module.open_scene
+    monkeypatch.setattr(checkpoint_module, "open_scene", lambda *a, **k: opened.append(a) or open_scene(*a, **k))
     assert main(["export", str(out), "--phrase", "chair", "--out", str(tmp_path / "chair.ply"),
                  "--image-text", spec]) == 0
+    assert len(opened) == 1  # the phrase's PLY and its objects come from one opening of the checkpoint
     assert (tmp_path / "chair.ply").is_file() and (tmp_path / "chair.json").is_file()
     boxes = json.loads((tmp_path / "chair_objects" / "chair_objects.json").read_text())
     assert boxes["phrase"] == "chair" and isinstance(boxes["objects"], list)
