@@ -129,10 +129,9 @@ def format_summary(r: TowerReport) -> str:
 
 
 def _rooms_line(name: str, rooms) -> str:
-    o = dict(rooms.overrides)
     seeds = rooms.seeds
     span = f"{seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
-    extra = ", ".join(f"{k}={v}" for k, v in sorted(o.items()))
+    extra = ", ".join(sorted(rooms.overrides))
     return f"| {name} | {len(seeds)} | {span} | `{rooms.preset}` ({extra}) |"
 
 

@@ -25,6 +25,7 @@ from data_tools.config import RoomConfig
 from data_tools.make_room import generate_room
 from lerf3d.features.tiling import MAX_TILE_FRACTION, MIN_TILE_FRACTION, PyramidConfig, pyramid_layout
 from lerf3d.ground_truth import GroundTruth, load_ground_truth
+from lerf3d.typed_config import apply_overrides
 
 STRUCTURE_LABELS = ("floor", "wall", "ceiling")
 """Labels of the room shell (instance ids 1-6, see data_tools/README.md); crops of them are kept."""
@@ -36,17 +37,30 @@ CROP_SIZE = 64
 
 @dataclass(frozen=True)
 class RoomSetConfig:
-    """One set of generated rooms."""
+    """One set of generated rooms: seeds ``first_seed`` .. ``first_seed + count - 1`` of a room preset."""
 
-    seeds: tuple[int, ...] = ()
-    """Room seeds; sets of one run must not share seeds."""
+    first_seed: int = 0
+    """Seed of the set's first room; sets of one run must not share seeds."""
+    count: int = 0
+    """Rooms in the set (consecutive seeds)."""
     preset: str = "large"
-    """``RoomConfig`` preset the rooms start from."""
-    overrides: tuple[tuple[str, object], ...] = ()
-    """(field, value) replacements of the preset (views, size, model split, ...)."""
+    """``RoomConfig`` preset the rooms start from (:data:`data_tools.config.PRESETS_DIR`)."""
+    overrides: tuple[str, ...] = ()
+    """``key=value`` replacements of the preset's fields (views, size, model split, ...), read as
+    ``python -m data_tools.make_room --set`` reads them: ``"num_views=24"``, ``"model_split=train"``."""
+
+    def __post_init__(self) -> None:
+        if self.first_seed < 0 or self.count < 0:
+            raise ValueError(f"first_seed and count must be >= 0, got {self.first_seed}, {self.count}")
+        self.room_config(self.first_seed)  # an unknown preset or override key fails here, not mid-run
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        """The rooms' seeds."""
+        return tuple(range(self.first_seed, self.first_seed + self.count))
 
     def room_config(self, seed: int) -> RoomConfig:
-        return RoomConfig.preset(self.preset, seed=seed, **dict(self.overrides))
+        return apply_overrides(RoomConfig.preset(self.preset, seed=seed), self.overrides)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,10 @@
 """Train the embedded ``lerf3d:tiny`` towers on generated rooms and measure them on unseen rooms.
 
-    python -m data_tools.train_towers [--preset default|tiny] [--out lerf3d/weights] [--seed 0]
+    python -m data_tools.train_towers [--preset default|tiny | --config FILE.toml] [--set KEY=VALUE ...]
+        [--out lerf3d/weights] [--seed 0]
+
+The presets are TOML files in ``data_tools/configs/towers/`` read by :mod:`lerf3d.typed_config`;
+``--set lit.steps=2000`` (any dotted key, repeatable) varies one.
 
 1. rooms: training rooms (catalogue ``train`` models), evaluation rooms with other seeds, and rooms
    of ``held-out`` catalogue models (:mod:`data_tools.tower_data`);
@@ -20,6 +24,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -44,6 +49,7 @@ from data_tools.tower_data import (
 )
 from data_tools.tower_eval import dense_separation, encode_crops, retrieval, synonym_accuracy
 from data_tools.twins import catalog_twins
+from lerf3d import typed_config
 from lerf3d.encoders import ViTDenseEncoder, build_dense_encoder, build_image_text_encoder
 from lerf3d.encoders.spec import TINY_SPEC
 from lerf3d.encoders.tiny import TINY_DENSE_FILE, TINY_IMAGE_TEXT_FILE, save_tiny_tower, shared_text_tower
@@ -75,16 +81,17 @@ SYNONYMS = (
 ("sofa", "couch", "bed", "plant" are catalogue labels and are measured as such)."""
 
 
-def _large(seeds: range, views: int, **extra: object) -> RoomSetConfig:
-    overrides = {"num_views": views, **extra}
-    return RoomSetConfig(seeds=tuple(seeds), preset="large", overrides=tuple(sorted(overrides.items())))
+PRESETS_DIR = Path(__file__).resolve().parent / "configs" / "towers"
+"""The run presets, one TOML file each (package data): ``default`` (the run behind the packaged
+weights) and ``tiny`` (an end-to-end check of this script in seconds)."""
 
 
 @dataclass(frozen=True)
 class TowerTrainConfig:
-    """Everything a tower training run depends on."""
+    """Everything a tower training run depends on. The defaults are those of each part; the room
+    sets are empty, so a run takes its rooms and sizes from a preset (:data:`PRESETS_DIR`)."""
 
-    train_rooms: RoomSetConfig = field(default_factory=lambda: _large(range(0, 150), 24, model_split="train"))
+    train_rooms: RoomSetConfig = field(default_factory=RoomSetConfig)
     """Rooms whose views and crops train both towers (catalogue ``train`` models only). Many
     rooms of few views: a model's look varies more between rooms (neighbours, lighting, walls)
     than between views of one room. With 30 rooms the tower fitted 92 % of its training crops but
@@ -92,30 +99,29 @@ class TowerTrainConfig:
     training crops against 85.6 % on unseen rooms; 150 rooms at the same steps lifted the unseen
     rooms to 87.2 % (large crops 89.1 -> 90.1 %, measured). A room costs about 3.3 s to render on
     one core; two worker processes render 1.7x faster."""
-    eval_rooms: RoomSetConfig = field(default_factory=lambda: _large(range(1000, 1030), 16, model_split="train"))
+    eval_rooms: RoomSetConfig = field(default_factory=RoomSetConfig)
     """Unseen rooms of the same models: the quality bar is measured on these. Thirty, because the
     room is the unit that varies: on five disjoint sets of six rooms the same tower scored 82.4 %
     to 88.5 % top-1 and 85.6 % to 92.5 % on large crops (measured), mostly through which of two
     identical-looking material twins a room happens to hold. The card gives an interval over rooms."""
-    held_out_rooms: RoomSetConfig = field(
-        default_factory=lambda: _large(range(2000, 2004), 12, model_split="held-out", num_objects=6, num_tabletop=0)
-    )
+    held_out_rooms: RoomSetConfig = field(default_factory=RoomSetConfig)
     """Rooms of catalogue models never used in training (reported, no bar)."""
-    crops: CropSamplingConfig = field(default_factory=lambda: CropSamplingConfig(object_windows=12))
-    """Training crop sampling (12 windows per visible object: furniture crops are what is scarce)."""
+    crops: CropSamplingConfig = field(default_factory=CropSamplingConfig)
+    """Training crop sampling (the presets draw 12 windows per visible object: furniture crops are
+    what is scarce)."""
     eval_crops: EvalSamplingConfig = field(default_factory=EvalSamplingConfig)
     """Evaluation crop sampling (pyramid windows)."""
     dino_view_size: tuple[int, int] = (120, 160)
     """(h, w) the views are shrunk to for DINO's random resized crops."""
-    dino: DinoConfig = field(default_factory=lambda: DinoConfig(steps=150, batch_size=32))
-    """Dense tower training. Short: 400 steps (943 s) gave maps that tell objects apart no better
-    than random weights of the same shape (85.8 % against 85.6 % of cells nearest their object's
-    mean), so the time goes to LiT, whose figures have a bar."""
-    lit: LitConfig = field(default_factory=lambda: LitConfig(steps=14000))
+    dino: DinoConfig = field(default_factory=DinoConfig)
+    """Dense tower training. Short (the default preset: 150 steps): 400 steps (943 s) gave maps that
+    tell objects apart no better than random weights of the same shape (85.8 % against 85.6 % of
+    cells nearest their object's mean), so the time goes to LiT, whose figures have a bar."""
+    lit: LitConfig = field(default_factory=LitConfig)
     """Image-text tower training (about 0.125 s a step on 2 threads under bfloat16 autocast, 0.18 s
     in float32). Steps are what pays: on the first six evaluation rooms the tower reached 75.8 %
     top-1 at 2000 steps, 80.9 % at 7000 and 82.7 % at 11000 (a 1.5x wider CNN: 76.1 % at 2000, for
-    1.6x the time)."""
+    1.6x the time); the default preset runs 14000."""
     dense_eval_views: int = 24
     """Evaluation views used for the dense-map figures."""
     weights_dtype: str = "float16"
@@ -129,26 +135,23 @@ class TowerTrainConfig:
                 raise ValueError(f"room seeds {sorted(seen & set(seeds))} are in two room sets")
             seen |= set(seeds)
 
+    def check_runnable(self) -> None:
+        """A ValueError naming the first room set that has no rooms (a run needs all three)."""
+        for name in ("train_rooms", "eval_rooms", "held_out_rooms"):
+            if getattr(self, name).count < 1:
+                raise ValueError(f"{name}.count must be >= 1 for a run (set it in the preset or with --set {name}.count=N)")
 
-def _tiny_rooms(seeds: range, **extra: object) -> RoomSetConfig:
-    overrides = {"num_views": 6, "width": 128, "height": 96, **extra}
-    return RoomSetConfig(seeds=tuple(seeds), preset="tiny", overrides=tuple(sorted(overrides.items())))
+
+def preset_names() -> list[str]:
+    """Names of the shipped run presets."""
+    return typed_config.preset_names(PRESETS_DIR)
 
 
-PRESETS: dict[str, TowerTrainConfig] = {
-    "default": TowerTrainConfig(),
-    # end-to-end test of the script: a few rooms, a few steps, seconds
-    "tiny": TowerTrainConfig(
-        train_rooms=_tiny_rooms(range(0, 2), model_split="train"),
-        eval_rooms=_tiny_rooms(range(1000, 1001), model_split="train"),
-        held_out_rooms=_tiny_rooms(range(2000, 2001), model_split="held-out", num_tabletop=0),
-        eval_crops=EvalSamplingConfig(per_label_level_room=2),
-        dino=DinoConfig(steps=6, batch_size=4, num_local=2, out_dim=256, hidden_dim=64, bottleneck_dim=32),
-        lit=LitConfig(steps=30, batch_size=16, lr=3e-3, warmup_fraction=0.1),
-        dense_eval_views=2,
-    ),
-}
-"""Named presets of :class:`TowerTrainConfig`."""
+def load_config(preset: str | Path = "default", overrides: Iterable[str] = ()) -> TowerTrainConfig:
+    """A preset name (or ``.toml`` file in the presets' form) with each ``key=value`` override applied
+    in order. Unknown presets, keys and wrong types are :class:`~lerf3d.typed_config.ConfigError`
+    (a ValueError) naming the file and key."""
+    return typed_config.apply_overrides(typed_config.load_preset(TowerTrainConfig, preset, PRESETS_DIR), overrides)
 
 
 def _cached_crops(path: Path, key: str, make) -> CropSet:
@@ -253,6 +256,7 @@ def evaluate(data: TowerData, out: Path, config: TowerTrainConfig, seed: int) ->
 
 def run(config: TowerTrainConfig, out: Path, work: Path, seed: int = 0, threads: int = 2) -> TowerReport:
     """The whole pipeline; returns the figures (also written to ``out/MODEL_CARD.md``)."""
+    config.check_runnable()
     start = time.perf_counter()
     torch.use_deterministic_algorithms(True)
     out.mkdir(parents=True, exist_ok=True)
@@ -292,7 +296,11 @@ def run(config: TowerTrainConfig, out: Path, work: Path, seed: int = 0, threads:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m data_tools.train_towers", description=__doc__.split("\n")[0])
-    parser.add_argument("--preset", default="default", choices=sorted(PRESETS), help="run size (default: default)")
+    base = parser.add_mutually_exclusive_group()
+    base.add_argument("--preset", default="default", help=f"run preset: {', '.join(preset_names())} (default: default; data_tools/configs/towers/)")
+    base.add_argument("--config", type=Path, metavar="FILE.toml", help="a config file in the presets' form")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value, e.g. --set lit.steps=2000 (repeatable, applied in order)")
     parser.add_argument("--out", type=Path, default=Path("lerf3d/weights"), help="where the tower files go")
     parser.add_argument("--work", type=Path, default=Path("outputs/tower_data"), help="generated rooms and crop caches")
     parser.add_argument("--seed", type=int, default=0, help="seed of crop sampling, augmentation and init")
@@ -300,9 +308,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def config_from_args(args: argparse.Namespace) -> TowerTrainConfig:
+    """The run config of parsed arguments: the preset (or ``--config`` file), then each ``--set``;
+    a ValueError when it is not valid or has an empty room set."""
+    config = load_config(args.config or args.preset, args.set)
+    config.check_runnable()
+    return config
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    report = run(PRESETS[args.preset], args.out, args.work, args.seed, args.threads)
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:  # ConfigError included: one line naming the file or key
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    report = run(config, args.out, args.work, args.seed, args.threads)
     print(format_summary(report))
     return 0
 

@@ -38,7 +38,7 @@ from data_tools.tower_data import (
     pyramid_windows,
     room_train_crops,
 )
-from data_tools.train_towers import PRESETS, TowerTrainConfig, run
+from data_tools.train_towers import load_config, run
 from lerf3d.encoders import build_dense_encoder, build_image_text_encoder
 from lerf3d.encoders.tiny import (
     TINY_DENSE_FILE,
@@ -174,14 +174,14 @@ def test_model_balance_draws_a_rare_model_as_often_as_a_common_one() -> None:
 
 
 def test_room_sets_must_not_share_seeds() -> None:
-    base = TowerTrainConfig()
-    with pytest.raises(ValueError, match="in two room sets"):
-        replace(base, eval_rooms=replace(base.eval_rooms, seeds=(0, 1000)))
+    base = load_config("default")  # training rooms 0-149
+    with pytest.raises(ValueError, match=r"room seeds \[149\] are in two room sets"):
+        replace(base, eval_rooms=replace(base.eval_rooms, first_seed=149))
 
 
 @pytest.mark.slow
 def test_rooms_rendered_in_two_processes_match_one_and_are_reused(tmp_path) -> None:
-    rooms = PRESETS["tiny"].train_rooms  # two seeds
+    rooms = load_config("tiny").train_rooms  # two seeds
     serial, reused = generate_rooms(rooms, tmp_path / "serial", "train", workers=1)
     assert reused == 0
     parallel, reused = generate_rooms(rooms, tmp_path / "parallel", "train", workers=2)
@@ -196,7 +196,7 @@ def test_rooms_rendered_in_two_processes_match_one_and_are_reused(tmp_path) -> N
 @pytest.mark.slow
 def test_tiny_preset_end_to_end(tmp_path) -> None:
     out, work = tmp_path / "weights", tmp_path / "work"
-    report = run(PRESETS["tiny"], out, work, seed=0, threads=1)
+    report = run(load_config("tiny"), out, work, seed=0, threads=1)
     first, last = loss_drop(report.lit_losses)
     assert last < first - 0.5, f"LiT loss did not go down: {first:.3f} -> {last:.3f}"
     assert all(np.isfinite(report.dino_losses))

