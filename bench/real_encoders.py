@@ -7,8 +7,12 @@ On a generated room (``tiny``: 12 views at 96x72; ``demo``: 40 views at 320x240)
 preset, each encoder pair runs the stages a user runs: features (the preset's crop pyramid and DINO
 maps) -> ``lerf3d train`` (reads them from the cache) -> ``lerf3d query`` (2 phrases, one view) ->
 ``lerf3d objects`` -> the viewer (the run loaded as ``lerf3d view`` loads it, one ``/api/query`` of
-the 2 phrases on its first camera at the viewer's default resolution) -> ``lerf3d ask`` (the packaged Scene-LLM, which reads its own ``lerf3d:tiny``
-features: the same for both pairs). ``--steps 0`` trains the preset's own number of steps.
+the 2 phrases on its first camera at the viewer's default resolution) -> the Scene LLM on the pair's
+own image-text features: ``lerf3d llm-prepare`` (the room's 3D features) -> ``lerf3d llm-train``
+(the ``demo`` preset, SmolLM2-135M, ``--steps`` steps per stage) -> ``lerf3d ask`` with that run
+(the capture featurised again, as a user's new scene is). ``--steps 0`` trains the field preset's
+own number of steps and 3 Scene-LLM steps per stage. The room's question set (ground truth to text,
+no model) is written before the clock starts.
 
 - measured: ``openclip:ViT-B-16`` + ``dino:dino_vits8`` with random weights of the real architectures
   (built offline; speed and memory do not depend on the weight values);
@@ -34,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path[0] = str(REPO)  # bench/viewer.py would shadow the viewer package
 sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "encoders")]  # test scaffolding (weights, viewer)
-STAGES = ("features", "train", "query", "objects", "view", "ask")
+STAGES = ("features", "train", "query", "objects", "view", "llm-prepare", "llm-train", "ask")
 PHRASES = ("chair", "table")
 QUESTION = "How many chairs are there?"
 
@@ -45,6 +49,8 @@ def run_stage(stage: str, args: argparse.Namespace) -> None:
 
     work, key, device = args.work, args.key, ["--device", args.device]
     room, features, run = work / "room", work / f"features-{key}", work / f"run-{key}"
+    llm_data, llm_run = work / f"llm-data-{key}", work / f"llm-run-{key}"
+    llm_steps = str(args.steps if args.steps > 0 else 3)
     if stage == "features":
         from lerf3d.features.command import run_features
         from lerf3d.train import load_preset
@@ -65,7 +71,10 @@ def run_stage(stage: str, args: argparse.Namespace) -> None:
                   "--no-objects", "--set", "logging.progress=false", "--set", "features.show_progress=false"],
         "query": ["query", str(run), *PHRASES, "--camera", "eval:0", "--out", str(work / f"query-{key}"), *device],
         "objects": ["objects", str(run), "--rebuild", *device],
-        "ask": ["ask", str(room), QUESTION, "--max-new-tokens", "8", *device],
+        "llm-prepare": ["llm-prepare", str(llm_data), "--encoder", args.image_text, *device],
+        "llm-train": ["llm-train", str(llm_data), "--out", str(llm_run), "--preset", "demo", "--steps1", llm_steps,
+                      "--steps2", llm_steps, "--quiet", *device],
+        "ask": ["ask", str(room), QUESTION, "--run", str(llm_run), "--max-new-tokens", "8", *device],
     }[stage]
     code = main(argv)
     if code != 0:
@@ -83,15 +92,20 @@ def measure(stage: str, args: argparse.Namespace, image_text: str, dense: str, k
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def prepare(work: Path, room: str) -> tuple[str, str]:
-    """The room and the random-weight checkpoints (not timed: a user downloads weights once)."""
+def prepare(work: Path, room: str, keys) -> tuple[str, str]:
+    """The room, its Scene-LLM question set per pair (each pair's features go into its own copy) and
+    the random-weight checkpoints (not timed: a user downloads weights once)."""
     from real_architectures import write_real_architectures
 
     from data_tools.config import RoomConfig
     from data_tools.make_room import generate_room
+    from lerf3d.scene_llm.data.dataset import DatasetConfig, generate_dataset
 
     if not (work / "room" / "transforms.json").is_file():
         generate_room(RoomConfig.preset(room, seed=0, cache_dir=work / "models"), work / "room")
+    for key in keys:
+        if not (work / f"llm-data-{key}" / "scenes.json").is_file():
+            generate_dataset([work / "room"], work / f"llm-data-{key}", DatasetConfig(only_split="train"))
     return write_real_architectures(work / "weights")
 
 
@@ -145,9 +159,10 @@ def main() -> None:
     from lerf3d.encoders.spec import TINY_SPEC
 
     args.work.mkdir(parents=True, exist_ok=True)
-    image_text, dense = prepare(args.work, args.room)
-    pairs = {"real": (image_text, dense)} if args.only_real else {"real": (image_text, dense),
-                                                                 "tiny": (TINY_SPEC, TINY_SPEC)}
+    keys = ["real"] if args.only_real else ["real", "tiny"]
+    image_text, dense = prepare(args.work, args.room, keys)
+    pairs = {"real": (image_text, dense), "tiny": (TINY_SPEC, TINY_SPEC)}
+    pairs = {key: pairs[key] for key in keys}
     rows = []
     for key, (it, de) in pairs.items():
         figures = {}
