@@ -27,6 +27,7 @@ from lerf3d.features.dino import DinoMap, sample_dino_map
 from lerf3d.features.interpolate import (
     NORM_EPS,
     bilinear_grid_sample,
+    level_weights,
     sample_pyramid,
     tile_fraction_from_level,
 )
@@ -144,14 +145,10 @@ class StackedFeatures:
         self, images: Int[torch.Tensor, "N"], pixels: Float[torch.Tensor, "N 2"], levels: Float[torch.Tensor, "N"]
     ) -> tuple[Float[torch.Tensor, "N C"], Float[torch.Tensor, "N D"] | None]:
         """Same result as :func:`sample_targets` (level blend as in ``sample_pyramid``)."""
-        last = len(self.levels) - 1
-        level = levels.float().clamp(0.0, float(last))
-        lower = level.floor().long().clamp(max=last)
-        upper_weight = level - lower
-        upper = (lower + 1).clamp(max=last)
+        weights = level_weights(levels, len(self.levels))
         clip = pixels.new_zeros(len(images), self.levels[0].grid.shape[-1])
         for index, grid in enumerate(self.levels):
-            weight = torch.where(lower == index, 1 - upper_weight, 0.0) + torch.where(upper == index, upper_weight, 0.0)
+            weight = weights[:, index]
             rays = torch.nonzero(weight > 0).squeeze(1)
             if rays.numel():
                 clip.index_add_(0, rays, grid.sample(images[rays], pixels[rays]) * weight[rays, None])

@@ -10,6 +10,7 @@ from lerf3d.features.interpolate import (
     bilinear_grid_sample,
     level_from_tile_fraction,
     level_from_world_scale,
+    level_weights,
     sample_pyramid,
     tile_fraction_from_level,
     tile_fraction_from_world_scale,
@@ -49,6 +50,20 @@ def test_bilinear_and_level_blend_by_hand(hand_pyramid):
     np.testing.assert_allclose(out[0].numpy(), [0.560477, 0.221855, 0.797901], atol=1e-6)
 
 
+def test_level_weights_by_hand():
+    weights = level_weights(torch.tensor([-0.5, 0.0, 0.25, 1.0, 1.75, 2.0, 9.0]), 3)
+    expected = torch.tensor([
+        [1.0, 0.0, 0.0],    # below the pyramid: clamped to level 0
+        [1.0, 0.0, 0.0],
+        [0.75, 0.25, 0.0],
+        [0.0, 1.0, 0.0],
+        [0.0, 0.25, 0.75],
+        [0.0, 0.0, 1.0],    # the top level alone (its "upper" neighbour is itself)
+        [0.0, 0.0, 1.0],    # above: clamped to the top
+    ])
+    torch.testing.assert_close(weights, expected)
+
+
 def test_bilinear_within_one_level_by_hand(hand_pyramid):
     level = hand_pyramid.levels[0]
     pixel = torch.tensor([[15.0, 12.5]])
@@ -73,6 +88,21 @@ def test_uneven_centres():
     pixels = torch.tensor([[25.0, 5.0], [5.0, 5.0], [-4.0, 9.0]])
     out = bilinear_grid_sample(grid, torch.tensor([5.0]), torch.tensor([0.0, 10.0, 40.0]), pixels)
     np.testing.assert_allclose(out[:, 0].numpy(), [25.0, 5.0, 0.0], atol=1e-6)
+
+
+def test_bilinear_reproduces_an_affine_field_on_uneven_centres_by_either_kernel():
+    """Bilinear interpolation is exact for values affine in x and y, and clamps outside the
+    centres: 9 samples take the four-gather path, 500 (more than the 9 nodes) torch's grid_sample."""
+    cx, cy = torch.tensor([0.0, 10.0, 40.0]), torch.tensor([5.0, 6.0, 20.0])
+    gy, gx = torch.meshgrid(cy, cx, indexing="ij")
+    grid = torch.stack([gx, gy, gx + 2 * gy], dim=-1)  # (3, 3, 3)
+    generator = torch.Generator().manual_seed(1)
+    pixels = torch.rand(500, 2, generator=generator) * torch.tensor([50.0, 25.0]) - torch.tensor([5.0, 0.0])
+    x, y = pixels[:, 0].clamp(0.0, 40.0), pixels[:, 1].clamp(5.0, 20.0)
+    expected = torch.stack([x, y, x + 2 * y], dim=-1)
+    for count in (9, 500):
+        out = bilinear_grid_sample(grid, cy, cx, pixels[:count])
+        torch.testing.assert_close(out, expected[:count], atol=1e-4, rtol=0)
 
 
 def test_random_samples_are_unit_norm():

@@ -96,6 +96,31 @@ def _scorers(shuffled: bool):
     ]
 
 
+def test_point_fusion_reads_each_scale_at_its_pyramid_level():
+    """Two levels with different contents, scales whose levels fall between them: the fused
+    embedding is sample_pyramid's at the level each scale maps to (one view: its mean is itself)."""
+    from lerf3d.features.interpolate import level_from_world_scale, sample_pyramid
+
+    generator = torch.Generator().manual_seed(0)
+    centres = torch.arange(SIDE, dtype=torch.float32) + 0.5
+    coarse = torch.tensor([1.5, 5.5])
+    levels = (PyramidLevel(0.25, 2, centres, centres,
+                           torch.nn.functional.normalize(torch.randn(SIDE, SIDE, DIM, generator=generator), dim=-1)),
+              PyramidLevel(0.75, 6, coarse, coarse,
+                           torch.nn.functional.normalize(torch.randn(2, 2, DIM, generator=generator), dim=-1)))
+    pyramid = FeaturePyramid(levels, SIDE, SIDE)
+    frame, points, scales = _frame(), _pixel_points(), (0.2, 0.4, 0.55, 0.9)
+    whole = fuse_pyramids(points, [(frame.camera, pyramid)], scales)
+    assert whole.observed.all()
+    pixels = torch.stack(torch.meshgrid(centres, centres, indexing="xy"), dim=-1).reshape(-1, 2)  # row-major
+    depth = torch.ones(len(points))
+    for s, scale in enumerate(scales):
+        level = level_from_world_scale(torch.full_like(depth, scale), depth, float(SIDE), SIDE, pyramid.tile_fractions)
+        assert 0.0 <= float(level[0]) <= 1.0
+        expected = sample_pyramid(pyramid, pixels, level)
+        torch.testing.assert_close(whole.embeddings[s].float(), expected, atol=2e-3, rtol=0)
+
+
 def test_known_answers_for_both_baselines():
     frame, scorers = _scorers(shuffled=False)
     scores = evaluate_frames([frame], scorers)
