@@ -24,10 +24,9 @@ from lerf3d.types import Capture
 
 STAGES = 6
 """Numbered stages the demo prints: room, fusion, field, objects, text queries, scene questions."""
-EVAL_VIEWS = 2
+EVAL_VIEWS = 3
 """Annotated views per split (held-out, train) the demo localises every label on (``lerf3d eval``
-does them all): three per split made the query stage 241 s of a 652 s demo on 2 idle cores, two keep
-the whole run under 10 minutes."""
+does them all)."""
 EVAL_SCALES = 10
 """Scales each evaluated view is rendered at: LERF's 30 cost ~3 min a view pair on 2 CPU cores (a
 320x240 view at 30 scales is 2.2M embeddings); ``lerf3d eval`` keeps 30."""

@@ -7,6 +7,8 @@ import pytest
 import torch
 
 from lerf3d.features.interpolate import (
+    bilinear_by_gathers,
+    bilinear_by_grid_sample,
     bilinear_grid_sample,
     level_from_tile_fraction,
     level_from_world_scale,
@@ -92,7 +94,7 @@ def test_uneven_centres():
 
 def test_bilinear_reproduces_an_affine_field_on_uneven_centres_by_either_kernel():
     """Bilinear interpolation is exact for values affine in x and y, and clamps outside the
-    centres: 9 samples take the four-gather path, 500 (more than the 9 nodes) torch's grid_sample."""
+    centres, by either kernel, with fewer samples than nodes and with more."""
     cx, cy = torch.tensor([0.0, 10.0, 40.0]), torch.tensor([5.0, 6.0, 20.0])
     gy, gx = torch.meshgrid(cy, cx, indexing="ij")
     grid = torch.stack([gx, gy, gx + 2 * gy], dim=-1)  # (3, 3, 3)
@@ -100,9 +102,12 @@ def test_bilinear_reproduces_an_affine_field_on_uneven_centres_by_either_kernel(
     pixels = torch.rand(500, 2, generator=generator) * torch.tensor([50.0, 25.0]) - torch.tensor([5.0, 0.0])
     x, y = pixels[:, 0].clamp(0.0, 40.0), pixels[:, 1].clamp(5.0, 20.0)
     expected = torch.stack([x, y, x + 2 * y], dim=-1)
-    for count in (9, 500):
-        out = bilinear_grid_sample(grid, cy, cx, pixels[:count])
-        torch.testing.assert_close(out, expected[:count], atol=1e-4, rtol=0)
+    for kernel in (bilinear_grid_sample, bilinear_by_gathers, bilinear_by_grid_sample):
+        for count in (9, 500):
+            torch.testing.assert_close(kernel(grid, cy, cx, pixels[:count]), expected[:count], atol=1e-4, rtol=0)
+    one_row = grid[:1]  # a single row of nodes: y plays no part
+    torch.testing.assert_close(bilinear_by_grid_sample(one_row, cy[:1], cx, pixels),
+                               bilinear_by_gathers(one_row, cy[:1], cx, pixels), atol=1e-4, rtol=0)
 
 
 def test_random_samples_are_unit_norm():
