@@ -217,10 +217,7 @@ class TokenStore:
         """Tokens of what any camera (OpenCV pose, e.g. the viewer's) sees of ``scene``: the points on
         the nearest surface of the scene's own z-buffer (:func:`lerf3d.geometry.seen_points`), pooled
         as a capture frame's are. Not cached: every camera is a new one."""
-        points = self._features(scene).points
-        cfg = BackprojectionConfig()
-        seen = seen_points(points.xyz, camera_to_world, intrinsics, tolerance_m=cfg.depth_tolerance_m,
-                           tolerance_rel=cfg.depth_tolerance_rel)
+        seen = seen_points(self._features(scene).points.xyz, camera_to_world, intrinsics)
         return self._seen(scene, torch.nonzero(seen).squeeze(1), camera_to_world)
 
     def _seen(self, scene: str, index: Int[torch.Tensor, " n"], pose: torch.Tensor | np.ndarray) -> ViewTokens:

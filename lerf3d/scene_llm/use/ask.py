@@ -90,6 +90,7 @@ class AskSession:
                              f"{' ...' if len(frames) > 5 else ''})")
         self.tokens = self.store.tokens_for(self.features.scene, cfg.view)
         """The tokens questions are asked about by default: the whole scene, or the ``view`` frame's."""
+        self._vocabulary: list[str] = []
         self._label_texts: torch.Tensor | None = None
         self._token_labels: list[str] | None = None
 
