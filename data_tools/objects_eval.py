@@ -1,14 +1,18 @@
-"""The object layer on generated rooms that nothing was trained or tuned on.
+"""The object layer on generated rooms that nothing was trained on.
 
-    python -m data_tools.objects_eval --seeds 7001-7005 --out outputs/objects_eval [--steps 600] [--train-only]
+    python -m data_tools.objects_eval --seeds 7101-7105 --out outputs/objects_eval [--steps 600] [--train-only]
+        [--objects-only] [--crop-levels 0.5,0.75] [--no-dino]
 
 For each seed: the room generator's ``demo`` preset lays out and films a room (seeds 7001 and up
-were never used by the towers, the scene LLM or any tuning), ``lerf3d train`` trains the field with
+were never used by the towers or the scene LLM; 7001-7005 served to develop the object layer's
+crop framing and fragment rules, 7101 and up to report it), ``lerf3d train`` trains the field with
 the ``default`` preset (``--steps`` shortens it), then ``lerf3d eval``'s functions score per-pixel and
 object-mode localisation/mIoU beside both baselines and the object layer's recall, precision, label
 top-1 and counts. Rooms already trained are reused; the objects are rebuilt each time (seconds), so a
-change of the object layer is measured on the same fields. The per-room and pooled tables are printed
-and written to ``OUT/objects_eval.md``.
+change of the object layer is measured on the same fields. ``--objects-only`` scores the object layer
+alone (seconds per room: no views rendered), ``--crop-levels`` frames the objects' crops otherwise
+(``ObjectsConfig.crop_levels``). The per-room and pooled tables are printed and written to
+``OUT/objects_eval.md``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from data_tools.config import RoomConfig
 from data_tools.make_room import generate_room
 from lerf3d.atomic import atomic_path
 from lerf3d.ground_truth import load_ground_truth
+from lerf3d.objects.build import ObjectsConfig
 from lerf3d.objects.commands import evaluate_scene_objects, scene_objects
 from lerf3d.objects.evaluate import TABLE_HEADER, ObjectEvaluation
 from lerf3d.objects.scorer import ObjectScorer
@@ -54,29 +59,38 @@ def parse_seeds(text: str) -> list[int]:
     return [int(v) for v in text.split(",")]
 
 
-def trained_room(seed: int, out: Path, steps: int | None) -> tuple[Path, Run]:
-    """Generate and train one room (each step skipped when its output is there): capture, run."""
+def parse_levels(text: str) -> tuple[float, ...]:
+    """``0.5,0.75``: crop sides as multiples of an object's projected size."""
+    return tuple(float(v) for v in text.split(","))
+
+
+def trained_room(seed: int, out: Path, steps: int | None, dino: bool = True) -> tuple[Path, Run]:
+    """Generate and train one room (each step skipped when its output is there): capture, run.
+    ``dino=False`` trains the field without the DINO loss (LERF's ablation)."""
     room_dir = out / f"room_{seed}"
     capture = room_dir / "capture"
     if not (capture / "transforms.json").is_file():
         generate_room(RoomConfig.preset("demo", seed=seed), capture)
     run = Run(room_dir / "run")
     if run.latest_checkpoint() is None:
-        print(run_train(TrainRequest(capture, run.root, steps=steps, overrides=("logging.progress=false",))).describe())
+        overrides = ("logging.progress=false",) + (() if dino else ("loss.dino=0",))
+        print(run_train(TrainRequest(capture, run.root, steps=steps, overrides=overrides)).describe())
     return capture, run
 
 
-def room_result(capture: Path, run: Run, seed: int) -> RoomResult:
-    """Score one trained room: per-pixel and object mode beside the baselines, and the objects."""
+def room_result(capture: Path, run: Run, seed: int, config: ObjectsConfig, views: bool = True) -> RoomResult:
+    """Score one trained room: the objects, and (``views``) per-pixel and object mode beside the baselines."""
     checkpoint = resolve_checkpoint(run.root)
     scene = open_scene(checkpoint, config=QuerySessionConfig(num_scales=EVAL_SCALES))
-    objects = scene_objects(scene, checkpoint, rebuild=True).objects
+    objects = scene_objects(scene, checkpoint, config, rebuild=True).objects
     truth = load_ground_truth(capture)
-    output = evaluate_scene(scene, truth, run.eval / "objects_eval.json", max_views=EVAL_VIEWS,
-                            extra_scorers=[ObjectScorer(objects, scene.session.encoder)])
+    scores = []
+    if views:
+        scores = evaluate_scene(scene, truth, run.eval / "objects_eval.json", max_views=EVAL_VIEWS,
+                                extra_scorers=[ObjectScorer(objects, scene.session.encoder)]).scores
     evaluation = evaluate_scene_objects(scene, objects, truth)
     print(f"{TABLE_HEADER}\n{evaluation.row()}")
-    return RoomResult(seed, evaluation, output.scores)
+    return RoomResult(seed, evaluation, scores)
 
 
 def pooled_tables(results: list[RoomResult]) -> str:
@@ -93,6 +107,8 @@ def pooled_tables(results: list[RoomResult]) -> str:
     lines.append(f"| all rooms | {recall:.2f} ({annotated}) | {precision:.2f} ({predicted}) | {top1:.2f} | "
                  f"{counts:.2f} |")
     scores = [s for r in results for s in r.views]
+    if not scores:
+        return "\n".join(lines)
     lines += ["", "| method | pairs | localisation | mIoU |", "|---|---|---|---|"]
     lines += [f"| {s.method} | {s.count} | {s.localisation:.3f} | {s.miou:.3f} |" for s in summarise(scores, "all")]
     return "\n".join(lines)
@@ -100,20 +116,29 @@ def pooled_tables(results: list[RoomResult]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=parse_seeds, default=parse_seeds("7001-7005"), help="room seeds")
+    parser.add_argument("--seeds", type=parse_seeds, default=parse_seeds("7101-7105"), help="room seeds")
     parser.add_argument("--out", type=Path, default=Path("outputs/objects_eval"), help="output folder")
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: the preset's)")
     parser.add_argument("--train-only", action="store_true", help="generate and train the rooms, score nothing")
+    parser.add_argument("--no-dino", action="store_true",
+                        help="train without the DINO loss and segment without DINO features (use a fresh --out)")
+    parser.add_argument("--objects-only", action="store_true", help="score the object layer alone (no views)")
+    parser.add_argument("--crop-levels", type=parse_levels, default=ObjectsConfig().crop_levels,
+                        help="objects' crop sides as multiples of their projected size, e.g. 0.5,0.75")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    rooms = [trained_room(seed, args.out, args.steps) for seed in args.seeds]
+    rooms = [trained_room(seed, args.out, args.steps, dino=not args.no_dino) for seed in args.seeds]
     if args.train_only:
         return 0
-    results = [room_result(capture, run, seed) for (capture, run), seed in zip(rooms, args.seeds)]
+    config = ObjectsConfig(crop_levels=args.crop_levels, use_dino=not args.no_dino)
+    results = [room_result(capture, run, seed, config, views=not args.objects_only)
+               for (capture, run), seed in zip(rooms, args.seeds)]
     table = pooled_tables(results)
     seeds = ", ".join(str(s) for s in args.seeds)
-    report = (f"Rooms: demo preset, seeds {seeds} (never used for training or tuning); "
-              f"{EVAL_VIEWS} views per split, {EVAL_SCALES} scales; {time.perf_counter() - start:.0f} s\n\n{table}\n")
+    scored = "objects only" if args.objects_only else f"{EVAL_VIEWS} views per split, {EVAL_SCALES} scales"
+    dino = "without the DINO loss or DINO features; " if args.no_dino else ""
+    report = (f"Rooms: demo preset, seeds {seeds}; {dino}crop levels {', '.join(map(str, args.crop_levels))}; "
+              f"{scored}; {time.perf_counter() - start:.0f} s\n\n{table}\n")
     print(report)
     with atomic_path(args.out / "objects_eval.md") as tmp:
         tmp.write_text(report)

@@ -26,7 +26,7 @@ from jaxtyping import Float, Int
 from lerf3d.encoders.base import ImageTextEncoder
 from lerf3d.features.interpolate import NORM_EPS
 from lerf3d.field.model import LerfField
-from lerf3d.objects.crops import TOP_VIEWS, crop_embeddings
+from lerf3d.objects.crops import CROP_LEVELS, TOP_VIEWS, crop_embeddings
 from lerf3d.objects.pooling import scatter_bounds, scatter_mean
 from lerf3d.objects.scene_objects import SceneObjects
 from lerf3d.objects.segment import FURNITURE_SCALE_M, SegmentConfig, scene_segments
@@ -43,10 +43,12 @@ class ObjectsConfig:
     """Settings of :func:`build_objects`."""
 
     segment: SegmentConfig = field(
-        default_factory=lambda: SegmentConfig(max_tokens=256, surface_peak_share=0.5, merge_stacked=True)
+        default_factory=lambda: SegmentConfig(max_tokens=256, surface_peak_share=0.5, merge_stacked=True,
+                                              merge_fragments=True, item_min_rise_m=0.08)
     )
     """Shell removal and segmentation: up to 256 objects (a furnished room holds tens), stacked parts
-    of one piece merged, support surfaces at their piece's densest level."""
+    of one piece merged and so are small fragments beside a piece, support surfaces at their piece's
+    densest level, items reaching at least twice the surface's own thickness (8 cm) above it."""
     segment_scale_m: float = FURNITURE_SCALE_M
     """World scale of the language features that gate segmentation: about a piece of furniture, so
     neighbouring pieces differ while one piece's parts agree."""
@@ -66,6 +68,9 @@ class ObjectsConfig:
     """Average each object's field embedding with the image-text encoder's embedding of crops from
     this many of its best views (OpenMask3D; :mod:`lerf3d.objects.crops`) when the capture's images
     are given; 0 keeps the field's alone."""
+    crop_levels: tuple[float, ...] = CROP_LEVELS
+    """Square crop sides as multiples of the projected object's larger side, one crop per level and
+    view (:data:`lerf3d.objects.crops.CROP_LEVELS`: inside the object's box)."""
 
     def __post_init__(self) -> None:
         if not 0 < self.min_scale_m <= self.max_scale_m:
@@ -76,6 +81,8 @@ class ObjectsConfig:
             raise ValueError(f"min_view_fraction must be in (0, 1], got {self.min_view_fraction}")
         if self.crop_views < 0:
             raise ValueError(f"crop_views must be >= 0, got {self.crop_views}")
+        if not self.crop_levels or min(self.crop_levels) <= 0:
+            raise ValueError(f"crop_levels must be positive multiples of the object's size, got {self.crop_levels}")
 
 
 @torch.no_grad()
@@ -163,7 +170,8 @@ def build_objects(
     views = object_views(xyz, point_object, count, cameras, config.view_samples, config.min_view_fraction)
     if images is not None and config.crop_views > 0:
         named = {camera.name: camera for camera in cameras}
-        crops = crop_embeddings(xyz.cpu(), point_object.cpu(), views, named, images, encoder, config.crop_views)
+        crops = crop_embeddings(xyz.cpu(), point_object.cpu(), views, named, images, encoder, config.crop_views,
+                                config.crop_levels)
         embedding = F.normalize(embedding.cpu() + crops, dim=1, eps=NORM_EPS)  # a zero crop row keeps the field's
     return SceneObjects(
         xyz=xyz.cpu(), rgb=rgb.cpu(), point_object=point_object.cpu(), box_min=lower.cpu(), box_max=upper.cpu(),

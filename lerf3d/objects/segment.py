@@ -5,7 +5,9 @@
    shell only when it holds a real share of the points (a plane), not just the top of a wardrobe;
 2. :func:`segment_points` splits the rest into connected components of a fine occupancy grid,
    cutting the link between neighbouring cells whose features disagree (a lamp on a table);
-3. :func:`split_supported_items` gives items standing on a support surface (a table top) their own
+3. :func:`merge_stacked` and :func:`merge_fragments` join the parts of one piece that the grid left
+   apart (a tabletop over its base; a game table's handles beside its body);
+4. :func:`split_supported_items` gives items standing on a support surface (a table top) their own
    segments.
 
 Limits, stated: the shell test assumes walls along the world x/y axes (generated rooms, and
@@ -83,6 +85,21 @@ class SegmentConfig:
     item_margin_m: float = 0.03
     """An item's footprint must lie this far inside the surface's on every side: a chair's back
     rises from the edge of its seat and stays part of the chair."""
+    item_min_rise_m: float = 0.0
+    """An item must reach at least this far above the surface it stands on (0: any height). A fused
+    surface is two height bins thick, so a sliver a bin or two above it (a rim, the rods of a game
+    table, a lid's edge) cannot be told from the piece's own top at that resolution: it stays part
+    of the piece. Items as flat as that (a book lying flat) stay with their support too."""
+    merge_fragments: bool = False
+    """Merge a fragment into a much larger piece it nearly touches when their features agree
+    (:func:`merge_fragments`): parts of one piece that neither touch it nor stand under it (a
+    chair's foot, the handles of a game table)."""
+    fragment_share: float = 0.05
+    """A fragment holds at most this share of the piece's points (a game table's handle: < 1 %; a
+    lamp beside a sofa is a piece of its own, far above 5 %)."""
+    fragment_gap_m: float = 0.12
+    """A fragment lies within this distance of the piece (two occupancy cells): further away, it is
+    an object of its own."""
 
     def __post_init__(self) -> None:
         if self.shell_margin_m < 0 or not 0 < self.shell_min_fraction < 1:
@@ -175,7 +192,8 @@ def split_supported_items(
     its points (and ``surface_peak_share`` of its densest pair's). The points above it split into connected components (the surface removed, they no
     longer touch); a component of ``min_points`` whose footprint lies ``item_margin_m`` inside the
     surface's footprint is an item on it (a cup on a table), one touching the surface's edge is part
-    of the piece (a chair's back).
+    of the piece (a chair's back), and so is one reaching less than ``item_min_rise_m`` above the
+    surface (a rim).
     """
     out = segment_ids.clone()
     next_id = int(segment_ids.max()) + 1 if segment_ids.numel() else 0
@@ -202,7 +220,8 @@ def split_supported_items(
         for part in range(int(parts.max()) + 1):
             item = above[parts == part]
             foot_lo, foot_hi = xyz[item, :2].amin(0), xyz[item, :2].amax(0)
-            if bool((foot_lo >= lo).all() and (foot_hi <= hi).all()):
+            rises = float(xyz[item, 2].max()) - float(xyz[surface, 2].max()) >= cfg.item_min_rise_m
+            if rises and bool((foot_lo >= lo).all() and (foot_hi <= hi).all()):
                 out[item] = next_id
                 next_id += 1
     return out
@@ -243,7 +262,13 @@ def merge_stacked(
     seen = mean.abs().sum(1) > 0
     agree |= ~(seen[:, None] & seen[None, :])  # segments without features join by geometry
     link = under & agree & (footprint_overlap(lower, upper) >= cfg.stack_overlap)
-    link.fill_diagonal_(False)
+    return join_linked(segment_ids, link)
+
+
+def join_linked(segment_ids: Int[torch.Tensor, " N"], link: Bool[torch.Tensor, "S S"]) -> Int[torch.Tensor, " N"]:
+    """Segment ids after joining every linked pair ([a, b] true: a and b are one piece), renumbered
+    0..S'-1; -1 stays -1."""
+    count = link.shape[0]
     parent = list(range(count))
 
     def root(i: int) -> int:
@@ -252,11 +277,53 @@ def merge_stacked(
             i = parent[i]
         return i
 
-    for a, b in torch.nonzero(link).tolist():
+    for a, b in torch.nonzero(link & ~torch.eye(count, dtype=torch.bool, device=link.device)).tolist():
         parent[root(a)] = root(b)
     roots = torch.tensor([root(i) for i in range(count)], device=segment_ids.device)
     _, relabel = torch.unique(roots, return_inverse=True)
-    return torch.where(keep, relabel[segment_ids.clamp_min(0)], segment_ids)
+    return torch.where(segment_ids >= 0, relabel[segment_ids.clamp_min(0)], segment_ids)
+
+
+def merge_fragments(
+    xyz: Float[torch.Tensor, "N 3"], features: Float[torch.Tensor, "N F"], segment_ids: Int[torch.Tensor, " N"],
+    cfg: SegmentConfig,
+) -> Int[torch.Tensor, " N"]:
+    """Merge each fragment into a piece it nearly touches (``SegmentConfig.merge_fragments``).
+
+    Segment a joins b when a holds at most ``fragment_share`` of b's points, b is the piece with the
+    most points within ``fragment_gap_m`` of a's, and the cosine of their mean features is at least
+    ``feature_threshold`` (any, when that is None): the handles of a game table or a chair's foot
+    that the occupancy grid left apart. Pieces of like size never merge, however close and alike.
+    """
+    from scipy.spatial import cKDTree
+
+    count = int(segment_ids.max()) + 1 if segment_ids.numel() else 0
+    if count < 2:
+        return segment_ids
+    keep = torch.nonzero(segment_ids >= 0).squeeze(1)
+    index = segment_ids[keep]
+    points = xyz[keep].float().cpu().numpy()
+    sizes = torch.bincount(index, minlength=count)
+    mean = F.normalize(scatter_mean(features[keep].float(), index, count), dim=1, eps=NORM_EPS)
+    seen = mean.abs().sum(1) > 0
+    tree = cKDTree(points)
+    owner = index.cpu().numpy()
+    link = torch.zeros(count, count, dtype=torch.bool)
+    for a in torch.nonzero(sizes <= cfg.fragment_share * sizes.max()).squeeze(1).tolist():
+        near = tree.query_ball_point(points[owner == a], r=cfg.fragment_gap_m)
+        found = owner[np.concatenate([np.asarray(n, dtype=np.int64) for n in near])]
+        pieces, contacts = np.unique(found, return_counts=True)
+        best = None  # the piece the fragment touches most closely (most points within the gap)
+        for b, contact in sorted(zip(pieces.tolist(), contacts.tolist()), key=lambda t: -t[1]):
+            if b == a or sizes[a] > cfg.fragment_share * sizes[b]:
+                continue
+            agree = cfg.feature_threshold is None or not (seen[a] and seen[b]) or (
+                float(mean[a] @ mean[b]) >= cfg.feature_threshold)
+            best = b if agree else None
+            break
+        if best is not None:
+            link[a, best] = True  # one piece per fragment: a handle between two tables joins one
+    return join_linked(segment_ids, link.to(segment_ids.device))
 
 
 def scene_segments(
@@ -270,6 +337,8 @@ def scene_segments(
     )
     if cfg.merge_stacked:
         segments = merge_stacked(xyz[inside], features[inside], segments, cfg)
+    if cfg.merge_fragments:
+        segments = merge_fragments(xyz[inside], features[inside], segments, cfg)
     if cfg.split_items:
         segments = split_supported_items(xyz[inside], segments, cfg)
     sizes = torch.bincount(segments + 1)[1:]  # (S,): largest first again after the split

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from lerf3d.objects.crops import object_crops, square_crop
+from lerf3d.objects.crops import CROP_LEVELS, object_crops, square_crop
 from lerf3d.query.camera import QueryCamera
 from lerf3d.types import Intrinsics
 
@@ -28,6 +28,9 @@ def test_object_crops_frame_the_visible_object():
     image[0, 14:35, 22:43] = 1.0  # the patch is red (it spans pixels 22..42 x 14..34)
     crops = object_crops(points, camera, image, size=16, levels=(1.0,))
     assert crops.shape == (1, 3, 16, 16) and float(crops[0, 0].mean()) > 0.9
+    inside, around = object_crops(points, camera, image, size=16, levels=(*CROP_LEVELS, 4.0))[[0, -1]]
+    assert float(inside[0].min()) > 0.99  # the default levels stay inside the object: nothing else in them
+    assert float(around[0].mean()) < 0.5  # four times its size: mostly its surroundings
     behind = points.clone()
     behind[:, 2] = 3.0  # hidden behind the wall: no crop
     assert object_crops(behind, camera, image, size=16).shape[0] == 0

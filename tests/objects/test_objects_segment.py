@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +13,7 @@ from lerf3d.ground_truth import load_ground_truth
 from lerf3d.objects.segment import (
     SegmentConfig,
     footprint_overlap,
+    merge_fragments,
     merge_stacked,
     scene_segments,
     segment_points,
@@ -205,3 +208,37 @@ def test_a_surface_is_its_pieces_densest_level_not_a_cross_section_of_its_items(
     peak = SegmentConfig(feature_threshold=None, surface_min_fraction=0.05, surface_peak_share=0.5)
     split = split_supported_items(xyz, ids, peak)
     assert bool((split[len(top):] == 1).all()) and bool((split[: len(top)] == 0).all())
+
+
+def test_a_sliver_over_a_surface_stays_with_its_piece_and_a_standing_item_splits():
+    top = _grid((0, 0, 0.72), (1.2, 0.8, 0.72))
+    rail = _grid((0.2, 0.3, 0.79), (1.0, 0.34, 0.79))  # a flat rail 7 cm over the top
+    cup = _grid((0.6, 0.5, 0.79), (0.68, 0.58, 0.89))  # a 10 cm item standing on the top
+    xyz = torch.cat([top, rail, cup])
+    ids = torch.zeros(len(xyz), dtype=torch.long)
+    parts = slice(len(top), len(top) + len(rail))
+    plain = SegmentConfig(feature_threshold=None, item_min_points=4, surface_peak_share=0.5)
+    anywhere = split_supported_items(xyz, ids, plain)
+    assert bool((anywhere[parts] > 0).all())  # with no rise asked for, the rail passes for an item
+    split = split_supported_items(xyz, ids, replace(plain, item_min_rise_m=0.08))
+    assert bool((split[parts] == 0).all())
+    assert len(split[-len(cup):].unique()) == 1 and int(split[-1]) > 0
+
+
+def test_a_small_fragment_beside_a_piece_merges_and_a_like_piece_beside_it_does_not():
+    body = _grid((0, 0, 0.1), (1.2, 0.8, 0.9))  # a game table's body
+    handle = _grid((1.3, 0.4, 0.8), (1.36, 0.4, 0.8))  # 10 cm outside it: the grid leaves it apart
+    twin = _grid((1.5, 0, 0.1), (2.7, 0.8, 0.9))  # a like piece 30 cm away
+    far = _grid((0.5, 1.1, 0.8), (0.56, 1.1, 0.8))  # a small thing 30 cm from the body
+    xyz = torch.cat([body, handle, twin, far])
+    sizes = [len(body), len(handle), len(twin), len(far)]
+    ids = torch.cat([torch.full((n,), k) for k, n in enumerate(sizes)]).long()
+    same = torch.tensor([[1.0, 0.0]]).expand(len(xyz), 2)
+    cfg = SegmentConfig(merge_fragments=True)
+    merged = merge_fragments(xyz, same, ids, cfg)
+    part = [merged[ids == k].unique().tolist() for k in range(4)]
+    assert part[1] == part[0]  # the handle joins the body
+    assert part[2] != part[0] and part[3] != part[0] and len(merged.unique()) == 3
+    other = torch.cat([same[: len(body)], torch.tensor([[0.0, 1.0]]).expand(len(xyz) - len(body), 2)])
+    assert len(merge_fragments(xyz, other, ids, cfg).unique()) == 4  # features disagree: kept apart
+    assert len(merge_fragments(xyz, same, ids, SegmentConfig(merge_fragments=True, fragment_gap_m=0.05)).unique()) == 4
