@@ -7,9 +7,9 @@
 3. Each object reads the field again at its own scale (its box's largest side, LERF's notion of
    scale: the world size of the crop that describes it) and pools embedding, DINO descriptor, box,
    centroid and colour; the views that see it come from a depth-tested projection.
-4. With the capture's images, crops framed on the object in its best views are encoded and averaged
-   into its embedding (OpenMask3D): the tower is trained on such crops, while the field's small-scale
-   embedding of an item on a table leans towards the table.
+4. With the capture's images, crops inside the object in its best views are encoded and averaged
+   into its embedding (after OpenMask3D; :mod:`lerf3d.objects.crops`): the tower names what fills a
+   crop, while the field's small-scale embedding of an item on a table leans towards the table.
 """
 
 from __future__ import annotations
