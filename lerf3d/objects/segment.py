@@ -311,18 +311,15 @@ def merge_fragments(
     link = torch.zeros(count, count, dtype=torch.bool)
     for a in torch.nonzero(sizes <= cfg.fragment_share * sizes.max()).squeeze(1).tolist():
         near = tree.query_ball_point(points[owner == a], r=cfg.fragment_gap_m)
-        found = owner[np.concatenate([np.asarray(n, dtype=np.int64) for n in near])]
-        pieces, contacts = np.unique(found, return_counts=True)
-        best = None  # the piece the fragment touches most closely (most points within the gap)
-        for b, contact in sorted(zip(pieces.tolist(), contacts.tolist()), key=lambda t: -t[1]):
-            if b == a or sizes[a] > cfg.fragment_share * sizes[b]:
-                continue
-            agree = cfg.feature_threshold is None or not (seen[a] and seen[b]) or (
-                float(mean[a] @ mean[b]) >= cfg.feature_threshold)
-            best = b if agree else None
-            break
-        if best is not None:
-            link[a, best] = True  # one piece per fragment: a handle between two tables joins one
+        pieces, contacts = np.unique(owner[np.concatenate([np.asarray(n, dtype=np.int64) for n in near])],
+                                     return_counts=True)
+        larger = [b for b in pieces[np.argsort(-contacts, kind="stable")].tolist()
+                  if b != a and sizes[a] <= cfg.fragment_share * sizes[b]]
+        if not larger:
+            continue
+        b = larger[0]  # the piece it touches most closely: a handle between two tables joins one
+        if cfg.feature_threshold is None or not (seen[a] and seen[b]) or float(mean[a] @ mean[b]) >= cfg.feature_threshold:
+            link[a, b] = True
     return join_linked(segment_ids, link.to(segment_ids.device))
 
 
