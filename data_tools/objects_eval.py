@@ -1,7 +1,7 @@
 """The object layer on generated rooms that nothing was trained on.
 
     python -m data_tools.objects_eval --seeds 7101-7105 --out outputs/objects_eval [--steps 600] [--train-only]
-        [--objects-only] [--crop-levels 0.5,0.75] [--no-dino]
+        [--objects-only] [--crop-levels 0.5,0.75] [--no-dino] [--room-set room=bedroom ...]
 
 For each seed: the room generator's ``demo`` preset lays out and films a room (seeds 7001 and up
 were never used by the towers or the scene LLM; 7001-7005 served to develop the object layer's
@@ -11,7 +11,9 @@ object-mode localisation/mIoU beside both baselines and the object layer's recal
 top-1 and counts. Rooms already trained are reused; the objects are rebuilt each time (seconds), so a
 change of the object layer is measured on the same fields. ``--objects-only`` scores the object layer
 alone (seconds per room: no views rendered), ``--crop-levels`` frames the objects' crops otherwise
-(``ObjectsConfig.crop_levels``). The per-room and pooled tables are printed and written to
+(``ObjectsConfig.crop_levels``), ``--room-set KEY=VALUE`` changes the rooms (any
+:class:`~data_tools.config.RoomConfig` field, as ``make_room --set``: another room kind or camera
+path; use a fresh ``--out``). The per-room and pooled tables are printed and written to
 ``OUT/objects_eval.md``.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +39,7 @@ from lerf3d.query.evaluate import PhraseScore, summarise
 from lerf3d.query.session import QuerySessionConfig
 from lerf3d.runs import Run, resolve_checkpoint
 from lerf3d.train.command import TrainRequest, run_train
+from lerf3d.typed_config import apply_overrides
 
 EVAL_VIEWS = 3
 """Annotated views per split scored per room (the demo's choice: every label of a room is visible in a
@@ -64,13 +68,15 @@ def parse_levels(text: str) -> tuple[float, ...]:
     return tuple(float(v) for v in text.split(","))
 
 
-def trained_room(seed: int, out: Path, steps: int | None, dino: bool = True) -> tuple[Path, Run]:
+def trained_room(seed: int, out: Path, steps: int | None, dino: bool = True,
+                 room_set: Sequence[str] = ()) -> tuple[Path, Run]:
     """Generate and train one room (each step skipped when its output is there): capture, run.
-    ``dino=False`` trains the field without the DINO loss (LERF's ablation)."""
+    ``dino=False`` trains the field without the DINO loss (LERF's ablation); ``room_set`` holds
+    ``key=value`` changes of the ``demo`` room preset."""
     room_dir = out / f"room_{seed}"
     capture = room_dir / "capture"
     if not (capture / "transforms.json").is_file():
-        generate_room(RoomConfig.preset("demo", seed=seed), capture)
+        generate_room(apply_overrides(RoomConfig.preset("demo", seed=seed), room_set), capture)
     run = Run(room_dir / "run")
     if run.latest_checkpoint() is None:
         overrides = ("logging.progress=false",) + (() if dino else ("loss.dino=0",))
@@ -120,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("outputs/objects_eval"), help="output folder")
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: the preset's)")
     parser.add_argument("--train-only", action="store_true", help="generate and train the rooms, score nothing")
+    parser.add_argument("--room-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="change the demo room preset (make_room --set), e.g. room=bedroom (repeatable)")
     parser.add_argument("--no-dino", action="store_true",
                         help="train without the DINO loss and segment without DINO features (use a fresh --out)")
     parser.add_argument("--objects-only", action="store_true", help="score the object layer alone (no views)")
@@ -127,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="objects' crop sides as multiples of their projected size, e.g. 0.5,0.75")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    rooms = [trained_room(seed, args.out, args.steps, dino=not args.no_dino) for seed in args.seeds]
+    rooms = [trained_room(seed, args.out, args.steps, dino=not args.no_dino, room_set=args.room_set)
+             for seed in args.seeds]
     if args.train_only:
         return 0
     config = ObjectsConfig(crop_levels=args.crop_levels, use_dino=not args.no_dino)
@@ -137,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     seeds = ", ".join(str(s) for s in args.seeds)
     scored = "objects only" if args.objects_only else f"{EVAL_VIEWS} views per split, {EVAL_SCALES} scales"
     dino = "without the DINO loss or DINO features; " if args.no_dino else ""
-    report = (f"Rooms: demo preset, seeds {seeds}; {dino}crop levels {', '.join(map(str, args.crop_levels))}; "
+    changed = f" with {', '.join(args.room_set)}" if args.room_set else ""
+    report = (f"Rooms: demo preset{changed}, seeds {seeds}; {dino}crop levels {', '.join(map(str, args.crop_levels))}; "
               f"{scored}; {time.perf_counter() - start:.0f} s\n\n{table}\n")
     print(report)
     with atomic_path(args.out / "objects_eval.md") as tmp:
