@@ -217,10 +217,11 @@ def split_supported_items(
         )
         lo = xyz[surface, :2].amin(0) + cfg.item_margin_m
         hi = xyz[surface, :2].amax(0) - cfg.item_margin_m
+        surface_top = float(xyz[surface, 2].max())
         for part in range(int(parts.max()) + 1):
             item = above[parts == part]
             foot_lo, foot_hi = xyz[item, :2].amin(0), xyz[item, :2].amax(0)
-            rises = float(xyz[item, 2].max()) - float(xyz[surface, 2].max()) >= cfg.item_min_rise_m
+            rises = float(xyz[item, 2].max()) - surface_top >= cfg.item_min_rise_m
             if rises and bool((foot_lo >= lo).all() and (foot_hi <= hi).all()):
                 out[item] = next_id
                 next_id += 1
@@ -255,14 +256,22 @@ def merge_stacked(
     keep = segment_ids >= 0
     index = segment_ids[keep]
     lower, upper = scatter_bounds(xyz[keep], index, count)
-    mean = F.normalize(scatter_mean(features[keep].float(), index, count), dim=1, eps=NORM_EPS)
     below = lower[None, :, 2] - upper[:, None, 2]  # (S, S) [a, b]: b's bottom minus a's top
     under = (below <= cfg.stack_gap_m) & (upper[:, None, 2] < upper[None, :, 2])  # a ends lower than b
-    agree = (mean @ mean.T >= cfg.feature_threshold) if cfg.feature_threshold is not None else torch.ones_like(under)
-    seen = mean.abs().sum(1) > 0
-    agree |= ~(seen[:, None] & seen[None, :])  # segments without features join by geometry
+    agree = features_agree(features[keep], index, count, cfg.feature_threshold)
     link = under & agree & (footprint_overlap(lower, upper) >= cfg.stack_overlap)
     return join_linked(segment_ids, link)
+
+
+def features_agree(
+    features: Float[torch.Tensor, "N F"], index: Int[torch.Tensor, " N"], count: int, threshold: float | None
+) -> Bool[torch.Tensor, "S S"]:
+    """[a, b]: the cosine of segments a's and b's mean features is at least ``threshold`` (always,
+    when that is None or either segment has no features: such segments join by geometry)."""
+    mean = F.normalize(scatter_mean(features.float(), index, count), dim=1, eps=NORM_EPS)
+    seen = mean.abs().sum(1) > 0
+    agree = mean @ mean.T >= threshold if threshold is not None else torch.ones(count, count, dtype=torch.bool)
+    return agree.to(seen.device) | ~(seen[:, None] & seen[None, :])
 
 
 def join_linked(segment_ids: Int[torch.Tensor, " N"], link: Bool[torch.Tensor, "S S"]) -> Int[torch.Tensor, " N"]:
@@ -304,8 +313,7 @@ def merge_fragments(
     index = segment_ids[keep]
     points = xyz[keep].float().cpu().numpy()
     sizes = torch.bincount(index, minlength=count)
-    mean = F.normalize(scatter_mean(features[keep].float(), index, count), dim=1, eps=NORM_EPS)
-    seen = mean.abs().sum(1) > 0
+    agree = features_agree(features[keep], index, count, cfg.feature_threshold)
     tree = cKDTree(points)
     owner = index.cpu().numpy()
     link = torch.zeros(count, count, dtype=torch.bool)
@@ -318,8 +326,7 @@ def merge_fragments(
         if not larger:
             continue
         b = larger[0]  # the piece it touches most closely: a handle between two tables joins one
-        if cfg.feature_threshold is None or not (seen[a] and seen[b]) or float(mean[a] @ mean[b]) >= cfg.feature_threshold:
-            link[a, b] = True
+        link[a, b] = bool(agree[a, b])
     return join_linked(segment_ids, link.to(segment_ids.device))
 
 
