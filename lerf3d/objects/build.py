@@ -43,10 +43,11 @@ class ObjectsConfig:
     """Settings of :func:`build_objects`."""
 
     segment: SegmentConfig = field(
-        default_factory=lambda: SegmentConfig(max_tokens=256, surface_peak_share=0.5, merge_stacked=True,
-                                              merge_fragments=True, item_min_rise_m=0.08)
+        default_factory=lambda: SegmentConfig(max_tokens=256, shell_band_m=0.025, surface_peak_share=0.5,
+                                              merge_stacked=True, merge_fragments=True, item_min_rise_m=0.08)
     )
-    """Shell removal and segmentation: up to 256 objects (a furnished room holds tens), stacked parts
+    """Shell removal and segmentation: up to 256 objects (a furnished room holds tens), the shell
+    only within 2.5 cm of its planes (under two fusion voxels: a mat or slippers on the floor stay), stacked parts
     of one piece merged and so are small fragments beside a piece, support surfaces at their piece's
     densest level, items reaching at least twice the surface's own thickness (8 cm) above it."""
     segment_scale_m: float = FURNITURE_SCALE_M

@@ -2,7 +2,9 @@
 
 1. :func:`structure_mask` drops the room's shell: the floor, ceiling and the four walls of an
    axis-aligned room are the slabs at the extremes of the point set along each axis, and a slab is
-   shell only when it holds a real share of the points (a plane), not just the top of a wardrobe;
+   shell only when it holds a real share of the points (a plane), not just the top of a wardrobe.
+   With a plane band, only the slab's points near its plane are shell: what stands on the floor
+   or hangs on a wall a few centimetres proud of it (a mat, slippers, a chair's feet) stays;
 2. :func:`segment_points` splits the rest into connected components of a fine occupancy grid,
    cutting the link between neighbouring cells whose features disagree (a lamp on a table);
 3. :func:`merge_stacked` and :func:`merge_fragments` join the parts of one piece that the grid left
@@ -46,6 +48,11 @@ class SegmentConfig:
     shell_margin_m: float = 0.08
     """Thickness of the slab at each extreme tested as floor/ceiling/wall: two fusion voxels of
     noise plus the gap our generator leaves between furniture and walls (2 cm)."""
+    shell_band_m: float | None = None
+    """Within a shell slab, only points this close to its plane (the slab's densest centimetre) or
+    behind it are shell; None: the whole slab. A fused plane is a voxel or two thick (a room's
+    auto voxel: ~1.5 cm), and an 8 cm slab also takes whatever lies flat on the floor or hangs on
+    a wall, and the feet of every piece."""
     shell_min_fraction: float = 0.02
     """A slab is shell when it holds at least this share of the points. A wall of a 4 x 3 x 2.6 m room
     holds ~10 % of the surface, the top of the tallest cabinet < 1 %."""
@@ -104,6 +111,8 @@ class SegmentConfig:
     def __post_init__(self) -> None:
         if self.shell_margin_m < 0 or not 0 < self.shell_min_fraction < 1:
             raise ValueError("shell_margin_m must be >= 0 and shell_min_fraction in (0, 1)")
+        if self.shell_band_m is not None and not 0 < self.shell_band_m <= self.shell_margin_m:
+            raise ValueError(f"shell_band_m must be in (0, shell_margin_m] or None, got {self.shell_band_m}")
         if not self.voxel_m > 0 or self.min_points < 1 or self.max_tokens < 1:
             raise ValueError("voxel_m must be > 0, min_points and max_tokens >= 1")
         if self.feature_threshold is not None and not -1 <= self.feature_threshold <= 1:
@@ -112,19 +121,32 @@ class SegmentConfig:
             )
 
 
+PLANE_BIN_M = 0.01
+"""Height bins (along the slab's axis) in which a shell slab's plane is found: its densest one."""
+
+
 def structure_mask(
-    xyz: Float[torch.Tensor, "N 3"], margin_m: float, min_fraction: float
+    xyz: Float[torch.Tensor, "N 3"], margin_m: float, min_fraction: float, band_m: float | None = None
 ) -> Bool[torch.Tensor, " N"]:
     """Points in a planar slab at an extreme of x, y or z (walls, floor, ceiling): the slab within
-    ``margin_m`` of the extreme holds at least ``min_fraction`` of the points."""
+    ``margin_m`` of the extreme holds at least ``min_fraction`` of the points. With ``band_m``, a
+    slab's shell is only its points within ``band_m`` of its plane (the densest ``PLANE_BIN_M`` bin)
+    or beyond it, away from the room."""
     shell = torch.zeros(xyz.shape[0], dtype=torch.bool, device=xyz.device)
     if xyz.shape[0] == 0:
         return shell
     lower, upper = xyz.amin(0), xyz.amax(0)
     for axis in range(3):
-        for slab in (xyz[:, axis] <= lower[axis] + margin_m, xyz[:, axis] >= upper[axis] - margin_m):
-            if slab.float().mean() >= min_fraction:
-                shell |= slab
+        for extreme, inward in ((lower[axis], 1.0), (upper[axis], -1.0)):
+            depth = (xyz[:, axis] - extreme) * inward  # (N,) >= 0: how far into the room
+            slab = depth <= margin_m
+            if slab.float().mean() < min_fraction:
+                continue
+            if band_m is not None:
+                bins = torch.floor(depth[slab] / PLANE_BIN_M).long()
+                plane = (float(torch.bincount(bins).argmax()) + 0.5) * PLANE_BIN_M
+                slab &= depth <= plane + band_m
+            shell |= slab
     return shell
 
 
@@ -335,7 +357,7 @@ def scene_segments(
 ) -> Int[torch.Tensor, " N"]:
     """Segment id per point of a room (-1 on the shell and on fragments); ids < ``cfg.max_tokens``."""
     ids = torch.full((xyz.shape[0],), -1, dtype=torch.long, device=xyz.device)
-    inside = torch.nonzero(~structure_mask(xyz, cfg.shell_margin_m, cfg.shell_min_fraction)).squeeze(1)
+    inside = torch.nonzero(~structure_mask(xyz, cfg.shell_margin_m, cfg.shell_min_fraction, cfg.shell_band_m)).squeeze(1)
     segments = segment_points(
         xyz[inside], features[inside], cfg.voxel_m, cfg.feature_threshold, cfg.min_points
     )

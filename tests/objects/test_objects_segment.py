@@ -84,6 +84,25 @@ def test_structure_mask_keeps_furniture_and_drops_planes():
     assert bool(mask[: len(tall) - len(top_only) - 1].all()) and not bool(mask[-1])
 
 
+def test_structure_mask_band_keeps_what_lies_on_the_floor_or_hangs_on_a_wall():
+    xyz, labels = _room()
+    mat = _grid((-1.6, 0.6, 0.04), (-0.6, 1.2, 0.04))  # a mat 4 cm proud of the floor
+    poster = _grid((1.95, -0.5, 1.0), (1.95, 0.5, 1.6))  # 5 cm off the x = 2 wall
+    points = torch.cat([xyz, mat, poster])
+    whole_slab = structure_mask(points, 0.08, 0.02)
+    assert bool(whole_slab[len(xyz):].all())  # an 8 cm slab takes both
+    banded = structure_mask(points, 0.08, 0.02, band_m=0.025)
+    assert not bool(banded[len(xyz):].any())
+    assert bool(banded[: len(xyz)][labels == 0].all()) and not bool(banded[: len(xyz)][labels > 0].any())
+    below = torch.cat([points, torch.tensor([[0.0, 0.0, -0.03]])])  # noise behind the floor plane
+    assert bool(structure_mask(below, 0.08, 0.02, band_m=0.025)[-1])
+
+
+def test_shell_band_is_checked():
+    with pytest.raises(ValueError, match="shell_band_m"):
+        SegmentConfig(shell_band_m=0.1)
+
+
 def test_components_split_by_gap_and_by_features():
     a, b = _grid((0, 0, 0), (0.4, 0.4, 0)), _grid((0.8, 0, 0), (1.2, 0.4, 0))  # 40 cm apart
     xyz = torch.cat([a, b])
