@@ -110,8 +110,10 @@ def pooled_tables(results: list[RoomResult]) -> str:
     top1 = sum(t * n for t, n in matched) / max(1, sum(n for _, n in matched))
     labels = [(r.objects.count_exact, len(r.objects.counts)) for r in results]
     counts = sum(c * n for c, n in labels) / max(1, sum(n for _, n in labels))
+    furniture = [(r.objects.count_exact_furniture, r.objects.num_furniture_labels) for r in results]
+    counts_furniture = sum(c * n for c, n in furniture if n) / max(1, sum(n for _, n in furniture))
     lines.append(f"| all rooms | {recall:.2f} ({annotated}) | {precision:.2f} ({predicted}) | {top1:.2f} | "
-                 f"{counts:.2f} |")
+                 f"{counts:.2f} | {counts_furniture:.2f} |")
     scores = [s for r in results for s in r.views]
     if not scores:
         return "\n".join(lines)

@@ -17,6 +17,7 @@ import torch
 from scipy.spatial import cKDTree
 
 from lerf3d.encoders.base import ImageTextEncoder
+from lerf3d.objects.counting import instance_counts
 from lerf3d.objects.scene_objects import ObjectLabels, SceneObjects
 from lerf3d.objects.scorer import SNAP_TOLERANCE_M, ObjectScorer
 from lerf3d.query.camera import QueryCamera
@@ -37,22 +38,6 @@ def points_to_objects(xyz: np.ndarray, objects: SceneObjects, tolerance_m: float
     hit = np.isfinite(distance)
     out[hit] = objects.point_object.numpy()[nearest[hit]]
     return out
-
-
-def label_counts(labels: ObjectLabels, floor: float = NEUTRAL_RELEVANCY) -> tuple[dict[str, int], int]:
-    """(objects per best label, objects with no label over ``floor``). Unlike
-    :meth:`ObjectLabels.counts` an object whose best phrase still scores under LERF's neutral 0.5 is
-    not counted as that phrase: against a one-word vocabulary every object would be that word."""
-    counts = dict.fromkeys(labels.phrases, 0)
-    unlabelled = 0
-    if labels.phrases and len(labels.scores):
-        best = labels.scores.max(dim=1).values
-        for phrase, score in zip(labels.best(), best.tolist()):
-            if score >= floor:
-                counts[phrase] += 1
-            else:
-                unlabelled += 1
-    return counts, unlabelled
 
 
 def value_range(values: np.ndarray) -> dict[str, Any]:
@@ -88,9 +73,9 @@ class ViewerObjects:
         return ObjectLabels(phrases, scores)
 
     def listing(self, phrases: tuple[str, ...], top: int) -> dict[str, Any]:
-        """``POST /api/objects``: each object's box, centroid and best labels, and the number of
-        objects per best label over 0.5 (no labels when ``phrases`` is empty; then every object is
-        unlabelled)."""
+        """``POST /api/objects``: each object's box, centroid and best labels, and the instances per
+        best label over 0.5 (:func:`lerf3d.objects.counting.instance_counts`; no labels when
+        ``phrases`` is empty, then every object is unlabelled)."""
         objects = self.objects
         labels = self.labels(phrases) if phrases else None
         rows = []
@@ -102,7 +87,7 @@ class ViewerObjects:
                 "confidence": float(objects.confidence[i]), "views": len(objects.views[i]),
                 "points": self._sizes[i], "best": best,
             })
-        counts, unlabelled = label_counts(labels) if labels is not None else ({}, len(objects))
+        counts, unlabelled = instance_counts(objects, labels) if labels is not None else ({}, len(objects))
         return {"count": len(objects), "labels": list(phrases), "objects": rows, "counts": counts,
                 "unlabelled": unlabelled}
 

@@ -9,8 +9,10 @@
   matching a smaller annotated item is not a false one).
 - **Label top-1**: a matched object's best phrase among the scene's furniture labels is its
   instance's label.
-- **Counts**: per label, the objects whose best label it is and whose relevancy for it is above
-  neutral, against the annotated instances; the share of labels counted exactly.
+- **Counts**: per label, the instances :func:`lerf3d.objects.counting.instance_counts` finds (objects
+  whose best label it is at or above neutral relevancy, touching ones joined) against the annotated
+  instances; the share of labels counted exactly, over all labels and over the furniture labels
+  (every instance at least ``min_size_m`` across, the size recall is scored at).
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from scipy.optimize import linear_sum_assignment
 
 from lerf3d.geometry import project, visible_mask
 from lerf3d.ground_truth import GroundTruthObject
+from lerf3d.objects.counting import instance_counts
 from lerf3d.objects.scene_objects import ObjectLabels, SceneObjects
 from lerf3d.query.camera import QueryCamera
-from lerf3d.query.relevancy import NEUTRAL_RELEVANCY
 
 BOX_IOU_MATCH = 0.25
 """3D box IoU at which a prediction matches an instance (ScanNet's AP25)."""
@@ -117,6 +119,11 @@ class ObjectEvaluation:
     """Matched objects whose best label is their instance's."""
     count_exact: float
     """Share of the scene's labels whose count is exact."""
+    count_exact_furniture: float
+    """Share of the furniture labels (every instance at least ``min_size_m`` across) whose count is
+    exact (NaN when the scene has none)."""
+    num_furniture_labels: int
+    """Furniture labels scored for ``count_exact_furniture``."""
     num_annotated: int
     """Annotated furniture scored for recall."""
     num_predicted: int
@@ -128,11 +135,12 @@ class ObjectEvaluation:
 
     def row(self) -> str:
         return (f"| {self.scene} | {self.recall:.2f} ({self.num_annotated}) | {self.precision:.2f} "
-                f"({self.num_predicted}) | {self.label_top1:.2f} | {self.count_exact:.2f} |")
+                f"({self.num_predicted}) | {self.label_top1:.2f} | {self.count_exact:.2f} | "
+                f"{self.count_exact_furniture:.2f} |")
 
 
-TABLE_HEADER = ("| scene | recall (furniture) | precision (objects) | label top-1 | counts exact |\n"
-                "|---|---|---|---|---|")
+TABLE_HEADER = ("| scene | recall (furniture) | precision (objects) | label top-1 | counts exact | "
+                "counts exact (furniture) |\n|---|---|---|---|---|---|")
 
 
 def evaluate_objects(
@@ -163,11 +171,11 @@ def evaluate_objects(
     best = labels.best()
     label_hits = [best[c] == furniture[r].label for r, c in pairs]
     top1 = float(np.mean(label_hits)) if label_hits else 0.0
-    confident = labels.scores.max(dim=1).values > NEUTRAL_RELEVANCY if len(objects) else torch.zeros(0, dtype=torch.bool)
-    counts = {}
-    for phrase in labels.phrases:
-        predicted = sum(1 for k, b in enumerate(best) if b == phrase and bool(confident[k]))
-        counts[phrase] = (predicted, sum(1 for o in furniture if o.label == phrase))
+    found, _ = instance_counts(objects, labels)
+    counts = {phrase: (found[phrase], sum(1 for o in furniture if o.label == phrase)) for phrase in labels.phrases}
+    small = {furniture[g].label for g in np.nonzero(~gt_large)[0]}
     exact = float(np.mean([p == a for p, a in counts.values()])) if counts else 0.0
-    return ObjectEvaluation(scene, recall, precision, top1, exact, int(gt_large.sum()), int(pred_large.sum()),
-                            counts, tuple((c, furniture[r].instance_id) for r, c in pairs))
+    large = [p == a for label, (p, a) in counts.items() if label not in small]
+    exact_large = float(np.mean(large)) if large else float("nan")
+    return ObjectEvaluation(scene, recall, precision, top1, exact, exact_large, len(large), int(gt_large.sum()),
+                            int(pred_large.sum()), counts, tuple((c, furniture[r].instance_id) for r, c in pairs))

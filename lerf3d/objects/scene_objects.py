@@ -141,8 +141,3 @@ class ObjectLabels:
         """Object ``index``'s ``k`` best phrases with their scores, best first."""
         values, order = self.scores[index].topk(min(k, len(self.phrases)))
         return [(self.phrases[int(j)], float(v)) for v, j in zip(values, order)]
-
-    def counts(self) -> dict[str, int]:
-        """How many objects have each phrase as their best label (every phrase listed)."""
-        best = self.best()
-        return {phrase: best.count(phrase) for phrase in self.phrases}

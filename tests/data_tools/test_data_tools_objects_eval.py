@@ -10,10 +10,11 @@ from lerf3d.query.evaluate import PhraseScore
 
 
 def _evaluation(scene: str, recall: float, annotated: int, top1: float, matched: int, exact: float,
-                labels: int) -> ObjectEvaluation:
+                labels: int, exact_furniture: float, furniture_labels: int) -> ObjectEvaluation:
     counts = {f"label {i}": (1, 1) for i in range(labels)}
     matches = tuple((i, i + 1) for i in range(matched))
-    return ObjectEvaluation(scene, recall, 1.0, top1, exact, annotated, annotated, counts, matches)
+    return ObjectEvaluation(scene, recall, 1.0, top1, exact, exact_furniture, furniture_labels, annotated, annotated,
+                            counts, matches)
 
 
 def test_seeds_and_crop_levels_parse():
@@ -25,11 +26,12 @@ def test_seeds_and_crop_levels_parse():
 
 
 def test_pooled_table_weights_rooms_by_their_objects_and_labels():
-    small = RoomResult(1, _evaluation("a", 0.5, 2, 0.0, 1, 0.0, 1), [])
-    large = RoomResult(2, _evaluation("b", 1.0, 6, 1.0, 3, 1.0, 3), [])
+    small = RoomResult(1, _evaluation("a", 0.5, 2, 0.0, 1, 0.0, 1, float("nan"), 0), [])
+    large = RoomResult(2, _evaluation("b", 1.0, 6, 1.0, 3, 1.0, 3, 0.5, 2), [])
     table = pooled_tables([small, large])
-    # recall (0.5 * 2 + 1.0 * 6) / 8, top-1 (0 * 1 + 1 * 3) / 4, counts (0 * 1 + 1 * 3) / 4
-    assert "| all rooms | 0.88 (8) | 1.00 (8) | 0.75 | 0.75 |" in table
+    # recall (0.5 * 2 + 1.0 * 6) / 8, top-1 (0 * 1 + 1 * 3) / 4, counts (0 * 1 + 1 * 3) / 4, furniture
+    # counts 0.5 over room b's 2 labels (room a has none: its NaN weighs nothing)
+    assert "| all rooms | 0.88 (8) | 1.00 (8) | 0.75 | 0.75 | 0.50 |" in table
     assert "localisation" not in table  # --objects-only: no views were scored
     views = [PhraseScore("lerf3d-objects", "v", "held_out", "chair", True, 0.5, None, 100),
              PhraseScore("lerf3d-objects", "v", "held_out", "table", False, 0.25, None, 100)]

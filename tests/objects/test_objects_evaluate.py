@@ -30,7 +30,7 @@ def _truth(label, lo, hi, instance):
     return GroundTruthObject(instance, label, "Living room", np.array(lo, float), np.array(hi, float))
 
 
-def test_evaluate_objects_counts_a_split_piece_and_a_missed_one():
+def test_evaluate_objects_scores_a_split_piece_and_a_missed_one():
     furniture = [
         _truth("sofa", (0, 0, 0), (2.0, 1.0, 0.8), 1),
         _truth("chair", (3, 0, 0), (3.5, 0.5, 0.9), 2),
@@ -50,6 +50,8 @@ def test_evaluate_objects_counts_a_split_piece_and_a_missed_one():
     assert result.num_annotated == 3 and result.num_predicted == 3
     assert abs(result.recall - 2 / 3) < 1e-9 and abs(result.precision - 2 / 3) < 1e-9
     assert result.label_top1 == 1.0
-    assert result.counts == {"chair": (1, 2), "cup": (0, 1), "sofa": (2, 1)}
-    assert result.count_exact == 0.0
+    # the sofa's two parts touch and share their best label: one instance (lerf3d.objects.counting)
+    assert result.counts == {"chair": (1, 2), "cup": (0, 1), "sofa": (1, 1)}
+    assert abs(result.count_exact - 1 / 3) < 1e-9
+    assert result.num_furniture_labels == 2 and result.count_exact_furniture == 0.5  # the cup is small
     assert sorted(result.matches) == [(0, 1), (2, 2)]

@@ -9,11 +9,10 @@ import pytest
 import torch
 from viewer_http import best_view, decode_f32, get_json, post_json
 
-from lerf3d.objects.scene_objects import ObjectLabels
 from lerf3d.query.relevancy import CANONICAL_NEGATIVES, relevancy
 from lerf3d.query.scene import frame_camera
 from viewer.config import ViewerConfig
-from viewer.objects_api import label_counts, points_to_objects
+from viewer.objects_api import points_to_objects
 from viewer.server import make_server, serve_in_thread
 
 TOLERANCE_M = 0.05
@@ -123,16 +122,6 @@ def test_object_mode_selects_the_labelled_pieces(served, gt_scene, gt_objects):
         if piece.mean() >= 0.01:
             lit = view > 0.5
             assert (lit & piece).sum() / max(1, (lit | piece).sum()) > 0.5, label
-
-
-def test_counts_leave_out_objects_no_phrase_describes(gt_objects):
-    """Against one word every object's best label is that word; only those over 0.5 count as it."""
-    scores = torch.tensor([[0.9, 0.2], [0.3, 0.45], [0.6, 0.7], [0.1, 0.5]])
-    counts, unlabelled = label_counts(ObjectLabels(("oven", "chair"), scores))
-    assert counts == {"oven": 1, "chair": 2} and unlabelled == 1
-    assert ObjectLabels(("oven", "chair"), scores).counts() == {"oven": 1, "chair": 3}  # the layer's own
-    assert label_counts(ObjectLabels(("oven",), scores[:, :1])) == ({"oven": 2}, 2)
-    assert label_counts(ObjectLabels((), scores[:, :0])) == ({}, 0)
 
 
 def test_shown_points_map_to_their_objects(gt_objects):

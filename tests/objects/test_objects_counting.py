@@ -1,0 +1,51 @@
+"""Counting instances per label: touching objects of one best label join, distant ones do not."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from objects_helpers import boxes_objects
+
+from lerf3d.objects.counting import INSTANCE_GAP_M, instance_counts, touching
+from lerf3d.objects.scene_objects import ObjectLabels
+
+
+def _scene():
+    boxes = [
+        ((0.0, 0.0, 0.35), (0.5, 0.5, 0.85)),  # a chair's seat and back
+        ((0.2, 0.2, 0.0), (0.3, 0.3, 0.25)),  # its pedestal, 10 cm under the seat
+        ((2.0, 0.0, 0.0), (2.5, 0.5, 0.85)),  # a second chair, 1.5 m away
+        ((0.6, 0.0, 0.0), (1.0, 0.4, 0.5)),  # a stool 10 cm beside the first chair
+        ((4.0, 4.0, 0.0), (4.3, 4.3, 0.3)),  # something no phrase describes
+    ]
+    return boxes_objects(boxes, torch.eye(5))
+
+
+def test_touching_reads_the_gap_between_points_not_boxes():
+    near = touching(_scene(), INSTANCE_GAP_M)
+    assert near[0, 1] and near[1, 0] and near[0, 3]  # 10 cm gaps
+    assert not near[0, 2] and not near[1, 3] and not near[2, 4]
+    assert not touching(_scene(), 0.05)[0, 1]  # the pedestal is 10 cm off the seat
+
+
+def test_instances_join_touching_objects_of_one_label_only():
+    scores = torch.tensor([
+        [0.9, 0.3],  # chair
+        [0.7, 0.4],  # chair (the pedestal)
+        [0.8, 0.2],  # chair
+        [0.3, 0.8],  # stool, touching the first chair: its own instance
+        [0.45, 0.4],  # under neutral for both
+    ])
+    counts, unlabelled = instance_counts(_scene(), ObjectLabels(("chair", "stool"), scores))
+    assert counts == {"chair": 2, "stool": 1} and unlabelled == 1
+    apart, _ = instance_counts(_scene(), ObjectLabels(("chair", "stool"), scores), gap_m=0.05)
+    assert apart == {"chair": 3, "stool": 1}  # the pedestal counted on its own
+
+
+def test_a_one_word_vocabulary_counts_only_objects_over_neutral():
+    scores = torch.tensor([[0.9], [0.2], [0.8], [0.5], [0.1]])
+    counts, unlabelled = instance_counts(_scene(), ObjectLabels(("chair",), scores))
+    # the seat and stool touch and both score >= 0.5: one instance; the far chair another
+    assert counts == {"chair": 2} and unlabelled == 2
+    assert instance_counts(_scene(), ObjectLabels((), scores[:, :0])) == ({}, 5)
+    assert np.array_equal(touching(_scene(), 0.12), touching(_scene(), 0.12).T)
