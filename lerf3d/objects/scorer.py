@@ -4,7 +4,9 @@ relevancy (COS3D's "instances first, then the language answer on them").
 A view's object map (object index per pixel) depends only on the camera, so it is computed once and
 cached; a new phrase is then one (K, D) x (D, P) product and a gather, whatever the image size. Each
 object's pixels carry its relevancy above LERF's neutral point (:func:`above_neutral`): objects the
-phrase does not select stay dark. With
+phrase does not select stay dark. Within an object the values rise by a thousandth towards the middle
+of its outline in the view (:func:`interior_weight`), so the map's peak is the object's middle, where
+one would point at it, rather than whichever of its equal pixels comes first. With
 measured depth a pixel is back-projected and takes the object of the nearest fused point within
 ``tolerance_m``; without it (a novel pose) the object points are z-buffered into the view.
 """
@@ -32,7 +34,30 @@ SNAP_TOLERANCE_M = 0.05
 about two voxels of a room-scale fusion (the spacing of the fused points), so a pixel on an object's
 surface always finds one of its points and a pixel on the floor beside it does not."""
 VIEW_CACHE_SIZE = 64
-"""Object maps kept (a 256x256 map is 0.5 MB of int64)."""
+"""Object maps kept (a 256x256 map is 0.5 MB of int64 and as much of float64 interior weights)."""
+INTERIOR_RISE = 1e-3
+"""Relative rise of an object's values from its outline to its middle in a view (the middle keeps
+the object's relevancy): invisible in the map and far below the relevancy differences between
+objects, but it places the peak."""
+
+
+def interior_weight(ids: Int[np.ndarray, "H W"]) -> Float[np.ndarray, "H W"]:
+    """Each pixel's distance to the outline of its object's region, over the largest such distance
+    within that object in the view: 1 at the object's middle, 0 on its outline and off objects."""
+    from scipy.ndimage import distance_transform_edt
+
+    padded = np.pad(ids, 1, constant_values=-1)
+    centre = padded[1:-1, 1:-1]
+    outline = ((centre != padded[:-2, 1:-1]) | (centre != padded[2:, 1:-1])
+               | (centre != padded[1:-1, :-2]) | (centre != padded[1:-1, 2:]))
+    distance = distance_transform_edt(~outline)  # (H, W), 0 on outlines
+    out = np.zeros(ids.shape)
+    on = ids >= 0
+    if on.any():
+        peak = np.zeros(int(ids.max()) + 1)
+        np.maximum.at(peak, ids[on], distance[on])
+        out[on] = distance[on] / np.maximum(peak[ids[on]], 1.0)
+    return out
 
 
 def object_map_from_depth(
@@ -93,11 +118,11 @@ class ObjectScorer:
         self.tolerance_m = tolerance_m
         self._tree = cKDTree(objects.xyz.numpy())
         self._point_object = objects.point_object.numpy()
-        self._maps: OrderedDict[str, Int[np.ndarray, "H W"]] = OrderedDict()
+        self._maps: OrderedDict[str, tuple[Int[np.ndarray, "H W"], Float[np.ndarray, "H W"]]] = OrderedDict()
         self._negatives: dict[tuple[str, ...], torch.Tensor] = {}
 
-    def object_map(self, camera: QueryCamera) -> Int[np.ndarray, "H W"]:
-        """The view's object index per pixel (cached per camera)."""
+    def object_map(self, camera: QueryCamera) -> tuple[Int[np.ndarray, "H W"], Float[np.ndarray, "H W"]]:
+        """The view's object index per pixel and :func:`interior_weight` (cached per camera)."""
         key = camera.key
         if key in self._maps:
             self._maps.move_to_end(key)
@@ -106,10 +131,10 @@ class ObjectScorer:
             found = object_map_from_depth(camera, self._tree, self._point_object, self.tolerance_m)
         else:
             found = object_map_from_points(camera, self.objects.xyz, self.objects.point_object)
-        self._maps[key] = found
+        self._maps[key] = (found, interior_weight(found))
         if len(self._maps) > VIEW_CACHE_SIZE:
             self._maps.popitem(last=False)
-        return found
+        return self._maps[key]
 
     def object_scores(
         self, phrases: Sequence[str], negatives: Sequence[str] = CANONICAL_NEGATIVES
@@ -125,8 +150,11 @@ class ObjectScorer:
     def maps(self, camera: QueryCamera, phrases: Sequence[str],
              negatives: Sequence[str] = CANONICAL_NEGATIVES) -> list[RelevancyMap]:
         cleaned = check_phrases(phrases)
-        ids = torch.from_numpy(self.object_map(camera))  # (H, W)
+        found, interior = self.object_map(camera)
+        ids = torch.from_numpy(found)  # (H, W)
         scores = object_map_values(self.object_scores(cleaned, negatives))  # (K, P)
         padded = torch.cat([scores, scores.new_zeros(1, len(cleaned))])  # row K: no object
         values = padded[torch.where(ids >= 0, ids, torch.full_like(ids, len(self.objects)))]  # (H, W, P)
+        dip = 1.0 - INTERIOR_RISE * (1.0 - torch.from_numpy(interior).to(values.dtype))  # (H, W)
+        values = values * dip[..., None]  # the object's own value at its middle
         return [RelevancyMap(values[..., p], phrase) for p, phrase in enumerate(cleaned)]
