@@ -24,16 +24,27 @@ INSTANCE_GAP_M = 0.12
 of the segmentation (``SegmentConfig.fragment_gap_m``), the gap its grid can leave inside a piece."""
 
 
-def touching(objects: SceneObjects, gap_m: float) -> Bool[np.ndarray, "K K"]:
-    """[a, b]: some point of object a lies within ``gap_m`` of some point of object b."""
+def touching(
+    objects: SceneObjects, gap_m: float, candidates: Bool[np.ndarray, "K K"] | None = None
+) -> Bool[np.ndarray, "K K"]:
+    """[a, b]: some point of object a lies within ``gap_m`` of some point of object b (only the
+    ``candidates`` pairs are tested, all when None; boxes further apart than ``gap_m`` never are)."""
     count = len(objects)
+    lower, upper = objects.box_min.numpy(), objects.box_max.numpy()
+    apart = (np.maximum(lower[:, None] - upper[None], lower[None] - upper[:, None]) > gap_m).any(axis=-1)  # (K, K)
+    test = ~apart if candidates is None else ~apart & candidates
     owner = objects.point_object.numpy()
     xyz = objects.xyz.numpy()
-    trees = [cKDTree(xyz[owner == k]) for k in range(count)]
+    trees: dict[int, cKDTree] = {}
+
+    def tree(k: int) -> cKDTree:
+        if k not in trees:
+            trees[k] = cKDTree(xyz[owner == k])
+        return trees[k]
+
     near = np.zeros((count, count), dtype=bool)
-    for a in range(count):
-        for b in range(a + 1, count):
-            near[a, b] = near[b, a] = trees[a].count_neighbors(trees[b], gap_m) > 0
+    for a, b in zip(*np.nonzero(np.triu(test, k=1))):
+        near[a, b] = near[b, a] = tree(int(a)).count_neighbors(tree(int(b)), gap_m) > 0
     return near
 
 
@@ -46,10 +57,10 @@ def instance_counts(
     counts = dict.fromkeys(labels.phrases, 0)
     if not labels.phrases or len(objects) == 0:
         return counts, len(objects)
-    best = labels.best()
+    best = labels.scores.argmax(dim=1).numpy()  # (K,) phrase index
     described = (labels.scores.max(dim=1).values >= floor).numpy()
-    same = np.array([[a == b for b in best] for a in best]) & described[:, None] & described[None, :]
-    group = join_linked(torch.arange(len(objects)), torch.from_numpy(same & touching(objects, gap_m))).numpy()
-    for phrase in labels.phrases:
-        counts[phrase] = len({int(group[k]) for k in range(len(objects)) if best[k] == phrase and described[k]})
+    same = (best[:, None] == best[None]) & described[:, None] & described[None]  # (K, K)
+    group = join_linked(torch.arange(len(objects)), torch.from_numpy(touching(objects, gap_m, same))).numpy()
+    for p, phrase in enumerate(labels.phrases):
+        counts[phrase] = len(np.unique(group[(best == p) & described]))
     return counts, int((~described).sum())

@@ -26,6 +26,10 @@ def test_touching_reads_the_gap_between_points_not_boxes():
     assert near[0, 1] and near[1, 0] and near[0, 3]  # 10 cm gaps
     assert not near[0, 2] and not near[1, 3] and not near[2, 4]
     assert not touching(_scene(), 0.05)[0, 1]  # the pedestal is 10 cm off the seat
+    only = np.zeros((5, 5), dtype=bool)
+    only[0, 3] = only[3, 0] = True
+    asked = touching(_scene(), INSTANCE_GAP_M, only)
+    assert asked[0, 3] and not asked[0, 1]  # pairs outside the candidates are not tested
 
 
 def test_instances_join_touching_objects_of_one_label_only():
