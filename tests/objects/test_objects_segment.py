@@ -17,6 +17,7 @@ from lerf3d.objects.segment import (
     merge_stacked,
     scene_segments,
     segment_points,
+    slab_plane_depth,
     split_supported_items,
     structure_mask,
 )
@@ -96,6 +97,19 @@ def test_structure_mask_band_keeps_what_lies_on_the_floor_or_hangs_on_a_wall():
     assert bool(banded[: len(xyz)][labels == 0].all()) and not bool(banded[: len(xyz)][labels > 0].any())
     below = torch.cat([points, torch.tensor([[0.0, 0.0, -0.03]])])  # noise behind the floor plane
     assert bool(structure_mask(below, 0.08, 0.02, band_m=0.025)[-1])
+
+
+def test_the_shell_plane_is_found_per_tile_where_a_wall_drifts():
+    xyz, labels = _room()
+    drifted = xyz.clone()
+    wall = (labels == 0) & (xyz[:, 0] >= 2.0 - 1e-6)  # the x = 2 wall, fused up to 4 cm further in
+    drifted[wall, 0] -= 0.04 * (xyz[wall, 1] / 1.5).clamp(0.0, 1.0)  # towards its y = 1.5 end
+    shell = structure_mask(drifted, 0.08, 0.02, band_m=0.025)
+    assert bool(shell[labels == 0].all()) and not bool(shell[labels > 0].any())
+    depth = torch.tensor([0.005, 0.006, 0.045, 0.046, 0.047, 0.07])
+    across = torch.tensor([[0.1, 0.1], [0.2, 0.1], [1.1, 0.1], [1.2, 0.1], [1.3, 0.1], [1.2, 0.2]])
+    planes = slab_plane_depth(depth, across)  # two tiles: planes at 0.5 cm and 4.5 cm
+    torch.testing.assert_close(planes, torch.tensor([0.005, 0.005, 0.045, 0.045, 0.045, 0.045]))
 
 
 def test_shell_band_is_checked():
