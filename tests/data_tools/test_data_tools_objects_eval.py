@@ -35,5 +35,7 @@ def test_pooled_table_weights_rooms_by_their_objects_and_labels():
     assert "localisation" not in table  # --objects-only: no views were scored
     views = [PhraseScore("lerf3d-objects", "v", "held_out", "chair", True, 0.5, None, 100),
              PhraseScore("lerf3d-objects", "v", "held_out", "table", False, 0.25, None, 100)]
-    with_views = pooled_tables([RoomResult(1, small.objects, views)])
+    with_views = pooled_tables([RoomResult(1, small.objects, views, frozenset({"table"}))])
     assert "| lerf3d-objects | 2 | 0.500 | 0.375 |" in with_views
+    assert "| lerf3d-objects | furniture (every instance >= 0.25 m) | 1 | 1.000 | 0.500 |" in with_views
+    assert "| lerf3d-objects | small items | 1 | 0.000 | 0.250 |" in with_views
