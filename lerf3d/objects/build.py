@@ -47,9 +47,10 @@ class ObjectsConfig:
                                               merge_stacked=True, merge_fragments=True, item_min_rise_m=0.08)
     )
     """Shell removal and segmentation: up to 256 objects (a furnished room holds tens), the shell
-    only within 2.5 cm of its planes (under two fusion voxels: a mat or slippers on the floor stay), stacked parts
-    of one piece merged and so are small fragments beside a piece, support surfaces at their piece's
-    densest level, items reaching at least twice the surface's own thickness (8 cm) above it."""
+    only within 2.5 cm of its planes (under two fusion voxels: a mat or slippers on the floor stay),
+    stacked parts of one piece merged and so are small fragments beside a piece, support surfaces at
+    their piece's densest level, items reaching at least twice the surface's own thickness (8 cm)
+    above it."""
     segment_scale_m: float = FURNITURE_SCALE_M
     """World scale of the language features that gate segmentation: about a piece of furniture, so
     neighbouring pieces differ while one piece's parts agree."""

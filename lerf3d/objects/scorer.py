@@ -4,9 +4,9 @@ relevancy (COS3D's "instances first, then the language answer on them").
 A view's object map (object index per pixel) depends only on the camera, so it is computed once and
 cached; a new phrase is then one (K, D) x (D, P) product and a gather, whatever the image size. Each
 object's pixels carry its relevancy above LERF's neutral point (:func:`above_neutral`): objects the
-phrase does not select stay dark. Within an object the values rise by a thousandth towards the middle
-of its outline in the view (:func:`interior_weight`), so the map's peak is the object's middle, where
-one would point at it, rather than whichever of its equal pixels comes first. With
+phrase does not select stay dark. Within an object the values dip by a thousandth from its middle
+towards its outline in the view (:func:`interior_weight`), so the map's peak is the object's middle,
+where one would point at it, rather than whichever of its equal pixels comes first. With
 measured depth a pixel is back-projected and takes the object of the nearest fused point within
 ``tolerance_m``; without it (a novel pose) the object points are z-buffered into the view.
 """
@@ -35,10 +35,10 @@ about two voxels of a room-scale fusion (the spacing of the fused points), so a 
 surface always finds one of its points and a pixel on the floor beside it does not."""
 VIEW_CACHE_SIZE = 64
 """Object maps kept (a 256x256 map is 0.5 MB of int64 and as much of float64 interior weights)."""
-INTERIOR_RISE = 1e-3
-"""Relative rise of an object's values from its outline to its middle in a view (the middle keeps
-the object's relevancy): invisible in the map and far below the relevancy differences between
-objects, but it places the peak."""
+INTERIOR_DIP = 1e-3
+"""Relative dip of an object's values from its middle (which keeps the object's relevancy) to its
+outline in a view: invisible in the map and far below the relevancy differences between objects,
+but it places the peak."""
 
 
 def interior_weight(ids: Int[np.ndarray, "H W"]) -> Float[np.ndarray, "H W"]:
@@ -155,6 +155,6 @@ class ObjectScorer:
         scores = object_map_values(self.object_scores(cleaned, negatives))  # (K, P)
         padded = torch.cat([scores, scores.new_zeros(1, len(cleaned))])  # row K: no object
         values = padded[torch.where(ids >= 0, ids, torch.full_like(ids, len(self.objects)))]  # (H, W, P)
-        dip = 1.0 - INTERIOR_RISE * (1.0 - torch.from_numpy(interior).to(values.dtype))  # (H, W)
+        dip = 1.0 - INTERIOR_DIP * (1.0 - torch.from_numpy(interior).to(values.dtype))  # (H, W)
         values = values * dip[..., None]  # the object's own value at its middle
         return [RelevancyMap(values[..., p], phrase) for p, phrase in enumerate(cleaned)]

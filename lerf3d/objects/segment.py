@@ -50,9 +50,9 @@ class SegmentConfig:
     noise plus the gap our generator leaves between furniture and walls (2 cm)."""
     shell_band_m: float | None = None
     """Within a shell slab, only points this close to its plane (the densest centimetre of each
-    half-metre tile, :func:`slab_plane_depth`) or behind it are shell; None: the whole slab. A fused plane is a voxel or two thick (a room's
-    auto voxel: ~1.5 cm), and an 8 cm slab also takes whatever lies flat on the floor or hangs on
-    a wall, and the feet of every piece."""
+    half-metre tile, :func:`slab_plane_depth`) or behind it are shell; None: the whole slab. A fused
+    plane is a voxel or two thick (a room's auto voxel: ~1.5 cm), and an 8 cm slab also takes
+    whatever lies flat on the floor or hangs on a wall, and the feet of every piece."""
     shell_min_fraction: float = 0.02
     """A slab is shell when it holds at least this share of the points. A wall of a 4 x 3 x 2.6 m room
     holds ~10 % of the surface, the top of the tallest cabinet < 1 %."""
@@ -383,7 +383,8 @@ def scene_segments(
 ) -> Int[torch.Tensor, " N"]:
     """Segment id per point of a room (-1 on the shell and on fragments); ids < ``cfg.max_tokens``."""
     ids = torch.full((xyz.shape[0],), -1, dtype=torch.long, device=xyz.device)
-    inside = torch.nonzero(~structure_mask(xyz, cfg.shell_margin_m, cfg.shell_min_fraction, cfg.shell_band_m)).squeeze(1)
+    shell = structure_mask(xyz, cfg.shell_margin_m, cfg.shell_min_fraction, cfg.shell_band_m)
+    inside = torch.nonzero(~shell).squeeze(1)
     segments = segment_points(
         xyz[inside], features[inside], cfg.voxel_m, cfg.feature_threshold, cfg.min_points
     )
