@@ -27,15 +27,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from data_tools.config import RoomConfig
 from data_tools.make_room import generate_room
 from lerf3d.atomic import atomic_path
 from lerf3d.ground_truth import load_ground_truth
 from lerf3d.objects.build import ObjectsConfig
 from lerf3d.objects.commands import evaluate_scene_objects, scene_objects
-from lerf3d.objects.evaluate import MIN_SIZE_M, TABLE_HEADER, ObjectEvaluation, horizontal_size
+from lerf3d.objects.evaluate import MIN_SIZE_M, TABLE_HEADER, ObjectEvaluation
 from lerf3d.objects.scorer import ObjectScorer
 from lerf3d.query.checkpoint import open_scene
 from lerf3d.query.eval_scene import evaluate_scene
@@ -57,9 +55,6 @@ class RoomResult:
     seed: int
     objects: ObjectEvaluation
     views: list[PhraseScore]
-    small_labels: frozenset[str] = frozenset()
-    """Labels with an instance under ``MIN_SIZE_M`` across (tabletop items): their view pairs are
-    also scored apart from the furniture's."""
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -103,9 +98,7 @@ def room_result(capture: Path, run: Run, seed: int, config: ObjectsConfig, views
                                 extra_scorers=[ObjectScorer(objects, scene.session.encoder)]).scores
     evaluation = evaluate_scene_objects(scene, objects, truth)
     print(f"{TABLE_HEADER}\n{evaluation.row()}")
-    small = frozenset(o.label for o in truth.furniture
-                      if horizontal_size(np.asarray(o.box_min), np.asarray(o.box_max)) < MIN_SIZE_M)
-    return RoomResult(seed, evaluation, scores, small)
+    return RoomResult(seed, evaluation, scores)
 
 
 def pooled_tables(results: list[RoomResult]) -> str:
@@ -128,8 +121,8 @@ def pooled_tables(results: list[RoomResult]) -> str:
         return "\n".join(lines)
     lines += ["", "| method | pairs | localisation | mIoU |", "|---|---|---|---|"]
     lines += [f"| {s.method} | {s.count} | {s.localisation:.3f} | {s.miou:.3f} |" for s in summarise(scores, "all")]
-    furniture = [s for r in results for s in r.views if s.phrase not in r.small_labels]
-    small = [s for r in results for s in r.views if s.phrase in r.small_labels]
+    furniture = [s for r in results for s in r.views if s.phrase not in r.objects.small_labels]
+    small = [s for r in results for s in r.views if s.phrase in r.objects.small_labels]
     lines += ["", "| method | labels | pairs | localisation | mIoU |", "|---|---|---|---|---|"]
     for name, part in ((f"furniture (every instance >= {MIN_SIZE_M} m)", furniture), ("small items", small)):
         lines += [f"| {s.method} | {name} | {s.count} | {s.localisation:.3f} | {s.miou:.3f} |"

@@ -122,8 +122,9 @@ class ObjectEvaluation:
     count_exact_furniture: float
     """Share of the furniture labels (every instance at least ``min_size_m`` across) whose count is
     exact (NaN when the scene has none)."""
-    num_furniture_labels: int
-    """Furniture labels scored for ``count_exact_furniture``."""
+    small_labels: frozenset[str]
+    """The scene's labels with an instance under ``min_size_m`` across (tabletop items); the rest
+    are its furniture labels."""
     num_annotated: int
     """Annotated furniture scored for recall."""
     num_predicted: int
@@ -132,6 +133,11 @@ class ObjectEvaluation:
     """Label -> (predicted, annotated) count."""
     matches: tuple[tuple[int, int], ...]
     """(object index, instance id) pairs."""
+
+    @property
+    def num_furniture_labels(self) -> int:
+        """Furniture labels scored for ``count_exact_furniture``."""
+        return sum(1 for label in self.counts if label not in self.small_labels)
 
     def row(self) -> str:
         return (f"| {self.scene} | {self.recall:.2f} ({self.num_annotated}) | {self.precision:.2f} "
@@ -173,9 +179,9 @@ def evaluate_objects(
     top1 = float(np.mean(label_hits)) if label_hits else 0.0
     found, _ = instance_counts(objects, labels)
     counts = {phrase: (found[phrase], sum(1 for o in furniture if o.label == phrase)) for phrase in labels.phrases}
-    small = {furniture[g].label for g in np.nonzero(~gt_large)[0]}
+    small = frozenset(furniture[g].label for g in np.nonzero(~gt_large)[0])
     exact = float(np.mean([p == a for p, a in counts.values()])) if counts else 0.0
     large = [p == a for label, (p, a) in counts.items() if label not in small]
     exact_large = float(np.mean(large)) if large else float("nan")
-    return ObjectEvaluation(scene, recall, precision, top1, exact, exact_large, len(large), int(gt_large.sum()),
+    return ObjectEvaluation(scene, recall, precision, top1, exact, exact_large, small, int(gt_large.sum()),
                             int(pred_large.sum()), counts, tuple((c, furniture[r].instance_id) for r, c in pairs))

@@ -53,5 +53,6 @@ def test_evaluate_objects_scores_a_split_piece_and_a_missed_one():
     # the sofa's two parts touch and share their best label: one instance (lerf3d.objects.counting)
     assert result.counts == {"chair": (1, 2), "cup": (0, 1), "sofa": (1, 1)}
     assert abs(result.count_exact - 1 / 3) < 1e-9
-    assert result.num_furniture_labels == 2 and result.count_exact_furniture == 0.5  # the cup is small
+    assert result.small_labels == {"cup"}  # under 0.25 m across
+    assert result.num_furniture_labels == 2 and result.count_exact_furniture == 0.5
     assert sorted(result.matches) == [(0, 1), (2, 2)]
