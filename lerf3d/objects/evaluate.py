@@ -122,9 +122,9 @@ class ObjectEvaluation:
     count_exact_furniture: float
     """Share of the furniture labels (every instance at least ``min_size_m`` across) whose count is
     exact (NaN when the scene has none)."""
-    small_labels: frozenset[str]
-    """The scene's labels with an instance under ``min_size_m`` across (tabletop items); the rest
-    are its furniture labels."""
+    small_labels: tuple[str, ...]
+    """The scene's labels with an instance under ``min_size_m`` across (tabletop items), sorted; the
+    rest are its furniture labels."""
     num_annotated: int
     """Annotated furniture scored for recall."""
     num_predicted: int
@@ -179,7 +179,7 @@ def evaluate_objects(
     top1 = float(np.mean(label_hits)) if label_hits else 0.0
     found, _ = instance_counts(objects, labels)
     counts = {phrase: (found[phrase], sum(1 for o in furniture if o.label == phrase)) for phrase in labels.phrases}
-    small = frozenset(furniture[g].label for g in np.nonzero(~gt_large)[0])
+    small = tuple(sorted({furniture[g].label for g in np.nonzero(~gt_large)[0]}))
     exact = float(np.mean([p == a for p, a in counts.values()])) if counts else 0.0
     large = [p == a for label, (p, a) in counts.items() if label not in small]
     exact_large = float(np.mean(large)) if large else float("nan")

@@ -10,7 +10,7 @@ from lerf3d.query.evaluate import PhraseScore
 
 
 def _evaluation(scene: str, recall: float, annotated: int, top1: float, matched: int, exact: float,
-                labels: int, exact_furniture: float, small_labels: frozenset[str]) -> ObjectEvaluation:
+                labels: int, exact_furniture: float, small_labels: tuple[str, ...]) -> ObjectEvaluation:
     counts = {f"label {i}": (1, 1) for i in range(labels)}
     matches = tuple((i, i + 1) for i in range(matched))
     return ObjectEvaluation(scene, recall, 1.0, top1, exact, exact_furniture, small_labels, annotated, annotated,
@@ -26,8 +26,8 @@ def test_seeds_and_crop_levels_parse():
 
 
 def test_pooled_table_weights_rooms_by_their_objects_and_labels():
-    small = RoomResult(1, _evaluation("a", 0.5, 2, 0.0, 1, 0.0, 1, float("nan"), frozenset({"label 0"})), [])
-    large = RoomResult(2, _evaluation("b", 1.0, 6, 1.0, 3, 1.0, 3, 0.5, frozenset({"label 2"})), [])
+    small = RoomResult(1, _evaluation("a", 0.5, 2, 0.0, 1, 0.0, 1, float("nan"), ("label 0",)), [])
+    large = RoomResult(2, _evaluation("b", 1.0, 6, 1.0, 3, 1.0, 3, 0.5, ("label 2",)), [])
     table = pooled_tables([small, large])
     # recall (0.5 * 2 + 1.0 * 6) / 8, top-1 (0 * 1 + 1 * 3) / 4, counts (0 * 1 + 1 * 3) / 4, furniture
     # counts 0.5 over room b's 2 labels (room a has none: its NaN weighs nothing)
@@ -35,7 +35,7 @@ def test_pooled_table_weights_rooms_by_their_objects_and_labels():
     assert "localisation" not in table  # --objects-only: no views were scored
     views = [PhraseScore("lerf3d-objects", "v", "held_out", "chair", True, 0.5, None, 100),
              PhraseScore("lerf3d-objects", "v", "held_out", "table", False, 0.25, None, 100)]
-    tabletop = RoomResult(1, _evaluation("a", 0.5, 2, 0.0, 1, 0.0, 1, float("nan"), frozenset({"table"})), views)
+    tabletop = RoomResult(1, _evaluation("a", 0.5, 2, 0.0, 1, 0.0, 1, float("nan"), ("table",)), views)
     with_views = pooled_tables([tabletop])
     assert "| lerf3d-objects | 2 | 0.500 | 0.375 |" in with_views
     assert "| lerf3d-objects | furniture (every instance >= 0.25 m) | 1 | 1.000 | 0.500 |" in with_views

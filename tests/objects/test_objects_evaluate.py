@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
+
 import numpy as np
 import torch
 from objects_helpers import boxes_objects
@@ -53,6 +56,7 @@ def test_evaluate_objects_scores_a_split_piece_and_a_missed_one():
     # the sofa's two parts touch and share their best label: one instance (lerf3d.objects.counting)
     assert result.counts == {"chair": (1, 2), "cup": (0, 1), "sofa": (1, 1)}
     assert abs(result.count_exact - 1 / 3) < 1e-9
-    assert result.small_labels == {"cup"}  # under 0.25 m across
+    assert result.small_labels == ("cup",)  # under 0.25 m across
+    json.dumps(asdict(result))  # eval/objects.json is written from it
     assert result.num_furniture_labels == 2 and result.count_exact_furniture == 0.5
     assert sorted(result.matches) == [(0, 1), (2, 2)]
