@@ -97,6 +97,19 @@ class SegmentConfig:
     surface is two height bins thick, so a sliver a bin or two above it (a rim, the rods of a game
     table, a lid's edge) cannot be told from the piece's own top at that resolution: it stays part
     of the piece. Items as flat as that (a book lying flat) stay with their support too."""
+    item_clearance_m: float | None = None
+    """None: an item is what lies over the surface's two height bins and one more of clearance, its
+    rise counted from the top of those bins (what the Scene LLM's tokens were trained with). A
+    value: what lies this far over the surface's plane (the median height of its two bins), its rise
+    counted from the plane; about one fusion voxel keeps the lower half of a cup that the bins cut
+    off, and with it the cups, bottles and pots only a few centimetres tall."""
+    item_voxel_m: float | None = None
+    """Occupancy cell of the connected components above a surface (None: ``voxel_m``). Items on a
+    table stand closer together than pieces of furniture do (a cup beside a bottle)."""
+    item_min_aspect: float = 0.0
+    """An item must also rise at least this multiple of its larger horizontal side (0: off). A cup,
+    a lamp or a toy is about as tall as it is wide; a cushion's top or a bump along a couch's back,
+    as wide as a seat and a few centimetres high, is relief on the piece itself."""
     merge_fragments: bool = False
     """Merge a fragment into a much larger piece it nearly touches when their features agree
     (:func:`merge_fragments`): parts of one piece that neither touch it nor stand under it (a
@@ -115,6 +128,10 @@ class SegmentConfig:
             raise ValueError(f"shell_band_m must be in (0, shell_margin_m] or None, got {self.shell_band_m}")
         if not self.voxel_m > 0 or self.min_points < 1 or self.max_tokens < 1:
             raise ValueError("voxel_m must be > 0, min_points and max_tokens >= 1")
+        if (self.item_clearance_m is not None and self.item_clearance_m < 0) or self.item_min_aspect < 0:
+            raise ValueError("item_clearance_m (when set) and item_min_aspect must be >= 0")
+        if self.item_voxel_m is not None and not self.item_voxel_m > 0:
+            raise ValueError(f"item_voxel_m must be > 0 or None, got {self.item_voxel_m}")
         if self.feature_threshold is not None and not -1 <= self.feature_threshold <= 1:
             raise ValueError(
                 f"feature_threshold must be a cosine in [-1, 1] or None, got {self.feature_threshold}"
@@ -237,11 +254,12 @@ def split_supported_items(
     """Give items standing on a segment's flat top their own segment ids (appended after the others).
 
     A segment's support surface is its highest height bin pair holding ``surface_min_fraction`` of
-    its points (and ``surface_peak_share`` of its densest pair's). The points above it split into connected components (the surface removed, they no
-    longer touch); a component of ``min_points`` whose footprint lies ``item_margin_m`` inside the
+    its points (and ``surface_peak_share`` of its densest pair's). The points above it (by
+    ``item_clearance_m``) split into connected components (the surface removed, they no longer
+    touch); a component of ``item_min_points`` whose footprint lies ``item_margin_m`` inside the
     surface's footprint is an item on it (a cup on a table), one touching the surface's edge is part
-    of the piece (a chair's back), and so is one reaching less than ``item_min_rise_m`` above the
-    surface (a rim).
+    of the piece (a chair's back), and so is one rising less than ``item_min_rise_m`` above the
+    surface (a rim) or less than ``item_min_aspect`` times its own width (a cushion's top).
     """
     out = segment_ids.clone()
     next_id = int(segment_ids.max()) + 1 if segment_ids.numel() else 0
@@ -257,19 +275,23 @@ def split_supported_items(
             continue
         top = int(dense.max())
         surface = members[(bins == top) | (bins == top + 1)]
-        above = members[bins > top + 2]  # one bin of clearance over the surface's own thickness
+        if cfg.item_clearance_m is None:
+            above = members[bins > top + 2]  # one bin of clearance over the surface's own thickness
+            base = float(xyz[surface, 2].max())
+        else:
+            base = float(xyz[surface, 2].median())  # the surface's plane
+            above = members[xyz[members, 2] > base + cfg.item_clearance_m]
         if len(above) < cfg.item_min_points:
             continue
-        parts = segment_points(
-            xyz[above], xyz.new_zeros(len(above), 1), cfg.voxel_m, None, cfg.item_min_points
-        )
+        parts = segment_points(xyz[above], xyz.new_zeros(len(above), 1), cfg.item_voxel_m or cfg.voxel_m, None,
+                               cfg.item_min_points)
         lo = xyz[surface, :2].amin(0) + cfg.item_margin_m
         hi = xyz[surface, :2].amax(0) - cfg.item_margin_m
-        surface_top = float(xyz[surface, 2].max())
         for part in range(int(parts.max()) + 1):
             item = above[parts == part]
             foot_lo, foot_hi = xyz[item, :2].amin(0), xyz[item, :2].amax(0)
-            rises = float(xyz[item, 2].max()) - surface_top >= cfg.item_min_rise_m
+            rise = float(xyz[item, 2].max()) - base
+            rises = rise >= cfg.item_min_rise_m and rise >= cfg.item_min_aspect * float((foot_hi - foot_lo).max())
             if rises and bool((foot_lo >= lo).all() and (foot_hi <= hi).all()):
                 out[item] = next_id
                 next_id += 1

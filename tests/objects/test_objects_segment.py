@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from lerf3d.ground_truth import load_ground_truth
+from lerf3d.objects.build import ObjectsConfig
 from lerf3d.objects.segment import (
     SegmentConfig,
     footprint_overlap,
@@ -275,3 +276,35 @@ def test_a_small_fragment_beside_a_piece_merges_and_a_like_piece_beside_it_does_
     other = torch.cat([same[: len(body)], torch.tensor([[0.0, 1.0]]).expand(len(xyz) - len(body), 2)])
     assert len(merge_fragments(xyz, other, ids, cfg).unique()) == 4  # features disagree: kept apart
     assert len(merge_fragments(xyz, same, ids, SegmentConfig(merge_fragments=True, fragment_gap_m=0.05)).unique()) == 4
+
+
+def _box_surface(lo, hi, step) -> torch.Tensor:
+    """The sides and top of the box [lo, hi], as a fused surface shows an item standing on a table."""
+    (x0, y0, z0), (x1, y1, z1) = lo, hi
+    return torch.cat([
+        _grid((x0, y0, z0), (x1, y0, z1), step), _grid((x0, y1, z0), (x1, y1, z1), step),
+        _grid((x0, y0, z0), (x0, y1, z1), step), _grid((x1, y0, z0), (x1, y1, z1), step),
+        _grid((x0, y0, z1), (x1, y1, z1), step),
+    ]).unique(dim=0)
+
+
+def test_a_cup_a_few_centimetres_tall_splits_over_the_plane_and_a_cushion_top_stays():
+    # a table top fused two voxels thick (0.715 and 0.725 m), a 6 cm wide, 5 cm tall cup and a
+    # 30 x 30 cm relief as tall (a cushion's top) on it, every surface at a 1 cm spacing
+    top = torch.cat([_grid((0, 0, z), (1.2, 0.8, z), 0.02) for z in (0.715, 0.725)])
+    cup = _box_surface((0.6, 0.5, 0.73), (0.66, 0.56, 0.77), 0.01)
+    relief = _box_surface((0.1, 0.1, 0.73), (0.4, 0.4, 0.77), 0.01)
+    xyz = torch.cat([top, relief, cup])
+    ids = torch.zeros(len(xyz), dtype=torch.long)
+    cfg = ObjectsConfig().segment
+    split = split_supported_items(xyz, ids, cfg)
+    over = xyz[:, 2] > 0.745  # over the plane (the median: 0.725) by more than the clearance (1.5 cm)
+    cup_ids = split[-len(cup):][over[-len(cup):]].unique()
+    assert len(cup_ids) == 1 and int(cup_ids[0]) > 0  # the cup's upper part is an item of its own
+    assert bool((split[: len(top) + len(relief)] == 0).all())  # 5 cm over 30 cm: relief on the piece
+    binned = split_supported_items(xyz, ids, replace(cfg, item_clearance_m=None))
+    assert bool((binned == 0).all())  # over the surface's bins and one more, a 5 cm cup has no points
+    wide = split_supported_items(xyz, ids, replace(cfg, item_min_aspect=0.0))
+    assert len(wide.unique()) == 3  # without the aspect rule the relief passes for an item too
+    with pytest.raises(ValueError, match="item_voxel_m"):
+        SegmentConfig(item_voxel_m=0.0)
