@@ -1,11 +1,16 @@
-"""The import graph has no cycle between modules (the layer contracts themselves are ``lint-imports``'s,
-configured in pyproject.toml)."""
+"""The import graph has no cycle between modules and no module is over 400 lines (the layer contracts
+themselves are ``lint-imports``'s, configured in pyproject.toml)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import grimp
 
 PACKAGES = ("lerf3d", "lerf3d_cli", "viewer", "data_tools")
+ROOT = Path(__file__).resolve().parents[1]
+MAX_MODULE_LINES = 400
+"""Past this a module holds more than one job: split it by concern."""
 
 
 def import_cycles(graph: grimp.ImportGraph) -> list[list[str]]:
@@ -66,3 +71,11 @@ def test_no_import_cycle_between_modules():
     graph = grimp.build_graph(*PACKAGES, include_external_packages=False, cache_dir=None)
     assert len(graph.modules) > 100  # the whole tree was read
     assert import_cycles(graph) == []
+
+
+def test_no_module_is_over_400_lines():
+    modules = [path for package in (*PACKAGES, "bench") for path in sorted((ROOT / package).rglob("*.py"))]
+    assert len(modules) > 100
+    long = {str(path.relative_to(ROOT)): n for path in modules
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    assert long == {}

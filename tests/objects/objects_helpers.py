@@ -47,3 +47,48 @@ def boxes_objects(boxes: list[tuple[tuple[float, ...], tuple[float, ...]]], embe
         scale=(upper - lower).amax(1), dino=None, views=tuple(() for _ in range(count)),
         confidence=torch.ones(count), encoder=encoder,
     )
+
+
+STEP = 0.04  # point spacing of the synthetic surfaces, like a 4 cm fusion voxel
+
+
+def grid(lo, hi, step=STEP) -> torch.Tensor:
+    """Points filling the box [lo, hi] on a regular grid (a flat box when one side is 0)."""
+    axes = [
+        torch.arange(float(a), b + 1e-6, step) if b > a else torch.tensor([float(a)]) for a, b in zip(lo, hi)
+    ]
+    return torch.cartesian_prod(*axes).float()
+
+
+def shell_room() -> tuple[torch.Tensor, torch.Tensor]:
+    """A 4 x 3 x 2.5 m shell (floor, ceiling, walls) holding a table with a box on it and a chair."""
+    shell = torch.cat(
+        [
+            grid((-2, -1.5, 0), (2, 1.5, 0)),
+            grid((-2, -1.5, 2.5), (2, 1.5, 2.5)),
+            grid((-2, -1.5, 0), (-2, 1.5, 2.5)),
+            grid((2, -1.5, 0), (2, 1.5, 2.5)),
+            grid((-2, -1.5, 0), (2, -1.5, 2.5)),
+            grid((-2, 1.5, 0), (2, 1.5, 2.5)),
+        ]
+    )
+    table = torch.cat(
+        [
+            grid((0, 0, 0.72), (1.2, 0.8, 0.72)),  # top
+            *[grid((x, y, 0.1), (x, y, 0.7)) for x in (0, 1.2) for y in (0, 0.8)],
+        ]
+    )  # legs
+    item = grid((0.5, 0.3, 0.76), (0.7, 0.5, 0.96))  # a 20 cm box standing on the top
+    chair = torch.cat(
+        [grid((-1.2, -0.4, 0.45), (-0.8, 0.0, 0.45)), grid((-1.2, 0.0, 0.45), (-0.8, 0.0, 0.9))]
+    )
+    xyz = torch.cat([shell, table, item, chair])
+    labels = torch.cat(
+        [
+            torch.zeros(len(shell)),
+            torch.full((len(table),), 1.0),
+            torch.full((len(item),), 2.0),
+            torch.full((len(chair),), 3.0),
+        ]
+    ).long()
+    return xyz, labels

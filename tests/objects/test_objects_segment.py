@@ -1,4 +1,5 @@
-"""Segmentation of a room into objects: shell removal, feature-gated connected components, items on surfaces, pooling."""
+"""Segmentation of a room into objects: feature-gated connected components, merges, items on surfaces, pooling
+(the shell removal: test_objects_shell.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from objects_helpers import STEP, grid, shell_room
 
 from lerf3d.ground_truth import load_ground_truth
 from lerf3d.objects.build import ObjectsConfig
@@ -18,99 +20,10 @@ from lerf3d.objects.segment import (
     merge_stacked,
     scene_segments,
     segment_points,
-    slab_plane_depth,
     split_supported_items,
-    structure_mask,
 )
 from lerf3d.scene_llm.tokens.frames import SceneTokens, TokenEncoding
 from lerf3d.scene_llm.tokens.segments import segment_tokens
-
-STEP = 0.04  # point spacing of the synthetic surfaces, like a 4 cm fusion voxel
-
-
-def _grid(lo, hi, step=STEP) -> torch.Tensor:
-    """Points filling the box [lo, hi] on a regular grid (a flat box when one side is 0)."""
-    axes = [
-        torch.arange(float(a), b + 1e-6, step) if b > a else torch.tensor([float(a)]) for a, b in zip(lo, hi)
-    ]
-    return torch.cartesian_prod(*axes).float()
-
-
-def _room() -> tuple[torch.Tensor, torch.Tensor]:
-    """A 4 x 3 x 2.5 m shell (floor, ceiling, walls) holding a table with a box on it and a chair."""
-    shell = torch.cat(
-        [
-            _grid((-2, -1.5, 0), (2, 1.5, 0)),
-            _grid((-2, -1.5, 2.5), (2, 1.5, 2.5)),
-            _grid((-2, -1.5, 0), (-2, 1.5, 2.5)),
-            _grid((2, -1.5, 0), (2, 1.5, 2.5)),
-            _grid((-2, -1.5, 0), (2, -1.5, 2.5)),
-            _grid((-2, 1.5, 0), (2, 1.5, 2.5)),
-        ]
-    )
-    table = torch.cat(
-        [
-            _grid((0, 0, 0.72), (1.2, 0.8, 0.72)),  # top
-            *[_grid((x, y, 0.1), (x, y, 0.7)) for x in (0, 1.2) for y in (0, 0.8)],
-        ]
-    )  # legs
-    item = _grid((0.5, 0.3, 0.76), (0.7, 0.5, 0.96))  # a 20 cm box standing on the top
-    chair = torch.cat(
-        [_grid((-1.2, -0.4, 0.45), (-0.8, 0.0, 0.45)), _grid((-1.2, 0.0, 0.45), (-0.8, 0.0, 0.9))]
-    )
-    xyz = torch.cat([shell, table, item, chair])
-    labels = torch.cat(
-        [
-            torch.zeros(len(shell)),
-            torch.full((len(table),), 1.0),
-            torch.full((len(item),), 2.0),
-            torch.full((len(chair),), 3.0),
-        ]
-    ).long()
-    return xyz, labels
-
-
-def test_structure_mask_keeps_furniture_and_drops_planes():
-    xyz, labels = _room()
-    shell = structure_mask(xyz, 0.08, 0.02)
-    assert bool(shell[labels == 0].all()) and not bool(shell[labels > 0].any())
-    top_only = _grid((0, 0, 0), (1, 1, 0))  # a sparse top extreme is no ceiling
-    tall = torch.cat(
-        [
-            _grid((-2, -2, 0), (2, 2, 0)),
-            top_only + torch.tensor([0, 0, 2.0])[None],
-            _grid((0, 0, 2.05), (0, 0, 2.05)),
-        ]
-    )
-    mask = structure_mask(tall, 0.08, 0.2)
-    assert bool(mask[: len(tall) - len(top_only) - 1].all()) and not bool(mask[-1])
-
-
-def test_structure_mask_band_keeps_what_lies_on_the_floor_or_hangs_on_a_wall():
-    xyz, labels = _room()
-    mat = _grid((-1.6, 0.6, 0.04), (-0.6, 1.2, 0.04))  # a mat 4 cm proud of the floor
-    poster = _grid((1.95, -0.5, 1.0), (1.95, 0.5, 1.6))  # 5 cm off the x = 2 wall
-    points = torch.cat([xyz, mat, poster])
-    whole_slab = structure_mask(points, 0.08, 0.02)
-    assert bool(whole_slab[len(xyz):].all())  # an 8 cm slab takes both
-    banded = structure_mask(points, 0.08, 0.02, band_m=0.025)
-    assert not bool(banded[len(xyz):].any())
-    assert bool(banded[: len(xyz)][labels == 0].all()) and not bool(banded[: len(xyz)][labels > 0].any())
-    below = torch.cat([points, torch.tensor([[0.0, 0.0, -0.03]])])  # noise behind the floor plane
-    assert bool(structure_mask(below, 0.08, 0.02, band_m=0.025)[-1])
-
-
-def test_the_shell_plane_is_found_per_tile_where_a_wall_drifts():
-    xyz, labels = _room()
-    drifted = xyz.clone()
-    wall = (labels == 0) & (xyz[:, 0] >= 2.0 - 1e-6)  # the x = 2 wall, fused up to 4 cm further in
-    drifted[wall, 0] -= 0.04 * (xyz[wall, 1] / 1.5).clamp(0.0, 1.0)  # towards its y = 1.5 end
-    shell = structure_mask(drifted, 0.08, 0.02, band_m=0.025)
-    assert bool(shell[labels == 0].all()) and not bool(shell[labels > 0].any())
-    depth = torch.tensor([0.005, 0.006, 0.045, 0.046, 0.047, 0.07])
-    across = torch.tensor([[0.1, 0.1], [0.2, 0.1], [1.1, 0.1], [1.2, 0.1], [1.3, 0.1], [1.2, 0.2]])
-    planes = slab_plane_depth(depth, across)  # two tiles: planes at 0.5 cm and 4.5 cm
-    torch.testing.assert_close(planes, torch.tensor([0.005, 0.005, 0.045, 0.045, 0.045, 0.045]))
 
 
 def test_shell_band_is_checked():
@@ -119,7 +32,7 @@ def test_shell_band_is_checked():
 
 
 def test_components_split_by_gap_and_by_features():
-    a, b = _grid((0, 0, 0), (0.4, 0.4, 0)), _grid((0.8, 0, 0), (1.2, 0.4, 0))  # 40 cm apart
+    a, b = grid((0, 0, 0), (0.4, 0.4, 0)), grid((0.8, 0, 0), (1.2, 0.4, 0))  # 40 cm apart
     xyz = torch.cat([a, b])
     ids = segment_points(xyz, torch.zeros(len(xyz), 2), 0.06, None, 5)
     assert ids.unique().tolist() == [0, 1] and len(ids[: len(a)].unique()) == 1
@@ -131,13 +44,13 @@ def test_components_split_by_gap_and_by_features():
     gated = segment_points(touching, features, 0.06, 0.8, 5)
     assert gated.unique().tolist() == [0, 1] and len(gated[: len(a)].unique()) == 1
     small = segment_points(
-        torch.cat([a, _grid((3, 3, 3), (3.04, 3, 3))]), torch.zeros(len(a) + 2, 2), 0.06, None, 5
+        torch.cat([a, grid((3, 3, 3), (3.04, 3, 3))]), torch.zeros(len(a) + 2, 2), 0.06, None, 5
     )
     assert (small[-2:] == -1).all()  # a 2-point fragment
 
 
 def test_items_on_a_surface_split_but_a_chair_back_stays():
-    xyz, labels = _room()
+    xyz, labels = shell_room()
     cfg = SegmentConfig(feature_threshold=None)
     inside = labels > 0
     merged = segment_points(xyz[inside], torch.zeros(int(inside.sum()), 1), cfg.voxel_m, None, cfg.min_points)
@@ -151,7 +64,7 @@ def test_items_on_a_surface_split_but_a_chair_back_stays():
 
 
 def test_scene_segments_and_tokens():
-    xyz, labels = _room()
+    xyz, labels = shell_room()
     features = F.one_hot(labels, 4).float()
     ids = scene_segments(xyz, features, SegmentConfig())
     assert bool((ids[labels == 0] == -1).all())
@@ -214,9 +127,9 @@ def test_tiny_room_furniture_becomes_one_token_each(tiny_room, tiny_points):
 
 
 def test_stacked_parts_of_one_piece_merge_and_side_by_side_pieces_do_not():
-    top = _grid((0, 0, 0.7), (1.2, 0.8, 0.7))  # a tabletop
-    base = _grid((0.3, 0.2, 0.1), (0.9, 0.6, 0.5))  # a box under it, 20 cm below: not touching
-    twin = _grid((1.5, 0, 0.1), (2.0, 0.4, 0.5))  # a like piece beside it
+    top = grid((0, 0, 0.7), (1.2, 0.8, 0.7))  # a tabletop
+    base = grid((0.3, 0.2, 0.1), (0.9, 0.6, 0.5))  # a box under it, 20 cm below: not touching
+    twin = grid((1.5, 0, 0.1), (2.0, 0.4, 0.5))  # a like piece beside it
     xyz = torch.cat([top, base, twin])
     ids = torch.cat([torch.zeros(len(top)), torch.ones(len(base)), torch.full((len(twin),), 2.0)]).long()
     same = torch.tensor([[1.0, 0.0]]).expand(len(xyz), 2)
@@ -233,8 +146,8 @@ def test_stacked_parts_of_one_piece_merge_and_side_by_side_pieces_do_not():
 
 
 def test_a_surface_is_its_pieces_densest_level_not_a_cross_section_of_its_items():
-    top = _grid((0, 0, 0.72), (1.2, 0.8, 0.72))  # 31 x 21 points at one height
-    item = torch.cat([_grid((0.3, 0.3, z), (0.5, 0.5, z)) for z in (0.80, 0.82, 0.84, 0.86, 0.88, 0.90)])
+    top = grid((0, 0, 0.72), (1.2, 0.8, 0.72))  # 31 x 21 points at one height
+    item = torch.cat([grid((0.3, 0.3, z), (0.5, 0.5, z)) for z in (0.80, 0.82, 0.84, 0.86, 0.88, 0.90)])
     xyz = torch.cat([top, item])  # every 2 cm level of the item holds 36 points, > 5 % of the piece
     ids = torch.zeros(len(xyz), dtype=torch.long)
     plain = SegmentConfig(feature_threshold=None, surface_min_fraction=0.05)
@@ -245,9 +158,9 @@ def test_a_surface_is_its_pieces_densest_level_not_a_cross_section_of_its_items(
 
 
 def test_a_sliver_over_a_surface_stays_with_its_piece_and_a_standing_item_splits():
-    top = _grid((0, 0, 0.72), (1.2, 0.8, 0.72))
-    rail = _grid((0.2, 0.3, 0.79), (1.0, 0.34, 0.79))  # a flat rail 7 cm over the top
-    cup = _grid((0.6, 0.5, 0.79), (0.68, 0.58, 0.89))  # a 10 cm item standing on the top
+    top = grid((0, 0, 0.72), (1.2, 0.8, 0.72))
+    rail = grid((0.2, 0.3, 0.79), (1.0, 0.34, 0.79))  # a flat rail 7 cm over the top
+    cup = grid((0.6, 0.5, 0.79), (0.68, 0.58, 0.89))  # a 10 cm item standing on the top
     xyz = torch.cat([top, rail, cup])
     ids = torch.zeros(len(xyz), dtype=torch.long)
     parts = slice(len(top), len(top) + len(rail))
@@ -260,10 +173,10 @@ def test_a_sliver_over_a_surface_stays_with_its_piece_and_a_standing_item_splits
 
 
 def test_a_small_fragment_beside_a_piece_merges_and_a_like_piece_beside_it_does_not():
-    body = _grid((0, 0, 0.1), (1.2, 0.8, 0.9))  # a game table's body
-    handle = _grid((1.3, 0.4, 0.8), (1.36, 0.4, 0.8))  # 10 cm outside it: the grid leaves it apart
-    twin = _grid((1.5, 0, 0.1), (2.7, 0.8, 0.9))  # a like piece 30 cm away
-    far = _grid((0.5, 1.1, 0.8), (0.56, 1.1, 0.8))  # a small thing 30 cm from the body
+    body = grid((0, 0, 0.1), (1.2, 0.8, 0.9))  # a game table's body
+    handle = grid((1.3, 0.4, 0.8), (1.36, 0.4, 0.8))  # 10 cm outside it: the grid leaves it apart
+    twin = grid((1.5, 0, 0.1), (2.7, 0.8, 0.9))  # a like piece 30 cm away
+    far = grid((0.5, 1.1, 0.8), (0.56, 1.1, 0.8))  # a small thing 30 cm from the body
     xyz = torch.cat([body, handle, twin, far])
     sizes = [len(body), len(handle), len(twin), len(far)]
     ids = torch.cat([torch.full((n,), k) for k, n in enumerate(sizes)]).long()
@@ -282,16 +195,16 @@ def _box_surface(lo, hi, step) -> torch.Tensor:
     """The sides and top of the box [lo, hi], as a fused surface shows an item standing on a table."""
     (x0, y0, z0), (x1, y1, z1) = lo, hi
     return torch.cat([
-        _grid((x0, y0, z0), (x1, y0, z1), step), _grid((x0, y1, z0), (x1, y1, z1), step),
-        _grid((x0, y0, z0), (x0, y1, z1), step), _grid((x1, y0, z0), (x1, y1, z1), step),
-        _grid((x0, y0, z1), (x1, y1, z1), step),
+        grid((x0, y0, z0), (x1, y0, z1), step), grid((x0, y1, z0), (x1, y1, z1), step),
+        grid((x0, y0, z0), (x0, y1, z1), step), grid((x1, y0, z0), (x1, y1, z1), step),
+        grid((x0, y0, z1), (x1, y1, z1), step),
     ]).unique(dim=0)
 
 
 def test_a_cup_a_few_centimetres_tall_splits_over_the_plane_and_a_cushion_top_stays():
     # a table top fused two voxels thick (0.715 and 0.725 m), a 6 cm wide, 5 cm tall cup and a
     # 30 x 30 cm relief as tall (a cushion's top) on it, every surface at a 1 cm spacing
-    top = torch.cat([_grid((0, 0, z), (1.2, 0.8, z), 0.02) for z in (0.715, 0.725)])
+    top = torch.cat([grid((0, 0, z), (1.2, 0.8, z), 0.02) for z in (0.715, 0.725)])
     cup = _box_surface((0.6, 0.5, 0.73), (0.66, 0.56, 0.77), 0.01)
     relief = _box_surface((0.1, 0.1, 0.73), (0.4, 0.4, 0.77), 0.01)
     xyz = torch.cat([top, relief, cup])
