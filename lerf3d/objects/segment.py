@@ -1,10 +1,7 @@
 """Class-agnostic segmentation of a room's fused points into pieces of furniture (pure functions).
 
-1. :func:`~lerf3d.objects.shell.structure_mask` drops the room's shell: the floor, ceiling and the
-   four walls of an axis-aligned room are the slabs at the extremes of the point set along each axis, and a slab is
-   shell only when it holds a real share of the points (a plane), not just the top of a wardrobe.
-   With a plane band, only the slab's points near its plane are shell: what stands on the floor
-   or hangs on a wall a few centimetres proud of it (a mat, slippers, a chair's feet) stays;
+1. :func:`~lerf3d.objects.shell.structure_mask` drops the room's shell (floor, ceiling and walls:
+   planar slabs at the extremes of the point set, only near their planes);
 2. :func:`segment_points` splits the rest into connected components of a fine occupancy grid,
    cutting the link between neighbouring cells whose features disagree (a lamp on a table);
 3. :func:`merge_stacked` and :func:`merge_fragments` join the parts of one piece that the grid left
@@ -98,7 +95,8 @@ class SegmentConfig:
     """An item must reach at least this far above the surface it stands on (0: any height). A fused
     surface is two height bins thick, so a sliver a bin or two above it (a rim, the rods of a game
     table, a lid's edge) cannot be told from the piece's own top at that resolution: it stays part
-    of the piece. Items as flat as that (a book lying flat) stay with their support too."""
+    of the piece. Items as flat as that (a book lying flat) stay with their support too. The rise
+    is counted from where ``item_clearance_m`` says."""
     item_clearance_m: float | None = None
     """None: an item is what lies over the surface's two height bins and one more of clearance, its
     rise counted from the top of those bins (what the Scene LLM's tokens were trained with). A
