@@ -5,8 +5,9 @@
 
 For each seed: the room generator's ``demo`` preset lays out and films a room (seeds 7001 and up
 were never used by the towers or the scene LLM; 7001-7005, 7101-7105, 7201-7205, 7301-7305 and
-7401-7405 each reported the object layer once and then served to develop it, 7406-7410 report it now
-(their misses were looked into once reported): use seeds above 7410 for a fresh measurement),
+7401-7405 each reported the object layer once and then served to develop it, 7406-7410 and
+7411-7415 report it now (the first set's misses were looked into once reported): use seeds above
+7415 for a fresh measurement),
 ``lerf3d train`` trains the field with
 the ``default`` preset (``--steps`` shortens it), then ``lerf3d eval``'s functions score per-pixel and
 object-mode localisation/mIoU beside both baselines and the object layer's recall, precision, label
