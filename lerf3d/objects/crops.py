@@ -31,8 +31,10 @@ from lerf3d.query.camera import QueryCamera
 TOP_VIEWS = 5
 """Views per object, the most-seeing first (OpenMask3D's k = 5)."""
 CROP_LEVELS = (0.5, 0.75)
-"""Square crop sides as multiples of the projected object's larger side, centred on it: both inside
-the object's box, so the object fills the crop (module docstring)."""
+"""Square crop sides as multiples of the projected object's larger side, centred on the median of
+its visible points' pixels: both inside the object's box, so the object fills the crop (module
+docstring). The median rather than the box's middle, as the middle of an open piece's box (a table,
+a chair) is often the floor seen under or through it."""
 MIN_CROP_PIXELS = 8
 """A projection smaller than this (pixels) says too little to encode."""
 BATCH = 64
@@ -40,13 +42,14 @@ BATCH = 64
 
 
 def square_crop(
-    lower: tuple[float, float], upper: tuple[float, float], factor: float, width: int, height: int
+    lower: tuple[float, float], upper: tuple[float, float], centre: tuple[float, float], factor: float,
+    width: int, height: int,
 ) -> tuple[int, int, int]:
-    """(left, top, side) of a square of ``factor`` times the box's larger side centred on the box,
+    """(left, top, side) of a square of ``factor`` times the box's larger side centred on ``centre``,
     shifted (and if need be shrunk) to lie inside the image."""
     side = int(round(max(upper[0] - lower[0], upper[1] - lower[1]) * factor))
     side = max(1, min(side, width, height))
-    centre_x, centre_y = (lower[0] + upper[0]) / 2, (lower[1] + upper[1]) / 2
+    centre_x, centre_y = centre
     left = int(round(min(max(centre_x - side / 2, 0), width - side)))
     top = int(round(min(max(centre_y - side / 2, 0), height - side)))
     return left, top, side
@@ -69,12 +72,13 @@ def object_crops(
         return image.new_zeros(0, 3, size, size)
     pixels = project(points[seen], camera.camera_to_world, camera.intrinsics).pixels  # (m, 2)
     lower, upper = pixels.amin(0).tolist(), pixels.amax(0).tolist()
+    centre = pixels.median(dim=0).values.tolist()  # on the object's material: see CROP_LEVELS
     if max(upper[0] - lower[0], upper[1] - lower[1]) < MIN_CROP_PIXELS:
         return image.new_zeros(0, 3, size, size)
     height, width = image.shape[1:]
     crops = []
     for factor in levels:
-        left, top, side = square_crop(lower, upper, factor, width, height)
+        left, top, side = square_crop(lower, upper, centre, factor, width, height)
         crop = image[:, top : top + side, left : left + side][None]  # (1, 3, side, side)
         crops.append(F.interpolate(crop, size=(size, size), mode="bilinear", align_corners=False, antialias=True))
     return torch.cat(crops)

@@ -22,7 +22,7 @@ from lerf3d.objects.scene_objects import SceneObjects
 
 OBJECTS_FORMAT = "lerf3d-objects"
 """Format tag in the header."""
-OBJECTS_VERSION = 1
+OBJECTS_VERSION = 2
 """Bumped whenever the arrays or their meaning change; other versions are rebuilt."""
 OBJECTS_FILE = "objects.npz"
 """The objects of a run: ``RUN/objects/objects.npz``."""

@@ -11,10 +11,11 @@ from lerf3d.types import Intrinsics
 
 
 def test_square_crop_is_centred_and_kept_inside_the_image():
-    assert square_crop((40, 30), (60, 40), 1.0, 100, 80) == (40, 25, 20)  # side = the larger side
-    assert square_crop((40, 30), (60, 40), 2.0, 100, 80) == (30, 15, 40)
-    assert square_crop((0, 0), (10, 10), 2.0, 100, 80) == (0, 0, 20)  # shifted inside, not cut
-    assert square_crop((0, 0), (100, 80), 1.5, 100, 80) == (10, 0, 80)  # shrunk to fit, still centred
+    assert square_crop((40, 30), (60, 40), (50, 35), 1.0, 100, 80) == (40, 25, 20)  # side = the larger side
+    assert square_crop((40, 30), (60, 40), (50, 35), 2.0, 100, 80) == (30, 15, 40)
+    assert square_crop((40, 30), (60, 40), (45, 31), 1.0, 100, 80) == (35, 21, 20)  # on the given centre
+    assert square_crop((0, 0), (10, 10), (5, 5), 2.0, 100, 80) == (0, 0, 20)  # shifted inside, not cut
+    assert square_crop((0, 0), (100, 80), (50, 40), 1.5, 100, 80) == (10, 0, 80)  # shrunk to fit, still centred
 
 
 def test_object_crops_frame_the_visible_object():
@@ -34,3 +35,25 @@ def test_object_crops_frame_the_visible_object():
     behind = points.clone()
     behind[:, 2] = 3.0  # hidden behind the wall: no crop
     assert object_crops(behind, camera, image, size=16).shape[0] == 0
+
+
+def test_an_open_piece_is_cropped_on_its_material_not_on_what_shows_through_it():
+    # A table seen from the side, on a wall 2 m ahead: a 20 cm thick top over two thin legs. The
+    # middle of its box is the wall between the legs; the median of its pixels is on the top.
+    k = Intrinsics(fx=100.0, fy=100.0, cx=64.0, cy=48.0, width=128, height=96)
+    camera = QueryCamera(k, np.eye(4), np.full((96, 128), 2.0, np.float32), "side")
+    step = 0.01
+    top = torch.cartesian_prod(torch.arange(-0.4, 0.4 + 1e-6, step), torch.arange(-0.3, -0.1 + 1e-6, step))
+    leg_y = torch.arange(-0.1, 0.3 + 1e-6, step)
+    legs = [torch.cartesian_prod(torch.arange(x, x + 0.05 + 1e-6, step), leg_y) for x in (-0.4, 0.35)]
+    xy = torch.cat([top, *legs])
+    points = torch.cat([xy, torch.full((len(xy), 1), 2.0)], dim=1)
+    image = torch.zeros(3, 96, 128)
+    columns = torch.round(64 + 50 * xy[:, 0]).long()
+    rows = torch.round(48 + 50 * xy[:, 1]).long()
+    image[0, rows, columns] = 1.0  # the table is red, the wall black
+    crop = object_crops(points, camera, image, size=16, levels=(0.5,))[0]
+    left, top_row, side = square_crop((44, 33), (84, 63), (64, 48), 0.5, 128, 96)  # at the box's middle
+    at_middle = image[0, top_row : top_row + side, left : left + side]
+    assert float(crop[0].mean()) > 0.4
+    assert float(crop[0].mean()) > 1.5 * float(at_middle.mean())
