@@ -72,9 +72,9 @@ def object_crops(
         return image.new_zeros(0, 3, size, size)
     pixels = project(points[seen], camera.camera_to_world, camera.intrinsics).pixels  # (m, 2)
     lower, upper = pixels.amin(0).tolist(), pixels.amax(0).tolist()
-    centre = pixels.median(dim=0).values.tolist()  # on the object's material: see CROP_LEVELS
     if max(upper[0] - lower[0], upper[1] - lower[1]) < MIN_CROP_PIXELS:
         return image.new_zeros(0, 3, size, size)
+    centre = pixels.median(dim=0).values.tolist()  # on the object's material: see CROP_LEVELS
     height, width = image.shape[1:]
     crops = []
     for factor in levels:
