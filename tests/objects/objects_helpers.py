@@ -75,20 +75,13 @@ def shell_room() -> tuple[torch.Tensor, torch.Tensor]:
     table = torch.cat(
         [
             grid((0, 0, 0.72), (1.2, 0.8, 0.72)),  # top
-            *[grid((x, y, 0.1), (x, y, 0.7)) for x in (0, 1.2) for y in (0, 0.8)],
+            *[grid((x, y, 0.1), (x, y, 0.7)) for x in (0, 1.2) for y in (0, 0.8)],  # legs
         ]
-    )  # legs
+    )
     item = grid((0.5, 0.3, 0.76), (0.7, 0.5, 0.96))  # a 20 cm box standing on the top
     chair = torch.cat(
         [grid((-1.2, -0.4, 0.45), (-0.8, 0.0, 0.45)), grid((-1.2, 0.0, 0.45), (-0.8, 0.0, 0.9))]
     )
-    xyz = torch.cat([shell, table, item, chair])
-    labels = torch.cat(
-        [
-            torch.zeros(len(shell)),
-            torch.full((len(table),), 1.0),
-            torch.full((len(item),), 2.0),
-            torch.full((len(chair),), 3.0),
-        ]
-    ).long()
-    return xyz, labels
+    parts = [shell, table, item, chair]  # labels 0 (shell), 1, 2, 3
+    labels = torch.repeat_interleave(torch.arange(len(parts)), torch.tensor([len(part) for part in parts]))
+    return torch.cat(parts), labels
