@@ -5,6 +5,8 @@ the viewer and the scene LLM share.
   support surfaces (pure)
 - :mod:`~lerf3d.objects.build`: :func:`build_objects` from a trained field and fused points
 - :mod:`~lerf3d.objects.scene_objects`: :class:`SceneObjects`, labels against any phrases
+- :mod:`~lerf3d.objects.relations`: what touches and what rests on what; :mod:`~lerf3d.objects.naming`:
+  an item is not named after its support; :mod:`~lerf3d.objects.counting`: instances per name
 - :mod:`~lerf3d.objects.store`: ``RUN/objects/`` (versioned, atomic, stale copies rebuilt)
 - :mod:`~lerf3d.objects.scorer`: object mode of a text query; :mod:`~lerf3d.objects.export`: PLY/GLB
 - :mod:`~lerf3d.objects.evaluate`: recall, precision, label top-1 and counts against ground truth

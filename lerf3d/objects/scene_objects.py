@@ -11,11 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
+import numpy as np
 import torch
 from jaxtyping import Float, Int
 
 from lerf3d.encoders.base import ImageTextEncoder
+from lerf3d.objects.naming import object_names
+from lerf3d.objects.relations import resting_on
 from lerf3d.query.phrases import check_phrases, encode_phrases
 from lerf3d.query.relevancy import CANONICAL_NEGATIVES, RELEVANCY_TEMPERATURE, relevancy
 
@@ -86,6 +90,12 @@ class SceneObjects:
         """Box side lengths (m)."""
         return self.box_max - self.box_min
 
+    @cached_property
+    def support(self) -> Int[np.ndarray, " K"]:
+        """Index of the object each object rests on, -1 for none
+        (:func:`~lerf3d.objects.relations.resting_on`, computed once)."""
+        return resting_on(self)
+
     def members(self, index: int) -> Int[torch.Tensor, " M"]:
         """Indices into ``xyz`` of object ``index``'s points."""
         if not 0 <= index < len(self):
@@ -98,7 +108,9 @@ class SceneObjects:
         encoder: ImageTextEncoder,
         negatives: Sequence[str] = CANONICAL_NEGATIVES,
     ) -> ObjectLabels:
-        """Every object scored against every phrase (LERF relevancy, canonical negatives)."""
+        """Every object scored against every phrase (LERF relevancy, canonical negatives) and named
+        by one of them (:func:`~lerf3d.objects.naming.object_names`: the best, unless that is only
+        what the object rests on)."""
         cleaned = check_phrases(phrases)
         if encoder.name != self.encoder:
             raise ValueError(f"these objects carry {self.encoder!r} embeddings; label them with that "
@@ -107,7 +119,9 @@ class SceneObjects:
         negative_embeddings = encode_phrases(encoder, check_phrases(negatives, "negative phrase"),
                                              what="negative phrase")
         scores = object_relevancy(self.embedding, positives, negative_embeddings)
-        return ObjectLabels(tuple(cleaned), scores)
+        if len(cleaned) < 2:
+            return ObjectLabels(tuple(cleaned), scores)
+        return ObjectLabels(tuple(cleaned), scores, object_names(scores, self.support, self.box_min[:, 2]))
 
 
 def object_relevancy(
@@ -130,14 +144,31 @@ class ObjectLabels:
     """The phrases scored, in column order."""
     scores: Float[torch.Tensor, "K P"]
     """Relevancy in [0, 1]; 0.5 is neutral (LERF)."""
+    chosen: Int[torch.Tensor, " K"] | None = None
+    """Index of the phrase each object is named by (:mod:`~lerf3d.objects.naming`); None names
+    every object by its highest score."""
+
+    def __post_init__(self) -> None:
+        if self.scores.shape != (self.scores.shape[0], len(self.phrases)):
+            raise ValueError(f"ObjectLabels.scores must be (K, {len(self.phrases)}), got {tuple(self.scores.shape)}")
+        if self.chosen is not None and self.chosen.shape != (self.scores.shape[0],):
+            raise ValueError(f"ObjectLabels.chosen must be ({self.scores.shape[0]},), got {tuple(self.chosen.shape)}")
+
+    @property
+    def named(self) -> Int[torch.Tensor, " K"]:
+        """Index of the phrase each object is named by."""
+        return self.scores.argmax(dim=1) if self.chosen is None else self.chosen
 
     def best(self) -> list[str]:
-        """Each object's highest-scoring phrase."""
+        """Each object's name: its highest-scoring phrase, unless naming chose another."""
         if not self.phrases:
             return []
-        return [self.phrases[int(i)] for i in self.scores.argmax(dim=1)]
+        return [self.phrases[int(i)] for i in self.named]
 
     def top(self, index: int, k: int = 3) -> list[tuple[str, float]]:
-        """Object ``index``'s ``k`` best phrases with their scores, best first."""
-        values, order = self.scores[index].topk(min(k, len(self.phrases)))
-        return [(self.phrases[int(j)], float(v)) for v, j in zip(values, order)]
+        """Object ``index``'s name and its next ``k - 1`` phrases by score, with their scores."""
+        if not self.phrases or k < 1:
+            return []
+        name = int(self.named[index])
+        rest = [j for j in self.scores[index].argsort(descending=True).tolist() if j != name]
+        return [(self.phrases[j], float(self.scores[index, j])) for j in [name, *rest][:k]]

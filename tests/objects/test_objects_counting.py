@@ -6,7 +6,8 @@ import numpy as np
 import torch
 from objects_helpers import boxes_objects
 
-from lerf3d.objects.counting import INSTANCE_GAP_M, instance_counts, touching
+from lerf3d.objects.counting import instance_counts
+from lerf3d.objects.relations import CONTACT_GAP_M, touching
 from lerf3d.objects.scene_objects import ObjectLabels
 
 
@@ -22,13 +23,13 @@ def _scene():
 
 
 def test_touching_reads_the_gap_between_points_not_boxes():
-    near = touching(_scene(), INSTANCE_GAP_M)
+    near = touching(_scene(), CONTACT_GAP_M)
     assert near[0, 1] and near[1, 0] and near[0, 3]  # 10 cm gaps
     assert not near[0, 2] and not near[1, 3] and not near[2, 4]
     assert not touching(_scene(), 0.05)[0, 1]  # the pedestal is 10 cm off the seat
     only = np.zeros((5, 5), dtype=bool)
     only[0, 3] = only[3, 0] = True
-    asked = touching(_scene(), INSTANCE_GAP_M, only)
+    asked = touching(_scene(), CONTACT_GAP_M, only)
     assert asked[0, 3] and not asked[0, 1]  # pairs outside the candidates are not tested
 
 

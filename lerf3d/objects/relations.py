@@ -1,0 +1,77 @@
+"""How the objects of one scene stand to each other: which touch, and which rests on which.
+
+Pure geometry over :class:`~lerf3d.objects.scene_objects.SceneObjects`' boxes and member points.
+Counting joins touching parts of one thing (:mod:`~lerf3d.objects.counting`); naming keeps an item
+from being named after what it rests on (:mod:`~lerf3d.objects.naming`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from jaxtyping import Bool, Int
+from scipy.spatial import cKDTree
+
+from lerf3d.objects.segment import footprint_overlap
+
+if TYPE_CHECKING:
+    from lerf3d.objects.scene_objects import SceneObjects
+
+CONTACT_GAP_M = 0.12
+"""Objects whose points come this close touch: two occupancy cells of the segmentation
+(``SegmentConfig.fragment_gap_m``), the gap its grid can leave inside a piece or under an item."""
+
+SUPPORT_FOOTPRINT_SHARE = 0.5
+"""An object rests on another only when more than this share of its horizontal footprint lies
+inside the other's: it stands on it rather than beside it."""
+
+
+def touching(
+    objects: SceneObjects, gap_m: float = CONTACT_GAP_M, candidates: Bool[np.ndarray, "K K"] | None = None
+) -> Bool[np.ndarray, "K K"]:
+    """[a, b]: some point of object a lies within ``gap_m`` of some point of object b (only the
+    ``candidates`` pairs are tested, all when None; boxes further apart than ``gap_m`` never are)."""
+    count = len(objects)
+    lower, upper = objects.box_min.numpy(), objects.box_max.numpy()
+    apart = (np.maximum(lower[:, None] - upper[None], lower[None] - upper[:, None]) > gap_m).any(axis=-1)  # (K, K)
+    test = ~apart if candidates is None else ~apart & candidates
+    owner = objects.point_object.numpy()
+    xyz = objects.xyz.numpy()
+    trees: dict[int, cKDTree] = {}
+
+    def tree(k: int) -> cKDTree:
+        if k not in trees:
+            trees[k] = cKDTree(xyz[owner == k])
+        return trees[k]
+
+    near = np.zeros((count, count), dtype=bool)
+    for a, b in zip(*np.nonzero(np.triu(test, k=1))):
+        near[a, b] = near[b, a] = tree(int(a)).count_neighbors(tree(int(b)), gap_m) > 0
+    return near
+
+
+def resting_on(objects: SceneObjects, gap_m: float = CONTACT_GAP_M) -> Int[np.ndarray, " K"]:
+    """Index of the object each object rests on, -1 for none.
+
+    Object a rests on b when most of a's footprint lies inside b's
+    (:data:`SUPPORT_FOOTPRINT_SHARE`), a's footprint is the smaller, a's base is more than ``gap_m``
+    above b's, and their points touch. Of several such b (a cup on a tray on a table) the smallest
+    footprint is the one a stands on.
+    """
+    count = len(objects)
+    out = np.full(count, -1, dtype=np.int64)
+    if count < 2:
+        return out
+    lower, upper = objects.box_min.numpy(), objects.box_max.numpy()
+    area = np.clip(upper[:, :2] - lower[:, :2], 1e-9, None).prod(axis=-1)  # (K,)
+    inside = footprint_overlap(objects.box_min, objects.box_max).numpy()  # [a, b]: share of a's footprint in b's
+    above = lower[:, None, 2] > lower[None, :, 2] + gap_m
+    candidates = (inside > SUPPORT_FOOTPRINT_SHARE) & above & (area[:, None] < area[None, :])
+    np.fill_diagonal(candidates, False)
+    candidates &= touching(objects, gap_m, candidates | candidates.T)
+    for a in range(count):
+        below = np.nonzero(candidates[a])[0]
+        if len(below):
+            out[a] = below[np.argmin(area[below])]
+    return out
