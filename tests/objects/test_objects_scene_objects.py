@@ -77,3 +77,16 @@ def test_object_map_values_keep_the_best_candidate_when_nothing_is_selected():
 
     relevancy = torch.tensor([[0.9, 0.3], [0.6, 0.45], [0.2, 0.1]])  # phrase 0 selects two objects, 1 none
     torch.testing.assert_close(object_map_values(relevancy), torch.tensor([[0.8, 0.3], [0.2, 0.45], [0.0, 0.1]]))
+
+
+def test_object_labels_check_their_shapes_and_name_by_the_chosen_phrase():
+    from lerf3d.objects.scene_objects import ObjectLabels
+
+    scores = torch.tensor([[0.9, 0.6], [0.7, 0.65]])
+    with pytest.raises(ValueError, match="scores must be"):
+        ObjectLabels(("chair",), scores)
+    with pytest.raises(ValueError, match="chosen must be"):
+        ObjectLabels(("chair", "cup"), scores, torch.tensor([0]))
+    labels = ObjectLabels(("chair", "cup"), scores, torch.tensor([0, 1]))
+    assert labels.best() == ["chair", "cup"] and ObjectLabels(("chair", "cup"), scores).best() == ["chair", "chair"]
+    assert labels.top(1, 1) == [("cup", pytest.approx(0.65))]
