@@ -1,22 +1,34 @@
 """How the objects of one scene stand to each other: which touch, and which rests on which.
 
-Pure geometry over :class:`~lerf3d.objects.scene_objects.SceneObjects`' boxes and member points.
+Pure geometry over objects' boxes and member points: anything shaped like
+:class:`~lerf3d.objects.scene_objects.SceneObjects` (:class:`PlacedObjects`), so that it can ask
+these questions of itself without the two modules importing each other.
 Counting joins touching parts of one thing (:mod:`~lerf3d.objects.counting`); naming keeps an item
 from being named after what it rests on (:mod:`~lerf3d.objects.naming`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
-from jaxtyping import Bool, Int
+import torch
+from jaxtyping import Bool, Float, Int
 from scipy.spatial import cKDTree
 
 from lerf3d.objects.segment import footprint_overlap
 
-if TYPE_CHECKING:
-    from lerf3d.objects.scene_objects import SceneObjects
+
+class PlacedObjects(Protocol):
+    """What these relations read of a scene's objects."""
+
+    box_min: Float[torch.Tensor, "K 3"]
+    box_max: Float[torch.Tensor, "K 3"]
+    xyz: Float[torch.Tensor, "N 3"]
+    point_object: Int[torch.Tensor, " N"]
+
+    def __len__(self) -> int: ...
+
 
 CONTACT_GAP_M = 0.12
 """Objects whose points come this close touch: two occupancy cells of the segmentation
@@ -28,7 +40,7 @@ inside the other's: it stands on it rather than beside it."""
 
 
 def touching(
-    objects: SceneObjects, gap_m: float = CONTACT_GAP_M, candidates: Bool[np.ndarray, "K K"] | None = None
+    objects: PlacedObjects, gap_m: float = CONTACT_GAP_M, candidates: Bool[np.ndarray, "K K"] | None = None
 ) -> Bool[np.ndarray, "K K"]:
     """[a, b]: some point of object a lies within ``gap_m`` of some point of object b (only the
     ``candidates`` pairs are tested, all when None; boxes further apart than ``gap_m`` never are)."""
@@ -51,7 +63,7 @@ def touching(
     return near
 
 
-def resting_on(objects: SceneObjects, gap_m: float = CONTACT_GAP_M) -> Int[np.ndarray, " K"]:
+def resting_on(objects: PlacedObjects, gap_m: float = CONTACT_GAP_M) -> Int[np.ndarray, " K"]:
     """Index of the object each object rests on, -1 for none.
 
     Object a rests on b when most of a's footprint lies inside b's
