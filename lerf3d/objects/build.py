@@ -45,15 +45,17 @@ class ObjectsConfig:
     segment: SegmentConfig = field(
         default_factory=lambda: SegmentConfig(
             max_tokens=256, shell_band_m=0.025, surface_peak_share=0.5, merge_stacked=True, merge_fragments=True,
-            item_clearance_m=0.015, item_voxel_m=0.03, item_min_points=24, item_min_rise_m=0.03, item_min_aspect=0.3,
+            drop_ceiling=True, item_clearance_m=0.015, item_voxel_m=0.03, item_min_points=24, item_min_rise_m=0.03,
+            item_min_aspect=0.3,
         )
     )
     """Shell removal and segmentation: up to 256 objects (a furnished room holds tens), the shell
     only within 2.5 cm of its planes (under two fusion voxels: a mat or slippers on the floor stay),
-    stacked parts of one piece merged and so are small fragments beside a piece, support surfaces at
-    their piece's densest level; an item on a surface is what lies a fusion voxel (1.5 cm) over its
-    plane, in 3 cm cells, with at least 24 points (a 5 cm cup's sides and top: fewer are shreds of
-    the piece), rising 3 cm and at least 0.3 times its width (a cup or a bread, not a cushion)."""
+    stacked parts of one piece merged and so are small fragments beside a piece, strips of ceiling
+    that the band leaves dropped, support surfaces at their piece's densest level; an item on a
+    surface is what lies a fusion voxel (1.5 cm) over its plane, in 3 cm cells, with at least 24
+    points (a 5 cm cup's sides and top: fewer are shreds of the piece), rising 3 cm and at least 0.3
+    times its width (a cup or a bread, not a cushion)."""
     segment_scale_m: float = FURNITURE_SCALE_M
     """World scale of the language features that gate segmentation: about a piece of furniture, so
     neighbouring pieces differ while one piece's parts agree."""

@@ -7,7 +7,8 @@
 3. :func:`merge_stacked` and :func:`merge_fragments` join the parts of one piece that the grid left
    apart (a tabletop over its base; a game table's handles beside its body);
 4. :func:`split_supported_items` gives items standing on a support surface (a table top) their own
-   segments.
+   segments;
+5. :func:`drop_ceiling_remnants` drops what lies wholly in the ceiling's slab.
 
 Limits, stated: the shell test assumes walls along the world x/y axes (generated rooms, and
 ScanNet-style scans after their axis alignment); touching pieces with alike features merge.
@@ -24,7 +25,7 @@ from jaxtyping import Bool, Float, Int
 
 from lerf3d.features.interpolate import NORM_EPS
 from lerf3d.objects.pooling import scatter_bounds, scatter_mean
-from lerf3d.objects.shell import structure_mask
+from lerf3d.objects.shell import ceiling_slab, structure_mask
 
 NEIGHBOUR_OFFSETS = np.array(
     [(i, j, k) for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1) if (i, j, k) > (0, 0, 0)],
@@ -120,6 +121,9 @@ class SegmentConfig:
     fragment_gap_m: float = 0.12
     """A fragment lies within this distance of the piece (two occupancy cells): further away, it is
     an object of its own."""
+    drop_ceiling: bool = False
+    """Drop the segments lying wholly in the ceiling's slab (:func:`drop_ceiling_remnants`): the
+    strip of ceiling a plane band leaves where the ceiling meets a wall."""
 
     def __post_init__(self) -> None:
         if self.shell_margin_m < 0 or not 0 < self.shell_min_fraction < 1:
@@ -345,6 +349,20 @@ def merge_fragments(
     return join_linked(segment_ids, link.to(segment_ids.device))
 
 
+def drop_ceiling_remnants(
+    segment_ids: Int[torch.Tensor, " N"], ceiling: Bool[torch.Tensor, " N"]
+) -> Int[torch.Tensor, " N"]:
+    """-1 on every segment whose points all lie in the ceiling's slab
+    (:func:`~lerf3d.objects.shell.ceiling_slab`). Nothing stands on a ceiling, and what hangs from it
+    (a lamp) reaches further down than the slab: a segment wholly inside is the ceiling's own surface
+    that its plane band left (where the ceiling meets a wall, its plane drifts). Walls keep theirs:
+    a picture or a calendar hangs flat on a wall."""
+    inside = segment_ids >= 0
+    count = int(segment_ids.max()) + 1 if inside.any() else 0
+    below = torch.bincount(segment_ids[inside & ~ceiling], minlength=count)  # (S,) points under the slab
+    return torch.where(inside & (below[segment_ids.clamp_min(0)] == 0), torch.full_like(segment_ids, -1), segment_ids)
+
+
 def scene_segments(
     xyz: Float[torch.Tensor, "N 3"], features: Float[torch.Tensor, "N F"], cfg: SegmentConfig
 ) -> Int[torch.Tensor, " N"]:
@@ -361,6 +379,9 @@ def scene_segments(
         segments = merge_fragments(xyz[inside], features[inside], segments, cfg)
     if cfg.split_items:
         segments = split_supported_items(xyz[inside], segments, cfg)
+    if cfg.drop_ceiling:
+        ceiling = ceiling_slab(xyz, cfg.shell_margin_m, cfg.shell_min_fraction)[inside]
+        segments = drop_ceiling_remnants(segments, ceiling)
     sizes = torch.bincount(segments + 1)[1:]  # (S,): largest first again after the split
     rank = torch.empty_like(sizes)
     rank[torch.argsort(sizes, descending=True, stable=True)] = torch.arange(len(sizes))

@@ -66,3 +66,25 @@ def structure_mask(
                 slab[members[depth[members] <= plane + band_m]] = True
             shell |= slab
     return shell
+
+
+
+def ceiling_slab(xyz: Float[torch.Tensor, "N 3"], margin_m: float, min_fraction: float) -> Bool[torch.Tensor, " N"]:
+    """Points within ``margin_m`` of the top of the point set when that top is the room's ceiling:
+    the slab is a plane (it holds at least ``min_fraction`` of the points), or a wall (a slab at an
+    x or y extreme holding as much) reaches it, as when a capture filmed at eye height saw the
+    ceiling only in a strip along one wall. None otherwise (a capture of a few pieces and no walls,
+    whose top is the top of a cabinet)."""
+    none = torch.zeros(xyz.shape[0], dtype=torch.bool, device=xyz.device)
+    if xyz.shape[0] == 0:
+        return none
+    top = xyz[:, 2] >= xyz[:, 2].max() - margin_m
+    if float(top.float().mean()) >= min_fraction:
+        return top
+    lower, upper = xyz.amin(0), xyz.amax(0)
+    for axis in (0, 1):
+        for depth in (xyz[:, axis] - lower[axis], upper[axis] - xyz[:, axis]):
+            wall = depth <= margin_m
+            if float(wall.float().mean()) >= min_fraction and bool((wall & top).any()):
+                return top
+    return none

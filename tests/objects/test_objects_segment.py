@@ -82,6 +82,21 @@ def test_scene_segments_and_tokens():
         SegmentConfig(max_tokens=0)
 
 
+def test_a_remnant_of_the_ceiling_is_dropped_and_a_hanging_lamp_stays():
+    xyz, labels = shell_room()
+    remnant = grid((1.0, -1.3, 2.46), (1.6, -1.3, 2.46))  # 4 cm under the ceiling: past its 2.5 cm band
+    lamp = grid((-0.5, 0.5, 2.1), (-0.5, 0.5, 2.46))  # hangs from it, 40 cm down
+    points = torch.cat([xyz, remnant, lamp])
+    parts = torch.cat([labels, torch.full((len(remnant),), 4), torch.full((len(lamp),), 5)])
+    ids = scene_segments(points, F.one_hot(parts, 6).float(), SegmentConfig(shell_band_m=0.025, min_points=5,
+                                                                          drop_ceiling=True))
+    assert bool((ids[parts == 4] == -1).all())
+    kept = scene_segments(points, F.one_hot(parts, 6).float(), SegmentConfig(shell_band_m=0.025, min_points=5))
+    assert bool((kept[parts == 4] >= 0).all())  # off by default (the Scene LLM's segment tokens)
+    pieces = ids[(parts > 0) & (parts != 4)]  # table, box, chair and lamp: one segment each
+    assert bool((pieces >= 0).all()) and len(pieces.unique()) == 4
+
+
 def test_encoding_layout_by_hand():
     tokens = SceneTokens(
         xyz=torch.tensor([[1.0, 0.5, 0.5]]),

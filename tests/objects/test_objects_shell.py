@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from objects_helpers import grid, shell_room
 
-from lerf3d.objects.shell import slab_plane_depth, structure_mask
+from lerf3d.objects.shell import ceiling_slab, slab_plane_depth, structure_mask
 
 
 def test_structure_mask_keeps_furniture_and_drops_planes():
@@ -49,3 +49,16 @@ def test_the_shell_plane_is_found_per_tile_where_a_wall_drifts():
     across = torch.tensor([[0.1, 0.1], [0.2, 0.1], [1.1, 0.1], [1.2, 0.1], [1.3, 0.1], [1.2, 0.2]])
     planes = slab_plane_depth(depth, across)  # two tiles: planes at 0.5 cm and 4.5 cm
     torch.testing.assert_close(planes, torch.tensor([0.005, 0.005, 0.045, 0.045, 0.045, 0.045]))
+
+
+def test_the_ceiling_slab_is_the_top_slab_when_it_is_a_plane_or_walls_reach_it():
+    xyz, labels = shell_room()
+    slab = ceiling_slab(xyz, 0.08, 0.02)
+    ceiling = (labels == 0) & (xyz[:, 2] >= 2.5 - 1e-6)
+    assert bool(slab[ceiling].all()) and bool((xyz[slab, 2] >= 2.42 - 1e-6).all())
+    seen = ~((labels == 0) & (xyz[:, 2] >= 2.5 - 1e-6) & (xyz[:, 0] > -1.7))  # the ceiling only along x = -2
+    strip = ceiling_slab(xyz[seen], 0.08, 0.1)  # under 10 % of the points: no plane, but walls reach it
+    assert float(strip.float().mean()) < 0.1 and bool(strip[xyz[seen][:, 2] >= 2.5 - 1e-6].all())
+    cabinet_top = torch.cat([grid((-2, -1.5, 0), (2, 1.5, 0)), grid((0, 0, 1.8), (0.2, 0.2, 1.8))])
+    assert not bool(ceiling_slab(cabinet_top, 0.08, 0.02).any())  # a cabinet's top is not a ceiling
+    assert ceiling_slab(xyz[:0], 0.08, 0.02).shape == (0,)
