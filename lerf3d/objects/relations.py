@@ -63,6 +63,23 @@ def touching(
     return near
 
 
+def stacked(objects: PlacedObjects) -> Bool[np.ndarray, "K K"]:
+    """[a, b]: one of a and b stands over the other, apart or not: more than
+    :data:`SUPPORT_FOOTPRINT_SHARE` of the smaller footprint lies inside the larger, and the upper
+    one's base lies above the lower one's base by less than its own height over the lower one's
+    top (a plant's leaves over its pot, the thin stems between them unfused; two wall shelves 30 cm
+    apart are further apart than they are tall). Symmetric."""
+    lower, upper = objects.box_min.numpy(), objects.box_max.numpy()
+    area = np.clip(upper[:, :2] - lower[:, :2], 1e-9, None).prod(axis=-1)  # (K,)
+    inside = footprint_overlap(objects.box_min, objects.box_max).numpy()  # [a, b]: share of a's in b's
+    smaller_inside = np.where(area[:, None] <= area[None], inside, inside.T)
+    height = upper[:, 2] - lower[:, 2]
+    over = (lower[:, None, 2] > lower[None, :, 2]) & (lower[:, None, 2] - upper[None, :, 2] < height[:, None])
+    out = (over | over.T) & (smaller_inside > SUPPORT_FOOTPRINT_SHARE)
+    np.fill_diagonal(out, False)
+    return out
+
+
 def resting_on(objects: PlacedObjects, gap_m: float = CONTACT_GAP_M) -> Int[np.ndarray, " K"]:
     """Index of the object each object rests on, -1 for none.
 
