@@ -1,10 +1,11 @@
-"""How the objects of one scene stand to each other: which touch, and which rests on which.
+"""How the objects of one scene stand to each other: which touch, which stand over which, and which
+rests on which.
 
 Pure geometry over objects' boxes and member points: anything shaped like
 :class:`~lerf3d.objects.scene_objects.SceneObjects` (:class:`PlacedObjects`), so that it can ask
 these questions of itself without the two modules importing each other.
-Counting joins touching parts of one thing (:mod:`~lerf3d.objects.counting`); naming keeps an item
-from being named after what it rests on (:mod:`~lerf3d.objects.naming`).
+Counting joins touching or stacked parts of one thing (:mod:`~lerf3d.objects.counting`); naming
+keeps an item from being named after what it rests on (:mod:`~lerf3d.objects.naming`).
 """
 
 from __future__ import annotations
@@ -64,17 +65,19 @@ def touching(
 
 
 def stacked(objects: PlacedObjects) -> Bool[np.ndarray, "K K"]:
-    """[a, b]: one of a and b stands over the other, apart or not: more than
+    """[a, b]: one of a and b stands over the other, apart: more than
     :data:`SUPPORT_FOOTPRINT_SHARE` of the smaller footprint lies inside the larger, and the upper
-    one's base lies above the lower one's base by less than its own height over the lower one's
-    top (a plant's leaves over its pot, the thin stems between them unfused; two wall shelves 30 cm
-    apart are further apart than they are tall). Symmetric."""
+    one's base lies over the lower one's top, by less than the upper one's own height (a plant's
+    leaves over its pot, the thin stems between them unfused; two wall shelves 30 cm apart are
+    further apart than they are tall). Boxes that overlap in height are not stacked: side by side,
+    a coarse box can reach over a neighbour's footprint. Symmetric."""
     lower, upper = objects.box_min.numpy(), objects.box_max.numpy()
     area = np.clip(upper[:, :2] - lower[:, :2], 1e-9, None).prod(axis=-1)  # (K,)
     inside = footprint_overlap(objects.box_min, objects.box_max).numpy()  # [a, b]: share of a's in b's
     smaller_inside = np.where(area[:, None] <= area[None], inside, inside.T)
     height = upper[:, 2] - lower[:, 2]
-    over = (lower[:, None, 2] > lower[None, :, 2]) & (lower[:, None, 2] - upper[None, :, 2] < height[:, None])
+    gap = lower[:, None, 2] - upper[None, :, 2]  # [a, b]: a's base over b's top
+    over = (gap >= 0) & (gap < height[:, None])
     out = (over | over.T) & (smaller_inside > SUPPORT_FOOTPRINT_SHARE)
     np.fill_diagonal(out, False)
     return out

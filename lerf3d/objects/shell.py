@@ -68,7 +68,6 @@ def structure_mask(
     return shell
 
 
-
 def ceiling_slab(xyz: Float[torch.Tensor, "N 3"], margin_m: float, min_fraction: float) -> Bool[torch.Tensor, " N"]:
     """Points within ``margin_m`` of the top of the point set when that top is the room's ceiling:
     the slab is a plane (it holds at least ``min_fraction`` of the points), or a wall (a slab at an

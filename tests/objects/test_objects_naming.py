@@ -28,7 +28,7 @@ def test_an_item_named_like_its_support_takes_its_own_phrase():
 def test_an_item_named_otherwise_than_its_support_keeps_its_name():
     rows = [[0.92, 0.52, 0.46],  # 0 a table that scores "cup" a little over 0.5 (its crops show the cup)
             [0.67, 0.73, 0.71],  # 1 the cup on it: its best phrase is its own, whatever the table scores
-            [0.72, 0.55, 0.4]]  # 2 an item best called "table" while the table is "table" too: the rule
+            [0.72, 0.55, 0.4]]  # 2 best called "table", as its support is: the rule names it "cup"
     assert _names(rows, [-1, 0, 0], [0.0, 0.75, 0.75]) == ["table", "cup", "cup"]
 
 
