@@ -40,6 +40,13 @@ SUPPORT_FOOTPRINT_SHARE = 0.5
 inside the other's: it stands on it rather than beside it."""
 
 
+def footprints(objects: PlacedObjects) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(box lower corners, upper corners, footprint areas, [a, b]: share of a's footprint inside b's)."""
+    lower, upper = objects.box_min.numpy(), objects.box_max.numpy()
+    area = np.clip(upper[:, :2] - lower[:, :2], 1e-9, None).prod(axis=-1)  # (K,)
+    return lower, upper, area, footprint_overlap(objects.box_min, objects.box_max).numpy()
+
+
 def touching(
     objects: PlacedObjects, gap_m: float = CONTACT_GAP_M, candidates: Bool[np.ndarray, "K K"] | None = None
 ) -> Bool[np.ndarray, "K K"]:
@@ -71,9 +78,7 @@ def stacked(objects: PlacedObjects) -> Bool[np.ndarray, "K K"]:
     leaves over its pot, the thin stems between them unfused; two wall shelves 30 cm apart are
     further apart than they are tall). Boxes that overlap in height are not stacked: side by side,
     a coarse box can reach over a neighbour's footprint. Symmetric."""
-    lower, upper = objects.box_min.numpy(), objects.box_max.numpy()
-    area = np.clip(upper[:, :2] - lower[:, :2], 1e-9, None).prod(axis=-1)  # (K,)
-    inside = footprint_overlap(objects.box_min, objects.box_max).numpy()  # [a, b]: share of a's in b's
+    lower, upper, area, inside = footprints(objects)
     smaller_inside = np.where(area[:, None] <= area[None], inside, inside.T)
     height = upper[:, 2] - lower[:, 2]
     gap = lower[:, None, 2] - upper[None, :, 2]  # [a, b]: a's base over b's top
@@ -95,9 +100,7 @@ def resting_on(objects: PlacedObjects, gap_m: float = CONTACT_GAP_M) -> Int[np.n
     out = np.full(count, -1, dtype=np.int64)
     if count < 2:
         return out
-    lower, upper = objects.box_min.numpy(), objects.box_max.numpy()
-    area = np.clip(upper[:, :2] - lower[:, :2], 1e-9, None).prod(axis=-1)  # (K,)
-    inside = footprint_overlap(objects.box_min, objects.box_max).numpy()  # [a, b]: share of a's footprint in b's
+    lower, upper, area, inside = footprints(objects)
     above = lower[:, None, 2] > lower[None, :, 2] + gap_m
     candidates = (inside > SUPPORT_FOOTPRINT_SHARE) & above & (area[:, None] < area[None, :])
     np.fill_diagonal(candidates, False)
