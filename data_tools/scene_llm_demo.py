@@ -61,14 +61,14 @@ def run_readout(args: argparse.Namespace, run: Path, dataset: Path):
     label phrase and the features' own encoder."""
     from lerf3d.encoders import build_image_text_encoder
     from lerf3d.scene_llm.data.dataset import load_split
-    from lerf3d.scene_llm.tokens.scenes import TokenStore
+    from lerf3d.scene_llm.tokens.prepare import dataset_tokens
     from lerf3d.scene_llm.train.config import SceneLLMConfig
     from lerf3d.scene_llm.train.run_files import load_config
     from lerf3d.scene_llm.use.readout import token_readout
 
     config = load_config(run, SceneLLMConfig)
     records = load_split(dataset, 2, "test")
-    store = TokenStore.from_dataset(dataset, sorted({r.scene for r in records}), config.tokens)
+    store = dataset_tokens(dataset, sorted({r.scene for r in records}), config.tokens)
     encoder = build_image_text_encoder(args.encoder, "cpu")
     with torch.no_grad():
         return token_readout(

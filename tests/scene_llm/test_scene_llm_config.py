@@ -33,7 +33,7 @@ from lerf3d.typed_config import ConfigError, apply_overrides
 
 # The presets as they were written in Python before they became TOML files (spelled out here, not
 # read from the files, so that a changed value in a file fails this test); "demo" has since gained
-# object identifiers and token confidence.
+# object identifiers, token confidence and segment tokens named from crops.
 EXPECTED = {
     "tiny": SceneLLMConfig(
         llm=LLMConfig(name="tiny-random", tiny=TinyLlamaConfig(hidden_size=48, num_layers=2)),
@@ -49,7 +49,7 @@ EXPECTED = {
         encoding=TokenEncoding(room_relative=True, fourier_bands=2, extents=True, include_rgb=True,
                                confidence=True),
         bridge=BridgeConfig(enabled=True, kind="labels", slots=4),
-        tokens=TokenConfig(mode="segment", segments=SegmentConfig(max_tokens=24)),
+        tokens=TokenConfig(mode="segment", segments=SegmentConfig(max_tokens=24), crop_views=5),
         stage1=StageConfig(steps=120, batch_size=8, projector_lr=1e-3, warmup_steps=5, checkpoint_every=20),
         stage2=StageConfig(steps=750, batch_size=8, projector_lr=5e-4, llm_lr=1e-3, llm_mode="lora",
                            lora=LoraSettings(rank=8, alpha=16.0), warmup_steps=10, checkpoint_every=40),
@@ -150,6 +150,7 @@ def test_bad_overrides_are_named(item, message):
 def test_gpu_preset_scales_the_demo_recipe():
     gpu, demo = preset("gpu"), preset("demo")
     assert gpu.identifiers and gpu.encoding == demo.encoding and gpu.bridge == demo.bridge
+    assert gpu.tokens.crop_views == demo.tokens.crop_views
     assert gpu.stage2.batch_size == 4 * demo.stage2.batch_size and gpu.stage2.steps == 4 * demo.stage2.steps
 
 

@@ -23,10 +23,13 @@ from lerf3d.atomic import write_json_atomic
 from lerf3d.encoders.spec import DEFAULT_IMAGE_TEXT_SPEC
 from lerf3d.features.tiling import PyramidConfig
 from lerf3d.scene_llm.data.dataset import load_manifest
+from lerf3d.scene_llm.tokens.crops import CropSource
 from lerf3d.scene_llm.tokens.features3d import DEFAULT_WORLD_SCALE_M, BackprojectionConfig
 from lerf3d.scene_llm.tokens.scenes import (
     FEATURES_DIR,
     SceneFeatures,
+    TokenConfig,
+    TokenStore,
     compute_scene_features,
     load_scene_features,
     save_scene_features,
@@ -135,6 +138,27 @@ def prepare_dataset(dataset_dir: str | Path, cfg: PrepareConfig, device: str = "
         points = features.points
         tqdm.write(f"{name}: {len(points.xyz)} points, {int(points.observed.sum())} with features")
     return written
+
+
+def dataset_crop_source(dataset_dir: str | Path, device: str = "cpu") -> CropSource:
+    """Each scene's capture (the manifest) and the encoder the features were prepared with (the
+    record beside them): what crop-named tokens read."""
+    dataset_dir = Path(dataset_dir)
+    record = dataset_dir / FEATURES_DIR / PREPARE_RECORD
+    if not record.is_file():
+        raise FileNotFoundError(f"{record}: no record of how the features were prepared, which tokens named "
+                                "from crops need (the encoder); run lerf3d llm-prepare")
+    from lerf3d.encoders import build_image_text_encoder
+
+    captures = {name: entry.capture for name, entry in load_manifest(dataset_dir).items()}
+    return CropSource(captures, build_image_text_encoder(load_prepare_config(record).encoder, device))
+
+
+def dataset_tokens(dataset_dir: str | Path, scene_names, config: TokenConfig, device: str = "cpu") -> TokenStore:
+    """The token store of the named scenes of a prepared dataset, with the crop source when ``config``
+    names tokens from crops."""
+    crops = dataset_crop_source(dataset_dir, device) if config.crop_views else None
+    return TokenStore.from_dataset(dataset_dir, scene_names, config, crops)
 
 
 def _stored_source(path: Path) -> str | None:

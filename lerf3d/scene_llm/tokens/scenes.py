@@ -19,8 +19,10 @@ from jaxtyping import Int
 from tqdm import tqdm
 
 from lerf3d.atomic import atomic_path
+from lerf3d.capture import load_capture
 from lerf3d.capture.io import load_depth
 from lerf3d.geometry import seen_points, to_camera_frame, to_world_frame, visible_mask
+from lerf3d.scene_llm.tokens.crops import CropSource, segment_crop_features, segment_features
 from lerf3d.scene_llm.tokens.features3d import (
     DEFAULT_WORLD_SCALE_M,
     BackprojectionConfig,
@@ -141,12 +143,19 @@ class TokenConfig:
     """Shell removal and segmentation in segment mode."""
     min_visible_points: int = 10
     """Segment mode, frame tokens: a segment seen by fewer of a frame's points is left out of it."""
+    crop_views: int = 0
+    """Segment mode: > 0 names each segment also from crops of its this-many best frames, as the
+    object layer names objects (:mod:`lerf3d.scene_llm.tokens.crops`; needs the captures and the
+    encoder, :class:`~lerf3d.scene_llm.tokens.crops.CropSource`); 0: the mean of the points' features."""
 
     def __post_init__(self) -> None:
         if self.mode not in ("voxel", "segment"):
             raise ValueError(f"TokenConfig.mode must be 'voxel' or 'segment', got {self.mode!r}")
         if self.min_visible_points < 1:
             raise ValueError(f"min_visible_points must be >= 1, got {self.min_visible_points}")
+        if self.crop_views < 0 or (self.crop_views and self.mode != "segment"):
+            raise ValueError(f"crop_views must be >= 0, and > 0 only in segment mode, got {self.crop_views} "
+                             f"in {self.mode!r} mode")
 
 
 @dataclass(frozen=True, eq=False)
@@ -162,19 +171,27 @@ class ViewTokens:
 class TokenStore:
     """Scene and frame tokens of a set of scenes, pooled on first use and kept in memory."""
 
-    def __init__(self, scenes: Mapping[str, SceneFeatures], config: TokenConfig = TokenConfig()) -> None:
+    def __init__(self, scenes: Mapping[str, SceneFeatures], config: TokenConfig = TokenConfig(),
+                 crops: CropSource | None = None) -> None:
+        if config.crop_views and crops is None:
+            raise ValueError(f"tokens named from crops (crop_views={config.crop_views}) need each scene's capture "
+                             "and the image-text encoder (a CropSource)")
         self.scenes = dict(scenes)
         self.config = config
+        self.crops = crops
         self._cache: dict[tuple[str, str | None], SceneTokens] = {}
         self._segments: dict[str, torch.Tensor] = {}
+        self._segment_features: dict[str, torch.Tensor | None] = {}
 
     @classmethod
     def from_dataset(
-        cls, dataset_dir: str | Path, scene_names, config: TokenConfig = TokenConfig()
+        cls, dataset_dir: str | Path, scene_names, config: TokenConfig = TokenConfig(),
+        crops: CropSource | None = None,
     ) -> TokenStore:
-        """Load ``features/<scene>.pt`` of each named scene of a dataset folder."""
+        """Load ``features/<scene>.pt`` of each named scene of a dataset folder (crop-named tokens:
+        see :func:`lerf3d.scene_llm.tokens.prepare.dataset_tokens`, which finds their ``crops``)."""
         folder = Path(dataset_dir) / FEATURES_DIR
-        return cls({name: load_scene_features(folder / f"{name}.pt") for name in scene_names}, config)
+        return cls({name: load_scene_features(folder / f"{name}.pt") for name in scene_names}, config, crops)
 
     def _features(self, scene: str) -> SceneFeatures:
         try:
@@ -189,6 +206,22 @@ class TokenStore:
             self._segments[scene] = scene_segments(points.xyz, points.features, self.config.segments)
         return self._segments[scene]
 
+    def segment_features(self, scene: str) -> torch.Tensor | None:
+        """Crop-named feature of every segment of ``scene`` (None unless ``crop_views`` > 0), computed once."""
+        if scene not in self._segment_features:
+            table = None
+            if self.config.crop_views and self.crops is not None:
+                if scene not in self.crops.captures:
+                    raise KeyError(f"no capture for scene {scene!r}: its tokens are named from the capture's crops")
+                points = self._features(scene).points
+                ids = self.segment_ids(scene)
+                capture = load_capture(self.crops.captures[scene])
+                with torch.no_grad():
+                    crops = segment_crop_features(capture, points.xyz, ids, self.crops.encoder, self.config.crop_views)
+                table = segment_features(points.features, ids, crops)
+            self._segment_features[scene] = table
+        return self._segment_features[scene]
+
     def scene(self, scene: str) -> SceneTokens:
         """World-frame tokens of the whole scene."""
         key = (scene, None)
@@ -197,7 +230,8 @@ class TokenStore:
             if self.config.mode == "segment":
                 bounds = torch.stack([points.xyz.amin(0), points.xyz.amax(0)])  # (2, 3): the room
                 self._cache[key] = segment_tokens(points.xyz, points.features, points.rgb,
-                                                  self.segment_ids(scene), "scene", bounds)
+                                                  self.segment_ids(scene), "scene", bounds,
+                                                  segment_features=self.segment_features(scene))
             else:
                 self._cache[key] = pool_points(points.xyz, points.features, points.rgb, self.config.scene,
                                                "scene")
@@ -229,8 +263,11 @@ class TokenStore:
             seen = torch.bincount(ids + 1)  # (S + 1,), slot 0 counts the -1s
             enough = seen[ids + 1] >= self.config.min_visible_points
             ids = torch.where(enough, ids, torch.full_like(ids, -1))
-            ego = segment_tokens(xyz_cam, p.features[index], p.rgb[index], ids, "ego", sort_axis=None)
-            world = segment_tokens(p.xyz[index], p.features[index], p.rgb[index], ids, "scene", sort_axis=None)
+            named = self.segment_features(scene)
+            ego = segment_tokens(xyz_cam, p.features[index], p.rgb[index], ids, "ego", sort_axis=None,
+                                 segment_features=named)
+            world = segment_tokens(p.xyz[index], p.features[index], p.rgb[index], ids, "scene", sort_axis=None,
+                                   segment_features=named)
             order = torch.argsort(ego.xyz[:, 0], stable=True)  # left to right, as segment_tokens sorts
             return ViewTokens(ego.select(order), world.select(order))
         ego = egocentric_tokens(p.xyz[index], p.features[index], p.rgb[index], pose, self.config.frame)

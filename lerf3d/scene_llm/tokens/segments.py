@@ -30,11 +30,14 @@ def segment_tokens(
     frame: TokenFrame,
     bounds: Float[torch.Tensor, "2 3"] | None = None,
     sort_axis: int | None = 0,
+    segment_features: Float[torch.Tensor, "S F"] | None = None,
 ) -> SceneTokens:
     """One token per segment present in ``segment_ids`` (-1 ignored): mean xyz, re-normalised mean
     feature, mean colour, the segment's extent and its confidence (the mean cosine of its points'
     features to the token's, as ``lerf3d.objects`` scores an object); ordered along ``sort_axis`` (0: west to east in a
-    room, left to right in a camera; None keeps id order)."""
+    room, left to right in a camera; None keeps id order). ``segment_features`` (indexed by segment id):
+    the token features to use instead of the mean (e.g. crop-named, :mod:`.crops`); the confidence
+    still measures how well the points agree with their own mean."""
     keep = segment_ids >= 0
     xyz, features, ids = xyz[keep], features[keep].float(), segment_ids[keep]
     rgb = None if rgb is None else rgb[keep]
@@ -47,6 +50,8 @@ def segment_tokens(
     unit = F.normalize(features, dim=1, eps=NORM_EPS)
     coherence = (unit * feats[index]).sum(dim=1, keepdim=True)  # (M, 1)
     confidence = scatter_mean(coherence, index, count).squeeze(1).clamp(0.0, 1.0)  # (S,)
+    if segment_features is not None and count:
+        feats = segment_features[present].float()
     if sort_axis is not None and count:
         order = torch.argsort(centre[:, sort_axis], stable=True)
         centre, lower, upper, feats = centre[order], lower[order], upper[order], feats[order]

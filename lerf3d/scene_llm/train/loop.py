@@ -32,7 +32,7 @@ from lerf3d.scene_llm.model.batch import collate, encode_example
 from lerf3d.scene_llm.model.bridge import bridge_labels, label_bridge_tables, text_bridge
 from lerf3d.scene_llm.model.projector import ProjectorConfig, build_projector, load_projector, save_projector
 from lerf3d.scene_llm.model.scene_llm import SceneLLM
-from lerf3d.scene_llm.tokens.prepare import PREPARE_RECORD, load_prepare_config
+from lerf3d.scene_llm.tokens.prepare import PREPARE_RECORD, dataset_tokens, load_prepare_config
 from lerf3d.scene_llm.tokens.record import FeatureRecord, save_feature_record
 from lerf3d.scene_llm.tokens.scenes import FEATURES_DIR, TokenStore
 from lerf3d.scene_llm.train.config import SceneLLMConfig, StageConfig, preset, shorthand_overrides
@@ -296,7 +296,7 @@ def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str |
     for stage, stage_records in records.items():
         if not stage_records:
             raise ValueError(f"{dataset_dir / f'stage{stage}_train.jsonl'}: no training records")
-    store = TokenStore.from_dataset(dataset_dir, train_scenes, cfg.tokens)
+    store = dataset_tokens(dataset_dir, train_scenes, cfg.tokens)
     if info.is_main:
         save_config(run_dir, cfg)
     first = next(iter(store.scenes.values())).points

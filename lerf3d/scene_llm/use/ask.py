@@ -23,9 +23,16 @@ from typing import TYPE_CHECKING
 import torch
 
 from lerf3d.scene_llm.data.dataset import QuestionFileError, json_line, numbered_lines
+from lerf3d.scene_llm.tokens.crops import CropSource
 from lerf3d.scene_llm.tokens.prepare import PrepareConfig, build_extractor, capture_scene_features
 from lerf3d.scene_llm.tokens.record import check_feature_source, run_feature_record
-from lerf3d.scene_llm.tokens.scenes import SceneFeatures, TokenStore, ViewTokens, load_scene_features
+from lerf3d.scene_llm.tokens.scenes import (
+    SceneFeatures,
+    TokenConfig,
+    TokenStore,
+    ViewTokens,
+    load_scene_features,
+)
 from lerf3d.scene_llm.train.run_files import VOCABULARY_NAME, load_run_vocabulary
 from lerf3d.scene_llm.use.explain import UsedObject, used_objects
 from lerf3d.scene_llm.use.load import load_scene_llm
@@ -75,6 +82,20 @@ def scene_features(scene: str | Path, cfg: PrepareConfig, device: str = "cpu") -
     return capture_scene_features(scene.name, scene, cfg, build_extractor(cfg, None, device))
 
 
+def crop_source(scene: str | Path, name: str, tokens: TokenConfig, cfg: AskConfig) -> CropSource | None:
+    """What tokens named from crops read (None when the run's tokens are not): the capture folder
+    ``scene`` and the features' encoder; a ValueError for a features file, which has no images."""
+    if not tokens.crop_views:
+        return None
+    scene = Path(scene)
+    if not scene.is_dir():
+        raise ValueError(f"{scene}: this run names its tokens from crops of the capture's frames "
+                         f"(crop_views={tokens.crop_views}); pass the capture folder, not a features file")
+    from lerf3d.encoders import build_image_text_encoder
+
+    return CropSource({name: scene}, build_image_text_encoder(cfg.features.encoder, cfg.device))
+
+
 class AskSession:
     """A loaded run and one scene's tokens: each :meth:`answer` is a forward pass, nothing more."""
 
@@ -83,7 +104,8 @@ class AskSession:
         self.features = scene_features(scene, cfg.features, cfg.device)
         check_feature_source(cfg.run_dir, self.features.points.source)
         self.run = load_scene_llm(cfg.run_dir, cfg.stage, cfg.device)
-        self.store = TokenStore({self.features.scene: self.features}, self.run.config.tokens)
+        self.store = TokenStore({self.features.scene: self.features}, self.run.config.tokens,
+                                crop_source(scene, self.features.scene, self.run.config.tokens, cfg))
         if cfg.view is not None and cfg.view not in self.features.frame_points:
             frames = sorted(self.features.frame_points)
             raise ValueError(f"--view {cfg.view!r}: no such frame in {scene} (frames: {', '.join(frames[:5])}"

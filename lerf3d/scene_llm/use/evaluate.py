@@ -39,6 +39,7 @@ from lerf3d.preflight import check_output_path
 from lerf3d.scene_llm.data.dataset import QARecord, load_manifest, load_split
 from lerf3d.scene_llm.data.language import normalise_answer
 from lerf3d.scene_llm.data.wording import is_held_out_wording
+from lerf3d.scene_llm.tokens.prepare import dataset_tokens
 from lerf3d.scene_llm.tokens.scenes import TokenStore
 from lerf3d.scene_llm.use.load import LoadedRun, load_scene_llm
 from lerf3d.scene_llm.use.readout import label_texts, nearest_labels, readout_answer
@@ -163,7 +164,7 @@ def evaluate_run(run_dir: str | Path, dataset_dir: str | Path, split: str = "tes
     if not records:
         raise ValueError(f"{dataset_dir}: no stage-2 questions in split {split!r}")
     run = load_scene_llm(run_dir, device=device)
-    store = TokenStore.from_dataset(dataset_dir, sorted({r.scene for r in records}), run.config.tokens)
+    store = dataset_tokens(dataset_dir, sorted({r.scene for r in records}), run.config.tokens, device)
     vocabulary = _vocabulary(dataset_dir)
     with torch.no_grad():
         predictions = model_predictions(run, records, store, run.config.max_new_tokens)
