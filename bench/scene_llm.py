@@ -1,5 +1,6 @@
-"""Scene-LLM on the CPU: answer latency and tokens/s against text-only generation, and the time and
-peak memory (RSS) of a stage-2 training step against a stage-1 (projector-only) step.
+"""Scene-LLM on the CPU: answer latency and tokens/s against text-only generation, the time and
+peak memory (RSS) of a stage-2 training step against a stage-1 (projector-only) step, and a stage-2
+step under bfloat16 autocast against the same step in float32.
 
 Everything runs in one process on the same LLM: the scene model answers with T scene tokens spliced
 in; the baseline is the same LLM answering the same question without them (the text-only method of
@@ -25,7 +26,8 @@ import torch
 
 HEADER = (
     "| LLM | threads | scene tokens | answer latency text-only / scene (s) | gen tok/s text-only / scene "
-    "| stage-1 step s / peak RSS | stage-2 step s / peak RSS (batch) |\n|---|---|---|---|---|---|---|"
+    "| stage-1 step s / peak RSS | stage-2 step s / peak RSS (batch) | stage-2 step s float32 / bf16 autocast |"
+    "\n|---|---|---|---|---|---|---|---|"
 )
 QUESTION = "How many chairs are there in the room?"
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -93,7 +95,8 @@ def timed_answer(model, tokens, new_tokens: int, repeats: int) -> tuple[float, f
 
 
 def timed_step(model, stage_cfg, store_tokens, batch_size: int) -> tuple[float, int]:
-    """(seconds, peak RSS bytes) of one optimisation step of ``stage_cfg`` on ``batch_size`` examples."""
+    """(seconds, peak RSS bytes) of one optimisation step of ``stage_cfg`` (its autocast setting
+    included) on ``batch_size`` examples."""
     from lerf3d.scene_llm.model.batch import collate, encode_example
     from lerf3d.scene_llm.train.loop import configure_trainable, make_optimiser
 
@@ -109,7 +112,8 @@ def timed_step(model, stage_cfg, store_tokens, batch_size: int) -> tuple[float, 
     for _ in range(2):  # the first step allocates optimiser state: keep the faster
         with PeakRSS() as rss:
             start = time.perf_counter()
-            out = model(batch)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=stage_cfg.autocast == "bfloat16"):
+                out = model(batch)
             out.mean.backward()
             optimiser.step()
             optimiser.zero_grad(set_to_none=True)
@@ -156,13 +160,16 @@ def main() -> None:
     scene_s, scene_rate = timed_answer(model, tokens, args.new_tokens, args.repeats)
     step1_s, step1_rss = timed_step(model, cfg.stage1, tokens, args.batch_size)
     step2_s, step2_rss = timed_step(model, cfg.stage2, tokens, args.batch_size)
+    plain, bf16 = (timed_step(model, dataclasses.replace(cfg.stage2, autocast=mode), tokens, args.batch_size)[0]
+                   for mode in ("off", "bfloat16"))
     if args.header:
         print(HEADER)
     name = model.llm_name.split("/")[-1].split(":")[-1]
     print(
         f"| {name} | {torch.get_num_threads()} | {tokens.num_tokens} | {text_s:.2f} / {scene_s:.2f} "
         f"| {text_rate:.1f} / {scene_rate:.1f} | {step1_s:.2f} / {step1_rss / 2**20:.0f} MiB "
-        f"| {step2_s:.2f} / {step2_rss / 2**20:.0f} MiB ({args.batch_size}) |"
+        f"| {step2_s:.2f} / {step2_rss / 2**20:.0f} MiB ({args.batch_size}) "
+        f"| {plain:.2f} / {bf16:.2f} ({plain / bf16:.1f}x) |"
     )
 
 

@@ -33,7 +33,7 @@ from lerf3d.typed_config import ConfigError, apply_overrides
 
 # The presets as they were written in Python before they became TOML files (spelled out here, not
 # read from the files, so that a changed value in a file fails this test); "demo" has since gained
-# object identifiers, token confidence and segment tokens named from crops.
+# object identifiers, token confidence, segment tokens named from crops and bfloat16 autocast.
 EXPECTED = {
     "tiny": SceneLLMConfig(
         llm=LLMConfig(name="tiny-random", tiny=TinyLlamaConfig(hidden_size=48, num_layers=2)),
@@ -50,9 +50,11 @@ EXPECTED = {
                                confidence=True),
         bridge=BridgeConfig(enabled=True, kind="labels", slots=4),
         tokens=TokenConfig(mode="segment", segments=SegmentConfig(max_tokens=24), crop_views=5),
-        stage1=StageConfig(steps=120, batch_size=8, projector_lr=1e-3, warmup_steps=5, checkpoint_every=20),
+        stage1=StageConfig(steps=120, batch_size=8, projector_lr=1e-3, warmup_steps=5, checkpoint_every=20,
+                           autocast="bfloat16"),
         stage2=StageConfig(steps=750, batch_size=8, projector_lr=5e-4, llm_lr=1e-3, llm_mode="lora",
-                           lora=LoraSettings(rank=8, alpha=16.0), warmup_steps=10, checkpoint_every=40),
+                           lora=LoraSettings(rank=8, alpha=16.0), warmup_steps=10, checkpoint_every=40,
+                           autocast="bfloat16"),
     ),
 }
 
@@ -151,6 +153,7 @@ def test_gpu_preset_scales_the_demo_recipe():
     gpu, demo = preset("gpu"), preset("demo")
     assert gpu.identifiers and gpu.encoding == demo.encoding and gpu.bridge == demo.bridge
     assert gpu.tokens.crop_views == demo.tokens.crop_views
+    assert gpu.stage1.autocast == demo.stage1.autocast and gpu.stage2.autocast == demo.stage2.autocast
     assert gpu.stage2.batch_size == 4 * demo.stage2.batch_size and gpu.stage2.steps == 4 * demo.stage2.steps
 
 

@@ -51,6 +51,24 @@ def test_projector_only_step_changes_only_the_projector(synthetic_dataset, tmp_p
     assert sorted(changed) == sorted(projector_before)
 
 
+def test_bfloat16_autocast_trains_in_float32_weights_with_the_same_first_loss(synthetic_dataset, tmp_path):
+    """The same first step (same weights, same batch) in float32 and under bfloat16 autocast: the
+    loss agrees to bfloat16's precision, and the weights and their updates stay float32."""
+    records = load_split(synthetic_dataset, 2, "train")
+    losses, dtypes = {}, {}
+    for mode in ("off", "bfloat16"):
+        torch.manual_seed(0)
+        model, store = _setup(synthetic_dataset)
+        stage = dataclasses.replace(TINY.stage2, steps=1, autocast=mode)
+        result = train_stage(model, 2, stage, records, store, tmp_path / mode, 0, progress=False)
+        losses[mode] = result.history[0]["loss"]
+        dtypes[mode] = {p.dtype for p in model.parameters()}
+    assert abs(losses["bfloat16"] - losses["off"]) < 0.02 * losses["off"], losses
+    assert dtypes["bfloat16"] == dtypes["off"] == {torch.float32}
+    with pytest.raises(ValueError, match="autocast"):
+        dataclasses.replace(TINY.stage2, autocast="float16")
+
+
 def test_lora_stage_trains_adapters_and_projector_only(synthetic_dataset, tmp_path):
     model, store = _setup(synthetic_dataset)
     base_before = _snapshot(model.llm)

@@ -51,6 +51,9 @@ class LoraSettings:
             raise ValueError("LoRA target_modules must name at least one layer")
 
 
+Autocast = Literal["off", "bfloat16"]
+
+
 @dataclass(frozen=True)
 class StageConfig:
     """One training stage."""
@@ -79,8 +82,14 @@ class StageConfig:
     """Steps between checkpoints (the last step is always saved)."""
     keep_checkpoints: int = 2
     """Newest resumable checkpoints kept."""
+    autocast: Autocast = "off"
+    """"bfloat16": the forward pass under bfloat16 autocast (matrix products in bfloat16; weights,
+    gradients, optimiser state and the loss stay float32), about twice as fast on CPUs with AVX-512
+    bf16 and on GPUs; "off": float32 throughout."""
 
     def __post_init__(self) -> None:
+        if self.autocast not in ("off", "bfloat16"):
+            raise ValueError(f"autocast must be 'off' or 'bfloat16', got {self.autocast!r}")
         if self.steps < 0 or self.batch_size < 1 or self.max_length < 8:
             raise ValueError(f"need steps >= 0, batch_size >= 1, max_length >= 8: {self}")
         if not self.projector_lr > 0 or not self.llm_lr > 0 or self.weight_decay < 0:

@@ -228,7 +228,9 @@ def _checkpoint(model, optimiser, scheduler, cfg: StageConfig, directory: Path, 
 def _step(wrapped: nn.Module, model: SceneLLM, batch, optimiser, scheduler, cfg: StageConfig,
           info: DistInfo) -> tuple[float, int]:
     """One optimisation step on this process's slice; returns the global mean loss and token count."""
-    out = wrapped(batch)
+    device_type = next(model.projector.parameters()).device.type
+    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=cfg.autocast == "bfloat16"):
+        out = wrapped(batch)
     tokens = int(_all_reduce_sum(torch.tensor(float(out.num_tokens)), info))
     # DDP averages gradients over processes: scaling by world / global tokens makes that average
     # the gradient of (global loss sum / global tokens), whatever each process's share of tokens
