@@ -33,7 +33,8 @@ from lerf3d.typed_config import ConfigError, apply_overrides
 
 # The presets as they were written in Python before they became TOML files (spelled out here, not
 # read from the files, so that a changed value in a file fails this test); "demo" has since gained
-# object identifiers, token confidence, segment tokens named from crops and bfloat16 autocast.
+# object identifiers, token confidence, segment tokens named from crops, position digits and
+# bfloat16 autocast.
 EXPECTED = {
     "tiny": SceneLLMConfig(
         llm=LLMConfig(name="tiny-random", tiny=TinyLlamaConfig(hidden_size=48, num_layers=2)),
@@ -46,6 +47,7 @@ EXPECTED = {
     "demo": SceneLLMConfig(
         projector_hidden=256,
         identifiers=True,
+        position_digits=True,
         encoding=TokenEncoding(room_relative=True, fourier_bands=2, extents=True, include_rgb=True,
                                confidence=True),
         bridge=BridgeConfig(enabled=True, kind="labels", slots=4),
@@ -152,7 +154,7 @@ def test_bad_overrides_are_named(item, message):
 def test_gpu_preset_scales_the_demo_recipe():
     gpu, demo = preset("gpu"), preset("demo")
     assert gpu.identifiers and gpu.encoding == demo.encoding and gpu.bridge == demo.bridge
-    assert gpu.tokens.crop_views == demo.tokens.crop_views
+    assert gpu.tokens.crop_views == demo.tokens.crop_views and gpu.position_digits == demo.position_digits
     assert gpu.stage1.autocast == demo.stage1.autocast and gpu.stage2.autocast == demo.stage2.autocast
     assert gpu.stage2.batch_size == 4 * demo.stage2.batch_size and gpu.stage2.steps == 4 * demo.stage2.steps
 

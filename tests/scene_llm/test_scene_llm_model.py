@@ -175,3 +175,48 @@ def test_identifier_splice_positions_and_labels(tiny):
         assert len(with_ids) == 2 and all(isinstance(a, str) for a in with_ids)
     finally:
         tiny.identifiers = False
+
+
+def test_position_digits_are_tenths_of_the_room_by_hand():
+    from lerf3d.scene_llm.model.splice import position_digits
+
+    relative = torch.tensor([-1.0, -0.79, -0.01, 0.0, 0.65, 1.0])
+    assert position_digits(relative).tolist() == [0, 1, 4, 5, 8, 9]  # the east wall is 9, not 10
+
+
+def test_position_digits_follow_each_token_after_its_identifier_and_projection(tiny):
+    """<obj0> t0 x0 y0 <obj1> t1 x1 y1: each token's projected position, then the LLM's own embeddings
+    of the digits of its x and y tenths of the room, worked out here from the room's bounds."""
+    from lerf3d.scene_llm.tokens.frames import TokenEncoding
+
+    encoding = TokenEncoding(room_relative=True)
+    hidden = tiny.llm.get_input_embeddings().embedding_dim
+    cfg = ProjectorConfig(encoding.input_dim(FEATURES), 32, hidden)
+    torch.manual_seed(0)
+    model = SceneLLM(_loaded_tiny(), build_projector(cfg), cfg, encoding, identifiers=True, position_digits=True)
+    bounds = torch.tensor([[-2.0, -1.5, 0.0], [2.0, 1.5, 2.6]])  # centre (0, 0, 1.3), half (2, 1.5, 1.3)
+    xyz = torch.tensor([[1.3, -1.1, 0.5], [-2.0, 1.5, 1.0]])  # tenths: (8, 1) and, on two walls, (0, 9)
+    tokens = SceneTokens(xyz, torch.randn(2, FEATURES), torch.rand(2, 3), "scene", bounds=bounds)
+    example = encode_example(model.tokenizer, "where is it?", "north", model.scene_inputs(tokens), 128)
+    batch = collate([example], model.tokenizer.pad_token_id)
+    spliced = model.splice(batch.input_ids, batch.attention_mask, batch.scene_inputs, batch.scene_mask,
+                           batch.labels, "right")
+    embed = model.llm.get_input_embeddings()
+
+    def text(s: str) -> torch.Tensor:
+        return embed(torch.tensor(model.tokenizer(s, add_special_tokens=False)["input_ids"]))
+
+    projected = model.projector(model.scene_inputs(tokens))
+    block = torch.cat([text("<obj0>"), projected[0:1], text("8"), text("1"),
+                       text("<obj1>"), projected[1:2], text("0"), text("9")])
+    start = int(spliced.scene_start[0])
+    assert int(spliced.scene_length[0]) == len(block)
+    torch.testing.assert_close(spliced.inputs_embeds[0, start:start + len(block)], block)
+    assert (spliced.labels[0, start:start + len(block)] == IGNORE_INDEX).all()
+    with pytest.raises(ValueError, match="room-relative"):
+        SceneLLM(_loaded_tiny(), build_projector(ProjectorConfig(projector_input_dim(FEATURES), 32, hidden)),
+                 ProjectorConfig(projector_input_dim(FEATURES), 32, hidden), position_digits=True)
+
+
+def _loaded_tiny():
+    return load_llm(LLMConfig(name="tiny-random", tiny=TinyLlamaConfig(hidden_size=32)))

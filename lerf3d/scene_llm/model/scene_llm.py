@@ -23,14 +23,17 @@ from lerf3d.scene_llm.model.llm import LoadedLLM, prompt_text, stop_token_ids
 from lerf3d.scene_llm.model.projector import ProjectorConfig
 from lerf3d.scene_llm.model.splice import (
     IGNORE_INDEX,
+    POSITION_BINS,
     PaddingSide,
     SplicedBatch,
+    append_positions,
     flatten_slots,
     identifier_text,
     ids_for_embedding,
     interleave_identifiers,
     left_pad,
     pad_scene_tokens,
+    position_digits,
     splice_scene_tokens,
 )
 from lerf3d.scene_llm.tokens.frames import SceneTokens, TokenEncoding
@@ -58,11 +61,13 @@ class SceneLLM(nn.Module):
     models whose causal-LM head does more (e.g. Gemma-2's final logit soft-capping).
     ``identifiers``: put ``<objK>`` (the LLM's embeddings of that text) before the K-th scene token
     (:func:`~lerf3d.scene_llm.model.splice.interleave_identifiers`).
+    ``position_digits``: follow each token's projected positions with the LLM's embeddings of the
+    digits of its room-relative x and y tenths (:func:`~lerf3d.scene_llm.model.splice.position_digits`).
     """
 
     def __init__(self, loaded: LoadedLLM, projector: nn.Module, projector_config: ProjectorConfig,
                  encoding: TokenEncoding = TokenEncoding(), sparse_logits: bool = True,
-                 identifiers: bool = False) -> None:
+                 identifiers: bool = False, position_digits: bool = False) -> None:
         super().__init__()
         hidden = loaded.model.get_input_embeddings().embedding_dim
         if projector_config.d_llm != hidden:
@@ -78,6 +83,12 @@ class SceneLLM(nn.Module):
         self.sparse_logits = sparse_logits
         self.identifiers = identifiers
         self._identifier_ids: list[list[int]] = []
+        self.position_digits = position_digits
+        self._digit_ids: list[int] = []
+        if position_digits:
+            feature_dim = projector_config.d_in - encoding.input_dim(0)
+            self._relative = encoding.relative_columns(feature_dim)  # ValueError without room-relative inputs
+            self._digit_ids = [self._single_token(str(d)) for d in range(POSITION_BINS)]
 
     def scene_inputs(self, tokens: SceneTokens) -> Float[torch.Tensor, "T d_in"]:
         """Projector input of a token set (``SceneTokens.projector_input`` with this model's encoding)."""
@@ -100,14 +111,26 @@ class SceneLLM(nn.Module):
         embed = self.llm.get_input_embeddings()
         text = embed(ids_for_embedding(input_ids, self.placeholder_id))  # (B, L, H)
         projected = self.projector(scene_inputs.to(text.dtype))  # (B, T, H) or (B, T, K, H)
+        if self.position_digits:  # slots_i then x and y digits of token i
+            slots = projected if self.projector_config.slots > 1 else projected[:, :, None]
+            digits = position_digits(scene_inputs[..., self._relative][..., :2])  # (B, T, 2): x, y
+            projected = append_positions(slots, digits, embed(torch.tensor(self._digit_ids, device=text.device)))
         if self.identifiers:  # <obj0> slots_0 <obj1> slots_1 ...
-            slots = projected if self.projector_config.slots > 1 else projected[:, :, None]  # (B, T, K, H)
+            slots = projected if projected.dim() == 4 else projected[:, :, None]  # (B, T, K, H)
             projected, scene_mask = interleave_identifiers(slots, scene_mask,
                                                            self.identifier_embeddings(slots.shape[1]))
-        elif self.projector_config.slots > 1:  # each scene token takes K consecutive positions
+        elif projected.dim() == 4:  # each scene token takes K consecutive positions
             projected, scene_mask = flatten_slots(projected, scene_mask)  # (B, T * K, H), (B, T * K)
         return splice_scene_tokens(input_ids, attention_mask, text, projected, self.placeholder_id,
                                    labels, scene_mask, padding_side)
+
+    def _single_token(self, text: str) -> int:
+        """The id of ``text``, which the tokenizer must keep as one token (a digit)."""
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        if len(ids) != 1:
+            raise ValueError(f"{self.llm_name}'s tokenizer splits {text!r} into {len(ids)} tokens; position "
+                             "digits need one token per digit")
+        return ids[0]
 
     def identifier_embeddings(self, count: int) -> list[Float[torch.Tensor, "J H"]]:
         """The LLM's input embeddings of ``<obj0>`` ... ``<obj{count-1}>`` (token ids cached)."""

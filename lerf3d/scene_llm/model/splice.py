@@ -129,6 +129,23 @@ def flatten_slots(
     return projected.reshape(b, t * k, h), scene_mask.repeat_interleave(k, dim=1)
 
 
+POSITION_BINS = 10
+"""Bins per axis of :func:`position_digits`: one decimal digit, tenths of the room."""
+
+
+def position_digits(relative: Float[torch.Tensor, "... C"]) -> Int[torch.Tensor, "... C"]:
+    """Each coordinate in [-1, 1] (room-relative: -1 the west / south wall) as its tenth of the span,
+    0..9: floor((r + 1) / 2 * 10), clamped (a point on the east wall is 9, not 10)."""
+    return torch.floor((relative.float() + 1) / 2 * POSITION_BINS).long().clamp(0, POSITION_BINS - 1)
+
+
+def append_positions(
+    slots: Float[torch.Tensor, "B T K H"], digits: Int[torch.Tensor, "B T C"], digit_embeddings: Float[torch.Tensor, "10 H"]
+) -> Float[torch.Tensor, "B T Kp H"]:
+    """Each token's slots followed by the embeddings of its C position digits: K + C positions."""
+    return torch.cat([slots, digit_embeddings.to(slots.dtype)[digits]], dim=2)
+
+
 def interleave_identifiers(
     projected: Float[torch.Tensor, "B T K H"],
     scene_mask: Bool[torch.Tensor, "B T"],

@@ -83,6 +83,13 @@ class TokenEncoding:
         if not self.xyz_scale > 0 or self.fourier_bands < 0:
             raise ValueError(f"xyz_scale must be > 0 and fourier_bands >= 0: {self}")
 
+    def relative_columns(self, feature_dim: int) -> slice:
+        """Where ``SceneTokens.projector_input`` puts the room-relative coordinates (features, then
+        metric xyz, then these); ValueError without ``room_relative``."""
+        if not self.room_relative:
+            raise ValueError("this encoding carries no room-relative coordinates (room_relative=False)")
+        return slice(feature_dim + 3, feature_dim + 6)
+
     def input_dim(self, feature_dim: int) -> int:
         """d_in of ``SceneTokens.projector_input`` for features of width ``feature_dim``."""
         return (feature_dim + 3 + (3 if self.room_relative else 0) + 6 * self.fourier_bands

@@ -130,8 +130,16 @@ class SceneLLMConfig:
     identifiers: bool = False
     """Splice an object identifier ``<objK>`` before each scene token (Chat-Scene), so answers and
     ``lerf3d ask --explain`` can name objects. False for runs saved before identifiers existed."""
+    position_digits: bool = False
+    """Write each scene token's position after its projected positions as two digits the LLM reads as
+    numbers, x then y tenths of the room (0 the west / south wall, 9 the east / north; for a view's
+    egocentric tokens, tenths of +-5 m to the camera's right and down): "where" spelled the way the
+    label bridge spells "what" (:func:`~lerf3d.scene_llm.model.splice.position_digits`). Needs
+    ``encoding.room_relative``."""
 
     def __post_init__(self) -> None:
+        if self.position_digits and not self.encoding.room_relative:
+            raise ValueError("position_digits reads the room-relative coordinates: set encoding.room_relative")
         if self.stage1.llm_mode != "frozen":
             raise ValueError("stage 1 trains the projector only: stage1.llm_mode must be 'frozen'")
         if self.projector_hidden < 1 or self.max_new_tokens < 1:

@@ -118,7 +118,8 @@ def build_scene_llm(cfg: SceneLLMConfig, feature_dim: int, device: torch.device 
             weight, bias = text_bridge(encode_text, loaded.tokenizer, embedding, cfg.bridge)
             _check_text_width(weight.shape[0], feature_dim)
             projector.set_bridge(weight.to(device), bias.to(device))
-    return SceneLLM(loaded, projector, pcfg, cfg.encoding, identifiers=cfg.identifiers)
+    return SceneLLM(loaded, projector, pcfg, cfg.encoding, identifiers=cfg.identifiers,
+                     position_digits=cfg.position_digits)
 
 
 def configure_trainable(model: SceneLLM, cfg: StageConfig, seed: int = 0) -> list[nn.Parameter]:

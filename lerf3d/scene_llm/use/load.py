@@ -45,7 +45,8 @@ def load_scene_llm(
     directory = stage_dir(run_dir, stage)
     loaded = load_llm(cfg.llm, device)
     projector, pcfg = load_projector(directory / "projector.pt", device=device, dtype=loaded.model.dtype)
-    model = SceneLLM(loaded, projector, pcfg, cfg.encoding, identifiers=cfg.identifiers)
+    model = SceneLLM(loaded, projector, pcfg, cfg.encoding, identifiers=cfg.identifiers,
+                     position_digits=cfg.position_digits)
     if (directory / "lora.pt").is_file():
         from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
 
