@@ -76,6 +76,25 @@ def run_readout(args: argparse.Namespace, run: Path, dataset: Path):
         )
 
 
+def crop_text(config: dict) -> str:
+    """How a token's feature is made, when crops name it (else nothing)."""
+    views = config["tokens"].get("crop_views", 0)
+    return (f" (its points' mean feature averaged with the tower's embedding of crops of the segment in its {views} "
+            "best frames)" if views else "")
+
+
+def position_text(config: dict) -> str:
+    """The position digits after each token, when the run writes them (else nothing)."""
+    return (" and is followed by two digits, its x and y tenths of the room (egocentric tokens: of +-5 m "
+            "across the camera)" if config.get("position_digits") else "")
+
+
+def autocast_text(config: dict) -> str:
+    """The stages' mixed precision, when any (else nothing)."""
+    modes = {config[f"stage{k}"].get("autocast", "off") for k in (1, 2)}
+    return "" if modes == {"off"} else f", {'/'.join(sorted(modes))} autocast"
+
+
 def report_table(report: dict) -> list[str]:
     """An evaluation report as markdown lines: methods x question types ("–": not answered), then
     each method's existence yes-rate and no-rate."""
@@ -130,8 +149,8 @@ on {", ".join(config["stage2"]["lora"]["target_modules"])}). Weights stored as f
   Other tower weights give other features: `lerf3d ask` refuses them rather than answer noise.
 - **Tokens**: one per furniture segment (room shell removed, items on surfaces split off), at most
   {config["tokens"]["segments"]["max_tokens"]}, west to east (left to right for a view's egocentric
-  tokens); each carries its feature, room-relative centre (+ Fourier features), extent, colour
-  {"and confidence " if config["encoding"].get("confidence") else ""}{"and is preceded by its identifier `<objK>` " if config.get("identifiers") else ""}; the projector starts from a bridge fitted on text
+  tokens); each carries its feature{crop_text(config)}, room-relative centre (+ Fourier features), extent, colour
+  {"and confidence " if config["encoding"].get("confidence") else ""}{"and is preceded by its identifier `<objK>` " if config.get("identifiers") else ""}{position_text(config)}; the projector starts from a bridge fitted on text
   ({bridge_text(config)}).
 - **Object names**: `vocabulary.json` lists the names of the training data (the label bridge's labels);
   `lerf3d ask --explain` names each token by the nearest of them.
@@ -143,7 +162,7 @@ on {", ".join(config["stage2"]["lora"]["target_modules"])}). Weights stored as f
   one of them never used in training (the "held-out wording" rows).
 - **Training**: stage 1 {len(logs[1])} steps (projector, frame captions; final loss {losses[0]:.3f}),
   stage 2 {len(logs[2])} steps (projector + LoRA, scene questions; final loss {logs[2][-1]["loss"]:.3f}),
-  batch {config["stage2"]["batch_size"]}, {train_minutes:.0f} min of optimisation steps on 2 CPU cores.
+  batch {config["stage2"]["batch_size"]}{autocast_text(config)}, {train_minutes:.0f} min of optimisation steps on 2 CPU cores.
 - **Evaluation** on the held-out rooms, exact match ({report["split"]} split; text-only: the same LLM without
   scene tokens or adapters; majority: the commonest training answer per type / per question text):
 
