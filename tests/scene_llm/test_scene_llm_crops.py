@@ -9,16 +9,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lerf3d.scene_llm.tokens.crops import segment_features
+from lerf3d.scene_llm.tokens.crops import crop_named_features
 from lerf3d.scene_llm.tokens.scenes import TokenConfig, TokenStore
 from lerf3d.scene_llm.tokens.segments import segment_tokens
 
 
-def test_segment_features_blend_the_pooled_mean_with_the_crops_by_hand():
+def test_crop_named_features_blend_the_pooled_mean_with_the_crops_by_hand():
     features = torch.tensor([[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0], [0, 0, 2.0], [1.0, 1.0, 1.0]])
     ids = torch.tensor([0, 0, 1, 1, -1])  # the last point is shell: it names nothing
     crops = torch.tensor([[0.0, 0.0, 1.0], [0.0, 0.0, 0.0]])  # segment 1 was seen by no view
-    table = segment_features(features, ids, crops)
+    table = crop_named_features(features, ids, crops)
     mean0 = torch.tensor([0.5, 0.5, 0.0]) / 0.5**0.5  # unit mean of segment 0's points
     assert torch.allclose(table[0], F.normalize(mean0 + torch.tensor([0.0, 0.0, 1.0]), dim=0), atol=1e-6)
     assert torch.allclose(table[1], torch.tensor([0.0, 0.0, 1.0]), atol=1e-6)  # a zero crop keeps the mean

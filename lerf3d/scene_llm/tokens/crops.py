@@ -67,7 +67,7 @@ def segment_crop_features(
                            CROP_LEVELS)
 
 
-def segment_features(
+def crop_named_features(
     features: Float[torch.Tensor, "N D"], segment_ids: Int[torch.Tensor, " N"], crops: Float[torch.Tensor, "S D"]
 ) -> Float[torch.Tensor, "S D"]:
     """Per segment id k < S, unit(unit mean of its points' features + crops[k]): the token feature of

@@ -22,7 +22,7 @@ from lerf3d.atomic import atomic_path
 from lerf3d.capture import load_capture
 from lerf3d.capture.io import load_depth
 from lerf3d.geometry import seen_points, to_camera_frame, to_world_frame, visible_mask
-from lerf3d.scene_llm.tokens.crops import CropSource, segment_crop_features, segment_features
+from lerf3d.scene_llm.tokens.crops import CropSource, crop_named_features, segment_crop_features
 from lerf3d.scene_llm.tokens.features3d import (
     DEFAULT_WORLD_SCALE_M,
     BackprojectionConfig,
@@ -218,7 +218,7 @@ class TokenStore:
                 capture = load_capture(self.crops.captures[scene])
                 with torch.no_grad():
                     crops = segment_crop_features(capture, points.xyz, ids, self.crops.encoder, self.config.crop_views)
-                table = segment_features(points.features, ids, crops)
+                table = crop_named_features(points.features, ids, crops)
             self._segment_features[scene] = table
         return self._segment_features[scene]
 
