@@ -85,7 +85,7 @@ def crop_text(config: dict) -> str:
 
 def position_text(config: dict) -> str:
     """The position digits after each token, when the run writes them (else nothing)."""
-    return (" and is followed by two digits, its x and y tenths of the room (egocentric tokens: of +-5 m "
+    return (", and is followed by two digits, its x and y tenths of the room (egocentric tokens: of +-5 m "
             "across the camera)" if config.get("position_digits") else "")
 
 
@@ -150,7 +150,7 @@ on {", ".join(config["stage2"]["lora"]["target_modules"])}). Weights stored as f
 - **Tokens**: one per furniture segment (room shell removed, items on surfaces split off), at most
   {config["tokens"]["segments"]["max_tokens"]}, west to east (left to right for a view's egocentric
   tokens); each carries its feature{crop_text(config)}, room-relative centre (+ Fourier features), extent, colour
-  {"and confidence " if config["encoding"].get("confidence") else ""}{"and is preceded by its identifier `<objK>` " if config.get("identifiers") else ""}{position_text(config)}; the projector starts from a bridge fitted on text
+  {"and confidence " if config["encoding"].get("confidence") else ""}{"and is preceded by its identifier `<objK>`" if config.get("identifiers") else ""}{position_text(config)}; the projector starts from a bridge fitted on text
   ({bridge_text(config)}).
 - **Object names**: `vocabulary.json` lists the names of the training data (the label bridge's labels);
   `lerf3d ask --explain` names each token by the nearest of them.
@@ -171,9 +171,9 @@ on {", ".join(config["stage2"]["lora"]["target_modules"])}). Weights stored as f
 Limits: counting and existence rest on how many of a room's objects get a token whose nearest
 label is right ({tokens.labels_named} of the {tokens.labels_present} labels of the held-out rooms: small
 tabletop items fuse to a handful of points, and the `lerf3d:tiny` tower confuses near-duplicate
-catalogue names; counting the tokens per nearest label, with no LLM, scores {counter}), so the model
-answers "no"/"0" more often than it should; reading the scene at all needed the 750 stage-2 steps
-(at 450 it gave the same answer with another room's tokens for 82 % of questions). It knows the
+catalogue names; counting the tokens per nearest label, with no LLM, scores {counter}): the model
+answers counting and existence questions worse than that reading does (the object-readout row). Location and nearest-object answers need positions compared across
+tokens, which the 2-core recipe's 750 stage-2 steps on 32 rooms have not taught it. It knows the
 furniture catalogue's labels (what the towers were trained on), not arbitrary words; the room's
 walls must run along the world x/y axes for the shell removal.
 
