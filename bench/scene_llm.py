@@ -62,7 +62,8 @@ class PeakRSS:
 
 
 def synthetic_tokens(count: int, feature_dim: int):
-    """``count`` object tokens in a 4 x 3 x 2.6 m room with unit features."""
+    """``count`` object tokens in a 4 x 3 x 2.6 m room with unit features (and a confidence, which the
+    demo weights read)."""
     from lerf3d.scene_llm.tokens.frames import SceneTokens
 
     g = torch.Generator().manual_seed(0)
@@ -71,7 +72,8 @@ def synthetic_tokens(count: int, feature_dim: int):
     features = torch.nn.functional.normalize(torch.randn(count, feature_dim, generator=g), dim=1)
     bounds = torch.tensor([[-2.0, -1.5, 0.0], [2.0, 1.5, 2.6]])
     return SceneTokens(
-        xyz, features, torch.rand(count, 3, generator=g), "scene", xyz - size / 2, xyz + size / 2, bounds
+        xyz, features, torch.rand(count, 3, generator=g), "scene", xyz - size / 2, xyz + size / 2, bounds,
+        confidence=torch.rand(count, generator=g),
     )
 
 
