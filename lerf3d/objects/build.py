@@ -30,7 +30,7 @@ from lerf3d.objects.crops import CROP_LEVELS, TOP_VIEWS, crop_embeddings
 from lerf3d.objects.pooling import scatter_bounds, scatter_mean
 from lerf3d.objects.scene_objects import SceneObjects
 from lerf3d.objects.segment import FURNITURE_SCALE_M, SegmentConfig, scene_segments
-from lerf3d.objects.views import object_views
+from lerf3d.objects.views import MIN_VIEW_FRACTION, VIEW_SAMPLES, object_views
 from lerf3d.query.camera import QueryCamera
 from lerf3d.types import PointSet
 
@@ -67,9 +67,9 @@ class ObjectsConfig:
     """Largest scale an object's embedding is read at."""
     chunk_size: int = 65536
     """Points per field evaluation (bounded memory)."""
-    view_samples: int = 256
+    view_samples: int = VIEW_SAMPLES
     """Member points per object projected to find the views that see it."""
-    min_view_fraction: float = 0.1
+    min_view_fraction: float = MIN_VIEW_FRACTION
     """A view sees an object when at least this share of its sampled points pass the depth test."""
     crop_views: int = TOP_VIEWS
     """Average each object's field embedding with the image-text encoder's embedding of crops from

@@ -10,6 +10,11 @@ from jaxtyping import Float, Int
 from lerf3d.geometry import visible_mask
 from lerf3d.query.camera import QueryCamera
 
+VIEW_SAMPLES = 256
+"""Member points per object projected to find the views that see it."""
+MIN_VIEW_FRACTION = 0.1
+"""A view sees an object when at least this share of its sampled points pass the depth test."""
+
 
 def sample_members(
     point_object: Int[torch.Tensor, " N"], num_objects: int, per_object: int, seed: int = 0

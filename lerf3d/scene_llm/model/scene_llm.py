@@ -112,7 +112,7 @@ class SceneLLM(nn.Module):
         text = embed(ids_for_embedding(input_ids, self.placeholder_id))  # (B, L, H)
         projected = self.projector(scene_inputs.to(text.dtype))  # (B, T, H) or (B, T, K, H)
         if self.position_digits:  # slots_i then x and y digits of token i
-            slots = projected if self.projector_config.slots > 1 else projected[:, :, None]
+            slots = projected if projected.dim() == 4 else projected[:, :, None]  # (B, T, K, H)
             digits = position_digits(scene_inputs[..., self._relative][..., :2])  # (B, T, 2): x, y
             projected = append_positions(slots, digits, embed(torch.tensor(self._digit_ids, device=text.device)))
         if self.identifiers:  # <obj0> slots_0 <obj1> slots_1 ...

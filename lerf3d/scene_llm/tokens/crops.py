@@ -27,14 +27,9 @@ from lerf3d.capture.io import load_rgb
 from lerf3d.encoders.base import ImageTextEncoder
 from lerf3d.features.interpolate import NORM_EPS
 from lerf3d.objects.crops import CROP_LEVELS, crop_embeddings
-from lerf3d.objects.views import object_views
+from lerf3d.objects.views import MIN_VIEW_FRACTION, VIEW_SAMPLES, object_views
 from lerf3d.query.scene import frame_camera
 from lerf3d.types import Capture
-
-VIEW_SAMPLES = 256
-"""Member points per segment projected to rank the views that see it (the object layer's default)."""
-MIN_VIEW_FRACTION = 0.1
-"""A view sees a segment when at least this share of its sampled points pass the depth test."""
 
 
 @dataclass(frozen=True, eq=False)
