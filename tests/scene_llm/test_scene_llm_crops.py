@@ -44,13 +44,15 @@ def test_crop_named_tokens_need_their_captures_and_segment_mode():
 
 
 def test_asking_a_crop_named_run_about_a_features_file_says_to_pass_the_capture(tmp_path: Path):
-    from lerf3d.scene_llm.use.ask import AskConfig, crop_source
+    from lerf3d.scene_llm.use.ask import crop_source
 
     pt = tmp_path / "room.pt"
     pt.write_bytes(b"")
     with pytest.raises(ValueError, match="pass the capture folder"):
-        crop_source(pt, "room", TokenConfig(mode="segment", crop_views=5), AskConfig(tmp_path))
-    assert crop_source(pt, "room", TokenConfig(mode="segment"), AskConfig(tmp_path)) is None
+        crop_source(pt, "room", TokenConfig(mode="segment", crop_views=5), None)
+    assert crop_source(pt, "room", TokenConfig(mode="segment"), None) is None
+    source = crop_source(tmp_path, "room", TokenConfig(mode="segment", crop_views=5), "the encoder")
+    assert source.captures == {"room": tmp_path} and source.encoder == "the encoder"
 
 
 ROOM_SEEDS = (1, 2)

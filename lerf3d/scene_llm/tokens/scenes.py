@@ -210,7 +210,8 @@ class TokenStore:
         """Crop-named feature of every segment of ``scene`` (None unless ``crop_views`` > 0), computed once."""
         if scene not in self._segment_features:
             table = None
-            if self.config.crop_views and self.crops is not None:
+            if self.config.crop_views:  # the constructor made sure of a crop source
+                assert self.crops is not None
                 if scene not in self.crops.captures:
                     raise KeyError(f"no capture for scene {scene!r}: its tokens are named from the capture's crops")
                 points = self._features(scene).points

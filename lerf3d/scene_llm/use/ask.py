@@ -74,26 +74,27 @@ def check_scene_path(scene: str | Path) -> Path:
     return scene
 
 
-def scene_features(scene: str | Path, cfg: PrepareConfig, device: str = "cpu") -> SceneFeatures:
-    """Features of a prepared ``.pt`` file, or computed from a capture folder."""
+def scene_features(scene: str | Path, cfg: PrepareConfig, device: str = "cpu",
+                   extractor=None) -> SceneFeatures:
+    """Features of a prepared ``.pt`` file, or computed from a capture folder (with ``extractor``, or
+    one built from ``cfg``)."""
     scene = check_scene_path(scene)
     if scene.is_file():
         return load_scene_features(scene)
-    return capture_scene_features(scene.name, scene, cfg, build_extractor(cfg, None, device))
+    return capture_scene_features(scene.name, scene, cfg, extractor or build_extractor(cfg, None, device))
 
 
-def crop_source(scene: str | Path, name: str, tokens: TokenConfig, cfg: AskConfig) -> CropSource | None:
+def crop_source(scene: str | Path, name: str, tokens: TokenConfig, encoder) -> CropSource | None:
     """What tokens named from crops read (None when the run's tokens are not): the capture folder
-    ``scene`` and the features' encoder; a ValueError for a features file, which has no images."""
+    ``scene`` and the features' image-text ``encoder``; a ValueError for a features file, which has no
+    images."""
     if not tokens.crop_views:
         return None
     scene = Path(scene)
     if not scene.is_dir():
         raise ValueError(f"{scene}: this run names its tokens from crops of the capture's frames "
                          f"(crop_views={tokens.crop_views}); pass the capture folder, not a features file")
-    from lerf3d.encoders import build_image_text_encoder
-
-    return CropSource({name: scene}, build_image_text_encoder(cfg.features.encoder, cfg.device))
+    return CropSource({name: scene}, encoder)
 
 
 class AskSession:
@@ -101,11 +102,14 @@ class AskSession:
 
     def __init__(self, scene: str | Path, cfg: AskConfig) -> None:
         self.config = cfg
-        self.features = scene_features(scene, cfg.features, cfg.device)
+        # a capture folder: one extractor computes its features and encodes its crops
+        extractor = build_extractor(cfg.features, None, cfg.device) if Path(scene).is_dir() else None
+        self.features = scene_features(scene, cfg.features, cfg.device, extractor)
         check_feature_source(cfg.run_dir, self.features.points.source)
         self.run = load_scene_llm(cfg.run_dir, cfg.stage, cfg.device)
         self.store = TokenStore({self.features.scene: self.features}, self.run.config.tokens,
-                                crop_source(scene, self.features.scene, self.run.config.tokens, cfg))
+                                crop_source(scene, self.features.scene, self.run.config.tokens,
+                                            extractor.image_text_encoder if extractor else None))
         if cfg.view is not None and cfg.view not in self.features.frame_points:
             frames = sorted(self.features.frame_points)
             raise ValueError(f"--view {cfg.view!r}: no such frame in {scene} (frames: {', '.join(frames[:5])}"
