@@ -89,6 +89,13 @@ def position_text(config: dict) -> str:
             "across the camera)" if config.get("position_digits") else "")
 
 
+def grounding_text(config: dict) -> str:
+    """How stage-2 answers are written, when grounded (else nothing)."""
+    return (" Answers are grounded: the identifiers of the tokens an answer rests on (with their digits"
+            " where position matters), a colon, then the answer (\"<obj2>, <obj7>: 2\"); scoring reads"
+            " the answer after the colon." if config.get("grounded_answers") else "")
+
+
 def autocast_text(config: dict) -> str:
     """The stages' mixed precision, when any (else nothing)."""
     modes = {config[f"stage{k}"].get("autocast", "off") for k in (1, 2)}
@@ -97,7 +104,8 @@ def autocast_text(config: dict) -> str:
 
 def report_table(report: dict) -> list[str]:
     """An evaluation report as markdown lines: methods x question types ("–": not answered), then
-    each method's existence yes-rate and no-rate."""
+    each method's existence yes-rate and no-rate, then (grounded runs) how often answers named the
+    right tokens."""
     types = sorted(report["counts"])
     table = [
         "| method | " + " | ".join(f"{t} ({report['counts'][t]})" for t in types) + " | all |",
@@ -111,8 +119,11 @@ def report_table(report: dict) -> list[str]:
     ]
     rates = [f"{s['method']} {s['exists_yes']:.2f} / {s['exists_no']:.2f}" for s in report["scores"]
              if s.get("exists_yes") is not None and s.get("exists_no") is not None]
+    grounding = report.get("grounding")
+    named = (["", "Grounding, the scene LLM's answers naming exactly the tokens they rest on: "
+              + ", ".join(f"{t} {v:.2f}" for t, v in sorted(grounding.items()))] if grounding else [])
     return table + (["", "Existence, yes-rate on present objects / no-rate on absent ones: " + "; ".join(rates)]
-                    if rates else [])
+                    if rates else []) + named
 
 
 def card_text(args: argparse.Namespace, run: Path, dataset: Path) -> str:
@@ -162,7 +173,7 @@ on {", ".join(config["stage2"]["lora"]["target_modules"])}). Weights stored as f
   one of them never used in training (the "held-out wording" rows).
 - **Training**: stage 1 {len(logs[1])} steps (projector, frame captions; final loss {losses[0]:.3f}),
   stage 2 {len(logs[2])} steps (projector + LoRA, scene questions; final loss {logs[2][-1]["loss"]:.3f}),
-  batch {config["stage2"]["batch_size"]}{autocast_text(config)}, {train_minutes:.0f} min of optimisation steps on 2 CPU cores.
+  batch {config["stage2"]["batch_size"]}{autocast_text(config)}, {train_minutes:.0f} min of optimisation steps on 2 CPU cores.{grounding_text(config)}
 - **Evaluation** on the held-out rooms, exact match ({report["split"]} split; text-only: the same LLM without
   scene tokens or adapters; majority: the commonest training answer per type / per question text):
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from lerf3d.scene_llm.data.language import strip_grounding
+
 if TYPE_CHECKING:
     from lerf3d.query.camera import QueryCamera
     from lerf3d.scene_llm.use.ask import AskSession
@@ -28,7 +30,7 @@ class ChatReply:
     """One answer of the chat panel."""
 
     answer: str
-    """The scene LLM's answer."""
+    """The scene LLM's answer (a grounded answer without its identifiers: those are in ``objects``)."""
     objects: tuple[UsedObject, ...] = ()
     """The objects the question or answer refers to, boxes in world coordinates (also when asked from
     a camera, whose tokens the LLM reads in the camera's frame)."""
@@ -61,7 +63,7 @@ def load_chat(
     device: str = "cpu",
     encoder: str | None = None,
     stage: int | None = None,
-    max_new_tokens: int = 16,
+    max_new_tokens: int | None = None,
 ) -> ChatFn:
     """A question -> :class:`ChatReply` function over ``scene`` (capture folder or features ``.pt``)
     with the Scene-LLM run in ``run_dir``; generation is serialised (one model, one question at a
@@ -89,9 +91,10 @@ def chat_reply(session: AskSession, question: str, camera: QueryCamera | None = 
     if camera is not None:
         view = session.view(camera)
         tokens, shown = view.ego, view.world
-    answer = session.answer(question, tokens)[0]
+    said = session.answer(question, tokens)[0]
+    answer = strip_grounding(said)  # a grounded answer's identifiers come back as its objects
     try:
-        used = session.explain(question, answer, tokens, shown)
+        used = session.explain(question, said, tokens, shown)
     except FileNotFoundError as err:  # a run trained before runs recorded their object names
         return ChatReply(answer, (), f"the objects behind answers cannot be named: {err}")
     return ChatReply(answer, tuple(used))

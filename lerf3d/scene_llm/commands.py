@@ -96,7 +96,8 @@ def add_ask_arguments(parser: argparse.ArgumentParser) -> None:
         "--scale", type=positive_float_arg, default=None, help="feature scale, metres (default: the run's)"
     )
     parser.add_argument("--stage", type=int, choices=[1, 2], help="stage weights (default: the latest)")
-    parser.add_argument("--max-new-tokens", type=positive_int_arg, default=16, help="answer length cap")
+    parser.add_argument("--max-new-tokens", type=positive_int_arg, default=None,
+                        help="answer length cap, tokens (default: the run's)")
     parser.add_argument("--device", default="cpu", help="torch device")
     parser.add_argument(
         "--view", metavar="FRAME", default=None,

@@ -82,3 +82,15 @@ def test_ask_on_a_capture_folder_computes_features(trained_run, tiny_room, monke
     cfg = AskConfig(trained_run, max_new_tokens=3)
     answers = ask(tiny_room, "How many chairs are there in the room?", cfg)
     assert len(answers) == 1
+
+
+def test_a_grounded_run_trains_on_grounded_answers_and_reports_its_grounding(synthetic_dataset, tmp_path, capsys):
+    """The synthetic records carry no boxes: only the absent answers ("no") ground, on no token."""
+    import dataclasses
+
+    cfg = dataclasses.replace(TINY, identifiers=True, grounded_answers=True, max_new_tokens=8)
+    train_scene_llm(cfg, synthetic_dataset, tmp_path / "run", progress=False)
+    assert "stage 2: 2 of 8 answers grounded on their objects' tokens" in capsys.readouterr().out
+    report = evaluate_run(tmp_path / "run", synthetic_dataset, split="train", baselines=False)
+    assert set(report.grounding) == {"count"} and 0 <= report.grounding["count"] <= 1
+    assert "grounding" in report.table()

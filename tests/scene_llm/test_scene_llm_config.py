@@ -33,8 +33,8 @@ from lerf3d.typed_config import ConfigError, apply_overrides
 
 # The presets as they were written in Python before they became TOML files (spelled out here, not
 # read from the files, so that a changed value in a file fails this test); "demo" has since gained
-# object identifiers, token confidence, segment tokens named from crops, position digits and
-# bfloat16 autocast.
+# object identifiers, token confidence, segment tokens named from crops, position digits,
+# bfloat16 autocast and grounded answers (with room for them: 40 new tokens).
 EXPECTED = {
     "tiny": SceneLLMConfig(
         llm=LLMConfig(name="tiny-random", tiny=TinyLlamaConfig(hidden_size=48, num_layers=2)),
@@ -48,6 +48,8 @@ EXPECTED = {
         projector_hidden=256,
         identifiers=True,
         position_digits=True,
+        grounded_answers=True,
+        max_new_tokens=40,
         encoding=TokenEncoding(room_relative=True, fourier_bands=2, extents=True, include_rgb=True,
                                confidence=True),
         bridge=BridgeConfig(enabled=True, kind="labels", slots=4),
@@ -155,6 +157,7 @@ def test_gpu_preset_scales_the_demo_recipe():
     gpu, demo = preset("gpu"), preset("demo")
     assert gpu.identifiers and gpu.encoding == demo.encoding and gpu.bridge == demo.bridge
     assert gpu.tokens.crop_views == demo.tokens.crop_views and gpu.position_digits == demo.position_digits
+    assert gpu.grounded_answers == demo.grounded_answers and gpu.max_new_tokens == demo.max_new_tokens
     assert gpu.stage1.autocast == demo.stage1.autocast and gpu.stage2.autocast == demo.stage2.autocast
     assert gpu.stage2.batch_size == 4 * demo.stage2.batch_size and gpu.stage2.steps == 4 * demo.stage2.steps
 

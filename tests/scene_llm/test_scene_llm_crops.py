@@ -106,3 +106,37 @@ def test_crops_name_more_tokens_after_the_object_they_cover(tiny_rooms):
                     right[views] += name == min(inside, key=lambda o: (o.box_max - o.box_min).prod()).label
     assert covered[0] == covered[5] >= 6, covered  # one segmentation, two namings
     assert right[5] > right[0] and right[5] >= 0.8 * covered[5], (right, covered)
+
+
+def test_answers_of_real_rooms_ground_on_the_tokens_of_their_objects(tiny_rooms):
+    """Training's grounded answers on real tokens: most questions about objects find a token on
+    each object they rest on, and the tokens found are named after those objects."""
+    from data_tools.qa_generate import catalogue_labels
+    from lerf3d.encoders import build_image_text_encoder
+    from lerf3d.scene_llm.data.dataset import load_split
+    from lerf3d.scene_llm.data.language import normalise_answer
+    from lerf3d.scene_llm.tokens.prepare import dataset_tokens
+    from lerf3d.scene_llm.train.grounding import ground_records, match_boxes
+    from lerf3d.scene_llm.use.readout import nearest_labels
+
+    labels = sorted({*catalogue_labels(), "floor", "wall"})
+    encoder = build_image_text_encoder("lerf3d:tiny", "cpu")
+    with torch.no_grad():
+        texts = encoder.encode_text([f"a photo of a {label}" for label in labels]).float()
+    on_objects = grounded = named_right = found = 0
+    for _, data, scene in tiny_rooms:
+        store = dataset_tokens(data, [scene], TokenConfig(mode="segment", crop_views=5))
+        tokens = store.scene(scene)
+        named = nearest_labels(tokens.features, texts, labels)
+        records = [r for r in load_split(data, 2, "train") if r.boxes and r.type in ("count", "exists", "location")]
+        out, count = ground_records(records, store.scene)
+        on_objects, grounded = on_objects + len(records), grounded + count
+        for record, result in zip(records, out, strict=True):
+            assert normalise_answer(result.answer) == normalise_answer(record.answer)
+            if result.answer != record.answer:  # grounded: its tokens should read as its label
+                question = record.question  # every box of these kinds is an object of the asked label
+                for k in match_boxes(tokens, record.boxes):
+                    found += 1
+                    named_right += named[k] in question
+    assert on_objects >= 10 and grounded >= 0.7 * on_objects, (grounded, on_objects)
+    assert named_right >= 0.7 * found, (named_right, found)

@@ -203,6 +203,12 @@ def test_generate_dataset_and_cli_are_deterministic(tiny_room, tmp_path, capsys)
     assert len(captions) == 12 and all(r.frame and r.answer.startswith("I see") for r in captions)
     questions = load_split(tmp_path / "a", 2, "train")
     assert {"count", "exists"} <= {r.type for r in questions}
+    furniture = {(tuple(o.box_min), tuple(o.box_max)): o.label for o in load_ground_truth(tiny_room).furniture}
+    for r in questions:  # each answer carries the boxes of the objects it rests on
+        if r.type == "count":
+            assert len(r.boxes) == int(r.answer)
+        assert all((box[:3], box[3:]) in furniture and furniture[(box[:3], box[3:])] in f"{r.question} {r.answer}" for box in r.boxes)
+    assert any(r.boxes for r in questions if r.type == "location")
     assert summary.counts["train"]["caption"] == 12
     entry = load_manifest(tmp_path / "a")[summary.scenes and next(iter(summary.scenes))]
     assert entry.capture == tiny_room.resolve() and entry.split == "train"

@@ -41,10 +41,12 @@ json_values = st.recursive(
 records = st.fixed_dictionaries(
     {"scene": st.text(min_size=1, max_size=12), "type": st.sampled_from(TYPES),
      "question": st.text(min_size=1, max_size=40), "answer": st.text(min_size=1, max_size=12)},
-    optional={"frame": st.none() | st.text(max_size=8), "family": st.integers(-1, 6) | st.booleans()},
+    optional={"frame": st.none() | st.text(max_size=8), "family": st.integers(-1, 6) | st.booleans(),
+              "boxes": st.lists(st.lists(st.floats() | st.integers(-3, 3), min_size=5, max_size=7), max_size=3)},
 )
 """Dicts shaped like a record, some valid (captions and egocentric questions need a frame, other
-types none; a wording family is 0 for captions, below the number of families otherwise)."""
+types none; a wording family is 0 for captions, below the number of families otherwise; boxes are
+six finite numbers, minimum <= maximum)."""
 hostile_lines = st.one_of(
     st.integers(1, 120_000).map(lambda depth: "[" * depth + "]" * depth),  # deep nesting (issue 18)
     st.integers(1, 60_000).map(lambda depth: '{"a":' * depth + "1" + "}" * depth),
@@ -111,4 +113,6 @@ def test_valid_records_round_trip_and_invalid_ones_are_named(folder, rows):
         return
     write_jsonl(path, expected)
     assert read_jsonl(path) == expected
-    assert [asdict(r) for r in read_jsonl(path)] == [{"frame": None, "family": 0, **row} for row in rows]
+    boxes = [{"boxes": tuple(tuple(float(v) for v in box) for box in row.get("boxes", ()))} for row in rows]
+    assert [asdict(r) for r in read_jsonl(path)] == [{"frame": None, "family": 0, **row, **box}
+                                                     for row, box in zip(rows, boxes, strict=True)]

@@ -5,8 +5,9 @@ A dataset folder holds::
     scenes.json            scene name -> capture folder (relative to this file) and split
     stage1_<split>.jsonl   frame captions: {"scene", "type": "caption", "question", "answer", "frame",
                            "family": 0}
-    stage2_<split>.jsonl   scene instructions: {"scene", "type", "question", "answer", "frame", "family"}
-                           ("frame" is the view of an "ego_relation" question, null otherwise)
+    stage2_<split>.jsonl   scene instructions: {"scene", "type", "question", "answer", "frame", "family",
+                           "boxes"} ("frame" is the view of an "ego_relation" question, null
+                           otherwise; "boxes" the objects the answer rests on, :mod:`.grounding`)
 
 Splits are by scene: a scene's captions and questions all sit in one split, so validation and test
 rooms are never seen in training. The held-out wording family (:mod:`.wording`) is never written
@@ -32,6 +33,7 @@ from lerf3d.atomic import atomic_path, write_json_atomic
 from lerf3d.ground_truth import GroundTruth, load_ground_truth
 from lerf3d.scene_llm.data.balance import AnswerStats, answer_distribution
 from lerf3d.scene_llm.data.egocentric import View, capture_views, ego_relation_questions
+from lerf3d.scene_llm.data.grounding import Box, answer_boxes
 from lerf3d.scene_llm.data.questions import (
     CAPTION_PROMPT,
     TYPES,
@@ -75,8 +77,13 @@ class QARecord:
     family: int = 0
     """Wording family of the question (:mod:`lerf3d.scene_llm.data.wording`); 0 for captions and
     for files written before families (a line without the key)."""
+    boxes: tuple[Box, ...] = ()
+    """World boxes (x, y, z minimum then maximum, metres) of the objects the answer rests on, in the
+    order a grounded answer names them (:mod:`.grounding`); empty when it rests on none (an absent
+    label), for kinds not grounded, and for files written without them."""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "boxes", _boxes(self.boxes))
         for name in ("scene", "type", "question", "answer"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
@@ -98,6 +105,22 @@ class QARecord:
     def stage(self) -> int:
         """1 for captions (frame alignment), 2 for scene instructions."""
         return 1 if self.type == "caption" else 2
+
+
+def _boxes(value: Any) -> tuple[Box, ...]:
+    """A record's ``boxes`` as tuples of six finite floats, minimum <= maximum (JSON gives lists)."""
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"boxes must be a list of [xmin, ymin, zmin, xmax, ymax, zmax], got {value!r:.80}")
+    out = []
+    for box in value:
+        if (not isinstance(box, (list, tuple)) or len(box) != 6
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box)):
+            raise ValueError(f"a box must be 6 numbers [xmin, ymin, zmin, xmax, ymax, zmax], got {box!r:.80}")
+        box = tuple(float(v) for v in box)
+        if not np.all(np.isfinite(box)) or any(box[i] > box[i + 3] for i in range(3)):
+            raise ValueError(f"a box must be finite with minimum <= maximum, got {box}")
+        out.append(box)
+    return tuple(out)
 
 
 def write_jsonl(path: str | Path, records: Iterable[QARecord]) -> Path:
@@ -266,7 +289,8 @@ def scene_records(truth: GroundTruth, vocabulary: Sequence[str], config: Dataset
     if views:
         ego = ego_relation_questions(truth.furniture, views, truth.load_mask, config.questions, rng)
         qas += with_families(ego, families, rng)
-    records += [QARecord(truth.scene, qa.type, qa.question, qa.answer, qa.frame, qa.family) for qa in qas]
+    records += [QARecord(truth.scene, qa.type, qa.question, qa.answer, qa.frame, qa.family,
+                         answer_boxes(qa, truth.furniture)) for qa in qas]
     return records
 
 

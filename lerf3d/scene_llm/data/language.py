@@ -109,6 +109,38 @@ _WALL = re.compile(r"^(north|south|east|west)(?: wall| side)$")
 """A wall named with the word "wall" ("the north wall" -> "north")."""
 
 
+IDENTIFIER_FORMAT = "<obj{}>"
+"""Text of object identifier K (Chat-Scene's object identifiers, written as plain text): the model
+splices it before the K-th scene token, and a grounded answer names that object by writing it."""
+
+NO_OBJECT = "none"
+"""What a grounded answer names when it rests on no object (an absent label)."""
+
+_GROUNDING = re.compile(r"^\s*(?:none|<obj\d+>(?:\s+\d\s+\d)?(?:\s*,?\s*<obj\d+>(?:\s+\d\s+\d)?)*)\s*:\s*")
+"""The objects a grounded answer names before its colon: "<obj1>, <obj4>: ", "<obj3> 8 1: ", "none: "."""
+
+
+def grounded_text(objects: Sequence[str], answer: str) -> str:
+    """A grounded answer: the objects it rests on (identifiers, each optionally followed by its
+    position digits: "<obj3> 8 1"), a colon, the answer; "none: 0" when it rests on none."""
+    return f"{', '.join(objects) or NO_OBJECT}: {answer}"
+
+
+def split_grounding(text: str) -> tuple[str, str]:
+    """(the objects a grounded answer names, its answer): "<obj1>, <obj4>: 2" -> ("<obj1>, <obj4>",
+    "2"); "none: no" -> ("", "no"); other text -> ("", text)."""
+    match = _GROUNDING.match(text)
+    if match is None:
+        return "", text
+    named = text[: match.end()].strip().rstrip(":").strip()
+    return ("" if named == NO_OBJECT else named), text[match.end():]
+
+
+def strip_grounding(text: str) -> str:
+    """The answer of a grounded answer ("<obj1>, <obj4>: 2" -> "2"); other text unchanged."""
+    return split_grounding(text)[1]
+
+
 def _plurals(vocabulary: tuple[str, ...]) -> dict[str, str]:
     """Plural -> label of a vocabulary, without the plurals that are themselves labels or are shared
     by two labels (those would be ambiguous)."""
@@ -130,7 +162,9 @@ def normalise_answer(text: str, vocabulary: Sequence[str] = ()) -> str:
     ("Yes, there is." -> "yes"); sides ("to the left" -> "left"), quarters ("north east" ->
     "north-east") and walls ("the south wall" -> "south"). Given the ``vocabulary`` of object
     labels, a label's plural is read as the label ("chairs" -> "chair") where no other label claims
-    that form ("shelves" stays a label of its own)."""
+    that form ("shelves" stays a label of its own). A grounded answer's objects are dropped first
+    (:func:`strip_grounding`: "<obj1>, <obj4>: two" -> "2")."""
+    text = strip_grounding(text)
     yes_no = _YES_NO.match(text)
     if yes_no:
         return yes_no[1].lower()

@@ -98,6 +98,12 @@ class SceneLLM(nn.Module):
                              f"takes {self.projector_config.d_in} (another feature encoder?)")
         return inputs
 
+    def token_digits(self, tokens: SceneTokens) -> Int[torch.Tensor, "T 2"]:
+        """The x and y digits this model splices after each of ``tokens`` (``position_digits``)."""
+        if not self.position_digits:
+            raise ValueError("this model writes no position digits (position_digits=False)")
+        return position_digits(self.scene_inputs(tokens)[..., self._relative][..., :2])
+
     def splice(
         self,
         input_ids: Int[torch.Tensor, "B L"],

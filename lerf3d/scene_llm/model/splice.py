@@ -17,16 +17,17 @@ from typing import Literal
 import torch
 from jaxtyping import Bool, Float, Int
 
+from lerf3d.scene_llm.data.language import IDENTIFIER_FORMAT
+
 IGNORE_INDEX = -100
 """Label the loss skips: the default ``ignore_index`` of torch's cross-entropy, which Hugging Face
 causal LMs use; LLaVA marks image positions with it the same way."""
 
 PaddingSide = Literal["right", "left"]
 
-IDENTIFIER_FORMAT = "<obj{}>"
-"""Text of object identifier K (Chat-Scene's object identifiers, written as plain text): spliced
-before the K-th scene token as the LLM's own embeddings of that text, so the identifier is fixed (no
-new vocabulary) and an answer can name an object by writing it."""
+# IDENTIFIER_FORMAT (the data layer owns it: grounded answers write it): spliced before the K-th
+# scene token as the LLM's own embeddings of its text, so the identifier is fixed (no new
+# vocabulary) and an answer can name an object by writing it.
 
 
 def identifier_text(index: int) -> str:

@@ -137,7 +137,15 @@ class SceneLLMConfig:
     label bridge spells "what" (:func:`~lerf3d.scene_llm.model.splice.position_digits`). Needs
     ``encoding.room_relative``."""
 
+    grounded_answers: bool = False
+    """Train stage-2 answers grounded on the objects they rest on: the identifiers of those tokens
+    (and, with ``position_digits``, their digits), a colon, then the answer ("<obj2>, <obj7>: 2";
+    :mod:`lerf3d.scene_llm.train.grounding`). The model then answers in that form and scoring reads
+    the part after the colon. Needs ``identifiers`` and records that carry their objects' boxes."""
+
     def __post_init__(self) -> None:
+        if self.grounded_answers and not self.identifiers:
+            raise ValueError("grounded_answers name objects by their identifiers: set identifiers = true")
         if self.position_digits and not self.encoding.room_relative:
             raise ValueError("position_digits reads the room-relative coordinates: set encoding.room_relative")
         if self.stage1.llm_mode != "frozen":

@@ -36,6 +36,7 @@ from lerf3d.scene_llm.tokens.prepare import PREPARE_RECORD, dataset_tokens, load
 from lerf3d.scene_llm.tokens.record import FeatureRecord, save_feature_record
 from lerf3d.scene_llm.tokens.scenes import FEATURES_DIR, TokenStore
 from lerf3d.scene_llm.train.config import SceneLLMConfig, StageConfig, preset, shorthand_overrides
+from lerf3d.scene_llm.train.grounding import ground_records
 from lerf3d.scene_llm.train.run_files import (
     load_latest_step,
     save_config,
@@ -323,6 +324,11 @@ def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str |
         encode_text = build_image_text_encoder(load_prepare_config(prepared).encoder, device).encode_text
     model = build_scene_llm(cfg, feature_dim, device, encode_text,
                             load_vocabulary(dataset_dir) if cfg.bridge.uses_labels else ())
+    if cfg.grounded_answers and 2 in records:
+        records[2], grounded = ground_records(records[2], store.scene,
+                                              model.token_digits if cfg.position_digits else None)
+        if info.is_main:
+            print(f"stage 2: {grounded} of {len(records[2])} answers grounded on their objects' tokens")
     results = []
     for stage in stages:
         stage_cfg = cfg.stage1 if stage == 1 else cfg.stage2

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from lerf3d.scene_llm.data.dataset import QuestionFileError, json_line, numbered_lines
+from lerf3d.scene_llm.data.language import split_grounding
 from lerf3d.scene_llm.tokens.crops import CropSource
 from lerf3d.scene_llm.tokens.prepare import PrepareConfig, build_extractor, capture_scene_features
 from lerf3d.scene_llm.tokens.record import check_feature_source, run_feature_record
@@ -53,8 +54,8 @@ class AskConfig:
     """How a capture folder becomes features (must match the run's training data)."""
     stage: int | None = None
     """Stage whose weights answer (None: the latest trained)."""
-    max_new_tokens: int = 16
-    """Answer length cap, tokens."""
+    max_new_tokens: int | None = None
+    """Answer length cap, tokens (None: the run's ``max_new_tokens``, long enough for its answers)."""
     device: str = "cpu"
     """Where the LLM runs."""
     view: str | None = None
@@ -62,7 +63,7 @@ class AskConfig:
     ("seen from this view, is the lamp left of the bed?"); None: the whole scene's tokens."""
 
     def __post_init__(self) -> None:
-        if self.max_new_tokens < 1:
+        if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
 
 
@@ -168,7 +169,8 @@ class AskSession:
             raise ValueError("ask needs at least one non-empty question")
         tokens = self.tokens if tokens is None else tokens
         with torch.no_grad():
-            return self.run.model.answer([tokens] * len(questions), questions, self.config.max_new_tokens)
+            cap = self.config.max_new_tokens or self.run.config.max_new_tokens
+            return self.run.model.answer([tokens] * len(questions), questions, cap)
 
 
 def ask(scene: str | Path, questions: str | list[str], cfg: AskConfig) -> list[str]:
@@ -229,7 +231,7 @@ def _interactive(session: AskSession, stream, explain: bool = False) -> None:
         if not line.strip():
             break
         answer = session.answer(line.strip())[0]
-        print(f"A: {answer}", flush=True)
+        print(answer_line(answer), flush=True)
         if explain:
             print(explanation(session, line.strip(), answer), flush=True)
 
@@ -253,10 +255,16 @@ def run(args: argparse.Namespace) -> int:
         _interactive(session, sys.stdin, args.explain)
         return 0
     for question, answer in zip(questions, session.answer(questions)):
-        print(f"Q: {question}\nA: {answer}")
+        print(f"Q: {question}\n{answer_line(answer)}")
         if args.explain:
             print(explanation(session, question, answer))
     return 0
+
+
+def answer_line(answer: str) -> str:
+    """``A: ...``: the answer, then the objects a grounded answer named ("A: 2   [<obj1>, <obj4>]")."""
+    named, said = split_grounding(answer)
+    return f"A: {said}" + (f"   [{named}]" if named else "")
 
 
 def explanation(session: AskSession, question: str, answer: str) -> str:

@@ -41,6 +41,8 @@ from lerf3d.scene_llm.data.language import normalise_answer
 from lerf3d.scene_llm.data.wording import is_held_out_wording
 from lerf3d.scene_llm.tokens.prepare import dataset_tokens
 from lerf3d.scene_llm.tokens.scenes import TokenStore
+from lerf3d.scene_llm.train.grounding import grounded_answer
+from lerf3d.scene_llm.use.explain import IDENTIFIER_PATTERN
 from lerf3d.scene_llm.use.load import LoadedRun, load_scene_llm
 from lerf3d.scene_llm.use.readout import label_texts, nearest_labels, readout_answer
 
@@ -76,6 +78,10 @@ class EvalReport:
     """One per method."""
     examples: list[dict[str, str]]
     """A few (question, answer, prediction) triples of the scene model, for reading."""
+    grounding: dict[str, float] | None = None
+    """Runs trained on grounded answers: per question type, of the questions whose answer grounds on
+    the scene's tokens, the share whose prediction names exactly those identifiers
+    (:func:`grounding_scores`); None for other runs."""
 
     def table(self) -> str:
         """A markdown table: methods x question types."""
@@ -87,7 +93,11 @@ class EvalReport:
                 + f" | {s.overall:.2f} |" for s in self.scores]
         rates = [f"{s.method}: exists yes-rate {s.exists_yes:.2f}, no-rate {s.exists_no:.2f}"
                  for s in self.scores if s.exists_yes is not None and s.exists_no is not None]
-        return "\n".join([head, rule, *rows, *([""] + rates if rates else [])])
+        grounded = ([", ".join(f"{t} {v:.2f}" for t, v in sorted(self.grounding.items()))]
+                    if self.grounding else [])
+        if grounded:
+            grounded = ["", "scene-llm named the objects its answer rests on (grounding): " + grounded[0]]
+        return "\n".join([head, rule, *rows, *([""] + rates if rates else []), *grounded])
 
 
 def exact_match_scores(method: str, records: Sequence[QARecord], predictions: Sequence[str | None],
@@ -113,6 +123,26 @@ def exact_match_scores(method: str, records: Sequence[QARecord], predictions: Se
         return sum(exists[answer]) / len(exists[answer]) if exists[answer] else None
 
     return MethodScore(method, per_type, overall, rate("yes"), rate("no"))
+
+
+def named_identifiers(text: str) -> list[int]:
+    """The identifiers ``<objK>`` an answer names before its colon, sorted (K only)."""
+    head = text.split(":", 1)[0] if ":" in text else ""
+    return sorted(int(k) for k in IDENTIFIER_PATTERN.findall(head))
+
+
+def grounding_scores(records: Sequence[QARecord], predictions: Sequence[str], store: TokenStore) -> dict[str, float]:
+    """Per type, over the questions whose answer grounds on the scene's tokens
+    (:func:`~lerf3d.scene_llm.train.grounding.grounded_answer`): the share of predictions that name
+    exactly the identifiers the grounded answer names (an absent label: none)."""
+    hits: dict[str, list[bool]] = defaultdict(list)
+    for record, prediction in zip(records, predictions, strict=True):
+        if record.frame is not None:
+            continue
+        expected = grounded_answer(record, store.scene(record.scene))
+        if expected is not None:
+            hits[record.type].append(named_identifiers(prediction) == named_identifiers(expected))
+    return {t: sum(h) / len(h) for t, h in hits.items()}
 
 
 def majority_predictions(
@@ -188,7 +218,8 @@ def evaluate_run(run_dir: str | Path, dataset_dir: str | Path, split: str = "tes
             scores.append(exact_match_scores("object-readout", records, readout, vocabulary))
     examples = [{"question": r.question, "answer": r.answer, "prediction": p}
                 for r, p in zip(records[:12], predictions[:12])]
-    return EvalReport(split, dict(Counter(r.type for r in records)), scores, examples)
+    grounding = grounding_scores(records, predictions, store) if run.config.grounded_answers else None
+    return EvalReport(split, dict(Counter(r.type for r in records)), scores, examples, grounding)
 
 
 def _vocabulary(dataset_dir: Path) -> list[str]:

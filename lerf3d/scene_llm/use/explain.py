@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from lerf3d.scene_llm.data.language import plural
-from lerf3d.scene_llm.model.splice import IDENTIFIER_FORMAT
+from lerf3d.scene_llm.data.language import IDENTIFIER_FORMAT, plural
 from lerf3d.scene_llm.tokens.frames import SceneTokens
 
 IDENTIFIER_PATTERN = re.compile(re.escape(IDENTIFIER_FORMAT).replace(r"\{\}", r"(\d+)"))
