@@ -132,7 +132,7 @@ def _ask(config: DemoConfig, capture_dir: Path) -> None:
     from lerf3d.scene_llm.commands import DEFAULT_RUN
     from lerf3d.scene_llm.data.dataset import scene_rng
     from lerf3d.scene_llm.data.questions import QuestionConfig, scene_questions
-    from lerf3d.scene_llm.use.ask import AskConfig, AskSession, feature_settings
+    from lerf3d.scene_llm.use.ask import AskConfig, AskSession, answer_line, feature_settings
     from lerf3d.scene_llm.use.evaluate import exact_match_scores
 
     if not (DEFAULT_RUN / "config.json").is_file():
@@ -152,7 +152,7 @@ def _ask(config: DemoConfig, capture_dir: Path) -> None:
     for record, answer in zip(records, answers):
         if record.type not in shown:
             shown.add(record.type)
-            print(f"      Q: {record.question}\n      A: {answer}   (expected: {record.answer})")
+            print(f"      Q: {record.question}\n      {answer_line(answer)}   (expected: {record.answer})")
     per_type = ", ".join(f"{t} {v:.2f}" for t, v in sorted(score.per_type.items()))
     print(f"      exact match {score.overall:.2f} ({per_type})")
 

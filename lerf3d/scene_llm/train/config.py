@@ -126,7 +126,8 @@ class SceneLLMConfig:
     seed: int = 0
     """Seed of parameter initialisation and data order."""
     max_new_tokens: int = 12
-    """Answer length cap at evaluation (answers are a word or a number)."""
+    """Answer length cap at evaluation and for ``lerf3d ask`` (answers are a word or a number; a
+    grounded answer names its objects first, about 5 tokens each: 40 leaves room for six)."""
     identifiers: bool = False
     """Splice an object identifier ``<objK>`` before each scene token (Chat-Scene), so answers and
     ``lerf3d ask --explain`` can name objects. False for runs saved before identifiers existed."""
