@@ -81,12 +81,10 @@ def ground_records(records: Sequence[QARecord], scene_tokens: Callable[[str], Sc
     out, grounded = [], 0
     seen: dict[str, tuple[SceneTokens, torch.Tensor | None]] = {}
     for record in records:
-        text = None
-        if record.frame is None and (record.boxes or record.type in LISTED_TYPES):
-            if record.scene not in seen:
-                tokens = scene_tokens(record.scene)
-                seen[record.scene] = tokens, digits_of(tokens) if digits_of else None
-            text = grounded_answer(record, *seen[record.scene])
+        if record.scene not in seen:
+            tokens = scene_tokens(record.scene)
+            seen[record.scene] = tokens, digits_of(tokens) if digits_of else None
+        text = grounded_answer(record, *seen[record.scene])
         if text is not None:
             grounded += 1
             record = replace(record, answer=text)

@@ -37,7 +37,7 @@ from tqdm import tqdm
 from lerf3d.atomic import write_json_atomic
 from lerf3d.preflight import check_output_path
 from lerf3d.scene_llm.data.dataset import QARecord, load_manifest, load_split
-from lerf3d.scene_llm.data.language import normalise_answer
+from lerf3d.scene_llm.data.language import normalise_answer, split_grounding
 from lerf3d.scene_llm.data.wording import is_held_out_wording
 from lerf3d.scene_llm.tokens.prepare import dataset_tokens
 from lerf3d.scene_llm.tokens.scenes import TokenStore
@@ -93,10 +93,9 @@ class EvalReport:
                 + f" | {s.overall:.2f} |" for s in self.scores]
         rates = [f"{s.method}: exists yes-rate {s.exists_yes:.2f}, no-rate {s.exists_no:.2f}"
                  for s in self.scores if s.exists_yes is not None and s.exists_no is not None]
-        grounded = ([", ".join(f"{t} {v:.2f}" for t, v in sorted(self.grounding.items()))]
+        grounded = (["", "scene-llm named the objects its answer rests on (grounding): "
+                     + ", ".join(f"{t} {v:.2f}" for t, v in sorted(self.grounding.items()))]
                     if self.grounding else [])
-        if grounded:
-            grounded = ["", "scene-llm named the objects its answer rests on (grounding): " + grounded[0]]
         return "\n".join([head, rule, *rows, *([""] + rates if rates else []), *grounded])
 
 
@@ -126,9 +125,8 @@ def exact_match_scores(method: str, records: Sequence[QARecord], predictions: Se
 
 
 def named_identifiers(text: str) -> list[int]:
-    """The identifiers ``<objK>`` an answer names before its colon, sorted (K only)."""
-    head = text.split(":", 1)[0] if ":" in text else ""
-    return sorted(int(k) for k in IDENTIFIER_PATTERN.findall(head))
+    """The identifiers ``<objK>`` a grounded answer names (:func:`split_grounding`), sorted (K only)."""
+    return sorted(int(k) for k in IDENTIFIER_PATTERN.findall(split_grounding(text)[0]))
 
 
 def grounding_scores(records: Sequence[QARecord], predictions: Sequence[str], store: TokenStore) -> dict[str, float]:
@@ -137,8 +135,6 @@ def grounding_scores(records: Sequence[QARecord], predictions: Sequence[str], st
     exactly the identifiers the grounded answer names (an absent label: none)."""
     hits: dict[str, list[bool]] = defaultdict(list)
     for record, prediction in zip(records, predictions, strict=True):
-        if record.frame is not None:
-            continue
         expected = grounded_answer(record, store.scene(record.scene))
         if expected is not None:
             hits[record.type].append(named_identifiers(prediction) == named_identifiers(expected))
