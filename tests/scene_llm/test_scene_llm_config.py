@@ -42,7 +42,7 @@ EXPECTED = {
         tokens=TokenConfig(PoolingConfig(voxel_size=0.3, max_tokens=16), PoolingConfig(voxel_size=0.3, max_tokens=8)),
         stage1=StageConfig(steps=4, batch_size=2, checkpoint_every=2),
         stage2=StageConfig(steps=4, batch_size=2, llm_mode="lora", lora=LoraSettings(rank=4, alpha=8.0),
-                           checkpoint_every=2),
+                           checkpoint_every=2, balance_types=True),
     ),
     "demo": SceneLLMConfig(
         projector_hidden=256,
@@ -58,7 +58,7 @@ EXPECTED = {
                            autocast="bfloat16"),
         stage2=StageConfig(steps=750, batch_size=8, projector_lr=5e-4, llm_lr=1e-3, llm_mode="lora",
                            lora=LoraSettings(rank=8, alpha=16.0), warmup_steps=10, checkpoint_every=40,
-                           autocast="bfloat16"),
+                           autocast="bfloat16", balance_types=True),
     ),
 }
 

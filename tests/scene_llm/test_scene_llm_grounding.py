@@ -38,7 +38,8 @@ def test_answer_objects_are_the_ones_each_kind_of_answer_rests_on():
     assert answer_objects(QA("location", "quarter", ("lamp",), "north-east"), ROOM) == [LAMP]
     assert answer_objects(QA("relation", "side", ("lamp", "bed"), "right"), ROOM) == [LAMP, BED]
     assert answer_objects(QA("nearest", "nearest", ("bed",), "desk"), ROOM) == [BED, DESK]
-    assert answer_objects(QA("attribute", "taller", ("lamp", "bed"), "lamp"), ROOM) == []
+    assert answer_objects(QA("attribute", "taller", ("bed", "lamp"), "lamp"), ROOM) == [BED, LAMP]  # asked order
+    assert answer_objects(QA("attribute", "category", ("desk",), "office"), ROOM) == [DESK]
     ego = QA("ego_relation", "ego_side", ("lamp", "bed"), "left", frame="frame_00001")
     assert answer_objects(ego, ROOM) == []  # a view's tokens are in its camera frame
     assert answer_boxes(QA("location", "wall", ("bed",), "west"), ROOM) == ((-1.8, 0.0, 0.0, -0.8, 1.8, 0.5),)
@@ -111,7 +112,9 @@ def test_grounded_answers_name_the_tokens_then_answer():
     assert grounded_answer(nearest, TOKENS, DIGITS) == "<obj1> 1 7, <obj2> 4 6: desk"
     side = _record(QA("relation", "side", ("lamp", "bed"), "right"))
     assert grounded_answer(side, TOKENS, DIGITS) == "<obj4> 9 9, <obj1> 1 7: right"
-    for record in (count, absent, where, nearest, side):  # scoring sees the plain answer
+    taller = _record(QA("attribute", "taller", ("bed", "lamp"), "lamp"))
+    assert grounded_answer(taller, TOKENS, DIGITS) == "<obj1> 1 7, <obj4> 9 9: lamp"  # in the question's order
+    for record in (count, absent, where, nearest, side, taller):  # scoring sees the plain answer
         assert normalise_answer(grounded_answer(record, TOKENS, DIGITS)) == record.answer
 
 
@@ -138,8 +141,8 @@ def test_ground_records_reads_each_scene_once_and_counts_what_it_grounded():
         return TOKENS
 
     out, grounded = ground_records(records, scene_tokens, lambda tokens: DIGITS)
-    assert grounded == 2 and asked == ["r"]
-    assert [r.answer for r in out] == ["<obj0>, <obj3>: 2", "none: no", "bedroom", "left"]
+    assert grounded == 3 and asked == ["r"]
+    assert [r.answer for r in out] == ["<obj0>, <obj3>: 2", "none: no", "<obj1> 1 7: bedroom", "left"]
     assert [r.question for r in out] == [r.question for r in records]
 
 
@@ -162,9 +165,11 @@ def test_evaluation_scores_whether_an_answer_named_the_right_tokens():
     records = [_record(QA("count", "count", ("chair",), "2")), _record(QA("count", "count", ("sofa",), "0")),
                _record(QA("location", "quarter", ("lamp",), "north-east")),
                _record(QA("location", "wall", ("bed",), "west")),
-               _record(QA("attribute", "category", ("bed",), "bedroom"))]  # not grounded: not scored
-    predictions = ["<obj3>, <obj0>: 2", "<obj1>: 1", "<obj4> 9 9: north-east", "<obj2> 4 6: west", "bedroom"]
-    assert grounding_scores(records, predictions, Store()) == {"count": 0.5, "location": 0.5}
+               _record(QA("attribute", "taller", ("lamp", "bed"), "lamp")),
+               QARecord("r", "ego_relation", "Left or right?", "left", "frame_00001")]  # not grounded: not scored
+    predictions = ["<obj3>, <obj0>: 2", "<obj1>: 1", "<obj4> 9 9: north-east", "<obj2> 4 6: west",
+                   "<obj4> 9 9, <obj1> 1 7: lamp", "left"]
+    assert grounding_scores(records, predictions, Store()) == {"count": 0.5, "location": 0.5, "attribute": 1.0}
 
 
 def test_ask_prints_the_answer_then_the_objects_it_named():

@@ -1,8 +1,8 @@
 """Which objects a generated answer rests on (Chat-Scene's grounding), written into each record.
 
 A scene question names labels; its answer rests on particular objects of the room: the chairs a
-count counts, the lamp whose quarter is asked, the two pieces compared left and right, the anchor
-and the object nearest to it. The generator knows them (it has the room's ground truth), so each
+count counts, the lamp whose quarter is asked, the piece whose category is asked, the two pieces
+compared left and right or by height, the anchor and the object nearest to it. The generator knows them (it has the room's ground truth), so each
 record carries their world boxes in the order a grounded answer names them. Training turns the
 boxes into the identifiers ``<objK>`` of the scene tokens that lie on them
 (:mod:`lerf3d.scene_llm.train.grounding`), so the model learns to point at the objects before it
@@ -19,7 +19,7 @@ from lerf3d.scene_llm.data.questions import QA, box_gap
 Box = tuple[float, float, float, float, float, float]
 """A world axis-aligned box: (x, y, z) minimum then (x, y, z) maximum, metres."""
 
-GROUNDED_KINDS = ("count", "exists", "nearest", "side", "quarter", "wall")
+GROUNDED_KINDS = ("count", "exists", "nearest", "side", "quarter", "wall", "category", "taller")
 """Question kinds whose answers rest on objects named by their labels (scene frame only: an
 egocentric question's tokens are another frame's)."""
 
@@ -33,8 +33,8 @@ def answer_objects(qa: QA, objects: Sequence[GroundTruthObject]) -> list[GroundT
     """The objects of ``objects`` that ``qa``'s answer rests on, in the order an answer names them.
 
     Counting and existence: every object of the label, west to east (none for an absent label).
-    Location: the object asked about. Left/right: the two objects in the question's order.
-    Nearest: the anchor, then the nearest other object (the answer). Other kinds, and egocentric
+    Location and category: the object asked about. Left/right and taller: the two objects in the
+    question's order. Nearest: the anchor, then the nearest other object (the answer). Other kinds, and egocentric
     questions: none."""
     if qa.kind not in GROUNDED_KINDS or qa.frame is not None:
         return []

@@ -82,6 +82,10 @@ class StageConfig:
     """Steps between checkpoints (the last step is always saved)."""
     keep_checkpoints: int = 2
     """Newest resumable checkpoints kept."""
+    balance_types: bool = False
+    """Draw every question type equally often: each pass repeats a type's records up to the count of
+    the largest type (:func:`~lerf3d.scene_llm.train.loop.type_balanced_pool`), so rare types
+    (counting, nearest) get as many steps as existence. False: every record once per pass."""
     autocast: Autocast = "off"
     """"bfloat16": the forward pass under bfloat16 autocast (matrix products in bfloat16; weights,
     gradients, optimiser state and the loss stay float32), about twice as fast on CPUs with AVX-512

@@ -141,16 +141,33 @@ def configure_trainable(model: SceneLLM, cfg: StageConfig, seed: int = 0) -> lis
     return [p for p in model.llm.parameters() if p.requires_grad]
 
 
-def global_indices(step: int, global_batch: int, num_records: int, seed: int) -> np.ndarray:
-    """Record indices of one step's global batch: epochs of seeded permutations, read in order.
-    Stateless (a function of the step), so resuming needs no sampler state."""
+def type_balanced_pool(types: Sequence[str], seed: int) -> np.ndarray:
+    """Record indices of one pass in which every type appears equally often: each type's records,
+    in a seeded order, tiled to the count of the largest type (a rare type's records repeat, none is
+    dropped). Types in sorted order, so the pool depends on the records only."""
+    by_type: dict[str, list[int]] = {}
+    for index, kind in enumerate(types):
+        by_type.setdefault(kind, []).append(index)
+    if not by_type:
+        raise ValueError("no records to balance")
+    size = max(len(v) for v in by_type.values())
+    rng = np.random.default_rng(seed)
+    return np.concatenate([np.resize(rng.permutation(by_type[k]), size) for k in sorted(by_type)])
+
+
+def global_indices(step: int, global_batch: int, num_records: int, seed: int,
+                   pool: np.ndarray | None = None) -> np.ndarray:
+    """Record indices of one step's global batch: passes over ``pool`` (default: every record once)
+    in seeded permutations, read in order. Stateless (a function of the step), so resuming needs no
+    sampler state."""
+    items = np.arange(num_records) if pool is None else pool
     flat = np.arange(step * global_batch, (step + 1) * global_batch)
-    epochs = flat // num_records
+    epochs = flat // len(items)
     out = np.empty_like(flat)
     for epoch in np.unique(epochs):
-        order = np.random.default_rng([seed, int(epoch)]).permutation(num_records)
+        order = np.random.default_rng([seed, int(epoch)]).permutation(len(items))
         hit = epochs == epoch
-        out[hit] = order[flat[hit] % num_records]
+        out[hit] = items[order[flat[hit] % len(items)]]
     return out
 
 
@@ -265,9 +282,10 @@ def train_stage(model: SceneLLM, stage: int, cfg: StageConfig, records: list[QAR
         wrapped = nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
     bar = tqdm(range(start, cfg.steps), desc=f"stage {stage}", unit="step",
                disable=not (progress and info.is_main))
+    pool = type_balanced_pool([r.type for r in records], seed + stage) if cfg.balance_types else None
     for step in bar:
         began = time.perf_counter()
-        index = global_indices(step, cfg.batch_size * info.world_size, len(records), seed + stage)
+        index = global_indices(step, cfg.batch_size * info.world_size, len(records), seed + stage, pool)
         mine = index[info.rank * cfg.batch_size : (info.rank + 1) * cfg.batch_size]
         batch = _make_batch(model, [records[i] for i in mine], store, cfg.max_length, device)
         loss, tokens = _step(wrapped, model, batch, optimiser, scheduler, cfg, info)
