@@ -96,6 +96,11 @@ def grounding_text(config: dict) -> str:
             " the answer after the colon." if config.get("grounded_answers") else "")
 
 
+def balance_text(config: dict) -> str:
+    """How stage 2 draws its questions, when balanced per type (else nothing)."""
+    return ", every question type drawn equally often" if config["stage2"].get("balance_types") else ""
+
+
 def autocast_text(config: dict) -> str:
     """The stages' mixed precision, when any (else nothing)."""
     modes = {config[f"stage{k}"].get("autocast", "off") for k in (1, 2)}
@@ -173,7 +178,7 @@ on {", ".join(config["stage2"]["lora"]["target_modules"])}). Weights stored as f
   one of them never used in training (the "held-out wording" rows).
 - **Training**: stage 1 {len(logs[1])} steps (projector, frame captions; final loss {losses[0]:.3f}),
   stage 2 {len(logs[2])} steps (projector + LoRA, scene questions; final loss {logs[2][-1]["loss"]:.3f}),
-  batch {config["stage2"]["batch_size"]}{autocast_text(config)}, {train_minutes:.0f} min of optimisation steps on 2 CPU cores.{grounding_text(config)}
+  batch {config["stage2"]["batch_size"]}{balance_text(config)}{autocast_text(config)}, {train_minutes:.0f} min of optimisation steps on 2 CPU cores.{grounding_text(config)}
 - **Evaluation** on the held-out rooms, exact match ({report["split"]} split; text-only: the same LLM without
   scene tokens or adapters; majority: the commonest training answer per type / per question text):
 
@@ -184,7 +189,7 @@ label is right ({tokens.labels_named} of the {tokens.labels_present} labels of t
 tabletop items fuse to a handful of points, and the `lerf3d:tiny` tower confuses near-duplicate
 catalogue names; counting the tokens per nearest label, with no LLM, scores {counter}): the model
 answers counting and existence questions worse than that reading does (the object-readout row). Location and nearest-object answers need positions compared across
-tokens, which the 2-core recipe's 750 stage-2 steps on 32 rooms have not taught it. It knows the
+tokens, which the 2-core recipe's {len(logs[2])} stage-2 steps on {len(splits["train"])} rooms have not taught it. It knows the
 furniture catalogue's labels (what the towers were trained on), not arbitrary words; the room's
 walls must run along the world x/y axes for the shell removal.
 

@@ -98,7 +98,8 @@ def test_asking_from_a_capture_camera_reads_what_that_camera_sees(tiny_room):
     view = session.view(camera)
     labels = session.labels_of(view.ego)
     reply = chat_reply(session, f"Seen from this view, how many {labels[0]}s are there?", camera)
-    assert reply.answer == session.answer(f"Seen from this view, how many {labels[0]}s are there?", view.ego)[0]
+    raw = session.answer(f"Seen from this view, how many {labels[0]}s are there?", view.ego)[0]
+    assert reply.answer == strip_grounding(raw)  # the page gets the answer, the identifiers come back as objects
     world = view.world.xyz.numpy()
     assert any(used.reason == "question" for used in reply.objects)
     for used in reply.objects:
