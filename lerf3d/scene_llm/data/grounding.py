@@ -2,8 +2,9 @@
 
 A scene question names labels; its answer rests on particular objects of the room: the chairs a
 count counts, the lamp whose quarter is asked, the piece whose category is asked, the two pieces
-compared left and right or by height, the anchor and the object nearest to it. The generator knows them (it has the room's ground truth), so each
-record carries their world boxes in the order a grounded answer names them. Training turns the
+compared left and right or by height, the anchor and the object nearest to it. The generator knows
+them (it has the room's ground truth), so each record carries their world boxes in the order a
+grounded answer names them. Training turns the
 boxes into the identifiers ``<objK>`` of the scene tokens that lie on them
 (:mod:`lerf3d.scene_llm.train.grounding`), so the model learns to point at the objects before it
 answers. Pure functions of the ground truth.
@@ -34,8 +35,8 @@ def answer_objects(qa: QA, objects: Sequence[GroundTruthObject]) -> list[GroundT
 
     Counting and existence: every object of the label, west to east (none for an absent label).
     Location and category: the object asked about. Left/right and taller: the two objects in the
-    question's order. Nearest: the anchor, then the nearest other object (the answer). Other kinds, and egocentric
-    questions: none."""
+    question's order. Nearest: the anchor, then the nearest other object (the answer). Other kinds,
+    and egocentric questions: none."""
     if qa.kind not in GROUNDED_KINDS or qa.frame is not None:
         return []
     if qa.kind in ("count", "exists"):

@@ -4,9 +4,10 @@ A record carries the world boxes of the objects its answer rests on (:mod:`lerf3
 grounding`). Matched to the scene tokens the model reads, they become its identifiers, so that
 "how many chairs?" is trained as "<obj2>, <obj7>: 2", "where is the lamp?" as "<obj4> 8 1:
 north-east" (with the token's position digits), "which is taller, the lamp or the desk?" as
-"<obj4> 8 1, <obj2> 5 5: lamp" and "what is nearest the bed?" as "<obj1> 3 6, <obj5> 2 7: desk". The model learns to find the objects first, then reads the answer off what it
-found (the last step a copy, a comparison of digits, or a count of what it listed); the answer
-normaliser drops the grounding, so scoring compares answers only. Pure functions.
+"<obj4> 8 1, <obj2> 5 5: lamp" and "what is nearest the bed?" as "<obj1> 3 6, <obj5> 2 7: desk".
+The model learns to find the objects first, then reads the answer off what it found (the last step
+a copy, a comparison of digits, or a count of what it listed); the answer normaliser drops the
+grounding, so scoring compares answers only. Pure functions.
 """
 
 from __future__ import annotations

@@ -157,9 +157,10 @@ def type_balanced_pool(types: Sequence[str], seed: int) -> np.ndarray:
 
 def global_indices(step: int, global_batch: int, num_records: int, seed: int,
                    pool: np.ndarray | None = None) -> np.ndarray:
-    """Record indices of one step's global batch: passes over ``pool`` (default: every record once)
-    in seeded permutations, read in order. Stateless (a function of the step), so resuming needs no
-    sampler state."""
+    """Record indices of one step's global batch: passes over ``pool`` (a pass's record indices, e.g.
+    :func:`type_balanced_pool`; None: each of the ``num_records`` records once) in seeded
+    permutations, read in order. Stateless (a function of the step), so resuming needs no sampler
+    state."""
     items = np.arange(num_records) if pool is None else pool
     flat = np.arange(step * global_batch, (step + 1) * global_batch)
     epochs = flat // len(items)
