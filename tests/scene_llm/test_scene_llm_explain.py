@@ -35,6 +35,17 @@ def test_used_objects_from_names_and_identifiers():
     assert bed.describe() == "<obj1> bed at (1.50, 0.50, 0.50) m (named in the question)"
     assert used[1].describe() == "<obj1> bed at (1.50, 0.50, 0.50) m, 1.00 x 2.00 x 3.00 m (named in the question)"
     assert used_objects(tokens, ["chair", "bed", "chair"], "Is there a sofa?", "<obj9> no") == []
+
+
+def test_a_grounded_answer_lists_the_objects_it_names_and_no_others():
+    lower = torch.tensor([[0.0, 0, 0], [1.0, 0, 0], [2.0, 0, 0]])
+    tokens = SceneTokens(lower + 0.5, torch.eye(3), None, "scene", lower=lower, upper=lower + 1)
+    labels = ["chair", "bed", "chair"]
+    used = used_objects(tokens, labels, "Which is closest to the bed?", "<obj1> 3 5, <obj2> 7 5: chair")
+    assert [(u.index, u.reason) for u in used] == [(1, "identifier"), (2, "identifier")]  # not chair <obj0>
+    assert used_objects(tokens, labels, "Is there a bed?", "none: no") == []  # rests on no object
+    (chair,) = used_objects(tokens, labels, "How many chairs?", "<obj0>: 1")
+    assert (chair.index, chair.reason) == (0, "identifier")
     with pytest.raises(ValueError, match="labels"):
         used_objects(tokens, ["chair"], "q", "a")
 

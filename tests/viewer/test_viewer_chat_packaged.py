@@ -30,7 +30,7 @@ def test_chat_panel_answers_with_the_packaged_scene_llm(gt_scene, tiny_room, tmp
     chat = load_chat(run, tiny_room)
     server = make_server(replace(gt_scene.viewer, chat=chat), ViewerConfig(port=0, outputs_dir=tmp_path))
     serve_in_thread(server)
-    questions = ["Is there a table in the room?", "How many chairs are there in the room?"]
+    questions = ["Is there a table in the room?", "How many ovens are there in the room?"]
     try:
         base = server.url.rstrip("/")
         replies = []
@@ -46,19 +46,19 @@ def test_chat_panel_answers_with_the_packaged_scene_llm(gt_scene, tiny_room, tmp
     # the weights answer grounded ("<obj1>, <obj4>: 2"): the page gets the answer, the identifiers
     # come back as objects
     assert answers[0] in ("yes", "no") and answers[1].isdigit()
-    # the count question names chairs and its answer lists them: each one listed sits on one of the
-    # room's chairs, in world metres, and the answer counts the ones it named
+    # the count question names ovens (the room has three) and its grounded answer lists them: each
+    # one listed sits on one of the room's ovens, in world metres, and the answer counts the ones it
+    # named (a grounded answer lists only what it named)
     truth = json.loads((tiny_room / "ground_truth.json").read_text())["objects"]
-    chairs = [(np.array(o["box_min"]), np.array(o["box_max"])) for o in truth if o["label"] == "chair"]
+    ovens = [(np.array(o["box_min"]), np.array(o["box_max"])) for o in truth if o["label"] == "oven"]
     named = replies[1]["objects"]
     assert named and replies[1]["frame"] == "world" and replies[1]["note"] is None
-    assert sum(used["reason"] == "identifier" for used in named) == int(answers[1])
+    assert [used["reason"] for used in named] == ["identifier"] * int(answers[1])
     for used in named:
-        assert used["reason"] in ("question", "identifier")
-        assert (used["label"], used["identifier"]) == ("chair", f"<obj{used['id']}>")
+        assert (used["label"], used["identifier"]) == ("oven", f"<obj{used['id']}>")
         lower, centre, upper = (np.array(used[k]) for k in ("lower", "centre", "upper"))
         assert np.all(lower <= centre) and np.all(centre <= upper)
-        assert any(np.all(centre >= low - SLACK_M) and np.all(centre <= high + SLACK_M) for low, high in chairs), centre
+        assert any(np.all(centre >= low - SLACK_M) and np.all(centre <= high + SLACK_M) for low, high in ovens), centre
     # the same weights without their object names: the same answers, no objects and a note saying why
     unnamed = tmp_path / "run_without_vocabulary"
     shutil.copytree(run, unnamed)
@@ -101,7 +101,8 @@ def test_asking_from_a_capture_camera_reads_what_that_camera_sees(tiny_room):
     raw = session.answer(f"Seen from this view, how many {labels[0]}s are there?", view.ego)[0]
     assert reply.answer == strip_grounding(raw)  # the page gets the answer, the identifiers come back as objects
     world = view.world.xyz.numpy()
-    assert any(used.reason == "question" for used in reply.objects)
+    # a grounded answer lists the tokens it named, an ungrounded one those the question names
+    assert reply.objects and all(used.reason == "identifier" for used in reply.objects) == (raw != reply.answer)
     for used in reply.objects:
         assert used.label == labels[0] or used.reason != "question"
         np.testing.assert_allclose(used.centre, world[used.index], atol=1e-5)

@@ -1,9 +1,11 @@
 """What an answer rests on: the scene's objects that a question and its answer refer to.
 
 Each object token is named by its nearest label (the text tower's embedding of each of the run's
-object names, as the label bridge and the readout baseline read tokens). The objects an answer used
-are those whose name the question or the answer mentions (singular or plural, longest name first,
-so "bedside table" is not also a "table"), and those whose identifier ``<objK>`` the answer writes.
+object names, as the label bridge and the readout baseline read tokens). A grounded answer
+("<obj2>, <obj7>: 2", "none: no") names the objects it used: those, and only those, are listed. For
+any other answer the objects used are those whose name the question or the answer mentions
+(singular or plural, longest name first, so "bedside table" is not also a "table"), and those whose
+identifier ``<objK>`` the answer writes.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from lerf3d.scene_llm.data.language import IDENTIFIER_FORMAT, plural
+from lerf3d.scene_llm.data.language import IDENTIFIER_FORMAT, plural, split_grounding
 from lerf3d.scene_llm.tokens.frames import SceneTokens
 
 IDENTIFIER_PATTERN = re.compile(re.escape(IDENTIFIER_FORMAT).replace(r"\{\}", r"(\d+)"))
@@ -67,15 +69,17 @@ def mentioned_labels(text: str, labels: Sequence[str]) -> list[str]:
 
 
 def used_objects(tokens: SceneTokens, token_labels: Sequence[str], question: str, answer: str) -> list[UsedObject]:
-    """The objects of ``tokens`` (named ``token_labels``) that the question or answer refers to,
-    in token order."""
+    """The objects of ``tokens`` (named ``token_labels``) that the answer rests on, in token order:
+    the ones a grounded answer names, else the ones the question or answer refers to."""
     if len(token_labels) != tokens.num_tokens:
         raise ValueError(f"{len(token_labels)} labels for {tokens.num_tokens} tokens")
+    grounding, plain = split_grounding(answer)
+    grounded = plain != answer
     reasons: dict[int, str] = {}
-    for index in (int(k) for k in IDENTIFIER_PATTERN.findall(answer)):
+    for index in (int(k) for k in IDENTIFIER_PATTERN.findall(grounding if grounded else answer)):
         if index < tokens.num_tokens:
             reasons.setdefault(index, "identifier")
-    for source, text in (("question", question), ("answer", answer)):
+    for source, text in () if grounded else (("question", question), ("answer", answer)):
         named = set(mentioned_labels(text, sorted(set(token_labels))))
         for index, label in enumerate(token_labels):
             if label in named:
