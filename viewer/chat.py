@@ -32,8 +32,9 @@ class ChatReply:
     answer: str
     """The scene LLM's answer (a grounded answer without its identifiers: those are in ``objects``)."""
     objects: tuple[UsedObject, ...] = ()
-    """The objects the question or answer refers to, boxes in world coordinates (also when asked from
-    a camera, whose tokens the LLM reads in the camera's frame)."""
+    """The objects the answer rests on (:func:`~lerf3d.scene_llm.use.explain.used_objects`), boxes in
+    world coordinates (also when asked from a camera, whose tokens the LLM reads in the camera's
+    frame)."""
     note: str | None = None
     """Why no objects could be named at all (e.g. the run records no object names), else None."""
 

@@ -40,10 +40,10 @@ def _snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def test_sampler_covers_every_record_once_per_epoch():
-    seen = [global_indices(step, 4, 10, seed=0) for step in range(5)]  # 20 draws = 2 epochs of 10
+    seen = [global_indices(step, 4, np.arange(10), seed=0) for step in range(5)]  # 20 draws = 2 epochs of 10
     flat = torch.tensor([int(i) for batch in seen for i in batch])
     assert sorted(flat[:10].tolist()) == list(range(10)) and sorted(flat[10:].tolist()) == list(range(10))
-    assert (global_indices(3, 4, 10, 0) == seen[3]).all()
+    assert (global_indices(3, 4, np.arange(10), 0) == seen[3]).all()
 
 
 def test_type_balanced_passes_draw_every_type_equally_often():
@@ -54,7 +54,7 @@ def test_type_balanced_passes_draw_every_type_equally_often():
     assert drawn.count("exists") == drawn.count("count") == drawn.count("nearest") == 6
     assert sorted(pool[:6].tolist()) == [6, 6, 6, 7, 7, 7]  # the rare type's records repeat evenly
     assert sorted(set(pool.tolist())) == list(range(11))  # nothing dropped
-    batches = np.concatenate([global_indices(step, 6, len(types), 0, pool) for step in range(3)])
+    batches = np.concatenate([global_indices(step, 6, pool, 0) for step in range(3)])
     assert sorted(batches.tolist()) == sorted(pool.tolist())  # one pass = the pool, permuted
     with pytest.raises(ValueError, match="no records"):
         type_balanced_pool([], 0)

@@ -25,13 +25,10 @@ causal LMs use; LLaVA marks image positions with it the same way."""
 
 PaddingSide = Literal["right", "left"]
 
-# IDENTIFIER_FORMAT (the data layer owns it: grounded answers write it): spliced before the K-th
-# scene token as the LLM's own embeddings of its text, so the identifier is fixed (no new
-# vocabulary) and an answer can name an object by writing it.
-
-
 def identifier_text(index: int) -> str:
-    """``<objK>``: the identifier of the K-th scene token of a prompt."""
+    """``<objK>``: the identifier of the K-th scene token of a prompt, spliced before that token as the
+    LLM's own embeddings of its text (:data:`~lerf3d.scene_llm.data.language.IDENTIFIER_FORMAT`), so
+    the identifier is fixed (no new vocabulary) and an answer can name an object by writing it."""
     if index < 0:
         raise ValueError(f"object identifiers are numbered from 0, got {index}")
     return IDENTIFIER_FORMAT.format(index)

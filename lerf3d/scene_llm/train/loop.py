@@ -155,13 +155,11 @@ def type_balanced_pool(types: Sequence[str], seed: int) -> np.ndarray:
     return np.concatenate([np.resize(rng.permutation(by_type[k]), size) for k in sorted(by_type)])
 
 
-def global_indices(step: int, global_batch: int, num_records: int, seed: int,
-                   pool: np.ndarray | None = None) -> np.ndarray:
-    """Record indices of one step's global batch: passes over ``pool`` (a pass's record indices, e.g.
-    :func:`type_balanced_pool`; None: each of the ``num_records`` records once) in seeded
-    permutations, read in order. Stateless (a function of the step), so resuming needs no sampler
-    state."""
-    items = np.arange(num_records) if pool is None else pool
+def global_indices(step: int, global_batch: int, pool: np.ndarray, seed: int) -> np.ndarray:
+    """Record indices of one step's global batch: passes over ``pool`` (one pass's record indices:
+    ``np.arange(len(records))``, or :func:`type_balanced_pool`) in seeded permutations, read in
+    order. Stateless (a function of the step), so resuming needs no sampler state."""
+    items = np.asarray(pool)
     flat = np.arange(step * global_batch, (step + 1) * global_batch)
     epochs = flat // len(items)
     out = np.empty_like(flat)
@@ -283,10 +281,11 @@ def train_stage(model: SceneLLM, stage: int, cfg: StageConfig, records: list[QAR
         wrapped = nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
     bar = tqdm(range(start, cfg.steps), desc=f"stage {stage}", unit="step",
                disable=not (progress and info.is_main))
-    pool = type_balanced_pool([r.type for r in records], seed + stage) if cfg.balance_types else None
+    pool = (type_balanced_pool([r.type for r in records], seed + stage) if cfg.balance_types
+            else np.arange(len(records)))
     for step in bar:
         began = time.perf_counter()
-        index = global_indices(step, cfg.batch_size * info.world_size, len(records), seed + stage, pool)
+        index = global_indices(step, cfg.batch_size * info.world_size, pool, seed + stage)
         mine = index[info.rank * cfg.batch_size : (info.rank + 1) * cfg.batch_size]
         batch = _make_batch(model, [records[i] for i in mine], store, cfg.max_length, device)
         loss, tokens = _step(wrapped, model, batch, optimiser, scheduler, cfg, info)
