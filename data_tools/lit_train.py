@@ -87,6 +87,11 @@ class LitConfig:
     Measured on this AMD EPYC (AVX512-BF16), 2000 steps: 0.124 against 0.183 s a step, with the same
     unseen-room figures (top-1 75.8 % against 75.3 %, large crops 78.2 % against 77.2 %). A CPU
     without the instructions emulates bfloat16 and is slower, so it is not forced there."""
+    attribute_weight: float = 0.0
+    """Weight of the attribute losses beside the label loss: crops whose model has a colour or material
+    word (rooms of chosen catalogues) also learn to pick it among all such words, each phrased with the
+    crop's own label as a user types it ("red chair", "wooden table"; :func:`attribute_table`). 0: off
+    (the packaged Blend Swap CC-0 towers, whose rooms record no attributes)."""
     jitter: ColorJitterConfig = field(
         default_factory=lambda: ColorJitterConfig(0.1, 0.1, 0.1, 0.01, p=0.5, grayscale_p=0.0)
     )
@@ -111,6 +116,48 @@ def text_table(text_tower, labels: list[str], templates: tuple[str, ...]) -> Flo
     with torch.no_grad():
         rows = [text_tower([t.format(p) if p in labels else p for p in phrases]) for t in templates]
     return torch.stack(rows).float()  # (T, C + negatives, D)
+
+
+ATTRIBUTE_PHRASE = "{attribute} {label}"
+"""How an attribute word is phrased with a label, as a user types it: "red chair", "wooden table"."""
+
+
+@dataclass(frozen=True, eq=False)
+class AttributeTexts:
+    """Unit text embeddings of every attribute word phrased with every label (:func:`attribute_table`)."""
+
+    colours: Float[torch.Tensor, "Wc C D"]
+    """Colour words x labels."""
+    materials: Float[torch.Tensor, "Wm C D"]
+    """Material words x labels."""
+
+
+def attribute_table(text_tower, words: list[str], labels: list[str]) -> Float[torch.Tensor, "W C D"]:
+    """Unit-norm text embedding of :data:`ATTRIBUTE_PHRASE` for each (word, label); (0, C, D) without words."""
+    phrases = [ATTRIBUTE_PHRASE.format(attribute=w, label=label) for w in words for label in labels]
+    if not phrases:
+        return torch.zeros(0, len(labels), 0)
+    with torch.no_grad():
+        emb = F.normalize(text_tower(phrases).float(), dim=-1)
+    return emb.reshape(len(words), len(labels), -1)
+
+
+def attribute_logits(
+    img: Float[torch.Tensor, "B D"], table: Float[torch.Tensor, "W C D"], labels: torch.Tensor
+) -> Float[torch.Tensor, "B W"]:
+    """Cosine of each image with every attribute word phrased with that image's label ``labels``."""
+    return torch.einsum("bd,wbd->bw", img, table[:, labels])
+
+
+def attribute_loss(
+    img: Float[torch.Tensor, "B D"], table: Float[torch.Tensor, "W C D"], labels: torch.Tensor,
+    targets: torch.Tensor, scale: torch.Tensor,
+) -> torch.Tensor:
+    """Cross-entropy of the attribute word over the crops that have one (``targets`` >= 0); 0 when none do."""
+    has = targets >= 0
+    if not bool(has.any()) or table.shape[0] == 0:
+        return img.new_zeros(())
+    return F.cross_entropy(attribute_logits(img[has], table, labels[has]) * scale, targets[has])
 
 
 def init_from_dense(tower: TinyImageTower, dense: ViT) -> int:
@@ -156,24 +203,41 @@ class LitResult:
     """Wall time of training."""
 
 
+def tower_embeddings(tower: TinyImageTower, x: torch.Tensor, bf16: bool = False) -> Float[torch.Tensor, "B D"]:
+    """Unit image embeddings of a batch; with ``bf16`` the tower runs under bfloat16 autocast and the
+    embeddings come back float32."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        img = tower(x)  # (B, D) unit norm
+    return F.normalize(img.float(), dim=-1) if bf16 else img  # unit norm to float32 precision
+
+
+def logit_scale(tower: TinyImageTower) -> torch.Tensor:
+    """The tower's learned inverse temperature, clamped as CLIP clamps it."""
+    return tower.logit_scale.exp().clamp(max=CLIP_MAX_LOGIT_SCALE)
+
+
+def label_logits(img: Float[torch.Tensor, "B D"], texts: torch.Tensor, gen: torch.Generator) -> Float[torch.Tensor, "B C"]:
+    """Cosines of each image with every class text, each image under a random template."""
+    template = torch.randint(texts.shape[0], (img.shape[0],), generator=gen)
+    return torch.einsum("bd,bcd->bc", img, texts[template])  # (B, C)
+
+
 def lit_step_logits(
     tower: TinyImageTower, x: torch.Tensor, texts: torch.Tensor, gen: torch.Generator, bf16: bool = False
 ) -> Float[torch.Tensor, "B C"]:
     """Scaled cosines of a batch with every class text, each crop under a random template; with
     ``bf16`` the tower runs under bfloat16 autocast and the cosines are taken in float32."""
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        img = tower(x)  # (B, D) unit norm
-    if bf16:
-        img = F.normalize(img.float(), dim=-1)  # unit norm to float32 precision
-    template = torch.randint(texts.shape[0], (x.shape[0],), generator=gen)
-    cos = torch.einsum("bd,bcd->bc", img, texts[template])  # (B, C)
-    return cos * tower.logit_scale.exp().clamp(max=CLIP_MAX_LOGIT_SCALE)
+    return label_logits(tower_embeddings(tower, x, bf16), texts, gen) * logit_scale(tower)
 
 
 def train_lit(
-    crops: CropSet, texts: torch.Tensor, cfg: LitConfig, seed: int, dense: ViT | None = None
+    crops: CropSet, texts: torch.Tensor, cfg: LitConfig, seed: int, dense: ViT | None = None,
+    attributes: AttributeTexts | None = None,
 ) -> LitResult:
-    """Train an image tower on labelled crops against ``texts`` (T, C, D) from :func:`text_table`."""
+    """Train an image tower on labelled crops against ``texts`` (T, C, D) from :func:`text_table`;
+    with ``attributes`` and ``cfg.attribute_weight`` > 0, also on the crops' colour and material words."""
+    if cfg.attribute_weight > 0 and attributes is None:
+        raise ValueError("LitConfig.attribute_weight > 0 needs the attribute texts (rooms of chosen catalogues)")
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     tower = TinyImageTower().to(memory_format=TRAIN_MEMORY_FORMAT)
@@ -193,8 +257,13 @@ def train_lit(
         idx = torch.multinomial(weights, cfg.batch_size, replacement=True, generator=gen)
         x = augment_crops(crops.images[idx], cfg, gen).contiguous(memory_format=TRAIN_MEMORY_FORMAT)
         target = crops.labels[idx]
-        logits = lit_step_logits(tower, x, texts, gen, bf16)
+        img, scale = tower_embeddings(tower, x, bf16), logit_scale(tower)
+        logits = label_logits(img, texts, gen) * scale
         loss = F.cross_entropy(logits, target, label_smoothing=cfg.label_smoothing)
+        if attributes is not None and cfg.attribute_weight > 0:
+            loss = loss + cfg.attribute_weight * (
+                attribute_loss(img, attributes.colours, target, crops.colours[idx], scale)
+                + attribute_loss(img, attributes.materials, target, crops.materials[idx], scale))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,14 @@ BAR_TOP1_LARGE = 0.90
 """Quality bar: top-1 over eval crops of at least LARGE_CROP_FRACTION of the image height."""
 BAR_TEXT_TO_IMAGE = 0.90
 """Quality bar: share of labels whose text prefers their own crops (see RetrievalReport)."""
+BAR_HELD_OUT_TOP1 = 0.60
+"""Top-1 on held-out models of known labels a run over chosen catalogues must reach (kinds, not models)."""
+BAR_HELD_OUT_TOP5 = 0.85
+"""The same for top-5."""
+ATTRIBUTE_BARS = {"colour": 0.80, "material": 0.70}
+"""Top-1 on held-out models each attribute family must reach."""
+ATTRIBUTE_EXAMPLES = {"colour": '"red chair"', "material": '"wooden table"'}
+"""How each attribute family is phrased, for the card."""
 REAL_CLIP_SPEC = "openclip:ViT-B-16/laion2b_s34b_b88k"
 """The real encoder a user switches to for open-vocabulary queries."""
 
@@ -70,6 +78,12 @@ class TowerReport:
     rooms_reused: tuple[int, int] = (0, 0)
     """(rooms found already generated in the work folder, rooms of the run): the data time of a
     run that reused rooms is not that of a fresh run."""
+    per_catalogue: dict[str, dict[str, tuple[float, int]]] = field(default_factory=dict)
+    """Crop set ("unseen rooms", "held-out models") -> catalogue -> (label top-1, crops); empty for a
+    run over the Blend Swap CC-0 archive alone."""
+    attributes: dict[str, tuple[float, int]] = field(default_factory=dict)
+    """"colour, held-out models" and the like -> (top-1 among the family's words phrased with the
+    crop's label, crops); empty when the rooms record no attributes."""
 
 
 def _mean(values: list[float], part: slice) -> float:
@@ -121,6 +135,9 @@ def format_summary(r: TowerReport) -> str:
             f"large crops {r.eval.top1_large_twins:.1%}",
             f"held-out models: top-1 {r.held_out.top1:.1%}, top-5 {r.held_out.top5:.1%} ({r.held_out.crops} crops); "
             f"synonyms: mean top-1 {syn:.1%} over {len(r.synonyms)}",
+            *[f"{name}: top-1 {acc:.1%} of {n} crops" for name, (acc, n) in r.attributes.items()],
+            *[f"{where}, {cat}: top-1 {acc:.1%} of {n} crops"
+              for where, table in r.per_catalogue.items() for cat, (acc, n) in table.items()],
             f"dense maps: nearest-centroid {r.dense.centroid_accuracy:.1%} (random weights {r.dense_random.centroid_accuracy:.1%}), "
             f"separation {r.dense.pair_separation:.2f} (random {r.dense_random.pair_separation:.2f})",
             f"time: {_data_time(r)}, DINO {s['dino']:.0f} s, LiT {s['lit']:.0f} s, total {s['total']:.0f} s on {r.threads} threads",
@@ -158,6 +175,44 @@ def _image_tower_line(init_from_dense: bool, init_tensors: int) -> str:
     return f"{shape} -> linear {cfg.embedding_dim} (~{params:.1f}M parameters); {init}."
 
 
+def _vocabulary_text(catalogues: str) -> str:
+    """What the labels are, for the card's first paragraph."""
+    if not catalogues:
+        return "labels of the Sweet Home 3D CC0 furniture catalogue"
+    return f"kinds of furniture of the Sweet Home 3D catalogues `{catalogues}`, one label per kind"
+
+
+def _held_out_bar(config, bar: float) -> str:
+    """The held-out bar of a run over chosen catalogues (kinds split by model); '-' otherwise."""
+    return f"{bar:.0%}" if config.catalogues else "-"
+
+
+def _attribute_rows(attributes: dict[str, tuple[float, int]]) -> list[str]:
+    """Table rows of the attribute figures: top-1 among the family's words, phrased with the label."""
+    rows = []
+    for name, (acc, n) in attributes.items():
+        family, where = name.split(", ", 1)
+        bar = f"{ATTRIBUTE_BARS[family]:.0%}" if where == "held-out models" and family in ATTRIBUTE_BARS else "-"
+        example = ATTRIBUTE_EXAMPLES.get(family, "")
+        rows.append(f"| {family} word phrased with the label ({example}), {where} ({n} crops) | {acc:.1%} | - | {bar} |")
+    return rows
+
+
+def _per_catalogue_lines(per_catalogue: dict[str, dict[str, tuple[float, int]]]) -> list[str]:
+    """A table of label top-1 per catalogue and crop set, so no catalogue hides behind another."""
+    if not per_catalogue:
+        return []
+    sets = list(per_catalogue)
+    catalogues = sorted({cat for table in per_catalogue.values() for cat in table})
+    lines = ["Label top-1 per catalogue (crops of its models):", "",
+             "| catalogue | " + " | ".join(sets) + " |", "|---|" + "---|" * len(sets)]
+    for cat in catalogues:
+        cells = [f"{per_catalogue[s][cat][0]:.1%} ({per_catalogue[s][cat][1]})" if cat in per_catalogue[s] else "-"
+                 for s in sets]
+        lines.append(f"| {cat} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def write_model_card(r: TowerReport, path: Path) -> None:
     """Write ``MODEL_CARD.md`` for the towers of a run."""
     c = r.config
@@ -173,7 +228,7 @@ def write_model_card(r: TowerReport, path: Path) -> None:
         "## What they are for, and what not",
         "",
         "- `tiny_image_text.pt`: a small image tower aligned LiT-style with the frozen all-MiniLM-L6-v2 text",
-        "  tower. It recognises the **labels of the Sweet Home 3D CC0 furniture catalogue** (plus floor, wall,",
+        f"  tower. It recognises the **{_vocabulary_text(c.catalogues)}** (plus floor, wall,",
         "  ceiling) and close paraphrases of them, in renders like the generated rooms. It is **not**",
         "  an open-vocabulary CLIP: words far from those labels retrieve nothing meaningful, and real",
         "  photographs are outside its training data. Real CLIP is one flag away:",
@@ -190,6 +245,9 @@ def write_model_card(r: TowerReport, path: Path) -> None:
         _rooms_line("evaluation (unseen rooms)", c.eval_rooms),
         _rooms_line("held-out models", c.held_out_rooms),
         "",
+        *([f"- Models: the catalogues `{c.catalogues}`, split by model within each label (a share of every",
+           "  label's models appears only in the held-out rooms); the CC-BY models' authors are credited in",
+           "  `CREDITS.md`."] if c.catalogues else []),
         f"- Labels: {len(r.labels)} texts to choose among (every catalogue label + floor, wall, ceiling);",
         f"  {len(r.train_labels)} of them had training crops.",
         f"- Training crops: {r.crop_counts['train']} square windows at tile sizes drawn uniformly from",
@@ -240,9 +298,12 @@ def write_model_card(r: TowerReport, path: Path) -> None:
         f"| top-1 on large crops, the same | {r.eval.top1_large_twins:.1%} | - | - |",
         f"| top-5, all evaluation crops | {r.eval.top5:.1%} | - | - |",
         f"| mean per-label top-1 | {r.eval.macro_top1:.1%} | - | - |",
-        f"| held-out catalogue models: top-1 ({r.held_out.crops} furniture crops, {r.held_out.labels} labels) | {r.held_out.top1:.1%} | - | - |",
-        f"| held-out catalogue models: top-5 | {r.held_out.top5:.1%} | - | - |",
+        f"| held-out catalogue models: top-1 ({r.held_out.crops} furniture crops, {r.held_out.labels} labels) | "
+        f"{r.held_out.top1:.1%} | - | {_held_out_bar(c, BAR_HELD_OUT_TOP1)} |",
+        f"| held-out catalogue models: top-5 | {r.held_out.top5:.1%} | - | {_held_out_bar(c, BAR_HELD_OUT_TOP5)} |",
+        *_attribute_rows(r.attributes),
         "",
+        *_per_catalogue_lines(r.per_catalogue),
         "Material twins: catalogue models of different labels made of exactly the same materials (the",
         "same texture images and colours; `data_tools/twins.py`), so a crop that misses the geometry that",
         f"differs (a handle, the full width) shows the same pixels: {_twins_text(r.twins)}.",

@@ -103,6 +103,11 @@ class CropSet:
     """(N,) int64 index into the run's model list (:func:`model_keys`): the catalogue model of the
     crop's dominant instance, or its shell label. Sampling is balanced over these: one label's
     models can be common and rare (an armchair model in eleven rooms, another in one)."""
+    colours: torch.Tensor
+    """(N,) int64 index into the run's colour words (:attr:`RunVocabulary.colours`) of the dominant
+    instance's model; -1 where it has none (or the run names no colours)."""
+    materials: torch.Tensor
+    """(N,) int64 index into the run's material words, as ``colours``."""
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -165,11 +170,13 @@ def read_view(gt: GroundTruth, frame: str) -> tuple[np.ndarray, np.ndarray]:
     return rgb, gt.load_mask(frame)
 
 
-def instance_labels(gt: GroundTruth, label_index: dict[str, int]) -> np.ndarray:
-    """Lookup table instance id -> label index (-1: unlabelled or a label outside the list)."""
+def instance_labels(gt: GroundTruth, label_index: dict[str, int], attribute: str = "label") -> np.ndarray:
+    """Lookup table instance id -> index of the object's ``attribute`` (its label, or its recorded
+    ``colour`` / ``material`` word) in ``label_index``; -1 when unrecorded or outside the list."""
     table = np.full(max(o.instance_id for o in gt.objects) + 1, -1, np.int64)
     for obj in gt.objects:
-        table[obj.instance_id] = label_index.get(obj.label, -1)
+        value = getattr(obj, attribute)
+        table[obj.instance_id] = -1 if value is None else label_index.get(value, -1)
     return table
 
 
@@ -264,22 +271,40 @@ def lookup(table: np.ndarray, instances: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class RunVocabulary:
-    """The label and model lists crop indices point into."""
+    """The label, model and attribute lists crop indices point into."""
 
     labels: list[str]
     """Label texts (:func:`catalogue_labels`)."""
     models: list[str]
     """Catalogue model ids and shell labels (:func:`model_keys`)."""
+    colours: list[str] = field(default_factory=list)
+    """Colour words crops are labelled with (rooms of chosen catalogues record one per object,
+    :mod:`data_tools.attributes`); empty: none."""
+    materials: list[str] = field(default_factory=list)
+    """Material words, as ``colours``."""
 
     @staticmethod
-    def of_catalog(catalog: Catalog) -> RunVocabulary:
-        """Every label and model of a catalogue (the room shell included)."""
-        return RunVocabulary(catalogue_labels(catalog.labels()), model_keys([e.catalog_id for e in catalog.entries]))
+    def of_catalog(catalog: Catalog, attributes: bool = False) -> RunVocabulary:
+        """Every label and model of a catalogue (the room shell included); with ``attributes``, the
+        colour and material words of :mod:`data_tools.attributes`."""
+        colours, materials = ([], []) if not attributes else attribute_words()
+        return RunVocabulary(catalogue_labels(catalog.labels()), model_keys([e.catalog_id for e in catalog.entries]),
+                             colours, materials)
 
-    def tables(self, gt: GroundTruth) -> tuple[np.ndarray, np.ndarray]:
-        """(instance id -> label index, instance id -> model index) of one room."""
+    def tables(self, gt: GroundTruth) -> tuple[np.ndarray, ...]:
+        """Instance id -> label, model, colour and material index of one room (:class:`CropSet`)."""
         labels = instance_labels(gt, {name: i for i, name in enumerate(self.labels)})
-        return labels, instance_models(gt, {key: i for i, key in enumerate(self.models)})
+        models = instance_models(gt, {key: i for i, key in enumerate(self.models)})
+        colours = instance_labels(gt, {name: i for i, name in enumerate(self.colours)}, "colour")
+        materials = instance_labels(gt, {name: i for i, name in enumerate(self.materials)}, "material")
+        return labels, models, colours, materials
+
+
+def attribute_words() -> tuple[list[str], list[str]]:
+    """(colour words, material words) that rooms of chosen catalogues record per object."""
+    from data_tools.attributes import COLOURS, MATERIAL_WORDS
+
+    return list(COLOURS), sorted(MATERIAL_WORDS)
 
 
 def room_train_crops(
@@ -288,7 +313,7 @@ def room_train_crops(
     """Labelled training crops of every view of one room."""
     gt = load_ground_truth(room_dir)
     labels = vocab.labels
-    table, models = vocab.tables(gt)
+    table, *attached = vocab.tables(gt)  # labels; models, colours, materials
     structure = {labels.index(s) for s in STRUCTURE_LABELS if s in labels}
     furniture = {o.instance_id for o in gt.furniture}
     sets = []
@@ -301,7 +326,7 @@ def room_train_crops(
         drop = np.flatnonzero(is_structure)[config.max_structure_per_view :]
         keep = np.flatnonzero(lab >= 0)
         keep = np.setdiff1d(keep, drop)
-        sets.append(_crop_set(rgb, windows[keep], lab[keep], lookup(models, inst[keep]), seed))
+        sets.append(_crop_set(rgb, windows[keep], lab[keep], [lookup(t, inst[keep]) for t in attached], seed))
     return CropSet.concat(sets)
 
 
@@ -310,14 +335,14 @@ def room_eval_crops(
 ) -> CropSet:
     """Balanced subset of the labelled pyramid windows of every view of one room."""
     gt = load_ground_truth(room_dir)
-    table, models = vocab.tables(gt)
+    table, *attached = vocab.tables(gt)  # labels; models, colours, materials
     views, chosen = [], {}
     for v, frame in enumerate(sorted(gt.mask_paths)):
         rgb, mask = read_view(gt, frame)
         windows, levels = pyramid_windows(config.pyramid, *mask.shape)
         inst = window_instances(mask, windows)
         lab = lookup(table, inst)
-        views.append((rgb, windows, lookup(models, inst)))
+        views.append((rgb, windows, [lookup(t, inst) for t in attached]))
         for i in np.flatnonzero(lab >= 0):
             chosen.setdefault((int(lab[i]), int(levels[i])), []).append((v, i, int(lab[i])))
     picks: list[tuple[int, int, int]] = []
@@ -326,24 +351,29 @@ def room_eval_crops(
         order = rng.permutation(len(group))[: config.per_label_level_room]
         picks += [group[j] for j in sorted(order)]
     sets = []
-    for v, (rgb, windows, models) in enumerate(views):
+    for v, (rgb, windows, per_window) in enumerate(views):
         mine = [(i, lab) for (pv, i, lab) in picks if pv == v]
         if mine:
             idx, lab = np.array([m[0] for m in mine]), np.array([m[1] for m in mine])
-            sets.append(_crop_set(rgb, windows[idx], lab, models[idx], seed))
+            sets.append(_crop_set(rgb, windows[idx], lab, [t[idx] for t in per_window], seed))
     return CropSet.concat(sets)
 
 
-def _crop_set(rgb: np.ndarray, windows: np.ndarray, labels: np.ndarray, models: np.ndarray, seed: int) -> CropSet:
+def _crop_set(rgb: np.ndarray, windows: np.ndarray, labels: np.ndarray, attached: list[np.ndarray],
+              seed: int) -> CropSet:
+    """Crops of ``windows`` with their labels and ``attached`` = [models, colours, materials] indices."""
     image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)  # (3, H, W)
     n = len(windows)
+    models, colours, materials = (torch.as_tensor(a, dtype=torch.int64).reshape(n) for a in attached)
     images = cut_crops(image, windows) if n else torch.zeros(0, 3, CROP_SIZE, CROP_SIZE, dtype=torch.uint8)
     return CropSet(
         images=images,
         labels=torch.as_tensor(labels, dtype=torch.int64).reshape(n),
         tile_fractions=torch.as_tensor(windows[:, 2] / rgb.shape[0], dtype=torch.float32).reshape(n),
         rooms=torch.full((n,), seed, dtype=torch.int64),
-        models=torch.as_tensor(models, dtype=torch.int64).reshape(n),
+        models=models,
+        colours=colours,
+        materials=materials,
     )
 
 

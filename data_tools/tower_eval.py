@@ -156,6 +156,35 @@ def synonym_accuracy(
     return out
 
 
+def attribute_accuracy(
+    image_emb: Float[torch.Tensor, "N D"], labels: torch.Tensor, targets: torch.Tensor,
+    table: Float[torch.Tensor, "W C D"],
+) -> tuple[float, int]:
+    """(top-1, crops) of the attribute word among all words, each phrased with the crop's own label
+    ("red chair" against "blue chair", :func:`data_tools.lit_train.attribute_table`), over the crops
+    that have one (``targets`` >= 0); (nan, 0) when none do."""
+    has = targets >= 0
+    if not bool(has.any()) or table.shape[0] == 0:
+        return float("nan"), 0
+    sims = torch.einsum("bd,wbd->bw", F.normalize(image_emb[has].float(), dim=-1), table[:, labels[has]])
+    return float((sims.argmax(dim=1) == targets[has]).float().mean()), int(has.sum())
+
+
+def grouped_top1(
+    image_emb: Float[torch.Tensor, "N D"], crops: CropSet, text_emb: Float[torch.Tensor, "C D"],
+    group_of_model: list[str],
+) -> dict[str, tuple[float, int]]:
+    """Label top-1 (against every label text) per group of the crops' models, e.g. per catalogue:
+    group -> (top-1, crops); ``group_of_model[m]`` names model m's group ("" leaves it out)."""
+    hit = (image_emb @ text_emb.T).argmax(dim=1) == crops.labels
+    groups = [group_of_model[m] for m in crops.models.tolist()]
+    out = {}
+    for name in sorted({g for g in groups if g}):
+        mine = torch.tensor([g == name for g in groups])
+        out[name] = (float(hit[mine].float().mean()), int(mine.sum()))
+    return out
+
+
 @dataclass(frozen=True)
 class DenseReport:
     """How well dense features separate the objects of a view (means over views)."""

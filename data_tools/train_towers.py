@@ -25,15 +25,24 @@ import json
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from data_tools.catalog import load_catalog
+from data_tools.catalog import Catalog, load_catalog
+from data_tools.catalogues import load_catalogues, parse_selection
 from data_tools.dino_train import DinoConfig, DinoResult, train_dino
-from data_tools.lit_train import LitConfig, LitResult, temperature, text_table, train_lit
+from data_tools.lit_train import (
+    AttributeTexts,
+    LitConfig,
+    LitResult,
+    attribute_table,
+    temperature,
+    text_table,
+    train_lit,
+)
 from data_tools.tower_card import TowerReport, format_summary, write_model_card
 from data_tools.tower_data import (
     CropSamplingConfig,
@@ -47,7 +56,14 @@ from data_tools.tower_data import (
     room_train_crops,
     room_views,
 )
-from data_tools.tower_eval import dense_separation, encode_crops, retrieval, synonym_accuracy
+from data_tools.tower_eval import (
+    attribute_accuracy,
+    dense_separation,
+    encode_crops,
+    grouped_top1,
+    retrieval,
+    synonym_accuracy,
+)
 from data_tools.twins import catalog_twins
 from lerf3d import typed_config
 from lerf3d.encoders import ViTDenseEncoder, build_dense_encoder, build_image_text_encoder
@@ -81,6 +97,9 @@ SYNONYMS = (
 ("sofa", "couch", "bed", "plant" are catalogue labels and are measured as such)."""
 
 
+ROOM_SETS = ("train_rooms", "eval_rooms", "held_out_rooms")
+"""The room sets of a run (fields of :class:`TowerTrainConfig`)."""
+
 PRESETS_DIR = Path(__file__).resolve().parent / "configs" / "towers"
 """The run presets, one TOML file each (package data): ``default`` (the run behind the packaged
 weights) and ``tiny`` (an end-to-end check of this script in seconds)."""
@@ -91,6 +110,13 @@ class TowerTrainConfig:
     """Everything a tower training run depends on. The defaults are those of each part; the room
     sets are empty, so a run takes its rooms and sizes from a preset (:data:`PRESETS_DIR`)."""
 
+    catalogues: str = ""
+    """Catalogues the rooms draw from, which also give the labels. Empty: the Blend Swap CC-0 archive
+    alone, labelled by its model names (the packaged weights). ``all`` or a comma-separated list of
+    :data:`data_tools.catalogues.CATALOGUES`: one label per kind of thing, models split by label (a
+    share of every label's models only in the held-out rooms), and each object's colour and material
+    words (trained when ``lit.attribute_weight`` > 0, always evaluated). Applied to every room set
+    (:meth:`room_set`), so the sets cannot disagree."""
     train_rooms: RoomSetConfig = field(default_factory=RoomSetConfig)
     """Rooms whose views and crops train both towers (catalogue ``train`` models only). Many
     rooms of few views: a model's look varies more between rooms (neighbours, lighting, walls)
@@ -128,6 +154,12 @@ class TowerTrainConfig:
     """Storage dtype of the tower files (halves them; the loaders compute in float32)."""
 
     def __post_init__(self) -> None:
+        if self.catalogues:
+            parse_selection(self.catalogues)  # a ValueError naming an unknown catalogue
+        for name in ROOM_SETS:
+            if any(item.split("=", 1)[0].strip() == "catalogues" for item in getattr(self, name).overrides):
+                raise ValueError(f"{name}.overrides sets catalogues; set the run's catalogues instead "
+                                 "(every room set draws from them)")
         sets = (self.train_rooms.seeds, self.eval_rooms.seeds, self.held_out_rooms.seeds)
         seen: set[int] = set()
         for seeds in sets:
@@ -135,9 +167,20 @@ class TowerTrainConfig:
                 raise ValueError(f"room seeds {sorted(seen & set(seeds))} are in two room sets")
             seen |= set(seeds)
 
+    def room_set(self, name: str) -> RoomSetConfig:
+        """The room set ``name`` (one of :data:`ROOM_SETS`) drawing from the run's catalogues."""
+        rooms = getattr(self, name)
+        if not self.catalogues:
+            return rooms
+        return replace(rooms, overrides=(*rooms.overrides, f"catalogues={self.catalogues}"))
+
+    def catalog(self) -> Catalog:
+        """The catalogue the rooms draw from (:attr:`catalogues`)."""
+        return load_catalogues(parse_selection(self.catalogues)) if self.catalogues else load_catalog()
+
     def check_runnable(self) -> None:
         """A ValueError naming the first room set that has no rooms (a run needs all three)."""
-        for name in ("train_rooms", "eval_rooms", "held_out_rooms"):
+        for name in ROOM_SETS:
             if getattr(self, name).count < 1:
                 raise ValueError(f"{name}.count must be >= 1 for a run (set it in the preset or with --set {name}.count=N)")
 
@@ -169,8 +212,10 @@ def _cached_crops(path: Path, key: str, make) -> CropSet:
 class TowerData:
     """Prepared data of a run."""
 
-    labels: list[str]
-    """Label list; crop label indices point into it."""
+    vocab: RunVocabulary
+    """Label, model and attribute lists; crop indices point into them."""
+    catalogue_of_model: list[str]
+    """Catalogue of each of ``vocab.models`` ("" for the room shell): per-catalogue figures."""
     train: CropSet
     """Training crops."""
     eval: CropSet
@@ -186,15 +231,19 @@ class TowerData:
     rooms_reused: tuple[int, int]
     """(rooms already generated in the work folder, rooms of the run)."""
 
+    @property
+    def labels(self) -> list[str]:
+        """Label list; crop label indices point into it."""
+        return self.vocab.labels
+
 
 def prepare_data(config: TowerTrainConfig, work: Path, seed: int, workers: int = 1) -> TowerData:
     """Generate the rooms (in ``workers`` processes) and cut, label and cache their crops."""
-    catalog = load_catalog()
-    vocab = RunVocabulary.of_catalog(catalog)
-    labels = vocab.labels
-    train_dirs, train_reused = generate_rooms(config.train_rooms, work, "train", workers)
-    eval_dirs, eval_reused = generate_rooms(config.eval_rooms, work, "eval", workers)
-    held_dirs, held_reused = generate_rooms(config.held_out_rooms, work, "heldout", workers)
+    catalog = config.catalog()
+    vocab = RunVocabulary.of_catalog(catalog, attributes=bool(config.catalogues))
+    train_dirs, train_reused = generate_rooms(config.room_set("train_rooms"), work, "train", workers)
+    eval_dirs, eval_reused = generate_rooms(config.room_set("eval_rooms"), work, "eval", workers)
+    held_dirs, held_reused = generate_rooms(config.room_set("held_out_rooms"), work, "heldout", workers)
 
     def crops(dirs: list[Path], seeds: tuple[int, ...], kind: str) -> CropSet:
         sampling = config.crops if kind == "train" else config.eval_crops
@@ -212,8 +261,10 @@ def prepare_data(config: TowerTrainConfig, work: Path, seed: int, workers: int =
         crops(held_dirs, config.held_out_rooms.seeds, "heldout"),
     )
     used = {vocab.models[i] for c in (train, evals, held_out) for i in c.models.unique().tolist()}
+    by_id = {e.catalog_id: e.catalogue for e in catalog.entries}
     return TowerData(
-        labels=labels,
+        vocab=vocab,
+        catalogue_of_model=[by_id.get(m, "") for m in vocab.models],
         train=train,
         eval=evals,
         held_out=held_out,
@@ -244,9 +295,21 @@ def evaluate(data: TowerData, out: Path, config: TowerTrainConfig, seed: int) ->
     torch.manual_seed(seed)
     random_vit = ViT(dense.backbone.cfg)
     random_dense = ViTDenseEncoder("random", random_vit, dense.patch_size, dense.feature_dim, dense.target_size, "cpu")
+    held = data.held_out.subset(furniture)
+    per_catalogue = {"unseen rooms": grouped_top1(emb, data.eval, texts, data.catalogue_of_model),
+                     "held-out models": grouped_top1(held_emb[furniture], held, texts, data.catalogue_of_model)}
+    attributes = {}
+    for kind, words, field_name in (("colour", data.vocab.colours, "colours"),
+                                    ("material", data.vocab.materials, "materials")):
+        table = attribute_table(encoder.encode_text, words, data.labels)
+        for where, embs, crops in (("unseen rooms", emb, data.eval), ("held-out models", held_emb[furniture], held)):
+            if words:
+                attributes[f"{kind}, {where}"] = attribute_accuracy(embs, crops.labels, getattr(crops, field_name), table)
     return {
         "eval": retrieval(emb, data.eval, texts, data.labels, data.twins),
-        "held_out": retrieval(held_emb[furniture], data.held_out.subset(furniture), texts, data.labels, data.twins),
+        "held_out": retrieval(held_emb[furniture], held, texts, data.labels, data.twins),
+        "per_catalogue": per_catalogue if config.catalogues else {},
+        "attributes": attributes,
         "twins": data.twins,
         "synonyms": synonym_accuracy(emb, data.eval, encoder, data.labels, SYNONYMS),
         "dense": dense_separation(dense, list(images), list(masks)),
@@ -268,8 +331,13 @@ def run(config: TowerTrainConfig, out: Path, work: Path, seed: int = 0, threads:
     t_data = time.perf_counter() - start
     torch.set_num_threads(threads)
     dino = train_dino(data.views, config.dino, seed)
-    texts = text_table(shared_text_tower("cpu", torch.float32), data.labels, config.lit.templates)
-    lit = train_lit(data.train, texts, config.lit, seed, dense=dino.teacher)
+    text_tower = shared_text_tower("cpu", torch.float32)
+    texts = text_table(text_tower, data.labels, config.lit.templates)
+    attributes = None
+    if data.vocab.colours or data.vocab.materials:
+        attributes = AttributeTexts(attribute_table(text_tower, data.vocab.colours, data.labels),
+                                    attribute_table(text_tower, data.vocab.materials, data.labels))
+    lit = train_lit(data.train, texts, config.lit, seed, dense=dino.teacher, attributes=attributes)
     meta = {"seed": str(seed), "command": "python -m data_tools.train_towers", "dino_steps": str(config.dino.steps), "lit_steps": str(config.lit.steps)}
     save_towers(dino, lit, out, config, meta)
     figures = evaluate(data, out, config, seed)

@@ -10,7 +10,10 @@ import torch
 
 from data_tools.dino_train import DinoConfig, dino_loss, lr_at, multi_crop
 from data_tools.lit_train import (
+    AttributeTexts,
     LitConfig,
+    attribute_loss,
+    attribute_table,
     cpu_has_bf16,
     init_from_dense,
     lit_step_logits,
@@ -110,6 +113,8 @@ def _toy_crops(gen: torch.Generator) -> CropSet:
         torch.full((8,), 0.3),
         torch.zeros(8, dtype=torch.int64),
         torch.tensor([0, 1] * 4),
+        torch.tensor([0, 1, -1, 1] * 2),  # colours: one crop in four has none
+        torch.full((8,), -1),
     )
 
 
@@ -128,6 +133,40 @@ def test_lit_init_balance_and_determinism() -> None:
     first, second = (train_lit(crops, texts, cfg, seed=5).tower for _ in range(2))
     for p, q in zip(first.parameters(), second.parameters(), strict=True):
         torch.testing.assert_close(p, q, atol=0, rtol=0)
+
+
+def test_attribute_loss_reads_the_word_phrased_with_the_crops_label() -> None:
+    phrases = []
+
+    def text_tower(texts):
+        phrases.extend(texts)
+        return torch.randn(len(texts), 6, generator=torch.Generator().manual_seed(len(phrases)))
+
+    table = attribute_table(text_tower, ["red", "wooden"], ["chair", "table", "bed"])
+    assert table.shape == (2, 3, 6) and phrases[:2] == ["red chair", "red table"] and phrases[3] == "wooden chair"
+    torch.testing.assert_close(table.norm(dim=-1), torch.ones(2, 3))
+    img = table[1, [2, 0]]  # crop 0 looks exactly like "wooden bed", crop 1 like "wooden chair"
+    labels, scale = torch.tensor([2, 0]), torch.tensor(50.0)
+    right, wrong = (attribute_loss(img, table, labels, torch.tensor(t), scale) for t in ([1, 1], [0, 0]))
+    assert right < 0.1 < wrong
+    assert attribute_loss(img, table, labels, torch.tensor([-1, -1]), scale) == 0  # no crop has a word
+    one = attribute_loss(img, table, labels, torch.tensor([1, -1]), scale)
+    torch.testing.assert_close(one, attribute_loss(img[:1], table, labels[:1], torch.tensor([1]), scale))
+
+
+def test_lit_trains_attributes_only_when_weighted_and_given_their_texts() -> None:
+    gen = torch.Generator().manual_seed(0)
+    crops = _toy_crops(gen)
+    texts = torch.nn.functional.normalize(torch.randn(2, 3, 384, generator=gen), dim=-1)
+    words = torch.nn.functional.normalize(torch.randn(2, 2, 384, generator=gen), dim=-1)  # 2 colours x 2 labels
+    attributes = AttributeTexts(words, torch.zeros(0, 2, 384))
+    with pytest.raises(ValueError, match="attribute texts"):
+        train_lit(crops, texts, LitConfig(steps=1, batch_size=4, attribute_weight=1.0), seed=5)
+    plain = train_lit(crops, texts, LitConfig(steps=2, batch_size=4), seed=5)
+    unweighted = train_lit(crops, texts, LitConfig(steps=2, batch_size=4), seed=5, attributes=attributes)
+    weighted = train_lit(crops, texts, LitConfig(steps=2, batch_size=4, attribute_weight=1.0), seed=5, attributes=attributes)
+    assert plain.losses == unweighted.losses  # weight 0: the texts change nothing
+    assert weighted.losses[0] > plain.losses[0]  # the same first batch, plus the colour loss
 
 
 def test_bf16_autocast_step_keeps_float32_logits_close_to_float32() -> None:
@@ -210,3 +249,20 @@ def test_tiny_preset_end_to_end(tmp_path) -> None:
     assert dense.encode_dense(torch.rand(3, 48, 64)).shape[-1] == 192
     card = (out / "MODEL_CARD.md").read_text()
     assert "top-1" in card and "openclip:ViT-B-16/laion2b_s34b_b88k" in card
+
+
+@pytest.mark.slow
+def test_tiny_preset_over_all_catalogues_trains_and_reports_attributes(tmp_path) -> None:
+    config = load_config("tiny", ["catalogues=all", "lit.attribute_weight=0.5"])
+    report = run(config, tmp_path / "weights", tmp_path / "work", seed=0, threads=1)
+    first, last = loss_drop(report.lit_losses)
+    assert last < first - 0.5, f"LiT loss did not go down: {first:.3f} -> {last:.3f}"
+    colour, crops = report.attributes["colour, held-out models"]
+    assert crops > 0 and 0.0 <= colour <= 1.0
+    assert set(report.attributes) == {f"{k}, {w}" for k in ("colour", "material")
+                                      for w in ("unseen rooms", "held-out models")}
+    held = report.per_catalogue["held-out models"]
+    assert sum(n for _, n in held.values()) == report.held_out.crops  # every furniture crop has a catalogue
+    assert len(set(report.per_catalogue["unseen rooms"]) | set(held)) >= 2
+    card = (tmp_path / "weights" / "MODEL_CARD.md").read_text()
+    assert "Label top-1 per catalogue" in card and "CREDITS.md" in card and '"wooden table"' in card

@@ -19,6 +19,7 @@ from data_tools.tower_card import _rooms_line
 from data_tools.tower_data import CropSamplingConfig, EvalSamplingConfig
 from data_tools.train_towers import (
     PRESETS_DIR,
+    ROOM_SETS,
     build_parser,
     config_from_args,
     load_config,
@@ -67,7 +68,7 @@ OTHER_FIELDS = {
 
 def test_presets_ship_as_package_data() -> None:
     package = Path(data_tools.__file__).resolve().parent
-    assert PRESETS_DIR == package / "configs" / "towers" and preset_names() == ["default", "tiny"]
+    assert PRESETS_DIR == package / "configs" / "towers" and preset_names() == ["catalogues", "default", "tiny"]
     pyproject = tomllib.loads((package.parent / "pyproject.toml").read_text())
     assert "configs/towers/*.toml" in pyproject["tool"]["setuptools"]["package-data"]["data_tools"]
 
@@ -88,6 +89,18 @@ def test_preset_training_settings(name: str) -> None:
     config = load_config(name)
     for key, expected in OTHER_FIELDS[name].items():
         assert getattr(config, key) == expected, key
+
+
+def test_catalogues_preset_draws_every_set_from_all_catalogues_on_seeds_of_its_own() -> None:
+    config = load_config("catalogues")
+    assert config.catalogues == "all" and config.lit.attribute_weight > 0
+    default = load_config("default")
+    used = {s for name in ROOM_SETS for s in getattr(default, name).seeds}
+    for name in ROOM_SETS:
+        rooms = config.room_set(name)
+        assert not used & set(rooms.seeds), name
+        made = rooms.room_config(rooms.first_seed)
+        assert made.catalogues == "all" and made.model_split == ("held-out" if name == "held_out_rooms" else "train")
 
 
 def test_default_preset_rooms_line_of_the_model_card() -> None:
@@ -151,3 +164,20 @@ def test_preset_and_config_file_are_exclusive(capsys) -> None:
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--preset", "tiny", "--config", "x.toml"])
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_catalogues_reach_every_room_set_and_only_there() -> None:
+    config = load_config("tiny", ["catalogues=all"])
+    for name in ROOM_SETS:
+        rooms = config.room_set(name)
+        assert rooms.room_config(rooms.first_seed).catalogues == "all", name
+        assert getattr(config, name).room_config(rooms.first_seed).catalogues == ""  # the preset's own set
+    plain = load_config("tiny")
+    assert all(plain.room_set(n) == getattr(plain, n) for n in ROOM_SETS)  # no catalogues: rooms as before
+
+
+def test_catalogues_are_named_once_and_checked() -> None:
+    with pytest.raises(ValueError, match="unknown catalogue"):
+        load_config("tiny", ["catalogues=Ikea"])
+    with pytest.raises(ValueError, match=r"eval_rooms.overrides sets catalogues; set the run's catalogues"):
+        load_config("tiny", ['eval_rooms.overrides=["catalogues=all"]'])

@@ -70,6 +70,8 @@ def test_retrieval_forgives_only_confusions_inside_a_twin_group() -> None:
         tile_fractions=torch.tensor([0.5, 0.05, 0.5, 0.5]),
         rooms=torch.zeros(4, dtype=torch.int64),
         models=truth.clone(),
+        colours=torch.full((4,), -1),
+        materials=torch.full((4,), -1),
     )
     plain = retrieval(emb, crops, texts, labels)
     forgiving = retrieval(emb, crops, texts, labels, (frozenset({"drawers cabinet", "lower cabinet"}),))
