@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from jaxtyping import Float
 
+from data_tools.lit_train import attribute_logits
 from data_tools.tower_data import CropSet
 from lerf3d.encoders.base import DenseFeatureEncoder, ImageTextEncoder
 
@@ -166,7 +167,7 @@ def attribute_accuracy(
     has = targets >= 0
     if not bool(has.any()) or table.shape[0] == 0:
         return float("nan"), 0
-    sims = torch.einsum("bd,wbd->bw", F.normalize(image_emb[has].float(), dim=-1), table[:, labels[has]])
+    sims = attribute_logits(F.normalize(image_emb[has].float(), dim=-1), table, labels[has])  # (n, W)
     return float((sims.argmax(dim=1) == targets[has]).float().mean()), int(has.sum())
 
 
