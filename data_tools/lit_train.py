@@ -142,6 +142,13 @@ def attribute_table(text_tower, words: list[str], labels: list[str]) -> Float[to
     return emb.reshape(len(words), len(labels), -1)
 
 
+def attribute_texts(text_tower, colours: list[str], materials: list[str], labels: list[str]) -> AttributeTexts | None:
+    """The :class:`AttributeTexts` of a run's colour and material words; None when it has neither."""
+    if not colours and not materials:
+        return None
+    return AttributeTexts(attribute_table(text_tower, colours, labels), attribute_table(text_tower, materials, labels))
+
+
 def attribute_logits(
     img: Float[torch.Tensor, "B D"], table: Float[torch.Tensor, "W C D"], labels: torch.Tensor
 ) -> Float[torch.Tensor, "B W"]:

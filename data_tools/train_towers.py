@@ -35,10 +35,10 @@ from data_tools.catalog import Catalog, load_catalog
 from data_tools.catalogues import load_catalogues, parse_selection
 from data_tools.dino_train import DinoConfig, DinoResult, train_dino
 from data_tools.lit_train import (
-    AttributeTexts,
     LitConfig,
     LitResult,
     attribute_table,
+    attribute_texts,
     temperature,
     text_table,
     train_lit,
@@ -334,10 +334,7 @@ def run(config: TowerTrainConfig, out: Path, work: Path, seed: int = 0, threads:
     dino = train_dino(data.views, config.dino, seed)
     text_tower = shared_text_tower("cpu", torch.float32)
     texts = text_table(text_tower, data.labels, config.lit.templates)
-    attributes = None
-    if data.vocab.colours or data.vocab.materials:
-        attributes = AttributeTexts(attribute_table(text_tower, data.vocab.colours, data.labels),
-                                    attribute_table(text_tower, data.vocab.materials, data.labels))
+    attributes = attribute_texts(text_tower, data.vocab.colours, data.vocab.materials, data.labels)
     lit = train_lit(data.train, texts, config.lit, seed, dense=dino.teacher, attributes=attributes)
     meta = {"seed": str(seed), "command": "python -m data_tools.train_towers", "dino_steps": str(config.dino.steps), "lit_steps": str(config.lit.steps)}
     save_towers(dino, lit, out, config, meta)

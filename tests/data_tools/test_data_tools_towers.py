@@ -14,6 +14,7 @@ from data_tools.lit_train import (
     LitConfig,
     attribute_loss,
     attribute_table,
+    attribute_texts,
     cpu_has_bf16,
     init_from_dense,
     lit_step_logits,
@@ -145,6 +146,9 @@ def test_attribute_loss_reads_the_word_phrased_with_the_crops_label() -> None:
     table = attribute_table(text_tower, ["red", "wooden"], ["chair", "table", "bed"])
     assert table.shape == (2, 3, 6) and phrases[:2] == ["red chair", "red table"] and phrases[3] == "wooden chair"
     torch.testing.assert_close(table.norm(dim=-1), torch.ones(2, 3))
+    assert attribute_texts(text_tower, [], [], ["chair"]) is None  # a run without attribute words
+    both = attribute_texts(text_tower, ["red"], ["wooden", "metal"], ["chair"])
+    assert both.colours.shape[:2] == (1, 1) and both.materials.shape[:2] == (2, 1)
     img = table[1, [2, 0]]  # crop 0 looks exactly like "wooden bed", crop 1 like "wooden chair"
     labels, scale = torch.tensor([2, 0]), torch.tensor(50.0)
     right, wrong = (attribute_loss(img, table, labels, torch.tensor(t), scale) for t in ([1, 1], [0, 0]))
