@@ -19,6 +19,7 @@ from jaxtyping import Float
 from torch import nn
 from tqdm import tqdm
 
+from data_tools.instance_contrast import instance_contrast, patch_ids
 from data_tools.tower_augment import (
     SHRINK_SUPERSAMPLE,
     ColorJitterConfig,
@@ -26,6 +27,7 @@ from data_tools.tower_augment import (
     crop_resize,
     gaussian_blur,
     hflip,
+    mirror,
     random_boxes,
     solarize,
     to_network,
@@ -87,6 +89,11 @@ class DinoConfig:
     """Share of steps during which the prototypes do not learn (DINO: the first epoch)."""
     jitter: ColorJitterConfig = field(default_factory=ColorJitterConfig)
     """Colour distortion of every crop."""
+    instance_weight: float = 0.0
+    """Weight of the patch instance contrast (:mod:`data_tools.instance_contrast`) added to the DINO
+    loss; 0 trains by DINO alone. Needs the views' instance masks."""
+    instance_temp: float = 0.1
+    """Temperature of the patch instance contrast (SupCon: 0.1)."""
 
 
 class DinoHead(nn.Module):
@@ -155,24 +162,29 @@ def lr_at(step: int, steps: int, peak: float, low: float, warmup_fraction: float
 
 
 def multi_crop(
-    views: torch.Tensor, cfg: DinoConfig, gen: torch.Generator
-) -> tuple[Float[torch.Tensor, "2B 3 S S"], Float[torch.Tensor, "LB 3 s s"]]:
-    """Two global and ``num_local`` local augmented crops per uint8 view (DINO's augmentations)."""
+    views: torch.Tensor, cfg: DinoConfig, gen: torch.Generator, masks: torch.Tensor | None = None
+) -> tuple[Float[torch.Tensor, "2B 3 S S"], Float[torch.Tensor, "LB 3 s s"], torch.Tensor | None]:
+    """Two global and ``num_local`` local augmented crops per uint8 view (DINO's augmentations),
+    and with the views' (B, h, w) instance ``masks`` the instance id of every global-crop patch
+    ((2B, P), crops in the order of the images; else None)."""
     b, _, h, w = views.shape
     images = views.float() / 255.0
     idx = torch.arange(b)
-    globals_ = []
+    globals_, ids = [], []
     for g, (blur_p, solar_p) in enumerate(((1.0, 0.0), (0.1, 0.2))):  # DINO: asymmetric global views
         boxes = random_boxes(b, h, w, cfg.global_scale, cfg.aspect, gen)
         x = crop_resize(images, idx, boxes, TINY_INPUT_SIZE, SHRINK_SUPERSAMPLE)
-        x = color_jitter(hflip(x, 0.5, gen), cfg.jitter, gen)
+        flips = torch.rand(b, generator=gen) < 0.5
+        if masks is not None:
+            ids.append(patch_ids(masks, idx, boxes, flips, TINY_INPUT_SIZE // tiny_dense_vit().patch_size))
+        x = color_jitter(mirror(x, flips), cfg.jitter, gen)
         globals_.append(solarize(gaussian_blur(x, blur_p, (0.1, 1.0), gen), solar_p, gen))
     local_idx = idx.repeat(cfg.num_local)
     boxes = random_boxes(b * cfg.num_local, h, w, cfg.local_scale, cfg.aspect, gen)
     x = crop_resize(images, local_idx, boxes, LOCAL_CROP_SIZE, SHRINK_SUPERSAMPLE)
     x = color_jitter(hflip(x, 0.5, gen), cfg.jitter, gen)
     local = gaussian_blur(x, 0.5, (0.1, 1.0), gen)
-    return to_network(torch.cat(globals_)), to_network(local)
+    return to_network(torch.cat(globals_)), to_network(local), torch.cat(ids) if ids else None
 
 
 def param_groups(model: nn.Module) -> list[dict]:
@@ -193,10 +205,16 @@ class DinoResult:
     """Loss per step."""
     seconds: float
     """Wall time of training."""
+    instance_losses: list[float] = field(default_factory=list)
+    """Patch instance-contrast loss per step (empty when it is off)."""
 
 
-def train_dino(views: torch.Tensor, cfg: DinoConfig, seed: int) -> DinoResult:
-    """Train a dense tower on (V, 3, h, w) uint8 views."""
+def train_dino(views: torch.Tensor, cfg: DinoConfig, seed: int, masks: torch.Tensor | None = None) -> DinoResult:
+    """Train a dense tower on (V, 3, h, w) uint8 views; ``masks`` are their (V, h, w) instance
+    masks, needed when ``cfg.instance_weight`` is above 0."""
+    if cfg.instance_weight > 0 and (masks is None or masks.shape[0] != views.shape[0]):
+        raise ValueError("DinoConfig.instance_weight > 0 needs one instance mask per training view")
+    use_masks = masks if cfg.instance_weight > 0 else None
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     student = DinoModel(ViT(tiny_dense_vit()), cfg)
@@ -204,20 +222,28 @@ def train_dino(views: torch.Tensor, cfg: DinoConfig, seed: int) -> DinoResult:
     center = torch.zeros(cfg.out_dim)
     opt = torch.optim.AdamW(param_groups(student), lr=cfg.lr)
     s_params, t_params = list(student.parameters()), list(teacher.parameters())
-    losses, start = [], time.perf_counter()
+    losses, instance_losses, start = [], [], time.perf_counter()
+    prefix = 1 + student.backbone.cfg.num_registers
     bar = tqdm(range(cfg.steps), desc="DINO dense tower", mininterval=5.0)
     for step in bar:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg.steps, cfg.lr, cfg.min_lr, cfg.warmup_fraction)
         opt.param_groups[0]["weight_decay"] = cosine(step, cfg.steps, *cfg.weight_decay)
-        batch = views[torch.randint(len(views), (cfg.batch_size,), generator=gen)]
-        global_x, local_x = multi_crop(batch, cfg, gen)
+        pick = torch.randint(len(views), (cfg.batch_size,), generator=gen)
+        global_x, local_x, ids = multi_crop(views[pick], cfg, gen, None if use_masks is None else use_masks[pick])
         with torch.no_grad():
             t_out = teacher(global_x).view(2, cfg.batch_size, -1)  # (2, B, K)
-        s_out = torch.cat([student(global_x), student(local_x)]).view(2 + cfg.num_local, cfg.batch_size, -1)
+        tokens = student.backbone.forward_tokens(global_x)  # (2B, T, D): class, registers, patches
+        s_out = torch.cat([student.head(tokens[:, 0]), student(local_x)]).view(2 + cfg.num_local, cfg.batch_size, -1)
         warm = max(1, int(cfg.teacher_temp_warmup_fraction * cfg.steps))
         t_temp = cfg.teacher_temp + (cfg.warmup_teacher_temp - cfg.teacher_temp) * max(0.0, 1 - step / warm)
         loss = dino_loss(s_out, t_out, center, t_temp, cfg.student_temp)
+        if ids is not None:  # both global crops of a view contrast together: (B, 2P, D) and (B, 2P)
+            patches = tokens[:, prefix:].unflatten(0, (2, cfg.batch_size)).transpose(0, 1).flatten(1, 2)
+            view_ids = ids.unflatten(0, (2, cfg.batch_size)).transpose(0, 1).flatten(1)
+            contrast = instance_contrast(patches, view_ids, cfg.instance_temp)
+            instance_losses.append(contrast.item())
+            loss = loss + cfg.instance_weight * contrast
         opt.zero_grad(set_to_none=True)
         loss.backward()
         for p in s_params:
@@ -233,4 +259,4 @@ def train_dino(views: torch.Tensor, cfg: DinoConfig, seed: int) -> DinoResult:
             center.mul_(cfg.center_momentum).add_(t_out.mean(dim=(0, 1)), alpha=1 - cfg.center_momentum)
         losses.append(loss.item())
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
-    return DinoResult(teacher.backbone.eval(), losses, time.perf_counter() - start)
+    return DinoResult(teacher.backbone.eval(), losses, time.perf_counter() - start, instance_losses)

@@ -92,8 +92,12 @@ def crop_resize(
 
 def hflip(x: Float[torch.Tensor, "B 3 H W"], p: float, gen: torch.Generator) -> Float[torch.Tensor, "B 3 H W"]:
     """Mirror a random ``p`` share of the batch left-right."""
-    flip = torch.rand(x.shape[0], generator=gen) < p
-    return torch.where(flip[:, None, None, None], x.flip(-1), x)
+    return mirror(x, torch.rand(x.shape[0], generator=gen) < p)
+
+
+def mirror(x: Float[torch.Tensor, "B 3 H W"], flips: torch.Tensor) -> Float[torch.Tensor, "B 3 H W"]:
+    """Mirror the samples whose ``flips`` entry is true left-right."""
+    return torch.where(flips[:, None, None, None], x.flip(-1), x)
 
 
 def grey(x: Float[torch.Tensor, "B 3 H W"]) -> Float[torch.Tensor, "B 1 H W"]:

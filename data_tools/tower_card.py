@@ -25,6 +25,8 @@ BAR_HELD_OUT_TOP1 = 0.60
 """Top-1 on held-out models of known labels a run over chosen catalogues must reach (kinds, not models)."""
 BAR_HELD_OUT_TOP5 = 0.85
 """The same for top-5."""
+BAR_DENSE_MARGIN = 0.10
+"""Points by which the dense tower's nearest-centroid figure must beat random weights of its shape."""
 ATTRIBUTE_BARS = {"colour": 0.80, "material": 0.70}
 """Top-1 on held-out models each attribute family must reach."""
 ATTRIBUTE_EXAMPLES = {"colour": '"red chair"', "material": '"wooden table"'}
@@ -49,6 +51,8 @@ class TowerReport:
     """Labels that had training crops."""
     dino_losses: list[float]
     """DINO loss per step."""
+    dino_instance_losses: list[float]
+    """Patch instance-contrast loss per step (empty when it was off)."""
     lit_losses: list[float]
     """LiT loss per step."""
     lit_accuracies: list[float]
@@ -213,6 +217,17 @@ def _per_catalogue_lines(per_catalogue: dict[str, dict[str, tuple[float, int]]])
     return [*lines, ""]
 
 
+def _instance_lines(r: TowerReport) -> list[str]:
+    """The patch instance contrast of the DINO run, when it was on."""
+    c = r.config.dino
+    if c.instance_weight <= 0:
+        return []
+    i0, i1 = loss_drop(r.dino_instance_losses)
+    return [f"  Plus the patch instance contrast (`data_tools/instance_contrast.py`, weight {c.instance_weight},",
+            f"  temperature {c.instance_temp}): patches of one rendered instance pulled together, other instances of",
+            f"  the view pushed away (instance masks only, never labels); its loss {i0:.3f} -> {i1:.3f}."]
+
+
 def write_model_card(r: TowerReport, path: Path) -> None:
     """Write ``MODEL_CARD.md`` for the towers of a run."""
     c = r.config
@@ -267,6 +282,7 @@ def write_model_card(r: TowerReport, path: Path) -> None:
         f"  {c.dino.momentum[0]} -> {c.dino.momentum[1]} (cosine), centring momentum {c.dino.center_momentum}, teacher temperature",
         f"  {c.dino.warmup_teacher_temp} -> {c.dino.teacher_temp} (warm-up), student {c.dino.student_temp}; AdamW lr {c.dino.lr}.",
         f"  Loss {d0:.3f} -> {d1:.3f} (first -> last tenth of the steps).",
+        *_instance_lines(r),
         f"- Image-text tower: {_image_tower_line(c.lit.init_from_dense, r.lit_init_tensors)}",
         "  Text side: all-MiniLM-L6-v2, frozen; label texts under",
         f"  {len(c.lit.templates)} templates ({', '.join(repr(t) for t in c.lit.templates)}) computed once.",
@@ -321,6 +337,7 @@ def write_model_card(r: TowerReport, path: Path) -> None:
         f"Dense maps ({r.dense.views} evaluation views, 128 px maps): a cell's feature is nearest to its own object's",
         f"mean feature for {r.dense.centroid_accuracy:.1%} of cells (random weights of the same shape:",
         f"{r.dense_random.centroid_accuracy:.1%}); object-pair separation {r.dense.pair_separation:.2f} (random {r.dense_random.pair_separation:.2f}).",
+        f"Above random: {_bar(r.dense.centroid_accuracy - r.dense_random.centroid_accuracy, BAR_DENSE_MARGIN)}.",
         "",
         "## Limitations",
         "",

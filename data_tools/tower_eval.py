@@ -28,6 +28,30 @@ INTERVAL_LEVEL = 0.95
 INTERVAL_DRAWS = 2000
 """Bootstrap resamples of the evaluation rooms."""
 
+SYNONYMS = (
+    ("tv", "television"),
+    ("fridge", "refrigerator"),
+    ("trash can", "dustbin"),
+    ("bookshelf", "bookcase"),
+    ("closet", "wardrobe"),
+    ("nightstand", "bedside table"),
+    ("sink", "washbasin"),
+    ("whiteboard", "white board"),
+    ("guitar", "electric guitar"),
+    ("piano", "grand piano"),
+    ("billiard table", "pool table"),
+    ("crib", "baby bed"),
+    ("fire extinguisher", "extinguisher"),
+    ("dresser", "drawers cabinet"),
+    ("lamp", "desk lamp"),
+    ("mug", "coffee cup"),
+    ("houseplant", "plant"),
+    ("shower", "shower stall"),
+    ("loudspeaker", "speaker"),
+)
+"""(word a user may type, catalogue label it means): words that are not themselves labels
+("sofa", "couch", "bed", "plant" are catalogue labels and are measured as such)."""
+
 
 @dataclass(frozen=True)
 class RetrievalReport:

@@ -96,8 +96,8 @@ def test_augmentations_are_seeded_and_sane() -> None:
 
 def test_dino_pieces() -> None:
     cfg = DinoConfig(num_local=3)
-    g, loc = multi_crop(torch.randint(0, 256, (2, 3, 40, 48), dtype=torch.uint8), cfg, torch.Generator())
-    assert g.shape == (4, 3, 64, 64) and loc.shape == (6, 3, 32, 32)
+    g, loc, ids = multi_crop(torch.randint(0, 256, (2, 3, 40, 48), dtype=torch.uint8), cfg, torch.Generator())
+    assert g.shape == (4, 3, 64, 64) and loc.shape == (6, 3, 32, 32) and ids is None
     t = torch.randn(1, 5, 16).expand(2, 5, 16)  # both global views agree
     s = torch.randn(4, 5, 16)
     # a student reproducing the teacher's sharpened distribution scores lower than a random one
@@ -257,8 +257,9 @@ def test_tiny_preset_end_to_end(tmp_path) -> None:
 
 @pytest.mark.slow
 def test_tiny_preset_over_all_catalogues_trains_and_reports_attributes(tmp_path) -> None:
-    config = load_config("tiny", ["catalogues=all", "lit.attribute_weight=0.5"])
+    config = load_config("tiny", ["catalogues=all", "lit.attribute_weight=0.5", "dino.instance_weight=1.0"])
     report = run(config, tmp_path / "weights", tmp_path / "work", seed=0, threads=1)
+    assert len(report.dino_instance_losses) == config.dino.steps  # the rooms' masks reached DINO
     first, last = loss_drop(report.lit_losses)
     assert last < first - 0.5, f"LiT loss did not go down: {first:.3f} -> {last:.3f}"
     colour, crops = report.attributes["colour, held-out models"]
@@ -270,3 +271,4 @@ def test_tiny_preset_over_all_catalogues_trains_and_reports_attributes(tmp_path)
     assert len(set(report.per_catalogue["unseen rooms"]) | set(held)) >= 2
     card = (tmp_path / "weights" / "MODEL_CARD.md").read_text()
     assert "Label top-1 per catalogue" in card and "CREDITS.md" in card and '"wooden table"' in card
+    assert "patch instance contrast" in card and "Above random:" in card
