@@ -1,7 +1,7 @@
 """The object layer on generated rooms that nothing was trained on.
 
     python -m data_tools.objects_eval --seeds 7101-7105 --out outputs/objects_eval [--steps 600] [--train-only]
-        [--objects-only] [--crop-levels 0.5,0.75] [--no-dino] [--room-set room=bedroom ...]
+        [--objects-only] [--crop-levels 0.5,0.75] [--no-dino | --dense SPEC] [--room-set room=bedroom ...]
 
 For each seed: the room generator's ``demo`` preset lays out and films a room (seeds 7001 and up
 were never used by the towers or the scene LLM; 7001-7005, 7101-7105, 7201-7205, 7301-7305,
@@ -16,7 +16,8 @@ measured on the same fields.
 ``--objects-only`` scores the object layer alone (seconds per room: no views rendered),
 ``--crop-levels`` frames the objects' crops otherwise (``ObjectsConfig.crop_levels``), ``--room-set
 KEY=VALUE`` changes the rooms (any :class:`~data_tools.config.RoomConfig` field, as ``make_room
---set``: another room kind or camera path; use a fresh ``--out``). The per-room and pooled tables
+--set``: another room kind or camera path; use a fresh ``--out``), ``--dense SPEC`` trains with
+another dense tower (e.g. towers from ``data_tools.train_towers``; a fresh ``--out``). The per-room and pooled tables
 are printed and written to ``OUT/objects_eval.md``.
 """
 
@@ -31,6 +32,7 @@ from pathlib import Path
 from data_tools.config import RoomConfig
 from data_tools.make_room import generate_room
 from lerf3d.atomic import atomic_path
+from lerf3d.encoders.spec import DEFAULT_DENSE_SPEC
 from lerf3d.ground_truth import load_ground_truth
 from lerf3d.objects.build import ObjectsConfig
 from lerf3d.objects.commands import evaluate_scene_objects, scene_objects
@@ -72,10 +74,10 @@ def parse_levels(text: str) -> tuple[float, ...]:
 
 
 def trained_room(seed: int, out: Path, steps: int | None, dino: bool = True,
-                 room_set: Sequence[str] = ()) -> tuple[Path, Run]:
+                 room_set: Sequence[str] = (), dense: str = DEFAULT_DENSE_SPEC) -> tuple[Path, Run]:
     """Generate and train one room (each step skipped when its output is there): capture, run.
     ``dino=False`` trains the field without the DINO loss (LERF's ablation); ``room_set`` holds
-    ``key=value`` changes of the ``demo`` room preset."""
+    ``key=value`` changes of the ``demo`` room preset; ``dense`` is the DINO maps' encoder."""
     room_dir = out / f"room_{seed}"
     capture = room_dir / "capture"
     if not (capture / "transforms.json").is_file():
@@ -83,7 +85,7 @@ def trained_room(seed: int, out: Path, steps: int | None, dino: bool = True,
     run = Run(room_dir / "run")
     if run.latest_checkpoint() is None:
         overrides = ("logging.progress=false",) + (() if dino else ("loss.dino=0",))
-        print(run_train(TrainRequest(capture, run.root, steps=steps, overrides=overrides)).describe())
+        print(run_train(TrainRequest(capture, run.root, steps=steps, overrides=overrides, dense=dense)).describe())
     return capture, run
 
 
@@ -141,12 +143,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="change the demo room preset (make_room --set), e.g. room=bedroom (repeatable)")
     parser.add_argument("--no-dino", action="store_true",
                         help="train without the DINO loss and segment without DINO features (use a fresh --out)")
+    parser.add_argument("--dense", default=DEFAULT_DENSE_SPEC,
+                        help=f"dense (DINO) encoder spec for training (default {DEFAULT_DENSE_SPEC}; use a fresh --out)")
     parser.add_argument("--objects-only", action="store_true", help="score the object layer alone (no views)")
     parser.add_argument("--crop-levels", type=parse_levels, default=ObjectsConfig().crop_levels,
                         help="objects' crop sides as multiples of their projected size, e.g. 0.5,0.75")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    rooms = [trained_room(seed, args.out, args.steps, dino=not args.no_dino, room_set=args.room_set)
+    rooms = [trained_room(seed, args.out, args.steps, dino=not args.no_dino, room_set=args.room_set, dense=args.dense)
              for seed in args.seeds]
     if args.train_only:
         return 0
@@ -156,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     table = pooled_tables(results)
     seeds = ", ".join(str(s) for s in args.seeds)
     scored = "objects only" if args.objects_only else f"{EVAL_VIEWS} views per split, {EVAL_SCALES} scales"
-    dino = "without the DINO loss or DINO features; " if args.no_dino else ""
+    dino = "without the DINO loss or DINO features; " if args.no_dino else (
+        "" if args.dense == DEFAULT_DENSE_SPEC else f"dense tower {args.dense}; ")
     changed = f" with {', '.join(args.room_set)}" if args.room_set else ""
     report = (f"Rooms: demo preset{changed}, seeds {seeds}; {dino}crop levels {', '.join(map(str, args.crop_levels))}; "
               f"{scored}; {time.perf_counter() - start:.0f} s\n\n{table}\n")
