@@ -209,17 +209,20 @@ class DinoResult:
     """Patch instance-contrast loss per step (empty when it is off)."""
 
 
-def train_dino(views: torch.Tensor, cfg: DinoConfig, seed: int, masks: torch.Tensor | None = None) -> DinoResult:
+def train_dino(
+    views: torch.Tensor, cfg: DinoConfig, seed: int, masks: torch.Tensor | None = None, device: str = "cpu"
+) -> DinoResult:
     """Train a dense tower on (V, 3, h, w) uint8 views; ``masks`` are their (V, h, w) instance
-    masks, needed when ``cfg.instance_weight`` is above 0."""
+    masks, needed when ``cfg.instance_weight`` is above 0. On another ``device`` only the networks
+    run there (crops are drawn on the CPU with the seeded generator); the tower comes back on the CPU."""
     if cfg.instance_weight > 0 and (masks is None or masks.shape[0] != views.shape[0]):
         raise ValueError("DinoConfig.instance_weight > 0 needs one instance mask per training view")
     use_masks = masks if cfg.instance_weight > 0 else None
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    student = DinoModel(ViT(tiny_dense_vit()), cfg)
+    student = DinoModel(ViT(tiny_dense_vit()), cfg).to(device)
     teacher = copy.deepcopy(student).requires_grad_(False)
-    center = torch.zeros(cfg.out_dim)
+    center = torch.zeros(cfg.out_dim, device=device)
     opt = torch.optim.AdamW(param_groups(student), lr=cfg.lr)
     s_params, t_params = list(student.parameters()), list(teacher.parameters())
     losses, instance_losses, start = [], [], time.perf_counter()
@@ -231,6 +234,7 @@ def train_dino(views: torch.Tensor, cfg: DinoConfig, seed: int, masks: torch.Ten
         opt.param_groups[0]["weight_decay"] = cosine(step, cfg.steps, *cfg.weight_decay)
         pick = torch.randint(len(views), (cfg.batch_size,), generator=gen)
         global_x, local_x, ids = multi_crop(views[pick], cfg, gen, None if use_masks is None else use_masks[pick])
+        global_x, local_x = global_x.to(device), local_x.to(device)
         with torch.no_grad():
             t_out = teacher(global_x).view(2, cfg.batch_size, -1)  # (2, B, K)
         tokens = student.backbone.forward_tokens(global_x)  # (2B, T, D): class, registers, patches
@@ -240,7 +244,7 @@ def train_dino(views: torch.Tensor, cfg: DinoConfig, seed: int, masks: torch.Ten
         loss = dino_loss(s_out, t_out, center, t_temp, cfg.student_temp)
         if ids is not None:  # both global crops of a view contrast together: (B, 2P, D) and (B, 2P)
             patches = tokens[:, prefix:].unflatten(0, (2, cfg.batch_size)).transpose(0, 1).flatten(1, 2)
-            view_ids = ids.unflatten(0, (2, cfg.batch_size)).transpose(0, 1).flatten(1)
+            view_ids = ids.to(device).unflatten(0, (2, cfg.batch_size)).transpose(0, 1).flatten(1)
             contrast = instance_contrast(patches, view_ids, cfg.instance_temp)
             instance_losses.append(contrast.item())
             loss = loss + cfg.instance_weight * contrast
@@ -259,4 +263,4 @@ def train_dino(views: torch.Tensor, cfg: DinoConfig, seed: int, masks: torch.Ten
             center.mul_(cfg.center_momentum).add_(t_out.mean(dim=(0, 1)), alpha=1 - cfg.center_momentum)
         losses.append(loss.item())
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
-    return DinoResult(teacher.backbone.eval(), losses, time.perf_counter() - start, instance_losses)
+    return DinoResult(teacher.backbone.cpu().eval(), losses, time.perf_counter() - start, instance_losses)

@@ -75,7 +75,7 @@ def instance_contrast(
     """
     z = F.normalize(tokens.float(), dim=-1)
     logits = z @ z.transpose(1, 2) / temperature  # (B, T, T)
-    eye = torch.eye(tokens.shape[1], dtype=torch.bool)
+    eye = torch.eye(tokens.shape[1], dtype=torch.bool, device=tokens.device)
     logits = logits.masked_fill(eye, float("-inf"))
     log_prob = logits - torch.logsumexp(logits, dim=-1, keepdim=True)  # (B, T, T)
     valid = ids != NO_INSTANCE

@@ -109,6 +109,14 @@ def cpu_has_bf16() -> bool:
     return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
+def device_has_bf16(device: str) -> bool:
+    """Whether bfloat16 autocast pays on ``device``: :func:`cpu_has_bf16` on the CPU, the GPU's own
+    answer on CUDA."""
+    if torch.device(device).type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return cpu_has_bf16()
+
+
 def text_table(text_tower, labels: list[str], templates: tuple[str, ...]) -> Float[torch.Tensor, "T C D"]:
     """Unit-norm text embeddings of every (template, label), then the canonical negatives as extra
     classes (same phrase under every template): computed once, the text tower is frozen."""
@@ -213,7 +221,7 @@ class LitResult:
 def tower_embeddings(tower: TinyImageTower, x: torch.Tensor, bf16: bool = False) -> Float[torch.Tensor, "B D"]:
     """Unit image embeddings of a batch; with ``bf16`` the tower runs under bfloat16 autocast and the
     embeddings come back float32."""
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
         img = tower(x)  # (B, D) unit norm
     return F.normalize(img.float(), dim=-1) if bf16 else img  # unit norm to float32 precision
 
@@ -225,7 +233,7 @@ def logit_scale(tower: TinyImageTower) -> torch.Tensor:
 
 def label_logits(img: Float[torch.Tensor, "B D"], texts: torch.Tensor, gen: torch.Generator) -> Float[torch.Tensor, "B C"]:
     """Cosines of each image with every class text, each image under a random template."""
-    template = torch.randint(texts.shape[0], (img.shape[0],), generator=gen)
+    template = torch.randint(texts.shape[0], (img.shape[0],), generator=gen).to(texts.device)
     return torch.einsum("bd,bcd->bc", img, texts[template])  # (B, C)
 
 
@@ -239,22 +247,27 @@ def lit_step_logits(
 
 def train_lit(
     crops: CropSet, texts: torch.Tensor, cfg: LitConfig, seed: int, dense: ViT | None = None,
-    attributes: AttributeTexts | None = None,
+    attributes: AttributeTexts | None = None, device: str = "cpu",
 ) -> LitResult:
     """Train an image tower on labelled crops against ``texts`` (T, C, D) from :func:`text_table`;
-    with ``attributes`` and ``cfg.attribute_weight`` > 0, also on the crops' colour and material words."""
+    with ``attributes`` and ``cfg.attribute_weight`` > 0, also on the crops' colour and material words.
+    On another ``device`` only the network runs there: sampling and augmentation stay on the CPU with
+    the seeded generator, and the tower comes back on the CPU."""
     if cfg.attribute_weight > 0 and attributes is None:
         raise ValueError("LitConfig.attribute_weight > 0 needs the attribute texts (rooms of chosen catalogues)")
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    tower = TinyImageTower().to(memory_format=TRAIN_MEMORY_FORMAT)
+    tower = TinyImageTower().to(device=device, memory_format=TRAIN_MEMORY_FORMAT)
+    texts = texts.to(device)
+    if attributes is not None:
+        attributes = AttributeTexts(attributes.colours.to(device), attributes.materials.to(device))
     with torch.no_grad():
         tower.logit_scale.fill_(math.log(1.0 / cfg.init_temperature))
     n_init = init_from_dense(tower, dense) if (dense is not None and cfg.init_from_dense) else 0
     # param_groups puts the 0-d logit_scale with the biases: the temperature is not decayed
     opt = torch.optim.AdamW(param_groups(tower), lr=cfg.lr, weight_decay=cfg.weight_decay)
     weights = sample_weights(crops.models, cfg.balance_power)
-    bf16 = cpu_has_bf16() if cfg.bf16 is None else cfg.bf16
+    bf16 = device_has_bf16(device) if cfg.bf16 is None else cfg.bf16
     losses, accs, start = [], [], time.perf_counter()
     bar = tqdm(range(cfg.steps), desc="LiT image-text tower", mininterval=5.0)
     tower.train()
@@ -262,15 +275,15 @@ def train_lit(
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg.steps, cfg.lr, cfg.min_lr, cfg.warmup_fraction)
         idx = torch.multinomial(weights, cfg.batch_size, replacement=True, generator=gen)
-        x = augment_crops(crops.images[idx], cfg, gen).contiguous(memory_format=TRAIN_MEMORY_FORMAT)
-        target = crops.labels[idx]
+        x = augment_crops(crops.images[idx], cfg, gen).to(device).contiguous(memory_format=TRAIN_MEMORY_FORMAT)
+        target = crops.labels[idx].to(device)
         img, scale = tower_embeddings(tower, x, bf16), logit_scale(tower)
         logits = label_logits(img, texts, gen) * scale
         loss = F.cross_entropy(logits, target, label_smoothing=cfg.label_smoothing)
         if attributes is not None and cfg.attribute_weight > 0:
             loss = loss + cfg.attribute_weight * (
-                attribute_loss(img, attributes.colours, target, crops.colours[idx], scale)
-                + attribute_loss(img, attributes.materials, target, crops.materials[idx], scale))
+                attribute_loss(img, attributes.colours, target, crops.colours[idx].to(device), scale)
+                + attribute_loss(img, attributes.materials, target, crops.materials[idx].to(device), scale))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -279,7 +292,7 @@ def train_lit(
         if step % 20 == 0 or step == cfg.steps - 1:
             recent = sum(accs[-50:]) / len(accs[-50:])
             bar.set_postfix(loss=f"{losses[-1]:.3f}", acc=f"{recent:.3f}", T=f"{1 / tower.logit_scale.exp().item():.4f}")
-    return LitResult(tower.eval(), losses, accs, n_init, bf16, time.perf_counter() - start)
+    return LitResult(tower.cpu().eval(), losses, accs, n_init, bf16, time.perf_counter() - start)
 
 
 def temperature(tower: TinyImageTower) -> float:

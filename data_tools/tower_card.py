@@ -65,6 +65,8 @@ class TowerReport:
     """Wall time per stage and in total."""
     threads: int
     """torch threads used for training."""
+    device: str
+    """Device the networks trained on ("cpu", or a GPU's "cuda")."""
     eval: RetrievalReport
     """Unseen rooms, trained models."""
     held_out: RetrievalReport
@@ -144,7 +146,7 @@ def format_summary(r: TowerReport) -> str:
               for where, table in r.per_catalogue.items() for cat, (acc, n) in table.items()],
             f"dense maps: nearest-centroid {r.dense.centroid_accuracy:.1%} (random weights {r.dense_random.centroid_accuracy:.1%}), "
             f"separation {r.dense.pair_separation:.2f} (random {r.dense_random.pair_separation:.2f})",
-            f"time: {_data_time(r)}, DINO {s['dino']:.0f} s, LiT {s['lit']:.0f} s, total {s['total']:.0f} s on {r.threads} threads",
+            f"time: {_data_time(r)}, DINO {s['dino']:.0f} s, LiT {s['lit']:.0f} s, total {s['total']:.0f} s on {_where(r)}",
         ]
     )
 
@@ -215,6 +217,13 @@ def _per_catalogue_lines(per_catalogue: dict[str, dict[str, tuple[float, int]]])
                  for s in sets]
         lines.append(f"| {cat} | " + " | ".join(cells) + " |")
     return [*lines, ""]
+
+
+def _where(r: TowerReport) -> str:
+    """What the training ran on."""
+    if r.device == "cpu":
+        return f"{r.threads} torch threads on the CPU"
+    return f"{r.device} ({r.threads} CPU threads for data and augmentation)"
 
 
 def _instance_lines(r: TowerReport) -> list[str]:
@@ -292,7 +301,7 @@ def write_model_card(r: TowerReport, path: Path) -> None:
         f"  {c.lit.steps} steps of {c.lit.batch_size} crops, AdamW lr {c.lit.lr}, "
         f"{'bfloat16 autocast (weights and logits float32)' if r.lit_bf16 else 'float32'}. Loss {l0:.3f} -> {l1:.3f}.",
         f"- Weights stored as {c.weights_dtype}.",
-        f"- Wall time ({r.threads} torch threads, shared 2-core CPU): {_data_time(r)}, DINO {s['dino']:.0f} s,",
+        f"- Wall time ({_where(r)}): {_data_time(r)}, DINO {s['dino']:.0f} s,",
         f"  LiT {s['lit']:.0f} s, total {s['total']:.0f} s ({s['total'] / 60:.1f} min).",
         "",
         "## Quality (rooms never used in training)",

@@ -1,7 +1,7 @@
 """Train the embedded ``lerf3d:tiny`` towers on generated rooms and measure them on unseen rooms.
 
     python -m data_tools.train_towers [--preset default|tiny | --config FILE.toml] [--set KEY=VALUE ...]
-        [--out lerf3d/weights] [--seed 0]
+        [--out lerf3d/weights] [--seed 0] [--device cpu|cuda]
 
 The presets are TOML files in ``data_tools/configs/towers/`` read by :mod:`lerf3d.typed_config`;
 ``--set lit.steps=2000`` (any dotted key, repeatable) varies one.
@@ -299,11 +299,27 @@ def evaluate(data: TowerData, out: Path, config: TowerTrainConfig, seed: int) ->
     }
 
 
-def run(config: TowerTrainConfig, out: Path, work: Path, seed: int = 0, threads: int = 2) -> TowerReport:
-    """The whole pipeline; returns the figures (also written to ``out/MODEL_CARD.md``)."""
+def check_device(device: str) -> None:
+    """A ValueError for a device name torch does not know, or a GPU this machine does not have."""
+    try:
+        kind = torch.device(device).type
+    except RuntimeError as exc:
+        raise ValueError(f"device {device!r}: {exc}") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: this machine has no CUDA device (train with --device cpu)")
+    if kind not in ("cpu", "cuda"):
+        raise ValueError(f"device {device!r}: tower training runs on cpu or cuda")
+
+
+def run(config: TowerTrainConfig, out: Path, work: Path, seed: int = 0, threads: int = 2,
+        device: str = "cpu") -> TowerReport:
+    """The whole pipeline; returns the figures (also written to ``out/MODEL_CARD.md``). ``device``
+    trains the networks on a GPU ("cuda"); data, evaluation and the saved files are the same."""
     config.check_runnable()
+    check_device(device)
     start = time.perf_counter()
-    torch.use_deterministic_algorithms(True)
+    # CUDA has no deterministic kernel for some backward passes: warn there rather than stop
+    torch.use_deterministic_algorithms(True, warn_only=device != "cpu")
     out.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
     # Data preparation is thousands of tiny tensor ops: one thread avoids pool hand-offs that cost
@@ -312,11 +328,11 @@ def run(config: TowerTrainConfig, out: Path, work: Path, seed: int = 0, threads:
     data = prepare_data(config, work, seed, workers=threads)
     t_data = time.perf_counter() - start
     torch.set_num_threads(threads)
-    dino = train_dino(data.views, config.dino, seed, data.view_masks)
+    dino = train_dino(data.views, config.dino, seed, data.view_masks, device)
     text_tower = shared_text_tower("cpu", torch.float32)
     texts = text_table(text_tower, data.labels, config.lit.templates)
     attributes = attribute_texts(text_tower, data.vocab.colours, data.vocab.materials, data.labels)
-    lit = train_lit(data.train, texts, config.lit, seed, dense=dino.teacher, attributes=attributes)
+    lit = train_lit(data.train, texts, config.lit, seed, dense=dino.teacher, attributes=attributes, device=device)
     meta = {"seed": str(seed), "command": "python -m data_tools.train_towers", "dino_steps": str(config.dino.steps), "lit_steps": str(config.lit.steps)}
     save_towers(dino, lit, out, config, meta)
     figures = evaluate(data, out, config, seed)
@@ -336,6 +352,7 @@ def run(config: TowerTrainConfig, out: Path, work: Path, seed: int = 0, threads:
         temperature=temperature(lit.tower),
         seconds={"data": t_data, "dino": dino.seconds, "lit": lit.seconds, "total": time.perf_counter() - start},
         threads=threads,
+        device=device,
         **figures,
     )
     write_model_card(report, out / "MODEL_CARD.md")
@@ -352,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=Path("lerf3d/weights"), help="where the tower files go")
     parser.add_argument("--work", type=Path, default=Path("outputs/tower_data"), help="generated rooms and crop caches")
     parser.add_argument("--seed", type=int, default=0, help="seed of crop sampling, augmentation and init")
+    parser.add_argument("--device", default="cpu", help="where the networks train: cpu (default) or cuda")
     parser.add_argument("--threads", type=int, default=2, help="CPU cores to use: torch threads for training, processes for rendering rooms (default 2)")
     return parser
 
@@ -368,10 +386,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = config_from_args(args)
+        check_device(args.device)
     except ValueError as exc:  # ConfigError included: one line naming the file or key
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    report = run(config, args.out, args.work, args.seed, args.threads)
+    report = run(config, args.out, args.work, args.seed, args.threads, args.device)
     print(format_summary(report))
     return 0
 
