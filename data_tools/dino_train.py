@@ -202,7 +202,7 @@ class DinoResult:
     teacher: ViT
     """The teacher's backbone (the dense tower)."""
     losses: list[float]
-    """Loss per step."""
+    """DINO loss per step (without the instance contrast)."""
     seconds: float
     """Wall time of training."""
     instance_losses: list[float] = field(default_factory=list)
@@ -242,6 +242,7 @@ def train_dino(
         warm = max(1, int(cfg.teacher_temp_warmup_fraction * cfg.steps))
         t_temp = cfg.teacher_temp + (cfg.warmup_teacher_temp - cfg.teacher_temp) * max(0.0, 1 - step / warm)
         loss = dino_loss(s_out, t_out, center, t_temp, cfg.student_temp)
+        losses.append(loss.item())
         if ids is not None:  # both global crops of a view contrast together: (B, 2P, D) and (B, 2P)
             patches = tokens[:, prefix:].unflatten(0, (2, cfg.batch_size)).transpose(0, 1).flatten(1, 2)
             view_ids = ids.to(device).unflatten(0, (2, cfg.batch_size)).transpose(0, 1).flatten(1)
@@ -261,6 +262,5 @@ def train_dino(
             torch._foreach_mul_(t_params, m)
             torch._foreach_add_(t_params, s_params, alpha=1 - m)
             center.mul_(cfg.center_momentum).add_(t_out.mean(dim=(0, 1)), alpha=1 - cfg.center_momentum)
-        losses.append(loss.item())
-        bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        bar.set_postfix(loss=f"{loss.item():.3f}")
     return DinoResult(teacher.backbone.cpu().eval(), losses, time.perf_counter() - start, instance_losses)
