@@ -25,6 +25,14 @@ NO_INSTANCE = 0
 """Mask value of pixels that show no instance (never an anchor or a positive)."""
 
 
+def centre_sample(mask: np.ndarray, h: int, w: int) -> np.ndarray:
+    """(h, w) ids of an (H, W) instance mask read at the centres of an h x w grid laid over it
+    (nearest: ids are never averaged)."""
+    ys = ((np.arange(h) + 0.5) * mask.shape[0] / h).astype(int)
+    xs = ((np.arange(w) + 0.5) * mask.shape[1] / w).astype(int)
+    return mask[np.ix_(ys, xs)]
+
+
 def room_masks(room_dir: Path, size: tuple[int, int]) -> Int[torch.Tensor, "V h w"]:
     """(V, h, w) int16 instance masks of a room's views (sorted by frame name, as
     :func:`data_tools.tower_data.room_views` orders the views) at ``size`` = (h, w), sampled at the
@@ -32,10 +40,7 @@ def room_masks(room_dir: Path, size: tuple[int, int]) -> Int[torch.Tensor, "V h 
     gt = load_ground_truth(room_dir)
     out = []
     for frame in sorted(gt.mask_paths):
-        mask = gt.load_mask(frame)
-        ys = ((np.arange(size[0]) + 0.5) * mask.shape[0] / size[0]).astype(int)
-        xs = ((np.arange(size[1]) + 0.5) * mask.shape[1] / size[1]).astype(int)
-        small = mask[np.ix_(ys, xs)]
+        small = centre_sample(gt.load_mask(frame), *size)
         if small.max(initial=0) > np.iinfo(np.int16).max:
             raise ValueError(f"{room_dir}: frame {frame} has instance ids above {np.iinfo(np.int16).max}")
         out.append(torch.from_numpy(small.astype(np.int16)))

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from jaxtyping import Float
 
+from data_tools.instance_contrast import centre_sample
 from data_tools.lit_train import attribute_logits
 from data_tools.tower_data import CropSet
 from lerf3d.encoders.base import DenseFeatureEncoder, ImageTextEncoder
@@ -234,9 +235,7 @@ def dense_separation(
         x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float() / 255.0  # (3, H, W)
         feats = F.normalize(encoder.encode_dense(x).float(), dim=-1)  # (h, w, D)
         h, w, d = feats.shape
-        ys = ((np.arange(h) + 0.5) * mask.shape[0] / h).astype(int)
-        xs = ((np.arange(w) + 0.5) * mask.shape[1] / w).astype(int)
-        cell_ids = torch.from_numpy(mask[np.ix_(ys, xs)].ravel().astype(np.int64))  # (h*w,) at cell centres
+        cell_ids = torch.from_numpy(centre_sample(mask, h, w).ravel().astype(np.int64))  # (h*w,) at cell centres
         flat = feats.reshape(h * w, d)  # (h*w, D)
         ids = [i for i in cell_ids.unique().tolist() if i > 0 and (cell_ids == i).sum() >= MIN_CELLS_PER_OBJECT]
         if len(ids) < 2:

@@ -1,7 +1,7 @@
 """Train the embedded ``lerf3d:tiny`` towers on generated rooms and measure them on unseen rooms.
 
     python -m data_tools.train_towers [--preset default|tiny | --config FILE.toml] [--set KEY=VALUE ...]
-        [--out lerf3d/weights] [--seed 0] [--device cpu|cuda]
+        [--out lerf3d/weights] [--seed 0] [--device cpu|cuda|auto]
 
 The presets are TOML files in ``data_tools/configs/towers/`` read by :mod:`lerf3d.typed_config`;
 ``--set lit.steps=2000`` (any dotted key, repeatable) varies one.
@@ -73,6 +73,7 @@ from lerf3d.encoders.spec import TINY_SPEC
 from lerf3d.encoders.tiny import TINY_DENSE_FILE, TINY_IMAGE_TEXT_FILE, save_tiny_tower, shared_text_tower
 from lerf3d.encoders.vit import ViT
 from lerf3d.ground_truth import load_ground_truth
+from lerf3d.preflight import training_device
 
 ROOM_SETS = ("train_rooms", "eval_rooms", "held_out_rooms")
 """The room sets of a run (fields of :class:`TowerTrainConfig`)."""
@@ -299,24 +300,12 @@ def evaluate(data: TowerData, out: Path, config: TowerTrainConfig, seed: int) ->
     }
 
 
-def check_device(device: str) -> None:
-    """A ValueError for a device name torch does not know, or a GPU this machine does not have."""
-    try:
-        kind = torch.device(device).type
-    except RuntimeError as exc:
-        raise ValueError(f"device {device!r}: {exc}") from None
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r}: this machine has no CUDA device (train with --device cpu)")
-    if kind not in ("cpu", "cuda"):
-        raise ValueError(f"device {device!r}: tower training runs on cpu or cuda")
-
-
 def run(config: TowerTrainConfig, out: Path, work: Path, seed: int = 0, threads: int = 2,
         device: str = "cpu") -> TowerReport:
     """The whole pipeline; returns the figures (also written to ``out/MODEL_CARD.md``). ``device``
     trains the networks on a GPU ("cuda"); data, evaluation and the saved files are the same."""
     config.check_runnable()
-    check_device(device)
+    device = str(training_device(device))  # "auto": the GPU when there is one
     start = time.perf_counter()
     # CUDA has no deterministic kernel for some backward passes: warn there rather than stop
     torch.use_deterministic_algorithms(True, warn_only=device != "cpu")
@@ -369,7 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=Path("lerf3d/weights"), help="where the tower files go")
     parser.add_argument("--work", type=Path, default=Path("outputs/tower_data"), help="generated rooms and crop caches")
     parser.add_argument("--seed", type=int, default=0, help="seed of crop sampling, augmentation and init")
-    parser.add_argument("--device", default="cpu", help="where the networks train: cpu (default) or cuda")
+    parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
+                        help="where the networks train: cpu (default), cuda, or auto (the GPU when there is one)")
     parser.add_argument("--threads", type=int, default=2, help="CPU cores to use: torch threads for training, processes for rendering rooms (default 2)")
     return parser
 
@@ -386,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = config_from_args(args)
-        check_device(args.device)
+        training_device(args.device)
     except ValueError as exc:  # ConfigError included: one line naming the file or key
         print(f"error: {exc}", file=sys.stderr)
         return 2

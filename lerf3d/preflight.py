@@ -3,7 +3,8 @@
 A mistake found after minutes of loading or rendering wastes the minutes and may leave files behind,
 so commands check output paths, counts and sizes first. The ``*_arg`` functions are argparse types
 (the parser reports a bad value at once, with usage); :func:`check_output_path` raises ValueError
-naming the argument, the path and the problem.
+naming the argument, the path and the problem; :func:`training_device` turns ``--device`` into a
+device, an error when the GPU asked for is not there.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ import argparse
 import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 
 def check_output_path(path: str | os.PathLike, what: str = "--out", folder: bool = False) -> Path:
@@ -62,3 +67,15 @@ def positive_float_arg(text: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"{text!r} must be a finite number > 0")
     return value
+
+
+def training_device(choice: str, local_rank: int = 0) -> torch.device:
+    """``auto``: this process's GPU when torch sees one, else the CPU; ``cuda`` without a GPU is a
+    clear error rather than a silent CPU run."""
+    import torch  # here, so the path checks above stay free of torch
+
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: torch sees no CUDA device (use --device cpu or auto)")
+    if choice == "cpu" or (choice == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    return torch.device(f"cuda:{local_rank}")

@@ -25,7 +25,7 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
-from lerf3d.preflight import check_output_path
+from lerf3d.preflight import check_output_path, training_device
 from lerf3d.runs.layout import CHECKPOINTS_DIR
 from lerf3d.scene_llm.data.dataset import MANIFEST_NAME, QARecord, load_manifest, load_split, load_vocabulary
 from lerf3d.scene_llm.model.batch import collate, encode_example
@@ -361,16 +361,6 @@ def config_from_args(args: argparse.Namespace) -> SceneLLMConfig:
     """The preset (or ``--config`` file), then the shorthand flags, then each ``--set``: later wins."""
     shorthands = shorthand_overrides(args.llm, args.steps1, args.steps2, args.batch_size, args.full)
     return apply_overrides(preset(args.config or args.preset), [*shorthands, *args.set])
-
-
-def training_device(choice: str, local_rank: int = 0) -> torch.device:
-    """``auto``: this process's GPU when torch sees one, else the CPU; ``cuda`` without a GPU is a
-    clear error rather than a silent CPU run."""
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: torch sees no CUDA device (use --device cpu or auto)")
-    if choice == "cpu" or (choice == "auto" and not torch.cuda.is_available()):
-        return torch.device("cpu")
-    return torch.device(f"cuda:{local_rank}")
 
 
 def run(args: argparse.Namespace) -> int:
