@@ -51,8 +51,10 @@ def bridge_text(config: dict) -> str:
         target = ("the LLM's embedding of each name" if slots == 1 else
                   f"each name spelled out as the LLM's embeddings of its tokens then '{bridge.get('separator', ',')}', "
                   f"{slots} positions per object")
+        own = ("; the MLP's output (where, how it looks) takes one more position of its own after the name"
+               if bridge.get("mlp_slot") else "")
         return (f"a soft nearest-label lookup: softmax(tau cos(feature, text tower of '{bridge['template']}')) "
-                f"over the dataset's object names, to {target}")
+                f"over the dataset's object names, to {target}{own}")
     return "a ridge regression from the text tower to the LLM's embeddings of common words"
 
 
@@ -97,8 +99,11 @@ def grounding_text(config: dict) -> str:
 
 
 def balance_text(config: dict) -> str:
-    """How stage 2 draws its questions, when balanced per type (else nothing)."""
-    return ", every question type drawn equally often" if config["stage2"].get("balance_types") else ""
+    """How stage 2 draws its questions: balanced per type, several per sequence (else nothing)."""
+    turns = config["stage2"].get("turns", 1)
+    return ((", every question type drawn equally often" if config["stage2"].get("balance_types") else "")
+            + (f", each sequence a conversation of up to {turns} questions about one room and view (the "
+               "room's tokens spliced once)" if turns > 1 else ""))
 
 
 def autocast_text(config: dict) -> str:

@@ -185,3 +185,33 @@ def test_spelled_label_bridge_writes_each_name_token_by_token(tmp_path):
         BridgeConfig(enabled=True, kind="linear", slots=2)
     with pytest.raises(ValueError, match="slots"):
         BridgeConfig(slots=0)
+
+
+def test_mlp_slot_keeps_the_spelled_name_exact_and_takes_one_more_position(tmp_path):
+    """mlp_slot: the name's slots are the lookup alone (whatever the MLP says), the MLP's output is
+    one more position after them (zero at the start), and the file round-trips."""
+    labels, dim, hidden = 3, 10, 6
+    keys = torch.nn.functional.normalize(torch.randn(labels, dim, generator=torch.Generator().manual_seed(0)), dim=1)
+    values = torch.randn(labels, 2, hidden, generator=torch.Generator().manual_seed(1))
+    cfg = ProjectorConfig(d_in=13, hidden=16, d_llm=hidden, bridge_dim=dim, bridge_labels=labels, slots=2,
+                          mlp_slot=True)
+    projector = build_projector(cfg)
+    projector.set_labels(keys, values, 200.0)
+    x = torch.cat([keys, torch.randn(labels, 3)], dim=1)  # each token's feature is one label's key
+    out = projector(x)
+    assert out.shape == (labels, 3, hidden)  # 2 name slots + the MLP's own
+    torch.testing.assert_close(out[:, :2], values, atol=1e-4, rtol=0)
+    assert torch.equal(out[:, 2], torch.zeros(labels, hidden))  # the MLP's output starts at zero
+    with torch.no_grad():
+        projector.mlp[2].bias.fill_(1.0)
+    moved = projector(x)
+    torch.testing.assert_close(moved[:, :2], out[:, :2])  # the name does not move
+    torch.testing.assert_close(moved[:, 2], torch.ones(labels, hidden))
+    save_projector(projector, cfg, tmp_path / "slot.pt")
+    loaded, loaded_cfg = load_projector(tmp_path / "slot.pt", expected=cfg)
+    assert loaded_cfg.mlp_slot
+    torch.testing.assert_close(loaded(x), moved)
+    with pytest.raises(ValueError, match="mlp_slot"):
+        ProjectorConfig(d_in=13, hidden=16, d_llm=6, bridge_dim=10, mlp_slot=True)  # no label bridge
+    with pytest.raises(ValueError, match="mlp_slot"):
+        BridgeConfig(enabled=True, kind="linear", mlp_slot=True)

@@ -7,12 +7,15 @@ import importlib.util
 import pytest
 import torch
 
-from lerf3d.scene_llm.model.batch import collate, encode_example
+from lerf3d.scene_llm.model.batch import collate, encode_conversation, encode_example
 from lerf3d.scene_llm.model.llm import (
     SCENE_TOKEN,
+    SYSTEM_PROMPT,
     LLMConfig,
     MissingLLMError,
     add_scene_token,
+    answer_text,
+    conversation_text,
     load_llm,
     prompt_text,
     smollm2_gguf_path,
@@ -60,6 +63,50 @@ def test_examples_label_only_the_answer(tiny):
     assert tiny.tokenizer.decode(labelled) == " 2<eos>"
     with pytest.raises(ValueError, match="max_length"):
         encode_example(tiny.tokenizer, "how many chairs?" * 10, "2", torch.zeros(3, 14), max_length=32)
+
+
+CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+          "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+"""A ChatML template (the format SmolLM2 and Qwen use), written from its description."""
+
+
+def test_conversation_labels_every_answer_and_splices_the_scene_once(tiny):
+    turns = [("how many chairs?", "2"), ("is there a bed?", "yes"), ("what is by the lamp?", "oven")]
+    example = encode_conversation(tiny.tokenizer, turns, torch.zeros(3, 14), max_length=256)
+    assert example.input_ids.count(tiny.placeholder_id) == 1
+    labelled = [t for t in example.labels if t != IGNORE_INDEX]
+    assert tiny.tokenizer.decode(labelled) == " 2<eos> yes<eos> oven<eos>"
+    assert tiny.tokenizer.decode(example.input_ids).count("is there a bed?") == 1
+    single = encode_example(tiny.tokenizer, *turns[0], torch.zeros(3, 14), max_length=256)
+    assert example.input_ids[: len(single.input_ids)] == single.input_ids  # turn 1 is the one-question example
+    assert example.labels[: len(single.labels)] == single.labels
+    # a turn that would pass max_length is left out; the ones before it stay
+    short = encode_conversation(tiny.tokenizer, turns, torch.zeros(3, 14), max_length=len(single.input_ids) + 5)
+    assert short.input_ids == single.input_ids and short.labels == single.labels
+    with pytest.raises(ValueError, match="max_length"):
+        encode_conversation(tiny.tokenizer, turns, torch.zeros(3, 14), max_length=8)
+    with pytest.raises(ValueError, match="at least one"):
+        conversation_text(tiny.tokenizer, [])
+
+
+def test_conversation_follows_a_chat_template(tiny):
+    """With a chat template the parts concatenate to the template's rendering of the whole
+    conversation, the scene only in the first user turn, and one turn is prompt_text + answer_text."""
+    import copy
+
+    tokenizer = copy.deepcopy(tiny.tokenizer)
+    tokenizer.chat_template = CHATML
+    turns = [("how many chairs?", "<obj2>: 1"), ("is there a bed?", "none: no")]
+    parts = conversation_text(tokenizer, turns)
+    assert parts[0] == (prompt_text(tokenizer, turns[0][0]), answer_text(tokenizer, *turns[0]))
+    assert parts[1] == ("<|im_start|>user\nis there a bed?<|im_end|>\n<|im_start|>assistant\n",
+                        "none: no<|im_end|>\n")
+    messages = [{"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "user", "content": f"{SCENE_TOKEN}\nhow many chairs?"},
+                {"role": "assistant", "content": "<obj2>: 1"},
+                {"role": "user", "content": "is there a bed?"},
+                {"role": "assistant", "content": "none: no"}]
+    assert "".join(p + a for p, a in parts) == tokenizer.apply_chat_template(messages, tokenize=False)
 
 
 def test_loss_equals_the_llm_mean_loss(tiny):

@@ -156,12 +156,13 @@ def test_ddp_two_processes_match_one_with_the_doubled_batch(synthetic_dataset, t
     assert json.loads((tmp_path / "two" / "config.json").read_text())["identifiers"] is True
 
 
-def test_spelled_label_tokens_take_slots_positions_each(synthetic_dataset, tmp_path):
+@pytest.mark.parametrize("mlp_slot", [False, True])
+def test_spelled_label_tokens_take_slots_positions_each(synthetic_dataset, tmp_path, mlp_slot):
     """A label bridge with slots = 3 gives every scene token three consecutive LLM positions (the
-    spliced sequence grows by 3 T - 1), trains, and answers."""
+    spliced sequence grows by 3 T - 1; four with the MLP's own slot), trains, and answers."""
     from lerf3d.scene_llm.model.bridge import BridgeConfig
 
-    cfg = dataclasses.replace(TINY, bridge=BridgeConfig(enabled=True, kind="labels", slots=3,
+    cfg = dataclasses.replace(TINY, bridge=BridgeConfig(enabled=True, kind="labels", slots=3, mlp_slot=mlp_slot,
                                                         extra_labels=("floor", "wall")))
     store = TokenStore.from_dataset(synthetic_dataset, ["syn_0", "syn_1"], cfg.tokens)
     dim = store.scenes["syn_0"].points.feature_dim
@@ -177,10 +178,26 @@ def test_spelled_label_tokens_take_slots_positions_each(synthetic_dataset, tmp_p
     ids = model.tokenizer("<scene> hi", add_special_tokens=False, return_tensors="pt")["input_ids"]
     spliced = model.splice(ids, torch.ones_like(ids), inputs, torch.ones(inputs.shape[:2], dtype=torch.bool),
                             None, "right")
-    assert spliced.inputs_embeds.shape[1] == ids.shape[1] - 1 + 3 * inputs.shape[1]
+    assert model.projector_config.mlp_slot == mlp_slot
+    assert spliced.inputs_embeds.shape[1] == ids.shape[1] - 1 + (4 if mlp_slot else 3) * inputs.shape[1]
     records = load_split(synthetic_dataset, 2, "train")
     stage = dataclasses.replace(cfg.stage2, steps=1)
     before = _snapshot(model.projector)
     train_stage(model, 2, stage, records, store, tmp_path / "run", 0, progress=False)
     assert any(not torch.equal(v, before[n]) for n, v in _snapshot(model.projector).items())
     assert isinstance(model.generate(tokens, "Question 0 about scene 0?", max_new_tokens=4), str)
+
+
+def test_conversations_train_on_several_answers_per_sequence(synthetic_dataset, tmp_path):
+    """stage.turns = 3: each sequence holds three of a scene's questions (the synthetic scenes have
+    four each), so a step carries more labelled tokens than with one question per sequence, from
+    the same lead records."""
+    records = load_split(synthetic_dataset, 2, "train")
+    tokens = {}
+    for turns in (1, 3):
+        model, store = _setup(synthetic_dataset)
+        stage = dataclasses.replace(TINY.stage2, steps=2, turns=turns)
+        result = train_stage(model, 2, stage, records, store, tmp_path / f"run{turns}", 0, progress=False)
+        assert all(np.isfinite(h["loss"]) for h in result.history)
+        tokens[turns] = [h["tokens"] for h in result.history]
+    assert all(three > 2 * one for one, three in zip(tokens[1], tokens[3])), tokens

@@ -1,8 +1,9 @@
 """Tokenised training examples and their collation into a :class:`SceneBatch`.
 
 An example is prompt tokens (``<scene>`` + question, loss-free) followed by answer tokens (the
-only positions with labels). Scene tokens travel beside the text as projector *inputs*; the
-projector runs inside the model so its gradient flows.
+only positions with labels), or several such turns about one scene (a conversation). Scene tokens
+travel beside the text as projector *inputs*; the projector runs inside the model so its gradient
+flows.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from jaxtyping import Bool, Float, Int
 
-from lerf3d.scene_llm.model.llm import answer_text, prompt_text
+from lerf3d.scene_llm.model.llm import conversation_text
 from lerf3d.scene_llm.model.splice import IGNORE_INDEX, pad_scene_tokens
 
 
@@ -59,12 +60,28 @@ def encode_example(
 ) -> Example:
     """Tokenise prompt and answer separately (the same prompt tokens generation will see) and label
     only the answer; ValueError when longer than ``max_length`` text tokens."""
-    prompt = tokenizer(prompt_text(tokenizer, question), add_special_tokens=False)["input_ids"]
-    answer_ids = tokenizer(answer_text(tokenizer, question, answer), add_special_tokens=False)["input_ids"]
-    ids = prompt + answer_ids
-    if len(ids) > max_length:
-        raise ValueError(f"example of {len(ids)} tokens exceeds max_length={max_length}: {question!r}")
-    return Example(ids, [IGNORE_INDEX] * len(prompt) + answer_ids, scene_inputs)
+    return encode_conversation(tokenizer, [(question, answer)], scene_inputs, max_length)
+
+
+def encode_conversation(
+    tokenizer, turns: Sequence[tuple[str, str]], scene_inputs: torch.Tensor, max_length: int
+) -> Example:
+    """Several questions about one scene in one sequence (:func:`conversation_text`), the scene
+    spliced once before the first: every answer is labelled, every prompt is not. Turns that would
+    take the text past ``max_length`` tokens are left out; ValueError when the first one does."""
+    ids: list[int] = []
+    labels: list[int] = []
+    for k, (prompt, answer) in enumerate(conversation_text(tokenizer, turns)):
+        prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        answer_ids = tokenizer(answer, add_special_tokens=False)["input_ids"]
+        if len(ids) + len(prompt_ids) + len(answer_ids) > max_length:
+            if k == 0:
+                raise ValueError(f"example of {len(prompt_ids) + len(answer_ids)} tokens exceeds "
+                                 f"max_length={max_length}: {turns[0][0]!r}")
+            break
+        ids += prompt_ids + answer_ids
+        labels += [IGNORE_INDEX] * len(prompt_ids) + answer_ids
+    return Example(ids, labels, scene_inputs)
 
 
 def collate(examples: Sequence[Example], pad_id: int) -> SceneBatch:

@@ -54,6 +54,11 @@ class BridgeConfig:
     the words of its name, so matching a question's words against the scene is the copy-and-compare
     it already does on text. A mean embedding is not a word, and a 135M model fine-tuned on a few
     hundred questions did not learn to match it (measured: existence at chance)."""
+    mlp_slot: bool = False
+    """With ``kind="labels"``: the projector's MLP output (where the object is, how it looks) takes a
+    position of its own after the name instead of being added to the name's slots
+    (:attr:`~lerf3d.scene_llm.model.projector.ProjectorConfig.mlp_slot`): the name then stays the
+    LLM's exact words, which its attention matches against the question's words."""
     separator: str = ","
     """What follows a spelled-out name (``slots`` > 1), as the LLM writes a list."""
     extra_labels: tuple[str, ...] = ("floor", "wall")
@@ -72,6 +77,9 @@ class BridgeConfig:
             raise ValueError(f"BridgeConfig.kind must be 'linear' or 'labels', got {self.kind!r}")
         if not isinstance(self.slots, int) or self.slots < 1:
             raise ValueError(f"BridgeConfig.slots must be an int >= 1, got {self.slots!r}")
+        if self.mlp_slot and self.kind != "labels":
+            raise ValueError("BridgeConfig.mlp_slot puts the MLP's output beside a spelled label: it needs "
+                             "kind='labels'")
         if self.slots > 1 and self.kind != "labels":
             raise ValueError("BridgeConfig.slots > 1 spells out label names: it needs kind='labels'")
         if not self.temperature > 0 or "{}" not in self.template:

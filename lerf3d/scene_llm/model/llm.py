@@ -18,6 +18,7 @@ before the embedding lookup and then overwrites that position with the scene tok
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -171,6 +172,33 @@ def answer_text(tokenizer, question: str, answer: str, with_scene: bool = True) 
         raise ValueError("the chat template renders the prompt differently with and without an answer; "
                          "cannot separate the answer for the loss")
     return full[len(prompt):]
+
+
+def conversation_text(tokenizer, turns: Sequence[tuple[str, str]], with_scene: bool = True) -> list[tuple[str, str]]:
+    """A conversation about one scene as (prompt, answer) text pairs that concatenate to the whole
+    rendered conversation (LLaVA trains on such multi-turn conversations about one image): the
+    first prompt is :func:`prompt_text` of the first question, the only one holding ``<scene>``;
+    each answer ends its turn as in :func:`answer_text`; each later prompt opens the next user turn.
+    One turn gives exactly ``[(prompt_text, answer_text)]``."""
+    if not turns:
+        raise ValueError("a conversation needs at least one (question, answer) turn")
+    if not has_chat_template(tokenizer):
+        parts = [(prompt_text(tokenizer, turns[0][0], with_scene), f" {turns[0][1]}{tokenizer.eos_token}")]
+        return parts + [(f"\n{q}\nAnswer:", f" {a}{tokenizer.eos_token}") for q, a in turns[1:]]
+    messages = [{"role": "system", "content": SYSTEM_PROMPT}]
+    parts, rendered = [], ""
+    for k, (question, answer) in enumerate(turns):
+        user = f"{SCENE_TOKEN}\n{question}" if with_scene and k == 0 else question
+        messages.append({"role": "user", "content": user})
+        prefix = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        messages.append({"role": "assistant", "content": answer})
+        full = tokenizer.apply_chat_template(messages, tokenize=False)
+        if not (prefix.startswith(rendered) and full.startswith(prefix)):
+            raise ValueError("the chat template renders a conversation's earlier turns differently once "
+                             "it grows; cannot separate its answers for the loss")
+        parts.append((prefix[len(rendered):], full[len(prefix):]))
+        rendered = full
+    return parts
 
 
 def stop_token_ids(tokenizer) -> list[int]:

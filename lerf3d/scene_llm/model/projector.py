@@ -46,6 +46,10 @@ class ProjectorConfig:
     """LLM positions per scene token: > 1 (label bridges only) spells each object's name over that
     many positions; the projector then maps (..., d_in) to (..., slots, d_llm) and the MLP's output
     is added to every slot (it carries where the object is and how it looks)."""
+    mlp_slot: bool = False
+    """With a label bridge: the MLP's output takes a position of its own after the name's slots
+    instead of being added to each of them, so the name stays the LLM's own embeddings of its words
+    (up to the lookup's softmax); the projector then maps to (..., slots + 1, d_llm)."""
 
     def __post_init__(self) -> None:
         for name in ("d_in", "hidden", "d_llm"):
@@ -62,22 +66,30 @@ class ProjectorConfig:
         if not isinstance(self.slots, int) or self.slots < 1 or (self.slots > 1 and not self.bridge_labels):
             raise ValueError(f"ProjectorConfig.slots must be an int >= 1, and > 1 only with a label "
                              f"bridge (bridge_labels > 0), got {self.slots!r}")
+        if self.mlp_slot and not self.bridge_labels:
+            raise ValueError("ProjectorConfig.mlp_slot puts the MLP's output beside a spelled label: it "
+                             "needs a label bridge (bridge_labels > 0)")
         if self.kind not in ("mlp2x_gelu", "linear"):
             raise ValueError(f"ProjectorConfig.kind must be 'mlp2x_gelu' or 'linear', got {self.kind!r}")
 
 
 class BridgedProjector(nn.Module):
     """``mlp(x) + bridge(x[..., :bridge_dim])``: the projector plus a map of the language feature
-    alone, initialised from text (:mod:`lerf3d.scene_llm.model.bridge`): linear, or a label lookup."""
+    alone, initialised from text (:mod:`lerf3d.scene_llm.model.bridge`): linear, or a label lookup.
+    ``mlp_slot``: the MLP's output follows the bridge's slots as one more position instead."""
 
-    def __init__(self, mlp: nn.Module, bridge: nn.Linear | LabelBridge) -> None:
+    def __init__(self, mlp: nn.Module, bridge: nn.Linear | LabelBridge, mlp_slot: bool = False) -> None:
         super().__init__()
         self.mlp = mlp
         self.bridge = bridge
+        self.mlp_slot = mlp_slot
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         bridged = self.bridge(x[..., : self.bridge.in_features])  # (..., H) or (..., K, H)
         own = self.mlp(x)  # (..., H)
+        if self.mlp_slot:  # (..., K + 1, H): the name's slots, then the MLP's own position
+            named = bridged if bridged.dim() > own.dim() else bridged.unsqueeze(-2)
+            return torch.cat([named, own.unsqueeze(-2)], dim=-2)
         return own + bridged if bridged.dim() == own.dim() else own.unsqueeze(-2) + bridged
 
     def set_bridge(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
@@ -118,7 +130,7 @@ def build_projector(
     if cfg.bridge_dim:
         bridge = (LabelBridge(cfg.bridge_dim, cfg.bridge_labels, cfg.d_llm, cfg.slots) if cfg.bridge_labels
                   else nn.Linear(cfg.bridge_dim, cfg.d_llm))
-        module = BridgedProjector(module, bridge)
+        module = BridgedProjector(module, bridge, cfg.mlp_slot)
     return module.to(device=device, dtype=dtype)
 
 

@@ -86,6 +86,10 @@ class StageConfig:
     """Draw every question type equally often: each pass repeats a type's records up to the count of
     the largest type (:func:`~lerf3d.scene_llm.train.loop.type_balanced_pool`), so rare types
     (counting, nearest) get as many steps as existence. False: every record once per pass."""
+    turns: int = 1
+    """Questions per training sequence: each drawn record leads a conversation with up to
+    ``turns`` - 1 other questions about the same scene and frame (:mod:`~lerf3d.scene_llm.train.
+    conversations`), the scene spliced once before them all. 1: one question per sequence."""
     autocast: Autocast = "off"
     """"bfloat16": the forward pass under bfloat16 autocast (matrix products in bfloat16; weights,
     gradients, optimiser state and the loss stay float32), about twice as fast on CPUs with AVX-512
@@ -94,8 +98,8 @@ class StageConfig:
     def __post_init__(self) -> None:
         if self.autocast not in ("off", "bfloat16"):
             raise ValueError(f"autocast must be 'off' or 'bfloat16', got {self.autocast!r}")
-        if self.steps < 0 or self.batch_size < 1 or self.max_length < 8:
-            raise ValueError(f"need steps >= 0, batch_size >= 1, max_length >= 8: {self}")
+        if self.steps < 0 or self.batch_size < 1 or self.max_length < 8 or self.turns < 1:
+            raise ValueError(f"need steps >= 0, batch_size >= 1, max_length >= 8, turns >= 1: {self}")
         if not self.projector_lr > 0 or not self.llm_lr > 0 or self.weight_decay < 0:
             raise ValueError("learning rates must be > 0 and weight_decay >= 0")
         if self.llm_mode not in ("frozen", "full", "lora"):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ from tqdm import tqdm
 from lerf3d.preflight import check_output_path, training_device
 from lerf3d.runs.layout import CHECKPOINTS_DIR
 from lerf3d.scene_llm.data.dataset import MANIFEST_NAME, QARecord, load_manifest, load_split, load_vocabulary
-from lerf3d.scene_llm.model.batch import collate, encode_example
+from lerf3d.scene_llm.model.batch import collate, encode_conversation
 from lerf3d.scene_llm.model.bridge import bridge_labels, label_bridge_tables, text_bridge
 from lerf3d.scene_llm.model.projector import ProjectorConfig, build_projector, load_projector, save_projector
 from lerf3d.scene_llm.model.scene_llm import SceneLLM
@@ -36,6 +37,7 @@ from lerf3d.scene_llm.tokens.prepare import PREPARE_RECORD, dataset_tokens, load
 from lerf3d.scene_llm.tokens.record import FeatureRecord, save_feature_record
 from lerf3d.scene_llm.tokens.scenes import FEATURES_DIR, TokenStore
 from lerf3d.scene_llm.train.config import SceneLLMConfig, StageConfig, preset, shorthand_overrides
+from lerf3d.scene_llm.train.conversations import conversation_groups, conversations
 from lerf3d.scene_llm.train.grounding import ground_records
 from lerf3d.scene_llm.train.run_files import (
     load_latest_step,
@@ -102,7 +104,8 @@ def build_scene_llm(cfg: SceneLLMConfig, feature_dim: int, device: torch.device 
     labels = bridge_labels(vocabulary, cfg.bridge) if cfg.bridge.uses_labels else []
     pcfg = ProjectorConfig(cfg.encoding.input_dim(feature_dim), cfg.projector_hidden, hidden,
                            cfg.projector_kind, bridge_dim=feature_dim if cfg.bridge.enabled else 0,
-                           bridge_labels=len(labels), slots=cfg.bridge.slots if labels else 1)
+                           bridge_labels=len(labels), slots=cfg.bridge.slots if labels else 1,
+                           mlp_slot=bool(labels) and cfg.bridge.mlp_slot)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         projector = build_projector(pcfg, device, loaded.model.dtype)
@@ -186,10 +189,12 @@ def _save_stage_files(model: SceneLLM, cfg: StageConfig, directory: Path) -> Non
         save_tensors(directory / "llm.pt", model.llm.state_dict())
 
 
-def _make_batch(model: SceneLLM, records: list[QARecord], store: TokenStore, max_length: int, device):
-    examples = [encode_example(model.tokenizer, r.question, r.answer,
-                               model.scene_inputs(store.tokens_for(r.scene, r.frame)), max_length)
-                for r in records]
+def _make_batch(model: SceneLLM, chats: list[list[QARecord]], store: TokenStore, max_length: int, device):
+    """One sequence per conversation (a lead record and the records that follow it on its tokens)."""
+    examples = [encode_conversation(model.tokenizer, [(r.question, r.answer) for r in chat],
+                                    model.scene_inputs(store.tokens_for(chat[0].scene, chat[0].frame)),
+                                    max_length)
+                for chat in chats]
     return collate(examples, model.tokenizer.pad_token_id).to(device)
 
 
@@ -283,11 +288,14 @@ def train_stage(model: SceneLLM, stage: int, cfg: StageConfig, records: list[QAR
                disable=not (progress and info.is_main))
     pool = (type_balanced_pool([r.type for r in records], seed + stage) if cfg.balance_types
             else np.arange(len(records)))
+    groups, type_counts = conversation_groups(records), Counter(r.type for r in records)
     for step in bar:
         began = time.perf_counter()
         index = global_indices(step, cfg.batch_size * info.world_size, pool, seed + stage)
-        mine = index[info.rank * cfg.batch_size : (info.rank + 1) * cfg.batch_size]
-        batch = _make_batch(model, [records[i] for i in mine], store, cfg.max_length, device)
+        first = info.rank * cfg.batch_size
+        chats = conversations(index[first : first + cfg.batch_size], first, records, groups, type_counts,
+                              cfg.turns, step, seed + stage)
+        batch = _make_batch(model, [[records[i] for i in chat] for chat in chats], store, cfg.max_length, device)
         loss, tokens = _step(wrapped, model, batch, optimiser, scheduler, cfg, info)
         history.append({"step": step + 1, "loss": loss, "tokens": tokens,
                         "lr": scheduler.get_last_lr()[0], "seconds": time.perf_counter() - began})
