@@ -56,9 +56,9 @@ EXPECTED = {
         tokens=TokenConfig(mode="segment", segments=SegmentConfig(max_tokens=24), crop_views=5),
         stage1=StageConfig(steps=120, batch_size=8, projector_lr=1e-3, warmup_steps=5, checkpoint_every=20,
                            autocast="bfloat16"),
-        stage2=StageConfig(steps=750, batch_size=8, projector_lr=5e-4, llm_lr=1e-3, llm_mode="lora",
+        stage2=StageConfig(steps=800, batch_size=8, projector_lr=5e-4, llm_lr=1e-3, llm_mode="lora",
                            lora=LoraSettings(rank=8, alpha=16.0), warmup_steps=10, checkpoint_every=40,
-                           autocast="bfloat16", balance_types=True),
+                           autocast="bfloat16", balance_types=True, turns=3),
     ),
 }
 
