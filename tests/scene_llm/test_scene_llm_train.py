@@ -144,8 +144,10 @@ def _run_train(args: list[str], nproc: int, cwd: Path) -> None:
 
 @pytest.mark.slow
 def test_ddp_two_processes_match_one_with_the_doubled_batch(synthetic_dataset, tmp_path):
-    """Object identifiers on (the demo preset's tokens): each scene token behind its <objK>."""
-    common = [str(synthetic_dataset), "--steps1", "3", "--steps2", "3", "--set", "identifiers=true"]
+    """Object identifiers on (the demo preset's tokens): each scene token behind its <objK>; stage 2
+    on conversations of two questions, whose followers are drawn by global-batch position."""
+    common = [str(synthetic_dataset), "--steps1", "3", "--steps2", "3", "--set", "identifiers=true",
+              "--set", "stage2.turns=2"]
     _run_train([*common, "--out", str(tmp_path / "one"), "--batch-size", "4"], 1, tmp_path)
     _run_train([*common, "--out", str(tmp_path / "two"), "--batch-size", "2"], 2, tmp_path)
     for stage in ("stage1", "stage2"):
@@ -153,7 +155,8 @@ def test_ddp_two_processes_match_one_with_the_doubled_batch(synthetic_dataset, t
         two = read_log(tmp_path / "two" / stage / "log.jsonl")
         assert [r["tokens"] for r in one] == [r["tokens"] for r in two]
         torch.testing.assert_close([r["loss"] for r in two], [r["loss"] for r in one], rtol=1e-5, atol=1e-5)
-    assert json.loads((tmp_path / "two" / "config.json").read_text())["identifiers"] is True
+    recorded = json.loads((tmp_path / "two" / "config.json").read_text())
+    assert recorded["identifiers"] is True and recorded["stage2"]["turns"] == 2
 
 
 @pytest.mark.parametrize("mlp_slot", [False, True])

@@ -77,7 +77,8 @@ class StageConfig:
     max_grad_norm: float = 1.0
     """Gradient clipping (0 disables)."""
     max_length: int = 256
-    """Longest text (prompt + answer) in tokens; longer examples are an error."""
+    """Longest text (prompt + answer) in tokens; a longer first question is an error, a conversation's
+    later turns that would pass it are left out."""
     checkpoint_every: int = 50
     """Steps between checkpoints (the last step is always saved)."""
     keep_checkpoints: int = 2
