@@ -14,7 +14,6 @@ from lerf3d.scene_llm.model.llm import (
     LLMConfig,
     MissingLLMError,
     add_scene_token,
-    answer_text,
     conversation_text,
     load_llm,
     prompt_text,
@@ -91,14 +90,15 @@ def test_conversation_labels_every_answer_and_splices_the_scene_once(tiny):
 
 def test_conversation_follows_a_chat_template(tiny):
     """With a chat template the parts concatenate to the template's rendering of the whole
-    conversation, the scene only in the first user turn, and one turn is prompt_text + answer_text."""
+    conversation, the scene only in the first user turn, and the first prompt is prompt_text (what
+    generation sees)."""
     import copy
 
     tokenizer = copy.deepcopy(tiny.tokenizer)
     tokenizer.chat_template = CHATML
     turns = [("how many chairs?", "<obj2>: 1"), ("is there a bed?", "none: no")]
     parts = conversation_text(tokenizer, turns)
-    assert parts[0] == (prompt_text(tokenizer, turns[0][0]), answer_text(tokenizer, *turns[0]))
+    assert parts[0] == (prompt_text(tokenizer, turns[0][0]), "<obj2>: 1<|im_end|>\n")
     assert parts[1] == ("<|im_start|>user\nis there a bed?<|im_end|>\n<|im_start|>assistant\n",
                         "none: no<|im_end|>\n")
     messages = [{"role": "system", "content": SYSTEM_PROMPT},

@@ -158,28 +158,12 @@ def prompt_text(tokenizer, question: str, with_scene: bool = True) -> str:
     return f"{user}\nAnswer:"
 
 
-def answer_text(tokenizer, question: str, answer: str, with_scene: bool = True) -> str:
-    """What follows :func:`prompt_text` in a training example: the answer and the end-of-turn
-    marker the model must learn to emit (the template's, or the EOS token)."""
-    if not has_chat_template(tokenizer):
-        return f" {answer}{tokenizer.eos_token}"
-    prompt = prompt_text(tokenizer, question, with_scene)
-    user = f"{SCENE_TOKEN}\n{question}" if with_scene else question
-    messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user},
-                {"role": "assistant", "content": answer}]
-    full = tokenizer.apply_chat_template(messages, tokenize=False)
-    if not full.startswith(prompt):
-        raise ValueError("the chat template renders the prompt differently with and without an answer; "
-                         "cannot separate the answer for the loss")
-    return full[len(prompt):]
-
-
 def conversation_text(tokenizer, turns: Sequence[tuple[str, str]], with_scene: bool = True) -> list[tuple[str, str]]:
     """A conversation about one scene as (prompt, answer) text pairs that concatenate to the whole
     rendered conversation (LLaVA trains on such multi-turn conversations about one image): the
-    first prompt is :func:`prompt_text` of the first question, the only one holding ``<scene>``;
-    each answer ends its turn as in :func:`answer_text`; each later prompt opens the next user turn.
-    One turn gives exactly ``[(prompt_text, answer_text)]``."""
+    first prompt is :func:`prompt_text` of the first question (what generation sees), the only one
+    holding ``<scene>``; each answer is followed by the end-of-turn marker the model must learn to
+    emit (the template's, or the EOS token); each later prompt opens the next user turn."""
     if not turns:
         raise ValueError("a conversation needs at least one (question, answer) turn")
     if not has_chat_template(tokenizer):
