@@ -91,6 +91,12 @@ def position_text(config: dict) -> str:
             "across the camera)" if config.get("position_digits") else "")
 
 
+def link_text(config: dict) -> str:
+    """The scene-graph link after each token, when the run writes it (else nothing)."""
+    return (", then `near <objJ>`, J the token whose box is nearest to its box (a scene-graph edge)"
+            if config.get("neighbour_links") else "")
+
+
 def grounding_text(config: dict) -> str:
     """How stage-2 answers are written, when grounded (else nothing)."""
     return (" Answers are grounded: the identifiers of the tokens an answer rests on (with their digits"
@@ -171,7 +177,7 @@ on {", ".join(config["stage2"]["lora"]["target_modules"])}). Weights stored as f
 - **Tokens**: one per furniture segment (room shell removed, items on surfaces split off), at most
   {config["tokens"]["segments"]["max_tokens"]}, west to east (left to right for a view's egocentric
   tokens); each carries its feature{crop_text(config)}, room-relative centre (+ Fourier features), extent, colour
-  {"and confidence " if config["encoding"].get("confidence") else ""}{"and is preceded by its identifier `<objK>`" if config.get("identifiers") else ""}{position_text(config)}; the projector starts from a bridge fitted on text
+  {"and confidence " if config["encoding"].get("confidence") else ""}{"and is preceded by its identifier `<objK>`" if config.get("identifiers") else ""}{position_text(config)}{link_text(config)}; the projector starts from a bridge fitted on text
   ({bridge_text(config)}).
 - **Object names**: `vocabulary.json` lists the names of the training data (the label bridge's labels);
   `lerf3d ask --explain` names each token by the nearest of them.

@@ -6,6 +6,7 @@ import importlib.util
 
 import pytest
 import torch
+from scene_splice import splice_one
 
 from lerf3d.scene_llm.model.batch import collate, encode_conversation, encode_example
 from lerf3d.scene_llm.model.llm import (
@@ -244,15 +245,7 @@ def test_position_digits_follow_each_token_after_its_identifier_and_projection(t
     bounds = torch.tensor([[-2.0, -1.5, 0.0], [2.0, 1.5, 2.6]])  # centre (0, 0, 1.3), half (2, 1.5, 1.3)
     xyz = torch.tensor([[1.3, -1.1, 0.5], [-2.0, 1.5, 1.0]])  # tenths: (8, 1) and, on two walls, (0, 9)
     tokens = SceneTokens(xyz, torch.randn(2, FEATURES), torch.rand(2, 3), "scene", bounds=bounds)
-    example = encode_example(model.tokenizer, "where is it?", "north", model.scene_inputs(tokens), 128)
-    batch = collate([example], model.tokenizer.pad_token_id)
-    spliced = model.splice(batch.input_ids, batch.attention_mask, batch.scene_inputs, batch.scene_mask,
-                           batch.labels, "right")
-    embed = model.llm.get_input_embeddings()
-
-    def text(s: str) -> torch.Tensor:
-        return embed(torch.tensor(model.tokenizer(s, add_special_tokens=False)["input_ids"]))
-
+    spliced, text = splice_one(model, tokens, "where is it?", "north")
     projected = model.projector(model.scene_inputs(tokens))
     block = torch.cat([text("<obj0>"), projected[0:1], text("8"), text("1"),
                        text("<obj1>"), projected[1:2], text("0"), text("9")])

@@ -144,10 +144,11 @@ def _run_train(args: list[str], nproc: int, cwd: Path) -> None:
 
 @pytest.mark.slow
 def test_ddp_two_processes_match_one_with_the_doubled_batch(synthetic_dataset, tmp_path):
-    """Object identifiers on (the demo preset's tokens): each scene token behind its <objK>; stage 2
-    on conversations of two questions, whose followers are drawn by global-batch position."""
+    """Object identifiers on (the demo preset's tokens): each scene token behind its <objK> and
+    followed by its scene-graph link (near <objJ>); stage 2 on conversations of two questions, whose
+    followers are drawn by global-batch position."""
     common = [str(synthetic_dataset), "--steps1", "3", "--steps2", "3", "--set", "identifiers=true",
-              "--set", "stage2.turns=2"]
+              "--set", "encoding.extents=true", "--set", "neighbour_links=true", "--set", "stage2.turns=2"]
     _run_train([*common, "--out", str(tmp_path / "one"), "--batch-size", "4"], 1, tmp_path)
     _run_train([*common, "--out", str(tmp_path / "two"), "--batch-size", "2"], 2, tmp_path)
     for stage in ("stage1", "stage2"):
@@ -157,6 +158,7 @@ def test_ddp_two_processes_match_one_with_the_doubled_batch(synthetic_dataset, t
         torch.testing.assert_close([r["loss"] for r in two], [r["loss"] for r in one], rtol=1e-5, atol=1e-5)
     recorded = json.loads((tmp_path / "two" / "config.json").read_text())
     assert recorded["identifiers"] is True and recorded["stage2"]["turns"] == 2
+    assert recorded["neighbour_links"] is True
 
 
 @pytest.mark.parametrize("mlp_slot", [False, True])

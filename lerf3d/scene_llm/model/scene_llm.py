@@ -19,6 +19,7 @@ from jaxtyping import Bool, Float, Int
 from torch import nn
 
 from lerf3d.scene_llm.model.batch import SceneBatch
+from lerf3d.scene_llm.model.links import LINK_FORMAT, nearest_tokens
 from lerf3d.scene_llm.model.llm import LoadedLLM, prompt_text, stop_token_ids
 from lerf3d.scene_llm.model.projector import ProjectorConfig
 from lerf3d.scene_llm.model.splice import (
@@ -63,11 +64,14 @@ class SceneLLM(nn.Module):
     (:func:`~lerf3d.scene_llm.model.splice.interleave_identifiers`).
     ``position_digits``: follow each token's projected positions with the LLM's embeddings of the
     digits of its room-relative x and y tenths (:func:`~lerf3d.scene_llm.model.splice.position_digits`).
+    ``neighbour_links``: end each token's block with ``near <objJ>``, J its nearest other token by box
+    gap (:mod:`~lerf3d.scene_llm.model.links`); needs ``identifiers`` and an encoding with extents.
     """
 
     def __init__(self, loaded: LoadedLLM, projector: nn.Module, projector_config: ProjectorConfig,
                  encoding: TokenEncoding = TokenEncoding(), sparse_logits: bool = True,
-                 identifiers: bool = False, position_digits: bool = False) -> None:
+                 identifiers: bool = False, position_digits: bool = False,
+                 neighbour_links: bool = False) -> None:
         super().__init__()
         hidden = loaded.model.get_input_embeddings().embedding_dim
         if projector_config.d_llm != hidden:
@@ -89,6 +93,12 @@ class SceneLLM(nn.Module):
             feature_dim = projector_config.d_in - encoding.input_dim(0)
             self._relative = encoding.relative_columns(feature_dim)  # ValueError without room-relative inputs
             self._digit_ids = [self._single_token(str(d)) for d in range(POSITION_BINS)]
+        self.neighbour_links = neighbour_links
+        self._link_ids: list[list[int]] = []
+        if neighbour_links:
+            if not identifiers:
+                raise ValueError("neighbour_links name tokens by their identifiers: set identifiers")
+            self._corners = encoding.corner_columns(projector_config.d_in - encoding.input_dim(0))
 
     def scene_inputs(self, tokens: SceneTokens) -> Float[torch.Tensor, "T d_in"]:
         """Projector input of a token set (``SceneTokens.projector_input`` with this model's encoding)."""
@@ -123,8 +133,9 @@ class SceneLLM(nn.Module):
             projected = append_positions(slots, digits, embed(torch.tensor(self._digit_ids, device=text.device)))
         if self.identifiers:  # <obj0> slots_0 <obj1> slots_1 ...
             slots = projected if projected.dim() == 4 else projected[:, :, None]  # (B, T, K, H)
+            links = self._link_embeddings(scene_inputs, scene_mask) if self.neighbour_links else None
             projected, scene_mask = interleave_identifiers(slots, scene_mask,
-                                                           self.identifier_embeddings(slots.shape[1]))
+                                                           self.identifier_embeddings(slots.shape[1]), links)
         elif projected.dim() == 4:  # each scene token takes K consecutive positions
             projected, scene_mask = flatten_slots(projected, scene_mask)  # (B, T * K, H), (B, T * K)
         return splice_scene_tokens(input_ids, attention_mask, text, projected, self.placeholder_id,
@@ -146,6 +157,21 @@ class SceneLLM(nn.Module):
         embed = self.llm.get_input_embeddings()
         device = embed.weight.device
         return [embed(torch.tensor(ids, device=device)) for ids in self._identifier_ids[:count]]
+
+    def _link_embeddings(self, scene_inputs: Float[torch.Tensor, "B T d_in"],
+                         scene_mask: Bool[torch.Tensor, "B T"]) -> list[list[torch.Tensor]]:
+        """The LLM's embeddings of ``near <objJ>`` for each token of each row (J its nearest other
+        token, :func:`~lerf3d.scene_llm.model.links.nearest_tokens`); empty for a lone token."""
+        nearest = nearest_tokens(scene_inputs[..., self._corners[0]], scene_inputs[..., self._corners[1]],
+                                 scene_mask)  # (B, T)
+        while len(self._link_ids) < nearest.shape[1]:
+            text = LINK_FORMAT.format(identifier_text(len(self._link_ids)))
+            self._link_ids.append(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        embed = self.llm.get_input_embeddings()
+        device = embed.weight.device
+        table = {j: embed(torch.tensor(self._link_ids[j], device=device)) for j in set(nearest.flatten().tolist()) if j >= 0}
+        empty = embed.weight.new_zeros(0, embed.embedding_dim)
+        return [[table[j] if j >= 0 else empty for j in row] for row in nearest.tolist()]
 
     def forward(self, batch: SceneBatch) -> TokenLoss:
         spliced = self.splice(batch.input_ids, batch.attention_mask, batch.scene_inputs,

@@ -148,10 +148,12 @@ def interleave_identifiers(
     projected: Float[torch.Tensor, "B T K H"],
     scene_mask: Bool[torch.Tensor, "B T"],
     identifiers: Sequence[Float[torch.Tensor, "J_i H"]],
+    links: Sequence[Sequence[Float[torch.Tensor, "M H"]]] | None = None,
 ) -> tuple[Float[torch.Tensor, "B Tp H"], Bool[torch.Tensor, "B Tp"]]:
     """Each sample's real scene tokens laid out as ``[id_0, slots_0, id_1, slots_1, ...]``, where
     ``identifiers[i]`` holds the J_i embeddings of identifier i (its text's tokens) and ``slots_i`` the
-    K projected positions of token i; padded after each sample (``pad_scene_tokens``)."""
+    K projected positions of token i; padded after each sample (``pad_scene_tokens``). ``links[b][k]``,
+    when given, follows ``slots_k`` of sample b (its scene-graph link, :mod:`.links`; may be empty)."""
     b, t, _, h = projected.shape
     if tuple(scene_mask.shape) != (b, t):
         raise ValueError(f"scene mask {tuple(scene_mask.shape)} does not match tokens {(b, t)}")
@@ -160,9 +162,13 @@ def interleave_identifiers(
         raise ValueError(f"{max(counts)} scene tokens but only {len(identifiers)} identifiers")
     if any(not bool(scene_mask[i, :n].all()) for i, n in enumerate(counts)):
         raise ValueError("real scene tokens must come first in each row (pad_scene_tokens)")
+    if links is not None and any(len(links[i]) < n for i, n in enumerate(counts)):
+        raise ValueError("need a link (possibly empty) for every real scene token")
     rows = []
     for i, n in enumerate(counts):
-        parts = [part for k in range(n) for part in (identifiers[k].to(projected.dtype), projected[i, k])]
+        parts = [part for k in range(n) for part in
+                 (identifiers[k].to(projected.dtype), projected[i, k],
+                  *(() if links is None else (links[i][k].to(projected.dtype),)))]
         rows.append(torch.cat(parts) if parts else projected.new_zeros(0, h))
     return pad_scene_tokens(rows)
 

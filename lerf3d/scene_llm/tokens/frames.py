@@ -90,6 +90,14 @@ class TokenEncoding:
             raise ValueError("this encoding carries no room-relative coordinates (room_relative=False)")
         return slice(feature_dim + 3, feature_dim + 6)
 
+    def corner_columns(self, feature_dim: int) -> tuple[slice, slice]:
+        """Where ``SceneTokens.projector_input`` puts each token's lower and upper corner (metric,
+        scene-centred, divided by ``xyz_scale``); ValueError without ``extents``."""
+        if not self.extents:
+            raise ValueError("this encoding carries no token corners (extents=False)")
+        start = feature_dim + 3 + (3 if self.room_relative else 0) + 6 * self.fourier_bands
+        return slice(start, start + 3), slice(start + 3, start + 6)
+
     def input_dim(self, feature_dim: int) -> int:
         """d_in of ``SceneTokens.projector_input`` for features of width ``feature_dim``."""
         return (feature_dim + 3 + (3 if self.room_relative else 0) + 6 * self.fourier_bands

@@ -146,6 +146,10 @@ class SceneLLMConfig:
     egocentric tokens, tenths of +-5 m to the camera's right and down): "where" spelled the way the
     label bridge spells "what" (:func:`~lerf3d.scene_llm.model.splice.position_digits`). Needs
     ``encoding.room_relative``."""
+    neighbour_links: bool = False
+    """End each scene token's block with ``near <objJ>``, J the token whose box is nearest to its box
+    (a scene-graph edge, :mod:`~lerf3d.scene_llm.model.links`), so "what is closest to the bed?" is a
+    lookup rather than a comparison of every pair. Needs ``identifiers`` and ``encoding.extents``."""
 
     grounded_answers: bool = False
     """Train stage-2 answers grounded on the objects they rest on: the identifiers of those tokens
@@ -156,6 +160,9 @@ class SceneLLMConfig:
     def __post_init__(self) -> None:
         if self.grounded_answers and not self.identifiers:
             raise ValueError("grounded_answers name objects by their identifiers: set identifiers = true")
+        if self.neighbour_links and not (self.identifiers and self.encoding.extents):
+            raise ValueError("neighbour_links name each token's nearest by its identifier, from the "
+                             "tokens' corners: set identifiers = true and encoding.extents = true")
         if self.position_digits and not self.encoding.room_relative:
             raise ValueError("position_digits reads the room-relative coordinates: set encoding.room_relative")
         if self.stage1.llm_mode != "frozen":

@@ -7,7 +7,8 @@ with the text tower's embedding of every label, best label wins) and reports two
 - how many of the labels present in a room some token names;
 - how answers read straight off the object tokens score, with no LLM: a count is the number of
   tokens named X, existence whether there is one, the nearest object to X the label of the token
-  whose box is closest to X's. The object a question is about is the longest of the vocabulary's
+  whose box is closest to X's (the scene-graph link's nearest, :func:`~lerf3d.scene_llm.model.links.
+  nearest_tokens`). The object a question is about is the longest of the vocabulary's
   names it mentions, whatever its wording.
 
 Both are ceilings-of-a-kind for the model: it rarely counts better than its tokens name things; the
@@ -27,6 +28,7 @@ from jaxtyping import Float
 
 from lerf3d.scene_llm.data.dataset import QARecord
 from lerf3d.scene_llm.data.language import normalise_answer
+from lerf3d.scene_llm.model.links import nearest_tokens
 from lerf3d.scene_llm.tokens.frames import SceneTokens
 from lerf3d.scene_llm.use.explain import mentioned_labels
 
@@ -75,12 +77,6 @@ def subject_label(question: str, vocabulary: Sequence[str]) -> str | None:
     return found[0] if found else None
 
 
-def box_gaps(lower: Float[torch.Tensor, "T 3"], upper: Float[torch.Tensor, "T 3"], index: int) -> Float[torch.Tensor, " T"]:
-    """Euclidean gap from token ``index``'s box to every token's box (0 when touching)."""
-    gap = torch.clamp(torch.maximum(lower - upper[index], lower[index] - upper), min=0.0)  # (T, 3)
-    return gap.norm(dim=1)
-
-
 def readout_answer(record: QARecord, tokens: SceneTokens, token_labels: Sequence[str],
                    vocabulary: Sequence[str]) -> str | None:
     """The object tokens' own answer to a count, existence or nearest question; None for other
@@ -99,9 +95,8 @@ def readout_answer(record: QARecord, tokens: SceneTokens, token_labels: Sequence
         return None
     lower = tokens.xyz if tokens.lower is None else tokens.lower
     upper = tokens.xyz if tokens.upper is None else tokens.upper
-    gaps = box_gaps(lower.float(), upper.float(), named[0])
-    gaps[named[0]] = float("inf")
-    return token_labels[int(gaps.argmin())]
+    nearest = nearest_tokens(lower[None], upper[None], torch.ones(1, tokens.num_tokens, dtype=torch.bool))
+    return token_labels[int(nearest[0, named[0]])]
 
 
 def counter_answer(record: QARecord, named: Counter, vocabulary: Sequence[str]) -> str | None:

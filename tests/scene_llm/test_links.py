@@ -1,0 +1,97 @@
+"""Scene-graph links: each token's nearest other token by box gap, and its ``near <objJ>`` splice."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from scene_splice import splice_one
+
+from lerf3d.scene_llm.model.links import nearest_tokens, pairwise_box_gaps
+from lerf3d.scene_llm.model.llm import LLMConfig, load_llm
+from lerf3d.scene_llm.model.projector import ProjectorConfig, build_projector
+from lerf3d.scene_llm.model.scene_llm import SceneLLM
+from lerf3d.scene_llm.model.splice import IGNORE_INDEX
+from lerf3d.scene_llm.model.tiny_llm import TinyLlamaConfig
+from lerf3d.scene_llm.tokens.frames import SceneTokens, TokenEncoding
+
+FEATURES = 8
+
+
+def _boxes(*corners: tuple[tuple[float, float, float], tuple[float, float, float]]):
+    lower = torch.tensor([[c[0] for c in corners]], dtype=torch.float32)
+    upper = torch.tensor([[c[1] for c in corners]], dtype=torch.float32)
+    return lower, upper
+
+
+def test_box_gaps_by_hand():
+    # a unit cube at the origin; one 0.3 m east of it; one 0.4 m east and 0.3 m north of that corner
+    lower, upper = _boxes(((0, 0, 0), (1, 1, 1)), ((1.3, 0, 0), (2, 1, 1)), ((1.4, 1.3, 0), (2, 2, 1)))
+    gaps = pairwise_box_gaps(lower, upper)[0]
+    torch.testing.assert_close(gaps, torch.tensor([[0.0, 0.3, 0.5], [0.3, 0.0, 0.3], [0.5, 0.3, 0.0]]))
+
+
+def test_nearest_is_the_smallest_gap_not_the_closest_centre():
+    # a long bed (centre x = 1) touched by a lamp at its far end (centre x = 2.1); a chair 0.2 m
+    # from its near end has the closer centre (x = -0.4) but a gap: the lamp is nearer to the bed
+    lower, upper = _boxes(((0, 0, 0), (2, 1, 0.5)), ((2, 0.4, 0), (2.2, 0.6, 1)), ((-0.7, 0, 0), (-0.2, 0.5, 1)))
+    mask = torch.ones(1, 3, dtype=torch.bool)
+    assert nearest_tokens(lower, upper, mask).tolist() == [[1, 0, 0]]
+
+
+def test_ties_at_zero_gap_go_to_the_closer_centre_and_padding_is_skipped():
+    # a table touched by two chairs: both gaps 0, the one whose centre is closer wins; token 3 is
+    # padding and sits on the table, and must be neither linked nor linking
+    lower, upper = _boxes(((0, 0, 0), (2, 1, 1)), ((2, 0, 0), (2.5, 0.5, 1)), ((-0.3, 0.4, 0), (0, 0.6, 1)),
+                          ((0.5, 0.5, 0), (0.6, 0.6, 0.2)))
+    mask = torch.tensor([[True, True, True, False]])
+    nearest = nearest_tokens(lower, upper, mask)
+    assert nearest.tolist() == [[2, 0, 0, -1]]  # chair 2's centre (-0.15) is nearer the table's (1) than 2.25
+    lone = nearest_tokens(lower[:, :1], upper[:, :1], mask[:, :1])
+    assert lone.tolist() == [[-1]]  # no other token: no link
+    with pytest.raises(ValueError, match="corners"):
+        nearest_tokens(lower, upper, mask[:, :2])
+
+
+def _model() -> SceneLLM:
+    loaded = load_llm(LLMConfig(name="tiny-random", tiny=TinyLlamaConfig(hidden_size=32)))
+    encoding = TokenEncoding(room_relative=True, extents=True)
+    cfg = ProjectorConfig(encoding.input_dim(FEATURES), 32, loaded.model.get_input_embeddings().embedding_dim)
+    torch.manual_seed(0)
+    return SceneLLM(loaded, build_projector(cfg), cfg, encoding, identifiers=True, neighbour_links=True)
+
+
+def test_each_token_block_ends_with_its_link():
+    """<obj0> t0 near <obj2> <obj1> t1 near <obj2> <obj2> t2 near <obj1>: the LLM's own embeddings of the
+    link's text after each projected token, worked out here from the boxes; no label on any of it."""
+    model = _model()
+    xyz = torch.tensor([[0.0, 0.0, 0.5], [3.0, 0.0, 0.5], [1.5, 0.0, 0.5]])
+    half = torch.tensor([0.5, 0.5, 0.5])
+    lower, upper = xyz - half, xyz + half  # gaps: 0-2 0.5, 1-2 0.5, 0-1 2.0; ties -> centre distance
+    tokens = SceneTokens(xyz, torch.randn(3, FEATURES), torch.rand(3, 3), "scene", lower=lower, upper=upper,
+                         bounds=torch.stack([lower.amin(0), upper.amax(0)]))
+    spliced, text = splice_one(model, tokens, "what is nearest the desk?", "bed")
+    projected = model.projector(model.scene_inputs(tokens))
+    # token 2 is 1.5 m from both; its centre tie (1.5 both ways) goes to the lower index
+    block = torch.cat([text("<obj0>"), projected[0:1], text("near <obj2>"),
+                       text("<obj1>"), projected[1:2], text("near <obj2>"),
+                       text("<obj2>"), projected[2:3], text("near <obj0>")])
+    start = int(spliced.scene_start[0])
+    assert int(spliced.scene_length[0]) == len(block)
+    torch.testing.assert_close(spliced.inputs_embeds[0, start:start + len(block)], block)
+    assert (spliced.labels[0, start:start + len(block)] == IGNORE_INDEX).all()
+
+
+def test_links_need_identifiers_and_corners():
+    from lerf3d.scene_llm.train.config import SceneLLMConfig
+
+    loaded = load_llm(LLMConfig(name="tiny-random", tiny=TinyLlamaConfig(hidden_size=32)))
+    plain = TokenEncoding(room_relative=True)
+    cfg = ProjectorConfig(plain.input_dim(FEATURES), 32, loaded.model.get_input_embeddings().embedding_dim)
+    with pytest.raises(ValueError, match="corners"):
+        SceneLLM(loaded, build_projector(cfg), cfg, plain, identifiers=True, neighbour_links=True)
+    with pytest.raises(ValueError, match="identifiers"):
+        SceneLLM(loaded, build_projector(cfg), cfg, plain, neighbour_links=True)
+    with pytest.raises(ValueError, match="neighbour_links"):
+        SceneLLMConfig(neighbour_links=True, identifiers=True)  # the default encoding has no extents
+    assert SceneLLMConfig(neighbour_links=True, identifiers=True,
+                          encoding=TokenEncoding(extents=True)).neighbour_links
