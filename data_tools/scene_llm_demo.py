@@ -97,6 +97,14 @@ def link_text(config: dict) -> str:
             if config.get("neighbour_links") else "")
 
 
+def limits_text(config: dict) -> str:
+    """What positions the model must still compare across tokens (the links answer "nearest")."""
+    if config.get("neighbour_links"):
+        return ("Nearest-object answers mostly find the anchor but then at times name another token than\n"
+                "its link; location answers compare a token's digits with the room's, which")
+    return "Location and nearest-object answers need positions compared across\ntokens, which"
+
+
 def grounding_text(config: dict) -> str:
     """How stage-2 answers are written, when grounded (else nothing)."""
     return (" Answers are grounded: the identifiers of the tokens an answer rests on (with their digits"
@@ -199,8 +207,8 @@ Limits: counting and existence rest on how many of a room's objects get a token 
 label is right ({tokens.labels_named} of the {tokens.labels_present} labels of the held-out rooms: small
 tabletop items fuse to a handful of points, and the `lerf3d:tiny` tower confuses near-duplicate
 catalogue names; counting the tokens per nearest label, with no LLM, scores {counter}): the model
-answers counting and existence questions worse than that reading does (the object-readout row). Location and nearest-object answers need positions compared across
-tokens, which the 2-core recipe's {len(logs[2])} stage-2 steps on {len(splits["train"])} rooms have not taught it. It knows the
+answers counting and existence questions worse than that reading does (the object-readout row). {limits_text(config)}
+the 2-core recipe's {len(logs[2])} stage-2 steps on {len(splits["train"])} rooms have not taught it. It knows the
 furniture catalogue's labels (what the towers were trained on), not arbitrary words; the room's
 walls must run along the world x/y axes for the shell removal.
 

@@ -34,7 +34,7 @@ from lerf3d.typed_config import ConfigError, apply_overrides
 # The presets as they were written in Python before they became TOML files (spelled out here, not
 # read from the files, so that a changed value in a file fails this test); "demo" has since gained
 # object identifiers, token confidence, segment tokens named from crops, position digits,
-# bfloat16 autocast and grounded answers (with room for them: 40 new tokens).
+# bfloat16 autocast, grounded answers (with room for them: 40 new tokens) and scene-graph links.
 EXPECTED = {
     "tiny": SceneLLMConfig(
         llm=LLMConfig(name="tiny-random", tiny=TinyLlamaConfig(hidden_size=48, num_layers=2)),
@@ -50,13 +50,14 @@ EXPECTED = {
         position_digits=True,
         grounded_answers=True,
         max_new_tokens=40,
+        neighbour_links=True,
         encoding=TokenEncoding(room_relative=True, fourier_bands=2, extents=True, include_rgb=True,
                                confidence=True),
         bridge=BridgeConfig(enabled=True, kind="labels", slots=4),
         tokens=TokenConfig(mode="segment", segments=SegmentConfig(max_tokens=24), crop_views=5),
         stage1=StageConfig(steps=120, batch_size=8, projector_lr=1e-3, warmup_steps=5, checkpoint_every=20,
                            autocast="bfloat16"),
-        stage2=StageConfig(steps=800, batch_size=8, projector_lr=5e-4, llm_lr=1e-3, llm_mode="lora",
+        stage2=StageConfig(steps=620, batch_size=8, projector_lr=5e-4, llm_lr=1e-3, llm_mode="lora",
                            lora=LoraSettings(rank=8, alpha=16.0), warmup_steps=10, checkpoint_every=40,
                            autocast="bfloat16", balance_types=True, turns=3),
     ),
@@ -158,6 +159,7 @@ def test_gpu_preset_scales_the_demo_recipe():
     assert gpu.identifiers and gpu.encoding == demo.encoding and gpu.bridge == demo.bridge
     assert gpu.tokens.crop_views == demo.tokens.crop_views and gpu.position_digits == demo.position_digits
     assert gpu.grounded_answers == demo.grounded_answers and gpu.max_new_tokens == demo.max_new_tokens
+    assert gpu.neighbour_links == demo.neighbour_links
     assert gpu.stage1.autocast == demo.stage1.autocast and gpu.stage2.autocast == demo.stage2.autocast
     assert gpu.stage2.batch_size == 4 * demo.stage2.batch_size and gpu.stage2.steps == 4 * demo.stage2.steps
 
