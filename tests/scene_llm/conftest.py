@@ -50,4 +50,3 @@ def write_synthetic_dataset(root: Path, num_scenes: int = 2, points: int = 120) 
 @pytest.fixture
 def synthetic_dataset(tmp_path: Path) -> Path:
     return write_synthetic_dataset(tmp_path / "dataset")
-

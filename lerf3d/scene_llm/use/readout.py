@@ -7,9 +7,9 @@ with the text tower's embedding of every label, best label wins) and reports two
 - how many of the labels present in a room some token names;
 - how answers read straight off the object tokens score, with no LLM: a count is the number of
   tokens named X, existence whether there is one, the nearest object to X the label of the token
-  whose box is closest to X's (the scene-graph link's nearest, :func:`~lerf3d.scene_llm.model.links.
-  nearest_tokens`). The object a question is about is the longest of the vocabulary's
-  names it mentions, whatever its wording.
+  whose box is closest to X's (the scene-graph link's nearest,
+  :func:`~lerf3d.scene_llm.model.links.nearest_tokens`). The object a question is about is the
+  longest of the vocabulary's names it mentions, whatever its wording.
 
 Both are ceilings-of-a-kind for the model: it rarely counts better than its tokens name things; the
 LLM earns its place on what such a readout cannot answer and where it beats it.
