@@ -162,12 +162,16 @@ def generate_rooms(rooms: RoomSetConfig, folder: Path, desc: str, workers: int =
     return dirs, reused
 
 
-def read_view(gt: GroundTruth, frame: str) -> tuple[np.ndarray, np.ndarray]:
-    """(H, W, 3) uint8 RGB and (H, W) int32 instance mask of one frame of a generated room."""
+def read_rgb(gt: GroundTruth, frame: str) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of one frame of a generated room."""
     from PIL import Image
 
-    rgb = np.array(Image.open(gt.path.parent / "images" / f"{frame}.png").convert("RGB"))
-    return rgb, gt.load_mask(frame)
+    return np.array(Image.open(gt.path.parent / "images" / f"{frame}.png").convert("RGB"))
+
+
+def read_view(gt: GroundTruth, frame: str) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W, 3) uint8 RGB and (H, W) int32 instance mask of one frame of a generated room."""
+    return read_rgb(gt, frame), gt.load_mask(frame)
 
 
 def instance_labels(gt: GroundTruth, label_index: dict[str, int], attribute: str = "label") -> np.ndarray:
@@ -382,7 +386,7 @@ def room_views(room_dir: Path, size: tuple[int, int]) -> torch.Tensor:
     gt = load_ground_truth(room_dir)
     out = []
     for frame in sorted(gt.mask_paths):
-        rgb, _ = read_view(gt, frame)
+        rgb = read_rgb(gt, frame)  # the masks, when wanted, are read once by instance_contrast.room_masks
         image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float()  # (1, 3, H, W)
         small = F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=True)
         out.append(small.round().clamp(0, 255).to(torch.uint8)[0])
