@@ -10,7 +10,7 @@ spliced in (the public entry that ask, the viewer and the bench share); ``answer
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -89,8 +89,8 @@ class SceneLLM(nn.Module):
         self._identifier_ids: list[list[int]] = []
         self.position_digits = position_digits
         self._digit_ids: list[int] = []
+        feature_dim = projector_config.d_in - encoding.input_dim(0)
         if position_digits:
-            feature_dim = projector_config.d_in - encoding.input_dim(0)
             self._relative = encoding.relative_columns(feature_dim)  # ValueError without room-relative inputs
             self._digit_ids = [self._single_token(str(d)) for d in range(POSITION_BINS)]
         self.neighbour_links = neighbour_links
@@ -98,7 +98,7 @@ class SceneLLM(nn.Module):
         if neighbour_links:
             if not identifiers:
                 raise ValueError("neighbour_links name tokens by their identifiers: set identifiers")
-            self._corners = encoding.corner_columns(projector_config.d_in - encoding.input_dim(0))
+            self._corners = encoding.corner_columns(feature_dim)
 
     def scene_inputs(self, tokens: SceneTokens) -> Float[torch.Tensor, "T d_in"]:
         """Projector input of a token set (``SceneTokens.projector_input`` with this model's encoding)."""
@@ -149,14 +149,19 @@ class SceneLLM(nn.Module):
                              "digits need one token per digit")
         return ids[0]
 
-    def identifier_embeddings(self, count: int) -> list[Float[torch.Tensor, "J H"]]:
-        """The LLM's input embeddings of ``<obj0>`` ... ``<obj{count-1}>`` (token ids cached)."""
-        while len(self._identifier_ids) < count:
-            text = identifier_text(len(self._identifier_ids))
-            self._identifier_ids.append(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+    def _indexed_text_embeddings(self, cache: list[list[int]], text_of: Callable[[int], str],
+                                 count: int) -> list[Float[torch.Tensor, "J H"]]:
+        """The LLM's input embeddings of ``text_of(0)`` ... ``text_of(count - 1)``, their token ids
+        kept in ``cache`` (tokenised once per model)."""
+        while len(cache) < count:
+            cache.append(self.tokenizer(text_of(len(cache)), add_special_tokens=False)["input_ids"])
         embed = self.llm.get_input_embeddings()
         device = embed.weight.device
-        return [embed(torch.tensor(ids, device=device)) for ids in self._identifier_ids[:count]]
+        return [embed(torch.tensor(ids, device=device)) for ids in cache[:count]]
+
+    def identifier_embeddings(self, count: int) -> list[Float[torch.Tensor, "J H"]]:
+        """The LLM's input embeddings of ``<obj0>`` ... ``<obj{count-1}>`` (token ids cached)."""
+        return self._indexed_text_embeddings(self._identifier_ids, identifier_text, count)
 
     def _link_embeddings(self, scene_inputs: Float[torch.Tensor, "B T d_in"],
                          scene_mask: Bool[torch.Tensor, "B T"]) -> list[list[torch.Tensor]]:
@@ -164,13 +169,9 @@ class SceneLLM(nn.Module):
         token, :func:`~lerf3d.scene_llm.model.links.nearest_tokens`); empty for a lone token."""
         nearest = nearest_tokens(scene_inputs[..., self._corners[0]], scene_inputs[..., self._corners[1]],
                                  scene_mask)  # (B, T)
-        while len(self._link_ids) < nearest.shape[1]:
-            text = LINK_FORMAT.format(identifier_text(len(self._link_ids)))
-            self._link_ids.append(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-        embed = self.llm.get_input_embeddings()
-        device = embed.weight.device
-        table = {j: embed(torch.tensor(self._link_ids[j], device=device)) for j in set(nearest.flatten().tolist()) if j >= 0}
-        empty = embed.weight.new_zeros(0, embed.embedding_dim)
+        table = self._indexed_text_embeddings(
+            self._link_ids, lambda j: LINK_FORMAT.format(identifier_text(j)), nearest.shape[1])
+        empty = table[0].new_zeros(0, table[0].shape[-1]) if table else None
         return [[table[j] if j >= 0 else empty for j in row] for row in nearest.tolist()]
 
     def forward(self, batch: SceneBatch) -> TokenLoss:
