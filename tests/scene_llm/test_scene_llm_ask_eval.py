@@ -94,3 +94,7 @@ def test_a_grounded_run_trains_on_grounded_answers_and_reports_its_grounding(syn
     report = evaluate_run(tmp_path / "run", synthetic_dataset, split="train", baselines=False)
     assert set(report.grounding) == {"count"} and 0 <= report.grounding["count"] <= 1
     assert "grounding" in report.table()
+    assert set(report.listing) == {"count"}  # the same questions, told apart by how their lists miss
+    listed = report.listing["count"]
+    assert listed["exact"] / sum(listed.values()) == pytest.approx(report.grounding["count"])
+    assert "listed (exact / too few / too many / other): count" in report.table()

@@ -172,6 +172,28 @@ def test_evaluation_scores_whether_an_answer_named_the_right_tokens():
     assert grounding_scores(records, predictions, Store()) == {"count": 0.5, "location": 0.5, "attribute": 1.0}
 
 
+def test_evaluation_tells_a_list_that_leaves_objects_out_from_one_that_adds_others():
+    from lerf3d.scene_llm.use.evaluate import LIST_OUTCOMES, list_outcome, listing_outcomes
+
+    assert list_outcome([0, 3], [3, 0]) == "exact" and list_outcome([], []) == "exact"
+    assert list_outcome([3], [0, 3]) == "too few" and list_outcome([], [2]) == "too few"
+    assert list_outcome([0, 1, 3], [0, 3]) == "too many" and list_outcome([4], []) == "too many"
+    assert list_outcome([1, 3], [0, 3]) == "other" and list_outcome([1], [0]) == "other"
+
+    class Store:  # one scene: the hand-placed tokens (the chairs are tokens 0 and 3)
+        def scene(self, name):
+            return TOKENS
+
+    chairs, sofas = QA("count", "count", ("chair",), "2"), QA("count", "count", ("sofa",), "0")
+    records = [_record(chairs), _record(chairs), _record(chairs), _record(chairs), _record(sofas),
+               _record(QA("location", "quarter", ("lamp",), "north-east"))]  # not a listing type
+    predictions = ["<obj0>, <obj3>: 2", "<obj3>: 1", "<obj0>, <obj1>, <obj3>: 3", "<obj1>, <obj3>: 2",
+                   "<obj2>: 1", "<obj1> 1 7: south-west"]
+    outcomes = listing_outcomes(records, predictions, Store())
+    assert outcomes == {"count": {"exact": 1, "too few": 1, "too many": 2, "other": 1}}
+    assert tuple(outcomes["count"]) == LIST_OUTCOMES
+
+
 def test_ask_prints_the_answer_then_the_objects_it_named():
     from lerf3d.scene_llm.use.ask import answer_line
 

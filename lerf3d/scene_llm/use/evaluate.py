@@ -27,7 +27,7 @@ import argparse
 import contextlib
 import json
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -41,7 +41,7 @@ from lerf3d.scene_llm.data.language import normalise_answer, split_grounding
 from lerf3d.scene_llm.data.wording import is_held_out_wording
 from lerf3d.scene_llm.tokens.prepare import dataset_tokens
 from lerf3d.scene_llm.tokens.scenes import TokenStore
-from lerf3d.scene_llm.train.grounding import grounded_answer
+from lerf3d.scene_llm.train.grounding import LISTED_TYPES, grounded_answer
 from lerf3d.scene_llm.use.explain import IDENTIFIER_PATTERN
 from lerf3d.scene_llm.use.load import LoadedRun, load_scene_llm
 from lerf3d.scene_llm.use.readout import label_texts, nearest_labels, readout_answer
@@ -82,6 +82,10 @@ class EvalReport:
     """Runs trained on grounded answers: per question type, of the questions whose answer grounds on
     the scene's tokens, the share whose prediction names exactly those identifiers
     (:func:`grounding_scores`); None for other runs."""
+    listing: dict[str, dict[str, int]] | None = None
+    """Runs trained on grounded answers: per listing type (count, existence), how many predictions
+    list exactly the grounded identifiers, too few, too many or others (:func:`listing_outcomes`);
+    None for other runs."""
 
     def table(self) -> str:
         """A markdown table: methods x question types."""
@@ -96,7 +100,11 @@ class EvalReport:
         grounded = (["", "scene-llm named the objects its answer rests on (grounding): "
                      + ", ".join(f"{t} {v:.2f}" for t, v in sorted(self.grounding.items()))]
                     if self.grounding else [])
-        return "\n".join([head, rule, *rows, *([""] + rates if rates else []), *grounded])
+        listed = ([f"scene-llm listed ({' / '.join(LIST_OUTCOMES)}): "
+                   + ", ".join(f"{t} " + " / ".join(str(n.get(o, 0)) for o in LIST_OUTCOMES)
+                               for t, n in sorted(self.listing.items()))]
+                  if self.listing else [])
+        return "\n".join([head, rule, *rows, *([""] + rates if rates else []), *grounded, *listed])
 
 
 def exact_match_scores(method: str, records: Sequence[QARecord], predictions: Sequence[str | None],
@@ -129,16 +137,51 @@ def named_identifiers(text: str) -> list[int]:
     return sorted(int(k) for k in IDENTIFIER_PATTERN.findall(split_grounding(text)[0]))
 
 
-def grounding_scores(records: Sequence[QARecord], predictions: Sequence[str], store: TokenStore) -> dict[str, float]:
-    """Per type, over the questions whose answer grounds on the scene's tokens
-    (:func:`~lerf3d.scene_llm.train.grounding.grounded_answer`): the share of predictions that name
-    exactly the identifiers the grounded answer names (an absent label: none)."""
-    hits: dict[str, list[bool]] = defaultdict(list)
+def _grounded(records: Sequence[QARecord], predictions: Sequence[str],
+              store: TokenStore) -> Iterator[tuple[str, list[int], list[int]]]:
+    """(type, identifiers the prediction names, identifiers the grounded answer names) of each
+    question whose answer grounds on the scene's tokens
+    (:func:`~lerf3d.scene_llm.train.grounding.grounded_answer`; an absent label names none)."""
     for record, prediction in zip(records, predictions, strict=True):
         expected = grounded_answer(record, store.scene(record.scene))
         if expected is not None:
-            hits[record.type].append(named_identifiers(prediction) == named_identifiers(expected))
+            yield record.type, named_identifiers(prediction), named_identifiers(expected)
+
+
+def grounding_scores(records: Sequence[QARecord], predictions: Sequence[str], store: TokenStore) -> dict[str, float]:
+    """Per type, over the questions whose answer grounds on the scene's tokens: the share of
+    predictions that name exactly the identifiers the grounded answer names."""
+    hits: dict[str, list[bool]] = defaultdict(list)
+    for kind, named, expected in _grounded(records, predictions, store):
+        hits[kind].append(named == expected)
     return {t: sum(h) / len(h) for t, h in hits.items()}
+
+
+LIST_OUTCOMES = ("exact", "too few", "too many", "other")
+"""How the identifiers a listing answer names compare with the grounded ones (:func:`list_outcome`)."""
+
+
+def list_outcome(named: Collection[int], expected: Collection[int]) -> str:
+    """"exact"; "too few" (a strict subset: objects left out); "too many" (a strict superset: other
+    objects listed as well); "other" (some left out and some added)."""
+    named, expected = set(named), set(expected)
+    if named == expected:
+        return "exact"
+    if named < expected:
+        return "too few"
+    return "too many" if named > expected else "other"
+
+
+def listing_outcomes(records: Sequence[QARecord], predictions: Sequence[str],
+                     store: TokenStore) -> dict[str, dict[str, int]]:
+    """Per listing type (count, existence: every object of the asked label is listed), over the
+    questions whose answer grounds on the scene's tokens, how many predictions fall under each of
+    :data:`LIST_OUTCOMES`: tells a count that leaves objects out from one that adds others."""
+    outcomes: dict[str, Counter] = defaultdict(Counter)
+    for kind, named, expected in _grounded(records, predictions, store):
+        if kind in LISTED_TYPES:
+            outcomes[kind][list_outcome(named, expected)] += 1
+    return {t: {o: n[o] for o in LIST_OUTCOMES} for t, n in outcomes.items()}
 
 
 def majority_predictions(
@@ -214,8 +257,10 @@ def evaluate_run(run_dir: str | Path, dataset_dir: str | Path, split: str = "tes
             scores.append(exact_match_scores("object-readout", records, readout, vocabulary))
     examples = [{"question": r.question, "answer": r.answer, "prediction": p}
                 for r, p in zip(records[:12], predictions[:12])]
-    grounding = grounding_scores(records, predictions, store) if run.config.grounded_answers else None
-    return EvalReport(split, dict(Counter(r.type for r in records)), scores, examples, grounding)
+    grounded = run.config.grounded_answers
+    return EvalReport(split, dict(Counter(r.type for r in records)), scores, examples,
+                      grounding_scores(records, predictions, store) if grounded else None,
+                      listing_outcomes(records, predictions, store) if grounded else None)
 
 
 def _vocabulary(dataset_dir: Path) -> list[str]:
