@@ -16,7 +16,10 @@ Methods compared on the same questions (all scored by ``normalise_answer`` equal
   (:mod:`lerf3d.scene_llm.use.readout`), so the table shows what the LLM adds to the object layer.
 
 Existence is also scored apart on present objects (the yes-rate) and absent ones (the no-rate): a
-model that says "no" to everything scores 0.50 on balanced questions and 0 on the first.
+model that says "no" to everything scores 0.50 on balanced questions and 0 on the first. A run
+trained on grounded answers is also scored on the objects its answers name: the share naming
+exactly the right tokens per type, and for counting and existence whether a wrong list left objects
+out, added others, or both (:func:`listing_outcomes`).
 
 A scene model earns its keep only where it beats the majority baselines.
 """
