@@ -153,7 +153,7 @@ def test_grounded_answers_need_identifiers():
 
 
 def test_evaluation_scores_whether_an_answer_named_the_right_tokens():
-    from lerf3d.scene_llm.use.evaluate import grounding_scores, named_identifiers
+    from lerf3d.scene_llm.use.evaluate import grounded_lists, grounding_scores, named_identifiers
 
     assert named_identifiers("<obj3>, <obj0>: 2") == [0, 3] and named_identifiers("<obj3> 8 1: east") == [3]
     assert named_identifiers("2") == [] and named_identifiers("none: no") == []
@@ -169,11 +169,13 @@ def test_evaluation_scores_whether_an_answer_named_the_right_tokens():
                QARecord("r", "ego_relation", "Left or right?", "left", "frame_00001")]  # not grounded: not scored
     predictions = ["<obj3>, <obj0>: 2", "<obj1>: 1", "<obj4> 9 9: north-east", "<obj2> 4 6: west",
                    "<obj4> 9 9, <obj1> 1 7: lamp", "left"]
-    assert grounding_scores(records, predictions, Store()) == {"count": 0.5, "location": 0.5, "attribute": 1.0}
+    lists = grounded_lists(records, predictions, Store())
+    assert len(lists) == 5 and lists[0] == ("count", [0, 3], [0, 3])  # the egocentric one grounds on nothing
+    assert grounding_scores(lists) == {"count": 0.5, "location": 0.5, "attribute": 1.0}
 
 
 def test_evaluation_tells_a_list_that_leaves_objects_out_from_one_that_adds_others():
-    from lerf3d.scene_llm.use.evaluate import LIST_OUTCOMES, list_outcome, listing_outcomes
+    from lerf3d.scene_llm.use.evaluate import LIST_OUTCOMES, grounded_lists, list_outcome, listing_outcomes
 
     assert list_outcome([0, 3], [3, 0]) == "exact" and list_outcome([], []) == "exact"
     assert list_outcome([3], [0, 3]) == "too few" and list_outcome([], [2]) == "too few"
@@ -189,7 +191,7 @@ def test_evaluation_tells_a_list_that_leaves_objects_out_from_one_that_adds_othe
                _record(QA("location", "quarter", ("lamp",), "north-east"))]  # not a listing type
     predictions = ["<obj0>, <obj3>: 2", "<obj3>: 1", "<obj0>, <obj1>, <obj3>: 3", "<obj1>, <obj3>: 2",
                    "<obj2>: 1", "<obj1> 1 7: south-west"]
-    outcomes = listing_outcomes(records, predictions, Store())
+    outcomes = listing_outcomes(grounded_lists(records, predictions, Store()))
     assert outcomes == {"count": {"exact": 1, "too few": 1, "too many": 2, "other": 1}}
     assert tuple(outcomes["count"]) == LIST_OUTCOMES
 

@@ -30,7 +30,7 @@ import argparse
 import contextlib
 import json
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -104,7 +104,7 @@ class EvalReport:
                      + ", ".join(f"{t} {v:.2f}" for t, v in sorted(self.grounding.items()))]
                     if self.grounding else [])
         listed = ([f"scene-llm listed ({' / '.join(LIST_OUTCOMES)}): "
-                   + ", ".join(f"{t} " + " / ".join(str(n.get(o, 0)) for o in LIST_OUTCOMES)
+                   + ", ".join(f"{t} " + " / ".join(str(n[o]) for o in LIST_OUTCOMES)
                                for t, n in sorted(self.listing.items()))]
                   if self.listing else [])
         return "\n".join([head, rule, *rows, *([""] + rates if rates else []), *grounded, *listed])
@@ -140,22 +140,26 @@ def named_identifiers(text: str) -> list[int]:
     return sorted(int(k) for k in IDENTIFIER_PATTERN.findall(split_grounding(text)[0]))
 
 
-def _grounded(records: Sequence[QARecord], predictions: Sequence[str],
-              store: TokenStore) -> Iterator[tuple[str, list[int], list[int]]]:
-    """(type, identifiers the prediction names, identifiers the grounded answer names) of each
-    question whose answer grounds on the scene's tokens
-    (:func:`~lerf3d.scene_llm.train.grounding.grounded_answer`; an absent label names none)."""
+GroundedList = tuple[str, list[int], list[int]]
+"""(question type, identifiers the prediction names, identifiers the grounded answer names)."""
+
+
+def grounded_lists(records: Sequence[QARecord], predictions: Sequence[str], store: TokenStore) -> list[GroundedList]:
+    """One :data:`GroundedList` per question whose answer grounds on the scene's tokens
+    (:func:`~lerf3d.scene_llm.train.grounding.grounded_answer`; an absent label names none): what
+    :func:`grounding_scores` and :func:`listing_outcomes` read, matched to the tokens once."""
+    out = []
     for record, prediction in zip(records, predictions, strict=True):
         expected = grounded_answer(record, store.scene(record.scene))
         if expected is not None:
-            yield record.type, named_identifiers(prediction), named_identifiers(expected)
+            out.append((record.type, named_identifiers(prediction), named_identifiers(expected)))
+    return out
 
 
-def grounding_scores(records: Sequence[QARecord], predictions: Sequence[str], store: TokenStore) -> dict[str, float]:
-    """Per type, over the questions whose answer grounds on the scene's tokens: the share of
-    predictions that name exactly the identifiers the grounded answer names."""
+def grounding_scores(lists: Sequence[GroundedList]) -> dict[str, float]:
+    """Per type: the share of predictions that name exactly the identifiers the grounded answer names."""
     hits: dict[str, list[bool]] = defaultdict(list)
-    for kind, named, expected in _grounded(records, predictions, store):
+    for kind, named, expected in lists:
         hits[kind].append(named == expected)
     return {t: sum(h) / len(h) for t, h in hits.items()}
 
@@ -175,13 +179,12 @@ def list_outcome(named: Collection[int], expected: Collection[int]) -> str:
     return "too many" if named > expected else "other"
 
 
-def listing_outcomes(records: Sequence[QARecord], predictions: Sequence[str],
-                     store: TokenStore) -> dict[str, dict[str, int]]:
-    """Per listing type (count, existence: every object of the asked label is listed), over the
-    questions whose answer grounds on the scene's tokens, how many predictions fall under each of
-    :data:`LIST_OUTCOMES`: tells a count that leaves objects out from one that adds others."""
+def listing_outcomes(lists: Sequence[GroundedList]) -> dict[str, dict[str, int]]:
+    """Per listing type (count, existence: every object of the asked label is listed), how many
+    predictions fall under each of :data:`LIST_OUTCOMES`: tells a count that leaves objects out from
+    one that adds others."""
     outcomes: dict[str, Counter] = defaultdict(Counter)
-    for kind, named, expected in _grounded(records, predictions, store):
+    for kind, named, expected in lists:
         if kind in LISTED_TYPES:
             outcomes[kind][list_outcome(named, expected)] += 1
     return {t: {o: n[o] for o in LIST_OUTCOMES} for t, n in outcomes.items()}
@@ -260,10 +263,10 @@ def evaluate_run(run_dir: str | Path, dataset_dir: str | Path, split: str = "tes
             scores.append(exact_match_scores("object-readout", records, readout, vocabulary))
     examples = [{"question": r.question, "answer": r.answer, "prediction": p}
                 for r, p in zip(records[:12], predictions[:12])]
-    grounded = run.config.grounded_answers
+    lists = grounded_lists(records, predictions, store) if run.config.grounded_answers else None
     return EvalReport(split, dict(Counter(r.type for r in records)), scores, examples,
-                      grounding_scores(records, predictions, store) if grounded else None,
-                      listing_outcomes(records, predictions, store) if grounded else None)
+                      None if lists is None else grounding_scores(lists),
+                      None if lists is None else listing_outcomes(lists))
 
 
 def _vocabulary(dataset_dir: Path) -> list[str]:
