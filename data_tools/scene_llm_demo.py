@@ -97,6 +97,14 @@ def link_text(config: dict) -> str:
             if config.get("neighbour_links") else "")
 
 
+def order_text(config: dict) -> str:
+    """The order the tokens are laid out in: by name when grouped, else by position."""
+    if config.get("group_by_name"):
+        return ("grouped by the name their feature is nearest to (each keeping its identifier, numbered\n"
+                "  west to east; left to right for a view's egocentric tokens), so the tokens of one name sit together")
+    return "west to east (left to right for a view's egocentric\n  tokens)"
+
+
 def limits_text(config: dict) -> str:
     """What positions the model must still compare across tokens (the links answer "nearest")."""
     if config.get("neighbour_links"):
@@ -183,8 +191,7 @@ on {", ".join(config["stage2"]["lora"]["target_modules"])}). Weights stored as f
   packaged `lerf3d:tiny` image-text tower (weights digest after `#`), at {scale} m.
   Other tower weights give other features: `lerf3d ask` refuses them rather than answer noise.
 - **Tokens**: one per furniture segment (room shell removed, items on surfaces split off), at most
-  {config["tokens"]["segments"]["max_tokens"]}, west to east (left to right for a view's egocentric
-  tokens); each carries its feature{crop_text(config)}, room-relative centre (+ Fourier features), extent, colour
+  {config["tokens"]["segments"]["max_tokens"]}, {order_text(config)}; each carries its feature{crop_text(config)}, room-relative centre (+ Fourier features), extent, colour
   {"and confidence " if config["encoding"].get("confidence") else ""}{"and is preceded by its identifier `<objK>`" if config.get("identifiers") else ""}{position_text(config)}{link_text(config)}; the projector starts from a bridge fitted on text
   ({bridge_text(config)}).
 - **Object names**: `vocabulary.json` lists the names of the training data (the label bridge's labels);

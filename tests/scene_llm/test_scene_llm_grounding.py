@@ -118,6 +118,22 @@ def test_grounded_answers_name_the_tokens_then_answer():
         assert normalise_answer(grounded_answer(record, TOKENS, DIGITS)) == record.answer
 
 
+def test_a_linked_nearest_answer_reads_as_the_anchors_block():
+    """With scene-graph links the bed's block ends "near <obj2>": the answer continues it."""
+    nearest = _record(QA("nearest", "nearest", ("bed",), "desk"))
+    assert grounded_answer(nearest, TOKENS, DIGITS, linked=True) == "<obj1> 1 7 near <obj2> 4 6: desk"
+    assert grounded_answer(nearest, TOKENS, linked=True) == "<obj1> near <obj2>: desk"
+    assert normalise_answer("<obj1> 1 7 near <obj2> 4 6: desk") == "desk"
+    assert split_grounding("<obj1> 1 7 near <obj2> 4 6: the desk") == ("<obj1> 1 7 near <obj2> 4 6", "the desk")
+    side = _record(QA("relation", "side", ("lamp", "bed"), "right"))  # only nearest answers follow a link
+    assert grounded_answer(side, TOKENS, DIGITS, linked=True) == "<obj4> 9 9, <obj1> 1 7: right"
+    out, _ = ground_records([nearest], lambda name: TOKENS, lambda tokens: DIGITS, linked=True)
+    assert out[0].answer == "<obj1> 1 7 near <obj2> 4 6: desk"
+    assert strip_grounding("near <obj2>: desk") == "near <obj2>: desk"  # a link alone names no anchor
+    with pytest.raises(ValueError, match="grounded_links"):
+        SceneLLMConfig(grounded_answers=True, identifiers=True, grounded_links=True)  # no links
+
+
 def test_answers_that_cannot_be_grounded_stay_plain():
     lamp_missing = _record(QA("location", "quarter", ("lamp",), "north-east"))
     assert grounded_answer(lamp_missing, TOKENS.select(torch.tensor([0, 1, 2, 3]))) is None

@@ -161,6 +161,16 @@ def test_ddp_two_processes_match_one_with_the_doubled_batch(synthetic_dataset, t
     assert recorded["neighbour_links"] is True
 
 
+def _text_tower(dim: int):
+    """A fixed text -> vector map of width ``dim`` (what a label bridge's keys need; any map serves)."""
+
+    def encode(texts: list[str]) -> torch.Tensor:
+        return torch.stack([torch.randn(dim, generator=torch.Generator().manual_seed(len(t) * 31 + ord(t[-1])))
+                            for t in texts])
+
+    return encode
+
+
 @pytest.mark.parametrize("mlp_slot", [False, True])
 def test_spelled_label_tokens_take_slots_positions_each(synthetic_dataset, tmp_path, mlp_slot):
     """A label bridge with slots = 3 gives every scene token three consecutive LLM positions (the
@@ -172,11 +182,7 @@ def test_spelled_label_tokens_take_slots_positions_each(synthetic_dataset, tmp_p
     store = TokenStore.from_dataset(synthetic_dataset, ["syn_0", "syn_1"], cfg.tokens)
     dim = store.scenes["syn_0"].points.feature_dim
 
-    def encode(texts: list[str]) -> torch.Tensor:  # any fixed text -> vector map serves here
-        return torch.stack([torch.randn(dim, generator=torch.Generator().manual_seed(len(t) * 31 + ord(t[-1])))
-                            for t in texts])
-
-    model = build_scene_llm(cfg, dim, encode_text=encode, vocabulary=["chair", "lamp"])
+    model = build_scene_llm(cfg, dim, encode_text=_text_tower(dim), vocabulary=["chair", "lamp"])
     assert model.projector_config.slots == 3
     tokens = store.scene("syn_0")
     inputs = model.scene_inputs(tokens)[None]  # (1, T, d_in)
@@ -189,6 +195,31 @@ def test_spelled_label_tokens_take_slots_positions_each(synthetic_dataset, tmp_p
     stage = dataclasses.replace(cfg.stage2, steps=1)
     before = _snapshot(model.projector)
     train_stage(model, 2, stage, records, store, tmp_path / "run", 0, progress=False)
+    assert any(not torch.equal(v, before[n]) for n, v in _snapshot(model.projector).items())
+    assert isinstance(model.generate(tokens, "Question 0 about scene 0?", max_new_tokens=4), str)
+
+
+def test_tokens_grouped_by_name_train_and_answer(synthetic_dataset, tmp_path):
+    """group_by_name: the blocks follow the label bridge's names (non-decreasing along the layout),
+    each behind its own identifier; a step trains the projector and the model answers."""
+    from lerf3d.scene_llm.model.bridge import BridgeConfig
+
+    cfg = dataclasses.replace(TINY, identifiers=True, group_by_name=True,
+                              bridge=BridgeConfig(enabled=True, kind="labels", slots=2, extra_labels=("floor", "wall")))
+    store = TokenStore.from_dataset(synthetic_dataset, ["syn_0", "syn_1"], cfg.tokens)
+    dim = store.scenes["syn_0"].points.feature_dim
+    model = build_scene_llm(cfg, dim, encode_text=_text_tower(dim), vocabulary=["chair", "lamp"])
+    assert model.group_by_name
+    tokens = store.scene("syn_0")
+    inputs = model.scene_inputs(tokens)[None]  # (1, T, d_in)
+    mask = torch.ones(inputs.shape[:2], dtype=torch.bool)
+    order = model.name_order(inputs, mask)[0]
+    names = model.projector.bridge.nearest(inputs[0, :, :dim])
+    assert sorted(order.tolist()) == list(range(tokens.num_tokens))
+    assert names[order].tolist() == sorted(names.tolist())
+    records = load_split(synthetic_dataset, 2, "train")
+    before = _snapshot(model.projector)
+    train_stage(model, 2, dataclasses.replace(cfg.stage2, steps=1), records, store, tmp_path / "run", 0, progress=False)
     assert any(not torch.equal(v, before[n]) for n, v in _snapshot(model.projector).items())
     assert isinstance(model.generate(tokens, "Question 0 about scene 0?", max_new_tokens=4), str)
 

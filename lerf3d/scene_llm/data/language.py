@@ -116,8 +116,10 @@ splices it before the K-th scene token, and a grounded answer names that object 
 NO_OBJECT = "none"
 """What a grounded answer names when it rests on no object (an absent label)."""
 
-_GROUNDING = re.compile(r"^\s*(?:none|<obj\d+>(?:\s+\d\s+\d)?(?:\s*,?\s*<obj\d+>(?:\s+\d\s+\d)?)*)\s*:\s*")
-"""The objects a grounded answer names before its colon: "<obj1>, <obj4>: ", "<obj3> 8 1: ", "none: "."""
+_GROUNDING = re.compile(
+    r"^\s*(?:none|<obj\d+>(?:\s+\d\s+\d)?(?:\s*,?\s*(?:near\s+)?<obj\d+>(?:\s+\d\s+\d)?)*)\s*:\s*")
+"""The objects a grounded answer names before its colon: "<obj1>, <obj4>: ", "<obj3> 8 1: ", "none: ",
+and an object followed by its scene-graph link: "<obj1> 3 6 near <obj5> 2 7: "."""
 
 
 def grounded_text(objects: Sequence[str], answer: str) -> str:

@@ -26,7 +26,7 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from jaxtyping import Float
+from jaxtyping import Float, Int
 from torch import nn
 
 WORD_MARKERS = ("\u0120", "\u2581")
@@ -192,6 +192,10 @@ class LabelBridge(nn.Module):
         weights = torch.softmax(self.log_temperature.exp() * scores, dim=-1)  # (..., V)
         out = weights @ self.values.flatten(1)  # (..., K * H)
         return out if self.values.dim() == 2 else out.unflatten(-1, self.values.shape[1:])  # (..., K, H)
+
+    def nearest(self, x: Float[torch.Tensor, "... F"]) -> Int[torch.Tensor, "..."]:
+        """Index of each feature's best label (the largest weight of :meth:`forward`'s lookup)."""
+        return (F.normalize(x.float(), dim=-1) @ self.keys.float().T).argmax(dim=-1)
 
     def set_labels(
         self, keys: Float[torch.Tensor, "V F"], values: Float[torch.Tensor, "V H"], temperature: float

@@ -19,6 +19,7 @@ from jaxtyping import Bool, Float, Int
 from torch import nn
 
 from lerf3d.scene_llm.model.batch import SceneBatch
+from lerf3d.scene_llm.model.bridge import LabelBridge
 from lerf3d.scene_llm.model.links import LINK_FORMAT, nearest_tokens
 from lerf3d.scene_llm.model.llm import LoadedLLM, prompt_text, stop_token_ids
 from lerf3d.scene_llm.model.projector import ProjectorConfig
@@ -33,6 +34,7 @@ from lerf3d.scene_llm.model.splice import (
     ids_for_embedding,
     interleave_identifiers,
     left_pad,
+    name_order,
     pad_scene_tokens,
     position_digits,
     splice_scene_tokens,
@@ -66,12 +68,15 @@ class SceneLLM(nn.Module):
     digits of its room-relative x and y tenths (:func:`~lerf3d.scene_llm.model.splice.position_digits`).
     ``neighbour_links``: end each token's block with ``near <objJ>``, J its nearest other token by box
     gap (:mod:`~lerf3d.scene_llm.model.links`); needs ``identifiers`` and an encoding with extents.
+    ``group_by_name``: lay the tokens' blocks out grouped by the label bridge's best name for each
+    (:func:`~lerf3d.scene_llm.model.splice.name_order`), each block keeping its identifier; needs
+    ``identifiers`` and a label bridge.
     """
 
     def __init__(self, loaded: LoadedLLM, projector: nn.Module, projector_config: ProjectorConfig,
                  encoding: TokenEncoding = TokenEncoding(), sparse_logits: bool = True,
                  identifiers: bool = False, position_digits: bool = False,
-                 neighbour_links: bool = False) -> None:
+                 neighbour_links: bool = False, group_by_name: bool = False) -> None:
         super().__init__()
         hidden = loaded.model.get_input_embeddings().embedding_dim
         if projector_config.d_llm != hidden:
@@ -99,6 +104,14 @@ class SceneLLM(nn.Module):
             if not identifiers:
                 raise ValueError("neighbour_links name tokens by their identifiers: set identifiers")
             self._corners = encoding.corner_columns(feature_dim)
+        self.group_by_name = group_by_name
+        if group_by_name:
+            if not identifiers:
+                raise ValueError("group_by_name moves tokens away from their place: set identifiers, "
+                                 "which keep naming them")
+            if not isinstance(getattr(projector, "bridge", None), LabelBridge):
+                raise ValueError("group_by_name groups tokens by the label bridge's names: the projector "
+                                 "needs a label bridge")
 
     def scene_inputs(self, tokens: SceneTokens) -> Float[torch.Tensor, "T d_in"]:
         """Projector input of a token set (``SceneTokens.projector_input`` with this model's encoding)."""
@@ -134,12 +147,20 @@ class SceneLLM(nn.Module):
         if self.identifiers:  # <obj0> slots_0 <obj1> slots_1 ...
             slots = projected if projected.dim() == 4 else projected[:, :, None]  # (B, T, K, H)
             links = self._link_embeddings(scene_inputs, scene_mask) if self.neighbour_links else None
+            order = self.name_order(scene_inputs, scene_mask) if self.group_by_name else None
             projected, scene_mask = interleave_identifiers(slots, scene_mask,
-                                                           self.identifier_embeddings(slots.shape[1]), links)
+                                                           self.identifier_embeddings(slots.shape[1]), links, order)
         elif projected.dim() == 4:  # each scene token takes K consecutive positions
             projected, scene_mask = flatten_slots(projected, scene_mask)  # (B, T * K, H), (B, T * K)
         return splice_scene_tokens(input_ids, attention_mask, text, projected, self.placeholder_id,
                                    labels, scene_mask, padding_side)
+
+    def name_order(self, scene_inputs: Float[torch.Tensor, "B T d_in"],
+                   scene_mask: Bool[torch.Tensor, "B T"]) -> Int[torch.Tensor, "B T"]:
+        """The order ``group_by_name`` lays each row's tokens out in: grouped by the label bridge's
+        best name for each token's feature, west to east (the tokens' own order) within a name."""
+        bridge = self.projector.bridge
+        return name_order(bridge.nearest(scene_inputs[..., : bridge.in_features]), scene_mask)
 
     def _single_token(self, text: str) -> int:
         """The id of ``text``, which the tokenizer must keep as one token (a digit)."""

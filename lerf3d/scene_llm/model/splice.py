@@ -144,16 +144,30 @@ def append_positions(
     return torch.cat([slots, digit_embeddings.to(slots.dtype)[digits]], dim=2)
 
 
+def name_order(names: Int[torch.Tensor, "B T"], scene_mask: Bool[torch.Tensor, "B T"]) -> Int[torch.Tensor, "B T"]:
+    """Each row's token indices grouped by name: sorted by ``names`` (an index per token), ties kept
+    in token order, padding last. Laid out in this order, the tokens that share a name sit side by
+    side (as an inventory lists them), so listing every chair is copying one run of tokens."""
+    if names.shape != scene_mask.shape:
+        raise ValueError(f"names {tuple(names.shape)} and scene mask {tuple(scene_mask.shape)} differ")
+    last = int(names.max()) + 1 if names.numel() else 0
+    key = torch.where(scene_mask, names.long(), torch.full_like(names.long(), last))
+    return torch.argsort(key, dim=1, stable=True)
+
+
 def interleave_identifiers(
     projected: Float[torch.Tensor, "B T K H"],
     scene_mask: Bool[torch.Tensor, "B T"],
     identifiers: Sequence[Float[torch.Tensor, "J_i H"]],
     links: Sequence[Sequence[Float[torch.Tensor, "M H"]]] | None = None,
+    order: Int[torch.Tensor, "B T"] | None = None,
 ) -> tuple[Float[torch.Tensor, "B Tp H"], Bool[torch.Tensor, "B Tp"]]:
     """Each sample's real scene tokens laid out as ``[id_0, slots_0, id_1, slots_1, ...]``, where
     ``identifiers[i]`` holds the J_i embeddings of identifier i (its text's tokens) and ``slots_i`` the
     K projected positions of token i; padded after each sample (``pad_scene_tokens``). ``links[b][k]``,
-    when given, follows ``slots_k`` of sample b (its scene-graph link, :mod:`.links`; may be empty)."""
+    when given, follows ``slots_k`` of sample b (its scene-graph link, :mod:`.links`; may be empty).
+    ``order[b]``, when given, is the order the blocks are laid out in (a permutation of the row's
+    real tokens first, as :func:`name_order` gives); each block keeps its token's identifier."""
     b, t, _, h = projected.shape
     if tuple(scene_mask.shape) != (b, t):
         raise ValueError(f"scene mask {tuple(scene_mask.shape)} does not match tokens {(b, t)}")
@@ -164,9 +178,13 @@ def interleave_identifiers(
         raise ValueError("real scene tokens must come first in each row (pad_scene_tokens)")
     if links is not None and any(len(links[i]) < n for i, n in enumerate(counts)):
         raise ValueError("need a link (possibly empty) for every real scene token")
+    if order is not None and (tuple(order.shape) != (b, t) or any(
+            sorted(order[i, :n].tolist()) != list(range(n)) for i, n in enumerate(counts))):
+        raise ValueError("order must put a permutation of each row's real tokens first")
     rows = []
     for i, n in enumerate(counts):
-        parts = [part for k in range(n) for part in
+        sequence = range(n) if order is None else order[i, :n].tolist()
+        parts = [part for k in sequence for part in
                  (identifiers[k].to(projected.dtype), projected[i, k],
                   *(() if links is None else (links[i][k].to(projected.dtype),)))]
         rows.append(torch.cat(parts) if parts else projected.new_zeros(0, h))

@@ -150,12 +150,24 @@ class SceneLLMConfig:
     """End each scene token's block with ``near <objJ>``, J the token whose box is nearest to its box
     (a scene-graph edge, :mod:`~lerf3d.scene_llm.model.links`), so "what is closest to the bed?" is a
     lookup rather than a comparison of every pair. Needs ``identifiers`` and ``encoding.extents``."""
+    group_by_name: bool = False
+    """Lay the scene tokens out grouped by the label bridge's best name for each (all chairs side by
+    side, west to east within a name), each still preceded by its own identifier ``<objK>``
+    (:func:`~lerf3d.scene_llm.model.splice.name_order`): listing every chair, which counting and
+    existence answers do, becomes copying one run of tokens instead of finding every occurrence of a
+    word among ~24 blocks. Needs ``identifiers`` and a label bridge (``bridge.kind = "labels"``)."""
 
     grounded_answers: bool = False
     """Train stage-2 answers grounded on the objects they rest on: the identifiers of those tokens
     (and, with ``position_digits``, their digits), a colon, then the answer ("<obj2>, <obj7>: 2";
     :mod:`lerf3d.scene_llm.train.grounding`). The model then answers in that form and scoring reads
     the part after the colon. Needs ``identifiers`` and records that carry their objects' boxes."""
+    grounded_links: bool = False
+    """With grounded answers and scene-graph links: a nearest-object answer names the anchor, then
+    its nearest after the link's word, as the anchor's block in the scene reads ("<obj1> 3 6 near
+    <obj5> 2 7: desk" instead of "<obj1> 3 6, <obj5> 2 7: desk"), so the model finds the anchor and
+    continues copying its block rather than choosing the nearest among all tokens. Needs
+    ``grounded_answers`` and ``neighbour_links``."""
 
     def __post_init__(self) -> None:
         if self.grounded_answers and not self.identifiers:
@@ -163,6 +175,12 @@ class SceneLLMConfig:
         if self.neighbour_links and not (self.identifiers and self.encoding.extents):
             raise ValueError("neighbour_links name each token's nearest by its identifier, from the "
                              "tokens' corners: set identifiers = true and encoding.extents = true")
+        if self.grounded_links and not (self.grounded_answers and self.neighbour_links):
+            raise ValueError("grounded_links writes nearest-object answers as the scene-graph link reads: "
+                             "set grounded_answers = true and neighbour_links = true")
+        if self.group_by_name and not (self.identifiers and self.bridge.uses_labels):
+            raise ValueError("group_by_name groups tokens by the label bridge's names and keeps their "
+                             "identifiers: set identifiers = true and bridge.enabled with kind = 'labels'")
         if self.position_digits and not self.encoding.room_relative:
             raise ValueError("position_digits reads the room-relative coordinates: set encoding.room_relative")
         if self.stage1.llm_mode != "frozen":

@@ -4,7 +4,8 @@ A record carries the world boxes of the objects its answer rests on (:mod:`lerf3
 grounding`). Matched to the scene tokens the model reads, they become its identifiers, so that
 "how many chairs?" is trained as "<obj2>, <obj7>: 2", "where is the lamp?" as "<obj4> 8 1:
 north-east" (with the token's position digits), "which is taller, the lamp or the desk?" as
-"<obj4> 8 1, <obj2> 5 5: lamp" and "what is nearest the bed?" as "<obj1> 3 6, <obj5> 2 7: desk".
+"<obj4> 8 1, <obj2> 5 5: lamp" and "what is nearest the bed?" as "<obj1> 3 6, <obj5> 2 7: desk" (or,
+with scene-graph links, "<obj1> 3 6 near <obj5> 2 7: desk", as the bed's block reads).
 The model learns to find the objects first, then reads the answer off what it found (the last step
 a copy, a comparison of digits, or a count of what it listed); the answer normaliser drops the
 grounding, so scoring compares answers only. Pure functions.
@@ -21,6 +22,7 @@ from jaxtyping import Int
 from lerf3d.scene_llm.data.dataset import QARecord
 from lerf3d.scene_llm.data.grounding import Box
 from lerf3d.scene_llm.data.language import grounded_text, normalise_answer
+from lerf3d.scene_llm.model.links import LINK_FORMAT
 from lerf3d.scene_llm.model.splice import identifier_text
 from lerf3d.scene_llm.tokens.frames import SceneTokens
 
@@ -50,13 +52,15 @@ def match_boxes(tokens: SceneTokens, boxes: Sequence[Box], margin_m: float = BOX
 
 
 def grounded_answer(record: QARecord, tokens: SceneTokens,
-                    digits: Int[torch.Tensor, "T 2"] | None = None) -> str | None:
+                    digits: Int[torch.Tensor, "T 2"] | None = None, linked: bool = False) -> str | None:
     """``record``'s answer grounded on ``tokens``, or None when it cannot be (a kind that names no
     objects, an egocentric question, or an object no token lies on, or two objects on one token).
 
     Counting and existence list the identifiers in token order ("none" for an absent label); the
     other kinds name each object in the record's order, followed by its two position ``digits``
-    when given (the ones the model splices after that token)."""
+    when given (the ones the model splices after that token). ``linked``: a nearest-object answer
+    joins the anchor and its nearest with the scene-graph link's word, as the anchor's block in the
+    scene reads ("<obj1> 3 6 near <obj5> 2 7: desk"), so writing it continues a copy of that block."""
     if record.frame is not None:
         return None
     answer = normalise_answer(record.answer)
@@ -71,21 +75,24 @@ def grounded_answer(record: QARecord, tokens: SceneTokens,
         return grounded_text([identifier_text(k) for k in sorted(index)], answer)
     names = [identifier_text(k) if digits is None else f"{identifier_text(k)} {int(digits[k, 0])} {int(digits[k, 1])}"
              for k in index]
+    if linked and record.type == "nearest" and len(names) == 2:
+        names = [f"{names[0]} {LINK_FORMAT.format(names[1])}"]
     return grounded_text(names, answer)
 
 
 def ground_records(records: Sequence[QARecord], scene_tokens: Callable[[str], SceneTokens],
-                   digits_of: Callable[[SceneTokens], torch.Tensor] | None = None) -> tuple[list[QARecord], int]:
+                   digits_of: Callable[[SceneTokens], torch.Tensor] | None = None,
+                   linked: bool = False) -> tuple[list[QARecord], int]:
     """``records`` with each answer that can be grounded replaced by its grounded form
-    (:func:`grounded_answer` on ``scene_tokens(scene)``, with ``digits_of`` those tokens), and how
-    many were; the others keep their plain answers."""
+    (:func:`grounded_answer` on ``scene_tokens(scene)``, with ``digits_of`` those tokens, and
+    ``linked``), and how many were; the others keep their plain answers."""
     out, grounded = [], 0
     seen: dict[str, tuple[SceneTokens, torch.Tensor | None]] = {}
     for record in records:
         if record.scene not in seen:
             tokens = scene_tokens(record.scene)
             seen[record.scene] = tokens, digits_of(tokens) if digits_of else None
-        text = grounded_answer(record, *seen[record.scene])
+        text = grounded_answer(record, *seen[record.scene], linked=linked)
         if text is not None:
             grounded += 1
             record = replace(record, answer=text)

@@ -123,7 +123,8 @@ def build_scene_llm(cfg: SceneLLMConfig, feature_dim: int, device: torch.device 
             _check_text_width(weight.shape[0], feature_dim)
             projector.set_bridge(weight.to(device), bias.to(device))
     return SceneLLM(loaded, projector, pcfg, cfg.encoding, identifiers=cfg.identifiers,
-                     position_digits=cfg.position_digits, neighbour_links=cfg.neighbour_links)
+                     position_digits=cfg.position_digits, neighbour_links=cfg.neighbour_links,
+                     group_by_name=cfg.group_by_name)
 
 
 def configure_trainable(model: SceneLLM, cfg: StageConfig, seed: int = 0) -> list[nn.Parameter]:
@@ -352,7 +353,8 @@ def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str |
                             load_vocabulary(dataset_dir) if cfg.bridge.uses_labels else ())
     if cfg.grounded_answers and 2 in records:
         records[2], grounded = ground_records(records[2], store.scene,
-                                              model.token_digits if cfg.position_digits else None)
+                                              model.token_digits if cfg.position_digits else None,
+                                              linked=cfg.grounded_links)
         if info.is_main:
             print(f"stage 2: {grounded} of {len(records[2])} answers grounded on their objects' tokens")
     results = []
