@@ -155,7 +155,9 @@ class SceneLLMConfig:
     side, west to east within a name), each still preceded by its own identifier ``<objK>``
     (:func:`~lerf3d.scene_llm.model.splice.name_order`): listing every chair, which counting and
     existence answers do, becomes copying one run of tokens instead of finding every occurrence of a
-    word among ~24 blocks. Needs ``identifiers`` and a label bridge (``bridge.kind = "labels"``)."""
+    word among ~24 blocks. Needs ``identifiers`` and a label bridge (``bridge.kind = "labels"``).
+    Off in the presets: with the demo recipe it cost egocentric left/right most of what it had
+    learnt from a view's left-to-right order, and counting did not rise (README, Scene LLM)."""
 
     grounded_answers: bool = False
     """Train stage-2 answers grounded on the objects they rest on: the identifiers of those tokens
@@ -167,7 +169,8 @@ class SceneLLMConfig:
     its nearest after the link's word, as the anchor's block in the scene reads ("<obj1> 3 6 near
     <obj5> 2 7: desk" instead of "<obj1> 3 6, <obj5> 2 7: desk"), so the model finds the anchor and
     continues copying its block rather than choosing the nearest among all tokens. Needs
-    ``grounded_answers`` and ``neighbour_links``."""
+    ``grounded_answers`` and ``neighbour_links``. Off in the presets (measured with ``group_by_name``,
+    README, Scene LLM: nearest-object answers did not improve)."""
 
     def __post_init__(self) -> None:
         if self.grounded_answers and not self.identifiers:
