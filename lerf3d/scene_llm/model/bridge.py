@@ -187,15 +187,19 @@ class LabelBridge(nn.Module):
         self.register_buffer("values", torch.zeros(shape))
         self.log_temperature = nn.Parameter(torch.zeros(()))
 
+    def scores(self, x: Float[torch.Tensor, "... F"]) -> Float[torch.Tensor, "... V"]:
+        """Cosine of each feature with every label's key."""
+        return F.normalize(x, dim=-1) @ self.keys.T
+
     def forward(self, x: Float[torch.Tensor, "... F"]) -> Float[torch.Tensor, "... H"]:
-        scores = F.normalize(x, dim=-1) @ self.keys.T  # (..., V)
+        scores = self.scores(x)  # (..., V)
         weights = torch.softmax(self.log_temperature.exp() * scores, dim=-1)  # (..., V)
         out = weights @ self.values.flatten(1)  # (..., K * H)
         return out if self.values.dim() == 2 else out.unflatten(-1, self.values.shape[1:])  # (..., K, H)
 
     def nearest(self, x: Float[torch.Tensor, "... F"]) -> Int[torch.Tensor, "..."]:
         """Index of each feature's best label (the largest weight of :meth:`forward`'s lookup)."""
-        return (F.normalize(x.float(), dim=-1) @ self.keys.float().T).argmax(dim=-1)
+        return self.scores(x.to(self.keys.dtype)).argmax(dim=-1)
 
     def set_labels(
         self, keys: Float[torch.Tensor, "V F"], values: Float[torch.Tensor, "V H"], temperature: float

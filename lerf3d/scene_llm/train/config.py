@@ -172,6 +172,13 @@ class SceneLLMConfig:
     ``grounded_answers`` and ``neighbour_links``. Off in the presets (measured with ``group_by_name``,
     README, Scene LLM: nearest-object answers did not improve)."""
 
+    @property
+    def layout_options(self) -> dict[str, bool]:
+        """How ``SceneLLM`` lays the scene tokens out (its keyword arguments of the same names): the
+        one place training and loading turn this config into a model."""
+        return {"identifiers": self.identifiers, "position_digits": self.position_digits,
+                "neighbour_links": self.neighbour_links, "group_by_name": self.group_by_name}
+
     def __post_init__(self) -> None:
         if self.grounded_answers and not self.identifiers:
             raise ValueError("grounded_answers name objects by their identifiers: set identifiers = true")

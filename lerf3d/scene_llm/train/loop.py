@@ -122,9 +122,7 @@ def build_scene_llm(cfg: SceneLLMConfig, feature_dim: int, device: torch.device 
             weight, bias = text_bridge(encode_text, loaded.tokenizer, embedding, cfg.bridge)
             _check_text_width(weight.shape[0], feature_dim)
             projector.set_bridge(weight.to(device), bias.to(device))
-    return SceneLLM(loaded, projector, pcfg, cfg.encoding, identifiers=cfg.identifiers,
-                     position_digits=cfg.position_digits, neighbour_links=cfg.neighbour_links,
-                     group_by_name=cfg.group_by_name)
+    return SceneLLM(loaded, projector, pcfg, cfg.encoding, **cfg.layout_options)
 
 
 def configure_trainable(model: SceneLLM, cfg: StageConfig, seed: int = 0) -> list[nn.Parameter]:

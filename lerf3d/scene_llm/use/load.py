@@ -45,9 +45,7 @@ def load_scene_llm(
     directory = stage_dir(run_dir, stage)
     loaded = load_llm(cfg.llm, device)
     projector, pcfg = load_projector(directory / "projector.pt", device=device, dtype=loaded.model.dtype)
-    model = SceneLLM(loaded, projector, pcfg, cfg.encoding, identifiers=cfg.identifiers,
-                     position_digits=cfg.position_digits, neighbour_links=cfg.neighbour_links,
-                     group_by_name=cfg.group_by_name)
+    model = SceneLLM(loaded, projector, pcfg, cfg.encoding, **cfg.layout_options)
     if (directory / "lora.pt").is_file():
         from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
 
