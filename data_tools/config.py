@@ -61,6 +61,10 @@ class RoomConfig:
     """Where converted models are cached; None: ``$LERF3D_CACHE`` or ``~/.cache/lerf3d/furniture``."""
     name: str = ""
     """Scene name written to ground_truth.json; empty: ``room_<seed>``."""
+    restyle_fraction: float = 0.0
+    """Share of objects rendered with a random appearance (random colours, other textures; same
+    mesh, place and label: :mod:`data_tools.restyle`), for training towers that must recognise
+    kinds of things rather than models. 0: every object looks as its catalogue model does."""
 
     def __post_init__(self) -> None:
         if self.num_objects < 0 or self.num_tabletop < 0:
@@ -75,6 +79,8 @@ class RoomConfig:
             parse_selection(self.catalogues)  # a ValueError naming the unknown catalogue
         if self.room:
             room_kind(self.room)
+        if not 0.0 <= self.restyle_fraction <= 1.0:
+            raise ValueError(f"restyle_fraction must be in [0, 1], got {self.restyle_fraction}")
         if not 0.0 <= self.close_view_fraction <= 1.0:
             raise ValueError(f"close_view_fraction must be in [0, 1], got {self.close_view_fraction}")
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from data_tools.catalog import Catalog, FurnitureArchiveMissing, load_catalog
 from data_tools.catalogues import load_catalogues, parse_selection
 from data_tools.config import RoomConfig, preset_names
 from data_tools.render import RoomRenderer
+from data_tools.restyle import restyle_room, restyled_instances
 from data_tools.room_kinds import ROOM_KINDS, room_kind
 from data_tools.rooms import RoomLayout, make_layout
 from data_tools.trajectory import camera_poses
@@ -37,8 +39,9 @@ from data_tools.writer import ground_truth, write_ground_truth, write_transforms
 from lerf3d.typed_config import apply_overrides
 from lerf3d.types import Intrinsics
 
-STREAMS = ("layout", "trajectory", "render")
-"""Independent random streams, so changing e.g. the number of views keeps the same furniture."""
+STREAMS = ("layout", "trajectory", "render", "restyle")
+"""Independent random streams, so changing e.g. the number of views keeps the same furniture (a
+stream added at the end leaves the earlier ones as they were)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,11 +86,14 @@ def generate_room(config: RoomConfig, out_dir: Path) -> GeneratedRoom:
         layout, config.num_views, config.close_view_fraction, config.camera_height_range, rngs["trajectory"]
     )
     visible = []
-    with RoomRenderer(layout, models, rngs["render"]) as renderer:
-        for i, pose in enumerate(poses):
-            view = renderer.render(pose, intrinsics, config.near, config.far)
-            write_view(out_dir, i, view)
-            visible.append([int(v) for v in np.unique(view.instance) if v > 0])
+    restyled = restyled_instances(layout, config.restyle_fraction, rngs["restyle"])
+    with tempfile.TemporaryDirectory(prefix="lerf3d-restyle-") as patterns:
+        looks = restyle_room(layout, models, restyled, rngs["restyle"], Path(patterns))
+        with RoomRenderer(layout, models, rngs["render"], looks) as renderer:
+            for i, pose in enumerate(poses):
+                view = renderer.render(pose, intrinsics, config.near, config.far)
+                write_view(out_dir, i, view)
+                visible.append([int(v) for v in np.unique(view.instance) if v > 0])
     t_render = time.perf_counter()
     # attribute words are part of the opt-in vocabulary: the default rooms' files stay as they were
     words = (
@@ -99,7 +105,8 @@ def generate_room(config: RoomConfig, out_dir: Path) -> GeneratedRoom:
         "primitives" if catalog.is_primitive else "sweethome3d:" + "+".join(a.name for a in catalog.archives)
     )
     write_transforms(out_dir, intrinsics, poses)
-    write_ground_truth(out_dir, ground_truth(config.scene_name, config.seed, layout, visible, source, words))
+    record = ground_truth(config.scene_name, config.seed, layout, visible, source, words, restyled)
+    write_ground_truth(out_dir, record)
     end = time.perf_counter()
     seconds = {"models": t_models - start, "render": t_render - t_models, "total": end - start}
     return GeneratedRoom(out_dir, config, layout, intrinsics, poses, source, seconds)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,8 +79,14 @@ class RoomRenderer:
     """A pybullet DIRECT session holding one room; call :meth:`render` per camera, then :meth:`close`."""
 
     def __init__(
-        self, layout: RoomLayout, models: dict[str, PreparedModel], rng: np.random.Generator
+        self,
+        layout: RoomLayout,
+        models: Mapping[str, PreparedModel],
+        rng: np.random.Generator,
+        instance_parts: Mapping[int, Sequence[RenderPart]] | None = None,
     ) -> None:
+        """``instance_parts``: parts to render instead of an object's model's, by instance id
+        (restyled objects, :mod:`data_tools.restyle`)."""
         self._tmp = tempfile.TemporaryDirectory(prefix="lerf3d-room-")
         self._client = p.connect(p.DIRECT)
         self._textures: dict[Path, int] = {}
@@ -88,7 +95,8 @@ class RoomRenderer:
             for iid, part in write_shell(layout, rng, Path(self._tmp.name)):
                 self._add_body(part, iid, (0.0, 0.0, 0.0), 0)
             for obj in layout.objects:
-                for part in models[obj.entry.catalog_id].parts:
+                parts = (instance_parts or {}).get(obj.instance_id, models[obj.entry.catalog_id].parts)
+                for part in parts:
                     self._add_body(part, obj.instance_id, obj.position, obj.yaw_deg)
         except Exception:
             self.close()

@@ -104,9 +104,12 @@ def ground_truth(
     visible: list[list[int]],
     source: str,
     attributes: dict[str, Attributes] | None = None,
+    restyled: frozenset[int] = frozenset(),
 ) -> dict:
     """The ground-truth record of a room; ``visible[i]`` are the instance ids seen in frame i;
-    ``attributes`` (by catalogue id) adds ``colour``, ``material`` and ``parts`` to its objects."""
+    ``attributes`` (by catalogue id) adds ``colour``, ``material`` and ``parts`` to its objects,
+    except to the ``restyled`` instance ids, rendered with random looks (:mod:`data_tools.restyle`):
+    those say ``"restyled": true`` instead."""
     sx, sy, sz = layout.size
     instances = [_record(s.instance_id, s.label, "structure", s.box_min, s.box_max) for s in layout.surfaces]
     for obj in layout.objects:
@@ -119,7 +122,9 @@ def ground_truth(
             "source": entry.source,
         }
         extra.update({key: value or None for key, value in origin.items()})  # primitives have no origin
-        if attributes is not None and entry.catalog_id in attributes:
+        if obj.instance_id in restyled:
+            extra["restyled"] = True
+        elif attributes is not None and entry.catalog_id in attributes:
             words = attributes[entry.catalog_id]
             extra.update({"colour": words.colour, "material": words.material, "parts": list(words.parts)})
         extra.update(
