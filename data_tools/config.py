@@ -64,7 +64,9 @@ class RoomConfig:
     restyle_fraction: float = 0.0
     """Share of objects rendered with a random appearance (random colours, other textures; same
     mesh, place and label: :mod:`data_tools.restyle`), for training towers that must recognise
-    kinds of things rather than models. 0: every object looks as its catalogue model does."""
+    kinds of things rather than models. 0: every object looks as its catalogue model does. Off in
+    every preset: 0.5 on the training rooms of the towers' ``catalogues`` build lowered held-out
+    models' top-1 (13.6 -> 10.7 %) and unseen rooms' (85.9 -> 78.1 %; ``docs/towers_catalogues.md``)."""
 
     def __post_init__(self) -> None:
         if self.num_objects < 0 or self.num_tabletop < 0:
