@@ -75,6 +75,17 @@ class CropSamplingConfig:
     """Cap on floor/wall/ceiling crops per view, so furniture is not drowned out."""
     tile_fraction_range: tuple[float, float] = (MIN_TILE_FRACTION, MAX_TILE_FRACTION)
     """Tile side / image height is drawn uniformly from this range (the pyramid's span)."""
+    thin_object_share: float = 0.0
+    """When > 0, a window is labelled by the furniture instance that fills :data:`MIN_DOMINANT_SHARE`
+    of its furniture pixels (the room shell left out) and at least this share of the whole window,
+    even where floor or wall fill the rest (as a photo of a chair shows the floor around it); other
+    windows by the whole-window rule. Open, thin pieces (a chair's legs and back, a table) seldom
+    fill 40 % of a window, so under the whole-window rule alone their windows are mostly labelled
+    floor or wall. 0: the whole-window rule alone (evaluation crops always use it)."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.thin_object_share <= 1.0:
+            raise ValueError(f"thin_object_share must be in [0, 1], got {self.thin_object_share}")
 
 
 @dataclass(frozen=True)
@@ -209,6 +220,25 @@ def dominant_instance(mask_window: np.ndarray, min_share: float = MIN_DOMINANT_S
     return best if counts[best] >= min_share * mask_window.size else 0
 
 
+def dominant_furniture(
+    mask_window: np.ndarray,
+    shell_ids: np.ndarray,
+    min_window_share: float,
+    min_share: float = MIN_DOMINANT_SHARE,
+) -> int:
+    """The furniture instance covering ``min_share`` of the window's non-shell pixels (``shell_ids``:
+    floor, walls, ceiling) and ``min_window_share`` of the whole window, even where the shell fills
+    the rest (see ``CropSamplingConfig.thin_object_share``); else :func:`dominant_instance`."""
+    counts = np.bincount(mask_window.ravel())
+    counts[0] = 0  # id 0 is "nothing": never a label
+    counts[shell_ids[shell_ids < len(counts)]] = 0
+    best = int(counts.argmax())
+    share_of_furniture, share_of_window = counts[best] / max(counts.sum(), 1), counts[best] / mask_window.size
+    if counts[best] > 0 and share_of_furniture >= min_share and share_of_window >= min_window_share:
+        return best
+    return dominant_instance(mask_window, min_share)
+
+
 def cut_crops(
     image: torch.Tensor, windows: np.ndarray, out_size: int = CROP_SIZE
 ) -> torch.Tensor:
@@ -262,9 +292,20 @@ def pyramid_windows(pyramid: PyramidConfig, height: int, width: int) -> tuple[np
     return np.concatenate(windows), np.concatenate(levels)
 
 
-def window_instances(mask: np.ndarray, windows: np.ndarray) -> np.ndarray:
-    """(n,) dominant instance id of each window (0: none dominant)."""
-    return np.array([dominant_instance(mask[t : t + s, left : left + s]) for t, left, s in windows], np.int64)
+def window_instances(
+    mask: np.ndarray, windows: np.ndarray, shell_ids: np.ndarray | None = None, thin_object_share: float = 0.0
+) -> np.ndarray:
+    """(n,) dominant instance id of each window (0: none dominant); with ``shell_ids`` and
+    ``thin_object_share`` > 0, by :func:`dominant_furniture`."""
+    if shell_ids is None or thin_object_share <= 0:
+        return np.array([dominant_instance(mask[t : t + s, left : left + s]) for t, left, s in windows], np.int64)
+    return np.array(
+        [
+            dominant_furniture(mask[t : t + s, left : left + s], shell_ids, thin_object_share)
+            for t, left, s in windows
+        ],
+        np.int64,
+    )
 
 
 def lookup(table: np.ndarray, instances: np.ndarray) -> np.ndarray:
@@ -320,11 +361,12 @@ def room_train_crops(
     table, *attached = vocab.tables(gt)  # labels; models, colours, materials
     structure = {labels.index(s) for s in STRUCTURE_LABELS if s in labels}
     furniture = {o.instance_id for o in gt.furniture}
+    shell = np.array(sorted(o.instance_id for o in gt.objects if o.is_structure), np.int64)
     sets = []
     for frame in sorted(gt.mask_paths):
         rgb, mask = read_view(gt, frame)
         windows = sample_train_windows(mask, furniture, config, rng)
-        inst = window_instances(mask, windows)
+        inst = window_instances(mask, windows, shell, config.thin_object_share)
         lab = lookup(table, inst)
         is_structure = np.isin(lab, sorted(structure))
         drop = np.flatnonzero(is_structure)[config.max_structure_per_view :]

@@ -36,6 +36,7 @@ from data_tools.tower_data import (
     RunVocabulary,
     catalogue_labels,
     cut_crops,
+    dominant_furniture,
     dominant_instance,
     generate_rooms,
     model_keys,
@@ -65,6 +66,37 @@ def test_dominant_instance_needs_a_share() -> None:
     window[5:7] = 3  # 20 %, the rest is id 0 ("nothing"), which never wins
     assert dominant_instance(window) == 7
     assert dominant_instance(window, min_share=0.6) == 0
+
+
+def test_thin_furniture_wins_its_window_over_the_shell() -> None:
+    shell = np.arange(1, 7)  # floor, four walls, ceiling
+    window = np.ones((10, 10), np.int64)  # floor ...
+    window[:, :2] = 7  # ... and a chair leg: 20 % of the window, all of its furniture pixels
+    assert dominant_instance(window) == 1
+    assert dominant_furniture(window, shell, 0.15) == 7
+    assert dominant_furniture(window, shell, 0.25) == 1  # too little of the window: the shell's rule
+    window[:, 2:5] = 8  # a bigger piece beside it: the leg is 2 of 5 furniture columns
+    assert dominant_furniture(window, shell, 0.15) == 8
+    window[:, 2:] = 2  # wall and a sliver of nothing-but-wall: furniture share counts, id 0 never wins
+    window[0, :] = 0
+    assert dominant_furniture(window, shell, 0.15) == 7
+    assert dominant_furniture(np.full((4, 4), 3), shell, 0.15) == 3  # shell only: as before
+    with pytest.raises(ValueError, match="thin_object_share must be in"):
+        CropSamplingConfig(thin_object_share=1.5)
+
+
+def test_thin_object_share_adds_furniture_crops(tiny_room) -> None:
+    gt = load_ground_truth(tiny_room.out_dir)
+    labels = catalogue_labels(sorted({o.label for o in gt.objects}))
+    vocab = RunVocabulary(labels, model_keys([o.catalog_id for o in gt.furniture]))
+    structure = [vocab.labels.index(s) for s in STRUCTURE_LABELS if s in vocab.labels]
+
+    def furniture_crops(share: float) -> int:
+        config = CropSamplingConfig(thin_object_share=share)
+        crops = room_train_crops(tiny_room.out_dir, 7, vocab, config, np.random.default_rng(0))
+        return int((~torch.isin(crops.labels, torch.tensor(structure))).sum())
+
+    assert furniture_crops(0.15) > furniture_crops(0.0)
 
 
 def test_pyramid_windows_match_the_layout_and_crops_match_gather_crops() -> None:
