@@ -22,17 +22,14 @@ from tqdm import tqdm
 
 from data_tools.catalog import Catalog
 from data_tools.config import RoomConfig
+from data_tools.crop_windows import CROP_SIZE, cut_crops, pyramid_windows, window_instances
 from data_tools.make_room import generate_room
-from lerf3d.features.tiling import MAX_TILE_FRACTION, MIN_TILE_FRACTION, PyramidConfig, pyramid_layout
+from lerf3d.features.tiling import MAX_TILE_FRACTION, MIN_TILE_FRACTION, PyramidConfig
 from lerf3d.ground_truth import GroundTruth, load_ground_truth
 from lerf3d.typed_config import apply_overrides
 
 STRUCTURE_LABELS = ("floor", "wall", "ceiling")
 """Labels of the room shell (instance ids 1-6, see data_tools/README.md); crops of them are kept."""
-MIN_DOMINANT_SHARE = 0.4
-"""A crop is labelled by its most frequent instance only if that covers this share of its pixels."""
-CROP_SIZE = 64
-"""Side of cached crops: the image-text tower's input size (``lerf3d.encoders.tiny.TINY_INPUT_SIZE``)."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +73,7 @@ class CropSamplingConfig:
     tile_fraction_range: tuple[float, float] = (MIN_TILE_FRACTION, MAX_TILE_FRACTION)
     """Tile side / image height is drawn uniformly from this range (the pyramid's span)."""
     thin_object_share: float = 0.0
-    """When > 0, a window is labelled by the furniture instance that fills :data:`MIN_DOMINANT_SHARE`
+    """When > 0, a window is labelled by the furniture instance that fills :data:`~data_tools.crop_windows.MIN_DOMINANT_SHARE`
     of its furniture pixels (the room shell left out) and at least this share of the whole window,
     even where floor or wall fill the rest (as a photo of a chair shows the floor around it); other
     windows by the whole-window rule. Open, thin pieces (a chair's legs and back, a table) seldom
@@ -214,57 +211,6 @@ def instance_models(gt: GroundTruth, model_index: dict[str, int]) -> np.ndarray:
     return table
 
 
-def dominant_instance(mask_window: np.ndarray, min_share: float = MIN_DOMINANT_SHARE) -> int:
-    """The instance id covering the largest share of a window, or 0 if under ``min_share``."""
-    counts = np.bincount(mask_window.ravel())
-    counts[0] = 0  # id 0 is "nothing": never a label
-    best = int(counts.argmax())
-    return best if counts[best] >= min_share * mask_window.size else 0
-
-
-def dominant_furniture(
-    mask_window: np.ndarray,
-    shell_ids: np.ndarray,
-    min_window_share: float,
-    min_share: float = MIN_DOMINANT_SHARE,
-) -> int:
-    """The furniture instance covering ``min_share`` of the window's non-shell pixels (``shell_ids``:
-    floor, walls, ceiling) and ``min_window_share`` of the whole window, even where the shell fills
-    the rest (see ``CropSamplingConfig.thin_object_share``); else :func:`dominant_instance`."""
-    counts = np.bincount(mask_window.ravel())
-    counts[0] = 0  # id 0 is "nothing": never a label
-    counts[shell_ids[shell_ids < len(counts)]] = 0
-    best = int(counts.argmax())
-    share_of_furniture, share_of_window = counts[best] / max(counts.sum(), 1), counts[best] / mask_window.size
-    if counts[best] > 0 and share_of_furniture >= min_share and share_of_window >= min_window_share:
-        return best
-    return dominant_instance(mask_window, min_share)
-
-
-def cut_crops(
-    image: torch.Tensor, windows: np.ndarray, out_size: int = CROP_SIZE
-) -> torch.Tensor:
-    """(n, 3, S, S) uint8 crops of a (3, H, W) uint8 image at ``windows`` (n, 3) = (top, left, side).
-
-    Bilinear with antialiasing, as :func:`lerf3d.features.pyramid.gather_crops` resizes pyramid
-    crops, so the tower trains on the pixels it will see at inference.
-    """
-    crops = []
-    for side in np.unique(windows[:, 2]):
-        rows = windows[windows[:, 2] == side]
-        offsets = torch.arange(int(side))
-        top = torch.as_tensor(rows[:, 0])[:, None] + offsets  # (n, t)
-        left = torch.as_tensor(rows[:, 1])[:, None] + offsets  # (n, t)
-        tiles = image[:, top[:, :, None], left[:, None, :]].permute(1, 0, 2, 3).float()  # (n, 3, t, t)
-        if side != out_size:
-            tiles = F.interpolate(tiles, size=(out_size, out_size), mode="bilinear", align_corners=False, antialias=True)
-        crops.append((np.flatnonzero(windows[:, 2] == side), tiles.round().clamp(0, 255).to(torch.uint8)))
-    out = torch.empty(len(windows), 3, out_size, out_size, dtype=torch.uint8)
-    for idx, tiles in crops:
-        out[torch.as_tensor(idx)] = tiles
-    return out
-
-
 def sample_train_windows(
     mask: np.ndarray, furniture_ids: set[int], config: CropSamplingConfig, rng: np.random.Generator
 ) -> np.ndarray:
@@ -281,33 +227,6 @@ def sample_train_windows(
     top = np.clip(np.rint(centres[:, 0] - sides / 2), 0, h - sides).astype(np.int64)
     left = np.clip(np.rint(centres[:, 1] - sides / 2), 0, w - sides).astype(np.int64)
     return np.stack([top, left, sides], axis=1)
-
-
-def pyramid_windows(pyramid: PyramidConfig, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every window of the crop pyramid as (n, 3) (top, left, side), and its (n,) level index."""
-    windows, levels = [], []
-    for level, layout in enumerate(pyramid_layout(pyramid, height, width)):
-        top, left = np.meshgrid(layout.origins_y, layout.origins_x, indexing="ij")
-        n = top.size
-        windows.append(np.stack([top.ravel(), left.ravel(), np.full(n, layout.tile_pixels)], axis=1))
-        levels.append(np.full(n, level))
-    return np.concatenate(windows), np.concatenate(levels)
-
-
-def window_instances(
-    mask: np.ndarray, windows: np.ndarray, shell_ids: np.ndarray | None = None, thin_object_share: float = 0.0
-) -> np.ndarray:
-    """(n,) dominant instance id of each window (0: none dominant); with ``shell_ids`` and
-    ``thin_object_share`` > 0, by :func:`dominant_furniture`."""
-    if shell_ids is None or thin_object_share <= 0:
-        return np.array([dominant_instance(mask[t : t + s, left : left + s]) for t, left, s in windows], np.int64)
-    return np.array(
-        [
-            dominant_furniture(mask[t : t + s, left : left + s], shell_ids, thin_object_share)
-            for t, left, s in windows
-        ],
-        np.int64,
-    )
 
 
 def lookup(table: np.ndarray, instances: np.ndarray) -> np.ndarray:

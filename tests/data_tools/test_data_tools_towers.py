@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from data_tools.crop_windows import cut_crops, dominant_furniture, dominant_instance, pyramid_windows
 from data_tools.dino_train import DinoConfig, dino_loss, lr_at, multi_crop
 from data_tools.lit_train import (
     AttributeTexts,
@@ -35,12 +36,8 @@ from data_tools.tower_data import (
     CropSet,
     RunVocabulary,
     catalogue_labels,
-    cut_crops,
-    dominant_furniture,
-    dominant_instance,
     generate_rooms,
     model_keys,
-    pyramid_windows,
     room_train_crops,
 )
 from data_tools.train_towers import load_config, run
