@@ -182,7 +182,7 @@ def pattern_texture(
     else:
         raise ValueError(f"unknown texture pattern {pattern!r}")
     shade = shade * (0.9 + 0.1 * smooth_noise(rng, px, 8))
-    return _to_uint8(shade[..., None] * np.asarray(rgb))
+    return to_uint8(shade[..., None] * np.asarray(rgb))
 
 
 def wood_floor_texture(rng: np.random.Generator, px: int, span_m: float) -> np.ndarray:
@@ -202,7 +202,7 @@ def wood_floor_texture(rng: np.random.Generator, px: int, span_m: float) -> np.n
         0.6,
         1.0,
     )
-    return _to_uint8((plank_shade * grain * joints)[..., None] * base)
+    return to_uint8((plank_shade * grain * joints)[..., None] * base)
 
 
 def painted_texture(rng: np.random.Generator, px: int, rgb: np.ndarray, stripes: int = 0) -> np.ndarray:
@@ -211,8 +211,9 @@ def painted_texture(rng: np.random.Generator, px: int, rgb: np.ndarray, stripes:
     if stripes:
         x = (np.arange(px) + 0.5) / px
         shade = shade * (0.93 + 0.07 * (np.floor(x * stripes * 2) % 2))[None, :]
-    return _to_uint8(shade[..., None] * np.asarray(rgb))
+    return to_uint8(shade[..., None] * np.asarray(rgb))
 
 
-def _to_uint8(image: np.ndarray) -> np.ndarray:
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Float RGB in [0, 1] to uint8, rounded and clipped."""
     return np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)

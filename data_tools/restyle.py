@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from data_tools.assets import PreparedModel, RenderPart
-from data_tools.primitives import painted_texture, pattern_texture, smooth_noise, wood_floor_texture
+from data_tools.primitives import painted_texture, pattern_texture, smooth_noise, to_uint8, wood_floor_texture
 from data_tools.rooms import RoomLayout
 
 PATTERNS_PER_ROOM = 6
@@ -75,8 +75,7 @@ def random_pattern(rng: np.random.Generator, kind: str, px: int = PATTERN_PX) ->
     if kind == "blotches":
         blotches = smooth_noise(rng, px, int(rng.integers(3, 12)))  # (px, px) in [0, 1]
         low, high = rng.uniform(0.1, 0.6, size=3), rng.uniform(0.5, 1.0, size=3)
-        image = low + (high - low) * blotches[..., None]
-        return np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
+        return to_uint8(low + (high - low) * blotches[..., None])
     rgb = tuple(float(c) for c in rng.uniform(0.2, 1.0, size=3))
     return pattern_texture(rgb, kind, int(rng.integers(2**31)), px)
 
