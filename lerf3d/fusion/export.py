@@ -17,6 +17,7 @@ import numpy as np
 
 from lerf3d.atomic import atomic_path, write_json_atomic
 from lerf3d.fusion.tsdf import FusionResult
+from lerf3d.ply import PlyError, read_vertex_ply, write_vertex_ply
 from lerf3d.types import PointSet, SceneBounds
 
 
@@ -31,14 +32,15 @@ class FusionFiles:
 
 
 def _write_points_ply(points: PointSet, path: Path) -> None:
-    import open3d as o3d
-
-    pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points.xyz.astype(np.float64)))
-    pcd.colors = o3d.utility.Vector3dVector(points.rgb.astype(np.float64))
+    """float x y z (and nx ny nz), uchar red green blue: what open3d, CloudCompare and MeshLab read."""
+    xyz = points.xyz.astype(np.float32)
+    columns = {"x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2]}
     if points.normals is not None:
-        pcd.normals = o3d.utility.Vector3dVector(points.normals.astype(np.float64))
-    if not o3d.io.write_point_cloud(str(path), pcd):
-        raise OSError(f"open3d could not write {path}")
+        normals = points.normals.astype(np.float32)
+        columns.update(nx=normals[:, 0], ny=normals[:, 1], nz=normals[:, 2])
+    colours = (np.clip(points.rgb, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+    columns.update(red=colours[:, 0], green=colours[:, 1], blue=colours[:, 2])
+    write_vertex_ply(path, columns, comment="lerf3d fused surface points")
 
 
 Z_UP_TO_GLTF = np.array(
@@ -93,14 +95,20 @@ def save_fusion(result: FusionResult, out_dir: str | Path) -> FusionFiles:
 
 
 def load_points(path: str | Path) -> PointSet:
-    """Read a coloured point set written by :func:`save_fusion` (or any PLY point cloud)."""
-    import open3d as o3d
-
-    pcd = o3d.io.read_point_cloud(str(path))
-    if not pcd.has_points():
-        raise ValueError(f"{path}: no points (missing or not a point-cloud PLY)")
-    normals = np.asarray(pcd.normals, np.float32) if pcd.has_normals() else None
-    return PointSet(np.asarray(pcd.points, np.float32), np.asarray(pcd.colors, np.float32), normals)
+    """A coloured point set from a PLY (what :func:`save_fusion` writes, or any PLY point cloud with
+    x y z; colours as uchar 0-255 or float 0-1, grey when absent; normals when it has nx ny nz)."""
+    columns = read_vertex_ply(path)
+    if not {"x", "y", "z"} <= columns.keys() or len(columns["x"]) == 0:
+        raise PlyError(f"{path}: no points (a point-cloud PLY needs vertices with x, y, z)")
+    xyz = np.stack([columns[k] for k in "xyz"], axis=1).astype(np.float32)
+    if {"red", "green", "blue"} <= columns.keys():
+        rgb = np.stack([columns[k] for k in ("red", "green", "blue")], axis=1)
+        rgb = rgb.astype(np.float32) / (255.0 if np.issubdtype(rgb.dtype, np.integer) else 1.0)
+    else:
+        rgb = np.full_like(xyz, 0.5)
+    normals = (np.stack([columns[k] for k in ("nx", "ny", "nz")], axis=1).astype(np.float32)
+               if {"nx", "ny", "nz"} <= columns.keys() else None)
+    return PointSet(xyz, rgb, normals)
 
 
 def load_bounds(path: str | Path) -> SceneBounds:

@@ -1,7 +1,10 @@
 """TSDF fusion of a posed RGB-D capture into a mesh, a coloured point set and scene bounds.
 
-Uses open3d's scalable (hashed voxel block) TSDF volume. open3d is pinned to 0.19.0: 0.20.0 needs
-Debian's libusb and then silently returns empty meshes.
+Two backends with the same maths: open3d's scalable (hashed voxel block) TSDF volume on the CPU, and a
+dense PyTorch grid (:mod:`lerf3d.fusion.tsdf_torch`) on the CPU or a GPU, for machines where open3d
+is not installed (it has no wheels for some Python versions and platforms). ``backend="auto"`` takes
+open3d when it imports, else PyTorch. open3d is pinned to 0.19.0: 0.20.0 needs Debian's libusb and
+then silently returns empty meshes.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ AUTO_VOXELS_ACROSS = 256
 MIN_AUTO_VOXEL = 0.005
 # Truncation of the signed distance, in voxels (KinectFusion-style band; 3-5 voxels is usual).
 DEFAULT_TRUNC_VOXELS = 4.0
+BACKENDS = ("auto", "open3d", "torch")
 
 
 @dataclass(frozen=True)
@@ -41,8 +45,15 @@ class FusionConfig:
     """If > 0, sample the point set uniformly on the mesh at this density instead of using its vertices."""
     progress: bool = True
     """Show a progress bar over frames."""
+    backend: str = "auto"
+    """``open3d`` (sparse voxel blocks, CPU), ``torch`` (dense grid on ``device``) or ``auto`` (open3d
+    when it imports, else torch)."""
+    device: str = "cpu"
+    """Torch device of the ``torch`` backend (``cuda`` fuses on a GPU); open3d always runs on the CPU."""
 
     def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"FusionConfig.backend must be one of {BACKENDS}, got {self.backend!r}")
         if self.voxel_size is not None and not self.voxel_size > 0:
             raise ValueError(f"FusionConfig.voxel_size must be positive metres, got {self.voxel_size}")
         if not self.trunc_voxels >= 1:
@@ -113,21 +124,37 @@ def auto_voxel_size(capture: Capture, depth_max: float, max_frames: int = 8) -> 
     return max(MIN_AUTO_VOXEL, float((hi - lo).max()) / AUTO_VOXELS_ACROSS, float(np.median(footprints)))
 
 
+def resolve_backend(backend: str) -> str:
+    """``open3d`` or ``torch``: ``auto`` is open3d when it imports; asking for a missing open3d fails."""
+    if backend == "torch":
+        return "torch"
+    try:
+        import open3d  # noqa: F401
+    except ImportError as err:
+        if backend == "open3d":
+            raise ImportError(f"FusionConfig.backend='open3d' but open3d does not import ({err}); "
+                              "`pip install open3d==0.19.0` or use backend='torch'") from err
+        return "torch"
+    return "open3d"
+
+
 def fuse_capture(capture: Capture, config: FusionConfig = FusionConfig()) -> FusionResult:
     """Integrate every (stride-th) frame of ``capture`` into a TSDF and extract the surface."""
-    import open3d as o3d
-
     if not capture.has_depth:
         raise ValueError(f"capture {capture.root}: TSDF fusion needs depth in every frame")
     voxel = config.voxel_size
     if voxel is None:
         voxel = auto_voxel_size(capture, config.depth_max)
+    frames = capture.frames[:: config.frame_stride]
+    if resolve_backend(config.backend) == "torch":
+        return _fuse_torch(capture, frames, voxel, config)
+    import open3d as o3d
+
     volume = o3d.pipelines.integration.ScalableTSDFVolume(
         voxel_length=voxel,
         sdf_trunc=voxel * config.trunc_voxels,
         color_type=o3d.pipelines.integration.TSDFVolumeColorType.RGB8,
     )
-    frames = capture.frames[:: config.frame_stride]
     for frame in tqdm(frames, desc="TSDF fusion", unit="frame", disable=not config.progress):
         rgbd, pinhole = _frame_rgbd(frame, config.depth_max)
         volume.integrate(rgbd, pinhole, np.linalg.inv(frame.camera_to_world))
@@ -148,3 +175,22 @@ def fuse_capture(capture: Capture, config: FusionConfig = FusionConfig()) -> Fus
         points = PointSet(vertices, colors, normals)
     bounds = SceneBounds(vertices.min(0).astype(np.float64), vertices.max(0).astype(np.float64))
     return FusionResult(vertices, np.asarray(mesh.triangles, np.int32), colors, points, bounds, float(voxel))
+
+
+def _fuse_torch(capture: Capture, frames: list[Frame], voxel: float, config: FusionConfig) -> FusionResult:
+    from lerf3d.fusion.tsdf_torch import fuse_dense, sample_surface
+
+    try:
+        surface = fuse_dense(frames, voxel, voxel * config.trunc_voxels, config.depth_max, config.device,
+                             config.progress)
+    except ValueError as err:
+        raise ValueError(f"capture {capture.root}: {err} (check depth scale/poses)") from None
+    if len(surface.faces) == 0:
+        raise ValueError(f"capture {capture.root}: fusion produced an empty surface (check depth scale/poses)")
+    vertices = surface.vertices
+    if config.points_per_m2 > 0:
+        points = sample_surface(surface, config.points_per_m2, minimum=1000)
+    else:
+        points = PointSet(vertices, surface.vertex_colors, surface.vertex_normals)
+    bounds = SceneBounds(vertices.min(0).astype(np.float64), vertices.max(0).astype(np.float64))
+    return FusionResult(vertices, surface.faces, surface.vertex_colors, points, bounds, float(voxel))

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 from jaxtyping import Bool, Float
 
-from lerf3d.atomic import atomic_path, write_json_atomic
+from lerf3d.atomic import write_json_atomic
+from lerf3d.ply import write_vertex_ply
 from lerf3d.query.relevancy import NEUTRAL_RELEVANCY
 
 PLY_RELEVANCY_PROPERTY = "relevancy"
@@ -151,25 +152,13 @@ def write_relevancy_ply(
     if xyz.shape != (n, 3) or rgb.shape != (n, 3) or relevancy.shape != (n,):
         raise ValueError(f"need (N, 3) xyz and rgb and (N,) relevancy, got {xyz.shape}, {rgb.shape}, "
                          f"{relevancy.shape}")
-    vertex = np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("red", "u1"), ("green", "u1"),
-                       ("blue", "u1"), (PLY_RELEVANCY_PROPERTY, "<f4")])
-    data = np.empty(n, vertex)
-    data["x"], data["y"], data["z"] = xyz[:, 0], xyz[:, 1], xyz[:, 2]
     colours = (np.clip(rgb, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
-    data["red"], data["green"], data["blue"] = colours[:, 0], colours[:, 1], colours[:, 2]
-    data[PLY_RELEVANCY_PROPERTY] = relevancy
-    header = "\n".join([
-        "ply", "format binary_little_endian 1.0", "comment lerf3d export: relevancy in [0, 1] per point",
-        f"element vertex {n}", "property float x", "property float y", "property float z",
-        "property uchar red", "property uchar green", "property uchar blue",
-        f"property float {PLY_RELEVANCY_PROPERTY}", "end_header",
-    ]) + "\n"
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            handle.write(header.encode("ascii"))
-            handle.write(data.tobytes())
-    return path
+    xyz = xyz.astype(np.float32)
+    return write_vertex_ply(path, {
+        "x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2],
+        "red": colours[:, 0], "green": colours[:, 1], "blue": colours[:, 2],
+        PLY_RELEVANCY_PROPERTY: relevancy.astype(np.float32),
+    }, comment="lerf3d export: relevancy in [0, 1] per point")
 
 
 def write_region_json(path: str | Path, region: RegionBox) -> Path:

@@ -115,14 +115,15 @@ def resolve_config(request: TrainRequest) -> tuple[TrainConfig, Path | None]:
     return config, path
 
 
-def fused_scene(capture: Capture, out: Path) -> tuple[SceneBounds, PointSet]:
-    """Bounds and surface points from ``out/fusion`` when present, else from a new TSDF fusion."""
+def fused_scene(capture: Capture, out: Path, device: str = "cpu") -> tuple[SceneBounds, PointSet]:
+    """Bounds and surface points from ``out/fusion`` when present, else from a new TSDF fusion (the
+    torch fusion backend runs on ``device``)."""
     from lerf3d.fusion import FusionConfig, fuse_capture, load_bounds, load_points, save_fusion
 
     run = Run(out)
     if run.fusion_bounds.is_file() and run.fusion_points.is_file():
         return load_bounds(run.fusion_bounds), load_points(run.fusion_points)
-    result = fuse_capture(capture, FusionConfig())
+    result = fuse_capture(capture, FusionConfig(device=device))
     save_fusion(result, run.fusion)
     return result.bounds, result.points
 
@@ -184,7 +185,7 @@ def run_train(request: TrainRequest) -> TrainRunSummary:
         raise ValueError(f"{request.capture}: {err}") from None
     print(f"capture: {frames_summary(capture)} ({capture.source_format}); "
           f"intrinsics {capture.metadata.get(INTRINSICS_KEY, 'as stated per frame')}")
-    bounds, points = fused_scene(capture, request.out)
+    bounds, points = fused_scene(capture, request.out, request.device)
     features = extract_features(
         config, capture, request.image_text, request.dense, request_features_folder(request), request.device
     )

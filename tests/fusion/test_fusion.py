@@ -14,10 +14,11 @@ from lerf3d.ground_truth import load_ground_truth
 from lerf3d_cli.main import main
 
 
-@pytest.fixture(scope="module")
-def fused(tiny_room):
+@pytest.fixture(scope="module", params=["open3d", "torch"])
+def fused(request, tiny_room):
+    """Both backends meet the same ground-truth checks."""
     capture = load_capture(tiny_room)
-    return capture, fuse_capture(capture, FusionConfig(progress=False))
+    return capture, fuse_capture(capture, FusionConfig(progress=False, backend=request.param))
 
 
 @pytest.fixture(scope="module")

@@ -104,13 +104,16 @@ def build_extractor(cfg: PrepareConfig, cache_dir: Path | None, device: str = "c
                             cache_dir, device)
 
 
-def capture_scene_features(name: str, capture_dir: Path, cfg: PrepareConfig, extractor) -> SceneFeatures:
-    """Fuse one capture, extract its pyramids and back-project them (see the module docstring)."""
+def capture_scene_features(name: str, capture_dir: Path, cfg: PrepareConfig, extractor,
+                           device: str = "cpu") -> SceneFeatures:
+    """Fuse one capture (the torch fusion backend on ``device``), extract its pyramids and back-project
+    them (see the module docstring)."""
     from lerf3d.capture import load_capture
     from lerf3d.fusion.tsdf import FusionConfig, fuse_capture
 
     capture = load_capture(capture_dir)
-    points = fuse_capture(capture, FusionConfig(voxel_size=cfg.fusion_voxel, progress=False)).points
+    points = fuse_capture(capture, FusionConfig(voxel_size=cfg.fusion_voxel, progress=False,
+                                                 device=device)).points
     featured = dataclasses.replace(capture, frames=capture.frames[:: cfg.frame_stride])
     with torch.no_grad():
         return compute_scene_features(name, capture, extractor.extract(featured), points, cfg.world_scale,
@@ -133,7 +136,7 @@ def prepare_dataset(dataset_dir: str | Path, cfg: PrepareConfig, device: str = "
     save_prepare_config(record, cfg)
     written = []
     for name, entry in tqdm(todo.items(), desc="scenes", unit="scene"):
-        features = capture_scene_features(name, entry.capture, cfg, extractor)
+        features = capture_scene_features(name, entry.capture, cfg, extractor, device)
         written.append(save_scene_features(dataset_dir / FEATURES_DIR / f"{name}.pt", features))
         points = features.points
         tqdm.write(f"{name}: {len(points.xyz)} points, {int(points.observed.sum())} with features")

@@ -82,7 +82,7 @@ def scene_features(scene: str | Path, cfg: PrepareConfig, device: str = "cpu",
     scene = check_scene_path(scene)
     if scene.is_file():
         return load_scene_features(scene)
-    return capture_scene_features(scene.name, scene, cfg, extractor or build_extractor(cfg, None, device))
+    return capture_scene_features(scene.name, scene, cfg, extractor or build_extractor(cfg, None, device), device)
 
 
 def crop_source(scene: str | Path, name: str, tokens: TokenConfig, encoder) -> CropSource | None:
