@@ -94,8 +94,9 @@ def measure(stage: str, args: argparse.Namespace, image_text: str, dense: str, k
                "--preset", args.preset, "--device", args.device, "--room", args.room,
                *(["--llm", args.llm] if args.llm else [])]
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
-    if done.returncode != 0:
-        raise SystemExit(f"stage {stage} ({key}) failed:\n{done.stderr[-3000:]}")
+    if done.returncode != 0:  # reported, and the later stages still run (a rented GPU's time is short)
+        print(f"stage {stage} ({key}) failed:\n{done.stderr[-3000:]}", file=sys.stderr, flush=True)
+        return {"failed": True}
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -129,12 +130,16 @@ def _memory(figure: dict) -> str:
 
 
 def table_row(pair: str, args: argparse.Namespace, figures: dict[str, dict]) -> str:
-    cells = [f"{figures[s]['seconds']:.1f} s / {_memory(figures[s])}" for s in STAGES]
-    total = sum(figures[s]["seconds"] for s in STAGES)
-    peak = max(figures[s]["peak_rss_mib"] for s in STAGES)
+    """The pair's markdown row; a failed stage reads "failed" and leaves the totals out."""
+    cells = [("failed" if figures[s].get("failed") else f"{figures[s]['seconds']:.1f} s / {_memory(figures[s])}")
+             for s in STAGES]
+    done = [figures[s] for s in STAGES if not figures[s].get("failed")]
+    complete = len(done) == len(STAGES)
+    total = f"{sum(f['seconds'] for f in done):.1f} s" if complete else "-"
+    peak = f"{max(f['peak_rss_mib'] for f in done):,.0f} MiB" if complete else "-"
     steps = args.steps if args.steps > 0 else "preset's"
     return (f"| {pair} | {args.room} room, {args.preset} | {args.device}, {args.threads} | {steps} | "
-            + " | ".join(cells) + f" | {total:.1f} s | {peak:,.0f} MiB |")
+            + " | ".join(cells) + f" | {total} | {peak} |")
 
 
 HEADER = ("| encoders | scene, preset | device, threads | train steps | "
@@ -192,9 +197,9 @@ def main() -> None:
     for key, (it, de) in pairs.items():
         figures = {}
         for stage in STAGES:
-            figures[stage] = measure(stage, args, it, de, key)
-            print(f"{key} {stage}: {figures[stage]['seconds']:.1f} s, peak RSS {figures[stage]['peak_rss_mib']:.0f} MiB",
-                  flush=True)
+            figures[stage] = figure = measure(stage, args, it, de, key)
+            print(f"{key} {stage}: " + ("failed" if figure.get("failed") else
+                                        f"{figure['seconds']:.1f} s, peak {_memory(figure)}"), flush=True)
         llm = f" + {LLM_ARCHITECTURE}" if args.llm else ""
         label = (f"openclip:ViT-B-16 + dino:dino_vits8{llm} (random weights)" if key == "real"
                  else "baseline: lerf3d:tiny towers (packaged)" + (f"{llm} (random weights)" if llm else ""))
@@ -202,6 +207,8 @@ def main() -> None:
     text = (HEADER + "\n" if args.header else "") + "\n".join(rows)
     (args.work / "rows.md").write_text(text + "\n")
     print(text)
+    if "failed" in text:
+        raise SystemExit("some stages failed (their errors are above)")
 
 
 if __name__ == "__main__":
