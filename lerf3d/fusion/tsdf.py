@@ -177,7 +177,7 @@ def fuse_capture(capture: Capture, config: FusionConfig = FusionConfig()) -> Fus
     return FusionResult(vertices, np.asarray(mesh.triangles, np.int32), colors, points, bounds, float(voxel))
 
 
-def _fuse_torch(capture: Capture, frames: list[Frame], voxel: float, config: FusionConfig) -> FusionResult:
+def _fuse_torch(capture: Capture, frames: tuple[Frame, ...], voxel: float, config: FusionConfig) -> FusionResult:
     from lerf3d.fusion.tsdf_torch import fuse_dense, sample_surface
 
     try:

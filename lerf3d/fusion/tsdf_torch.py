@@ -10,6 +10,7 @@ extracted with scikit-image's marching cubes, keeping only triangles whose edge 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,7 +53,7 @@ def _frame_arrays(frame: Frame) -> tuple[np.ndarray, np.ndarray, object]:
     return depth, rgb.astype(np.float32) / 255.0, frame.intrinsics.scaled(depth.shape[1], depth.shape[0])
 
 
-def grid_bounds(frames: list[Frame], depth_max: float) -> tuple[np.ndarray, np.ndarray]:
+def grid_bounds(frames: Sequence[Frame], depth_max: float) -> tuple[np.ndarray, np.ndarray]:
     """Lower and upper corners of every measured point (depth in (0, depth_max))."""
     lo, hi = np.full(3, np.inf), np.full(3, -np.inf)
     for frame in frames:
@@ -158,7 +159,7 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return (normals / np.where(length > 0, length, 1.0)).astype(np.float32)
 
 
-def fuse_dense(frames: list[Frame], voxel: float, trunc: float, depth_max: float, device: str = "cpu",
+def fuse_dense(frames: Sequence[Frame], voxel: float, trunc: float, depth_max: float, device: str = "cpu",
                progress: bool = True) -> DenseSurface:
     """Integrate ``frames`` into a dense grid on ``device`` and extract its surface."""
     lower, upper = grid_bounds(frames, depth_max)
