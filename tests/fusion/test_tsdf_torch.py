@@ -136,3 +136,17 @@ def test_cuda_fusion_matches_the_cpu(box_scene, fused_box):
     on_gpu = fuse_capture(box_scene, FusionConfig(voxel_size=0.02, backend="torch", device="cuda", progress=False))
     assert abs(len(on_gpu.vertices) - len(fused_box.vertices)) <= 0.01 * len(fused_box.vertices)
     assert np.median(_distance_to_scene(on_gpu.vertices)) < 0.25 * on_gpu.voxel_size
+
+
+def test_a_run_trains_and_answers_without_open3d(monkeypatch, tiny_room, tmp_path, capsys):
+    from lerf3d.fusion import load_points
+    from lerf3d_cli.main import main
+
+    monkeypatch.setitem(sys.modules, "open3d", None)
+    run = tmp_path / "run"
+    assert main(["train", str(tiny_room), "--out", str(run), "--preset", "tiny", "--steps", "2", "--no-objects",
+                 "--set", "logging.progress=false"]) == 0
+    points = load_points(run / "fusion" / "points.ply")
+    assert len(points.xyz) > 1000 and points.normals is not None
+    assert main(["query", str(run), "chair", "--camera", "eval:0", "--out", str(tmp_path / "q")]) == 0
+    assert "chair" in (tmp_path / "q" / "frame_00000_query.json").read_text()
