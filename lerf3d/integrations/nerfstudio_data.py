@@ -188,7 +188,7 @@ class Lerf3dDataManager(DataManager):
             raise ValueError("lerf3d's nerfstudio data manager runs in one process (world_size 1)")
         if config.data is None:
             raise ValueError("lerf3d needs a capture: ns-train lerf3d --data CAPTURE")
-        from lerf3d.fusion import FusionConfig, fuse_capture  # deferred: imports open3d
+        from lerf3d.fusion import FusionConfig, fuse_capture  # deferred: may import open3d
 
         self.config = config
         self.device = torch.device(device)
