@@ -33,7 +33,8 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
     lo, hi = result.bounds.lower, result.bounds.upper
     print(
         f"fused {frames_summary(capture, len(capture.frames[::config.frame_stride]))} ({capture.source_format}) in {time.perf_counter() - start:.1f} s: "
-        f"{len(result.vertices)} vertices, {len(result.faces)} faces, voxel {result.voxel_size * 100:.1f} cm\n"
+        f"{len(result.vertices)} vertices, {len(result.faces)} faces, voxel {result.voxel_size * 100:.1f} cm "
+        f"({result.backend} TSDF)\n"
         f"bounds [{lo[0]:.2f} {lo[1]:.2f} {lo[2]:.2f}] .. [{hi[0]:.2f} {hi[1]:.2f} {hi[2]:.2f}] m\n"
         f"wrote {files.mesh_ply}, {files.mesh_glb}, {files.points_ply}, {files.bounds_json}, {preview}"
     )

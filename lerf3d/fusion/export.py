@@ -86,6 +86,7 @@ def save_fusion(result: FusionResult, out_dir: str | Path) -> FusionFiles:
             "lower": result.bounds.lower.tolist(),
             "upper": result.bounds.upper.tolist(),
             "voxel_size": result.voxel_size,
+            "backend": result.backend,
             "num_vertices": int(len(result.vertices)),
             "num_faces": int(len(result.faces)),
             "num_points": int(len(result.points.xyz)),

@@ -80,6 +80,8 @@ class FusionResult:
     """Axis-aligned bounds of the fused surface."""
     voxel_size: float
     """Voxel edge used, metres."""
+    backend: str = "open3d"
+    """Which TSDF volume made it: ``open3d``, or ``torch:<device>`` (the dense PyTorch grid)."""
 
 
 def _frame_rgbd(frame: Frame, depth_max: float):
@@ -193,4 +195,5 @@ def _fuse_torch(capture: Capture, frames: tuple[Frame, ...], voxel: float, confi
     else:
         points = PointSet(vertices, surface.vertex_colors, surface.vertex_normals)
     bounds = SceneBounds(vertices.min(0).astype(np.float64), vertices.max(0).astype(np.float64))
-    return FusionResult(vertices, surface.faces, surface.vertex_colors, points, bounds, float(voxel))
+    return FusionResult(vertices, surface.faces, surface.vertex_colors, points, bounds, float(voxel),
+                        backend=f"torch:{config.device}")

@@ -150,3 +150,19 @@ def test_a_run_trains_and_answers_without_open3d(monkeypatch, tiny_room, tmp_pat
     assert len(points.xyz) > 1000 and points.normals is not None
     assert main(["query", str(run), "chair", "--camera", "eval:0", "--out", str(tmp_path / "q")]) == 0
     assert "chair" in (tmp_path / "q" / "frame_00000_query.json").read_text()
+
+
+def test_the_backend_is_recorded_and_printed(box_scene, tiny_room, tmp_path, capsys):
+    import json
+
+    from lerf3d.fusion import save_fusion
+    from lerf3d_cli.main import main
+
+    result = fuse_capture(box_scene, FusionConfig(voxel_size=0.04, backend="torch", progress=False))
+    assert result.backend == "torch:cpu"
+    files = save_fusion(result, tmp_path / "fusion")
+    assert json.loads(files.bounds_json.read_text())["backend"] == "torch:cpu"
+    assert main(["fuse", str(tiny_room), "--out", str(tmp_path / "cli"), "--backend", "torch", "--stride", "4",
+                 "--voxel-size", "0.05"]) == 0
+    assert "(torch:cpu TSDF)" in capsys.readouterr().out
+    assert json.loads((tmp_path / "cli" / "bounds.json").read_text())["backend"] == "torch:cpu"
