@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from lerf3d.capture.io import load_depth, load_rgb
 from lerf3d.geometry import backproject_depth, project_camera_points
-from lerf3d.types import Frame, PointSet
+from lerf3d.types import Frame, Intrinsics, PointSet
 
 MAX_VOXELS = 128 * 2**20
 """Largest dense grid (about 2.7 GB of float32 values: signed distance, weight, colour)."""
@@ -41,23 +41,28 @@ class DenseSurface:
     """(V, 3) float32 unit normals pointing into free space."""
 
 
-def _frame_arrays(frame: Frame) -> tuple[np.ndarray, np.ndarray, object]:
-    """Depth (0 where unmeasured), colour at the depth resolution in [0, 1], and the depth intrinsics."""
+def _depth(frame: Frame) -> tuple[np.ndarray, Intrinsics]:
+    """Depth in metres (0 where unmeasured) and the intrinsics at the depth map's resolution."""
     depth = load_depth(frame)
     depth = np.where(np.isfinite(depth), depth, 0.0).astype(np.float32)
+    return depth, frame.intrinsics.scaled(depth.shape[1], depth.shape[0])
+
+
+def _colour(frame: Frame, shape: tuple[int, int]) -> np.ndarray:
+    """The colour image at the depth map's ``shape`` (H, W), in [0, 1]."""
     rgb = load_rgb(frame)
-    if rgb.shape[:2] != depth.shape:
+    if rgb.shape[:2] != shape:
         from PIL import Image
 
-        rgb = np.asarray(Image.fromarray(rgb).resize((depth.shape[1], depth.shape[0]), Image.BILINEAR))
-    return depth, rgb.astype(np.float32) / 255.0, frame.intrinsics.scaled(depth.shape[1], depth.shape[0])
+        rgb = np.asarray(Image.fromarray(rgb).resize((shape[1], shape[0]), Image.BILINEAR))
+    return rgb.astype(np.float32) / 255.0
 
 
 def grid_bounds(frames: Sequence[Frame], depth_max: float) -> tuple[np.ndarray, np.ndarray]:
     """Lower and upper corners of every measured point (depth in (0, depth_max))."""
     lo, hi = np.full(3, np.inf), np.full(3, -np.inf)
     for frame in frames:
-        depth, _, intr = _frame_arrays(frame)
+        depth, intr = _depth(frame)
         valid = (depth > 0) & (depth < depth_max)
         if valid.any():
             world = backproject_depth(depth, intr, frame.camera_to_world)[valid]
@@ -99,7 +104,7 @@ class DenseTSDF:
             i = torch.arange(i0, min(i0 + slabs, self.shape[0]), device=self.device, dtype=torch.float32)
             yield i0 * ny * nz, (plane[None] + i[:, None, None] * steps[0]).reshape(-1, 3)
 
-    def integrate(self, depth: np.ndarray, rgb: np.ndarray, intrinsics, camera_to_world: np.ndarray,
+    def integrate(self, depth: np.ndarray, rgb: np.ndarray, intrinsics: Intrinsics, camera_to_world: np.ndarray,
                   depth_max: float) -> None:
         """Fold one depth map (metres, 0 = none) and its colour (H, W, 3 in [0, 1]) into the grid."""
         depth_t = torch.as_tensor(depth, device=self.device).reshape(-1)
@@ -168,8 +173,8 @@ def fuse_dense(frames: Sequence[Frame], voxel: float, trunc: float, depth_max: f
     volume = DenseTSDF(lower, upper, voxel, trunc, device)
     with torch.no_grad():
         for frame in tqdm(frames, desc="TSDF fusion", unit="frame", disable=not progress):
-            depth, rgb, intrinsics = _frame_arrays(frame)
-            volume.integrate(depth, rgb, intrinsics, frame.camera_to_world, depth_max)
+            depth, intrinsics = _depth(frame)
+            volume.integrate(depth, _colour(frame, depth.shape), intrinsics, frame.camera_to_world, depth_max)
     return volume.extract()
 
 
