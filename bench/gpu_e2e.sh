@@ -19,9 +19,9 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-PREPARE=()
+PREPARE=0
 if [[ "${1:-}" == "--prepare" ]]; then
-    PREPARE=(--prepare-only)
+    PREPARE=1
     shift
 fi
 WORK="${1:-outputs/gpu_e2e}"
@@ -32,9 +32,8 @@ fi
 THREADS="${THREADS:-$(nproc)}"
 COMMON=(--work "$WORK" --room demo --preset default --steps 0 --only-real --llm-architecture)
 
-if [[ ${#PREPARE[@]} -gt 0 ]]; then
-    "$PYTHON" bench/real_encoders.py "${COMMON[@]}" --prepare-only
-    exit 0
+if [[ $PREPARE == 1 ]]; then
+    exec "$PYTHON" bench/real_encoders.py "${COMMON[@]}" --prepare-only
 fi
 
 if ! "$PYTHON" - "$DEVICE" <<'PY'
