@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 from lerf3d.encoders.spec import DEFAULT_DENSE_SPEC, DEFAULT_IMAGE_TEXT_SPEC
-from lerf3d.fusion.tsdf import BACKENDS
 from lerf3d.preflight import check_output_path, positive_float_arg, positive_int_arg
 
 
@@ -110,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     fuse.add_argument("--format", default="auto", help="capture format (default: detect)")
     fuse.add_argument("--voxel-size", type=positive_float_arg, default=None, help="voxel edge in metres (default: auto)")
     fuse.add_argument("--stride", type=positive_int_arg, default=1, help="fuse every n-th frame")
-    fuse.add_argument("--backend", choices=BACKENDS, default="auto",
+    fuse.add_argument("--backend", default="auto",  # checked by FusionConfig: --help imports no stage
                       help="TSDF volume: open3d (CPU), torch (dense grid on --device) or auto (open3d if installed)")
     fuse.add_argument("--device", default="cpu", help="torch device of the torch backend (cuda fuses on a GPU)")
     _add_intrinsics_argument(fuse)

@@ -126,9 +126,14 @@ def test_auto_takes_torch_without_open3d(monkeypatch, box_scene):
     assert len(result.faces) > 0
 
 
-def test_bad_backend_is_rejected():
+def test_bad_backend_is_rejected(tiny_room, tmp_path, capsys):
+    from lerf3d_cli.main import main
+
     with pytest.raises(ValueError, match="backend"):
         FusionConfig(backend="vdb")
+    assert main(["fuse", str(tiny_room), "--out", str(tmp_path / "out"), "--backend", "vdb"]) == 2
+    assert "backend must be one of ('auto', 'open3d', 'torch'), got 'vdb'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
