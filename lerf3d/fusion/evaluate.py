@@ -6,9 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lerf3d.capture.io import load_depth
+from lerf3d.fusion.frames import measured_points
 from lerf3d.fusion.tsdf import FusionResult
-from lerf3d.geometry import backproject_depth
 from lerf3d.ground_truth import GroundTruth
 from lerf3d.types import Capture
 
@@ -36,13 +35,8 @@ class FusionReport:
 
 def depth_points(capture: Capture, stride: int = 1) -> np.ndarray:
     """(N, 3) world points of every frame's depth, back-projected (every ``stride``-th pixel)."""
-    out = []
-    for frame in capture.frames:
-        depth = load_depth(frame)
-        intr = frame.intrinsics.scaled(depth.shape[1], depth.shape[0])
-        world = backproject_depth(depth, intr, frame.camera_to_world)  # (H, W, 3)
-        out.append(world[depth > 0][::stride])  # row-major, like the pixels
-    return np.concatenate(out)
+    # measured_points keeps the pixels' row-major order
+    return np.concatenate([measured_points(frame, np.inf)[0][::stride] for frame in capture.frames])
 
 
 def visible_pixel_counts(truth: GroundTruth) -> dict[int, int]:

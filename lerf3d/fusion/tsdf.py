@@ -12,11 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
-from lerf3d.capture.io import load_depth, load_rgb
-from lerf3d.geometry import backproject_depth
+from lerf3d.fusion.frames import frame_colour, frame_depth, measured_points
 from lerf3d.types import Capture, Frame, PointSet, SceneBounds
 
 # A room-scale default: ~256 voxels across the largest side keeps fusion well under a second per
@@ -88,16 +86,10 @@ def _frame_rgbd(frame: Frame, depth_max: float):
     """An open3d RGBD image and matching intrinsics (colour resized to the depth resolution)."""
     import open3d as o3d
 
-    rgb = load_rgb(frame)
-    depth = load_depth(frame)
-    intr = frame.intrinsics
-    if depth.shape != rgb.shape[:2]:
-        rgb = np.asarray(Image.fromarray(rgb).resize((depth.shape[1], depth.shape[0]), Image.BILINEAR))
-        intr = intr.scaled(depth.shape[1], depth.shape[0])
-    depth = np.where(np.isfinite(depth), depth, 0.0).astype(np.float32)
+    depth, intr = frame_depth(frame)
     rgbd = o3d.geometry.RGBDImage.create_from_color_and_depth(
-        o3d.geometry.Image(np.ascontiguousarray(rgb)),
-        o3d.geometry.Image(depth),
+        o3d.geometry.Image(np.ascontiguousarray(frame_colour(frame, depth.shape))),
+        o3d.geometry.Image(depth.astype(np.float32)),
         depth_scale=1.0,
         depth_trunc=depth_max,
         convert_rgb_to_intensity=False,
@@ -113,13 +105,10 @@ def auto_voxel_size(capture: Capture, depth_max: float, max_frames: int = 8) -> 
     lo, hi = np.full(3, np.inf), np.full(3, -np.inf)
     footprints = []
     for frame in frames:
-        depth = load_depth(frame)
-        intr = frame.intrinsics.scaled(depth.shape[1], depth.shape[0])
-        valid = (depth > 0) & (depth < depth_max)
-        if not valid.any():
+        world, depths, intr = measured_points(frame, depth_max)
+        if not len(depths):
             continue
-        footprints.append(np.median(depth[valid]) / intr.fy)
-        world = backproject_depth(depth, intr, frame.camera_to_world)[valid]  # (N, 3)
+        footprints.append(np.median(depths) / intr.fy)
         lo, hi = np.minimum(lo, world.min(0)), np.maximum(hi, world.max(0))
     if not np.all(np.isfinite(lo)):
         raise ValueError(f"capture {capture.root}: no valid depth below {depth_max} m in any frame")

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from lerf3d.capture.io import load_depth, load_rgb
-from lerf3d.geometry import backproject_depth, project_camera_points
+from lerf3d.fusion.frames import frame_colour, frame_depth, measured_bounds
+from lerf3d.geometry import project_camera_points, to_camera_frame
 from lerf3d.types import Frame, Intrinsics, PointSet
 
 MAX_VOXELS = 128 * 2**20
@@ -41,35 +41,6 @@ class DenseSurface:
     """(V, 3) float32 unit normals pointing into free space."""
 
 
-def _depth(frame: Frame) -> tuple[np.ndarray, Intrinsics]:
-    """Depth in metres (0 where unmeasured) and the intrinsics at the depth map's resolution."""
-    depth = load_depth(frame)
-    depth = np.where(np.isfinite(depth), depth, 0.0).astype(np.float32)
-    return depth, frame.intrinsics.scaled(depth.shape[1], depth.shape[0])
-
-
-def _colour(frame: Frame, shape: tuple[int, int]) -> np.ndarray:
-    """The colour image at the depth map's ``shape`` (H, W), in [0, 1]."""
-    rgb = load_rgb(frame)
-    if rgb.shape[:2] != shape:
-        from PIL import Image
-
-        rgb = np.asarray(Image.fromarray(rgb).resize((shape[1], shape[0]), Image.BILINEAR))
-    return rgb.astype(np.float32) / 255.0
-
-
-def grid_bounds(frames: Sequence[Frame], depth_max: float) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper corners of every measured point (depth in (0, depth_max))."""
-    lo, hi = np.full(3, np.inf), np.full(3, -np.inf)
-    for frame in frames:
-        depth, intr = _depth(frame)
-        valid = (depth > 0) & (depth < depth_max)
-        if valid.any():
-            world = backproject_depth(depth, intr, frame.camera_to_world)[valid]
-            lo, hi = np.minimum(lo, world.min(0)), np.maximum(hi, world.max(0))
-    return lo, hi
-
-
 class DenseTSDF:
     """A dense voxel grid of truncated signed distances, weights and colours on one torch device."""
 
@@ -88,13 +59,15 @@ class DenseTSDF:
         self.color = torch.zeros(count, 3, device=self.device)
 
     def _camera_points(self, camera_to_world: np.ndarray):
-        """Per x-slab of the grid, its voxel centres in the camera frame, float32: the rigid inverse
-        ``R^T (p - t)`` is affine in the voxel index, so its origin and steps are worked out once in
-        float64 and the slabs only add float32 offsets (micrometre error over tens of metres)."""
-        pose = np.asarray(camera_to_world, np.float64)
-        rotation, translation = pose[:3, :3], pose[:3, 3]
-        start = torch.as_tensor((self.origin - translation) @ rotation, dtype=torch.float32, device=self.device)
-        steps = torch.as_tensor(rotation * self.voxel, dtype=torch.float32, device=self.device)  # row a: +1 voxel along a
+        """Per x-slab of the grid, its voxel centres in the camera frame, float32: the camera frame is
+        affine in the voxel index, so the grid origin and the steps along its axes are taken to it
+        once in float64 (:func:`~lerf3d.geometry.to_camera_frame`) and the slabs only add float32
+        offsets (micrometre error over tens of metres)."""
+        # the grid origin and one voxel further along x, y and z
+        corners = torch.from_numpy(self.origin + np.vstack([np.zeros(3), np.eye(3) * self.voxel]))
+        cam = to_camera_frame(corners, camera_to_world)  # float64
+        start, steps = (t.to(device=self.device, dtype=torch.float32) for t in (cam[0], cam[1:] - cam[0]))
+        # steps row a: the camera-frame step of +1 voxel along a
         _, ny, nz = self.shape
         j = torch.arange(ny, device=self.device, dtype=torch.float32).repeat_interleave(nz)
         k = torch.arange(nz, device=self.device, dtype=torch.float32).repeat(ny)
@@ -167,14 +140,15 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
 def fuse_dense(frames: Sequence[Frame], voxel: float, trunc: float, depth_max: float, device: str = "cpu",
                progress: bool = True) -> DenseSurface:
     """Integrate ``frames`` into a dense grid on ``device`` and extract its surface."""
-    lower, upper = grid_bounds(frames, depth_max)
+    lower, upper = measured_bounds(frames, depth_max)
     if not np.all(np.isfinite(lower)):
         raise ValueError(f"no valid depth below {depth_max} m in any frame")
     volume = DenseTSDF(lower, upper, voxel, trunc, device)
     with torch.no_grad():
         for frame in tqdm(frames, desc="TSDF fusion", unit="frame", disable=not progress):
-            depth, intrinsics = _depth(frame)
-            volume.integrate(depth, _colour(frame, depth.shape), intrinsics, frame.camera_to_world, depth_max)
+            depth, intrinsics = frame_depth(frame)
+            colour = frame_colour(frame, depth.shape).astype(np.float32) / 255.0
+            volume.integrate(depth, colour, intrinsics, frame.camera_to_world, depth_max)
     return volume.extract()
 
 
