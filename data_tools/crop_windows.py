@@ -50,19 +50,37 @@ def cut_crops(
     Bilinear with antialiasing, as :func:`lerf3d.features.pyramid.gather_crops` resizes pyramid
     crops, so the tower trains on the pixels it will see at inference.
     """
-    crops = []
+    return _resized_tiles(image, windows, out_size, lambda tiles, rows: tiles.float())
+
+
+def cut_masks(
+    mask: np.ndarray, windows: np.ndarray, instances: np.ndarray, out_size: int = CROP_SIZE
+) -> torch.Tensor:
+    """(n, S, S) uint8 coverage of each window by its instance ``instances[k]`` (255: the crop pixel
+    lies wholly on it, 0: wholly off it), resized exactly as :func:`cut_crops` resizes the pixels,
+    so it is the alpha matte of the instance in the crop."""
+    ids = torch.as_tensor(instances, dtype=torch.int64)
+    source = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.int64))[None]  # (1, H, W)
+
+    def matte(tiles: torch.Tensor, rows: np.ndarray) -> torch.Tensor:  # tiles: (n, 1, t, t) ids
+        return (tiles == ids[torch.as_tensor(rows)][:, None, None, None]).float() * 255.0
+
+    return _resized_tiles(source, windows, out_size, matte)[:, 0]
+
+
+def _resized_tiles(image: torch.Tensor, windows: np.ndarray, out_size: int, to_float) -> torch.Tensor:
+    """(n, C, S, S) uint8: the (C, H, W) ``image`` cut at ``windows``, made float by
+    ``to_float(tiles, rows)`` (rows: the windows' indices) and resized bilinearly with antialiasing."""
+    out = torch.empty(len(windows), image.shape[0], out_size, out_size, dtype=torch.uint8)
     for side in np.unique(windows[:, 2]):
-        rows = windows[windows[:, 2] == side]
+        rows = np.flatnonzero(windows[:, 2] == side)
         offsets = torch.arange(int(side))
-        top = torch.as_tensor(rows[:, 0])[:, None] + offsets  # (n, t)
-        left = torch.as_tensor(rows[:, 1])[:, None] + offsets  # (n, t)
-        tiles = image[:, top[:, :, None], left[:, None, :]].permute(1, 0, 2, 3).float()  # (n, 3, t, t)
+        top = torch.as_tensor(windows[rows, 0])[:, None] + offsets  # (n, t)
+        left = torch.as_tensor(windows[rows, 1])[:, None] + offsets  # (n, t)
+        tiles = to_float(image[:, top[:, :, None], left[:, None, :]].permute(1, 0, 2, 3), rows)  # (n, C, t, t)
         if side != out_size:
             tiles = F.interpolate(tiles, size=(out_size, out_size), mode="bilinear", align_corners=False, antialias=True)
-        crops.append((np.flatnonzero(windows[:, 2] == side), tiles.round().clamp(0, 255).to(torch.uint8)))
-    out = torch.empty(len(windows), 3, out_size, out_size, dtype=torch.uint8)
-    for idx, tiles in crops:
-        out[torch.as_tensor(idx)] = tiles
+        out[torch.as_tensor(rows)] = tiles.round().clamp(0, 255).to(torch.uint8)
     return out
 
 

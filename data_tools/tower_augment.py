@@ -159,6 +159,17 @@ def solarize(x: Float[torch.Tensor, "B 3 H W"], p: float, gen: torch.Generator) 
     return torch.where(on & (x >= 0.5), 1.0 - x, x)
 
 
+def paste_backgrounds(
+    crops: torch.Tensor, mattes: torch.Tensor, backgrounds: torch.Tensor, on: torch.Tensor
+) -> torch.Tensor:
+    """Where ``on`` (B,) is true, the uint8 crop (B, 3, S, S) laid over ``backgrounds`` (B, 3, S, S)
+    through its uint8 alpha matte (B, S, S) (255: keep the crop's pixel); elsewhere the crop as it is.
+    Cut-and-paste augmentation (Dwibedi et al. 2017): the piece stays, what stood around it goes."""
+    alpha = torch.where(on[:, None, None, None], mattes[:, None].float() / 255.0, 1.0)  # (B, 1, S, S)
+    mixed = alpha * crops.float() + (1.0 - alpha) * backgrounds.float()
+    return mixed.round().clamp(0, 255).to(torch.uint8)
+
+
 def to_network(x: Float[torch.Tensor, "B 3 H W"]) -> Float[torch.Tensor, "B 3 H W"]:
     """[0, 1] images -> the towers' input normalisation (that of ``TinyImageTextEncoder.preprocess``)."""
     return normalize(x, IMAGENET_MEAN, IMAGENET_STD)

@@ -297,7 +297,9 @@ def write_model_card(r: TowerReport, path: Path) -> None:
         f"  {len(c.lit.templates)} templates ({', '.join(repr(t) for t in c.lit.templates)}) computed once.",
         f"  Softmax over all label texts + LERF's canonical negatives with a learned temperature (now {r.temperature:.4f}),",
         f"  label smoothing {c.lit.label_smoothing}, crops drawn ~ count^-{c.lit.balance_power} per catalogue model; augmentation: random",
-        f"  resized crop ({c.lit.crop_scale[0]}-{c.lit.crop_scale[1]} of the area), flips, colour jitter.",
+        f"  resized crop ({c.lit.crop_scale[0]}-{c.lit.crop_scale[1]} of the area), flips, colour jitter"
+        + (f"; {c.lit.paste_fraction:.0%} of the furniture crops pasted over other rooms' floor, wall or ceiling crops"
+           " through their instance mattes." if c.lit.paste_fraction > 0 else "."),
         f"  {c.lit.steps} steps of {c.lit.batch_size} crops, AdamW lr {c.lit.lr}, "
         f"{'bfloat16 autocast (weights and logits float32)' if r.lit_bf16 else 'float32'}. Loss {l0:.3f} -> {l1:.3f}.",
         f"- Weights stored as {c.weights_dtype}.",

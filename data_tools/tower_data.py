@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from data_tools.catalog import Catalog
 from data_tools.config import RoomConfig
-from data_tools.crop_windows import CROP_SIZE, cut_crops, pyramid_windows, window_instances
+from data_tools.crop_windows import CROP_SIZE, cut_crops, cut_masks, pyramid_windows, window_instances
 from data_tools.make_room import generate_room
 from lerf3d.features.tiling import MAX_TILE_FRACTION, MIN_TILE_FRACTION, PyramidConfig
 from lerf3d.ground_truth import GroundTruth, load_ground_truth
@@ -118,6 +118,10 @@ class CropSet:
     instance's model; -1 where it has none (or the run names no colours)."""
     materials: torch.Tensor
     """(N,) int64 index into the run's material words, as ``colours``."""
+    masks: torch.Tensor | None = None
+    """(N, S, S) uint8 alpha matte of the crop's dominant instance (:func:`~data_tools.crop_windows.cut_masks`:
+    255 where the crop pixel lies wholly on it), what background pasting (``LitConfig.paste_fraction``)
+    keeps of a crop; None for sets cut without mattes."""
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -126,7 +130,7 @@ class CropSet:
         return CropSet(**{k: v[keep] for k, v in self._tensors().items()})
 
     def _tensors(self) -> dict[str, torch.Tensor]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
 
     def save(self, path: Path) -> None:
         torch.save(self._tensors(), path)
@@ -137,8 +141,14 @@ class CropSet:
 
     @staticmethod
     def concat(sets: list[CropSet]) -> CropSet:
-        return CropSet(**{f.name: torch.cat([getattr(s, f.name) for s in sets]) for f in fields(CropSet)})
+        """One set of all ``sets``' crops; mattes only when every set has them."""
+        names = [f.name for f in fields(CropSet) if all(getattr(s, f.name) is not None for s in sets)]
+        return CropSet(**{name: torch.cat([getattr(s, name) for s in sets]) for name in names})
 
+
+CROP_FORMAT = 2
+"""Version of cached crop sets: 2 added the instance mattes (:attr:`CropSet.masks`); a cache
+written under another version is cut again."""
 
 ROOM_STAMP = "tower_room_config.json"
 """File in a generated room's folder holding the config it was generated with."""
@@ -293,7 +303,7 @@ def room_train_crops(
         drop = np.flatnonzero(is_structure)[config.max_structure_per_view :]
         keep = np.flatnonzero(lab >= 0)
         keep = np.setdiff1d(keep, drop)
-        sets.append(_crop_set(rgb, windows[keep], lab[keep], [lookup(t, inst[keep]) for t in attached], seed))
+        sets.append(_crop_set(rgb, mask, windows[keep], inst[keep], lab[keep], [lookup(t, inst[keep]) for t in attached], seed))
     return CropSet.concat(sets)
 
 
@@ -309,7 +319,7 @@ def room_eval_crops(
         windows, levels = pyramid_windows(config.pyramid, *mask.shape)
         inst = window_instances(mask, windows)
         lab = lookup(table, inst)
-        views.append((rgb, windows, [lookup(t, inst) for t in attached]))
+        views.append((rgb, mask, windows, inst, [lookup(t, inst) for t in attached]))
         for i in np.flatnonzero(lab >= 0):
             chosen.setdefault((int(lab[i]), int(levels[i])), []).append((v, i, int(lab[i])))
     picks: list[tuple[int, int, int]] = []
@@ -318,21 +328,23 @@ def room_eval_crops(
         order = rng.permutation(len(group))[: config.per_label_level_room]
         picks += [group[j] for j in sorted(order)]
     sets = []
-    for v, (rgb, windows, per_window) in enumerate(views):
+    for v, (rgb, mask, windows, inst, per_window) in enumerate(views):
         mine = [(i, lab) for (pv, i, lab) in picks if pv == v]
         if mine:
             idx, lab = np.array([m[0] for m in mine]), np.array([m[1] for m in mine])
-            sets.append(_crop_set(rgb, windows[idx], lab, [t[idx] for t in per_window], seed))
+            sets.append(_crop_set(rgb, mask, windows[idx], inst[idx], lab, [t[idx] for t in per_window], seed))
     return CropSet.concat(sets)
 
 
-def _crop_set(rgb: np.ndarray, windows: np.ndarray, labels: np.ndarray, attached: list[np.ndarray],
-              seed: int) -> CropSet:
-    """Crops of ``windows`` with their labels and ``attached`` = [models, colours, materials] indices."""
+def _crop_set(rgb: np.ndarray, mask: np.ndarray, windows: np.ndarray, instances: np.ndarray, labels: np.ndarray,
+              attached: list[np.ndarray], seed: int) -> CropSet:
+    """Crops of ``windows`` with the mattes of their dominant ``instances`` in the view's instance
+    ``mask``, their labels and ``attached`` = [models, colours, materials] indices."""
     image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)  # (3, H, W)
     n = len(windows)
     models, colours, materials = (torch.as_tensor(a, dtype=torch.int64).reshape(n) for a in attached)
     images = cut_crops(image, windows) if n else torch.zeros(0, 3, CROP_SIZE, CROP_SIZE, dtype=torch.uint8)
+    masks = cut_masks(mask, windows, instances) if n else torch.zeros(0, CROP_SIZE, CROP_SIZE, dtype=torch.uint8)
     return CropSet(
         images=images,
         labels=torch.as_tensor(labels, dtype=torch.int64).reshape(n),
@@ -341,6 +353,7 @@ def _crop_set(rgb: np.ndarray, windows: np.ndarray, labels: np.ndarray, attached
         models=models,
         colours=colours,
         materials=materials,
+        masks=masks,
     )
 
 
@@ -354,6 +367,12 @@ def room_views(room_dir: Path, size: tuple[int, int]) -> torch.Tensor:
         small = F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=True)
         out.append(small.round().clamp(0, 255).to(torch.uint8)[0])
     return torch.stack(out)
+
+
+def shell_crops(crops: CropSet, labels: list[str]) -> torch.Tensor:
+    """(n,) int64 indices of the crops labelled floor, wall or ceiling (:data:`STRUCTURE_LABELS`)."""
+    shell = torch.tensor([i for i, name in enumerate(labels) if name in STRUCTURE_LABELS], dtype=torch.int64)
+    return torch.nonzero(torch.isin(crops.labels, shell)).flatten()
 
 
 def catalogue_labels(archive_labels: list[str]) -> list[str]:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from data_tools.catalog import Catalog, load_catalog
 from data_tools.catalogues import load_catalogues, parse_selection
@@ -46,6 +47,7 @@ from data_tools.lit_train import (
 )
 from data_tools.tower_card import TowerReport, format_summary, write_model_card
 from data_tools.tower_data import (
+    CROP_FORMAT,
     CropSamplingConfig,
     CropSet,
     EvalSamplingConfig,
@@ -56,6 +58,7 @@ from data_tools.tower_data import (
     room_eval_crops,
     room_train_crops,
     room_views,
+    shell_crops,
 )
 from data_tools.tower_eval import (
     SYNONYMS,
@@ -231,8 +234,8 @@ def prepare_data(config: TowerTrainConfig, work: Path, seed: int, workers: int =
         sampling = config.crops if kind == "train" else config.eval_crops
         cut = room_train_crops if kind == "train" else room_eval_crops
         out = []
-        for room_dir, room_seed in zip(dirs, seeds, strict=True):
-            key = json.dumps([asdict(sampling), asdict(vocab), seed, kind], default=str)
+        for room_dir, room_seed in tqdm(list(zip(dirs, seeds, strict=True)), desc=f"crops ({kind})", leave=False):
+            key = json.dumps([asdict(sampling), asdict(vocab), seed, kind, CROP_FORMAT], default=str)
             rng = np.random.default_rng([seed, room_seed, len(kind)])
             out.append(_cached_crops(room_dir / f"crops_{kind}.pt", key, lambda: cut(room_dir, room_seed, vocab, sampling, rng)))
         return CropSet.concat(out)
@@ -321,7 +324,8 @@ def run(config: TowerTrainConfig, out: Path, work: Path, seed: int = 0, threads:
     text_tower = shared_text_tower("cpu", torch.float32)
     texts = text_table(text_tower, data.labels, config.lit.templates)
     attributes = attribute_texts(text_tower, data.vocab.colours, data.vocab.materials, data.labels)
-    lit = train_lit(data.train, texts, config.lit, seed, dense=dino.teacher, attributes=attributes, device=device)
+    lit = train_lit(data.train, texts, config.lit, seed, dense=dino.teacher, attributes=attributes, device=device,
+                    shell=shell_crops(data.train, data.labels))
     meta = {"seed": str(seed), "command": "python -m data_tools.train_towers", "dino_steps": str(config.dino.steps), "lit_steps": str(config.lit.steps)}
     save_towers(dino, lit, out, config, meta)
     figures = evaluate(data, out, config, seed)
