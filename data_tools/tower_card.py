@@ -90,6 +90,9 @@ class TowerReport:
     attributes: dict[str, tuple[float, int]] = field(default_factory=dict)
     """"colour, held-out models" and the like -> (top-1 among the family's words phrased with the
     crop's label, crops); empty when the rooms record no attributes."""
+    coverage: dict[str, tuple[float, int]] = field(default_factory=dict)
+    """Unseen-room top-1 of furniture crops grouped by how many training rooms hold their model
+    ("1 room" -> (top-1, crops); :func:`~data_tools.tower_eval.coverage_groups`)."""
 
 
 def _mean(values: list[float], part: slice) -> float:
@@ -144,6 +147,7 @@ def format_summary(r: TowerReport) -> str:
             *[f"{name}: top-1 {acc:.1%} of {n} crops" for name, (acc, n) in r.attributes.items()],
             *[f"{where}, {cat}: top-1 {acc:.1%} of {n} crops"
               for where, table in r.per_catalogue.items() for cat, (acc, n) in table.items()],
+            *[f"unseen rooms, models in {group} of training: top-1 {acc:.1%} of {n} crops" for group, (acc, n) in r.coverage.items()],
             f"dense maps: nearest-centroid {r.dense.centroid_accuracy:.1%} (random weights {r.dense_random.centroid_accuracy:.1%}), "
             f"separation {r.dense.pair_separation:.2f} (random {r.dense_random.pair_separation:.2f})",
             f"time: {_data_time(r)}, DINO {s['dino']:.0f} s, LiT {s['lit']:.0f} s, total {s['total']:.0f} s on {_where(r)}",
@@ -217,6 +221,15 @@ def _per_catalogue_lines(per_catalogue: dict[str, dict[str, tuple[float, int]]])
                  for s in sets]
         lines.append(f"| {cat} | " + " | ".join(cells) + " |")
     return [*lines, ""]
+
+
+def _coverage_lines(coverage: dict[str, tuple[float, int]]) -> list[str]:
+    """Unseen-room top-1 by the training rooms of the crop's model: what memorising models costs."""
+    if not coverage:
+        return []
+    cells = ", ".join(f"{group} {acc:.1%} ({n})" for group, (acc, n) in coverage.items())
+    return ["Unseen-room top-1 of furniture crops by how many training rooms hold a crop of their model "
+            f"(crops): {cells}.", ""]
 
 
 def _where(r: TowerReport) -> str:
@@ -331,6 +344,7 @@ def write_model_card(r: TowerReport, path: Path) -> None:
         *_attribute_rows(r.attributes),
         "",
         *_per_catalogue_lines(r.per_catalogue),
+        *_coverage_lines(r.coverage),
         "Material twins: catalogue models of different labels made of exactly the same materials (the",
         "same texture images and colours; `data_tools/twins.py`), so a crop that misses the geometry that",
         f"differs (a handle, the full width) shows the same pixels: {_twins_text(r.twins)}.",

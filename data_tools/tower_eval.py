@@ -211,6 +211,32 @@ def grouped_top1(
     return out
 
 
+COVERAGE_BINS = ((0, 0), (1, 1), (2, 3), (4, None))
+"""Groups of catalogue models by how many training rooms hold a crop of them (low, high; None: no
+upper end): with about ten pieces a room, 200 rooms place each of 800 models in 2.5 rooms on average."""
+
+
+def rooms_per_model(crops: CropSet, n_models: int) -> np.ndarray:
+    """(n_models,) how many distinct rooms hold at least one crop of each model."""
+    pairs = torch.unique(torch.stack([crops.models, crops.rooms], dim=1), dim=0)
+    return np.bincount(pairs[:, 0].numpy(), minlength=n_models)
+
+
+def coverage_groups(rooms: np.ndarray, keep: list[bool], bins: tuple = COVERAGE_BINS) -> list[str]:
+    """Group name of each model by its training rooms ``rooms`` ("0 rooms", "1 room", "2-3 rooms",
+    "4+ rooms"); "" where ``keep`` is false (the room shell, which every room holds)."""
+    def name(low: int, high: int | None) -> str:
+        if high is None:
+            return f"{low}+ rooms"
+        return f"{low} room" if low == high == 1 else (f"{low} rooms" if low == high else f"{low}-{high} rooms")
+
+    out = []
+    for count, wanted in zip(rooms.tolist(), keep, strict=True):
+        hit = [name(lo, hi) for lo, hi in bins if count >= lo and (hi is None or count <= hi)]
+        out.append(hit[0] if wanted and hit else "")
+    return out
+
+
 @dataclass(frozen=True)
 class DenseReport:
     """How well dense features separate the objects of a view (means over views)."""

@@ -6,7 +6,13 @@ from __future__ import annotations
 import torch
 
 from data_tools.tower_data import CropSet
-from data_tools.tower_eval import attribute_accuracy, grouped_top1, room_bootstrap
+from data_tools.tower_eval import (
+    attribute_accuracy,
+    coverage_groups,
+    grouped_top1,
+    room_bootstrap,
+    rooms_per_model,
+)
 
 
 def test_interval_of_identical_rooms_is_a_point() -> None:
@@ -70,3 +76,16 @@ def test_grouped_top1_splits_crops_by_their_models_group() -> None:
     crops = _crops([0, 1, 2, 2], [0, 1, 2, 3], [-1] * 4)
     out = grouped_top1(emb, crops, texts, ["A", "A", "B", ""])  # model 3: the shell, left out
     assert out == {"A": (1.0, 2), "B": (0.0, 1)}
+
+
+def test_models_are_grouped_by_the_training_rooms_that_hold_them() -> None:
+    # model 0 in rooms 5 and 6 (three crops), model 1 in room 5 only, model 2 nowhere, model 3 in
+    # four rooms, model 4 the shell (in every room, left out)
+    models = torch.tensor([0, 0, 0, 1, 3, 3, 3, 3, 4, 4])
+    rooms = torch.tensor([5, 6, 6, 5, 1, 2, 3, 4, 5, 6])
+    crops = CropSet(torch.zeros(10, 3, 8, 8, dtype=torch.uint8), torch.zeros(10, dtype=torch.int64),
+                    torch.full((10,), 0.3), rooms, models, torch.full((10,), -1), torch.full((10,), -1))
+    counts = rooms_per_model(crops, 5)
+    assert counts.tolist() == [2, 1, 0, 4, 2]
+    groups = coverage_groups(counts, [True, True, True, True, False])
+    assert groups == ["2-3 rooms", "1 room", "0 rooms", "4+ rooms", ""]
