@@ -96,10 +96,10 @@ class LitConfig:
     paste_fraction: float = 0.0
     """Share of the furniture crops of each batch whose surroundings are swapped: the piece's own
     pixels (its instance matte, :attr:`CropSet.masks`) are laid over a room-shell crop drawn from
-    all training rooms (floor, wall or ceiling, almost always of another room). A chair fills a
-    small share of its windows, so without it the tower learns the room behind the chair: the
-    restyled build scored 100 % on its training chairs and under 11 % on unseen rooms' chairs
-    (``docs/towers_catalogues.md``). 0: off."""
+    all training rooms (floor, wall or ceiling, almost always of another room), so what stood
+    around the piece cannot name it. Off in every preset: at 0.5 (5000 steps) unseen rooms scored
+    70.3 % against 70.9 % without it, chairs 0 % either way; chairs lacked training rooms, not
+    backgrounds (``docs/towers_catalogues.md``). 0: off."""
     jitter: ColorJitterConfig = field(
         default_factory=lambda: ColorJitterConfig(0.1, 0.1, 0.1, 0.01, p=0.5, grayscale_p=0.0)
     )

@@ -213,7 +213,8 @@ def grouped_top1(
 
 COVERAGE_BINS = ((0, 0), (1, 1), (2, 3), (4, None))
 """Groups of catalogue models by how many training rooms hold a crop of them (low, high; None: no
-upper end): with about ten pieces a room, 200 rooms place each of 800 models in 2.5 rooms on average."""
+upper end). With all five catalogues, 200 training rooms left the median model with crops in 5 rooms
+and a model of one room at 23 % top-1 on unseen rooms (``docs/towers_catalogues.md``)."""
 
 
 def rooms_per_model(crops: CropSet, n_models: int) -> np.ndarray:
