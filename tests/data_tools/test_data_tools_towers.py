@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from data_tools.config import RoomConfig
 from data_tools.crop_windows import cut_crops, dominant_furniture, dominant_instance, pyramid_windows
 from data_tools.dino_train import DinoConfig, dino_loss, lr_at, multi_crop
 from data_tools.lit_train import (
@@ -34,6 +35,7 @@ from data_tools.tower_data import (
     STRUCTURE_LABELS,
     CropSamplingConfig,
     CropSet,
+    RoomSetConfig,
     RunVocabulary,
     catalogue_labels,
     generate_rooms,
@@ -305,3 +307,14 @@ def test_tiny_preset_over_all_catalogues_trains_and_reports_attributes(tmp_path)
     assert "pasted over other rooms' floor, wall or ceiling crops" in card  # the shell crops reached LiT
     assert 0 < sum(n for _, n in report.coverage.values()) <= report.eval.crops  # furniture crops only
     assert "by how many training rooms hold a crop of their model" in card
+
+
+def test_room_sets_can_take_room_kinds_in_turn() -> None:
+    rooms = RoomSetConfig(first_seed=10, count=5, overrides=("num_views=4",), room_kinds=("", "office", "kitchen"))
+    assert [rooms.room_config(s).room for s in rooms.seeds] == ["", "office", "kitchen", "", "office"]
+    assert {rooms.room_config(s).num_views for s in rooms.seeds} == {4}  # the overrides still apply
+    assert RoomSetConfig(count=2).room_config(1).room == RoomConfig.preset("large", seed=1).room  # none: the preset's
+    with pytest.raises(ValueError, match="unknown room kind 'garage'"):
+        RoomSetConfig(count=3, room_kinds=("office", "garage"))  # at construction, not mid-run
+    config = load_config("tiny", ['train_rooms.room_kinds=["", "bedroom"]'])
+    assert config.train_rooms.room_config(config.train_rooms.first_seed + 1).room == "bedroom"
