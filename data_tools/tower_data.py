@@ -300,7 +300,7 @@ def room_train_crops(
     gt = load_ground_truth(room_dir)
     labels = vocab.labels
     table, *attached = vocab.tables(gt)  # labels; models, colours, materials
-    structure = {labels.index(s) for s in STRUCTURE_LABELS if s in labels}
+    structure = shell_labels(labels)
     furniture = {o.instance_id for o in gt.furniture}
     shell = np.array(sorted(o.instance_id for o in gt.objects if o.is_structure), np.int64)
     sets = []
@@ -309,7 +309,7 @@ def room_train_crops(
         windows = sample_train_windows(mask, furniture, config, rng)
         inst = window_instances(mask, windows, shell, config.thin_object_share)
         lab = lookup(table, inst)
-        is_structure = np.isin(lab, sorted(structure))
+        is_structure = np.isin(lab, structure)
         drop = np.flatnonzero(is_structure)[config.max_structure_per_view :]
         keep = np.flatnonzero(lab >= 0)
         keep = np.setdiff1d(keep, drop)
@@ -379,10 +379,14 @@ def room_views(room_dir: Path, size: tuple[int, int]) -> torch.Tensor:
     return torch.stack(out)
 
 
+def shell_labels(labels: list[str]) -> list[int]:
+    """Indices in ``labels`` of the room shell's labels (:data:`STRUCTURE_LABELS`)."""
+    return [i for i, name in enumerate(labels) if name in STRUCTURE_LABELS]
+
+
 def shell_crops(crops: CropSet, labels: list[str]) -> torch.Tensor:
-    """(n,) int64 indices of the crops labelled floor, wall or ceiling (:data:`STRUCTURE_LABELS`)."""
-    shell = torch.tensor([i for i, name in enumerate(labels) if name in STRUCTURE_LABELS], dtype=torch.int64)
-    return torch.nonzero(torch.isin(crops.labels, shell)).flatten()
+    """(n,) int64 indices of the crops labelled floor, wall or ceiling (:func:`shell_labels`)."""
+    return torch.nonzero(torch.isin(crops.labels, torch.tensor(shell_labels(labels), dtype=torch.int64))).flatten()
 
 
 def catalogue_labels(archive_labels: list[str]) -> list[str]:

@@ -211,10 +211,10 @@ def grouped_top1(
     return out
 
 
-COVERAGE_BINS = ((0, 0), (1, 1), (2, 3), (4, None))
-"""Groups of catalogue models by how many training rooms hold a crop of them (low, high; None: no
-upper end). With all five catalogues, 200 training rooms left the median model with crops in 5 rooms
-and a model of one room at 23 % top-1 on unseen rooms (``docs/towers_catalogues.md``)."""
+COVERAGE_BINS = (("0 rooms", 0, 0), ("1 room", 1, 1), ("2-3 rooms", 2, 3), ("4+ rooms", 4, None))
+"""Groups of catalogue models by how many training rooms hold a crop of them: (name, low, high;
+None: no upper end). With all five catalogues, 200 training rooms left the median model with crops
+in 5 rooms and a model of one room at 23 % top-1 on unseen rooms (``docs/towers_catalogues.md``)."""
 
 
 def rooms_per_model(crops: CropSet, n_models: int) -> np.ndarray:
@@ -224,18 +224,12 @@ def rooms_per_model(crops: CropSet, n_models: int) -> np.ndarray:
 
 
 def coverage_groups(rooms: np.ndarray, keep: list[bool], bins: tuple = COVERAGE_BINS) -> list[str]:
-    """Group name of each model by its training rooms ``rooms`` ("0 rooms", "1 room", "2-3 rooms",
-    "4+ rooms"); "" where ``keep`` is false (the room shell, which every room holds)."""
-    def name(low: int, high: int | None) -> str:
-        if high is None:
-            return f"{low}+ rooms"
-        return f"{low} room" if low == high == 1 else (f"{low} rooms" if low == high else f"{low}-{high} rooms")
+    """Group name of each model by its training rooms ``rooms`` (:data:`COVERAGE_BINS`); "" where
+    ``keep`` is false (the room shell, which every room holds)."""
+    def group(count: int) -> str:
+        return next((name for name, low, high in bins if low <= count and (high is None or count <= high)), "")
 
-    out = []
-    for count, wanted in zip(rooms.tolist(), keep, strict=True):
-        hit = [name(lo, hi) for lo, hi in bins if count >= lo and (hi is None or count <= hi)]
-        out.append(hit[0] if wanted and hit else "")
-    return out
+    return [group(count) if wanted else "" for count, wanted in zip(rooms.tolist(), keep, strict=True)]
 
 
 @dataclass(frozen=True)

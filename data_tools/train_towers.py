@@ -59,6 +59,7 @@ from data_tools.tower_data import (
     room_train_crops,
     room_views,
     shell_crops,
+    shell_labels,
 )
 from data_tools.tower_eval import (
     SYNONYMS,
@@ -277,7 +278,7 @@ def evaluate(data: TowerData, out: Path, config: TowerTrainConfig, seed: int) ->
     texts = encoder.encode_text(data.labels).float()
     emb = encode_crops(encoder, data.eval)
     held_emb = encode_crops(encoder, data.held_out)
-    furniture = torch.tensor([data.labels[c] not in ("floor", "wall", "ceiling") for c in data.held_out.labels.tolist()], dtype=torch.bool)
+    furniture = ~torch.isin(data.held_out.labels, torch.tensor(shell_labels(data.labels), dtype=torch.int64))
     frames = [(gt, f) for gt in map(load_ground_truth, data.eval_dirs) for f in sorted(gt.mask_paths)]
     pick = np.random.default_rng(seed).permutation(len(frames))[: config.dense_eval_views]
     images, masks = zip(*(read_view(*frames[i]) for i in sorted(pick)), strict=True)
@@ -295,10 +296,9 @@ def evaluate(data: TowerData, out: Path, config: TowerTrainConfig, seed: int) ->
         for where, embs, crops in (("unseen rooms", emb, data.eval), ("held-out models", held_emb[furniture], held)):
             if words:
                 attributes[f"{kind}, {where}"] = attribute_accuracy(embs, crops.labels, getattr(crops, field_name), table)
-    rooms = rooms_per_model(data.train, len(data.vocab.models))
-    is_catalogue_model = [bool(cat) for cat in data.catalogue_of_model]
+    groups = coverage_groups(rooms_per_model(data.train, len(data.vocab.models)), [bool(c) for c in data.catalogue_of_model])
     return {
-        "coverage": grouped_top1(emb, data.eval, texts, coverage_groups(rooms, is_catalogue_model)),
+        "coverage": grouped_top1(emb, data.eval, texts, groups),
         "eval": retrieval(emb, data.eval, texts, data.labels, data.twins),
         "held_out": retrieval(held_emb[furniture], held, texts, data.labels, data.twins),
         "per_catalogue": per_catalogue if config.catalogues else {},
