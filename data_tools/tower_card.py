@@ -69,8 +69,9 @@ class TowerReport:
     """Device the networks trained on ("cpu", or a GPU's "cuda")."""
     eval: RetrievalReport
     """Unseen rooms, trained models."""
-    held_out: RetrievalReport
-    """Unseen rooms of held-out catalogue models (furniture crops only)."""
+    held_out: RetrievalReport | None
+    """Unseen rooms of held-out catalogue models (furniture crops only); None when the run had no
+    held-out rooms (its training rooms drew every model)."""
     synonyms: dict[str, tuple[float, int]]
     """Synonym top-1 and crop count."""
     dense: DenseReport
@@ -142,8 +143,7 @@ def format_summary(r: TowerReport) -> str:
             f"labels whose text prefers their own crops {_bar(r.eval.text_to_image, BAR_TEXT_TO_IMAGE)} of {r.eval.labels}",
             f"with confusions between material twins forgiven ({_twins_text(r.twins)}): top-1 {r.eval.top1_twins:.1%}, "
             f"large crops {r.eval.top1_large_twins:.1%}",
-            f"held-out models: top-1 {r.held_out.top1:.1%}, top-5 {r.held_out.top5:.1%} ({r.held_out.crops} crops); "
-            f"synonyms: mean top-1 {syn:.1%} over {len(r.synonyms)}",
+            f"{_held_out_text(r.held_out)}; synonyms: mean top-1 {syn:.1%} over {len(r.synonyms)}",
             *[f"{name}: top-1 {acc:.1%} of {n} crops" for name, (acc, n) in r.attributes.items()],
             *[f"{where}, {cat}: top-1 {acc:.1%} of {n} crops"
               for where, table in r.per_catalogue.items() for cat, (acc, n) in table.items()],
@@ -157,6 +157,8 @@ def format_summary(r: TowerReport) -> str:
 
 def _rooms_line(name: str, rooms) -> str:
     seeds = rooms.seeds
+    if not seeds:
+        return f"| {name} | 0 | - | none |"
     span = f"{seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
     extra = ", ".join(sorted(rooms.overrides))
     return f"| {name} | {len(seeds)} | {span} | `{rooms.preset}` ({extra}) |"
@@ -190,6 +192,26 @@ def _vocabulary_text(catalogues: str) -> str:
     if not catalogues:
         return "labels of the Sweet Home 3D CC0 furniture catalogue"
     return f"kinds of furniture of the Sweet Home 3D catalogues `{catalogues}`, one label per kind"
+
+
+NOT_MEASURED = "not measured: no held-out rooms (the training rooms drew every model)"
+"""What the card says of the held-out figures of a run without held-out rooms."""
+
+
+def _held_out_text(held_out: RetrievalReport | None) -> str:
+    if held_out is None:
+        return f"held-out models: {NOT_MEASURED}"
+    return f"held-out models: top-1 {held_out.top1:.1%}, top-5 {held_out.top5:.1%} ({held_out.crops} crops)"
+
+
+def _held_out_rows(held_out: RetrievalReport | None, config) -> list[str]:
+    if held_out is None:
+        return [f"| held-out catalogue models | {NOT_MEASURED} | - | - |"]
+    return [
+        f"| held-out catalogue models: top-1 ({held_out.crops} furniture crops, {held_out.labels} labels) | "
+        f"{held_out.top1:.1%} | - | {_held_out_bar(config, BAR_HELD_OUT_TOP1)} |",
+        f"| held-out catalogue models: top-5 | {held_out.top5:.1%} | - | {_held_out_bar(config, BAR_HELD_OUT_TOP5)} |",
+    ]
 
 
 def _held_out_bar(config, bar: float) -> str:
@@ -338,9 +360,7 @@ def write_model_card(r: TowerReport, path: Path) -> None:
         f"| top-1 on large crops, the same | {r.eval.top1_large_twins:.1%} | - | - |",
         f"| top-5, all evaluation crops | {r.eval.top5:.1%} | - | - |",
         f"| mean per-label top-1 | {r.eval.macro_top1:.1%} | - | - |",
-        f"| held-out catalogue models: top-1 ({r.held_out.crops} furniture crops, {r.held_out.labels} labels) | "
-        f"{r.held_out.top1:.1%} | - | {_held_out_bar(c, BAR_HELD_OUT_TOP1)} |",
-        f"| held-out catalogue models: top-5 | {r.held_out.top5:.1%} | - | {_held_out_bar(c, BAR_HELD_OUT_TOP5)} |",
+        *_held_out_rows(r.held_out, c),
         *_attribute_rows(r.attributes),
         "",
         *_per_catalogue_lines(r.per_catalogue),
@@ -353,8 +373,8 @@ def write_model_card(r: TowerReport, path: Path) -> None:
         "",
         *[f"  {row}" for row in _per_label_table(r.eval.per_label)],
         "",
-        "Held-out models, per label: " + ", ".join(f"{k} {v:.0%}" for k, v in sorted(r.held_out.per_label.items())),
-        "",
+        *([] if r.held_out is None else
+          ["Held-out models, per label: " + ", ".join(f"{k} {v:.0%}" for k, v in sorted(r.held_out.per_label.items())), ""]),
         "Synonyms (the word replaces its label's text among all label texts; top-1 on that label's crops):",
         "",
         *[f"- \"{k.split(' -> ')[0]}\" for {k.split(' -> ')[1]}: {a:.0%} of {n} crops" for k, (a, n) in r.synonyms.items()],

@@ -30,7 +30,8 @@ from data_tools.tower_augment import (
     hue_rotation,
     random_boxes,
 )
-from data_tools.tower_card import loss_drop
+from data_tools.tower_card import NOT_MEASURED, format_summary, loss_drop
+from data_tools.tower_config import load_config
 from data_tools.tower_data import (
     STRUCTURE_LABELS,
     CropSamplingConfig,
@@ -42,7 +43,7 @@ from data_tools.tower_data import (
     model_keys,
     room_train_crops,
 )
-from data_tools.train_towers import load_config, run
+from data_tools.train_towers import run
 from lerf3d.encoders import build_dense_encoder, build_image_text_encoder
 from lerf3d.encoders.tiny import (
     TINY_DENSE_FILE,
@@ -284,6 +285,20 @@ def test_tiny_preset_end_to_end(tmp_path) -> None:
     assert dense.encode_dense(torch.rand(3, 48, 64)).shape[-1] == 192
     card = (out / "MODEL_CARD.md").read_text()
     assert "top-1" in card and "openclip:ViT-B-16/laion2b_s34b_b88k" in card
+
+
+@pytest.mark.slow
+def test_a_build_without_held_out_rooms_says_its_held_out_figures_were_not_measured(tmp_path) -> None:
+    config = load_config("tiny", ['train_rooms.overrides=["height=96", "model_split=all", "num_views=6", "width=128"]',
+                                  "held_out_rooms.count=0", "lit.steps=10"])
+    report = run(config, tmp_path / "weights", tmp_path / "work", seed=0, threads=1)
+    assert report.held_out is None and report.crop_counts["held_out"] == 0
+    assert report.eval.crops > 10 and 0.0 <= report.eval.top1 <= 1.0
+    card = (tmp_path / "weights" / "MODEL_CARD.md").read_text()
+    assert f"| held-out catalogue models | {NOT_MEASURED} | - | - |" in card
+    assert "| held-out models | 0 | - | none |" in card and "Held-out models, per label" not in card
+    assert f"held-out models: {NOT_MEASURED}" in format_summary(report)
+    assert not list((tmp_path / "work").glob("heldout_*"))
 
 
 @pytest.mark.slow

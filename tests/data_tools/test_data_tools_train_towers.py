@@ -17,16 +17,9 @@ from data_tools.config import RoomConfig
 from data_tools.dino_train import DinoConfig
 from data_tools.lit_train import LitConfig
 from data_tools.tower_card import _rooms_line
+from data_tools.tower_config import PRESETS_DIR, ROOM_SETS, load_config, preset_names
 from data_tools.tower_data import CropSamplingConfig, EvalSamplingConfig
-from data_tools.train_towers import (
-    PRESETS_DIR,
-    ROOM_SETS,
-    build_parser,
-    config_from_args,
-    load_config,
-    main,
-    preset_names,
-)
+from data_tools.train_towers import build_parser, config_from_args, main
 from lerf3d.typed_config import ConfigError
 
 # (set, room preset, seeds, RoomConfig fields replaced) of each preset, as the rooms were made
@@ -156,6 +149,7 @@ def test_command_line_errors_are_one_line_and_exit_2(tmp_path, capsys) -> None:
     assert "unknown key 'stpes'" in capsys.readouterr().err
     assert main(["--preset", "tiny", "--set", "eval_rooms.count=0", "--out", str(tmp_path / "w")]) == 2
     assert capsys.readouterr().err == "error: eval_rooms.count must be >= 1 for a run (set it in the preset or with --set eval_rooms.count=N)\n"
+    assert config_from_args(build_parser().parse_args(["--set", "held_out_rooms.count=0"])).held_out_rooms.count == 0
     assert main(["--preset", "tiny", "--set", "eval_rooms.first_seed=1", "--out", str(tmp_path / "w")]) == 2
     assert "room seeds [1] are in two room sets" in capsys.readouterr().err
     for device in ("banana", "mps"):
