@@ -48,9 +48,10 @@ class RoomSetConfig:
     room_kinds: tuple[str, ...] = ()
     """Kinds of room the set's rooms take in turn (the k-th seed gets ``room_kinds[k % n]``; ``""``
     is the preset's generic room, others :data:`data_tools.room_kinds.ROOM_KINDS`). Empty: every
-    room the preset's kind. Each kind furnishes from its own labels, so rooms of one kind never
-    place some of the catalogue's models: the ``large`` rooms of the packaged towers left 6 of 118
-    training-split models without a training crop, those of the five-catalogue preset 112 of 471."""
+    room the preset's kind. Kinds change which pieces stand together, not which models are seen:
+    the generic room draws from every label, and the layouts of the ``default`` preset's 150
+    training rooms place all 112 training-split models, the ``catalogues`` preset's 600 all but 2
+    of 368 (counted). No preset uses them."""
 
     def __post_init__(self) -> None:
         if self.first_seed < 0 or self.count < 0:
