@@ -1,7 +1,7 @@
 """The object layer on generated rooms that nothing was trained on.
 
     python -m data_tools.objects_eval --seeds 7101-7105 --out outputs/objects_eval [--steps 600] [--train-only]
-        [--objects-only] [--crop-levels 0.5,0.75] [--no-dino | --dense SPEC] [--room-set room=bedroom ...]
+        [--objects-only] [--crop-levels 0.5,0.75] [--no-dino | --dense SPEC] [--image-text SPEC] [--room-set room=bedroom ...]
 
 For each seed: the room generator's ``demo`` preset lays out and films a room (seeds 7001 and up
 were never used by the towers or the scene LLM; 7001-7005, 7101-7105, 7201-7205, 7301-7305,
@@ -17,7 +17,8 @@ measured on the same fields.
 ``--crop-levels`` frames the objects' crops otherwise (``ObjectsConfig.crop_levels``), ``--room-set
 KEY=VALUE`` changes the rooms (any :class:`~data_tools.config.RoomConfig` field, as ``make_room
 --set``: another room kind or camera path; use a fresh ``--out``), ``--dense SPEC`` trains with
-another dense tower (e.g. towers from ``data_tools.train_towers``; a fresh ``--out``). The per-room and pooled tables
+another dense tower and ``--image-text SPEC`` with another image-text tower, which also names the
+objects (e.g. ``lerf3d:tiny@DIR``, towers from ``data_tools.train_towers``; a fresh ``--out``). The per-room and pooled tables
 are printed and written to ``OUT/objects_eval.md``.
 """
 
@@ -32,7 +33,7 @@ from pathlib import Path
 from data_tools.config import RoomConfig
 from data_tools.make_room import generate_room
 from lerf3d.atomic import atomic_path
-from lerf3d.encoders.spec import DEFAULT_DENSE_SPEC
+from lerf3d.encoders.spec import DEFAULT_DENSE_SPEC, DEFAULT_IMAGE_TEXT_SPEC
 from lerf3d.ground_truth import load_ground_truth
 from lerf3d.objects.build import ObjectsConfig
 from lerf3d.objects.commands import evaluate_scene_objects, scene_objects
@@ -74,10 +75,12 @@ def parse_levels(text: str) -> tuple[float, ...]:
 
 
 def trained_room(seed: int, out: Path, steps: int | None, dino: bool = True,
-                 room_set: Sequence[str] = (), dense: str = DEFAULT_DENSE_SPEC) -> tuple[Path, Run]:
+                 room_set: Sequence[str] = (), dense: str = DEFAULT_DENSE_SPEC,
+                 image_text: str = DEFAULT_IMAGE_TEXT_SPEC) -> tuple[Path, Run]:
     """Generate and train one room (each step skipped when its output is there): capture, run.
     ``dino=False`` trains the field without the DINO loss (LERF's ablation); ``room_set`` holds
-    ``key=value`` changes of the ``demo`` room preset; ``dense`` is the DINO maps' encoder."""
+    ``key=value`` changes of the ``demo`` room preset; ``dense`` is the DINO maps' encoder and
+    ``image_text`` the crop pyramids' (which the object layer then names objects with)."""
     room_dir = out / f"room_{seed}"
     capture = room_dir / "capture"
     if not (capture / "transforms.json").is_file():
@@ -85,7 +88,8 @@ def trained_room(seed: int, out: Path, steps: int | None, dino: bool = True,
     run = Run(room_dir / "run")
     if run.latest_checkpoint() is None:
         overrides = ("logging.progress=false",) + (() if dino else ("loss.dino=0",))
-        print(run_train(TrainRequest(capture, run.root, steps=steps, overrides=overrides, dense=dense)).describe())
+        print(run_train(TrainRequest(capture, run.root, steps=steps, overrides=overrides, dense=dense,
+                                             image_text=image_text)).describe())
     return capture, run
 
 
@@ -145,12 +149,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="train without the DINO loss and segment without DINO features (use a fresh --out)")
     parser.add_argument("--dense", default=DEFAULT_DENSE_SPEC,
                         help=f"dense (DINO) encoder spec for training (default {DEFAULT_DENSE_SPEC}; use a fresh --out)")
+    parser.add_argument("--image-text", default=DEFAULT_IMAGE_TEXT_SPEC,
+                        help=f"image-text encoder spec for training and naming (default {DEFAULT_IMAGE_TEXT_SPEC}; use a fresh --out)")
     parser.add_argument("--objects-only", action="store_true", help="score the object layer alone (no views)")
     parser.add_argument("--crop-levels", type=parse_levels, default=ObjectsConfig().crop_levels,
                         help="objects' crop sides as multiples of their projected size, e.g. 0.5,0.75")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    rooms = [trained_room(seed, args.out, args.steps, dino=not args.no_dino, room_set=args.room_set, dense=args.dense)
+    rooms = [trained_room(seed, args.out, args.steps, dino=not args.no_dino, room_set=args.room_set, dense=args.dense,
+                         image_text=args.image_text)
              for seed in args.seeds]
     if args.train_only:
         return 0
@@ -160,10 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     table = pooled_tables(results)
     seeds = ", ".join(str(s) for s in args.seeds)
     scored = "objects only" if args.objects_only else f"{EVAL_VIEWS} views per split, {EVAL_SCALES} scales"
-    dino = "without the DINO loss or DINO features; " if args.no_dino else (
+    towers = "without the DINO loss or DINO features; " if args.no_dino else (
         "" if args.dense == DEFAULT_DENSE_SPEC else f"dense tower {args.dense}; ")
+    towers += "" if args.image_text == DEFAULT_IMAGE_TEXT_SPEC else f"image-text tower {args.image_text}; "
     changed = f" with {', '.join(args.room_set)}" if args.room_set else ""
-    report = (f"Rooms: demo preset{changed}, seeds {seeds}; {dino}crop levels {', '.join(map(str, args.crop_levels))}; "
+    report = (f"Rooms: demo preset{changed}, seeds {seeds}; {towers}crop levels {', '.join(map(str, args.crop_levels))}; "
               f"{scored}; {time.perf_counter() - start:.0f} s\n\n{table}\n")
     print(report)
     with atomic_path(args.out / "objects_eval.md") as tmp:
