@@ -36,7 +36,9 @@ class TowerTrainConfig:
     words (trained when ``lit.attribute_weight`` > 0, always evaluated). Applied to every room set
     (:meth:`room_set`), so the sets cannot disagree."""
     train_rooms: RoomSetConfig = field(default_factory=RoomSetConfig)
-    """Rooms whose views and crops train both towers (catalogue ``train`` models only). Many
+    """Rooms whose views and crops train both towers: catalogue ``train`` models (``model_split=train``)
+    when the run measures held-out models, every model (``model_split=all``, no held-out rooms) for
+    towers meant for users' rooms, which hold the whole catalogue. Many
     rooms of few views: a model's look varies more between rooms (neighbours, lighting, walls)
     than between views of one room. With 30 rooms the tower fitted 92 % of its training crops but
     only 78 % of unseen rooms'. With 90 rooms and 14000 steps it still scored 93.9 % on its
