@@ -36,7 +36,7 @@ from lerf3d.atomic import atomic_path
 from lerf3d.encoders.spec import DEFAULT_DENSE_SPEC, DEFAULT_IMAGE_TEXT_SPEC
 from lerf3d.ground_truth import load_ground_truth
 from lerf3d.objects.build import ObjectsConfig
-from lerf3d.objects.commands import evaluate_scene_objects, scene_objects
+from lerf3d.objects.commands import annotated_labels, evaluate_scene_objects, scene_objects
 from lerf3d.objects.evaluate import MIN_SIZE_M, TABLE_HEADER, ObjectEvaluation
 from lerf3d.objects.scorer import ObjectScorer
 from lerf3d.query.checkpoint import open_scene
@@ -102,7 +102,8 @@ def room_result(capture: Path, run: Run, seed: int, config: ObjectsConfig, views
     scores = []
     if views:
         scores = evaluate_scene(scene, truth, run.eval / "objects_eval.json", max_views=EVAL_VIEWS,
-                                extra_scorers=[ObjectScorer(objects, scene.session.encoder)]).scores
+                                extra_scorers=[ObjectScorer(objects, scene.session.encoder,
+                                                             vocabulary=annotated_labels(truth))]).scores
     evaluation = evaluate_scene_objects(scene, objects, truth)
     print(f"{TABLE_HEADER}\n{evaluation.row()}")
     return RoomResult(seed, evaluation, scores)

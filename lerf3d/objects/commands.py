@@ -88,10 +88,14 @@ def evaluate_scene_objects(scene: QueryScene, objects: SceneObjects, truth: Grou
     if not views:
         raise ValueError(f"{truth.path}: no frame of the capture has both depth and an instance mask")
     annotated = annotate_points(objects.xyz, views)
-    furniture = truth.furniture
-    phrases = sorted({o.label for o in furniture})
-    labels = objects.label(phrases, scene.session.encoder)
-    return evaluate_objects(objects, labels, furniture, annotated, truth.scene)
+    labels = objects.label(annotated_labels(truth), scene.session.encoder)
+    return evaluate_objects(objects, labels, truth.furniture, annotated, truth.scene)
+
+
+def annotated_labels(truth: GroundTruth) -> list[str]:
+    """The vocabulary a scored scene's objects are named against: its annotated furniture labels (the
+    label and count figures, and object mode's parts, :class:`~lerf3d.objects.scorer.ObjectScorer`)."""
+    return sorted({o.label for o in truth.furniture})
 
 
 def run_objects(checkpoint: str | Path, *, capture: str | Path | None = None, device: str = "cpu",
@@ -156,7 +160,7 @@ def run_eval(checkpoint: str | Path, ground_truth: str | Path | None, out: str |
     scene, truth = eval_inputs(checkpoint, ground_truth, out, capture=capture, points=points,
                                max_views=max_views, device=device, image_text=image_text)
     objects = scene_objects(scene, resolve_checkpoint(checkpoint)).objects
-    scorer = ObjectScorer(objects, scene.session.encoder)
+    scorer = ObjectScorer(objects, scene.session.encoder, vocabulary=annotated_labels(truth))
     output = evaluate_scene(scene, truth, out, baselines=baselines, max_views=max_views,
                             features_dir=features_dir, extra_scorers=[scorer])
     evaluation = evaluate_scene_objects(scene, objects, truth)

@@ -13,7 +13,8 @@ other phrase when it is a thing of its own, which it tells from the scores alone
 
 Otherwise the upper object is a part of its support: it keeps the support's name, and counting
 joins the two (:func:`~lerf3d.objects.counting.instance_counts`). Supports are named before what
-rests on them, so a cup on a tray on a table is compared with the tray's final name.
+rests on them, so a cup on a tray on a table is compared with the tray's final name. Object mode
+joins them too, given the names (:func:`part_owners`).
 """
 
 from __future__ import annotations
@@ -47,3 +48,16 @@ def object_names(
         if scores[a, other] >= NEUTRAL_RELEVANCY and scores[a, other] > scores[b, other]:
             names[a] = other
     return names
+
+
+def part_owners(
+    names: Int[torch.Tensor, " K"], support: Int[np.ndarray, " K"], base_height: Float[torch.Tensor, " K"]
+) -> Int[torch.Tensor, " K"]:
+    """The object each object is a part of: itself, or the support it keeps the name of (module
+    docstring), followed down a chain of parts (a lid on a pot on a stove: the stove)."""
+    owner = torch.arange(len(names))
+    for a in torch.argsort(base_height, stable=True).tolist():  # supports lie lower: decided first
+        b = int(support[a])
+        if b >= 0 and names[a] == names[b]:
+            owner[a] = owner[b]
+    return owner

@@ -6,7 +6,10 @@ cached; a new phrase is then one (K, D) x (D, P) product and a gather, whatever 
 object's pixels carry its relevancy above LERF's neutral point (:func:`above_neutral`): objects the
 phrase does not select stay dark. Within an object the values dip by a thousandth from its middle
 towards its outline in the view (:func:`interior_weight`), so the map's peak is the object's middle,
-where one would point at it, rather than whichever of its equal pixels comes first. With
+where one would point at it, rather than whichever of its equal pixels comes first. Given the
+vocabulary the objects are named by, an object named after the support it rests on (a part of it,
+:mod:`lerf3d.objects.naming`, as counting joins them) shows the support's value for a phrase that
+selects the support, so the support's middle stays the peak (:func:`owned_values`). With
 measured depth a pixel is back-projected and takes the object of the nearest fused point within
 ``tolerance_m``; without it (a novel pose) the object points are z-buffered into the view.
 """
@@ -23,6 +26,7 @@ from scipy.spatial import cKDTree
 
 from lerf3d.encoders.base import ImageTextEncoder
 from lerf3d.geometry import backproject_depth
+from lerf3d.objects.naming import part_owners
 from lerf3d.objects.scene_objects import SceneObjects, object_relevancy
 from lerf3d.query.baselines import nearest_point_map
 from lerf3d.query.camera import QueryCamera
@@ -104,16 +108,34 @@ def object_map_values(relevancy: Float[torch.Tensor, "K P"]) -> Float[torch.Tens
     return torch.where(selects, above_neutral(relevancy), relevancy)
 
 
+def owned_values(relevancy: Float[torch.Tensor, "K P"], owner: Int[torch.Tensor, " K"]) -> Float[torch.Tensor, "K P"]:
+    """What each object shows per phrase (:func:`object_map_values`), except that a part of a
+    support (:func:`~lerf3d.objects.naming.part_owners`) shows its support's value for a phrase that
+    selects the support, dipped as at the support's outline so the support's own middle stays the
+    peak: a cup whose crops are half table top lights up with the table for "table" instead of
+    taking the table's peak, and still stands alone for "cup", which does not select the table."""
+    values = object_map_values(relevancy)
+    joined = (owner != torch.arange(len(owner))).unsqueeze(1) & (relevancy[owner] > NEUTRAL_RELEVANCY)
+    return torch.where(joined, values[owner] * (1.0 - INTERIOR_DIP), values)
+
+
 class ObjectScorer:
     """Relevancy maps in object mode (a :class:`lerf3d.query.evaluate.ViewScorer`)."""
 
     name = "lerf3d-objects"
 
     def __init__(self, objects: SceneObjects, encoder: ImageTextEncoder,
-                 tolerance_m: float = SNAP_TOLERANCE_M) -> None:
+                 tolerance_m: float = SNAP_TOLERANCE_M, vocabulary: Sequence[str] = ()) -> None:
+        """``vocabulary``: phrases the objects are named by (:meth:`SceneObjects.label`); an object
+        named after the support it rests on is shown as part of that support. Empty: every object
+        stands alone."""
         if encoder.name != objects.encoder:
             raise ValueError(f"the objects carry {objects.encoder!r} embeddings, not {encoder.name!r}")
         self.objects = objects
+        self.owner = torch.arange(len(objects))
+        if len(vocabulary) > 1:
+            names = objects.label(vocabulary, encoder).named
+            self.owner = part_owners(names, objects.support, objects.box_min[:, 2])
         self.encoder = encoder
         self.tolerance_m = tolerance_m
         self._tree = cKDTree(objects.xyz.numpy())
@@ -152,7 +174,7 @@ class ObjectScorer:
         cleaned = check_phrases(phrases)
         found, interior = self.object_map(camera)
         ids = torch.from_numpy(found)  # (H, W)
-        scores = object_map_values(self.object_scores(cleaned, negatives))  # (K, P)
+        scores = owned_values(self.object_scores(cleaned, negatives), self.owner)  # (K, P)
         padded = torch.cat([scores, scores.new_zeros(1, len(cleaned))])  # row K: no object
         values = padded[torch.where(ids >= 0, ids, torch.full_like(ids, len(self.objects)))]  # (H, W, P)
         dip = 1.0 - INTERIOR_DIP * (1.0 - torch.from_numpy(interior).to(values.dtype))  # (H, W)

@@ -7,6 +7,16 @@ import torch.nn.functional as F
 
 from lerf3d.objects.scene_objects import SceneObjects
 
+TABLE_AND_CUP = {
+    "table": [0.0, 1.0, 0.0, 0.0, 0.0],
+    "cup": [0.0, 0.0, 0.0, 0.0, 1.0],
+    "object": [0.3, 0.3, 0.9, 0.0, 0.0],
+    "things": [0.2, 0.1, 0.0, 1.0, 0.0],
+    "stuff": [0.1, 0.2, 0.5, 0.5, 0.0],
+    "texture": [0.0, 0.0, 0.0, 1.0, 0.0],
+}
+"""Text vectors of "table", "cup" and LERF's canonical negatives for :class:`TableTextEncoder`."""
+
 
 class TableTextEncoder:
     """An image-text encoder whose phrases have the vectors of a given table (a test knows every

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from objects_helpers import TableTextEncoder, boxes_objects
+from objects_helpers import TABLE_AND_CUP, TableTextEncoder, boxes_objects
 
 from lerf3d.objects.counting import instance_counts
-from lerf3d.objects.naming import object_names
+from lerf3d.objects.naming import object_names, part_owners
 from lerf3d.objects.relations import resting_on
 
 PHRASES = ("table", "cup", "crate")
@@ -53,16 +53,6 @@ def test_one_phrase_names_everything_by_it():
     assert names.tolist() == [0, 0]
 
 
-TABLE = {
-    "table": [0.0, 1.0, 0.0, 0.0, 0.0],
-    "cup": [0.0, 0.0, 0.0, 0.0, 1.0],
-    "object": [0.3, 0.3, 0.9, 0.0, 0.0],
-    "things": [0.2, 0.1, 0.0, 1.0, 0.0],
-    "stuff": [0.1, 0.2, 0.5, 0.5, 0.0],
-    "texture": [0.0, 0.0, 0.0, 1.0, 0.0],
-}
-
-
 def test_label_names_a_cup_on_a_table_a_cup_and_counting_keeps_it_apart():
     boxes = [((0.0, 0.0, 0.0), (1.2, 0.8, 0.75)),  # the table
              ((0.3, 0.3, 0.75), (0.4, 0.4, 0.85)),  # the cup on it
@@ -70,9 +60,17 @@ def test_label_names_a_cup_on_a_table_a_cup_and_counting_keeps_it_apart():
     embeddings = torch.tensor([[0.0, 1.0, 0.0, 0.0, 0.0], [0.0, 0.8, 0.0, 0.0, 0.6], [0.0, 1.0, 0.05, 0.0, 0.0]])
     objects = boxes_objects(boxes, embeddings)
     assert resting_on(objects).tolist() == [-1, 0, 0]
-    labels = objects.label(["table", "cup"], TableTextEncoder(TABLE))
+    labels = objects.label(["table", "cup"], TableTextEncoder(TABLE_AND_CUP))
     assert labels.scores.argmax(dim=1).tolist() == [0, 0, 0]  # by score alone the cup is a table
     assert labels.best() == ["table", "cup", "table"]
     assert [name for name, _ in labels.top(1, 2)] == ["cup", "table"]  # its name first
     counts, unlabelled = instance_counts(objects, labels)
     assert counts == {"table": 1, "cup": 1} and unlabelled == 0  # the part joins the table it touches
+
+
+def test_part_owners_join_a_part_to_the_support_it_is_named_after_down_a_chain():
+    names = torch.tensor([0, 0, 1, 0])  # table, a part of it, a cup on it, a part of the part
+    support = np.array([-1, 0, 0, 1])
+    owner = part_owners(names, support, torch.tensor([0.0, 0.75, 0.75, 0.8]))
+    assert owner.tolist() == [0, 0, 2, 0]
+    assert part_owners(names, np.array([-1, -1, -1, -1]), torch.zeros(4)).tolist() == [0, 1, 2, 3]
