@@ -127,8 +127,8 @@ class ObjectScorer:
     def __init__(self, objects: SceneObjects, encoder: ImageTextEncoder,
                  tolerance_m: float = SNAP_TOLERANCE_M, vocabulary: Sequence[str] = ()) -> None:
         """``vocabulary``: phrases the objects are named by (:meth:`SceneObjects.label`); an object
-        named after the support it rests on is shown as part of that support. Empty: every object
-        stands alone."""
+        named after the support it rests on is shown as part of that support. Empty, or a single
+        phrase (which names every object by itself): every object stands alone."""
         if encoder.name != objects.encoder:
             raise ValueError(f"the objects carry {objects.encoder!r} embeddings, not {encoder.name!r}")
         self.objects = objects
