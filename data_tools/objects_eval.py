@@ -36,9 +36,8 @@ from lerf3d.atomic import atomic_path
 from lerf3d.encoders.spec import DEFAULT_DENSE_SPEC, DEFAULT_IMAGE_TEXT_SPEC
 from lerf3d.ground_truth import load_ground_truth
 from lerf3d.objects.build import ObjectsConfig
-from lerf3d.objects.commands import annotated_labels, evaluate_scene_objects, scene_objects
+from lerf3d.objects.commands import annotated_scorer, evaluate_scene_objects, scene_objects
 from lerf3d.objects.evaluate import MIN_SIZE_M, TABLE_HEADER, ObjectEvaluation
-from lerf3d.objects.scorer import ObjectScorer
 from lerf3d.query.checkpoint import open_scene
 from lerf3d.query.eval_scene import evaluate_scene
 from lerf3d.query.evaluate import PhraseScore, summarise
@@ -102,8 +101,7 @@ def room_result(capture: Path, run: Run, seed: int, config: ObjectsConfig, views
     scores = []
     if views:
         scores = evaluate_scene(scene, truth, run.eval / "objects_eval.json", max_views=EVAL_VIEWS,
-                                extra_scorers=[ObjectScorer(objects, scene.session.encoder,
-                                                             vocabulary=annotated_labels(truth))]).scores
+                                extra_scorers=[annotated_scorer(scene, objects, truth)]).scores
     evaluation = evaluate_scene_objects(scene, objects, truth)
     print(f"{TABLE_HEADER}\n{evaluation.row()}")
     return RoomResult(seed, evaluation, scores)

@@ -99,9 +99,8 @@ def _objects_and_queries(config: DemoConfig, capture_dir: Path) -> None:
     truth), then localisation of every ground-truth label on held-out and training views: the
     field per pixel and in object mode against the 2D crop pyramid and ConceptFusion-style point
     fusion, in one run (``lerf3d eval``)."""
-    from lerf3d.objects.commands import annotated_labels, evaluate_scene_objects, scene_objects
+    from lerf3d.objects.commands import annotated_scorer, evaluate_scene_objects, scene_objects
     from lerf3d.objects.evaluate import TABLE_HEADER
-    from lerf3d.objects.scorer import ObjectScorer
     from lerf3d.query.checkpoint import open_scene
     from lerf3d.query.eval_scene import evaluate_scene
     from lerf3d.query.session import QuerySessionConfig
@@ -120,8 +119,7 @@ def _objects_and_queries(config: DemoConfig, capture_dir: Path) -> None:
           f"views at {EVAL_SCALES} scales, field per pixel and in object mode vs 2D baselines")
     run = Run(config.out)
     out = evaluate_scene(scene, truth, run.eval / "localisation.json", max_views=EVAL_VIEWS,
-                         features_dir=run.features,
-                         extra_scorers=[ObjectScorer(built.objects, scene.session.encoder, vocabulary=annotated_labels(truth))])
+                         features_dir=run.features, extra_scorers=[annotated_scorer(scene, built.objects, truth)])
     print(f"      {time.perf_counter() - t0:.1f} s -> {out.json_path}")
 
 

@@ -98,6 +98,11 @@ def annotated_labels(truth: GroundTruth) -> list[str]:
     return sorted({o.label for o in truth.furniture})
 
 
+def annotated_scorer(scene: QueryScene, objects: SceneObjects, truth: GroundTruth) -> ObjectScorer:
+    """Object mode of a scored scene, its parts joined by names against :func:`annotated_labels`."""
+    return ObjectScorer(objects, scene.session.encoder, vocabulary=annotated_labels(truth))
+
+
 def run_objects(checkpoint: str | Path, *, capture: str | Path | None = None, device: str = "cpu",
                 image_text: str | None = None, rebuild: bool = False,
                 ground_truth: str | Path | None = None,
@@ -160,7 +165,7 @@ def run_eval(checkpoint: str | Path, ground_truth: str | Path | None, out: str |
     scene, truth = eval_inputs(checkpoint, ground_truth, out, capture=capture, points=points,
                                max_views=max_views, device=device, image_text=image_text)
     objects = scene_objects(scene, resolve_checkpoint(checkpoint)).objects
-    scorer = ObjectScorer(objects, scene.session.encoder, vocabulary=annotated_labels(truth))
+    scorer = annotated_scorer(scene, objects, truth)
     output = evaluate_scene(scene, truth, out, baselines=baselines, max_views=max_views,
                             features_dir=features_dir, extra_scorers=[scorer])
     evaluation = evaluate_scene_objects(scene, objects, truth)
