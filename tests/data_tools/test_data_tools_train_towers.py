@@ -25,10 +25,8 @@ from lerf3d.typed_config import ConfigError
 # (set, room preset, seeds, RoomConfig fields replaced) of each preset, as the rooms were made
 ROOMS = {
     "default": (
-        ("train_rooms", "large", range(0, 150), {"num_views": 24, "model_split": "train"}),
-        ("eval_rooms", "large", range(1000, 1030), {"num_views": 16, "model_split": "train"}),
-        ("held_out_rooms", "large", range(2000, 2004),
-         {"num_views": 12, "model_split": "held-out", "num_objects": 6, "num_tabletop": 0}),
+        ("train_rooms", "large", range(0, 150), {"num_views": 24, "model_split": "all"}),
+        ("eval_rooms", "large", range(1000, 1030), {"num_views": 16, "model_split": "all"}),
     ),
     "tiny": (
         ("train_rooms", "tiny", range(0, 2), {"num_views": 6, "width": 128, "height": 96, "model_split": "train"}),
@@ -99,10 +97,8 @@ def test_catalogues_preset_draws_every_set_from_all_catalogues_on_seeds_of_its_o
 
 def test_default_preset_rooms_line_of_the_model_card() -> None:
     config = load_config("default")
-    assert _rooms_line("training", config.train_rooms) == "| training | 150 | 0-149 | `large` (model_split=train, num_views=24) |"
-    assert _rooms_line("held-out models", config.held_out_rooms) == (
-        "| held-out models | 4 | 2000-2003 | `large` (model_split=held-out, num_objects=6, num_tabletop=0, num_views=12) |"
-    )
+    assert _rooms_line("training", config.train_rooms) == "| training | 150 | 0-149 | `large` (model_split=all, num_views=24) |"
+    assert _rooms_line("held-out models", config.held_out_rooms) == "| held-out models | 0 | - | none |"
 
 
 def test_set_overrides_apply_in_order_on_the_preset() -> None:
