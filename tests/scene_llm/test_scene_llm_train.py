@@ -237,3 +237,29 @@ def test_conversations_train_on_several_answers_per_sequence(synthetic_dataset, 
         assert all(np.isfinite(h["loss"]) for h in result.history)
         tokens[turns] = [h["tokens"] for h in result.history]
     assert all(three > 2 * one for one, three in zip(tokens[1], tokens[3])), tokens
+
+
+def test_varied_wording_reaches_the_training_sequences(synthetic_dataset, tmp_path, monkeypatch):
+    """stage.vary_wording = 1: the questions the model trains on are rewritten (openers, other room
+    names, ...) while the answers stay; 0: they are the records' own questions."""
+    import lerf3d.scene_llm.train.loop as loop
+
+    records = load_split(synthetic_dataset, 2, "train")
+    seen: dict[float, list[tuple[str, str]]] = {}
+    real = loop.encode_conversation
+
+    def spy(tokenizer, turns, *args, **kwargs):
+        seen[share].extend(turns)
+        return real(tokenizer, turns, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "encode_conversation", spy)
+    for share in (0.0, 1.0):
+        seen[share] = []
+        model, store = _setup(synthetic_dataset)
+        stage = dataclasses.replace(TINY.stage2, steps=4, vary_wording=share)
+        train_stage(model, 2, stage, records, store, tmp_path / f"run{share}", 0, progress=False)
+    originals = {r.question for r in records}
+    answers = {r.answer for r in records}
+    assert {q for q, _ in seen[0.0]} <= originals
+    assert len({q for q, _ in seen[1.0]} - originals) >= 3
+    assert {a for _, a in seen[1.0]} <= answers

@@ -91,6 +91,11 @@ class StageConfig:
     """Questions per training sequence: each drawn record leads a conversation with up to
     ``turns`` - 1 other questions about the same scene and frame (:mod:`~lerf3d.scene_llm.train.
     conversations`), the scene spliced once before them all. 1: one question per sequence."""
+    vary_wording: float = 0.0
+    """Share of the stage's question-answer records whose question is rewritten as people type it
+    (:func:`~lerf3d.scene_llm.data.variation.vary_question`: openers, contractions, another name for
+    the room, lower case), drawn afresh at every step; 0: the questions as generated. Captions are
+    never rewritten."""
     autocast: Autocast = "off"
     """"bfloat16": the forward pass under bfloat16 autocast (matrix products in bfloat16; weights,
     gradients, optimiser state and the loss stay float32), about twice as fast on CPUs with AVX-512
@@ -99,6 +104,8 @@ class StageConfig:
     def __post_init__(self) -> None:
         if self.autocast not in ("off", "bfloat16"):
             raise ValueError(f"autocast must be 'off' or 'bfloat16', got {self.autocast!r}")
+        if not 0.0 <= self.vary_wording <= 1.0:
+            raise ValueError(f"vary_wording is a share in [0, 1], got {self.vary_wording}")
         if self.steps < 0 or self.batch_size < 1 or self.max_length < 8 or self.turns < 1:
             raise ValueError(f"need steps >= 0, batch_size >= 1, max_length >= 8, turns >= 1: {self}")
         if not self.projector_lr > 0 or not self.llm_lr > 0 or self.weight_decay < 0:

@@ -29,6 +29,7 @@ from tqdm import tqdm
 from lerf3d.preflight import check_output_path, training_device
 from lerf3d.runs.layout import CHECKPOINTS_DIR
 from lerf3d.scene_llm.data.dataset import MANIFEST_NAME, QARecord, load_manifest, load_split, load_vocabulary
+from lerf3d.scene_llm.data.variation import varied_chat
 from lerf3d.scene_llm.model.batch import collate, encode_conversation
 from lerf3d.scene_llm.model.bridge import bridge_labels, label_bridge_tables, text_bridge
 from lerf3d.scene_llm.model.projector import ProjectorConfig, build_projector, load_projector, save_projector
@@ -294,7 +295,9 @@ def train_stage(model: SceneLLM, stage: int, cfg: StageConfig, records: list[QAR
         first = info.rank * cfg.batch_size
         chats = conversations(index[first : first + cfg.batch_size], first, records, groups, type_counts,
                               cfg.turns, step, seed + stage)
-        batch = _make_batch(model, [[records[i] for i in chat] for chat in chats], store, cfg.max_length, device)
+        worded = [varied_chat([records[i] for i in chat], cfg.vary_wording, (seed + stage, step, first + j))
+                  for j, chat in enumerate(chats)]
+        batch = _make_batch(model, worded, store, cfg.max_length, device)
         loss, tokens = _step(wrapped, model, batch, optimiser, scheduler, cfg, info)
         history.append({"step": step + 1, "loss": loss, "tokens": tokens,
                         "lr": scheduler.get_last_lr()[0], "seconds": time.perf_counter() - began})
