@@ -125,7 +125,10 @@ def balance_text(config: dict) -> str:
     turns = config["stage2"].get("turns", 1)
     return ((", every question type drawn equally often" if config["stage2"].get("balance_types") else "")
             + (f", each sequence a conversation of up to {turns} questions about one room and view (the "
-               "room's tokens spliced once)" if turns > 1 else ""))
+               "room's tokens spliced once)" if turns > 1 else "")
+            + (f", {config['stage2']['vary_wording']:.0%} of the questions rewritten afresh at each step as people "
+               "type them (openers, other names for the room, contractions, lower case; never the held-out "
+               "wording's words)" if config["stage2"].get("vary_wording") else ""))
 
 
 def autocast_text(config: dict) -> str:
