@@ -34,7 +34,7 @@ ROOM_NAMES = ("the room", "this room", "the scene", "this scene")
 """Interchangeable names of the scene ("in the room" / "in this scene")."""
 CONTRACTIONS = (("What is ", "What's "), ("what is ", "what's "), ("Where is ", "Where's "),
                 ("there is ", "there's "), ("Which is ", "Which one is "))
-"""(long, short) forms swapped in one direction."""
+"""(as generated, as often typed) pairs, rewritten one way only: contractions, and "which one is"."""
 RATES = {"opener": 0.35, "room": 0.5, "contraction": 0.5, "closer": 0.2, "no_mark": 0.15, "lower": 0.2}
 """Chance of each rewrite, drawn independently."""
 
@@ -76,6 +76,6 @@ def varied_chat(chat: list[QARecord], share: float, key: tuple[int, int, int]) -
     the global batch), so a resumed or multi-process run draws what a single run draws."""
     if share <= 0:
         return chat
-    rng = np.random.default_rng([*key, 1])
+    rng = np.random.default_rng([*key, 1])  # the trailing 1: a stream of its own beside the key's other draws
     return [replace(r, question=vary_question(r.question, rng))
             if r.type in STAGE2_TYPES and rng.random() < share else r for r in chat]
