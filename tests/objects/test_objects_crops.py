@@ -1,11 +1,12 @@
-"""Crops of an object's best views: square framing by hand, and the crops a camera gives."""
+"""Crops of an object's best views: square framing by hand, the crops a camera gives, and which
+views are cropped."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from lerf3d.objects.crops import CROP_LEVELS, object_crops, square_crop
+from lerf3d.objects.crops import CROP_LEVELS, crop_embeddings, object_crops, square_crop, view_size
 from lerf3d.query.camera import QueryCamera
 from lerf3d.types import Intrinsics
 
@@ -57,3 +58,43 @@ def test_an_open_piece_is_cropped_on_its_material_not_on_what_shows_through_it()
     at_middle = image[0, top_row : top_row + side, left : left + side]
     assert float(crop[0].mean()) > 0.4
     assert float(crop[0].mean()) > 1.5 * float(at_middle.mean())
+
+
+def test_view_size_is_the_seen_share_times_the_pixels_across():
+    pixels = torch.tensor([[10.0, 10.0], [30.0, 15.0], [20.0, 12.0]])  # 20 px across, 5 px high
+    assert view_size(pixels, 6) == 0.5 * 20.0
+    assert view_size(pixels, 3) == 20.0
+    assert view_size(pixels[:0], 3) == 0.0
+
+
+class MeanColourEncoder:
+    """An image encoder whose embedding is a crop's mean colour (a test reads which view it saw)."""
+
+    name = "test:colour"
+    input_size = 8
+    embedding_dim = 3
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        return images.mean(dim=(2, 3))
+
+
+def test_crops_come_from_the_views_that_show_the_object_largest():
+    # A 40 cm patch on a wall; "far" films it from 2 m, "near" from 1 m. Both see all of it, "far"
+    # is listed first (as the most-seeing order may put it), and only one view is cropped.
+    k = Intrinsics(fx=50.0, fy=50.0, cx=32.0, cy=24.0, width=64, height=48)
+    axes = torch.linspace(-0.2, 0.2, 9)
+    square = torch.cartesian_prod(axes, axes)
+    points = torch.cat([square, torch.full((len(square), 1), 2.0)], dim=1)
+    cameras = {}
+    for name, z in (("far", 0.0), ("near", 1.0)):
+        pose = np.eye(4)
+        pose[2, 3] = z
+        cameras[name] = QueryCamera(k, pose, np.full((48, 64), 2.0 - z, np.float32), name)
+    images = {"far": np.zeros((48, 64, 3), np.uint8), "near": np.zeros((48, 64, 3), np.uint8)}
+    images["far"][..., 2] = 255  # blue
+    images["near"][..., 0] = 255  # red
+    owner = torch.zeros(len(points), dtype=torch.long)
+    picked = crop_embeddings(points, owner, [("far", "near")], cameras, images, MeanColourEncoder(), top_views=1)
+    assert torch.allclose(picked[0], torch.tensor([1.0, 0.0, 0.0]), atol=1e-4)  # the near view, red
+    both = crop_embeddings(points, owner, [("far", "near")], cameras, images, MeanColourEncoder(), top_views=2)
+    assert float(both[0, 0]) > 0.6 and float(both[0, 2]) > 0.6  # both views when two are asked for

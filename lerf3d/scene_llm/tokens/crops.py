@@ -55,8 +55,11 @@ def segment_crop_features(
     if count == 0:
         return torch.zeros(0, encoder.embedding_dim)
     cameras = [frame_camera(frame) for frame in capture.frames if frame.depth_path is not None]
-    views = object_views(xyz, segment_ids, count, cameras, VIEW_SAMPLES, MIN_VIEW_FRACTION)
-    wanted = {name for names in views for name in names[:top_views]}
+    # The most-seeing views, as the packaged weights' training tokens were named (the object layer
+    # takes the views that show an object largest among all that see it; a retrain can follow it).
+    views = tuple(names[:top_views] for names in
+                  object_views(xyz, segment_ids, count, cameras, VIEW_SAMPLES, MIN_VIEW_FRACTION))
+    wanted = {name for names in views for name in names}
     images = {frame.name: load_rgb(frame) for frame in capture.frames if frame.name in wanted}
     return crop_embeddings(xyz, segment_ids, views, {c.name: c for c in cameras}, images, encoder, top_views,
                            CROP_LEVELS)
