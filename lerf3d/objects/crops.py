@@ -1,10 +1,10 @@
-"""An object's image-text embedding from crops of the views that see it best (after OpenMask3D,
-Takmaz et al. 2023, sec. 3.2: top-k views by visibility, crops around the projected object, the
-encoder's embeddings averaged).
+"""An object's image-text embedding from crops of the views that show it best (after OpenMask3D,
+Takmaz et al. 2023, sec. 3.2: top-k views, crops around the projected object, the encoder's
+embeddings averaged).
 
 The field's own embedding of an object is a regression of the crop pyramid onto 3D points, and its
 pyramid crops are tiles of fixed sizes that cut objects anywhere. A crop framed on the object in the
-views that see most of it says what the object is; the two are averaged.
+views that show it largest says what the object is; the two are averaged.
 
 Where OpenMask3D grows its crops outwards for context, these stay inside the object's projected box
 (:data:`CROP_LEVELS`): an image-text tower names what fills most of a crop, and around a piece of
@@ -33,7 +33,7 @@ from lerf3d.geometry import project, visible_mask
 from lerf3d.query.camera import QueryCamera
 
 TOP_VIEWS = 5
-"""Views per object, the most-seeing first (OpenMask3D's k = 5)."""
+"""Views cropped per object, those that show it largest (OpenMask3D's k = 5)."""
 CROP_LEVELS = (0.5, 0.75)
 """Square crop sides as multiples of the projected object's larger side, centred on the median of
 its visible points' pixels: both inside the object's box, so the object fills the crop (module

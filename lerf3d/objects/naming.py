@@ -1,10 +1,10 @@
 """Each object's name among the phrases scored: its best phrase, except that an item is not named
 after what it rests on.
 
-An object's embedding mixes the field at its own scale with crops of its best views, and the crops
-of a small item show what holds it up: a flacon's crops are half shelf, a cup's half table top. So a
-small item's best phrase is often its support's. :func:`object_names` gives such an item its best
-other phrase when it is a thing of its own, which it tells from the scores alone:
+An object's embedding mixes the field at its own scale with crops of the views that show it largest,
+and the crops of a small item show what holds it up: a flacon's crops are half shelf, a cup's half
+table top. So a small item's best phrase is often its support's. :func:`object_names` gives such an
+item its best other phrase when it is a thing of its own, which it tells from the scores alone:
 
 - the shared phrase describes the support better than the item (a part of the support, a tap over
   a sink or the leaves over a plant's pot, is its kind at least as much as the rest of it), and

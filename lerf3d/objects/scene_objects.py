@@ -44,7 +44,8 @@ class SceneObjects:
     """Mean colour of each object's points, in [0, 1]."""
     embedding: Float[torch.Tensor, "K D"]
     """Unit language embedding of each object: the field's at the object's own scale, averaged with
-    the image-text encoder's embedding of crops of its best views when those were given."""
+    the image-text encoder's embedding of crops of the views that show it largest when those were
+    given."""
     scale: Float[torch.Tensor, " K"]
     """The world scale (m) each embedding was read at."""
     dino: Float[torch.Tensor, "K E"] | None
