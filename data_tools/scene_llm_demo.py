@@ -81,8 +81,8 @@ def run_readout(args: argparse.Namespace, run: Path, dataset: Path):
 def crop_text(config: dict) -> str:
     """How a token's feature is made, when crops name it (else nothing)."""
     views = config["tokens"].get("crop_views", 0)
-    return (f" (its points' mean feature averaged with the tower's embedding of crops of the segment in its {views} "
-            "best frames)" if views else "")
+    return (f" (its points' mean feature averaged with the tower's embedding of crops of the segment in the {views} "
+            "frames that show it largest)" if views else "")
 
 
 def position_text(config: dict) -> str:

@@ -3,7 +3,7 @@ its objects (:mod:`lerf3d.objects.crops`, after OpenMask3D).
 
 A segment token's feature is otherwise the mean of its points' back-projected pyramid features: tiles
 of fixed sizes that cut objects anywhere, so a small item's points carry its support's name and a
-large piece's carry its neighbours'. A crop framed on the segment, in the views that see most of it,
+large piece's carry its neighbours'. A crop framed on the segment, in the views that show it largest,
 fills the crop with the object. The token's feature is the re-normalised sum of the two (a segment
 no view shows well enough keeps its pooled feature), the same blend ``lerf3d.objects.build`` makes of
 the field's embedding and the crops.
@@ -55,11 +55,8 @@ def segment_crop_features(
     if count == 0:
         return torch.zeros(0, encoder.embedding_dim)
     cameras = [frame_camera(frame) for frame in capture.frames if frame.depth_path is not None]
-    # The most-seeing views, as the packaged weights' training tokens were named (the object layer
-    # takes the views that show an object largest among all that see it; a retrain can follow it).
-    views = tuple(names[:top_views] for names in
-                  object_views(xyz, segment_ids, count, cameras, VIEW_SAMPLES, MIN_VIEW_FRACTION))
-    wanted = {name for names in views for name in names}
+    views = object_views(xyz, segment_ids, count, cameras, VIEW_SAMPLES, MIN_VIEW_FRACTION)
+    wanted = {name for names in views for name in names}  # crop_embeddings picks those that show it largest
     images = {frame.name: load_rgb(frame) for frame in capture.frames if frame.name in wanted}
     return crop_embeddings(xyz, segment_ids, views, {c.name: c for c in cameras}, images, encoder, top_views,
                            CROP_LEVELS)
