@@ -7,8 +7,8 @@ For each seed: the room generator's ``demo`` preset lays out and films a room (s
 were never used by the towers or the scene LLM; 7001-7005, 7101-7105, 7201-7205, 7301-7305,
 7401-7405, 7406-7410, 7411-7415, 7416-7420, 7421-7425, 7426-7430, 7431-7435, 7436-7440 and
 7441-7445 each reported the object layer once and then served to develop it, 7446-7450 report it
-now: use seeds above 7450 for a fresh measurement), ``lerf3d train`` trains the field with the ``default`` preset (``--steps``
-shortens it), then ``lerf3d eval``'s functions score per-pixel and object-mode localisation/mIoU beside both
+now: use seeds above 7450 for a fresh measurement), ``lerf3d train`` trains the field with the
+``default`` preset (``--steps`` shortens it), then ``lerf3d eval``'s functions score per-pixel and object-mode localisation/mIoU beside both
 baselines and the object layer's recall, precision, label top-1 and counts (all labels, and the
 furniture labels), localisation also apart for furniture labels and small items. Rooms already
 trained are reused; the objects are rebuilt each time (seconds), so a change of the object layer is
