@@ -12,6 +12,7 @@ integral (ScanNet's is 2.025), but the aspect ratios must agree within
 from __future__ import annotations
 
 import io as _io
+from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -36,6 +37,29 @@ def load_rgb(frame: Frame) -> np.ndarray:
             return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
     except PIL_ERRORS as exc:  # truncated or corrupt pixel data
         raise CaptureError(f"{frame.rgb_path}: corrupt image ({type(exc).__name__}: {exc})") from None
+
+
+class FrameImages(Mapping[str, np.ndarray]):
+    """A capture's RGB images by frame name (:func:`load_rgb`), each read when first asked for and
+    then kept: crops are cut from a few frames per object, so a long capture is never read whole."""
+
+    def __init__(self, frames: Iterable[Frame]) -> None:
+        self._frames = {frame.name: frame for frame in frames}
+        self._read: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._read:
+            self._read[name] = load_rgb(self._frames[name])
+        return self._read[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._frames  # without reading it (Mapping's default would)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._frames)
+
+    def __len__(self) -> int:
+        return len(self._frames)
 
 
 def load_depth(frame: Frame) -> np.ndarray:

@@ -8,13 +8,14 @@ the copy is missing, corrupt or stale.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from lerf3d.atomic import write_json_atomic
-from lerf3d.capture.io import load_rgb
+from lerf3d.capture.io import FrameImages
 from lerf3d.ground_truth import GroundTruth, load_ground_truth
 from lerf3d.objects.build import ObjectsConfig, build_objects
 from lerf3d.objects.evaluate import TABLE_HEADER, ObjectEvaluation, annotate_points, evaluate_objects
@@ -49,11 +50,12 @@ def scene_cameras(scene: QueryScene) -> list[QueryCamera]:
     return [frame_camera(f) for f in scene.capture.frames if f.depth_path is not None]
 
 
-def scene_images(scene: QueryScene) -> dict[str, np.ndarray]:
-    """Every captured frame's RGB image by frame name (crops of the objects' best views)."""
+def scene_images(scene: QueryScene) -> Mapping[str, np.ndarray]:
+    """Every captured frame's RGB image by frame name, read when a crop is cut from it (crops of the
+    views that show each object largest)."""
     if scene.capture is None:
         return {}
-    return {frame.name: load_rgb(frame) for frame in scene.capture.frames}
+    return FrameImages(scene.capture.frames)
 
 
 def scene_objects(scene: QueryScene, checkpoint: Path, config: ObjectsConfig | None = None,

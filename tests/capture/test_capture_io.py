@@ -1,4 +1,4 @@
-"""Pixel loaders, zip virtual paths and pose helpers."""
+"""Pixel loaders, lazily read frame images, zip virtual paths and pose helpers."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from PIL import Image
 
 from lerf3d.capture import CaptureError, load_depth, load_rgb, resize_depth_nearest
 from lerf3d.capture.files import file_exists, read_bytes
+from lerf3d.capture.io import FrameImages
 from lerf3d.capture.poses import Y_UP_TO_Z_UP, matrix_to_quat_xyzw, quat_xyzw_to_matrix
+from lerf3d.types import Frame, Intrinsics
 
 
 def test_resize_depth_nearest_picks_source_pixels():
@@ -91,3 +93,17 @@ def test_quaternion_known_value():
 def test_convention_matrices():
     assert np.linalg.det(Y_UP_TO_Z_UP[:3, :3]) == pytest.approx(1.0)
     np.testing.assert_array_equal(Y_UP_TO_Z_UP[:3, :3] @ [0.0, 1.0, 0.0], [0.0, 0.0, 1.0])
+
+
+def test_frame_images_read_a_frame_only_when_its_pixels_are_asked_for(tmp_path):
+    k = Intrinsics(fx=10.0, fy=10.0, cx=2.0, cy=1.5, width=4, height=3)
+    frames = []
+    for name, value in (("a", 10), ("b", 200)):
+        Image.fromarray(np.full((3, 4, 3), value, np.uint8)).save(tmp_path / f"{name}.png")
+        frames.append(Frame(name, tmp_path / f"{name}.png", None, k, np.eye(4)))
+    images = FrameImages(frames)
+    (tmp_path / "b.png").write_bytes(b"not a png")  # corrupt, but never asked for
+    assert "b" in images and "c" not in images and sorted(images) == ["a", "b"] and len(images) == 2
+    assert int(images["a"][0, 0, 0]) == 10 and images["a"].shape == (3, 4, 3)
+    with pytest.raises(KeyError):
+        images["c"]

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from lerf3d.scene_llm.tokens.crops import FrameImages, crop_named_features
+from lerf3d.scene_llm.tokens.crops import crop_named_features
 from lerf3d.scene_llm.tokens.scenes import TokenConfig, TokenStore
 from lerf3d.scene_llm.tokens.segments import segment_tokens
-from lerf3d.types import Frame, Intrinsics
 
 
 def test_crop_named_features_blend_the_pooled_mean_with_the_crops_by_hand():
@@ -143,19 +141,3 @@ def test_answers_of_real_rooms_ground_on_the_tokens_of_their_objects(tiny_rooms)
                     named_right += named[k] in question
     assert on_objects >= 10 and grounded >= 0.7 * on_objects, (grounded, on_objects)
     assert named_right >= 0.7 * found, (named_right, found)
-
-
-def test_frame_images_read_a_frame_only_when_its_pixels_are_asked_for(tmp_path: Path):
-    from PIL import Image
-
-    k = Intrinsics(fx=10.0, fy=10.0, cx=2.0, cy=1.5, width=4, height=3)
-    frames = []
-    for name, value in (("a", 10), ("b", 200)):
-        Image.fromarray(np.full((3, 4, 3), value, np.uint8)).save(tmp_path / f"{name}.png")
-        frames.append(Frame(name, tmp_path / f"{name}.png", None, k, np.eye(4)))
-    images = FrameImages(frames)
-    (tmp_path / "b.png").write_bytes(b"not a png")  # corrupt, but never asked for
-    assert "b" in images and "c" not in images and sorted(images) == ["a", "b"] and len(images) == 2
-    assert int(images["a"][0, 0, 0]) == 10 and images["a"].shape == (3, 4, 3)
-    with pytest.raises(KeyError):
-        images["c"]

@@ -15,22 +15,21 @@ from: :class:`CropSource`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from jaxtyping import Float, Int
 
-from lerf3d.capture.io import load_rgb
+from lerf3d.capture.io import FrameImages
 from lerf3d.encoders.base import ImageTextEncoder
 from lerf3d.features.interpolate import NORM_EPS
 from lerf3d.objects.crops import CROP_LEVELS, crop_embeddings
 from lerf3d.objects.views import MIN_VIEW_FRACTION, VIEW_SAMPLES, object_views
 from lerf3d.query.scene import frame_camera
-from lerf3d.types import Capture, Frame
+from lerf3d.types import Capture
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,29 +40,6 @@ class CropSource:
     """Scene name -> capture folder (the frames the scene's features were computed from)."""
     encoder: ImageTextEncoder
     """The image-text encoder of the scene features (crops must land in the same space)."""
-
-
-class FrameImages(Mapping[str, np.ndarray]):
-    """A capture's RGB images by frame name, each read when first asked for and then kept: crops
-    are cut from a few frames per segment, so a long capture is never read whole."""
-
-    def __init__(self, frames: list[Frame]) -> None:
-        self._frames = {frame.name: frame for frame in frames}
-        self._read: dict[str, np.ndarray] = {}
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        if name not in self._read:
-            self._read[name] = load_rgb(self._frames[name])
-        return self._read[name]
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._frames  # without reading it (Mapping's default would)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._frames)
-
-    def __len__(self) -> int:
-        return len(self._frames)
 
 
 def segment_crop_features(
@@ -80,7 +56,7 @@ def segment_crop_features(
         return torch.zeros(0, encoder.embedding_dim)
     cameras = [frame_camera(frame) for frame in capture.frames if frame.depth_path is not None]
     views = object_views(xyz, segment_ids, count, cameras, VIEW_SAMPLES, MIN_VIEW_FRACTION)
-    return crop_embeddings(xyz, segment_ids, views, {c.name: c for c in cameras}, FrameImages(list(capture.frames)),
+    return crop_embeddings(xyz, segment_ids, views, {c.name: c for c in cameras}, FrameImages(capture.frames),
                            encoder, top_views, CROP_LEVELS)
 
 
