@@ -101,18 +101,6 @@ def crops_around(
     return torch.cat(crops)
 
 
-def object_crops(
-    points: Float[torch.Tensor, "M 3"],
-    camera: QueryCamera,
-    image: Float[torch.Tensor, "3 H W"],
-    size: int,
-    levels: Sequence[float] = CROP_LEVELS,
-) -> Float[torch.Tensor, "L 3 S S"]:
-    """Crops of ``image`` around the visible part of an object's ``points`` (none when too little of
-    it is visible), each resized to ``size``."""
-    return crops_around(visible_pixels(points, camera), image, size, levels)
-
-
 def crop_embeddings(
     xyz: Float[torch.Tensor, "N 3"],
     point_object: Int[torch.Tensor, " N"],

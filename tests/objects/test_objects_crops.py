@@ -6,9 +6,21 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from lerf3d.objects.crops import CROP_LEVELS, crop_embeddings, object_crops, square_crop, view_size
+from lerf3d.objects.crops import (
+    CROP_LEVELS,
+    crop_embeddings,
+    crops_around,
+    square_crop,
+    view_size,
+    visible_pixels,
+)
 from lerf3d.query.camera import QueryCamera
 from lerf3d.types import Intrinsics
+
+
+def object_crops(points, camera, image, size, levels=CROP_LEVELS):
+    """The crops of an object's points as one view gives them."""
+    return crops_around(visible_pixels(points, camera), image, size, levels)
 
 
 def test_square_crop_is_centred_and_kept_inside_the_image():
