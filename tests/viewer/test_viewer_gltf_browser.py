@@ -1,0 +1,79 @@
+"""A fused mesh as three.js reads it: the GLB that ``save_fusion`` writes, parsed in headless
+Chromium by three.js's own GLTFLoader (the copy vendored with the viewer), stands +Y up with a
+vertex-colour, non-metallic material (glTF's default material is fully metallic and draws black)."""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+
+import numpy as np
+from viewer_browser import new_page, skip_without_chromium
+
+from lerf3d.fusion import save_fusion
+from lerf3d.fusion.tsdf import FusionResult
+from lerf3d.types import PointSet, SceneBounds
+
+skip_without_chromium()
+
+VENDOR = Path(__file__).resolve().parents[2] / "viewer" / "static" / "vendor" / "three"
+ORIGIN = "http://lerf3d.invalid"
+"""Pages and files are served by the test's route handler: nothing leaves the browser."""
+
+PAGE = """<!doctype html><html><head>
+<script type="importmap">{"imports": {"three": "/vendor/three/three.module.js"}}</script>
+<script type="module">
+import * as THREE from 'three';
+import { GLTFLoader } from '/vendor/three/loaders/GLTFLoader.js';
+const data = await (await fetch('/mesh.glb')).arrayBuffer();
+new GLTFLoader().parse(data, '', (gltf) => {
+  gltf.scene.updateMatrixWorld(true);
+  const box = new THREE.Box3().setFromObject(gltf.scene);
+  const meshes = [];
+  gltf.scene.traverse((o) => { if (o.isMesh) meshes.push(o); });
+  const m = meshes[0].material;
+  const colour = meshes[0].geometry.getAttribute('color');
+  window.result = {min: box.min.toArray(), max: box.max.toArray(), meshes: meshes.length, type: m.type,
+                   metalness: m.metalness, roughness: m.roughness, vertexColors: m.vertexColors,
+                   colour: colour ? [colour.getX(0), colour.getY(0), colour.getZ(0)] : null};
+}, (error) => { window.result = {error: String(error)}; });
+</script></head><body></body></html>"""
+
+
+def two_metre_room() -> FusionResult:
+    """A 2 m x 1 m floor at z = 0 (lerf3d's world is Z-up) and a thin post rising to z = 1.5 m."""
+    vertices = np.array([[0, 0, 0], [2, 0, 0], [2, 1, 0], [0, 1, 0], [1, 0.5, 1.5]], np.float32)
+    faces = np.array([[0, 1, 2], [0, 2, 3], [0, 1, 4]], np.int32)
+    colours = np.tile(np.array([[0.2, 0.6, 0.4]], np.float32), (len(vertices), 1))
+    bounds = SceneBounds(vertices.min(axis=0).astype(np.float64), vertices.max(axis=0).astype(np.float64))
+    return FusionResult(vertices, faces, colours, PointSet(vertices, colours), bounds, voxel_size=0.05)
+
+
+def test_three_js_loads_the_fused_mesh_y_up_with_its_colours(browser, tmp_path):
+    glb = save_fusion(two_metre_room(), tmp_path).mesh_glb
+
+    def serve(route):
+        path = route.request.url.removeprefix(ORIGIN)
+        if path == "/":
+            return route.fulfill(status=200, content_type="text/html", body=PAGE)
+        if path == "/mesh.glb":
+            return route.fulfill(status=200, content_type="model/gltf-binary", body=glb.read_bytes())
+        file = VENDOR / path.removeprefix("/vendor/three/")
+        if path.startswith("/vendor/three/") and file.is_file():
+            return route.fulfill(status=200, content_type=mimetypes.guess_type(file.name)[0] or "text/javascript",
+                                 body=file.read_bytes())
+        return route.fulfill(status=404, body=f"no {path}")
+
+    with new_page(browser) as page:
+        page.route(f"{ORIGIN}/**", serve)
+        page.goto(f"{ORIGIN}/")
+        page.wait_for_function("() => window.result !== undefined")
+        result = page.evaluate("() => window.result")
+    assert "error" not in result, result
+    # three.js is +Y up: the post's 1.5 m is its height, the floor spans x and -z
+    np.testing.assert_allclose(result["min"], [0.0, 0.0, -1.0], atol=1e-5)
+    np.testing.assert_allclose(result["max"], [2.0, 1.5, 0.0], atol=1e-5)
+    assert result["meshes"] == 1 and result["type"] == "MeshStandardMaterial"
+    assert result["metalness"] == 0.0 and result["roughness"] == 1.0 and result["vertexColors"] is True
+    # the vertex colours arrive as written (normalised bytes: within 1/255)
+    np.testing.assert_allclose(result["colour"], [0.2, 0.6, 0.4], atol=1 / 255)
