@@ -8,11 +8,10 @@ import mimetypes
 from pathlib import Path
 
 import numpy as np
+from fused_room import COLOUR, floor_and_post
 from viewer_browser import new_page, skip_without_chromium
 
 from lerf3d.fusion import save_fusion
-from lerf3d.fusion.tsdf import FusionResult
-from lerf3d.types import PointSet, SceneBounds
 
 skip_without_chromium()
 
@@ -40,17 +39,8 @@ new GLTFLoader().parse(data, '', (gltf) => {
 </script></head><body></body></html>"""
 
 
-def two_metre_room() -> FusionResult:
-    """A 2 m x 1 m floor at z = 0 (lerf3d's world is Z-up) and a thin post rising to z = 1.5 m."""
-    vertices = np.array([[0, 0, 0], [2, 0, 0], [2, 1, 0], [0, 1, 0], [1, 0.5, 1.5]], np.float32)
-    faces = np.array([[0, 1, 2], [0, 2, 3], [0, 1, 4]], np.int32)
-    colours = np.tile(np.array([[0.2, 0.6, 0.4]], np.float32), (len(vertices), 1))
-    bounds = SceneBounds(vertices.min(axis=0).astype(np.float64), vertices.max(axis=0).astype(np.float64))
-    return FusionResult(vertices, faces, colours, PointSet(vertices, colours), bounds, voxel_size=0.05)
-
-
 def test_three_js_loads_the_fused_mesh_y_up_with_its_colours(browser, tmp_path):
-    glb = save_fusion(two_metre_room(), tmp_path).mesh_glb
+    glb = save_fusion(floor_and_post(), tmp_path).mesh_glb
 
     def serve(route):
         path = route.request.url.removeprefix(ORIGIN)
@@ -76,4 +66,4 @@ def test_three_js_loads_the_fused_mesh_y_up_with_its_colours(browser, tmp_path):
     assert result["meshes"] == 1 and result["type"] == "MeshStandardMaterial"
     assert result["metalness"] == 0.0 and result["roughness"] == 1.0 and result["vertexColors"] is True
     # the vertex colours arrive as written (normalised bytes: within 1/255)
-    np.testing.assert_allclose(result["colour"], [0.2, 0.6, 0.4], atol=1 / 255)
+    np.testing.assert_allclose(result["colour"], COLOUR, atol=1 / 255)
