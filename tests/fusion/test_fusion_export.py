@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import stat
-import struct
 
 import numpy as np
 import pytest
-from fused_room import floor_and_post
+from fused_room import COLOUR, floor_and_post
+from gltf_spec import accessor, assert_valid_gltf, linear_to_srgb, needs_node, read_glb
 
 from lerf3d.atomic import write_json_atomic
 from lerf3d.fusion import save_fusion
@@ -19,15 +18,6 @@ from lerf3d.fusion.tsdf import FusionResult
 @pytest.fixture
 def room_result() -> FusionResult:
     return floor_and_post()
-
-
-def gltf_json(path) -> dict:
-    """The JSON chunk of a GLB file, read per the glTF 2.0 binary layout (12-byte header, chunk 0)."""
-    data = path.read_bytes()
-    magic, version, _ = struct.unpack("<4sII", data[:12])
-    length, kind = struct.unpack("<I4s", data[12:20])
-    assert (magic, version, kind) == (b"glTF", 2, b"JSON")
-    return json.loads(data[20 : 20 + length])
 
 
 def test_glb_is_y_up_with_a_vertex_colour_material(room_result, tmp_path):
@@ -46,7 +36,7 @@ def test_glb_is_y_up_with_a_vertex_colour_material(room_result, tmp_path):
     # the positions are a rotation of the originals, not a mirror: lengths and handedness survive
     np.testing.assert_allclose(mesh.area, trimesh.Trimesh(room_result.vertices, room_result.faces).area)
 
-    tree = gltf_json(files.mesh_glb)
+    tree, binary = read_glb(files.mesh_glb)
     (material,) = tree["materials"]
     pbr = material["pbrMetallicRoughness"]
     assert pbr["metallicFactor"] == 0.0 and pbr["roughnessFactor"] == 1.0
@@ -54,7 +44,16 @@ def test_glb_is_y_up_with_a_vertex_colour_material(room_result, tmp_path):
     (primitive,) = tree["meshes"][0]["primitives"]
     assert primitive["material"] == 0 and "COLOR_0" in primitive["attributes"]
     assert mesh.visual.material.metallicFactor == 0.0
-    np.testing.assert_array_equal(mesh.visual.vertex_attributes["color"][0], [204, 102, 51, 255])
+    # COLOR_0 is linear (glTF 2.0, 3.7.2.1): a viewer's sRGB encoding for the screen gives back the
+    # capture's colour, and the stored values are the darker linear ones, not the sRGB ones
+    colours = accessor(tree, binary, primitive["attributes"]["COLOR_0"])
+    np.testing.assert_allclose(linear_to_srgb(colours[:, :3]), np.tile(COLOUR, (len(colours), 1)), atol=1 / 255)
+    np.testing.assert_allclose(colours[0, :3], [0.6038, 0.1329, 0.0331], atol=1e-3)
+
+
+@needs_node
+def test_glb_passes_the_khronos_validator(room_result, tmp_path):
+    assert_valid_gltf(save_fusion(room_result, tmp_path).mesh_glb)
 
 
 def test_outputs_respect_the_umask(room_result, tmp_path):

@@ -9,6 +9,7 @@ import numpy as np
 import open3d as o3d
 import torch
 import trimesh
+from gltf_spec import accessor, assert_valid_gltf, linear_to_srgb, needs_node, read_glb
 from objects_helpers import boxes_objects
 
 from lerf3d.objects.export import FusedMesh, choose_objects, export_objects, load_fused_mesh
@@ -52,11 +53,23 @@ def test_export_round_trip_through_open3d_and_trimesh(tmp_path):
     np.testing.assert_allclose([lo[0], hi[0]], [1.0, 2.0], atol=1e-6)  # only the second box
     material = geometry.visual.material
     assert float(material.metallicFactor) == 0.0
+    tree, binary = read_glb(out.glb[0])  # the mesh's sRGB bytes, stored linear as glTF's COLOR_0
+    colours = accessor(tree, binary, tree["meshes"][0]["primitives"][0]["attributes"]["COLOR_0"])
+    np.testing.assert_allclose(linear_to_srgb(colours[:, :3]) * 255, np.tile([200, 30, 30], (len(colours), 1)), atol=0.5)
     boxes = json.loads(out.boxes_json.read_text())
     assert boxes["phrase"] == "armchair" and [o["id"] for o in boxes["objects"]] == [1]
     entry = boxes["objects"][0]
     assert entry["box_min"] == [1.0, 0.0, 0.0] and entry["box_max"] == [2.0, 1.0, 0.75]
     assert entry["label_scores"] == {"armchair": 0.8} and entry["glb"] == out.glb[0].name
+
+
+@needs_node
+def test_exported_glb_passes_the_khronos_validator(tmp_path):
+    objects = boxes_objects(BOXES, torch.eye(2))
+    out = export_objects(objects, ObjectLabels(("armchair",), torch.tensor([[0.3], [0.8]])), tmp_path / "out",
+                         mesh=_mesh(tmp_path))
+    (glb,) = out.glb
+    assert_valid_gltf(glb)
 
 
 def test_export_with_no_selected_object_writes_an_empty_list(tmp_path):

@@ -1,6 +1,7 @@
 """A fused mesh as three.js reads it: the GLB that ``save_fusion`` writes, parsed in headless
 Chromium by three.js's own GLTFLoader (the copy vendored with the viewer), stands +Y up with a
-vertex-colour, non-metallic material (glTF's default material is fully metallic and draws black)."""
+vertex-colour, non-metallic material (glTF's default material is fully metallic and draws black), and
+its linear vertex colours come back to the capture's sRGB colours on screen."""
 
 from __future__ import annotations
 
@@ -32,9 +33,15 @@ new GLTFLoader().parse(data, '', (gltf) => {
   gltf.scene.traverse((o) => { if (o.isMesh) meshes.push(o); });
   const m = meshes[0].material;
   const colour = meshes[0].geometry.getAttribute('color');
+  // what three.js draws a white, fully rough surface lit evenly as: its linear vertex colour,
+  // encoded to sRGB for the screen by three.js's own colour management
+  const shown = colour ? new THREE.Color().setRGB(colour.getX(0), colour.getY(0), colour.getZ(0),
+                                                  THREE.LinearSRGBColorSpace) : null;
+  const srgb = shown ? shown.getRGB({r: 0, g: 0, b: 0}, THREE.SRGBColorSpace) : null;
   window.result = {min: box.min.toArray(), max: box.max.toArray(), meshes: meshes.length, type: m.type,
                    metalness: m.metalness, roughness: m.roughness, vertexColors: m.vertexColors,
-                   colour: colour ? [colour.getX(0), colour.getY(0), colour.getZ(0)] : null};
+                   colour: colour ? [colour.getX(0), colour.getY(0), colour.getZ(0)] : null,
+                   srgb: srgb ? [srgb.r, srgb.g, srgb.b] : null};
 }, (error) => { window.result = {error: String(error)}; });
 </script></head><body></body></html>"""
 
@@ -65,5 +72,7 @@ def test_three_js_loads_the_fused_mesh_y_up_with_its_colours(browser, tmp_path):
     np.testing.assert_allclose(result["max"], [2.0, 1.5, 0.0], atol=1e-5)
     assert result["meshes"] == 1 and result["type"] == "MeshStandardMaterial"
     assert result["metalness"] == 0.0 and result["roughness"] == 1.0 and result["vertexColors"] is True
-    # the vertex colours arrive as written (normalised bytes: within 1/255)
-    np.testing.assert_allclose(result["colour"], COLOUR, atol=1 / 255)
+    # COLOR_0 is linear: three.js reads the darker linear values and its sRGB output gives the
+    # capture's colour back (within one 8-bit step)
+    assert all(linear < srgb - 0.05 for linear, srgb in zip(result["colour"], COLOUR, strict=True))
+    np.testing.assert_allclose(result["srgb"], COLOUR, atol=1 / 255)
