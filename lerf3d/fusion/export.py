@@ -58,8 +58,12 @@ def write_mesh_glb(path: str | Path, vertices: np.ndarray, faces: np.ndarray, co
     srgb = colors / 255.0 if np.issubdtype(colors.dtype, np.integer) else colors
     positions = np.asarray(vertices, np.float64) @ Z_UP_TO_GLTF[:3, :3].T
     path = Path(path)
+    try:
+        data = glb_bytes(positions, faces, srgb, name=path.stem)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error
     with atomic_path(path) as tmp:
-        tmp.write_bytes(glb_bytes(positions, faces, srgb, name=path.stem))
+        tmp.write_bytes(data)
     return path
 
 

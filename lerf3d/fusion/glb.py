@@ -52,8 +52,8 @@ def glb_bytes(
         raise ValueError(f"colours {np.asarray(srgb).shape} do not match positions {positions.shape}")
     if faces.max() >= len(positions):
         raise ValueError(f"a triangle refers to vertex {int(faces.max())} of {len(positions)}")
-    if not np.isfinite(positions).all():
-        raise ValueError("a GLB mesh's positions must be finite")
+    if not np.isfinite(positions).all() or not np.isfinite(srgb).all():
+        raise ValueError("a GLB mesh's positions and colours must be finite")
     linear = np.round(srgb_to_linear(srgb) * 65535.0).astype(np.uint16)
     rgba = np.concatenate([linear, np.full((len(linear), 1), 65535, np.uint16)], axis=1)
     parts = [positions.tobytes(), rgba.tobytes(), faces.tobytes()]  # each a multiple of 4 bytes

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from gltf_spec import accessor, linear_to_srgb, read_glb
 
+from lerf3d.fusion.export import write_mesh_glb
 from lerf3d.fusion.glb import glb_bytes, srgb_to_linear
 
 TRIANGLE = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
@@ -61,8 +62,15 @@ def test_dark_colours_stay_apart(tmp_path):
         (TRIANGLE, np.array([[0, 1, 3]]), np.zeros((3, 3)), "vertex 3 of 3"),
         (TRIANGLE, FACE, np.zeros((2, 3)), "do not match"),
         (np.array([[0.0, 0.0, np.nan], [1, 0, 0], [0, 1, 0]]), FACE, np.zeros((3, 3)), "finite"),
+        (TRIANGLE, FACE, np.array([[0.0, np.nan, 0.0], [0, 0, 0], [0, 0, 0]]), "finite"),
     ],
 )
 def test_bad_meshes_are_refused(positions, faces, srgb, message):
     with pytest.raises(ValueError, match=message):
         glb_bytes(positions, faces, srgb)
+
+
+def test_a_refused_mesh_names_the_file_and_leaves_nothing(tmp_path):
+    with pytest.raises(ValueError, match=r"empty\.glb: .*F >= 1"):
+        write_mesh_glb(tmp_path / "empty.glb", TRIANGLE, np.zeros((0, 3), int), np.zeros((3, 3)))
+    assert list(tmp_path.iterdir()) == []
