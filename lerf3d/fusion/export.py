@@ -54,10 +54,15 @@ def write_mesh_glb(path: str | Path, vertices: np.ndarray, faces: np.ndarray, co
     """Write a mesh of lerf3d's Z-up world as a GLB (atomically): positions turned +Y up, the sRGB
     vertex colours (uint8 0-255, or floats in [0, 1]) stored linear as glTF defines ``COLOR_0``
     (:mod:`lerf3d.fusion.glb`)."""
-    colors = np.asarray(colors)[:, :3]
-    srgb = colors / 255.0 if np.issubdtype(colors.dtype, np.integer) else colors
-    positions = np.asarray(vertices, np.float64) @ Z_UP_TO_GLTF[:3, :3].T
     path = Path(path)
+    vertices, colors = np.asarray(vertices, np.float64), np.asarray(colors)
+    if vertices.ndim != 2 or vertices.shape[1] != 3:
+        raise ValueError(f"{path}: vertices must be (V, 3), got shape {vertices.shape}")
+    if colors.ndim != 2 or colors.shape[1] not in (3, 4):
+        raise ValueError(f"{path}: vertex colours must be (V, 3) or (V, 4), got shape {colors.shape}")
+    colors = colors[:, :3]
+    srgb = colors / 255.0 if np.issubdtype(colors.dtype, np.integer) else colors
+    positions = vertices @ Z_UP_TO_GLTF[:3, :3].T
     try:
         data = glb_bytes(positions, faces, srgb, name=path.stem)
     except ValueError as error:

@@ -70,7 +70,15 @@ def test_bad_meshes_are_refused(positions, faces, srgb, message):
         glb_bytes(positions, faces, srgb)
 
 
-def test_a_refused_mesh_names_the_file_and_leaves_nothing(tmp_path):
-    with pytest.raises(ValueError, match=r"empty\.glb: .*F >= 1"):
-        write_mesh_glb(tmp_path / "empty.glb", TRIANGLE, np.zeros((0, 3), int), np.zeros((3, 3)))
+@pytest.mark.parametrize(
+    ("name", "vertices", "faces", "colours", "message"),
+    [
+        ("empty", TRIANGLE, np.zeros((0, 3), int), np.zeros((3, 3)), r"F >= 1"),
+        ("flat", TRIANGLE, FACE, np.zeros(9), r"vertex colours must be \(V, 3\) or \(V, 4\)"),
+        ("plane", TRIANGLE[:, :2], FACE, np.zeros((3, 3)), r"vertices must be \(V, 3\)"),
+    ],
+)
+def test_a_refused_mesh_names_the_file_and_leaves_nothing(tmp_path, name, vertices, faces, colours, message):
+    with pytest.raises(ValueError, match=rf"{name}\.glb: .*{message}"):
+        write_mesh_glb(tmp_path / f"{name}.glb", vertices, faces, colours)
     assert list(tmp_path.iterdir()) == []
