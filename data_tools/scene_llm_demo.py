@@ -139,8 +139,10 @@ def autocast_text(config: dict) -> str:
 
 def report_table(report: dict) -> list[str]:
     """An evaluation report as markdown lines: methods x question types ("–": not answered), then
-    each method's existence yes-rate and no-rate, then (grounded runs) how often answers named the
-    right tokens."""
+    the scene model's intervals over the rooms, each method's existence yes-rate and no-rate, then
+    (grounded runs) how often answers named the right tokens."""
+    from lerf3d.scene_llm.use.intervals import interval_line
+
     types = sorted(report["counts"])
     table = [
         "| method | " + " | ".join(f"{t} ({report['counts'][t]})" for t in types) + " | all |",
@@ -154,11 +156,15 @@ def report_table(report: dict) -> list[str]:
     ]
     rates = [f"{s['method']} {s['exists_yes']:.2f} / {s['exists_no']:.2f}" for s in report["scores"]
              if s.get("exists_yes") is not None and s.get("exists_no") is not None]
+    intervals, outcomes = report.get("intervals"), report.get("outcomes")
+    rooms = len({o["scene"] for o in outcomes or ()})
+    spread = [""] + [interval_line(m, {t: tuple(v) for t, v in by_type.items()}, rooms)
+                     for m, by_type in intervals.items()] if intervals else []
     grounding = report.get("grounding")
     named = (["", "Grounding, the scene LLM's answers naming exactly the tokens they rest on: "
               + ", ".join(f"{t} {v:.2f}" for t, v in sorted(grounding.items()))] if grounding else [])
-    return table + (["", "Existence, yes-rate on present objects / no-rate on absent ones: " + "; ".join(rates)]
-                    if rates else []) + named
+    return table + spread + (["", "Existence, yes-rate on present objects / no-rate on absent ones: " + "; ".join(rates)]
+                             if rates else []) + named
 
 
 def card_text(args: argparse.Namespace, run: Path, dataset: Path) -> str:

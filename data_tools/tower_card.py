@@ -7,13 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from data_tools.tower_eval import (
-    INTERVAL_DRAWS,
-    INTERVAL_LEVEL,
-    LARGE_CROP_FRACTION,
-    DenseReport,
-    RetrievalReport,
-)
+from data_tools.tower_eval import LARGE_CROP_FRACTION, DenseReport, RetrievalReport
+from lerf3d.stats import INTERVAL_DRAWS, INTERVAL_LEVEL
 
 BAR_TOP1 = 0.85
 """Quality bar: top-1 over all eval crops (trained labels, floor, wall, ceiling)."""
@@ -348,7 +343,7 @@ def write_model_card(r: TowerReport, path: Path) -> None:
         "the mean cosine of its text with its own crops must exceed the mean with the crops of every other label.",
         "",
         f"The {INTERVAL_LEVEL:.0%} intervals resample the evaluation rooms ({INTERVAL_DRAWS} draws with replacement;",
-        "`tower_eval.room_bootstrap`): a room's crops share its models and its light, so the room is the unit",
+        "`lerf3d.stats.room_bootstrap`): a room's crops share its models and its light, so the room is the unit",
         "of the evaluation, and the interval says how much the figure owes to which rooms were drawn.",
         "",
         f"| figure | value | {INTERVAL_LEVEL:.0%} over rooms | bar |",

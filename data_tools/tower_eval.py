@@ -19,15 +19,12 @@ from data_tools.instance_contrast import centre_sample
 from data_tools.lit_train import attribute_logits
 from data_tools.tower_data import CropSet
 from lerf3d.encoders.base import DenseFeatureEncoder, ImageTextEncoder
+from lerf3d.stats import room_bootstrap
 
 LARGE_CROP_FRACTION = 0.15
 """Crops at least this share of the image height count as "large" (the brief's second bar)."""
 MIN_CELLS_PER_OBJECT = 4
 """Objects covering fewer dense-map cells are left out of the separation figures."""
-INTERVAL_LEVEL = 0.95
-"""Coverage of the room-bootstrap intervals of the top-1 figures."""
-INTERVAL_DRAWS = 2000
-"""Bootstrap resamples of the evaluation rooms."""
 
 SYNONYMS = (
     ("tv", "television"),
@@ -81,29 +78,10 @@ class RetrievalReport:
     top1_large_twins: float = float("nan")
     """top1_twins on large crops."""
     top1_interval: tuple[float, float] = (float("nan"), float("nan"))
-    """:data:`INTERVAL_LEVEL` interval of top1 over rooms (:func:`room_bootstrap`): how much the
+    """95 % interval of top1 over rooms (:func:`lerf3d.stats.room_bootstrap`): how much the
     figure depends on which rooms were drawn for the evaluation."""
     top1_large_interval: tuple[float, float] = (float("nan"), float("nan"))
     """The same for top1_large."""
-
-
-def room_bootstrap(
-    hit: torch.Tensor, rooms: torch.Tensor, level: float = INTERVAL_LEVEL, draws: int = INTERVAL_DRAWS, seed: int = 0
-) -> tuple[float, float]:
-    """Percentile interval of the pooled hit rate when the rooms are resampled with replacement.
-
-    Crops of one room are not independent (one room holds one cabinet model, seen from every view),
-    so the room, not the crop, is the unit that is resampled. Deterministic for a seed."""
-    ids, inverse = torch.unique(rooms, return_inverse=True)
-    hits = torch.bincount(inverse, weights=hit.double(), minlength=len(ids)).numpy()  # per room
-    counts = torch.bincount(inverse, minlength=len(ids)).double().numpy()
-    if len(ids) < 2:
-        rate = float(hits.sum() / counts.sum())
-        return rate, rate
-    pick = np.random.default_rng(seed).integers(0, len(ids), size=(draws, len(ids)))
-    rates = hits[pick].sum(axis=1) / counts[pick].sum(axis=1)
-    tail = (1.0 - level) / 2.0
-    return float(np.quantile(rates, tail)), float(np.quantile(rates, 1.0 - tail))
 
 
 @torch.no_grad()

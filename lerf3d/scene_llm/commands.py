@@ -121,6 +121,11 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
         "give the run's training set when DATASET is an evaluation-only set)",
     )
     parser.add_argument("--out", type=Path, default=None, help="report JSON (default: RUN/eval_<split>.json)")
+    parser.add_argument(
+        "--against", type=Path, default=None,
+        help="another run's report on the same questions: print this run's difference per type, with its "
+        "interval over the rooms",
+    )
     parser.add_argument("--device", default="cpu", help="torch device")
 
 

@@ -121,7 +121,27 @@ def test_eval_prints_the_table_and_writes_the_report(cli_run, synthetic_dataset,
     )
     printed = capsys.readouterr().out
     assert "| method | count (4) | all |" in printed
-    assert [s["method"] for s in json.loads(out.read_text())["scores"]][:2] == ["scene-llm", "text-only"]
+    report = json.loads(out.read_text())
+    assert [s["method"] for s in report["scores"]][:2] == ["scene-llm", "text-only"]
+    assert len(report["outcomes"]) == 4 and set(report["intervals"]["scene-llm"]) == {"count", "all"}
+    rooms = len({o["scene"] for o in report["outcomes"]})
+    assert f"scene-llm, 95% over the {rooms} rooms: count " in printed
+    right = sum(o["right"] for o in report["outcomes"]) / 4
+    assert report["scores"][0]["overall"] == right  # the outcomes are the table's own scoring
+
+    # the same run on the same questions against its own report: greedy answers, no difference at all
+    again = tmp_path / "again.json"
+    assert main(["llm-eval", str(cli_run), str(synthetic_dataset), "--split", "train", "--limit", "4",
+                 "--no-baselines", "--out", str(again), "--against", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"this run minus {out}" in printed and "| all | +0.00 | +0.00 to +0.00 | no |" in printed
+    # a report that keeps no outcomes is refused before the evaluation, naming it
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"split": "train", "scores": report["scores"]}))
+    assert main(["llm-eval", str(cli_run), str(synthetic_dataset), "--split", "train", "--limit", "4",
+                 "--out", str(tmp_path / "never.json"), "--against", str(old)]) == 2
+    assert "old.json: the report keeps no per-question outcomes" in capsys.readouterr().err
+    assert not (tmp_path / "never.json").exists()
 
 
 def test_user_errors_are_one_line_messages(synthetic_dataset, tmp_path, capsys):

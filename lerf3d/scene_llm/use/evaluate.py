@@ -21,6 +21,10 @@ trained on grounded answers is also scored on the objects its answers name: the 
 exactly the right tokens per type, and for counting and existence whether a wrong list left objects
 out, added others, or both (:func:`listing_outcomes`).
 
+The scene model's figures also get 95 % intervals over the evaluated rooms, and ``--against
+REPORT`` compares the run question by question with another evaluation of the same questions
+(:mod:`lerf3d.scene_llm.use.intervals`).
+
 A scene model earns its keep only where it beats the majority baselines.
 """
 
@@ -46,6 +50,15 @@ from lerf3d.scene_llm.tokens.prepare import dataset_tokens
 from lerf3d.scene_llm.tokens.scenes import TokenStore
 from lerf3d.scene_llm.train.grounding import LISTED_TYPES, grounded_answer
 from lerf3d.scene_llm.use.explain import IDENTIFIER_PATTERN
+from lerf3d.scene_llm.use.intervals import (
+    Outcome,
+    answer_outcomes,
+    compare_outcomes,
+    comparison_table,
+    interval_line,
+    load_outcomes,
+    method_intervals,
+)
 from lerf3d.scene_llm.use.load import LoadedRun, load_scene_llm
 from lerf3d.scene_llm.use.readout import label_texts, nearest_labels, readout_answer
 
@@ -89,6 +102,12 @@ class EvalReport:
     """Runs trained on grounded answers: per listing type (count, existence), how many predictions
     list exactly the grounded identifiers, too few, too many or others (:func:`listing_outcomes`);
     None for other runs."""
+    outcomes: list[Outcome] | None = None
+    """The scene model's answer to each question, right or not (what ``--against`` compares)."""
+    intervals: dict[str, dict[str, tuple[float, float]]] | None = None
+    """Per scene-model row (all questions; trained wordings and held-out wording apart): its exact
+    match per type and over all as 95 % intervals over the evaluated rooms
+    (:func:`~lerf3d.scene_llm.use.intervals.method_intervals`)."""
 
     def table(self) -> str:
         """A markdown table: methods x question types."""
@@ -107,7 +126,9 @@ class EvalReport:
                    + ", ".join(f"{t} " + " / ".join(str(n[o]) for o in LIST_OUTCOMES)
                                for t, n in sorted(self.listing.items()))]
                   if self.listing else [])
-        return "\n".join([head, rule, *rows, *([""] + rates if rates else []), *grounded, *listed])
+        rooms = len({o.scene for o in self.outcomes or ()})
+        spread = [interval_line(m, v, rooms) for m, v in (self.intervals or {}).items()]
+        return "\n".join([head, rule, *rows, *spread, *([""] + rates if rates else []), *grounded, *listed])
 
 
 def exact_match_scores(method: str, records: Sequence[QARecord], predictions: Sequence[str | None],
@@ -264,9 +285,10 @@ def evaluate_run(run_dir: str | Path, dataset_dir: str | Path, split: str = "tes
     examples = [{"question": r.question, "answer": r.answer, "prediction": p}
                 for r, p in zip(records[:12], predictions[:12])]
     lists = grounded_lists(records, predictions, store) if run.config.grounded_answers else None
+    outcomes = answer_outcomes(records, predictions, vocabulary)
     return EvalReport(split, dict(Counter(r.type for r in records)), scores, examples,
                       None if lists is None else grounding_scores(lists),
-                      None if lists is None else listing_outcomes(lists))
+                      None if lists is None else listing_outcomes(lists), outcomes, method_intervals(outcomes))
 
 
 def _vocabulary(dataset_dir: Path) -> list[str]:
@@ -310,11 +332,14 @@ def run(args: argparse.Namespace) -> int:
     out = check_output_path(args.out or args.run / f"eval_{args.split}.json")
     if not args.run.is_dir():
         raise FileNotFoundError(f"{args.run}: no Scene-LLM run folder")
+    against = load_outcomes(args.against) if args.against is not None else None  # its errors come first
     report = evaluate_run(args.run, args.dataset, args.split, args.limit, not args.no_baselines, args.device,
                           args.train_dataset)
     write_json_atomic(out, asdict(report))
     print(report.table())
     for example in report.examples:
         print(json.dumps(example))
+    if against is not None:
+        print(comparison_table(compare_outcomes(against, report.outcomes), str(args.against)))
     print(f"report: {out}")
     return 0

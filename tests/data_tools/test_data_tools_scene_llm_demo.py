@@ -1,0 +1,33 @@
+"""The Scene-LLM demo card's evaluation table: methods x types, then the scene model's intervals
+over the rooms, the existence rates and the grounding line, read from an llm-eval report."""
+
+from __future__ import annotations
+
+from data_tools.scene_llm_demo import report_table
+
+
+def _report(**extra) -> dict:
+    return {
+        "counts": {"count": 2, "exists": 2},
+        "scores": [{"method": "scene-llm", "per_type": {"count": 0.5, "exists": 1.0}, "overall": 0.75,
+                    "exists_yes": 1.0, "exists_no": 1.0},
+                   {"method": "object-readout", "per_type": {"count": 1.0}, "overall": 1.0}],
+        **extra,
+    }
+
+
+def test_card_table_reads_the_report_and_its_intervals():
+    outcomes = [{"scene": s, "type": t, "question": f"q{i}", "held_out": False, "right": r}
+                for i, (s, t, r) in enumerate([("a", "count", True), ("b", "count", False),
+                                               ("a", "exists", True), ("b", "exists", True)])]
+    lines = report_table(_report(outcomes=outcomes, intervals={"scene-llm": {
+        "count": [0.0, 1.0], "exists": [1.0, 1.0], "all": [0.5, 1.0]}}))
+    assert lines[:4] == ["| method | count (2) | exists (2) | all |", "|---|---|---|---|",
+                         "| scene-llm | 0.50 | 1.00 | 0.75 |", "| object-readout | 1.00 | – | 1.00 |"]
+    assert "scene-llm, 95% over the 2 rooms: count 0.00-1.00, exists 1.00-1.00; all 0.50-1.00" in lines
+    assert "Existence, yes-rate on present objects / no-rate on absent ones: scene-llm 1.00 / 1.00" in lines
+
+
+def test_reports_written_before_intervals_still_make_a_card():
+    lines = report_table(_report())
+    assert not any("over the" in line for line in lines) and len(lines) == 6
