@@ -2,6 +2,7 @@
 
     python -m data_tools.scene_llm_demo --out outputs/scene_llm_demo   # -> lerf3d/weights/scene_llm_demo
     python -m data_tools.scene_llm_demo --out DIR --rooms 12 --steps2 40 --no-export   # a quick look
+    python -m data_tools.scene_llm_demo --out DIR ... --data-only   # the recipe's rooms, questions and features only
 
 Every stage skips what its folder already holds, so an interrupted run resumes. The rooms are the
 generator's ``demo`` preset with seeds from ``--first-seed`` (the default avoids seed 0, the room
@@ -275,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="override a setting of the demo preset (lerf3d llm-train --set)")
     parser.add_argument("--export", type=Path, default=DEFAULT_RUN, help="where the shipped weights go")
     parser.add_argument("--no-export", action="store_true", help="stop after the evaluation")
+    parser.add_argument("--data-only", action="store_true",
+                        help="stop after the rooms, questions and features (to evaluate other weights on them)")
     args = parser.parse_args(argv)
     if not args.no_export and args.encoder != PACKAGED_ENCODER:
         parser.error(f"the packaged weights must be trained on {PACKAGED_ENCODER} features; use --no-export")
@@ -301,6 +304,9 @@ def main(argv: list[str] | None = None) -> int:
     prepare.prepare_dataset(dataset, prepare.PrepareConfig(encoder=args.encoder))
     if args.layout_rooms:
         prepare.prepare_dataset(layout, prepare.PrepareConfig(encoder=args.encoder))
+    if args.data_only:
+        print(f"datasets ready: {dataset}" + (f", {layout}" if args.layout_rooms else ""))
+        return 0
     from lerf3d.scene_llm.commands import add_eval_arguments, add_train_arguments
 
     train_argv = [str(dataset), "--out", str(run), "--preset", "demo"]
