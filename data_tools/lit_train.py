@@ -93,6 +93,13 @@ class LitConfig:
     word (rooms of chosen catalogues) also learn to pick it among all such words, each phrased with the
     crop's own label as a user types it ("red chair", "wooden table"; :func:`attribute_table`). 0: off
     (the packaged Blend Swap CC-0 towers, whose rooms record no attributes)."""
+    text_to_image_weight: float = 0.0
+    """Weight of CLIP's other direction beside the label loss: each label present in the batch, under
+    its bare text (how a LERF query is typed), picks its own crops among the batch's crops (softmax
+    over the crops, all of that label's crops positive). The label loss only asks each crop to prefer
+    its label's text; this one asks each text to prefer its label's crops, which is what a relevancy
+    map and the card's text -> image figure read. Uses no random draw, so the batches are those of a
+    run without it. 0: off."""
     paste_fraction: float = 0.0
     """Share of the furniture crops of each batch whose surroundings are swapped: the piece's own
     pixels (its instance matte, :attr:`CropSet.masks`) are laid over a room-shell crop drawn from
@@ -245,6 +252,16 @@ def label_logits(img: Float[torch.Tensor, "B D"], texts: torch.Tensor, gen: torc
     return torch.einsum("bd,bcd->bc", img, texts[template])  # (B, C)
 
 
+def text_to_image_loss(img: Float[torch.Tensor, "B D"], texts: Float[torch.Tensor, "C D"],
+                       target: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """Mean over the labels in the batch of -log(the softmax mass its text puts on its own crops),
+    the softmax running over the batch's crops (multi-positive InfoNCE, text -> image)."""
+    labels, inverse = torch.unique(target, return_inverse=True)  # (L,), (B,)
+    log_p = (texts[labels] @ img.T * scale).log_softmax(dim=1)  # (L, B)
+    own = inverse[None, :] == torch.arange(len(labels), device=target.device)[:, None]  # (L, B)
+    return -torch.logsumexp(log_p.masked_fill(~own, float("-inf")), dim=1).mean()
+
+
 def lit_step_logits(
     tower: TinyImageTower, x: torch.Tensor, texts: torch.Tensor, gen: torch.Generator, bf16: bool = False
 ) -> Float[torch.Tensor, "B C"]:
@@ -306,6 +323,8 @@ def train_lit(
         img, scale = tower_embeddings(tower, x, bf16), logit_scale(tower)
         logits = label_logits(img, texts, gen) * scale
         loss = F.cross_entropy(logits, target, label_smoothing=cfg.label_smoothing)
+        if cfg.text_to_image_weight > 0:
+            loss = loss + cfg.text_to_image_weight * text_to_image_loss(img, texts[0], target, scale)
         if attributes is not None and cfg.attribute_weight > 0:
             loss = loss + cfg.attribute_weight * (
                 attribute_loss(img, attributes.colours, target, crops.colours[idx].to(device), scale)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -21,6 +22,7 @@ from data_tools.lit_train import (
     init_from_dense,
     lit_step_logits,
     sample_weights,
+    text_to_image_loss,
     train_lit,
 )
 from data_tools.tower_augment import (
@@ -203,6 +205,29 @@ def test_lit_trains_attributes_only_when_weighted_and_given_their_texts() -> Non
     weighted = train_lit(crops, texts, LitConfig(steps=2, batch_size=4, attribute_weight=1.0), seed=5, attributes=attributes)
     assert plain.losses == unweighted.losses  # weight 0: the texts change nothing
     assert weighted.losses[0] > plain.losses[0]  # the same first batch, plus the colour loss
+
+
+def test_text_to_image_loss_is_each_texts_softmax_mass_on_its_own_crops() -> None:
+    e = torch.eye(3)
+    img = e[[0, 0, 1]]  # two crops of label 0 along axis 0, one crop of label 2 along axis 1
+    texts = e[[0, 2, 1]]  # label 0's text on axis 0, label 1's on axis 2, label 2's on axis 1
+    got = text_to_image_loss(img, texts, torch.tensor([0, 0, 2]), torch.tensor(1.0))
+    # label 0: crops' cosines (1, 1, 0), its two crops positive; label 2: (0, 0, 1), one positive
+    expected = -(math.log(2 * math.e / (2 * math.e + 1)) + math.log(math.e / (math.e + 2))) / 2
+    assert got.item() == pytest.approx(expected)
+    # a text that prefers another label's crops costs more; labels absent from the batch cost nothing
+    swapped = text_to_image_loss(img, texts, torch.tensor([2, 2, 0]), torch.tensor(1.0))
+    assert swapped > got
+    assert text_to_image_loss(img, torch.cat([texts, e[:1]]), torch.tensor([0, 0, 2]), torch.tensor(1.0)) == got
+
+
+def test_lit_text_to_image_term_keeps_the_batches_and_adds_to_the_loss() -> None:
+    gen = torch.Generator().manual_seed(0)
+    crops = _toy_crops(gen)
+    texts = torch.nn.functional.normalize(torch.randn(2, 3, 384, generator=gen), dim=-1)
+    plain = train_lit(crops, texts, LitConfig(steps=2, batch_size=4), seed=5)
+    both = train_lit(crops, texts, LitConfig(steps=2, batch_size=4, text_to_image_weight=1.0), seed=5)
+    assert both.losses[0] > plain.losses[0]  # the same first batch (no extra draw), plus the new term
 
 
 def test_bf16_autocast_step_keeps_float32_logits_close_to_float32() -> None:
