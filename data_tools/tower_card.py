@@ -326,7 +326,10 @@ def write_model_card(r: TowerReport, path: Path) -> None:
         "  Text side: all-MiniLM-L6-v2, frozen; label texts under",
         f"  {len(c.lit.templates)} templates ({', '.join(repr(t) for t in c.lit.templates)}) computed once.",
         f"  Softmax over all label texts + LERF's canonical negatives with a learned temperature (now {r.temperature:.4f}),",
-        f"  label smoothing {c.lit.label_smoothing}, crops drawn ~ count^-{c.lit.balance_power} per catalogue model; augmentation: random",
+        f"  label smoothing {c.lit.label_smoothing}"
+        + (f"; plus, weight {c.lit.text_to_image_weight}, each label's bare text picking its own crops among the batch's"
+           " (text -> image)" if c.lit.text_to_image_weight > 0 else "")
+        + f", crops drawn ~ count^-{c.lit.balance_power} per catalogue model; augmentation: random",
         f"  resized crop ({c.lit.crop_scale[0]}-{c.lit.crop_scale[1]} of the area), flips, colour jitter"
         + (f"; {c.lit.paste_fraction:.0%} of the furniture crops pasted over other rooms' floor, wall or ceiling crops"
            " through their instance mattes." if c.lit.paste_fraction > 0 else "."),

@@ -329,7 +329,7 @@ def test_a_build_without_held_out_rooms_says_its_held_out_figures_were_not_measu
 @pytest.mark.slow
 def test_tiny_preset_over_all_catalogues_trains_and_reports_attributes(tmp_path) -> None:
     config = load_config("tiny", ["catalogues=all", "lit.attribute_weight=0.5", "dino.instance_weight=1.0",
-                                  "lit.paste_fraction=0.5"])
+                                  "lit.paste_fraction=0.5", "lit.text_to_image_weight=1.0"])
     report = run(config, tmp_path / "weights", tmp_path / "work", seed=0, threads=1)
     assert len(report.dino_instance_losses) == config.dino.steps  # the rooms' masks reached DINO
     first, last = loss_drop(report.lit_losses)
@@ -345,6 +345,7 @@ def test_tiny_preset_over_all_catalogues_trains_and_reports_attributes(tmp_path)
     assert "Label top-1 per catalogue" in card and "CREDITS.md" in card and '"wooden table"' in card
     assert "patch instance contrast" in card and "Above random:" in card
     assert "pasted over other rooms' floor, wall or ceiling crops" in card  # the shell crops reached LiT
+    assert "plus, weight 1.0, each label's bare text picking its own crops among the batch's" in card
     assert 0 < sum(n for _, n in report.coverage.values()) <= report.eval.crops  # furniture crops only
     assert "by how many training rooms hold a crop of their model" in card
 
