@@ -135,6 +135,12 @@ def test_eval_prints_the_table_and_writes_the_report(cli_run, synthetic_dataset,
                  "--no-baselines", "--out", str(again), "--against", str(out)]) == 0
     printed = capsys.readouterr().out
     assert f"this run minus {out}" in printed and "| all | +0.00 | +0.00 to +0.00 | no |" in printed
+    # a report of other questions (another --limit) is refused after the run's own report is written
+    fewer = tmp_path / "fewer.json"
+    assert main(["llm-eval", str(cli_run), str(synthetic_dataset), "--split", "train", "--limit", "3",
+                 "--no-baselines", "--out", str(fewer), "--against", str(out)]) == 2
+    assert f"{out}: the two evaluations hold different questions (4 and 3)" in capsys.readouterr().err
+    assert len(json.loads(fewer.read_text())["outcomes"]) == 3
     # a report that keeps no outcomes is refused before the evaluation, naming it
     old = tmp_path / "old.json"
     old.write_text(json.dumps({"split": "train", "scores": report["scores"]}))

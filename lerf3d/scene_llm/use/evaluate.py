@@ -340,6 +340,10 @@ def run(args: argparse.Namespace) -> int:
     for example in report.examples:
         print(json.dumps(example))
     if against is not None:
-        print(comparison_table(compare_outcomes(against, report.outcomes), str(args.against)))
+        try:
+            differences = compare_outcomes(against, report.outcomes)
+        except ValueError as error:
+            raise ValueError(f"{args.against}: {error} (this run's report is in {out})") from None
+        print(comparison_table(differences, str(args.against)))
     print(f"report: {out}")
     return 0
