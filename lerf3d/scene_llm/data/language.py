@@ -188,3 +188,8 @@ def normalise_answer(text: str, vocabulary: Sequence[str] = ()) -> str:
             _PLURAL_CACHE[key] = _plurals(key)
         text = _PLURAL_CACHE[key].get(text, text)
     return text
+
+
+def answers_match(prediction: str, answer: str, vocabulary: Sequence[str] = ()) -> bool:
+    """Exact match as every evaluation scores it: the two answers' :func:`normalise_answer` forms are equal."""
+    return normalise_answer(prediction, vocabulary) == normalise_answer(answer, vocabulary)

@@ -44,13 +44,14 @@ from tqdm import tqdm
 from lerf3d.atomic import write_json_atomic
 from lerf3d.preflight import check_output_path
 from lerf3d.scene_llm.data.dataset import QARecord, load_manifest, load_split
-from lerf3d.scene_llm.data.language import normalise_answer, split_grounding
+from lerf3d.scene_llm.data.language import answers_match, normalise_answer, split_grounding
 from lerf3d.scene_llm.data.wording import is_held_out_wording
 from lerf3d.scene_llm.tokens.prepare import dataset_tokens
 from lerf3d.scene_llm.tokens.scenes import TokenStore
 from lerf3d.scene_llm.train.grounding import LISTED_TYPES, grounded_answer
 from lerf3d.scene_llm.use.explain import IDENTIFIER_PATTERN
 from lerf3d.scene_llm.use.intervals import (
+    WORDING_ROWS,
     Outcome,
     answer_outcomes,
     compare_outcomes,
@@ -141,11 +142,10 @@ def exact_match_scores(method: str, records: Sequence[QARecord], predictions: Se
     for record, prediction in zip(records, predictions, strict=True):
         if prediction is None:
             continue
-        expected = normalise_answer(record.answer, vocabulary)
-        right = normalise_answer(prediction, vocabulary) == expected
+        right = answers_match(prediction, record.answer, vocabulary)
         hits[record.type].append(right)
         if record.type == "exists":
-            exists[expected].append(right)
+            exists[normalise_answer(record.answer, vocabulary)].append(right)
     per_type = {t: sum(h) / len(h) for t, h in hits.items()}
     answered = sum(len(h) for h in hits.values())
     overall = sum(sum(h) for h in hits.values()) / max(1, answered)
@@ -267,7 +267,7 @@ def evaluate_run(run_dir: str | Path, dataset_dir: str | Path, split: str = "tes
         scores = [exact_match_scores("scene-llm", records, predictions, vocabulary)]
         held_out = [is_held_out_wording(r) for r in records]
         if any(held_out) and not all(held_out):
-            for name, keep in (("trained wordings", False), ("held-out wording", True)):
+            for name, keep in WORDING_ROWS:
                 chosen = [p if h == keep else None for p, h in zip(predictions, held_out)]
                 scores.append(exact_match_scores(f"scene-llm, {name}", records, chosen, vocabulary))
         if baselines:

@@ -21,12 +21,14 @@ from pathlib import Path
 import torch
 
 from lerf3d.scene_llm.data.dataset import QARecord
-from lerf3d.scene_llm.data.language import normalise_answer
+from lerf3d.scene_llm.data.language import answers_match
 from lerf3d.scene_llm.data.wording import is_held_out_wording
 from lerf3d.stats import INTERVAL_LEVEL, paired_room_bootstrap, room_bootstrap
 
 ALL = "all"
 """The key of the figure over every question."""
+WORDING_ROWS = (("trained wordings", False), ("held-out wording", True))
+"""The scene model's rows apart by wording: (row name after the method's, held-out family or not)."""
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,7 @@ class Outcome:
 def answer_outcomes(records: Sequence[QARecord], predictions: Sequence[str],
                     vocabulary: Sequence[str] = ()) -> list[Outcome]:
     """One :class:`Outcome` per question, scored as ``exact_match_scores`` scores it."""
-    return [Outcome(r.scene, r.type, r.question, is_held_out_wording(r),
-                    normalise_answer(p, vocabulary) == normalise_answer(r.answer, vocabulary))
+    return [Outcome(r.scene, r.type, r.question, is_held_out_wording(r), answers_match(p, r.answer, vocabulary))
             for r, p in zip(records, predictions, strict=True)]
 
 
@@ -115,10 +116,9 @@ def method_intervals(outcomes: Sequence[Outcome], method: str = "scene-llm",
     """:func:`figure_intervals` of ``method`` on every question, and, when both occur, apart on the
     trained wordings and on the held-out wording family (named as ``lerf3d llm-eval`` names those rows)."""
     out = {method: figure_intervals(outcomes, level)}
-    held = [o for o in outcomes if o.held_out]
-    if held and len(held) < len(outcomes):
-        out[f"{method}, trained wordings"] = figure_intervals([o for o in outcomes if not o.held_out], level)
-        out[f"{method}, held-out wording"] = figure_intervals(held, level)
+    if len({o.held_out for o in outcomes}) == 2:
+        for name, held in WORDING_ROWS:
+            out[f"{method}, {name}"] = figure_intervals([o for o in outcomes if o.held_out == held], level)
     return out
 
 
