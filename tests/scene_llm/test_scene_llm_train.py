@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from fixed_text import fixed_text_tower
 
 from lerf3d.scene_llm.data.dataset import load_split
 from lerf3d.scene_llm.tokens.scenes import TokenStore
@@ -161,16 +162,6 @@ def test_ddp_two_processes_match_one_with_the_doubled_batch(synthetic_dataset, t
     assert recorded["neighbour_links"] is True
 
 
-def _text_tower(dim: int):
-    """A fixed text -> vector map of width ``dim`` (what a label bridge's keys need; any map serves)."""
-
-    def encode(texts: list[str]) -> torch.Tensor:
-        return torch.stack([torch.randn(dim, generator=torch.Generator().manual_seed(len(t) * 31 + ord(t[-1])))
-                            for t in texts])
-
-    return encode
-
-
 @pytest.mark.parametrize("mlp_slot", [False, True])
 def test_spelled_label_tokens_take_slots_positions_each(synthetic_dataset, tmp_path, mlp_slot):
     """A label bridge with slots = 3 gives every scene token three consecutive LLM positions (the
@@ -182,7 +173,7 @@ def test_spelled_label_tokens_take_slots_positions_each(synthetic_dataset, tmp_p
     store = TokenStore.from_dataset(synthetic_dataset, ["syn_0", "syn_1"], cfg.tokens)
     dim = store.scenes["syn_0"].points.feature_dim
 
-    model = build_scene_llm(cfg, dim, encode_text=_text_tower(dim), vocabulary=["chair", "lamp"])
+    model = build_scene_llm(cfg, dim, encode_text=fixed_text_tower(dim), vocabulary=["chair", "lamp"])
     assert model.projector_config.slots == 3
     tokens = store.scene("syn_0")
     inputs = model.scene_inputs(tokens)[None]  # (1, T, d_in)
@@ -208,7 +199,7 @@ def test_tokens_grouped_by_name_train_and_answer(synthetic_dataset, tmp_path):
                               bridge=BridgeConfig(enabled=True, kind="labels", slots=2, extra_labels=("floor", "wall")))
     store = TokenStore.from_dataset(synthetic_dataset, ["syn_0", "syn_1"], cfg.tokens)
     dim = store.scenes["syn_0"].points.feature_dim
-    model = build_scene_llm(cfg, dim, encode_text=_text_tower(dim), vocabulary=["chair", "lamp"])
+    model = build_scene_llm(cfg, dim, encode_text=fixed_text_tower(dim), vocabulary=["chair", "lamp"])
     assert model.group_by_name
     tokens = store.scene("syn_0")
     inputs = model.scene_inputs(tokens)[None]  # (1, T, d_in)

@@ -47,7 +47,11 @@ CAPTION_PROMPT = "Describe what you see."
 NOTHING_CAPTION = "I see no furniture."
 """Caption of a frame with no object above the pixel threshold."""
 
-TYPES = ("caption", *STAGE2_TYPES)
+LISTING_TYPE = "listing"
+"""Auxiliary stage-2 type, trained only: "list every chair" answered from the tokens' own names
+(:mod:`lerf3d.scene_llm.train.listing`); never written into a dataset and never evaluated."""
+
+TYPES = ("caption", *STAGE2_TYPES, LISTING_TYPE)
 """Record types; "caption" is stage 1, the others stage 2 ("ego_relation" is asked from a frame)."""
 
 

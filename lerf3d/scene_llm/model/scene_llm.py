@@ -159,8 +159,16 @@ class SceneLLM(nn.Module):
                    scene_mask: Bool[torch.Tensor, "B T"]) -> Int[torch.Tensor, "B T"]:
         """The order ``group_by_name`` lays each row's tokens out in: grouped by the label bridge's
         best name for each token's feature, west to east (the tokens' own order) within a name."""
-        bridge = self.projector.bridge
-        return name_order(bridge.nearest(scene_inputs[..., : bridge.in_features]), scene_mask)
+        return name_order(self.name_indices(scene_inputs), scene_mask)
+
+    def name_indices(self, scene_inputs: Float[torch.Tensor, "... T d_in"]) -> Int[torch.Tensor, "... T"]:
+        """Index among the label bridge's labels of the name spelled in each token's slots (its
+        feature's nearest label); needs a label bridge."""
+        bridge = getattr(self.projector, "bridge", None)
+        if not isinstance(bridge, LabelBridge):
+            raise ValueError("the tokens' names come from a label bridge: this model has none "
+                             "(bridge.enabled with kind = 'labels')")
+        return bridge.nearest(scene_inputs[..., : bridge.in_features])
 
     def _single_token(self, text: str) -> int:
         """The id of ``text``, which the tokenizer must keep as one token (a digit)."""

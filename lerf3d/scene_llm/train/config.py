@@ -178,6 +178,12 @@ class SceneLLMConfig:
     continues copying its block rather than choosing the nearest among all tokens. Needs
     ``grounded_answers`` and ``neighbour_links``. Off in the presets (measured with ``group_by_name``,
     README, Scene LLM: nearest-object answers did not improve)."""
+    listing_questions: bool = False
+    """Add to stage 2's records, for every training room, "list every X" questions answered from the
+    tokens' own names: the identifiers of the tokens the label bridge names X, then how many
+    (:mod:`~lerf3d.scene_llm.train.listing`), an auxiliary type drawn like the others (with
+    ``stage2.balance_types``, as often as each of them). Needs ``grounded_answers`` (its answers
+    have their form) and a label bridge."""
 
     @property
     def layout_options(self) -> dict[str, bool]:
@@ -198,6 +204,9 @@ class SceneLLMConfig:
         if self.group_by_name and not (self.identifiers and self.bridge.uses_labels):
             raise ValueError("group_by_name groups tokens by the label bridge's names and keeps their "
                              "identifiers: set identifiers = true and bridge.enabled with kind = 'labels'")
+        if self.listing_questions and not (self.grounded_answers and self.bridge.uses_labels):
+            raise ValueError("listing_questions are answered in the grounded form from the label bridge's "
+                             "names: set grounded_answers = true and bridge.enabled with kind = 'labels'")
         if self.position_digits and not self.encoding.room_relative:
             raise ValueError("position_digits reads the room-relative coordinates: set encoding.room_relative")
         if self.stage1.llm_mode != "frozen":

@@ -40,6 +40,7 @@ from lerf3d.scene_llm.tokens.scenes import FEATURES_DIR, TokenStore
 from lerf3d.scene_llm.train.config import SceneLLMConfig, StageConfig, preset, shorthand_overrides
 from lerf3d.scene_llm.train.conversations import conversation_groups, conversations
 from lerf3d.scene_llm.train.grounding import ground_records
+from lerf3d.scene_llm.train.listing import training_listing_records
 from lerf3d.scene_llm.train.run_files import (
     load_latest_step,
     save_config,
@@ -358,6 +359,13 @@ def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str |
                                               linked=cfg.grounded_links)
         if info.is_main:
             print(f"stage 2: {grounded} of {len(records[2])} answers grounded on their objects' tokens")
+    if cfg.listing_questions and 2 in records:
+        listing = training_listing_records(model, store, train_scenes,
+                                           bridge_labels(load_vocabulary(dataset_dir), cfg.bridge), cfg.seed)
+        records[2] = [*records[2], *listing]
+        if info.is_main:
+            print(f"stage 2: {len(listing)} listing questions from the tokens' names, "
+                  f"{len(train_scenes)} rooms")
     results = []
     for stage in stages:
         stage_cfg = cfg.stage1 if stage == 1 else cfg.stage2
