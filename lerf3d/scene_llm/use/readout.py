@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from jaxtyping import Float
 
 from lerf3d.scene_llm.data.dataset import QARecord
-from lerf3d.scene_llm.data.language import normalise_answer
+from lerf3d.scene_llm.data.language import answers_match
 from lerf3d.scene_llm.model.links import nearest_tokens
 from lerf3d.scene_llm.tokens.frames import SceneTokens
 from lerf3d.scene_llm.use.explain import mentioned_labels
@@ -123,7 +123,7 @@ def readout(
         if answer is None:
             continue
         total[record.type] += 1
-        right[record.type] += normalise_answer(answer) == normalise_answer(record.answer)
+        right[record.type] += answers_match(answer, record.answer, vocabulary)
     pairs = [(scene, label) for scene in sorted(present) for label in sorted(present[scene])]
     return TokenReadout(
         labels_named=sum(1 for scene, label in pairs if named[scene][label] > 0),
