@@ -121,6 +121,13 @@ def grounding_text(config: dict) -> str:
             " the answer after the colon." if config.get("grounded_answers") else "")
 
 
+def listing_text(config: dict) -> str:
+    """The auxiliary listing questions of stage 2, when the run had them (else nothing)."""
+    return (' Stage 2 also trains "list every X" questions answered from the tokens\' own names (the'
+            " identifiers of the tokens the label bridge names X, then how many; half as many names no token"
+            " carries, \"none: 0\"), never evaluated." if config.get("listing_questions") else "")
+
+
 def balance_text(config: dict) -> str:
     """How stage 2 draws its questions: balanced per type, several per sequence (else nothing)."""
     turns = config["stage2"].get("turns", 1)
@@ -214,7 +221,7 @@ on {", ".join(config["stage2"]["lora"]["target_modules"])}). Weights stored as f
   one of them never used in training (the "held-out wording" rows).
 - **Training**: stage 1 {len(logs[1])} steps (projector, frame captions; final loss {losses[0]:.3f}),
   stage 2 {len(logs[2])} steps (projector + LoRA, scene questions; final loss {logs[2][-1]["loss"]:.3f}),
-  batch {config["stage2"]["batch_size"]}{balance_text(config)}{autocast_text(config)}, {train_minutes:.0f} min of optimisation steps on 2 CPU cores.{grounding_text(config)}
+  batch {config["stage2"]["batch_size"]}{balance_text(config)}{autocast_text(config)}, {train_minutes:.0f} min of optimisation steps on 2 CPU cores.{grounding_text(config)}{listing_text(config)}
 - **Evaluation** on the held-out rooms, exact match ({report["split"]} split; text-only: the same LLM without
   scene tokens or adapters; majority: the commonest training answer per type / per question text):
 

@@ -1,9 +1,10 @@
 """The Scene-LLM demo card's evaluation table: methods x types, then the scene model's intervals
-over the rooms, the existence rates and the grounding line, read from an llm-eval report."""
+over the rooms, the existence rates and the grounding line, read from an llm-eval report; the
+training line's listing sentence."""
 
 from __future__ import annotations
 
-from data_tools.scene_llm_demo import report_table
+from data_tools.scene_llm_demo import listing_text, report_table
 
 
 def _report(**extra) -> dict:
@@ -31,3 +32,8 @@ def test_card_table_reads_the_report_and_its_intervals():
 def test_reports_written_before_intervals_still_make_a_card():
     lines = report_table(_report())
     assert not any("over the" in line for line in lines) and len(lines) == 6
+
+
+def test_the_card_names_the_listing_questions_only_when_trained_with_them():
+    assert "list every X" in listing_text({"listing_questions": True})
+    assert listing_text({"listing_questions": False}) == listing_text({}) == ""
