@@ -3,16 +3,17 @@
 Counting and existence answers list the tokens of the asked kind before they answer ("<obj2>,
 <obj7>: 2"). Those lists are trained from the ground truth's objects, matched to tokens by their
 boxes, so a chair whose token the label bridge names "armchair" is in the list and a token named
-"chair" on a stool is not: the targets teach the skill of finding every occurrence of a name
-through labels the tokens do not spell. The shipped weights leave out tokens that do spell the
-asked name (27 of the 34 tokens their counts missed on the held-out rooms).
+"chair" on a stool is not: the targets mix finding every occurrence of a name with guessing past
+names the tokens do not spell. The shipped weights leave out tokens that do spell the asked name
+(27 of the 34 tokens their counts missed on the held-out rooms).
 
 A listing record asks for every token whose spelled name (the bridge's nearest label,
-:meth:`~lerf3d.scene_llm.model.scene_llm.SceneLLM.token_names`) is a given name, and its answer is
+:meth:`~lerf3d.scene_llm.model.scene_llm.SceneLLM.name_indices`) is a given name, and its answer is
 those tokens' identifiers in order, a colon and how many ("none: 0" for a name no token carries):
-the skill alone, with targets that are always consistent with what the LLM reads. The records are
-written per training room at the start of stage 2, never into a dataset, and never evaluated.
-Pure functions.
+the skill alone, with targets always consistent with what the LLM reads. The records are written
+per training room at the start of stage 2, never into a dataset, and never evaluated. With the
+demo recipe they did not lift counting (README, Scene LLM; ``SceneLLMConfig.listing_questions``).
+Pure functions, and the one that names a model's tokens for them.
 """
 
 from __future__ import annotations
