@@ -312,10 +312,6 @@ def train_stage(model: SceneLLM, stage: int, cfg: StageConfig, records: list[QAR
     return StageResult(stage, history, start)
 
 
-def _stage_records(dataset_dir: Path, stage: int) -> list[QARecord]:
-    return load_split(dataset_dir, stage, "train")
-
-
 def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str | Path,
                     stages: tuple[int, ...] = (1, 2), info: DistInfo = DistInfo(),
                     device: torch.device | str = "cpu", progress: bool = True) -> list[StageResult]:
@@ -325,7 +321,7 @@ def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str |
     train_scenes = [n for n, e in load_manifest(dataset_dir).items() if e.split == "train"]
     if not train_scenes:
         raise ValueError(f"{dataset_dir / MANIFEST_NAME}: no scene in the train split")
-    records = {stage: _stage_records(dataset_dir, stage) for stage in stages}
+    records = {stage: load_split(dataset_dir, stage, "train") for stage in stages}
     for stage, stage_records in records.items():
         if not stage_records:
             raise ValueError(f"{dataset_dir / f'stage{stage}_train.jsonl'}: no training records")
@@ -360,12 +356,10 @@ def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str |
         if info.is_main:
             print(f"stage 2: {grounded} of {len(records[2])} answers grounded on their objects' tokens")
     if cfg.listing_questions and 2 in records:
-        listing = training_listing_records(model, store, train_scenes,
-                                           bridge_labels(load_vocabulary(dataset_dir), cfg.bridge), cfg.seed)
+        listing = training_listing_records(model, store, train_scenes, bridge_labels(names, cfg.bridge), cfg.seed)
         records[2] = [*records[2], *listing]
         if info.is_main:
-            print(f"stage 2: {len(listing)} listing questions from the tokens' names, "
-                  f"{len(train_scenes)} rooms")
+            print(f"stage 2: {len(listing)} listing questions from the tokens' names, {len(train_scenes)} rooms")
     results = []
     for stage in stages:
         stage_cfg = cfg.stage1 if stage == 1 else cfg.stage2
