@@ -198,8 +198,9 @@ class LabelBridge(nn.Module):
         return out if self.values.dim() == 2 else out.unflatten(-1, self.values.shape[1:])  # (..., K, H)
 
     def nearest(self, x: Float[torch.Tensor, "... F"]) -> Int[torch.Tensor, "..."]:
-        """Index of each feature's best label (the largest weight of :meth:`forward`'s lookup)."""
-        return self.scores(x.to(self.keys.dtype)).argmax(dim=-1)
+        """Index of each feature's best label (the largest weight of :meth:`forward`'s lookup); ``x``
+        on any device or dtype (read as the keys')."""
+        return self.scores(x.to(self.keys)).argmax(dim=-1)
 
     def set_labels(
         self, keys: Float[torch.Tensor, "V F"], values: Float[torch.Tensor, "V H"], temperature: float

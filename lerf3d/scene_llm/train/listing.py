@@ -79,6 +79,6 @@ def training_listing_records(model: SceneLLM, store: TokenStore, scenes: Sequenc
     with torch.no_grad():
         for scene in sorted(scenes):
             tokens = store.scene(scene)
-            indices = model.name_indices(model.scene_inputs(tokens).to(model.projector.bridge.keys.device)).tolist()
+            indices = model.name_indices(model.scene_inputs(tokens)).tolist()
             out += listing_records(scene, [labels[i] for i in indices], labels, seed)
     return out
