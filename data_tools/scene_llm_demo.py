@@ -128,6 +128,14 @@ def listing_text(config: dict) -> str:
             " carries, \"none: 0\"), never evaluated." if config.get("listing_questions") else "")
 
 
+def hints_text(config: dict) -> str:
+    """The question hints, when the run writes them (else nothing)."""
+    count = config.get("question_hints", 0)
+    return (f" Every question, in training and when asked, is followed by the {count} tokens whose features best"
+            " match its embedding by the features' text tower, by identifier and score in hundredths"
+            " (\"Matches: <obj3> 31, <obj8> 29, ...\"), which the model reads as candidates." if count else "")
+
+
 def balance_text(config: dict) -> str:
     """How stage 2 draws its questions: balanced per type, several per sequence (else nothing)."""
     turns = config["stage2"].get("turns", 1)
@@ -221,7 +229,7 @@ on {", ".join(config["stage2"]["lora"]["target_modules"])}). Weights stored as f
   one of them never used in training (the "held-out wording" rows).
 - **Training**: stage 1 {len(logs[1])} steps (projector, frame captions; final loss {losses[0]:.3f}),
   stage 2 {len(logs[2])} steps (projector + LoRA, scene questions; final loss {logs[2][-1]["loss"]:.3f}),
-  batch {config["stage2"]["batch_size"]}{balance_text(config)}{autocast_text(config)}, {train_minutes:.0f} min of optimisation steps on 2 CPU cores.{grounding_text(config)}{listing_text(config)}
+  batch {config["stage2"]["batch_size"]}{balance_text(config)}{autocast_text(config)}, {train_minutes:.0f} min of optimisation steps on 2 CPU cores.{grounding_text(config)}{listing_text(config)}{hints_text(config)}
 - **Evaluation** on the held-out rooms, exact match ({report["split"]} split; text-only: the same LLM without
   scene tokens or adapters; majority: the commonest training answer per type / per question text):
 

@@ -4,7 +4,7 @@ training line's listing sentence."""
 
 from __future__ import annotations
 
-from data_tools.scene_llm_demo import listing_text, report_table
+from data_tools.scene_llm_demo import hints_text, listing_text, report_table
 
 
 def _report(**extra) -> dict:
@@ -37,3 +37,8 @@ def test_reports_written_before_intervals_still_make_a_card():
 def test_the_card_names_the_listing_questions_only_when_trained_with_them():
     assert "list every X" in listing_text({"listing_questions": True})
     assert listing_text({"listing_questions": False}) == listing_text({}) == ""
+
+
+def test_the_card_names_the_question_hints_and_their_count_only_when_trained_with_them():
+    assert "followed by the 5 tokens" in hints_text({"question_hints": 5})
+    assert hints_text({"question_hints": 0}) == hints_text({}) == ""

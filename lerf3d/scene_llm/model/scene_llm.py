@@ -20,6 +20,7 @@ from torch import nn
 
 from lerf3d.scene_llm.model.batch import SceneBatch
 from lerf3d.scene_llm.model.bridge import LabelBridge
+from lerf3d.scene_llm.model.hints import QuestionHints
 from lerf3d.scene_llm.model.links import LINK_FORMAT, nearest_tokens
 from lerf3d.scene_llm.model.llm import LoadedLLM, prompt_text, stop_token_ids
 from lerf3d.scene_llm.model.projector import ProjectorConfig
@@ -71,12 +72,15 @@ class SceneLLM(nn.Module):
     ``group_by_name``: lay the tokens' blocks out grouped by the label bridge's best name for each
     (:func:`~lerf3d.scene_llm.model.splice.name_order`), each block keeping its identifier; needs
     ``identifiers`` and a label bridge.
+    ``question_hints``: K > 0 writes the K scene tokens that best match each question after it
+    (:mod:`~lerf3d.scene_llm.model.hints`); needs ``identifiers`` and the features' text tower
+    (:meth:`use_text_tower`).
     """
 
     def __init__(self, loaded: LoadedLLM, projector: nn.Module, projector_config: ProjectorConfig,
                  encoding: TokenEncoding = TokenEncoding(), sparse_logits: bool = True,
                  identifiers: bool = False, position_digits: bool = False,
-                 neighbour_links: bool = False, group_by_name: bool = False) -> None:
+                 neighbour_links: bool = False, group_by_name: bool = False, question_hints: int = 0) -> None:
         super().__init__()
         hidden = loaded.model.get_input_embeddings().embedding_dim
         if projector_config.d_llm != hidden:
@@ -112,6 +116,28 @@ class SceneLLM(nn.Module):
             if not isinstance(getattr(projector, "bridge", None), LabelBridge):
                 raise ValueError("group_by_name groups tokens by the label bridge's names: the projector "
                                  "needs a label bridge")
+        if question_hints < 0 or (question_hints and not identifiers):
+            raise ValueError(f"question_hints name tokens by their identifiers (K >= 0 with identifiers "
+                             f"set), got {question_hints}")
+        self.question_hints = question_hints
+        self._feature_dim = feature_dim
+        self.hints: QuestionHints | None = None
+
+    def use_text_tower(self, encode_text: Callable[[list[str]], torch.Tensor]) -> None:
+        """Give the model the features' text tower (``list[str] -> (P, F)``), which question hints
+        embed questions with; a no-op without hints."""
+        if self.question_hints:
+            self.hints = QuestionHints(encode_text, self._feature_dim, self.question_hints)
+
+    def prompt_questions(self, questions: list[str], scene_inputs: Float[torch.Tensor, "T d_in"]) -> list[str]:
+        """The questions as the LLM reads them over these scene tokens: with their hints when the
+        model has ``question_hints``, as they are otherwise."""
+        if not self.question_hints:
+            return list(questions)
+        if self.hints is None:
+            raise ValueError("this model writes question hints: give it the features' text tower "
+                             "(SceneLLM.use_text_tower) before asking or training")
+        return self.hints(list(questions), scene_inputs)
 
     def scene_inputs(self, tokens: SceneTokens) -> Float[torch.Tensor, "T d_in"]:
         """Projector input of a token set (``SceneTokens.projector_input`` with this model's encoding)."""
@@ -231,6 +257,9 @@ class SceneLLM(nn.Module):
         if any((t is not None) != with_scene for t in tokens):
             raise ValueError("mix of questions with and without scene tokens in one call")
         device = self.llm.get_input_embeddings().weight.device
+        if with_scene:
+            questions = [self.prompt_questions([q], self.scene_inputs(t))[0]  # type: ignore[arg-type]
+                         for q, t in zip(questions, tokens)]
         prompts = [self.tokenizer(prompt_text(self.tokenizer, q, with_scene),
                                   add_special_tokens=False)["input_ids"] for q in questions]
         ids, mask = left_pad(prompts, self.tokenizer.pad_token_id, device)

@@ -185,15 +185,25 @@ class SceneLLMConfig:
     ``stage2.balance_types``, as often as each of them). Needs ``grounded_answers`` (its answers
     have their form) and a label bridge. Off in the presets: with the demo recipe counting did not
     rise, existence leant to "no" and nearest-object answers fell (README, Scene LLM)."""
+    question_hints: int = 0
+    """K > 0: after every question (training and asking alike) write the K scene tokens whose
+    language features best match the question's embedding by the features' own text tower, by
+    identifier and score ("Matches: <obj3> 31, <obj8> 29"; :mod:`~lerf3d.scene_llm.model.hints`).
+    Needs ``identifiers`` and features whose encoder the run records (its text tower is loaded to
+    embed the questions). 0: no hints."""
 
     @property
-    def layout_options(self) -> dict[str, bool]:
+    def layout_options(self) -> dict[str, bool | int]:
         """How ``SceneLLM`` lays the scene tokens out (its keyword arguments of the same names): the
         one place training and loading turn this config into a model."""
         return {"identifiers": self.identifiers, "position_digits": self.position_digits,
-                "neighbour_links": self.neighbour_links, "group_by_name": self.group_by_name}
+                "neighbour_links": self.neighbour_links, "group_by_name": self.group_by_name,
+                "question_hints": self.question_hints}
 
     def __post_init__(self) -> None:
+        if self.question_hints < 0 or (self.question_hints and not self.identifiers):
+            raise ValueError(f"question_hints name tokens by their identifiers: K >= 0 and, for K > 0, "
+                             f"identifiers = true (got {self.question_hints})")
         if self.grounded_answers and not self.identifiers:
             raise ValueError("grounded_answers name objects by their identifiers: set identifiers = true")
         if self.neighbour_links and not (self.identifiers and self.encoding.extents):

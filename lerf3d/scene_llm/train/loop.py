@@ -192,10 +192,12 @@ def _save_stage_files(model: SceneLLM, cfg: StageConfig, directory: Path) -> Non
 
 def _make_batch(model: SceneLLM, chats: list[list[QARecord]], store: TokenStore, max_length: int, device):
     """One sequence per conversation (a lead record and the records that follow it on its tokens)."""
-    examples = [encode_conversation(model.tokenizer, [(r.question, r.answer) for r in chat],
-                                    model.scene_inputs(store.tokens_for(chat[0].scene, chat[0].frame)),
-                                    max_length)
-                for chat in chats]
+    examples = []
+    for chat in chats:
+        inputs = model.scene_inputs(store.tokens_for(chat[0].scene, chat[0].frame))
+        questions = model.prompt_questions([r.question for r in chat], inputs)
+        examples.append(encode_conversation(model.tokenizer, [(q, r.answer) for q, r in zip(questions, chat)],
+                                            inputs, max_length))
     return collate(examples, model.tokenizer.pad_token_id).to(device)
 
 
@@ -340,15 +342,16 @@ def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str |
     if info.is_main and names:
         save_vocabulary(run_dir, [*names, *cfg.bridge.extra_labels])
     encode_text = None
-    if cfg.bridge.enabled:
+    if cfg.bridge.enabled or cfg.question_hints:
         if not prepared.is_file():
             raise ValueError(f"{prepared}: no record of the features' encoder, "
-                             "whose text tower the bridge needs")
+                             "whose text tower the bridge and question hints need")
         from lerf3d.encoders import build_image_text_encoder
 
         encode_text = build_image_text_encoder(load_prepare_config(prepared).encoder, device).encode_text
     model = build_scene_llm(cfg, feature_dim, device, encode_text,
                             load_vocabulary(dataset_dir) if cfg.bridge.uses_labels else ())
+    model.use_text_tower(encode_text)
     if cfg.grounded_answers and 2 in records:
         records[2], grounded = ground_records(records[2], store.scene,
                                               model.token_digits if cfg.position_digits else None,

@@ -10,6 +10,7 @@ import torch
 from lerf3d.scene_llm.model.llm import load_llm
 from lerf3d.scene_llm.model.projector import load_projector
 from lerf3d.scene_llm.model.scene_llm import SceneLLM
+from lerf3d.scene_llm.tokens.record import RUN_FEATURES_RECORD, run_feature_record
 from lerf3d.scene_llm.train.config import LoraSettings, SceneLLMConfig
 from lerf3d.scene_llm.train.run_files import load_config, load_lora, stage_dir
 
@@ -57,4 +58,18 @@ def load_scene_llm(
         set_peft_model_state_dict(model.llm, state)
     elif (directory / "llm.pt").is_file():
         model.llm.load_state_dict(torch.load(directory / "llm.pt", map_location=device, weights_only=True))
+    if cfg.question_hints:
+        model.use_text_tower(run_text_tower(run_dir, device))
     return LoadedRun(model.eval(), cfg, stage)
+
+
+def run_text_tower(run_dir: Path, device: torch.device | str = "cpu"):
+    """The text tower of the encoder the run's features came from (``list[str] -> (P, F)``), which
+    question hints embed questions with; ValueError when the run records no encoder."""
+    record = run_feature_record(run_dir)
+    if record is None:
+        raise ValueError(f"{run_dir}: the run writes question hints but has no {RUN_FEATURES_RECORD} "
+                         "naming its features' encoder, whose text tower embeds the questions")
+    from lerf3d.encoders import build_image_text_encoder
+
+    return build_image_text_encoder(record.settings.encoder, device).encode_text
