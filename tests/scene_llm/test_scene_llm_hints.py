@@ -53,10 +53,12 @@ def test_hints_rank_the_token_whose_feature_is_the_questions_embedding_first_and
     features[2] = tower([question])[0] * 3.0
     inputs = torch.cat([features, torch.randn(4, 5)], dim=1)  # language first, then positions etc.
     hints = QuestionHints(counting, dim, count=2)
-    first = hints([question], inputs)[0]
+    first = hints([question], [inputs])[0]
     assert first.startswith(f"{question}\n{HINT_PREFIX} <obj2> 99, ")
-    assert hints([question, question], inputs) == [first, first]
+    assert hints([question, question], [inputs, inputs]) == [first, first]
     assert calls == [[question]]  # embedded once, then read from the cache
+    with pytest.raises(ValueError, match="one token set per question"):
+        hints([question, question], [inputs])
 
 
 def test_config_needs_identifiers_and_a_count_of_zero_or_more():
@@ -82,11 +84,11 @@ def test_asking_reads_the_question_with_its_hint(synthetic_dataset):
     seed, same weights): hints change the text only, and a model without its text tower refuses."""
     hinted, plain, store, cfg = _models(synthetic_dataset, 3)
     tokens, question = store.scene("syn_0"), "Question 0 about scene 0?"
-    hint = hinted.prompt_questions([question], hinted.scene_inputs(tokens))[0]
+    hint = hinted.prompt_questions([question], [hinted.scene_inputs(tokens)])[0]
     assert hint.startswith(f"{question}\n{HINT_PREFIX} <obj") and hint.count("<obj") == 3
     assert torch.equal(hinted.prefill([tokens], [question]).inputs_embeds,
                        plain.prefill([tokens], [hint]).inputs_embeds)
-    assert plain.prompt_questions([question], plain.scene_inputs(tokens)) == [question]
+    assert plain.prompt_questions([question], [plain.scene_inputs(tokens)]) == [question]
     bare = build_scene_llm(cfg, store.scenes["syn_0"].points.feature_dim)
     with pytest.raises(ValueError, match="text tower"):
         bare.prefill([tokens], [question])
@@ -99,7 +101,7 @@ def test_training_sequences_carry_every_turns_hint_and_a_step_trains(synthetic_d
     batch = _make_batch(hinted, [chat], store, 256, "cpu")
     text = hinted.tokenizer.decode(batch.input_ids[0])
     for record in chat:
-        hint = hinted.prompt_questions([record.question], hinted.scene_inputs(store.scene("syn_1")))[0]
+        hint = hinted.prompt_questions([record.question], [hinted.scene_inputs(store.scene("syn_1"))])[0]
         assert hint in text
     result = train_stage(hinted, 2, dataclasses.replace(cfg.stage2, steps=2), records, store, tmp_path / "run", 0,
                          progress=False)

@@ -20,7 +20,7 @@ holder (:class:`QuestionHints`) with the text tower and a per-question embedding
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -50,8 +50,8 @@ def hint_text(scores: Float[torch.Tensor, "T"], count: int) -> str:
     if scores.numel() == 0:
         return f"{HINT_PREFIX} none"
     best = torch.topk(scores.float(), min(count, scores.numel()))
-    parts = [f"{identifier_text(int(k))} {int(round(float(s) * 100)) if s > 0 else 0:d}"
-             for s, k in zip(best.values.clamp(max=0.99).tolist(), best.indices.tolist())]
+    parts = [f"{identifier_text(k)} {min(99, max(0, round(s * 100)))}"
+             for s, k in zip(best.values.tolist(), best.indices.tolist())]
     return f"{HINT_PREFIX} {', '.join(parts)}"
 
 
@@ -61,16 +61,15 @@ def hinted_question(question: str, hint: str) -> str:
 
 
 class QuestionHints:
-    """Writes :func:`hinted_question` for a question and the projector inputs of its scene tokens.
+    """Writes :func:`hinted_question` for questions, each over the projector inputs of its scene tokens.
 
     ``encode_text``: the features' text tower (``list[str] -> (P, F)``); ``feature_dim``: F, the width
     of the language features at the front of each projector input; ``count``: tokens per hint.
-    Question embeddings are cached by text (training asks the same questions many times)."""
+    Question embeddings are cached by text (training asks the same questions many times), and the
+    ones not cached yet are embedded in one call."""
 
     def __init__(self, encode_text: Callable[[list[str]], torch.Tensor], feature_dim: int, count: int,
                  cache_size: int = 65536) -> None:
-        if count < 1:
-            raise ValueError(f"question hints name at least one token, got {count}")
         self.encode_text = encode_text
         self.feature_dim = feature_dim
         self.count = count
@@ -88,8 +87,9 @@ class QuestionHints:
             self._cache.update(zip(missing, encoded))
         return [self._cache[q] for q in questions]
 
-    def __call__(self, questions: list[str], scene_inputs: Float[torch.Tensor, "T d_in"]) -> list[str]:
-        """Each question with its hint over the same scene tokens."""
-        language = scene_inputs[..., : self.feature_dim].detach().float().cpu()
-        return [hinted_question(q, hint_text(match_scores(language, e), self.count))
-                for q, e in zip(questions, self.embeddings(questions))]
+    def __call__(self, questions: list[str], scene_inputs: Sequence[Float[torch.Tensor, "T d_in"]]) -> list[str]:
+        """Each question with its hint over its own scene tokens (``scene_inputs[i]`` for question i)."""
+        if len(scene_inputs) != len(questions):
+            raise ValueError(f"need one token set per question, got {len(scene_inputs)} and {len(questions)}")
+        return [hinted_question(q, hint_text(match_scores(x[..., : self.feature_dim].detach().cpu(), e), self.count))
+                for q, x, e in zip(questions, scene_inputs, self.embeddings(questions))]

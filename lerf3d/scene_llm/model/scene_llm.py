@@ -129,9 +129,10 @@ class SceneLLM(nn.Module):
         if self.question_hints:
             self.hints = QuestionHints(encode_text, self._feature_dim, self.question_hints)
 
-    def prompt_questions(self, questions: list[str], scene_inputs: Float[torch.Tensor, "T d_in"]) -> list[str]:
-        """The questions as the LLM reads them over these scene tokens: with their hints when the
-        model has ``question_hints``, as they are otherwise."""
+    def prompt_questions(self, questions: list[str],
+                         scene_inputs: Sequence[Float[torch.Tensor, "T d_in"]]) -> list[str]:
+        """The questions as the LLM reads them, each over its own scene tokens' projector inputs: with
+        their hints when the model has ``question_hints``, as they are otherwise."""
         if not self.question_hints:
             return list(questions)
         if self.hints is None:
@@ -257,14 +258,14 @@ class SceneLLM(nn.Module):
         if any((t is not None) != with_scene for t in tokens):
             raise ValueError("mix of questions with and without scene tokens in one call")
         device = self.llm.get_input_embeddings().weight.device
+        scene_inputs = [self.scene_inputs(t).to(device) for t in tokens] if with_scene else []  # type: ignore[arg-type]
         if with_scene:
-            questions = [self.prompt_questions([q], self.scene_inputs(t))[0]  # type: ignore[arg-type]
-                         for q, t in zip(questions, tokens)]
+            questions = self.prompt_questions(list(questions), scene_inputs)
         prompts = [self.tokenizer(prompt_text(self.tokenizer, q, with_scene),
                                   add_special_tokens=False)["input_ids"] for q in questions]
         ids, mask = left_pad(prompts, self.tokenizer.pad_token_id, device)
         if with_scene:
-            inputs, scene_mask = pad_scene_tokens([self.scene_inputs(t).to(device) for t in tokens])  # type: ignore[union-attr]
+            inputs, scene_mask = pad_scene_tokens(scene_inputs)
             return self.splice(ids, mask, inputs, scene_mask, None, "left")
         positions = (mask.cumsum(1) - 1).clamp_min(0) * mask
         return SplicedBatch(self.llm.get_input_embeddings()(ids), mask, positions, None,

@@ -195,7 +195,7 @@ def _make_batch(model: SceneLLM, chats: list[list[QARecord]], store: TokenStore,
     examples = []
     for chat in chats:
         inputs = model.scene_inputs(store.tokens_for(chat[0].scene, chat[0].frame))
-        questions = model.prompt_questions([r.question for r in chat], inputs)
+        questions = model.prompt_questions([r.question for r in chat], [inputs] * len(chat))
         examples.append(encode_conversation(model.tokenizer, [(q, r.answer) for q, r in zip(questions, chat)],
                                             inputs, max_length))
     return collate(examples, model.tokenizer.pad_token_id).to(device)
