@@ -105,7 +105,8 @@ def add_ask_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--explain", action="store_true",
-        help="after each answer, print the objects it rests on (identifier, name, centre, size)",
+        help="after each answer, print the objects it rests on (identifier, name, centre, size), and the "
+             "hint line the model read when its run has question hints",
     )
 
 

@@ -4,13 +4,15 @@ with the packaged weights on the tiny room."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
 
 from lerf3d.scene_llm.commands import DEFAULT_RUN
+from lerf3d.scene_llm.model.hints import HINT_PREFIX
 from lerf3d.scene_llm.tokens.frames import SceneTokens
-from lerf3d.scene_llm.use.explain import mentioned_labels, used_objects
+from lerf3d.scene_llm.use.explain import IDENTIFIER_PATTERN, mentioned_labels, used_objects
 from lerf3d_cli.main import main
 
 
@@ -62,3 +64,28 @@ def test_ask_from_a_view_explains_its_answer(tiny_room, capsys):
     assert out[2].startswith(f"   rests on (camera frame of {view}): ")
     assert main(["ask", str(tiny_room), question, "--view", "no_such_frame"]) == 2
     assert "no_such_frame" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (DEFAULT_RUN / "vocabulary.json").is_file(), reason="no packaged Scene-LLM weights")
+def test_explain_shows_the_hint_a_hinted_run_read(tiny_room, tmp_path):
+    """The packaged weights read as a run with question hints (hints change the prompt's text only):
+    ``--explain`` adds the hint line, whose best match for "ovens" is one of the room's three ovens;
+    the packaged run itself has no hint line."""
+    from lerf3d.scene_llm.use.ask import AskConfig, AskSession, explanation, feature_settings
+
+    hinted = tmp_path / "hinted"
+    shutil.copytree(DEFAULT_RUN, hinted)
+    config = json.loads((hinted / "config.json").read_text())
+    (hinted / "config.json").write_text(json.dumps({**config, "question_hints": 2}))
+    question = "How many ovens are there in the room?"
+    session = AskSession(tiny_room, AskConfig(hinted, feature_settings(hinted, None, None)))
+    hint = session.hint(question)
+    first, second = (int(k) for k in IDENTIFIER_PATTERN.findall(hint))
+    assert hint.startswith(f"{HINT_PREFIX} <obj{first}> ") and first != second
+    assert session.token_labels()[first] == "oven"
+    lines = explanation(session, question, "<obj0>: 1").splitlines()
+    assert lines[0].startswith("   rests on (world frame): <obj0> ")
+    assert lines[1] == f"   read after the question: {hint}"
+    plain = AskSession(tiny_room, AskConfig(DEFAULT_RUN, feature_settings(DEFAULT_RUN, None, None)))
+    assert plain.hint(question) is None and len(explanation(plain, question, "<obj0>: 1").splitlines()) == 1

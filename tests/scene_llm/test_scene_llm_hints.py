@@ -89,6 +89,8 @@ def test_asking_reads_the_question_with_its_hint(synthetic_dataset):
     assert torch.equal(hinted.prefill([tokens], [question]).inputs_embeds,
                        plain.prefill([tokens], [hint]).inputs_embeds)
     assert plain.prompt_questions([question], [plain.scene_inputs(tokens)]) == [question]
+    assert hinted.hint_lines([question], [hinted.scene_inputs(tokens)]) == [hint.split("\n", 1)[1]]
+    assert plain.hint_lines([question], [plain.scene_inputs(tokens)]) is None
     bare = build_scene_llm(cfg, store.scenes["syn_0"].points.feature_dim)
     with pytest.raises(ValueError, match="text tower"):
         bare.prefill([tokens], [question])

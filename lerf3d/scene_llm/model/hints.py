@@ -87,9 +87,13 @@ class QuestionHints:
             self._cache.update(zip(missing, encoded))
         return [self._cache[q] for q in questions]
 
-    def __call__(self, questions: list[str], scene_inputs: Sequence[Float[torch.Tensor, "T d_in"]]) -> list[str]:
-        """Each question with its hint over its own scene tokens (``scene_inputs[i]`` for question i)."""
+    def lines(self, questions: list[str], scene_inputs: Sequence[Float[torch.Tensor, "T d_in"]]) -> list[str]:
+        """Each question's hint line over its own scene tokens (``scene_inputs[i]`` for question i)."""
         if len(scene_inputs) != len(questions):
             raise ValueError(f"need one token set per question, got {len(scene_inputs)} and {len(questions)}")
-        return [hinted_question(q, hint_text(match_scores(x[..., : self.feature_dim].detach().cpu(), e), self.count))
-                for q, x, e in zip(questions, scene_inputs, self.embeddings(questions))]
+        return [hint_text(match_scores(x[..., : self.feature_dim].detach().cpu(), e), self.count)
+                for x, e in zip(scene_inputs, self.embeddings(questions))]
+
+    def __call__(self, questions: list[str], scene_inputs: Sequence[Float[torch.Tensor, "T d_in"]]) -> list[str]:
+        """Each question followed by its hint line (:meth:`lines`)."""
+        return [hinted_question(q, h) for q, h in zip(questions, self.lines(questions, scene_inputs))]

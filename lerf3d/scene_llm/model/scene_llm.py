@@ -135,10 +135,21 @@ class SceneLLM(nn.Module):
         their hints when the model has ``question_hints``, as they are otherwise."""
         if not self.question_hints:
             return list(questions)
+        return self._question_hints()(list(questions), scene_inputs)
+
+    def hint_lines(self, questions: list[str],
+                   scene_inputs: Sequence[Float[torch.Tensor, "T d_in"]]) -> list[str] | None:
+        """The hint line the LLM reads after each question (what ``lerf3d ask --explain`` shows); None
+        for a model without ``question_hints``."""
+        if not self.question_hints:
+            return None
+        return self._question_hints().lines(list(questions), scene_inputs)
+
+    def _question_hints(self) -> QuestionHints:
         if self.hints is None:
             raise ValueError("this model writes question hints: give it the features' text tower "
                              "(SceneLLM.use_text_tower) before asking or training")
-        return self.hints(list(questions), scene_inputs)
+        return self.hints
 
     def scene_inputs(self, tokens: SceneTokens) -> Float[torch.Tensor, "T d_in"]:
         """Projector input of a token set (``SceneTokens.projector_input`` with this model's encoding)."""

@@ -160,6 +160,13 @@ class AskSession:
             labels = self.labels_of(tokens)
         return used_objects(tokens if shown is None else shown, labels, question, answer)
 
+    def hint(self, question: str, tokens: SceneTokens | None = None) -> str | None:
+        """The hint line the model reads after ``question`` about ``tokens`` (default :attr:`tokens`);
+        None for a run trained without ``question_hints``."""
+        model = self.run.model
+        lines = model.hint_lines([question.strip()], [model.scene_inputs(self.tokens if tokens is None else tokens)])
+        return None if lines is None else lines[0]
+
     def answer(self, questions: str | list[str], tokens: SceneTokens | None = None) -> list[str]:
         """Greedy answers to one question or several, about ``tokens`` (default :attr:`tokens`)."""
         if isinstance(questions, str):
@@ -268,9 +275,12 @@ def answer_line(answer: str) -> str:
 
 
 def explanation(session: AskSession, question: str, answer: str) -> str:
-    """The ``--explain`` line under an answer."""
+    """The ``--explain`` lines under an answer: the objects it rests on, and the hint the model read
+    after the question when its run has question hints."""
     used = session.explain(question, answer)
     view = session.config.view
     frame = f"camera frame of {view}" if view else "world frame"
-    return f"   rests on ({frame}): " + ("; ".join(u.describe() for u in used) if used
+    line = f"   rests on ({frame}): " + ("; ".join(u.describe() for u in used) if used
                                          else "no object the question or answer names")
+    hint = session.hint(question)
+    return line if hint is None else f"{line}\n   read after the question: {hint}"
