@@ -12,6 +12,7 @@ import torch
 from lerf3d.scene_llm.commands import DEFAULT_RUN
 from lerf3d.scene_llm.model.hints import HINT_PREFIX
 from lerf3d.scene_llm.tokens.frames import SceneTokens
+from lerf3d.scene_llm.use.ask import AskConfig, AskSession, explanation, feature_settings
 from lerf3d.scene_llm.use.explain import IDENTIFIER_PATTERN, mentioned_labels, used_objects
 from lerf3d_cli.main import main
 
@@ -72,8 +73,6 @@ def test_explain_shows_the_hint_a_hinted_run_read(tiny_room, tmp_path):
     """The packaged weights read as a run with question hints (hints change the prompt's text only):
     ``--explain`` adds the hint line, whose best match for "ovens" is one of the room's three ovens;
     the packaged run itself has no hint line."""
-    from lerf3d.scene_llm.use.ask import AskConfig, AskSession, explanation, feature_settings
-
     hinted = tmp_path / "hinted"
     shutil.copytree(DEFAULT_RUN, hinted)
     config = json.loads((hinted / "config.json").read_text())
