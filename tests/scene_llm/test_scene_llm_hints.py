@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 
 import pytest
 import torch
@@ -35,6 +36,7 @@ def test_the_hint_names_the_best_tokens_best_first_in_hundredths():
     assert hint_text(scores, 9) == "Matches: <obj1> 50, <obj3> 30, <obj0> 10, <obj2> 0"  # below 0 reads 0
     assert hint_text(torch.tensor([0.999]), 1) == "Matches: <obj0> 99"  # two digits at most
     assert hint_text(torch.zeros(0), 3) == f"{HINT_PREFIX} none"
+    assert hint_text(scores, 3, with_scores=False) == "Matches: <obj1>, <obj3>, <obj0>"
     assert hinted_question("How many chairs?", "Matches: <obj1> 50") == "How many chairs?\nMatches: <obj1> 50"
     with pytest.raises(ValueError, match="at least one"):
         hint_text(scores, 0)
@@ -94,6 +96,17 @@ def test_asking_reads_the_question_with_its_hint(synthetic_dataset):
     bare = build_scene_llm(cfg, store.scenes["syn_0"].points.feature_dim)
     with pytest.raises(ValueError, match="text tower"):
         bare.prefill([tokens], [question])
+
+
+def test_a_model_without_hint_scores_names_the_same_candidates_by_identifier_only(synthetic_dataset):
+    hinted, _, store, cfg = _models(synthetic_dataset, 3)
+    bare = build_scene_llm(dataclasses.replace(cfg, hint_scores=False), store.scenes["syn_0"].points.feature_dim)
+    bare.use_text_tower(fixed_text_tower(store.scenes["syn_0"].points.feature_dim))
+    tokens, question = store.scene("syn_0"), "Question 0 about scene 0?"
+    (scored,) = hinted.hint_lines([question], [hinted.scene_inputs(tokens)])
+    (plain,) = bare.hint_lines([question], [bare.scene_inputs(tokens)])
+    candidates = re.findall(r"<obj\d+>", scored)
+    assert len(candidates) == 3 and plain == f"{HINT_PREFIX} {', '.join(candidates)}"
 
 
 def test_training_sequences_carry_every_turns_hint_and_a_step_trains(synthetic_dataset, tmp_path):

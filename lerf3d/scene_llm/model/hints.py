@@ -42,15 +42,16 @@ def match_scores(
     return F.normalize(language.float(), dim=-1) @ F.normalize(question.float(), dim=-1)
 
 
-def hint_text(scores: Float[torch.Tensor, "T"], count: int) -> str:
+def hint_text(scores: Float[torch.Tensor, "T"], count: int, with_scores: bool = True) -> str:
     """The ``count`` best tokens by identifier, best first, each with its score in hundredths
-    (clamped to 0..99): ``"Matches: <obj3> 31, <obj8> 29"``; ``"Matches: none"`` for no tokens."""
+    (clamped to 0..99): ``"Matches: <obj3> 31, <obj8> 29"``; without ``with_scores`` the identifiers
+    only, ``"Matches: <obj3>, <obj8>"``; ``"Matches: none"`` for no tokens."""
     if count < 1:
         raise ValueError(f"a hint names at least one token, got count={count}")
     if scores.numel() == 0:
         return f"{HINT_PREFIX} none"
     best = torch.topk(scores.float(), min(count, scores.numel()))
-    parts = [f"{identifier_text(k)} {min(99, max(0, round(s * 100)))}"
+    parts = [identifier_text(k) + (f" {min(99, max(0, round(s * 100)))}" if with_scores else "")
              for s, k in zip(best.values.tolist(), best.indices.tolist())]
     return f"{HINT_PREFIX} {', '.join(parts)}"
 
@@ -64,15 +65,17 @@ class QuestionHints:
     """Writes :func:`hinted_question` for questions, each over the projector inputs of its scene tokens.
 
     ``encode_text``: the features' text tower (``list[str] -> (P, F)``); ``feature_dim``: F, the width
-    of the language features at the front of each projector input; ``count``: tokens per hint.
+    of the language features at the front of each projector input; ``count``: tokens per hint;
+    ``scores``: write each one's score (:func:`hint_text`).
     Question embeddings are cached by text (training asks the same questions many times), and the
     ones not cached yet are embedded in one call."""
 
     def __init__(self, encode_text: Callable[[list[str]], torch.Tensor], feature_dim: int, count: int,
-                 cache_size: int = 65536) -> None:
+                 cache_size: int = 65536, scores: bool = True) -> None:
         self.encode_text = encode_text
         self.feature_dim = feature_dim
         self.count = count
+        self.scores = scores
         self.cache_size = cache_size
         self._cache: dict[str, torch.Tensor] = {}
 
@@ -91,7 +94,7 @@ class QuestionHints:
         """Each question's hint line over its own scene tokens (``scene_inputs[i]`` for question i)."""
         if len(scene_inputs) != len(questions):
             raise ValueError(f"need one token set per question, got {len(scene_inputs)} and {len(questions)}")
-        return [hint_text(match_scores(x[..., : self.feature_dim].detach().cpu(), e), self.count)
+        return [hint_text(match_scores(x[..., : self.feature_dim].detach().cpu(), e), self.count, self.scores)
                 for x, e in zip(scene_inputs, self.embeddings(questions))]
 
     def __call__(self, questions: list[str], scene_inputs: Sequence[Float[torch.Tensor, "T d_in"]]) -> list[str]:
