@@ -66,16 +66,16 @@ class QuestionHints:
 
     ``encode_text``: the features' text tower (``list[str] -> (P, F)``); ``feature_dim``: F, the width
     of the language features at the front of each projector input; ``count``: tokens per hint;
-    ``scores``: write each one's score (:func:`hint_text`).
+    ``with_scores``: write each one's score (:func:`hint_text`).
     Question embeddings are cached by text (training asks the same questions many times), and the
     ones not cached yet are embedded in one call."""
 
     def __init__(self, encode_text: Callable[[list[str]], torch.Tensor], feature_dim: int, count: int,
-                 cache_size: int = 65536, scores: bool = True) -> None:
+                 cache_size: int = 65536, with_scores: bool = True) -> None:
         self.encode_text = encode_text
         self.feature_dim = feature_dim
         self.count = count
-        self.scores = scores
+        self.with_scores = with_scores
         self.cache_size = cache_size
         self._cache: dict[str, torch.Tensor] = {}
 
@@ -94,7 +94,7 @@ class QuestionHints:
         """Each question's hint line over its own scene tokens (``scene_inputs[i]`` for question i)."""
         if len(scene_inputs) != len(questions):
             raise ValueError(f"need one token set per question, got {len(scene_inputs)} and {len(questions)}")
-        return [hint_text(match_scores(x[..., : self.feature_dim].detach().cpu(), e), self.count, self.scores)
+        return [hint_text(match_scores(x[..., : self.feature_dim].detach().cpu(), e), self.count, self.with_scores)
                 for x, e in zip(scene_inputs, self.embeddings(questions))]
 
     def __call__(self, questions: list[str], scene_inputs: Sequence[Float[torch.Tensor, "T d_in"]]) -> list[str]:

@@ -130,7 +130,7 @@ class SceneLLM(nn.Module):
         embed questions with; a no-op without hints."""
         if self.question_hints:
             self.hints = QuestionHints(encode_text, self._feature_dim, self.question_hints,
-                                       scores=self.hint_scores)
+                                       with_scores=self.hint_scores)
 
     def prompt_questions(self, questions: list[str],
                          scene_inputs: Sequence[Float[torch.Tensor, "T d_in"]]) -> list[str]:

@@ -164,8 +164,9 @@ class AskSession:
         """The hint line the model reads after ``question`` about ``tokens`` (default :attr:`tokens`);
         None for a run trained without ``question_hints``."""
         model = self.run.model
-        lines = model.hint_lines([question.strip()], [model.scene_inputs(self.tokens if tokens is None else tokens)])
-        return None if lines is None else lines[0]
+        if not model.question_hints:  # no projector inputs to compute for a run without hints
+            return None
+        return model.hint_lines([question.strip()], [model.scene_inputs(self.tokens if tokens is None else tokens)])[0]
 
     def answer(self, questions: str | list[str], tokens: SceneTokens | None = None) -> list[str]:
         """Greedy answers to one question or several, about ``tokens`` (default :attr:`tokens`)."""
