@@ -19,8 +19,9 @@ ROOM_SETS = ("train_rooms", "eval_rooms", "held_out_rooms")
 
 PRESETS_DIR = Path(__file__).resolve().parent / "configs" / "towers"
 """The run presets, one TOML file each (package data): ``default`` (the run behind the packaged
-weights), ``catalogues`` (all five catalogues: kinds, held-out models per kind, attribute words) and
-``tiny`` (an end-to-end check of this script in seconds)."""
+weights), ``catalogues`` (all five catalogues: kinds, held-out models per kind, attribute words),
+``gpu`` (``catalogues`` at GPU scale, with ``--device cuda``) and ``tiny`` (an end-to-end check of this
+script in seconds)."""
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Train the embedded ``lerf3d:tiny`` towers on generated rooms and measure them on unseen rooms.
 
-    python -m data_tools.train_towers [--preset default|tiny | --config FILE.toml] [--set KEY=VALUE ...]
+    python -m data_tools.train_towers [--preset default|catalogues|gpu|tiny | --config FILE.toml] [--set KEY=VALUE ...]
         [--out lerf3d/weights] [--seed 0] [--device cpu|cuda|auto]
 
 The presets are TOML files in ``data_tools/configs/towers/`` read by :mod:`lerf3d.typed_config`;

@@ -60,7 +60,7 @@ OTHER_FIELDS = {
 
 def test_presets_ship_as_package_data() -> None:
     package = Path(data_tools.__file__).resolve().parent
-    assert PRESETS_DIR == package / "configs" / "towers" and preset_names() == ["catalogues", "default", "tiny"]
+    assert PRESETS_DIR == package / "configs" / "towers" and preset_names() == ["catalogues", "default", "gpu", "tiny"]
     pyproject = tomllib.loads((package.parent / "pyproject.toml").read_text())
     assert "configs/towers/*.toml" in pyproject["tool"]["setuptools"]["package-data"]["data_tools"]
 
@@ -93,6 +93,24 @@ def test_catalogues_preset_draws_every_set_from_all_catalogues_on_seeds_of_its_o
         assert not used & set(rooms.seeds), name
         made = rooms.room_config(rooms.first_seed)
         assert made.catalogues == "all" and made.model_split == ("held-out" if name == "held_out_rooms" else "train")
+
+
+def test_gpu_preset_scales_the_catalogues_recipe_and_keeps_its_evaluation() -> None:
+    gpu, cpu = load_config("gpu"), load_config("catalogues")
+    assert gpu.catalogues == cpu.catalogues and gpu.crops == cpu.crops
+    assert (gpu.eval_rooms, gpu.held_out_rooms) == (cpu.eval_rooms, cpu.held_out_rooms)  # the cards compare
+    assert gpu.train_rooms.count == 4 * cpu.train_rooms.count
+    assert gpu.train_rooms.overrides == cpu.train_rooms.overrides
+    default = load_config("default")
+    others = {s for config in (cpu, default) for name in ROOM_SETS for s in getattr(config, name).seeds}
+    assert not others & set(gpu.train_rooms.seeds)
+    assert gpu.lit.batch_size > cpu.lit.batch_size and gpu.dino.batch_size > cpu.dino.batch_size
+    epochs = gpu.lit.steps * gpu.lit.batch_size / gpu.train_rooms.count
+    assert epochs >= cpu.lit.steps * cpu.lit.batch_size / cpu.train_rooms.count
+    # the recipe's losses are the catalogues' ones
+    assert (gpu.lit.attribute_weight, gpu.lit.text_to_image_weight) == (cpu.lit.attribute_weight, cpu.lit.text_to_image_weight)
+    assert (gpu.dino.instance_weight, gpu.dino.instance_temp, gpu.dino.momentum) == (
+        cpu.dino.instance_weight, cpu.dino.instance_temp, cpu.dino.momentum)
 
 
 def test_default_preset_rooms_line_of_the_model_card() -> None:
