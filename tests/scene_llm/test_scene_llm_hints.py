@@ -36,7 +36,11 @@ def test_the_hint_names_the_best_tokens_best_first_in_hundredths():
     assert hint_text(scores, 9) == "Matches: <obj1> 50, <obj3> 30, <obj0> 10, <obj2> 0"  # below 0 reads 0
     assert hint_text(torch.tensor([0.999]), 1) == "Matches: <obj0> 99"  # two digits at most
     assert hint_text(torch.zeros(0), 3) == f"{HINT_PREFIX} none"
-    assert hint_text(scores, 3, with_scores=False) == "Matches: <obj1>, <obj3>, <obj0>"
+    assert hint_text(scores, 3, digits=0) == "Matches: <obj1>, <obj3>, <obj0>"
+    assert hint_text(scores, 3, digits=1) == "Matches: <obj1> 5, <obj3> 3, <obj0> 1"
+    assert hint_text(torch.tensor([0.97, 0.04]), 2, digits=1) == "Matches: <obj0> 9, <obj1> 0"  # one digit at most
+    with pytest.raises(ValueError, match="digits"):
+        hint_text(scores, 3, digits=3)
     assert hinted_question("How many chairs?", "Matches: <obj1> 50") == "How many chairs?\nMatches: <obj1> 50"
     with pytest.raises(ValueError, match="at least one"):
         hint_text(scores, 0)
@@ -98,15 +102,24 @@ def test_asking_reads_the_question_with_its_hint(synthetic_dataset):
         bare.prefill([tokens], [question])
 
 
-def test_a_model_without_hint_scores_names_the_same_candidates_by_identifier_only(synthetic_dataset):
+def test_models_with_fewer_score_digits_name_the_same_candidates(synthetic_dataset):
     hinted, _, store, cfg = _models(synthetic_dataset, 3)
-    bare = build_scene_llm(dataclasses.replace(cfg, hint_scores=False), store.scenes["syn_0"].points.feature_dim)
-    bare.use_text_tower(fixed_text_tower(store.scenes["syn_0"].points.feature_dim))
     tokens, question = store.scene("syn_0"), "Question 0 about scene 0?"
     (scored,) = hinted.hint_lines([question], [hinted.scene_inputs(tokens)])
-    (plain,) = bare.hint_lines([question], [bare.scene_inputs(tokens)])
     candidates = re.findall(r"<obj\d+>", scored)
-    assert len(candidates) == 3 and plain == f"{HINT_PREFIX} {', '.join(candidates)}"
+    hundredths = [int(s) for s in re.findall(r"> (\d+)", scored)]
+    assert len(candidates) == 3 == len(hundredths)
+    lines = {}
+    for digits in (1, 0):
+        model = build_scene_llm(dataclasses.replace(cfg, hint_score_digits=digits), store.scenes["syn_0"].points.feature_dim)
+        model.use_text_tower(fixed_text_tower(store.scenes["syn_0"].points.feature_dim))
+        (lines[digits],) = model.hint_lines([question], [model.scene_inputs(tokens)])
+    assert lines[0] == f"{HINT_PREFIX} {', '.join(candidates)}"
+    assert re.findall(r"<obj\d+>", lines[1]) == candidates
+    tenths = [int(s) for s in re.findall(r"> (\d+)", lines[1])]
+    assert all(abs(t * 10 - h) <= 5 for t, h in zip(tenths, hundredths, strict=True))
+    with pytest.raises(ValueError, match="hint_score_digits"):
+        dataclasses.replace(cfg, hint_score_digits=3)
 
 
 def test_training_sequences_carry_every_turns_hint_and_a_step_trains(synthetic_dataset, tmp_path):

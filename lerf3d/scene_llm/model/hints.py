@@ -42,16 +42,24 @@ def match_scores(
     return F.normalize(language.float(), dim=-1) @ F.normalize(question.float(), dim=-1)
 
 
-def hint_text(scores: Float[torch.Tensor, "T"], count: int, with_scores: bool = True) -> str:
-    """The ``count`` best tokens by identifier, best first, each with its score in hundredths
-    (clamped to 0..99): ``"Matches: <obj3> 31, <obj8> 29"``; without ``with_scores`` the identifiers
-    only, ``"Matches: <obj3>, <obj8>"``; ``"Matches: none"`` for no tokens."""
+SCORE_DIGITS = (0, 1, 2)
+"""How many digits a hint may write each candidate's score with: none, tenths, hundredths."""
+
+
+def hint_text(scores: Float[torch.Tensor, "T"], count: int, digits: int = 2) -> str:
+    """The ``count`` best tokens by identifier, best first, each with its score in ``digits`` digits,
+    clamped at 0 and below 1: hundredths ``"Matches: <obj3> 31, <obj8> 29"`` (2), tenths
+    ``"Matches: <obj3> 3, <obj8> 3"`` (1), or the identifiers only, ``"Matches: <obj3>, <obj8>"`` (0);
+    ``"Matches: none"`` for no tokens."""
     if count < 1:
         raise ValueError(f"a hint names at least one token, got count={count}")
+    if digits not in SCORE_DIGITS:
+        raise ValueError(f"a hint writes its scores with one of {SCORE_DIGITS} digits, got {digits}")
     if scores.numel() == 0:
         return f"{HINT_PREFIX} none"
     best = torch.topk(scores.float(), min(count, scores.numel()))
-    parts = [identifier_text(k) + (f" {min(99, max(0, round(s * 100)))}" if with_scores else "")
+    scale = 10 ** digits
+    parts = [identifier_text(k) + (f" {min(scale - 1, max(0, round(s * scale)))}" if digits else "")
              for s, k in zip(best.values.tolist(), best.indices.tolist())]
     return f"{HINT_PREFIX} {', '.join(parts)}"
 
@@ -66,16 +74,16 @@ class QuestionHints:
 
     ``encode_text``: the features' text tower (``list[str] -> (P, F)``); ``feature_dim``: F, the width
     of the language features at the front of each projector input; ``count``: tokens per hint;
-    ``with_scores``: write each one's score (:func:`hint_text`).
+    ``digits``: how each one's score is written (:func:`hint_text`).
     Question embeddings are cached by text (training asks the same questions many times), and the
     ones not cached yet are embedded in one call."""
 
     def __init__(self, encode_text: Callable[[list[str]], torch.Tensor], feature_dim: int, count: int,
-                 cache_size: int = 65536, with_scores: bool = True) -> None:
+                 cache_size: int = 65536, digits: int = 2) -> None:
         self.encode_text = encode_text
         self.feature_dim = feature_dim
         self.count = count
-        self.with_scores = with_scores
+        self.digits = digits
         self.cache_size = cache_size
         self._cache: dict[str, torch.Tensor] = {}
 
@@ -94,7 +102,7 @@ class QuestionHints:
         """Each question's hint line over its own scene tokens (``scene_inputs[i]`` for question i)."""
         if len(scene_inputs) != len(questions):
             raise ValueError(f"need one token set per question, got {len(scene_inputs)} and {len(questions)}")
-        return [hint_text(match_scores(x[..., : self.feature_dim].detach().cpu(), e), self.count, self.with_scores)
+        return [hint_text(match_scores(x[..., : self.feature_dim].detach().cpu(), e), self.count, self.digits)
                 for x, e in zip(scene_inputs, self.embeddings(questions))]
 
     def __call__(self, questions: list[str], scene_inputs: Sequence[Float[torch.Tensor, "T d_in"]]) -> list[str]:

@@ -74,14 +74,14 @@ class SceneLLM(nn.Module):
     ``identifiers`` and a label bridge.
     ``question_hints``: K > 0 writes the K scene tokens that best match each question after it
     (:mod:`~lerf3d.scene_llm.model.hints`); needs ``identifiers`` and the features' text tower
-    (:meth:`use_text_tower`); ``hint_scores``: each candidate with its score (else identifiers only).
+    (:meth:`use_text_tower`); ``hint_score_digits``: each candidate's score in 2 digits, 1, or none.
     """
 
     def __init__(self, loaded: LoadedLLM, projector: nn.Module, projector_config: ProjectorConfig,
                  encoding: TokenEncoding = TokenEncoding(), sparse_logits: bool = True,
                  identifiers: bool = False, position_digits: bool = False,
                  neighbour_links: bool = False, group_by_name: bool = False, question_hints: int = 0,
-                 hint_scores: bool = True) -> None:
+                 hint_score_digits: int = 2) -> None:
         super().__init__()
         hidden = loaded.model.get_input_embeddings().embedding_dim
         if projector_config.d_llm != hidden:
@@ -121,7 +121,7 @@ class SceneLLM(nn.Module):
             raise ValueError(f"question_hints name tokens by their identifiers (K >= 0 with identifiers "
                              f"set), got {question_hints}")
         self.question_hints = question_hints
-        self.hint_scores = hint_scores
+        self.hint_score_digits = hint_score_digits
         self._feature_dim = feature_dim
         self.hints: QuestionHints | None = None
 
@@ -130,7 +130,7 @@ class SceneLLM(nn.Module):
         embed questions with; a no-op without hints."""
         if self.question_hints:
             self.hints = QuestionHints(encode_text, self._feature_dim, self.question_hints,
-                                       with_scores=self.hint_scores)
+                                       digits=self.hint_score_digits)
 
     def prompt_questions(self, questions: list[str],
                          scene_inputs: Sequence[Float[torch.Tensor, "T d_in"]]) -> list[str]:

@@ -18,6 +18,7 @@ from typing import Literal
 
 from lerf3d import typed_config
 from lerf3d.scene_llm.model.bridge import BridgeConfig
+from lerf3d.scene_llm.model.hints import SCORE_DIGITS
 from lerf3d.scene_llm.model.llm import LLMConfig
 from lerf3d.scene_llm.model.projector import ProjectorKind
 from lerf3d.scene_llm.tokens.frames import TokenEncoding
@@ -193,13 +194,14 @@ class SceneLLMConfig:
     embed the questions). 0: no hints. Off in the presets: with the demo recipe (K = 5) counting
     rose 0.58 -> 0.70 and nearest 0.48 -> 0.63 on the held-out rooms, but egocentric left/right fell
     0.89 -> 0.80 and steps took 1.4x as long (README, Scene LLM)."""
-    hint_scores: bool = True
-    """With ``question_hints``: write each candidate's score after its identifier. False names the
-    candidates only ("Matches: <obj3>, <obj8>"), best first: the tokenizer spells a score digit by
-    digit, so the scores take about half the hint's positions (a step with 5 candidates 1.55x the
-    time of one without hints with scores, 1.18x without; docs/history.md). Without scores the demo
-    recipe kept nearest's gain but answered "yes" for most absent objects (existence no-rate 0.69):
-    the scores are what says that no candidate matches."""
+    hint_score_digits: int = 2
+    """With ``question_hints``: the digits of each candidate's score after its identifier, 2
+    (hundredths, "<obj3> 31"), 1 (tenths, "<obj3> 3") or 0 (the candidates only, "<obj3>"). The
+    tokenizer spells a score digit by digit, so two digits take about half the hint's positions (a
+    step with 5 candidates 1.55x the time of one without hints with 2 digits, 1.18x with none;
+    docs/history.md). With none the demo recipe kept nearest's gain but answered "yes" for most
+    absent objects (existence no-rate 0.69): the scores are what says that no candidate matches.
+    Tenths, the cheaper signal, are still to measure."""
 
     @property
     def layout_options(self) -> dict[str, bool | int]:
@@ -207,12 +209,14 @@ class SceneLLMConfig:
         one place training and loading turn this config into a model."""
         return {"identifiers": self.identifiers, "position_digits": self.position_digits,
                 "neighbour_links": self.neighbour_links, "group_by_name": self.group_by_name,
-                "question_hints": self.question_hints, "hint_scores": self.hint_scores}
+                "question_hints": self.question_hints, "hint_score_digits": self.hint_score_digits}
 
     def __post_init__(self) -> None:
         if self.question_hints < 0 or (self.question_hints and not self.identifiers):
             raise ValueError(f"question_hints name tokens by their identifiers: K >= 0 and, for K > 0, "
                              f"identifiers = true (got {self.question_hints})")
+        if self.hint_score_digits not in SCORE_DIGITS:
+            raise ValueError(f"hint_score_digits must be one of {SCORE_DIGITS}, got {self.hint_score_digits}")
         if self.grounded_answers and not self.identifiers:
             raise ValueError("grounded_answers name objects by their identifiers: set identifiers = true")
         if self.neighbour_links and not (self.identifiers and self.encoding.extents):
