@@ -65,6 +65,8 @@ def test_hints_rank_the_token_whose_feature_is_the_questions_embedding_first_and
     assert calls == [[question]]  # embedded once, then read from the cache
     with pytest.raises(ValueError, match="one token set per question"):
         hints([question, question], [inputs])
+    with pytest.raises(ValueError, match="digits"):
+        QuestionHints(counting, dim, count=2, digits=3)
 
 
 def test_config_needs_identifiers_and_a_count_of_zero_or_more():

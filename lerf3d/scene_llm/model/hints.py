@@ -80,6 +80,8 @@ class QuestionHints:
 
     def __init__(self, encode_text: Callable[[list[str]], torch.Tensor], feature_dim: int, count: int,
                  cache_size: int = 65536, digits: int = 2) -> None:
+        if digits not in SCORE_DIGITS:
+            raise ValueError(f"a hint writes its scores with one of {SCORE_DIGITS} digits, got {digits}")
         self.encode_text = encode_text
         self.feature_dim = feature_dim
         self.count = count
