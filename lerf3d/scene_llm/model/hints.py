@@ -46,6 +46,12 @@ SCORE_DIGITS = (0, 1, 2)
 """How many digits a hint may write each candidate's score with: none, tenths, hundredths."""
 
 
+def check_score_digits(digits: int, name: str = "digits") -> None:
+    """A ValueError naming ``name`` unless ``digits`` is one of :data:`SCORE_DIGITS`."""
+    if digits not in SCORE_DIGITS:
+        raise ValueError(f"{name} must be one of {SCORE_DIGITS} (a hint's score digits), got {digits}")
+
+
 def hint_text(scores: Float[torch.Tensor, "T"], count: int, digits: int = 2) -> str:
     """The ``count`` best tokens by identifier, best first, each with its score in ``digits`` digits,
     clamped at 0 and below 1: hundredths ``"Matches: <obj3> 31, <obj8> 29"`` (2), tenths
@@ -53,8 +59,7 @@ def hint_text(scores: Float[torch.Tensor, "T"], count: int, digits: int = 2) -> 
     ``"Matches: none"`` for no tokens."""
     if count < 1:
         raise ValueError(f"a hint names at least one token, got count={count}")
-    if digits not in SCORE_DIGITS:
-        raise ValueError(f"a hint writes its scores with one of {SCORE_DIGITS} digits, got {digits}")
+    check_score_digits(digits)
     if scores.numel() == 0:
         return f"{HINT_PREFIX} none"
     best = torch.topk(scores.float(), min(count, scores.numel()))
@@ -80,8 +85,7 @@ class QuestionHints:
 
     def __init__(self, encode_text: Callable[[list[str]], torch.Tensor], feature_dim: int, count: int,
                  cache_size: int = 65536, digits: int = 2) -> None:
-        if digits not in SCORE_DIGITS:
-            raise ValueError(f"a hint writes its scores with one of {SCORE_DIGITS} digits, got {digits}")
+        check_score_digits(digits)
         self.encode_text = encode_text
         self.feature_dim = feature_dim
         self.count = count

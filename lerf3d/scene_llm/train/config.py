@@ -18,7 +18,7 @@ from typing import Literal
 
 from lerf3d import typed_config
 from lerf3d.scene_llm.model.bridge import BridgeConfig
-from lerf3d.scene_llm.model.hints import SCORE_DIGITS
+from lerf3d.scene_llm.model.hints import check_score_digits
 from lerf3d.scene_llm.model.llm import LLMConfig
 from lerf3d.scene_llm.model.projector import ProjectorKind
 from lerf3d.scene_llm.tokens.frames import TokenEncoding
@@ -201,7 +201,7 @@ class SceneLLMConfig:
     step with 5 candidates 1.55x the time of one without hints with 2 digits, 1.18x with none;
     docs/history.md). With none the demo recipe kept nearest's gain but answered "yes" for most
     absent objects (existence no-rate 0.69): the scores are what says that no candidate matches.
-    Tenths, the cheaper signal, are still to measure."""
+    Tenths, the cheaper signal (a step about as long as with none), are still to measure."""
 
     @property
     def layout_options(self) -> dict[str, bool | int]:
@@ -215,8 +215,7 @@ class SceneLLMConfig:
         if self.question_hints < 0 or (self.question_hints and not self.identifiers):
             raise ValueError(f"question_hints name tokens by their identifiers: K >= 0 and, for K > 0, "
                              f"identifiers = true (got {self.question_hints})")
-        if self.hint_score_digits not in SCORE_DIGITS:
-            raise ValueError(f"hint_score_digits must be one of {SCORE_DIGITS}, got {self.hint_score_digits}")
+        check_score_digits(self.hint_score_digits, "hint_score_digits")
         if self.grounded_answers and not self.identifiers:
             raise ValueError("grounded_answers name objects by their identifiers: set identifiers = true")
         if self.neighbour_links and not (self.identifiers and self.encoding.extents):
