@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="draw absent labels only from the rooms themselves")
     parser.add_argument("--no-balance", action="store_true",
                         help="draw absent labels uniformly, not in proportion to the rooms holding them")
+    parser.add_argument("--train-only-wordings", action="store_true",
+                        help="spread training questions over the training-only wording families too")
     parser.add_argument("--no-egocentric", action="store_true",
                         help="no left/right questions from views of the rooms (no capture poses read)")
     parser.add_argument("--ego-pairs", type=int, default=QuestionConfig.max_ego_pairs,
@@ -63,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
                                    balance_counts=not args.all_counts)
         config = DatasetConfig(seed=args.seed, val_fraction=args.val, test_fraction=args.test,
                                questions=questions, balance_labels=not args.no_balance,
-                               egocentric=not args.no_egocentric)
+                               egocentric=not args.no_egocentric,
+                               train_only_wordings=args.train_only_wordings)
         vocabulary = [] if args.no_catalogue else catalogue_labels()
         summary = generate_dataset(args.rooms, args.out, config, vocabulary)
     except (FileNotFoundError, ValueError) as err:

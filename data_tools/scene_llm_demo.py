@@ -204,6 +204,9 @@ def card_text(args: argparse.Namespace, run: Path, dataset: Path) -> str:
     losses = (logs[1][-1]["loss"], logs[2][-1]["loss"])
     train_minutes = sum(entry["seconds"] for k in (1, 2) for entry in logs[k]) / 60  # resumed runs too
     steps = "".join(f" --steps{k} {v}" for k, v in ((1, args.steps1), (2, args.steps2)) if v is not None)
+    wordings = " --train-only-wordings" if args.train_only_wordings else ""
+    extra_wordings = ("; training questions also in six training-only wordings per type (ten in all)"
+                      if args.train_only_wordings else "")
     tokens = run_readout(args, run, dataset)
     counter = ", ".join(f"{t} {v:.2f}" for t, v in tokens.scores.items())
     return f"""# Scene-LLM demo weights (SmolLM2-135M-Instruct + projector + LoRA)
@@ -225,8 +228,8 @@ on {", ".join(config["stage2"]["lora"]["target_modules"])}). Weights stored as f
   (generator `demo` preset, seeds {seeds}); questions from their ground truth
   (`python -m data_tools.qa_generate`): counting (absent labels too), existence (balanced per label),
   category/taller, nearest object, left/right seen from the south wall and seen from a view
-  (egocentric), on top of, quarter / nearest wall; answers balanced per type, five wordings per type,
-  one of them never used in training (the "held-out wording" rows).
+  (egocentric), on top of, quarter / nearest wall; answers balanced per type, five wordings per type
+  in the test, one of them never used in training (the "held-out wording" rows){extra_wordings}.
 - **Training**: stage 1 {len(logs[1])} steps (projector, frame captions; final loss {losses[0]:.3f}),
   stage 2 {len(logs[2])} steps (projector + LoRA, scene questions; final loss {logs[2][-1]["loss"]:.3f}),
   batch {config["stage2"]["batch_size"]}{balance_text(config)}{autocast_text(config)}, {train_minutes:.0f} min of optimisation steps on 2 CPU cores.{grounding_text(config)}{listing_text(config)}{hints_text(config)}
@@ -247,7 +250,7 @@ walls must run along the world x/y axes for the shell removal.
 Rebuild (the training about {train_minutes:.0f} min on 2 CPU cores, plus generating the rooms, their
 features and the evaluation):
 
-    python -m data_tools.scene_llm_demo --rooms {args.rooms} --first-seed {args.first_seed}{steps} \\
+    python -m data_tools.scene_llm_demo --rooms {args.rooms} --first-seed {args.first_seed}{steps}{wordings} \\
         --layout-kind "{args.layout_kind}" --layout-rooms {args.layout_rooms} --layout-first-seed {args.layout_first_seed}
 """
 
@@ -290,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a setting of the demo preset (lerf3d llm-train --set)")
     parser.add_argument("--export", type=Path, default=DEFAULT_RUN, help="where the shipped weights go")
+    parser.add_argument("--train-only-wordings", action="store_true",
+                        help="spread training questions over the training-only wording families too "
+                             "(DatasetConfig.train_only_wordings)")
     parser.add_argument("--no-export", action="store_true", help="stop after the evaluation")
     parser.add_argument("--data-only", action="store_true",
                         help="stop after the rooms, questions and features (to evaluate other weights on them)")
@@ -308,7 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     dataset, run = args.out / "dataset", args.out / "run"
     if not (dataset / "scenes.json").is_file():
         generate_dataset(
-            rooms, dataset, DatasetConfig(seed=0, val_fraction=0.0, test_fraction=0.2), catalogue_labels()
+            rooms, dataset,
+            DatasetConfig(seed=0, val_fraction=0.0, test_fraction=0.2, train_only_wordings=args.train_only_wordings),
+            catalogue_labels(),
         )
     layout = args.out / "layout_dataset"
     if args.layout_rooms:

@@ -12,7 +12,13 @@ from lerf3d.ground_truth import load_ground_truth
 from lerf3d.scene_llm.data.balance import answer_distribution, format_distribution, merge_distributions
 from lerf3d.scene_llm.data.dataset import SPLITS, DatasetConfig, QARecord, generate_dataset, load_split
 from lerf3d.scene_llm.data.language import normalise_answer
-from lerf3d.scene_llm.data.wording import HELD_OUT_FAMILY, NUM_FAMILIES, is_held_out_wording
+from lerf3d.scene_llm.data.wording import (
+    EVAL_FAMILIES,
+    HELD_OUT_FAMILY,
+    TRAIN_FAMILIES,
+    TRAIN_ONLY_FAMILIES,
+    is_held_out_wording,
+)
 
 VOCABULARY = ["piano", "sofa", "bed", "desk", "bookcase", "armchair", "lamp", "stool"]
 
@@ -55,11 +61,23 @@ def test_held_out_wording_never_in_train_and_spread_over_test(dataset):
     train, test = load_split(out, 2, "train"), load_split(out, 2, "test")
     assert train and test
     assert not any(is_held_out_wording(r) for r in train)
-    assert set(Counter(r.family for r in train)) == set(range(HELD_OUT_FAMILY))  # every other family trains
+    assert set(Counter(r.family for r in train)) == set(TRAIN_FAMILIES)  # every other evaluated family trains
     assert any(is_held_out_wording(r) for r in test)
     for (scene, kind), n in Counter((r.scene, r.type) for r in test).items():
-        if n >= NUM_FAMILIES:  # a type asked at least once per family in a room has every family
-            assert {r.family for r in test if (r.scene, r.type) == (scene, kind)} == set(range(NUM_FAMILIES))
+        if n >= len(EVAL_FAMILIES):  # a type asked at least once per family in a room has every family
+            assert {r.family for r in test if (r.scene, r.type) == (scene, kind)} == set(EVAL_FAMILIES)
+
+
+def test_training_only_wordings_change_the_training_split_alone(dataset, rooms, tmp_path):
+    out, _ = dataset
+    config = DatasetConfig(seed=0, val_fraction=0.25, test_fraction=0.25, train_only_wordings=True)
+    generate_dataset(rooms, tmp_path, config, VOCABULARY)
+    for split in ("val", "test"):  # the evaluated questions are the same records, word for word
+        assert load_split(tmp_path, 2, split) == load_split(out, 2, split)
+    train, before = load_split(tmp_path, 2, "train"), load_split(out, 2, "train")
+    families = Counter(r.family for r in train)
+    assert set(families) == set(TRAIN_FAMILIES + TRAIN_ONLY_FAMILIES) and HELD_OUT_FAMILY not in families
+    assert sorted((r.scene, r.type, r.answer) for r in train) == sorted((r.scene, r.type, r.answer) for r in before)
 
 
 def test_generated_answers_are_balanced_and_normal(dataset, rooms):

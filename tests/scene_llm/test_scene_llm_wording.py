@@ -3,6 +3,7 @@ and the families spread over a split's questions."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import replace
 
@@ -13,12 +14,14 @@ from lerf3d.scene_llm.data.dataset import QARecord
 from lerf3d.scene_llm.data.language import normalise_answer
 from lerf3d.scene_llm.data.questions import LISTING_TYPE, QA, TYPES
 from lerf3d.scene_llm.data.wording import (
+    EVAL_FAMILIES,
     HELD_OUT_FAMILY,
     KIND_TYPE,
     NUM_FAMILIES,
     PHRASINGS,
     STAGE2_TYPES,
     TRAIN_FAMILIES,
+    TRAIN_ONLY_FAMILIES,
     is_held_out_wording,
     phrase,
     spread_families,
@@ -28,6 +31,7 @@ from lerf3d.scene_llm.data.wording import (
 LABELS = {"count": ("chair",), "exists": ("chair",), "category": ("lamp",), "taller": ("lamp", "bed"),
           "nearest": ("lamp",), "side": ("lamp", "bed"), "on_top": ("lamp", "table"),
           "ego_side": ("lamp", "bed"), "quarter": ("lamp",), "wall": ("lamp",)}
+TWO_LABELS = {kind for kind, labels in LABELS.items() if len(labels) == 2}
 
 
 def _words(text: str) -> set[str]:
@@ -36,7 +40,8 @@ def _words(text: str) -> set[str]:
 
 def test_every_stage2_type_has_four_or_more_distinct_wordings():
     assert set(STAGE2_TYPES) == set(TYPES) - {"caption", LISTING_TYPE} and "ego_relation" in STAGE2_TYPES
-    assert NUM_FAMILIES >= 4 and HELD_OUT_FAMILY == NUM_FAMILIES - 1
+    assert len(EVAL_FAMILIES) >= 4 and HELD_OUT_FAMILY == EVAL_FAMILIES[-1]
+    assert set(TRAIN_FAMILIES) | set(TRAIN_ONLY_FAMILIES) | {HELD_OUT_FAMILY} == set(range(NUM_FAMILIES))
     assert set(KIND_TYPE) == set(PHRASINGS) == set(LABELS)
     for kind, labels in LABELS.items():
         texts = [phrase(kind, f, *labels) for f in range(NUM_FAMILIES)]
@@ -46,6 +51,32 @@ def test_every_stage2_type_has_four_or_more_distinct_wordings():
             assert len(_words(a) ^ _words(b)) >= 2, (a, b)
         for text in texts:
             assert all(label in text for label in labels), text
+
+
+def _bigrams(text: str) -> set[tuple[str, str]]:
+    words = re.findall(r"[a-z']+", text.lower())
+    return set(zip(words, words[1:]))
+
+
+def test_training_only_families_never_use_the_held_out_familys_own_word_pairs():
+    """The held-out family must stay unread: a pair of its words that the evaluated training
+    families lack may not appear in a training-only family (labels of one and two words)."""
+    for labels in (("desk lamp", "bed"), ("slippers", "oak table"), ("lamp", "armchair")):
+        def pairs(families):
+            return set().union(*(_bigrams(phrase(kind, f, *labels[: 2 if kind in TWO_LABELS else 1]))
+                                 for kind in PHRASINGS for f in families))
+        own = pairs([HELD_OUT_FAMILY]) - pairs(TRAIN_FAMILIES)
+        assert len(own) > 20  # the held-out family is genuinely other wording
+        assert not pairs(TRAIN_ONLY_FAMILIES) & own, pairs(TRAIN_ONLY_FAMILIES) & own
+
+
+def test_training_only_families_put_the_options_in_the_other_order_too():
+    """Left/right and compass options are not always written in one order, so the answer cannot
+    be read off the option's place in the question."""
+    for kind, first, second in (("side", "left", "right"), ("ego_side", "left", "right"),
+                                ("wall", "north", "west")):
+        texts = [phrase(kind, f, "lamp", "bed").lower() for f in TRAIN_ONLY_FAMILIES]
+        assert any(t.index(second) < t.index(first) for t in texts), kind
 
 
 def test_first_family_keeps_the_original_wording():
@@ -105,12 +136,12 @@ def test_families_are_spread_evenly_per_type():
     counts = Counter(draws)
     assert set(counts) == set(TRAIN_FAMILIES) and max(counts.values()) - min(counts.values()) <= 1
     qas = [QA("count", "count", ("chair",), "1")] * 7 + [QA("exists", "exists", ("bed",), "no")] * 5
-    worded = with_families(qas, range(NUM_FAMILIES), rng)
+    worded = with_families(qas, EVAL_FAMILIES, rng)
     for kind, n in (("count", 7), ("exists", 5)):
         families = Counter(q.family for q in worded if q.type == kind)
-        assert set(families) == set(range(NUM_FAMILIES)) and sum(families.values()) == n
+        assert set(families) == set(EVAL_FAMILIES) and sum(families.values()) == n
     assert [q.type for q in worded] == [q.type for q in qas]  # order kept
-    assert len({q.question for q in worded if q.type == "count"}) == NUM_FAMILIES
+    assert len({q.question for q in worded if q.type == "count"}) == len(EVAL_FAMILIES)
 
 
 def test_generated_answers_must_be_in_normal_form():

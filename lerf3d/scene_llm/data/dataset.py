@@ -42,9 +42,10 @@ from lerf3d.scene_llm.data.questions import (
     scene_questions,
 )
 from lerf3d.scene_llm.data.wording import (
-    ALL_FAMILIES,
+    EVAL_FAMILIES,
     NUM_FAMILIES,
     TRAIN_FAMILIES,
+    TRAIN_ONLY_FAMILIES,
     is_held_out_wording,
     with_families,
 )
@@ -232,6 +233,10 @@ class DatasetConfig:
     only_split: str | None = None
     """Put every scene in this split (e.g. "test": an evaluation-only set of rooms from another
     layout); None: split by the fractions above."""
+    train_only_wordings: bool = False
+    """Spread training questions over the training-only wording families too
+    (:data:`~lerf3d.scene_llm.data.wording.TRAIN_ONLY_FAMILIES`: ten wordings per kind instead of
+    four); validation and test questions are the same either way."""
 
     def __post_init__(self) -> None:
         if self.only_split is not None and self.only_split not in SPLITS:
@@ -275,7 +280,7 @@ def scene_rng(seed: int, scene: str) -> np.random.Generator:
 
 
 def scene_records(truth: GroundTruth, vocabulary: Sequence[str], config: DatasetConfig,
-                  weights: Mapping[str, float] | None = None, families: Sequence[int] = ALL_FAMILIES,
+                  weights: Mapping[str, float] | None = None, families: Sequence[int] = EVAL_FAMILIES,
                   views: Sequence[View] = ()) -> list[QARecord]:
     """Captions of every masked frame, then the scene's instructions (``weights``: see
     :func:`lerf3d.scene_llm.data.questions.draw_absent`), then left/right questions from ``views``
@@ -315,7 +320,8 @@ def generate_dataset(
     counts: dict[str, Counter] = {p: Counter() for p in SPLITS}
     for truth in tqdm(truths, desc="questions", unit="room", disable=len(truths) < 2):
         split = splits[truth.scene]
-        families = TRAIN_FAMILIES if split == "train" else ALL_FAMILIES
+        families = EVAL_FAMILIES if split != "train" else (
+            TRAIN_FAMILIES + TRAIN_ONLY_FAMILIES if config.train_only_wordings else TRAIN_FAMILIES)
         views = capture_views(truth) if config.egocentric else ()
         for record in scene_records(truth, labels, config, weights, families, views):
             per_file[(record.stage, split)].append(record)

@@ -30,8 +30,8 @@ import numpy as np
 from lerf3d.ground_truth import GroundTruth, GroundTruthObject
 from lerf3d.scene_llm.data.language import counted, join_list, normalise_answer
 from lerf3d.scene_llm.data.wording import (
-    ALL_FAMILIES,
     COMPASS_NOTES,
+    EVAL_FAMILIES,
     KIND_TYPE,
     STAGE2_TYPES,
     phrase,
@@ -336,7 +336,7 @@ def location_questions(
 
 def scene_questions(
     truth: GroundTruth, vocabulary: Sequence[str], cfg: QuestionConfig, rng: np.random.Generator,
-    weights: Mapping[str, float] | None = None, families: Sequence[int] = ALL_FAMILIES,
+    weights: Mapping[str, float] | None = None, families: Sequence[int] = EVAL_FAMILIES,
 ) -> list[QA]:
     """Every scene-frame stage-2 question of one scene, grouped by type; absent labels for counting
     and existence come from ``vocabulary``, weighted by ``weights`` (see :func:`draw_absent`). Each
