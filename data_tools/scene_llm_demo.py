@@ -186,6 +186,7 @@ def report_table(report: dict) -> list[str]:
 def card_text(args: argparse.Namespace, run: Path, dataset: Path) -> str:
     """The model card: data, features, training, evaluation, and the command that rebuilds it."""
     from lerf3d.scene_llm.data.dataset import load_manifest
+    from lerf3d.scene_llm.data.wording import EVAL_FAMILIES, TRAIN_ONLY_FAMILIES
     from lerf3d.scene_llm.tokens.record import run_feature_record
     from lerf3d.scene_llm.train.run_files import read_log
 
@@ -205,7 +206,7 @@ def card_text(args: argparse.Namespace, run: Path, dataset: Path) -> str:
     train_minutes = sum(entry["seconds"] for k in (1, 2) for entry in logs[k]) / 60  # resumed runs too
     steps = "".join(f" --steps{k} {v}" for k, v in ((1, args.steps1), (2, args.steps2)) if v is not None)
     wordings = " --train-only-wordings" if args.train_only_wordings else ""
-    extra_wordings = ("; training questions also in six training-only wordings per type (ten in all)"
+    extra_wordings = (f"; training questions also in {len(TRAIN_ONLY_FAMILIES)} training-only wordings per type"
                       if args.train_only_wordings else "")
     tokens = run_readout(args, run, dataset)
     counter = ", ".join(f"{t} {v:.2f}" for t, v in tokens.scores.items())
@@ -228,7 +229,7 @@ on {", ".join(config["stage2"]["lora"]["target_modules"])}). Weights stored as f
   (generator `demo` preset, seeds {seeds}); questions from their ground truth
   (`python -m data_tools.qa_generate`): counting (absent labels too), existence (balanced per label),
   category/taller, nearest object, left/right seen from the south wall and seen from a view
-  (egocentric), on top of, quarter / nearest wall; answers balanced per type, five wordings per type
+  (egocentric), on top of, quarter / nearest wall; answers balanced per type, {len(EVAL_FAMILIES)} wordings per type
   in the test, one of them never used in training (the "held-out wording" rows){extra_wordings}.
 - **Training**: stage 1 {len(logs[1])} steps (projector, frame captions; final loss {losses[0]:.3f}),
   stage 2 {len(logs[2])} steps (projector + LoRA, scene questions; final loss {logs[2][-1]["loss"]:.3f}),

@@ -236,7 +236,9 @@ class DatasetConfig:
     train_only_wordings: bool = False
     """Spread training questions over the training-only wording families too
     (:data:`~lerf3d.scene_llm.data.wording.TRAIN_ONLY_FAMILIES`: ten wordings per kind instead of
-    four); validation and test questions are the same either way."""
+    four); validation and test questions are the same either way. Not yet safe beside
+    ``stage2.vary_wording``: its "this room" rewrite of "I need to know how many lamps the room has."
+    writes "lamps this room", a word pair of the held-out family's counting question."""
 
     def __post_init__(self) -> None:
         if self.only_split is not None and self.only_split not in SPLITS:
@@ -246,6 +248,11 @@ class DatasetConfig:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if self.val_fraction + self.test_fraction >= 1:
             raise ValueError("val_fraction + test_fraction must leave room for training")
+
+    @property
+    def training_families(self) -> tuple[int, ...]:
+        """The wording families the training split's questions are spread over."""
+        return TRAIN_FAMILIES + TRAIN_ONLY_FAMILIES if self.train_only_wordings else TRAIN_FAMILIES
 
 
 @dataclass(frozen=True)
@@ -320,8 +327,7 @@ def generate_dataset(
     counts: dict[str, Counter] = {p: Counter() for p in SPLITS}
     for truth in tqdm(truths, desc="questions", unit="room", disable=len(truths) < 2):
         split = splits[truth.scene]
-        families = EVAL_FAMILIES if split != "train" else (
-            TRAIN_FAMILIES + TRAIN_ONLY_FAMILIES if config.train_only_wordings else TRAIN_FAMILIES)
+        families = config.training_families if split == "train" else EVAL_FAMILIES
         views = capture_views(truth) if config.egocentric else ()
         for record in scene_records(truth, labels, config, weights, families, views):
             per_file[(record.stage, split)].append(record)

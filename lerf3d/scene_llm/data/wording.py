@@ -15,6 +15,7 @@ north is the +y wall, east the +x wall, and left/right are seen from the south w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Protocol, TypeVar
@@ -231,6 +232,21 @@ def phrase(kind: str, family: int, *labels: str) -> str:
         return PHRASINGS[kind][family].format(**words)
     except KeyError:
         raise ValueError(f"a {kind!r} question needs more labels than {labels}") from None
+
+
+def word_pairs(text: str) -> set[tuple[str, str]]:
+    """Adjacent pairs of ``text``'s lower-case words, punctuation dropped."""
+    words = re.findall(r"[a-z']+", text.lower())
+    return set(zip(words, words[1:]))
+
+
+def held_out_word_pairs(*labels: str) -> set[tuple[str, str]]:
+    """The word pairs of the held-out family's questions about ``labels`` (two: every kind takes
+    what it needs) that no :data:`TRAIN_FAMILIES` question has: what no training text may contain,
+    for the held-out score to measure wording the model never read."""
+    def pairs(families: Sequence[int]) -> set[tuple[str, str]]:
+        return set().union(*(word_pairs(phrase(kind, f, *labels)) for kind in PHRASINGS for f in families))
+    return pairs([HELD_OUT_FAMILY]) - pairs(TRAIN_FAMILIES)
 
 
 class _Worded(Protocol):
