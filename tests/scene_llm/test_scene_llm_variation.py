@@ -11,6 +11,7 @@ from lerf3d.scene_llm.data.variation import varied_chat, vary_question
 from lerf3d.scene_llm.data.wording import (
     PHRASINGS,
     TRAIN_FAMILIES,
+    TRAIN_ONLY_FAMILIES,
     held_out_word_pairs,
     phrase,
     word_pairs,
@@ -23,7 +24,9 @@ DECIDING = ("how many", "left", "right", "north", "south", "east", "west", "tall
 
 
 def _trained_questions() -> list[str]:
-    return [phrase(kind, family, *LABELS) for kind in PHRASINGS for family in TRAIN_FAMILIES]
+    """Every training sentence: the evaluated training families and the training-only ones."""
+    families = TRAIN_FAMILIES + TRAIN_ONLY_FAMILIES
+    return [phrase(kind, family, *LABELS) for kind in PHRASINGS for family in families]
 
 
 def test_rewrites_keep_the_labels_and_the_words_that_decide_the_answer():

@@ -236,9 +236,8 @@ class DatasetConfig:
     train_only_wordings: bool = False
     """Spread training questions over the training-only wording families too
     (:data:`~lerf3d.scene_llm.data.wording.TRAIN_ONLY_FAMILIES`: ten wordings per kind instead of
-    four); validation and test questions are the same either way. Not yet safe beside
-    ``stage2.vary_wording``: its "this room" rewrite of "I need to know how many lamps the room has."
-    writes "lamps this room", a word pair of the held-out family's counting question."""
+    four); validation and test questions are the same either way. Safe beside ``stage2.vary_wording``:
+    no rewrite of a training-only sentence writes a word pair of the held-out family (a test checks)."""
 
     def __post_init__(self) -> None:
         if self.only_split is not None and self.only_split not in SPLITS:

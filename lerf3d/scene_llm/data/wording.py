@@ -71,7 +71,7 @@ PHRASINGS: dict[str, tuple[str, ...]] = {
         "In this room, how many {a_pl} are there?",
         "What is the count of {a_pl} in the room?",
         "Number of {a_pl} in the room?",
-        "I need to know how many {a_pl} the room has.",
+        "I need to know how many {a_pl} are in the room.",
     ),
     "exists": (
         "{There_is_a} in the room?",
