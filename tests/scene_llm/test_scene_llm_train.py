@@ -19,10 +19,8 @@ from lerf3d.scene_llm.tokens.scenes import TokenStore
 from lerf3d.scene_llm.train.config import preset
 from lerf3d.scene_llm.train.loop import (
     build_scene_llm,
-    global_indices,
     train_scene_llm,
     train_stage,
-    type_balanced_pool,
 )
 from lerf3d.scene_llm.train.run_files import read_log
 from lerf3d.scene_llm.use.load import load_scene_llm
@@ -38,27 +36,6 @@ def _setup(dataset: Path):
 
 def _snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {n: p.detach().clone() for n, p in module.named_parameters()}
-
-
-def test_sampler_covers_every_record_once_per_epoch():
-    seen = [global_indices(step, 4, np.arange(10), seed=0) for step in range(5)]  # 20 draws = 2 epochs of 10
-    flat = torch.tensor([int(i) for batch in seen for i in batch])
-    assert sorted(flat[:10].tolist()) == list(range(10)) and sorted(flat[10:].tolist()) == list(range(10))
-    assert (global_indices(3, 4, np.arange(10), 0) == seen[3]).all()
-
-
-def test_type_balanced_passes_draw_every_type_equally_often():
-    types = ["exists"] * 6 + ["count"] * 2 + ["nearest"] * 3  # 6 : 2 : 3
-    pool = type_balanced_pool(types, seed=0)
-    assert len(pool) == 18 and (pool == type_balanced_pool(list(types), 0)).all()
-    drawn = [types[i] for i in pool]
-    assert drawn.count("exists") == drawn.count("count") == drawn.count("nearest") == 6
-    assert sorted(pool[:6].tolist()) == [6, 6, 6, 7, 7, 7]  # the rare type's records repeat evenly
-    assert sorted(set(pool.tolist())) == list(range(11))  # nothing dropped
-    batches = np.concatenate([global_indices(step, 6, pool, 0) for step in range(3)])
-    assert sorted(batches.tolist()) == sorted(pool.tolist())  # one pass = the pool, permuted
-    with pytest.raises(ValueError, match="no records"):
-        type_balanced_pool([], 0)
 
 
 def test_projector_only_step_changes_only_the_projector(synthetic_dataset, tmp_path):

@@ -86,7 +86,7 @@ class StageConfig:
     """Newest resumable checkpoints kept."""
     balance_types: bool = False
     """Draw every question type equally often: each pass repeats a type's records up to the count of
-    the largest type (:func:`~lerf3d.scene_llm.train.loop.type_balanced_pool`), so rare types
+    the largest type (:func:`~lerf3d.scene_llm.train.sampling.type_balanced_pool`), so rare types
     (counting, nearest) get as many steps as existence. False: every record once per pass."""
     turns: int = 1
     """Questions per training sequence: each drawn record leads a conversation with up to

@@ -1,6 +1,6 @@
 """Which questions share a training sequence: conversations about one scene (LLaVA's recipe).
 
-A step's batch is drawn record by record (:func:`~lerf3d.scene_llm.train.loop.global_indices`);
+A step's batch is drawn record by record (:func:`~lerf3d.scene_llm.train.sampling.global_indices`);
 with ``StageConfig.turns`` = n > 1 each drawn record leads a conversation and n - 1 other records
 about the same scene, seen from the same frame (so they read the same tokens), follow it. The scene
 is spliced once, so a sequence carries n answers for little more than the cost of one: a room's

@@ -13,7 +13,6 @@ loss curve as 1 process x N*B. Re-running the same command resumes from the newe
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -39,6 +38,7 @@ from lerf3d.scene_llm.tokens.record import FeatureRecord, save_feature_record
 from lerf3d.scene_llm.tokens.scenes import FEATURES_DIR, TokenStore
 from lerf3d.scene_llm.train.config import SceneLLMConfig, StageConfig, preset, shorthand_overrides
 from lerf3d.scene_llm.train.conversations import conversation_groups, conversations
+from lerf3d.scene_llm.train.distributed import DistInfo, all_reduce_sum, init_distributed
 from lerf3d.scene_llm.train.grounding import ground_records
 from lerf3d.scene_llm.train.listing import training_listing_records
 from lerf3d.scene_llm.train.run_files import (
@@ -51,41 +51,8 @@ from lerf3d.scene_llm.train.run_files import (
     stage_dir,
     write_log,
 )
+from lerf3d.scene_llm.train.sampling import global_indices, type_balanced_pool
 from lerf3d.typed_config import apply_overrides
-
-
-@dataclass(frozen=True)
-class DistInfo:
-    """This process's place in a (possibly single-process) run."""
-
-    rank: int = 0
-    """Global rank."""
-    world_size: int = 1
-    """Number of processes."""
-    local_rank: int = 0
-    """Rank on this machine (picks the GPU)."""
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def init_distributed() -> DistInfo:
-    """Join the process group ``torchrun`` describes in the environment (gloo on CPU, nccl on GPU);
-    a plain ``python`` run is a world of one."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return DistInfo()
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
-
-
-def _all_reduce_sum(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
-    if info.world_size > 1:
-        value = value.clone()
-        dist.all_reduce(value, op=dist.ReduceOp.SUM)
-    return value
 
 
 def _check_text_width(width: int, feature_dim: int) -> None:
@@ -143,35 +110,6 @@ def configure_trainable(model: SceneLLM, cfg: StageConfig, seed: int = 0) -> lis
     else:
         model.llm.requires_grad_(cfg.llm_mode == "full")
     return [p for p in model.llm.parameters() if p.requires_grad]
-
-
-def type_balanced_pool(types: Sequence[str], seed: int) -> np.ndarray:
-    """Record indices of one pass in which every type appears equally often: each type's records,
-    in a seeded order, tiled to the count of the largest type (a rare type's records repeat, none is
-    dropped). Types in sorted order, so the pool depends on the records only."""
-    by_type: dict[str, list[int]] = {}
-    for index, kind in enumerate(types):
-        by_type.setdefault(kind, []).append(index)
-    if not by_type:
-        raise ValueError("no records to balance")
-    size = max(len(v) for v in by_type.values())
-    rng = np.random.default_rng(seed)
-    return np.concatenate([np.resize(rng.permutation(by_type[k]), size) for k in sorted(by_type)])
-
-
-def global_indices(step: int, global_batch: int, pool: np.ndarray, seed: int) -> np.ndarray:
-    """Record indices of one step's global batch: passes over ``pool`` (one pass's record indices:
-    ``np.arange(len(records))``, or :func:`type_balanced_pool`) in seeded permutations, read in
-    order. Stateless (a function of the step), so resuming needs no sampler state."""
-    items = np.asarray(pool)
-    flat = np.arange(step * global_batch, (step + 1) * global_batch)
-    epochs = flat // len(items)
-    out = np.empty_like(flat)
-    for epoch in np.unique(epochs):
-        order = np.random.default_rng([seed, int(epoch)]).permutation(len(items))
-        hit = epochs == epoch
-        out[hit] = items[order[flat[hit] % len(items)]]
-    return out
 
 
 def _trainable_state(model: SceneLLM) -> dict[str, torch.Tensor]:
@@ -257,7 +195,7 @@ def _step(wrapped: nn.Module, model: SceneLLM, batch, optimiser, scheduler, cfg:
     device_type = next(model.projector.parameters()).device.type
     with torch.autocast(device_type, dtype=torch.bfloat16, enabled=cfg.autocast == "bfloat16"):
         out = wrapped(batch)
-    tokens = int(_all_reduce_sum(torch.tensor(float(out.num_tokens)), info))
+    tokens = int(all_reduce_sum(torch.tensor(float(out.num_tokens)), info))
     # DDP averages gradients over processes: scaling by world / global tokens makes that average
     # the gradient of (global loss sum / global tokens), whatever each process's share of tokens
     (out.loss_sum * info.world_size / max(tokens, 1)).backward()
@@ -267,7 +205,7 @@ def _step(wrapped: nn.Module, model: SceneLLM, batch, optimiser, scheduler, cfg:
     optimiser.step()
     scheduler.step()
     optimiser.zero_grad(set_to_none=True)
-    loss = float(_all_reduce_sum(out.loss_sum.detach().float(), info)) / max(tokens, 1)
+    loss = float(all_reduce_sum(out.loss_sum.detach().float(), info)) / max(tokens, 1)
     return loss, tokens
 
 
