@@ -183,6 +183,16 @@ def report_table(report: dict) -> list[str]:
                              if rates else []) + named
 
 
+def uses_train_only_wordings(dataset: Path) -> bool:
+    """Whether the dataset's training questions use the training-only wording families, read from its
+    records: a card describes the data the run trained on, not the flags of a later call that found
+    the dataset already written."""
+    from lerf3d.scene_llm.data.dataset import load_split
+    from lerf3d.scene_llm.data.wording import TRAIN_ONLY_FAMILIES
+
+    return any(r.family in TRAIN_ONLY_FAMILIES for r in load_split(dataset, 2, "train"))
+
+
 def card_text(args: argparse.Namespace, run: Path, dataset: Path) -> str:
     """The model card: data, features, training, evaluation, and the command that rebuilds it."""
     from lerf3d.scene_llm.data.dataset import load_manifest
@@ -205,9 +215,10 @@ def card_text(args: argparse.Namespace, run: Path, dataset: Path) -> str:
     losses = (logs[1][-1]["loss"], logs[2][-1]["loss"])
     train_minutes = sum(entry["seconds"] for k in (1, 2) for entry in logs[k]) / 60  # resumed runs too
     steps = "".join(f" --steps{k} {v}" for k, v in ((1, args.steps1), (2, args.steps2)) if v is not None)
-    wordings = " --train-only-wordings" if args.train_only_wordings else ""
+    train_only = uses_train_only_wordings(dataset)
+    wordings = " --train-only-wordings" if train_only else ""
     extra_wordings = (f"; training questions also in {len(TRAIN_ONLY_FAMILIES)} training-only wordings per type"
-                      if args.train_only_wordings else "")
+                      if train_only else "")
     tokens = run_readout(args, run, dataset)
     counter = ", ".join(f"{t} {v:.2f}" for t, v in tokens.scores.items())
     return f"""# Scene-LLM demo weights (SmolLM2-135M-Instruct + projector + LoRA)

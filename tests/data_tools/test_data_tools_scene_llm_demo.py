@@ -1,10 +1,12 @@
 """The Scene-LLM demo card's evaluation table: methods x types, then the scene model's intervals
 over the rooms, the existence rates and the grounding line, read from an llm-eval report; the
-training line's listing sentence."""
+training line's listing sentence and its training-only wordings, read from the training records."""
 
 from __future__ import annotations
 
-from data_tools.scene_llm_demo import hints_text, listing_text, report_table
+import json
+
+from data_tools.scene_llm_demo import hints_text, listing_text, report_table, uses_train_only_wordings
 
 
 def _report(**extra) -> dict:
@@ -42,3 +44,16 @@ def test_the_card_names_the_listing_questions_only_when_trained_with_them():
 def test_the_card_names_the_question_hints_and_their_count_only_when_trained_with_them():
     assert "followed by the 5 tokens" in hints_text({"question_hints": 5})
     assert hints_text({"question_hints": 0}) == hints_text({}) == ""
+
+
+def test_the_card_reads_the_training_only_wordings_from_the_training_records(tmp_path):
+    """Lines as the dataset format documents them: families 0-3 only, then one family-7 question."""
+    def write(families):
+        rows = [{"scene": "room_0", "type": "exists", "question": f"Is there a chair? ({f})", "answer": "yes",
+                 "frame": None, "family": f, "boxes": []} for f in families]
+        (tmp_path / "stage2_train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    write([0, 1, 2, 3])
+    assert not uses_train_only_wordings(tmp_path)
+    write([0, 1, 7])
+    assert uses_train_only_wordings(tmp_path)

@@ -11,8 +11,9 @@ A dataset folder holds::
 
 Splits are by scene: a scene's captions and questions all sit in one split, so validation and test
 rooms are never seen in training. The held-out wording family (:mod:`.wording`) is never written
-into the training split; validation and test questions are spread over every family. Everything is
-deterministic from the seed; files are written atomically.
+into the training split; validation and test questions are spread over the evaluated families
+(``EVAL_FAMILIES``), the held-out one included. Everything is deterministic from the seed; files
+are written atomically.
 """
 
 from __future__ import annotations
