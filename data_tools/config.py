@@ -67,6 +67,10 @@ class RoomConfig:
     kinds of things rather than models. 0: every object looks as its catalogue model does. Off in
     every preset: 0.5 on the training rooms of the towers' ``catalogues`` build lowered held-out
     models' top-1 (13.6 -> 10.7 %) and unseen rooms' (85.9 -> 78.1 %; ``docs/towers_catalogues.md``)."""
+    recolour_fraction: float = 0.0
+    """Share of objects (among those not restyled) drawn in one flat colour whose colour word is
+    drawn uniformly and recorded (:func:`data_tools.restyle.recolour_room`), for towers that must
+    name colours of models they never saw. 0: none."""
 
     def __post_init__(self) -> None:
         if self.num_objects < 0 or self.num_tabletop < 0:
@@ -83,6 +87,8 @@ class RoomConfig:
             room_kind(self.room)
         if not 0.0 <= self.restyle_fraction <= 1.0:
             raise ValueError(f"restyle_fraction must be in [0, 1], got {self.restyle_fraction}")
+        if not 0.0 <= self.recolour_fraction <= 1.0:
+            raise ValueError(f"recolour_fraction must be in [0, 1], got {self.recolour_fraction}")
         if not 0.0 <= self.close_view_fraction <= 1.0:
             raise ValueError(f"close_view_fraction must be in [0, 1], got {self.close_view_fraction}")
 

@@ -31,7 +31,7 @@ from data_tools.catalog import Catalog, FurnitureArchiveMissing, load_catalog
 from data_tools.catalogues import load_catalogues, parse_selection
 from data_tools.config import RoomConfig, preset_names
 from data_tools.render import RoomRenderer
-from data_tools.restyle import restyle_room, restyled_instances
+from data_tools.restyle import recolour_room, restyle_room, restyled_instances
 from data_tools.room_kinds import ROOM_KINDS, room_kind
 from data_tools.rooms import RoomLayout, make_layout
 from data_tools.trajectory import camera_poses
@@ -39,7 +39,7 @@ from data_tools.writer import ground_truth, write_ground_truth, write_transforms
 from lerf3d.typed_config import apply_overrides
 from lerf3d.types import Intrinsics
 
-STREAMS = ("layout", "trajectory", "render", "restyle")
+STREAMS = ("layout", "trajectory", "render", "restyle", "recolour")
 """Independent random streams, so changing e.g. the number of views keeps the same furniture (a
 stream added at the end leaves the earlier ones as they were)."""
 
@@ -87,8 +87,10 @@ def generate_room(config: RoomConfig, out_dir: Path) -> GeneratedRoom:
     )
     visible = []
     restyled = restyled_instances(layout, config.restyle_fraction, rngs["restyle"])
+    recoloured = restyled_instances(layout, config.recolour_fraction, rngs["recolour"]) - restyled
+    recolours, recolour_words = recolour_room(layout, models, recoloured, rngs["recolour"])
     with tempfile.TemporaryDirectory(prefix="lerf3d-restyle-") as patterns:
-        looks = restyle_room(layout, models, restyled, rngs["restyle"], Path(patterns))
+        looks = restyle_room(layout, models, restyled, rngs["restyle"], Path(patterns)) | recolours
         with RoomRenderer(layout, models, rngs["render"], looks) as renderer:
             for i, pose in enumerate(poses):
                 view = renderer.render(pose, intrinsics, config.near, config.far)
@@ -105,7 +107,7 @@ def generate_room(config: RoomConfig, out_dir: Path) -> GeneratedRoom:
         "primitives" if catalog.is_primitive else "sweethome3d:" + "+".join(a.name for a in catalog.archives)
     )
     write_transforms(out_dir, intrinsics, poses)
-    record = ground_truth(config.scene_name, config.seed, layout, visible, source, words, restyled)
+    record = ground_truth(config.scene_name, config.seed, layout, visible, source, words, restyled, recolour_words)
     write_ground_truth(out_dir, record)
     end = time.perf_counter()
     seconds = {"models": t_models - start, "render": t_render - t_models, "total": end - start}

@@ -14,6 +14,14 @@ Measured, it did not: with half the training objects restyled, the ``catalogues`
 off by default and in every preset (``RoomConfig.restyle_fraction`` = 0); a restyled object's
 ``ground_truth.json`` record says ``"restyled": true`` and carries no colour or material words, which
 would describe its catalogue look, not the rendered one.
+
+Recolouring is the colour-word counterpart (``RoomConfig.recolour_fraction``): a recoloured instance
+keeps its mesh, place and label and is drawn in one flat colour, the colour word first drawn
+uniformly from :data:`data_tools.attributes.COLOURS` and then a colour that
+:func:`~data_tools.attributes.colour_name` gives that word, so the word is known exactly and every
+word is seen on every kind of shape under the room's light. Its ``ground_truth.json`` record carries
+that word as ``colour``, ``"recoloured": true``, its catalogue model's part words and no material
+(a flat colour shows none).
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import numpy as np
 from PIL import Image
 
 from data_tools.assets import PreparedModel, RenderPart
+from data_tools.attributes import COLOURS, colour_name
 from data_tools.primitives import painted_texture, pattern_texture, smooth_noise, to_uint8, wood_floor_texture
 from data_tools.rooms import RoomLayout
 
@@ -129,3 +138,37 @@ def restyle_room(
         for obj in layout.objects
         if obj.instance_id in restyled
     }
+
+
+MAX_COLOUR_DRAWS = 10_000
+"""Rejection-sampling bound of :func:`colour_for_word` (every word covers at least ~1 % of HSV space)."""
+
+
+def colour_for_word(word: str, rng: np.random.Generator) -> tuple[float, float, float, float]:
+    """An opaque RGBA colour that :func:`~data_tools.attributes.colour_name` calls ``word``: hue,
+    saturation and value drawn uniformly until the name matches."""
+    if word not in COLOURS:
+        raise ValueError(f"unknown colour word {word!r}; known: {', '.join(COLOURS)}")
+    for _ in range(MAX_COLOUR_DRAWS):
+        r, g, b = colorsys.hsv_to_rgb(rng.random(), rng.random(), rng.random())
+        if colour_name((r, g, b)) == word:
+            return (r, g, b, 1.0)
+    raise RuntimeError(f"no colour named {word!r} in {MAX_COLOUR_DRAWS} draws")
+
+
+def recolour_room(
+    layout: RoomLayout, models: Mapping[str, PreparedModel], recoloured: frozenset[int], rng: np.random.Generator
+) -> tuple[dict[int, list[RenderPart]], dict[int, str]]:
+    """For every instance id in ``recoloured``: the parts to render in place of its model's (every
+    part one flat colour, no texture) and the colour word of that colour (a word drawn uniformly)."""
+    looks, words = {}, {}
+    for obj in layout.objects:
+        if obj.instance_id not in recoloured:
+            continue
+        word = COLOURS[int(rng.integers(len(COLOURS)))]
+        rgba = colour_for_word(word, rng)
+        looks[obj.instance_id] = [
+            replace(part, rgba=rgba, texture_path=None) for part in models[obj.entry.catalog_id].parts
+        ]
+        words[obj.instance_id] = word
+    return looks, words

@@ -11,6 +11,7 @@ Layout of the output folder (see ``data_tools/README.md``)::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -105,11 +106,14 @@ def ground_truth(
     source: str,
     attributes: dict[str, Attributes] | None = None,
     restyled: frozenset[int] = frozenset(),
+    recoloured: Mapping[int, str] | None = None,
 ) -> dict:
     """The ground-truth record of a room; ``visible[i]`` are the instance ids seen in frame i;
     ``attributes`` (by catalogue id) adds ``colour``, ``material`` and ``parts`` to its objects,
     except to the ``restyled`` instance ids, rendered with random looks (:mod:`data_tools.restyle`):
-    those say ``"restyled": true`` instead."""
+    those say ``"restyled": true`` instead; ``recoloured`` (instance id -> colour word, objects drawn
+    in one flat colour) gives those objects that word, no material and ``"recoloured": true``."""
+    recoloured = recoloured or {}
     sx, sy, sz = layout.size
     instances = [_record(s.instance_id, s.label, "structure", s.box_min, s.box_max) for s in layout.surfaces]
     for obj in layout.objects:
@@ -124,6 +128,10 @@ def ground_truth(
         extra.update({key: value or None for key, value in origin.items()})  # primitives have no origin
         if obj.instance_id in restyled:
             extra["restyled"] = True
+        elif obj.instance_id in recoloured:
+            parts = attributes[entry.catalog_id].parts if attributes and entry.catalog_id in attributes else ()
+            extra.update({"colour": recoloured[obj.instance_id], "material": None, "parts": list(parts),
+                          "recoloured": True})
         elif attributes is not None and entry.catalog_id in attributes:
             words = attributes[entry.catalog_id]
             extra.update({"colour": words.colour, "material": words.material, "parts": list(words.parts)})

@@ -1,6 +1,7 @@
 """Restyled objects: random looks on the same meshes, so a room's geometry, masks and labels are
 those of the same room unrestyled, only the restyled objects' pixels change, and their ground truth
-carries no colour or material words."""
+carries no colour or material words. Recoloured objects: one flat colour whose word the ground truth
+records."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from PIL import Image
 
 from data_tools.assets import RenderPart
+from data_tools.attributes import COLOURS, colour_name
 from data_tools.catalog import load_catalog
 from data_tools.catalogues import CATALOGUES, FURNITURE_DIR
 from data_tools.config import RoomConfig
@@ -23,6 +25,7 @@ from data_tools.restyle import (
     TINT_MAX_SATURATION,
     TINT_VALUE_RANGE,
     VALUE_RANGE,
+    colour_for_word,
     random_pattern,
     restyle_parts,
     restyled_instances,
@@ -88,14 +91,21 @@ def test_restyled_instances_share_and_bounds():
         RoomConfig(restyle_fraction=-0.1)
 
 
-@pytest.mark.skipif(not ALL_CATALOGUES, reason="sweethome3d-furniture absent")
-def test_a_restyled_room_is_the_same_room_with_other_looks(tmp_path):
+def _room_pair(tmp_path: Path, **change: float):
+    """The tiny preset's room 3 as it is and with ``change`` applied: (plain, changed, their ground
+    truths, the changed room's furniture records)."""
     base = RoomConfig.preset("tiny", seed=3, catalogues="all", num_views=4)
     plain = generate_room(base, tmp_path / "plain")
-    styled = generate_room(replace(base, restyle_fraction=1.0), tmp_path / "styled")
-    gt_plain = json.loads((plain.out_dir / "ground_truth.json").read_text())
-    gt_styled = json.loads((styled.out_dir / "ground_truth.json").read_text())
-    furniture = [o for o in gt_styled["objects"] if o["category"] != "structure"]
+    changed = generate_room(replace(base, **change), tmp_path / "changed")
+    gt_plain, gt_changed = (json.loads((r.out_dir / "ground_truth.json").read_text()) for r in (plain, changed))
+    furniture = [o for o in gt_changed["objects"] if o["category"] != "structure"]
+    return plain, changed, gt_plain, gt_changed, furniture
+
+
+@pytest.mark.skipif(not ALL_CATALOGUES, reason="sweethome3d-furniture absent")
+def test_a_restyled_room_is_the_same_room_with_other_looks(tmp_path):
+    plain, styled, gt_plain, gt_styled, furniture = _room_pair(tmp_path, restyle_fraction=1.0)
+    base = plain.config
     assert furniture and all(
         o["restyled"] is True and "colour" not in o and "material" not in o for o in furniture
     )
@@ -121,3 +131,56 @@ def test_a_restyled_room_is_the_same_room_with_other_looks(tmp_path):
         if (~on_shell).any():
             changed.append(np.abs(rgb_a[~on_shell] - rgb_b[~on_shell]).mean())
     assert changed and min(changed) > 5.0  # every view's objects look different
+
+
+def test_colour_for_word_gives_a_colour_of_that_name_for_every_word():
+    rng = np.random.default_rng(0)
+    for word in COLOURS:
+        for _ in range(20):
+            rgba = colour_for_word(word, rng)
+            assert rgba[3] == 1.0 and all(0.0 <= c <= 1.0 for c in rgba)
+            assert colour_name(rgba[:3]) == word
+    assert colour_for_word("red", np.random.default_rng(5)) == colour_for_word("red", np.random.default_rng(5))
+    with pytest.raises(ValueError, match="unknown colour word 'gray'"):
+        colour_for_word("gray", rng)
+    with pytest.raises(ValueError, match="recolour_fraction must be in"):
+        RoomConfig(recolour_fraction=1.2)
+
+
+@pytest.mark.skipif(not ALL_CATALOGUES, reason="sweethome3d-furniture absent")
+def test_a_recoloured_room_is_the_same_room_in_flat_named_colours(tmp_path):
+    plain, coloured, gt_plain, gt_coloured, furniture = _room_pair(tmp_path, recolour_fraction=1.0)
+    base = plain.config
+    assert furniture and all(
+        o["recoloured"] is True and o["colour"] in COLOURS and o["material"] is None for o in furniture
+    )
+    assert all("recoloured" not in o for o in gt_plain["objects"])
+    plain_parts = {o["instance_id"]: o.get("parts") for o in gt_plain["objects"]}
+    assert all(o["parts"] == plain_parts[o["instance_id"]] for o in furniture)  # part words kept
+    strip = ("recoloured", "colour", "material")
+    assert [{k: v for k, v in o.items() if k not in strip} for o in gt_plain["objects"]] == [
+        {k: v for k, v in o.items() if k not in strip} for o in gt_coloured["objects"]
+    ]
+    word_of = {o["instance_id"]: o["colour"] for o in furniture}
+    checked = []
+    for i in range(base.num_views):
+        name = f"frame_{i:05d}.png"
+        mask = np.asarray(Image.open(coloured.out_dir / "masks" / name))
+        np.testing.assert_array_equal(mask, np.asarray(Image.open(plain.out_dir / "masks" / name)))
+        rgb = np.asarray(Image.open(coloured.out_dir / "images" / name), dtype=np.float64) / 255.0
+        for iid, word in word_of.items():
+            pixels = rgb[mask == iid]
+            if len(pixels) < 50 or word not in ("red", "orange", "yellow", "green", "blue", "purple", "pink"):
+                continue  # white, grey, black, brown, beige differ by value and saturation, which shading moves
+            # one flat colour under white light: every lit pixel has its hue, the word's hue band
+            hsv = np.array([colorsys.rgb_to_hsv(*px) for px in pixels[pixels.max(axis=1) > 0.1]])
+            angle = np.angle(np.exp(2j * np.pi * hsv[:, 0]).mean()) / (2 * np.pi) % 1.0
+            checked.append(colour_name(colorsys.hsv_to_rgb(angle, 1.0, 1.0)) == word)
+    assert len(checked) >= 3 and all(checked), checked
+    # a room without recolouring is the room it was before the option existed
+    again = generate_room(replace(base, recolour_fraction=0.0), tmp_path / "again")
+    for i in range(base.num_views):
+        name = f"frame_{i:05d}.png"
+        np.testing.assert_array_equal(
+            np.asarray(Image.open(again.out_dir / "images" / name)), np.asarray(Image.open(plain.out_dir / "images" / name))
+        )
