@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -193,6 +194,18 @@ def uses_train_only_wordings(dataset: Path) -> bool:
     return any(r.family in TRAIN_ONLY_FAMILIES for r in load_split(dataset, 2, "train"))
 
 
+def rebuild_flags(args: argparse.Namespace, train_only: bool, fusion_voxel: float | None) -> str:
+    """The flags of the card's rebuild command beyond the rooms: steps, training-only wordings, the
+    features' fusion voxel (as the run's feature record says, when not the default) and each ``--set``."""
+    from lerf3d.scene_llm.tokens.prepare import PrepareConfig
+
+    flags = "".join(f" --steps{k} {v}" for k, v in ((1, args.steps1), (2, args.steps2)) if v is not None)
+    flags += " --train-only-wordings" if train_only else ""
+    if fusion_voxel is not None and fusion_voxel != PrepareConfig().fusion_voxel:
+        flags += f" --voxel {fusion_voxel:g}"
+    return flags + "".join(f" --set {shlex.quote(item)}" for item in args.set)
+
+
 def card_text(args: argparse.Namespace, run: Path, dataset: Path) -> str:
     """The model card: data, features, training, evaluation, and the command that rebuilds it."""
     from lerf3d.scene_llm.data.dataset import load_manifest
@@ -214,9 +227,8 @@ def card_text(args: argparse.Namespace, run: Path, dataset: Path) -> str:
     seeds = f"{args.first_seed}..{args.first_seed + args.rooms - 1}"
     losses = (logs[1][-1]["loss"], logs[2][-1]["loss"])
     train_minutes = sum(entry["seconds"] for k in (1, 2) for entry in logs[k]) / 60  # resumed runs too
-    steps = "".join(f" --steps{k} {v}" for k, v in ((1, args.steps1), (2, args.steps2)) if v is not None)
     train_only = uses_train_only_wordings(dataset)
-    wordings = " --train-only-wordings" if train_only else ""
+    flags = rebuild_flags(args, train_only, record.settings.fusion_voxel if record else None)
     extra_wordings = (f"; training questions also in {len(TRAIN_ONLY_FAMILIES)} training-only wordings per type"
                       if train_only else "")
     tokens = run_readout(args, run, dataset)
@@ -262,7 +274,7 @@ walls must run along the world x/y axes for the shell removal.
 Rebuild (the training about {train_minutes:.0f} min on 2 CPU cores, plus generating the rooms, their
 features and the evaluation):
 
-    python -m data_tools.scene_llm_demo --rooms {args.rooms} --first-seed {args.first_seed}{steps}{wordings} \\
+    python -m data_tools.scene_llm_demo --rooms {args.rooms} --first-seed {args.first_seed}{flags} \\
         --layout-kind "{args.layout_kind}" --layout-rooms {args.layout_rooms} --layout-first-seed {args.layout_first_seed}
 """
 
@@ -295,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-seed", type=int, default=100, help="seed of the first room")
     parser.add_argument("--rooms-dir", type=Path, default=None, help="where rooms live (default: OUT/rooms)")
     parser.add_argument("--encoder", default=PACKAGED_ENCODER, help="image-text encoder of the features")
+    parser.add_argument("--voxel", type=float, default=None,
+                        help="fusion voxel of the features in metres (default: lerf3d llm-prepare's)")
     parser.add_argument("--steps1", type=int, help="stage-1 steps (default: the demo preset's)")
     parser.add_argument("--steps2", type=int, help="stage-2 steps (default: the demo preset's)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
@@ -336,9 +350,10 @@ def main(argv: list[str] | None = None) -> int:
                                   args.layout_kind)
         if not (layout / "scenes.json").is_file():
             generate_dataset(layout_rooms, layout, DatasetConfig(seed=0, only_split="test"), catalogue_labels())
-    prepare.prepare_dataset(dataset, prepare.PrepareConfig(encoder=args.encoder))
+    voxel = {} if args.voxel is None else {"fusion_voxel": args.voxel}
+    prepare.prepare_dataset(dataset, prepare.PrepareConfig(encoder=args.encoder, **voxel))
     if args.layout_rooms:
-        prepare.prepare_dataset(layout, prepare.PrepareConfig(encoder=args.encoder))
+        prepare.prepare_dataset(layout, prepare.PrepareConfig(encoder=args.encoder, **voxel))
     if args.data_only:
         print(f"datasets ready: {dataset}" + (f", {layout}" if args.layout_rooms else ""))
         return 0

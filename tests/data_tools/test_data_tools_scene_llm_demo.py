@@ -4,9 +4,17 @@ training line's listing sentence and its training-only wordings, read from the t
 
 from __future__ import annotations
 
+import argparse
 import json
+import shlex
 
-from data_tools.scene_llm_demo import hints_text, listing_text, report_table, uses_train_only_wordings
+from data_tools.scene_llm_demo import (
+    hints_text,
+    listing_text,
+    rebuild_flags,
+    report_table,
+    uses_train_only_wordings,
+)
 
 
 def _report(**extra) -> dict:
@@ -57,3 +65,13 @@ def test_the_card_reads_the_training_only_wordings_from_the_training_records(tmp
     assert not uses_train_only_wordings(tmp_path)
     write([0, 1, 7])
     assert uses_train_only_wordings(tmp_path)
+
+
+def test_the_rebuild_command_carries_steps_wordings_a_non_default_voxel_and_every_set():
+    args = argparse.Namespace(steps1=None, steps2=540, set=["seed=1", "stage2.lora.target_modules=[\"q_proj\"]"])
+    flags = rebuild_flags(args, True, 0.02)
+    assert flags.startswith(" --steps2 540 --train-only-wordings --voxel 0.02 --set seed=1 --set ")
+    assert shlex.split(flags)[-1] == 'stage2.lora.target_modules=["q_proj"]'  # quoted for the shell
+    assert rebuild_flags(args, False, 0.04) == " --steps2 540 --set seed=1 --set " + shlex.quote(args.set[1])
+    bare = argparse.Namespace(steps1=None, steps2=None, set=[])
+    assert rebuild_flags(bare, False, None) == ""

@@ -57,6 +57,29 @@ def test_token_store_scene_and_egocentric_frames():
         store.scene("other")
 
 
+def test_a_lazy_store_pools_the_same_tokens_and_lets_the_points_go(tmp_path):
+    pooling = PoolingConfig(voxel_size=0.2, max_tokens=8)
+    config = TokenConfig(pooling, pooling)
+    (tmp_path / FEATURES_DIR).mkdir()
+    save_scene_features(tmp_path / FEATURES_DIR / "s.pt", _scene())
+    eager = TokenStore.from_dataset(tmp_path, ["s"], config)
+    lazy = TokenStore.from_dataset(tmp_path, ["s"], config, lazy=True)
+    assert set(eager.scenes) == {"s"} and lazy.scenes == {}  # nothing read yet
+    assert lazy.points("s").feature_dim == 3 and set(lazy.scenes) == {"s"}
+    lazy.pool([("s", None), ("s", "f0"), ("s", None)])
+    assert lazy.scenes == {}  # tokens kept, points let go
+    for key in (("s", None), ("s", "f0")):
+        a, b = eager.tokens_for(*key), lazy.tokens_for(*key)
+        torch.testing.assert_close(a.xyz, b.xyz, atol=1e-6, rtol=0)
+        torch.testing.assert_close(a.features, b.features, atol=1e-3, rtol=0)  # the file stores half floats
+    assert lazy.scenes == {}  # pooled tokens are served without the points
+    with pytest.raises(KeyError, match="no frame"):  # anything else reloads the scene's file
+        lazy.frame("s", "nope")
+    assert set(lazy.scenes) == {"s"}
+    with pytest.raises(FileNotFoundError, match="no scene features at .*missing.pt"):
+        TokenStore.from_dataset(tmp_path, ["s", "missing"], config, lazy=True)
+
+
 def test_prepare_dataset_from_a_generated_room(tiny_room, tmp_path, monkeypatch):
     class Encoder:  # stands in for a trained tower: a colour statistic is enough to test the plumbing
         name, embedding_dim, input_size = "test:colour", 6, 16

@@ -157,11 +157,13 @@ def dataset_crop_source(dataset_dir: str | Path, device: str = "cpu") -> CropSou
     return CropSource(captures, build_image_text_encoder(load_prepare_config(record).encoder, device))
 
 
-def dataset_tokens(dataset_dir: str | Path, scene_names, config: TokenConfig, device: str = "cpu") -> TokenStore:
+def dataset_tokens(dataset_dir: str | Path, scene_names, config: TokenConfig, device: str = "cpu",
+                   lazy: bool = False) -> TokenStore:
     """The token store of the named scenes of a prepared dataset, with the crop source when ``config``
-    names tokens from crops."""
+    names tokens from crops; ``lazy``: each scene's features read when first needed
+    (:meth:`TokenStore.pool` then lets them go)."""
     crops = dataset_crop_source(dataset_dir, device) if config.crop_views else None
-    return TokenStore.from_dataset(dataset_dir, scene_names, config, crops)
+    return TokenStore.from_dataset(dataset_dir, scene_names, config, crops, lazy)
 
 
 def _stored_source(path: Path) -> str | None:

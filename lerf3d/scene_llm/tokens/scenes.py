@@ -8,7 +8,7 @@ folder keeps them as ``features/<scene>.pt``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -169,14 +169,22 @@ class ViewTokens:
 
 
 class TokenStore:
-    """Scene and frame tokens of a set of scenes, pooled on first use and kept in memory."""
+    """Scene and frame tokens of a set of scenes, pooled on first use and kept in memory.
+
+    A scene's feature points (hundreds of MB at a fine fusion voxel) are what the tokens are pooled
+    from; a store that knows the scenes' files (``paths``) loads them when first needed and
+    :meth:`pool` can let them go once a scene's tokens are made, so a training run holds tokens, not
+    points (reloaded from the file if a token not pooled is asked for later)."""
 
     def __init__(self, scenes: Mapping[str, SceneFeatures], config: TokenConfig = TokenConfig(),
-                 crops: CropSource | None = None) -> None:
+                 crops: CropSource | None = None, paths: Mapping[str, Path] | None = None) -> None:
         if config.crop_views and crops is None:
             raise ValueError(f"tokens named from crops (crop_views={config.crop_views}) need each scene's capture "
                              "and the image-text encoder (a CropSource)")
         self.scenes = dict(scenes)
+        """Scenes whose feature points are in memory."""
+        self.paths = dict(paths or {})
+        """Scene -> its features file, for scenes that can be (re)loaded on demand."""
         self.config = config
         self.crops = crops
         self._cache: dict[tuple[str, str | None], SceneTokens] = {}
@@ -186,18 +194,45 @@ class TokenStore:
     @classmethod
     def from_dataset(
         cls, dataset_dir: str | Path, scene_names, config: TokenConfig = TokenConfig(),
-        crops: CropSource | None = None,
+        crops: CropSource | None = None, lazy: bool = False,
     ) -> TokenStore:
-        """Load ``features/<scene>.pt`` of each named scene of a dataset folder (crop-named tokens:
-        see :func:`lerf3d.scene_llm.tokens.prepare.dataset_tokens`, which finds their ``crops``)."""
+        """The store of ``features/<scene>.pt`` of each named scene of a dataset folder (crop-named
+        tokens: see :func:`lerf3d.scene_llm.tokens.prepare.dataset_tokens`, which finds their
+        ``crops``): every file loaded now, or with ``lazy`` each when first needed (missing files
+        are reported now either way)."""
         folder = Path(dataset_dir) / FEATURES_DIR
-        return cls({name: load_scene_features(folder / f"{name}.pt") for name in scene_names}, config, crops)
+        paths = {name: folder / f"{name}.pt" for name in scene_names}
+        missing = [str(path) for path in paths.values() if not path.is_file()]
+        if missing:
+            raise FileNotFoundError(f"no scene features at {', '.join(missing)}")
+        scenes = {} if lazy else {name: load_scene_features(path) for name, path in paths.items()}
+        return cls(scenes, config, crops, paths)
 
     def _features(self, scene: str) -> SceneFeatures:
+        if scene not in self.scenes and scene in self.paths:
+            self.scenes[scene] = load_scene_features(self.paths[scene])
         try:
             return self.scenes[scene]
         except KeyError:
-            raise KeyError(f"no features for scene {scene!r} (have {sorted(self.scenes)})") from None
+            raise KeyError(f"no features for scene {scene!r} (have {sorted({*self.scenes, *self.paths})})") from None
+
+    def points(self, scene: str) -> FeaturePoints:
+        """The feature points of ``scene`` (loaded if need be)."""
+        return self._features(scene).points
+
+    def pool(self, keys: Iterable[tuple[str, str | None]], release: bool = True, progress: bool = False) -> None:
+        """Make the tokens of every (scene, frame or None) key now, a scene at a time; with
+        ``release``, then let go of each scene's points (and per-point segment ids) when the store can
+        reload them from its file. Tokens are the same as made on first use."""
+        by_scene: dict[str, list[str | None]] = {}
+        for scene, frame in keys:
+            by_scene.setdefault(scene, []).append(frame)
+        for scene in tqdm(sorted(by_scene), desc="tokens", unit="scene", disable=not progress):
+            for frame in dict.fromkeys(by_scene[scene]):
+                self.tokens_for(scene, frame)
+            if release and scene in self.paths:
+                self.scenes.pop(scene, None)
+                self._segments.pop(scene, None)
 
     def segment_ids(self, scene: str) -> Int[torch.Tensor, " N"]:
         """Segment id of every point of ``scene`` (-1: shell or fragment), computed once."""

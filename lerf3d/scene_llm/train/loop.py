@@ -265,10 +265,14 @@ def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str |
     for stage, stage_records in records.items():
         if not stage_records:
             raise ValueError(f"{dataset_dir / f'stage{stage}_train.jsonl'}: no training records")
-    store = dataset_tokens(dataset_dir, train_scenes, cfg.tokens)
+    store = dataset_tokens(dataset_dir, train_scenes, cfg.tokens, lazy=True)
     if info.is_main:
         save_config(run_dir, cfg)
-    first = next(iter(store.scenes.values())).points
+    first = store.points(train_scenes[0])
+    # every token the records read, made now; the scenes' points are then let go (tokens are small)
+    keys = {(scene, None) for scene in train_scenes}
+    keys |= {(r.scene, r.frame) for stage_records in records.values() for r in stage_records}
+    store.pool(keys, progress=progress and info.is_main)
     feature_dim = first.feature_dim
     prepared = dataset_dir / FEATURES_DIR / PREPARE_RECORD
     if info.is_main and prepared.is_file():  # hand-made feature sets have no record
