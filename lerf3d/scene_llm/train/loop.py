@@ -269,14 +269,15 @@ def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str |
     if info.is_main:
         save_config(run_dir, cfg)
     first = store.points(train_scenes[0])
+    feature_dim, source = first.feature_dim, first.source
+    del first  # the pool below lets the points go; nothing else may hold them
     # every token the records read, made now; the scenes' points are then let go (tokens are small)
     keys = {(scene, None) for scene in train_scenes}
     keys |= {(r.scene, r.frame) for stage_records in records.values() for r in stage_records}
     store.pool(keys, progress=progress and info.is_main)
-    feature_dim = first.feature_dim
     prepared = dataset_dir / FEATURES_DIR / PREPARE_RECORD
     if info.is_main and prepared.is_file():  # hand-made feature sets have no record
-        save_feature_record(run_dir, FeatureRecord(load_prepare_config(prepared), first.source))
+        save_feature_record(run_dir, FeatureRecord(load_prepare_config(prepared), source))
     try:
         names = load_vocabulary(dataset_dir)
     except FileNotFoundError:  # hand-made features without ground truth: nothing names their objects
