@@ -351,9 +351,10 @@ def main(argv: list[str] | None = None) -> int:
         if not (layout / "scenes.json").is_file():
             generate_dataset(layout_rooms, layout, DatasetConfig(seed=0, only_split="test"), catalogue_labels())
     voxel = {} if args.voxel is None else {"fusion_voxel": args.voxel}
-    prepare.prepare_dataset(dataset, prepare.PrepareConfig(encoder=args.encoder, **voxel))
+    features = prepare.PrepareConfig(encoder=args.encoder, **voxel)
+    prepare.prepare_dataset(dataset, features)
     if args.layout_rooms:
-        prepare.prepare_dataset(layout, prepare.PrepareConfig(encoder=args.encoder, **voxel))
+        prepare.prepare_dataset(layout, features)
     if args.data_only:
         print(f"datasets ready: {dataset}" + (f", {layout}" if args.layout_rooms else ""))
         return 0

@@ -126,14 +126,13 @@ def ground_truth(
             "source": entry.source,
         }
         extra.update({key: value or None for key, value in origin.items()})  # primitives have no origin
+        words = None if attributes is None else attributes.get(entry.catalog_id)
         if obj.instance_id in restyled:
             extra["restyled"] = True
         elif obj.instance_id in recoloured:
-            parts = attributes[entry.catalog_id].parts if attributes and entry.catalog_id in attributes else ()
-            extra.update({"colour": recoloured[obj.instance_id], "material": None, "parts": list(parts),
-                          "recoloured": True})
-        elif attributes is not None and entry.catalog_id in attributes:
-            words = attributes[entry.catalog_id]
+            extra.update({"colour": recoloured[obj.instance_id], "material": None,
+                          "parts": list(words.parts) if words else [], "recoloured": True})
+        elif words is not None:
             extra.update({"colour": words.colour, "material": words.material, "parts": list(words.parts)})
         extra.update(
             {"size": _rounded(entry.size), "yaw": obj.yaw_deg, "support_instance_id": obj.support_id}

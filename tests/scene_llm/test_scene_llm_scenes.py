@@ -76,6 +76,10 @@ def test_a_lazy_store_pools_the_same_tokens_and_lets_the_points_go(tmp_path):
     with pytest.raises(KeyError, match="no frame"):  # anything else reloads the scene's file
         lazy.frame("s", "nope")
     assert set(lazy.scenes) == {"s"}
+    frames_only = TokenStore.from_dataset(tmp_path, ["s"], config, lazy=True)
+    frames_only.pool([("s", "f0")])  # a scene's own tokens come with any of its frames
+    torch.testing.assert_close(frames_only.scene("s").xyz, eager.scene("s").xyz, atol=1e-6, rtol=0)
+    assert frames_only.scenes == {}
     with pytest.raises(FileNotFoundError, match="no scene features at .*missing.pt"):
         TokenStore.from_dataset(tmp_path, ["s", "missing"], config, lazy=True)
 

@@ -221,15 +221,19 @@ class TokenStore:
         return self._features(scene).points
 
     def pool(self, keys: Iterable[tuple[str, str | None]], release: bool = True, progress: bool = False) -> None:
-        """Make the tokens of every (scene, frame or None) key now, a scene at a time; with
-        ``release``, then let go of each scene's points (and per-point segment ids) when the store can
-        reload them from its file. Tokens are the same as made on first use."""
-        by_scene: dict[str, list[str | None]] = {}
+        """Make the tokens of every (scene, frame or None) key now, and each named scene's own
+        (world-frame) tokens, a scene at a time; with ``release``, then let go of each scene's points
+        (and per-point segment ids) when the store can reload them from its file. Tokens are the
+        same as made on first use."""
+        by_scene: dict[str, set[str]] = {}
         for scene, frame in keys:
-            by_scene.setdefault(scene, []).append(frame)
+            frames = by_scene.setdefault(scene, set())
+            if frame is not None:
+                frames.add(frame)
         for scene in tqdm(sorted(by_scene), desc="tokens", unit="scene", disable=not progress):
-            for frame in dict.fromkeys(by_scene[scene]):
-                self.tokens_for(scene, frame)
+            self.scene(scene)
+            for frame in sorted(by_scene[scene]):
+                self.frame(scene, frame)
             if release and scene in self.paths:
                 self.scenes.pop(scene, None)
                 self._segments.pop(scene, None)

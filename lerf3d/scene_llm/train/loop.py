@@ -272,8 +272,8 @@ def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str |
     feature_dim, source = first.feature_dim, first.source
     del first  # the pool below lets the points go; nothing else may hold them
     # every token the records read, made now; the scenes' points are then let go (tokens are small)
-    keys = {(scene, None) for scene in train_scenes}
-    keys |= {(r.scene, r.frame) for stage_records in records.values() for r in stage_records}
+    keys = [(scene, None) for scene in train_scenes]
+    keys += [(r.scene, r.frame) for stage_records in records.values() for r in stage_records]
     store.pool(keys, progress=progress and info.is_main)
     prepared = dataset_dir / FEATURES_DIR / PREPARE_RECORD
     if info.is_main and prepared.is_file():  # hand-made feature sets have no record

@@ -261,7 +261,7 @@ def evaluate_run(run_dir: str | Path, dataset_dir: str | Path, split: str = "tes
         raise ValueError(f"{dataset_dir}: no stage-2 questions in split {split!r}")
     run = load_scene_llm(run_dir, device=device)
     store = dataset_tokens(dataset_dir, sorted({r.scene for r in records}), run.config.tokens, device, lazy=True)
-    store.pool({(r.scene, None) for r in records} | {(r.scene, r.frame) for r in records})
+    store.pool((r.scene, r.frame) for r in records)
     vocabulary = _vocabulary(dataset_dir)
     with torch.no_grad():
         predictions = model_predictions(run, records, store, run.config.max_new_tokens)
