@@ -231,3 +231,38 @@ def test_varied_wording_reaches_the_training_sequences(synthetic_dataset, tmp_pa
     assert {q for q, _ in seen[0.0]} <= originals
     assert len({q for q, _ in seen[1.0]} - originals) >= 3
     assert {a for _, a in seen[1.0]} <= answers
+
+
+def test_census_trains_and_answers(synthetic_dataset, tmp_path):
+    """census: the scene block ends with the census of the bridge's names for the scene's tokens (one
+    entry per token counted), a step trains the projector and the model answers."""
+    from lerf3d.scene_llm.model.bridge import BridgeConfig
+    from lerf3d.scene_llm.model.census import census_text
+
+    cfg = dataclasses.replace(TINY, identifiers=True, census=True,
+                              bridge=BridgeConfig(enabled=True, kind="labels", slots=2, extra_labels=("floor", "wall")))
+    store = TokenStore.from_dataset(synthetic_dataset, ["syn_0", "syn_1"], cfg.tokens)
+    dim = store.scenes["syn_0"].points.feature_dim
+    model = build_scene_llm(cfg, dim, encode_text=fixed_text_tower(dim), vocabulary=["chair", "lamp"])
+    assert model.labels == ["chair", "floor", "lamp", "wall"]
+    tokens = store.scene("syn_0")
+    inputs = model.scene_inputs(tokens)[None]
+    names = [model.labels[k] for k in model.projector.bridge.nearest(inputs[0, :, :dim]).tolist()]
+    assert model.census_lines(inputs, torch.ones(inputs.shape[:2], dtype=torch.bool)) == [census_text(names)]
+    records = load_split(synthetic_dataset, 2, "train")
+    before = _snapshot(model.projector)
+    train_stage(model, 2, dataclasses.replace(cfg.stage2, steps=1), records, store, tmp_path / "run", 0, progress=False)
+    assert any(not torch.equal(v, before[n]) for n, v in _snapshot(model.projector).items())
+    assert isinstance(model.generate(tokens, "Question 0 about scene 0?", max_new_tokens=4), str)
+
+
+def test_a_census_run_loads_its_bridge_names_from_its_vocabulary(tmp_path):
+    from lerf3d.scene_llm.model.bridge import BridgeConfig
+    from lerf3d.scene_llm.use.load import census_labels
+
+    cfg = dataclasses.replace(TINY, census=True, bridge=BridgeConfig(enabled=True, kind="labels"))
+    assert census_labels(tmp_path, TINY) == []
+    with pytest.raises(FileNotFoundError, match="vocabulary.json"):
+        census_labels(tmp_path, cfg)
+    (tmp_path / "vocabulary.json").write_text(json.dumps(["Sofa", "chair", "floor", "wall"]))
+    assert census_labels(tmp_path, cfg) == ["chair", "floor", "sofa", "wall"]

@@ -20,6 +20,7 @@ from torch import nn
 
 from lerf3d.scene_llm.model.batch import SceneBatch
 from lerf3d.scene_llm.model.bridge import LabelBridge
+from lerf3d.scene_llm.model.census import census_text
 from lerf3d.scene_llm.model.hints import QuestionHints
 from lerf3d.scene_llm.model.links import LINK_FORMAT, nearest_tokens
 from lerf3d.scene_llm.model.llm import LoadedLLM, prompt_text, stop_token_ids
@@ -30,6 +31,7 @@ from lerf3d.scene_llm.model.splice import (
     PaddingSide,
     SplicedBatch,
     append_positions,
+    append_tails,
     flatten_slots,
     identifier_text,
     ids_for_embedding,
@@ -75,13 +77,16 @@ class SceneLLM(nn.Module):
     ``question_hints``: K > 0 writes the K scene tokens that best match each question after it
     (:mod:`~lerf3d.scene_llm.model.hints`); needs ``identifiers`` and the features' text tower
     (:meth:`use_text_tower`); ``hint_score_digits``: each candidate's score in 2 digits, 1, or none.
+    ``census``: end the scene block with how many tokens carry each name (:mod:`~lerf3d.scene_llm.
+    model.census`), the names the label bridge gives them; needs a label bridge and ``labels``, its
+    label names in the bridge's order (:func:`~lerf3d.scene_llm.model.bridge.bridge_labels`).
     """
 
     def __init__(self, loaded: LoadedLLM, projector: nn.Module, projector_config: ProjectorConfig,
                  encoding: TokenEncoding = TokenEncoding(), sparse_logits: bool = True,
                  identifiers: bool = False, position_digits: bool = False,
                  neighbour_links: bool = False, group_by_name: bool = False, question_hints: int = 0,
-                 hint_score_digits: int = 2) -> None:
+                 hint_score_digits: int = 2, census: bool = False, labels: Sequence[str] = ()) -> None:
         super().__init__()
         hidden = loaded.model.get_input_embeddings().embedding_dim
         if projector_config.d_llm != hidden:
@@ -122,6 +127,15 @@ class SceneLLM(nn.Module):
                              f"set), got {question_hints}")
         self.question_hints = question_hints
         self.hint_score_digits = hint_score_digits
+        self.census = census
+        self.labels = list(labels)
+        if census:
+            bridge = getattr(projector, "bridge", None)
+            if not isinstance(bridge, LabelBridge):
+                raise ValueError("census counts the label bridge's names: the projector needs a label bridge")
+            if len(self.labels) != bridge.keys.shape[0]:
+                raise ValueError(f"census names tokens with the bridge's {bridge.keys.shape[0]} labels, "
+                                 f"got {len(self.labels)} label names")
         self._feature_dim = feature_dim
         self.hints: QuestionHints | None = None
 
@@ -180,6 +194,7 @@ class SceneLLM(nn.Module):
         """Project scene inputs and splice them in at each row's placeholder (``splice_scene_tokens``)."""
         embed = self.llm.get_input_embeddings()
         text = embed(ids_for_embedding(input_ids, self.placeholder_id))  # (B, L, H)
+        token_mask = scene_mask  # one entry per scene token (the layout below widens scene_mask)
         projected = self.projector(scene_inputs.to(text.dtype))  # (B, T, H) or (B, T, K, H)
         if self.position_digits:  # slots_i then x and y digits of token i
             slots = projected if projected.dim() == 4 else projected[:, :, None]  # (B, T, K, H)
@@ -193,6 +208,11 @@ class SceneLLM(nn.Module):
                                                            self.identifier_embeddings(slots.shape[1]), links, order)
         elif projected.dim() == 4:  # each scene token takes K consecutive positions
             projected, scene_mask = flatten_slots(projected, scene_mask)  # (B, T * K, H), (B, T * K)
+        if self.census:  # ... then " Counts: chair 2, desk 1."
+            tails = [embed(torch.tensor(self.tokenizer(line, add_special_tokens=False)["input_ids"],
+                                        device=text.device))
+                     for line in self.census_lines(scene_inputs, token_mask)]
+            projected, scene_mask = append_tails(projected, scene_mask, tails)
         return splice_scene_tokens(input_ids, attention_mask, text, projected, self.placeholder_id,
                                    labels, scene_mask, padding_side)
 
@@ -201,6 +221,16 @@ class SceneLLM(nn.Module):
         """The order ``group_by_name`` lays each row's tokens out in: grouped by the label bridge's
         best name for each token's feature, west to east (the tokens' own order) within a name."""
         return name_order(self.name_indices(scene_inputs), scene_mask)
+
+    def census_lines(self, scene_inputs: Float[torch.Tensor, "B T d_in"],
+                     scene_mask: Bool[torch.Tensor, "B T"]) -> list[str]:
+        """The census line each row's scene block ends with (``census``): how many of its real tokens
+        the label bridge gives each name (:func:`~lerf3d.scene_llm.model.census.census_text`)."""
+        if not self.labels:
+            raise ValueError("the census names tokens by the label bridge's labels: this model has none")
+        names = self.name_indices(scene_inputs).tolist()
+        counts = scene_mask.sum(dim=1).tolist()
+        return [census_text([self.labels[k] for k in row[:n]]) for row, n in zip(names, counts, strict=True)]
 
     def name_indices(self, scene_inputs: Float[torch.Tensor, "... T d_in"]) -> Int[torch.Tensor, "... T"]:
         """Index among the label bridge's labels of the name spelled in each token's slots (its

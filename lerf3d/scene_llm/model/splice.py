@@ -127,6 +127,22 @@ def flatten_slots(
     return projected.reshape(b, t * k, h), scene_mask.repeat_interleave(k, dim=1)
 
 
+def append_tails(
+    scene: Float[torch.Tensor, "B T H"], scene_mask: Bool[torch.Tensor, "B T"],
+    tails: Sequence[Float[torch.Tensor, "M_i H"]],
+) -> tuple[Float[torch.Tensor, "B Tp H"], Bool[torch.Tensor, "B Tp"]]:
+    """Each row's real scene positions followed by ``tails[i]`` (e.g. a census line's embeddings),
+    padded after each row again (:func:`pad_scene_tokens`)."""
+    b, t, _ = scene.shape
+    if tuple(scene_mask.shape) != (b, t) or len(tails) != b:
+        raise ValueError(f"scene {tuple(scene.shape)}, mask {tuple(scene_mask.shape)} and {len(tails)} "
+                         "tails do not match")
+    counts = scene_mask.sum(dim=1).tolist()
+    if any(not bool(scene_mask[i, :n].all()) for i, n in enumerate(counts)):
+        raise ValueError("real scene positions must come first in each row (pad_scene_tokens)")
+    return pad_scene_tokens([torch.cat([scene[i, :n], tails[i].to(scene.dtype)]) for i, n in enumerate(counts)])
+
+
 POSITION_BINS = 10
 """Bins per axis of :func:`position_digits`: one decimal digit, tenths of the room."""
 

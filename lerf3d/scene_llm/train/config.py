@@ -203,6 +203,11 @@ class SceneLLMConfig:
     absent objects (existence no-rate 0.69): the scores are what says that no candidate matches.
     Tenths behaved as hundredths (count 0.69, egocentric left/right 0.82, yes-rate 0.78) at 7.04 s a
     step against 6.26 with none, so a score's presence, not its precision, sets the trade-off."""
+    census: bool = False
+    """End the scene block with a census of the tokens' names: each name the label bridge gives some
+    token, with how many tokens carry it ("Counts: sofa 1, chair 3."; :mod:`~lerf3d.scene_llm.model.
+    census`), so a count or existence question matches its word against one list instead of finding
+    every block that spells it. Needs a label bridge (``bridge.kind = "labels"``)."""
 
     @property
     def layout_options(self) -> dict[str, bool | int]:
@@ -210,7 +215,8 @@ class SceneLLMConfig:
         one place training and loading turn this config into a model."""
         return {"identifiers": self.identifiers, "position_digits": self.position_digits,
                 "neighbour_links": self.neighbour_links, "group_by_name": self.group_by_name,
-                "question_hints": self.question_hints, "hint_score_digits": self.hint_score_digits}
+                "question_hints": self.question_hints, "hint_score_digits": self.hint_score_digits,
+                "census": self.census}
 
     def __post_init__(self) -> None:
         if self.question_hints < 0 or (self.question_hints and not self.identifiers):
@@ -231,6 +237,8 @@ class SceneLLMConfig:
         if self.listing_questions and not (self.grounded_answers and self.bridge.uses_labels):
             raise ValueError("listing_questions are answered in the grounded form from the label bridge's "
                              "names: set grounded_answers = true and bridge.enabled with kind = 'labels'")
+        if self.census and not self.bridge.uses_labels:
+            raise ValueError("census counts the label bridge's names: set bridge.enabled with kind = 'labels'")
         if self.position_digits and not self.encoding.room_relative:
             raise ValueError("position_digits reads the room-relative coordinates: set encoding.room_relative")
         if self.stage1.llm_mode != "frozen":

@@ -91,7 +91,7 @@ def build_scene_llm(cfg: SceneLLMConfig, feature_dim: int, device: torch.device 
             weight, bias = text_bridge(encode_text, loaded.tokenizer, embedding, cfg.bridge)
             _check_text_width(weight.shape[0], feature_dim)
             projector.set_bridge(weight.to(device), bias.to(device))
-    return SceneLLM(loaded, projector, pcfg, cfg.encoding, **cfg.layout_options)
+    return SceneLLM(loaded, projector, pcfg, cfg.encoding, labels=labels, **cfg.layout_options)
 
 
 def configure_trainable(model: SceneLLM, cfg: StageConfig, seed: int = 0) -> list[nn.Parameter]:

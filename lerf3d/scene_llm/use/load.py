@@ -7,12 +7,19 @@ from pathlib import Path
 
 import torch
 
+from lerf3d.scene_llm.model.bridge import bridge_labels
 from lerf3d.scene_llm.model.llm import load_llm
 from lerf3d.scene_llm.model.projector import load_projector
 from lerf3d.scene_llm.model.scene_llm import SceneLLM
 from lerf3d.scene_llm.tokens.record import RUN_FEATURES_RECORD, run_feature_record
 from lerf3d.scene_llm.train.config import LoraSettings, SceneLLMConfig
-from lerf3d.scene_llm.train.run_files import load_config, load_lora, stage_dir
+from lerf3d.scene_llm.train.run_files import (
+    VOCABULARY_NAME,
+    load_config,
+    load_lora,
+    load_run_vocabulary,
+    stage_dir,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,7 +53,8 @@ def load_scene_llm(
     directory = stage_dir(run_dir, stage)
     loaded = load_llm(cfg.llm, device)
     projector, pcfg = load_projector(directory / "projector.pt", device=device, dtype=loaded.model.dtype)
-    model = SceneLLM(loaded, projector, pcfg, cfg.encoding, **cfg.layout_options)
+    model = SceneLLM(loaded, projector, pcfg, cfg.encoding, labels=census_labels(run_dir, cfg),
+                     **cfg.layout_options)
     if (directory / "lora.pt").is_file():
         from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
 
@@ -61,6 +69,18 @@ def load_scene_llm(
     if cfg.question_hints:
         model.use_text_tower(run_text_tower(run_dir, device))
     return LoadedRun(model.eval(), cfg, stage)
+
+
+def census_labels(run_dir: Path, cfg: SceneLLMConfig) -> list[str]:
+    """The label bridge's names in its order, which a census run's scene block counts (from the
+    run's object names); empty for a run without a census."""
+    if not cfg.census:
+        return []
+    vocabulary = load_run_vocabulary(run_dir)
+    if vocabulary is None:
+        raise FileNotFoundError(f"{run_dir / VOCABULARY_NAME}: the run writes a census of its tokens' names "
+                                "but records no object names")
+    return bridge_labels(vocabulary, cfg.bridge)
 
 
 def run_text_tower(run_dir: Path, device: torch.device | str = "cpu"):
