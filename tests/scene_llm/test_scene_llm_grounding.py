@@ -162,6 +162,31 @@ def test_ground_records_reads_each_scene_once_and_counts_what_it_grounded():
     assert [r.question for r in out] == [r.question for r in records]
 
 
+def test_unlisted_counts_and_existence_keep_the_plain_answer():
+    """``grounded_lists = false``: "how many chairs?" is trained as "2" (read off a census), the
+    other kinds are grounded as before, and evaluation scores no list for them."""
+    from lerf3d.scene_llm.use.evaluate import grounded_lists, listing_outcomes
+
+    count = _record(QA("count", "count", ("chair",), "2"))
+    absent = _record(QA("exists", "exists", ("sofa",), "no"))
+    nearest = _record(QA("nearest", "nearest", ("bed",), "desk"))
+    assert grounded_answer(count, TOKENS, DIGITS, listed=False) is None
+    assert grounded_answer(absent, TOKENS, DIGITS, listed=False) is None
+    assert grounded_answer(nearest, TOKENS, DIGITS, listed=False) == "<obj1> 1 7, <obj2> 4 6: desk"
+    out, grounded = ground_records([count, absent, nearest], lambda name: TOKENS, lambda tokens: DIGITS,
+                                   listed=False)
+    assert grounded == 1 and [r.answer for r in out] == ["2", "no", "<obj1> 1 7, <obj2> 4 6: desk"]
+
+    class Store:
+        def scene(self, name):
+            return TOKENS
+
+    lists = grounded_lists([count, absent, nearest], ["2", "no", "<obj1> 1 7, <obj2> 4 6: desk"], Store(),
+                           listed=False)
+    assert lists == [("nearest", [1, 2], [1, 2])] and listing_outcomes(lists) == {}
+    assert SceneLLMConfig().grounded_lists  # runs saved before the option list, as they were trained
+
+
 def test_grounded_answers_need_identifiers():
     with pytest.raises(ValueError, match="identifiers"):
         SceneLLMConfig(grounded_answers=True)

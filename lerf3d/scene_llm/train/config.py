@@ -179,6 +179,12 @@ class SceneLLMConfig:
     continues copying its block rather than choosing the nearest among all tokens. Needs
     ``grounded_answers`` and ``neighbour_links``. Off in the presets (measured with ``group_by_name``,
     README, Scene LLM: nearest-object answers did not improve)."""
+    grounded_lists: bool = True
+    """With grounded answers: counting and existence answers list the identifiers of the tokens of
+    the asked kind before the answer ("<obj2>, <obj7>: 2"). False: they are the answer alone ("2",
+    "no"), so with ``census`` the answer is read off the census line (the asked name and the number
+    after it) rather than counted from a list the model writes; ``lerf3d ask --explain`` then names
+    the tokens of the kinds the question mentions."""
     listing_questions: bool = False
     """Add to stage 2's records, for every training room, "list every X" questions answered from the
     tokens' own names: the identifiers of the tokens the label bridge names X, then how many
@@ -208,7 +214,8 @@ class SceneLLMConfig:
     token, with how many tokens carry it ("Counts: sofa 1, chair 3."; :mod:`~lerf3d.scene_llm.model.
     census`), so a count or existence question matches its word against one list instead of finding
     every block that spells it. Needs a label bridge (``bridge.kind = "labels"``). On the shipped
-    recipe it left counting where it was (0.60 against 0.58, overall 0.75 both; ``docs/history.md``)."""
+    recipe, whose answers list the tokens before counting them, it left counting where it was (0.60
+    against 0.58, overall 0.75 both; ``docs/history.md``); ``grounded_lists = false`` answers from it."""
 
     @property
     def layout_options(self) -> dict[str, bool | int]:

@@ -52,16 +52,18 @@ def match_boxes(tokens: SceneTokens, boxes: Sequence[Box], margin_m: float = BOX
 
 
 def grounded_answer(record: QARecord, tokens: SceneTokens,
-                    digits: Int[torch.Tensor, "T 2"] | None = None, linked: bool = False) -> str | None:
-    """``record``'s answer grounded on ``tokens``, or None when it cannot be (a kind that names no
-    objects, an egocentric question, or an object no token lies on, or two objects on one token).
+                    digits: Int[torch.Tensor, "T 2"] | None = None, linked: bool = False,
+                    listed: bool = True) -> str | None:
+    """``record``'s answer grounded on ``tokens``, or None when it is not (a kind that names no
+    objects, an egocentric question, or an object no token lies on, or two objects on one token;
+    counting and existence when ``listed`` is False: they keep the plain answer, "2", "no").
 
     Counting and existence list the identifiers in token order ("none" for an absent label); the
     other kinds name each object in the record's order, followed by its two position ``digits``
     when given (the ones the model splices after that token). ``linked``: a nearest-object answer
     joins the anchor and its nearest with the scene-graph link's word, as the anchor's block in the
     scene reads ("<obj1> 3 6 near <obj5> 2 7: desk"), so writing it continues a copy of that block."""
-    if record.frame is not None:
+    if record.frame is not None or (record.type in LISTED_TYPES and not listed):
         return None
     answer = normalise_answer(record.answer)
     if not record.boxes:
@@ -82,17 +84,17 @@ def grounded_answer(record: QARecord, tokens: SceneTokens,
 
 def ground_records(records: Sequence[QARecord], scene_tokens: Callable[[str], SceneTokens],
                    digits_of: Callable[[SceneTokens], torch.Tensor] | None = None,
-                   linked: bool = False) -> tuple[list[QARecord], int]:
+                   linked: bool = False, listed: bool = True) -> tuple[list[QARecord], int]:
     """``records`` with each answer that can be grounded replaced by its grounded form
-    (:func:`grounded_answer` on ``scene_tokens(scene)``, with ``digits_of`` those tokens, and
-    ``linked``), and how many were; the others keep their plain answers."""
+    (:func:`grounded_answer` on ``scene_tokens(scene)``, with ``digits_of`` those tokens, ``linked``
+    and ``listed``), and how many were; the others keep their plain answers."""
     out, grounded = [], 0
     seen: dict[str, tuple[SceneTokens, torch.Tensor | None]] = {}
     for record in records:
         if record.scene not in seen:
             tokens = scene_tokens(record.scene)
             seen[record.scene] = tokens, digits_of(tokens) if digits_of else None
-        text = grounded_answer(record, *seen[record.scene], linked=linked)
+        text = grounded_answer(record, *seen[record.scene], linked=linked, listed=listed)
         if text is not None:
             grounded += 1
             record = replace(record, answer=text)

@@ -165,13 +165,15 @@ GroundedList = tuple[str, list[int], list[int]]
 """(question type, identifiers the prediction names, identifiers the grounded answer names)."""
 
 
-def grounded_lists(records: Sequence[QARecord], predictions: Sequence[str], store: TokenStore) -> list[GroundedList]:
+def grounded_lists(records: Sequence[QARecord], predictions: Sequence[str], store: TokenStore,
+                   listed: bool = True) -> list[GroundedList]:
     """One :data:`GroundedList` per question whose answer grounds on the scene's tokens
-    (:func:`~lerf3d.scene_llm.train.grounding.grounded_answer`; an absent label names none): what
-    :func:`grounding_scores` and :func:`listing_outcomes` read, matched to the tokens once."""
+    (:func:`~lerf3d.scene_llm.train.grounding.grounded_answer`; an absent label names none; counting
+    and existence only when the run trained them ``listed``): what :func:`grounding_scores` and
+    :func:`listing_outcomes` read, matched to the tokens once."""
     out = []
     for record, prediction in zip(records, predictions, strict=True):
-        expected = grounded_answer(record, store.scene(record.scene))
+        expected = grounded_answer(record, store.scene(record.scene), listed=listed)
         if expected is not None:
             out.append((record.type, named_identifiers(prediction), named_identifiers(expected)))
     return out
@@ -285,7 +287,8 @@ def evaluate_run(run_dir: str | Path, dataset_dir: str | Path, split: str = "tes
             scores.append(exact_match_scores("object-readout", records, readout, vocabulary))
     examples = [{"question": r.question, "answer": r.answer, "prediction": p}
                 for r, p in zip(records[:12], predictions[:12])]
-    lists = grounded_lists(records, predictions, store) if run.config.grounded_answers else None
+    lists = (grounded_lists(records, predictions, store, run.config.grounded_lists)
+             if run.config.grounded_answers else None)
     outcomes = answer_outcomes(records, predictions, vocabulary)
     return EvalReport(split, dict(Counter(r.type for r in records)), scores, examples,
                       None if lists is None else grounding_scores(lists),
