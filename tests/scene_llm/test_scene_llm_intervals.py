@@ -34,6 +34,7 @@ def test_outcomes_are_scored_by_the_answer_normaliser_and_keep_the_wording_famil
     assert [o.right for o in got] == [True, True, False]
     assert [o.held_out for o in got] == [False, True, False]
     assert [(o.scene, o.type, o.question) for o in got] == [(r.scene, r.type, r.question) for r in records]
+    assert [(o.answer, o.prediction) for o in got] == [("2", "<obj1>, <obj4>: Two"), ("yes", "Yes."), ("no", "yes")]
 
 
 def test_intervals_per_type_resample_rooms():
@@ -98,4 +99,8 @@ def test_reports_without_outcomes_are_refused_with_their_name(tmp_path):
     good = tmp_path / "good.json"
     good.write_text(json.dumps({"outcomes": [{"scene": "a", "type": "count", "question": "q", "held_out": False,
                                               "right": True}]}))
-    assert load_outcomes(good) == [Outcome("a", "count", "q", False, True)]
+    assert load_outcomes(good) == [Outcome("a", "count", "q", False, True)]  # written before answers were kept
+    kept = tmp_path / "kept.json"
+    kept.write_text(json.dumps({"outcomes": [{"scene": "a", "type": "count", "question": "q", "held_out": False,
+                                              "right": False, "answer": "2", "prediction": "<obj3>: 1"}]}))
+    assert load_outcomes(kept) == [Outcome("a", "count", "q", False, False, "2", "<obj3>: 1")]

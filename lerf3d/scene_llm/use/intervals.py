@@ -45,12 +45,17 @@ class Outcome:
     """Asked in the wording family no training question uses."""
     right: bool
     """The prediction matched the answer (``normalise_answer`` equality)."""
+    answer: str = ""
+    """The expected answer as the dataset states it ("" in reports written before they kept it)."""
+    prediction: str = ""
+    """What the model wrote, grounding included, so a report can be read answer by answer."""
 
 
 def answer_outcomes(records: Sequence[QARecord], predictions: Sequence[str],
                     vocabulary: Sequence[str] = ()) -> list[Outcome]:
     """One :class:`Outcome` per question, scored as ``exact_match_scores`` scores it."""
-    return [Outcome(r.scene, r.type, r.question, is_held_out_wording(r), answers_match(p, r.answer, vocabulary))
+    return [Outcome(r.scene, r.type, r.question, is_held_out_wording(r), answers_match(p, r.answer, vocabulary),
+                    r.answer, p)
             for r, p in zip(records, predictions, strict=True)]
 
 
@@ -105,7 +110,8 @@ def load_outcomes(report: str | Path) -> list[Outcome]:
         raise ValueError(f"{path}: the report keeps no per-question outcomes (written before they were "
                          "recorded, or by another tool): evaluate that run again with lerf3d llm-eval")
     try:
-        return [Outcome(str(r["scene"]), str(r["type"]), str(r["question"]), bool(r["held_out"]), bool(r["right"]))
+        return [Outcome(str(r["scene"]), str(r["type"]), str(r["question"]), bool(r["held_out"]), bool(r["right"]),
+                        str(r.get("answer", "")), str(r.get("prediction", "")))
                 for r in rows]
     except (KeyError, TypeError) as error:
         raise ValueError(f"{path}: malformed outcome row ({error!r})") from None
