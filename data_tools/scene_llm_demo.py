@@ -115,11 +115,42 @@ def limits_text(config: dict) -> str:
     return "Location and nearest-object answers need positions compared across\ntokens, which"
 
 
+def census_text(config: dict) -> str:
+    """The census line after the scene's tokens, when the run writes it (else nothing)."""
+    return ("; the scene block ends with a census, each name the label bridge gives some token and how many"
+            " tokens carry it (\"Counts: sofa 1, chair 3.\")" if config.get("census") else "")
+
+
 def grounding_text(config: dict) -> str:
     """How stage-2 answers are written, when grounded (else nothing)."""
-    return (" Answers are grounded: the identifiers of the tokens an answer rests on (with their digits"
-            " where position matters), a colon, then the answer (\"<obj2>, <obj7>: 2\"); scoring reads"
-            " the answer after the colon." if config.get("grounded_answers") else "")
+    if not config.get("grounded_answers"):
+        return ""
+    listed = config.get("grounded_lists", True)
+    example = "<obj2>, <obj7>: 2" if listed else "<obj4> 8 1: north-east"
+    text = (" Answers are grounded: the identifiers of the tokens an answer rests on (with their digits"
+            f" where position matters), a colon, then the answer (\"{example}\"); scoring reads"
+            " the answer after the colon.")
+    if not listed:
+        text += (" Counting and existence answers are the answer alone (\"2\", \"no\")"
+                 + (", read off the census." if config.get("census") else "."))
+    if config.get("grounded_links"):
+        text += (" A nearest-object answer continues the anchor's block through its link"
+                 " (\"<obj1> 3 6 near <obj5> 2 7: desk\").")
+    return text
+
+
+def readout_comparison(report: dict) -> str:
+    """How the scene model's counting and existence compare with the object readout's in ``report``:
+    "worse than", "as well as" (within 0.02) or "better than"; nothing without a readout row."""
+    rows = {s["method"]: s["per_type"] for s in report["scores"]}
+    model, readout = rows.get("scene-llm", {}), rows.get("object-readout", {})
+    said = []
+    for kind, name in (("count", "counting"), ("exists", "existence")):
+        if kind in model and kind in readout:
+            gap = model[kind] - readout[kind]
+            said.append(f"{name} {'as well as' if abs(gap) <= 0.02 else 'better than' if gap > 0 else 'worse than'}"
+                        f" that reading ({model[kind]:.2f} against {readout[kind]:.2f})")
+    return f"the model answers {' and '.join(said)}" if said else "the object-readout row is that reading"
 
 
 def listing_text(config: dict) -> str:
@@ -244,7 +275,7 @@ on {", ".join(config["stage2"]["lora"]["target_modules"])}). Weights stored as f
   Other tower weights give other features: `lerf3d ask` refuses them rather than answer noise.
 - **Tokens**: one per furniture segment (room shell removed, items on surfaces split off), at most
   {config["tokens"]["segments"]["max_tokens"]}, {order_text(config)}; each carries its feature{crop_text(config)}, room-relative centre (+ Fourier features), extent, colour
-  {"and confidence " if config["encoding"].get("confidence") else ""}{"and is preceded by its identifier `<objK>`" if config.get("identifiers") else ""}{position_text(config)}{link_text(config)}; the projector starts from a bridge fitted on text
+  {"and confidence " if config["encoding"].get("confidence") else ""}{"and is preceded by its identifier `<objK>`" if config.get("identifiers") else ""}{position_text(config)}{link_text(config)}{census_text(config)}; the projector starts from a bridge fitted on text
   ({bridge_text(config)}).
 - **Object names**: `vocabulary.json` lists the names of the training data (the label bridge's labels);
   `lerf3d ask --explain` names each token by the nearest of them.
@@ -265,8 +296,8 @@ on {", ".join(config["stage2"]["lora"]["target_modules"])}). Weights stored as f
 Limits: counting and existence rest on how many of a room's objects get a token whose nearest
 label is right ({tokens.labels_named} of the {tokens.labels_present} labels of the held-out rooms: small
 tabletop items fuse to a handful of points, and the `lerf3d:tiny` tower confuses near-duplicate
-catalogue names; counting the tokens per nearest label, with no LLM, scores {counter}): the model
-answers counting and existence questions worse than that reading does (the object-readout row). {limits_text(config)}
+catalogue names; counting the tokens per nearest label, with no LLM, scores {counter}):
+{readout_comparison(report)}. {limits_text(config)}
 the 2-core recipe's {len(logs[2])} stage-2 steps on {len(splits["train"])} rooms have not taught it. It knows the
 furniture catalogue's labels (what the towers were trained on), not arbitrary words; the room's
 walls must run along the world x/y axes for the shell removal.

@@ -9,8 +9,11 @@ import json
 import shlex
 
 from data_tools.scene_llm_demo import (
+    census_text,
+    grounding_text,
     hints_text,
     listing_text,
+    readout_comparison,
     rebuild_flags,
     report_table,
     uses_train_only_wordings,
@@ -52,6 +55,26 @@ def test_the_card_names_the_listing_questions_only_when_trained_with_them():
 def test_the_card_names_the_question_hints_and_their_count_only_when_trained_with_them():
     assert "followed by the 5 tokens" in hints_text({"question_hints": 5})
     assert hints_text({"question_hints": 0}) == hints_text({}) == ""
+
+
+def test_the_card_says_how_answers_are_grounded_and_what_the_census_is():
+    grounded = {"grounded_answers": True}
+    assert "<obj2>, <obj7>: 2" in grounding_text(grounded) and "alone" not in grounding_text(grounded)
+    plain = grounding_text({**grounded, "grounded_lists": False, "census": True, "grounded_links": True})
+    assert "answer alone" in plain and "read off the census" in plain and "near <obj5>" in plain
+    assert "<obj2>, <obj7>: 2" not in plain
+    assert grounding_text({"grounded_lists": False}) == grounding_text({}) == ""
+    assert "Counts: sofa 1" in census_text({"census": True}) and census_text({}) == ""
+
+
+def test_the_card_compares_counting_and_existence_with_the_readout_from_the_report():
+    report = _report()  # scene-llm count 0.5, exists 1.0; the readout counts only, 1.0
+    assert readout_comparison(report) == "the model answers counting worse than that reading (0.50 against 1.00)"
+    report["scores"][1]["per_type"].update(count=0.51, exists=0.9)
+    assert readout_comparison(report) == ("the model answers counting as well as that reading (0.50 against 0.51)"
+                                          " and existence better than that reading (1.00 against 0.90)")
+    report["scores"].pop()
+    assert readout_comparison(report) == "the object-readout row is that reading"
 
 
 def test_the_card_reads_the_training_only_wordings_from_the_training_records(tmp_path):
