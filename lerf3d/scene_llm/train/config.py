@@ -184,7 +184,10 @@ class SceneLLMConfig:
     the asked kind before the answer ("<obj2>, <obj7>: 2"). False: they are the answer alone ("2",
     "no"), so with ``census`` the answer is read off the census line (the asked name and the number
     after it) rather than counted from a list the model writes; ``lerf3d ask --explain`` then names
-    the tokens of the kinds the question mentions."""
+    the tokens of the kinds the question mentions. Tried once, with the census and ``grounded_links``
+    on the shipped recipe: counting rose 0.58 -> 0.67, but location fell 0.64 -> 0.49 and nearest
+    0.48 -> 0.28, since the listed answers were the practice at finding tokens by name and plain
+    ones taught answers without their tokens (``docs/history.md``)."""
     listing_questions: bool = False
     """Add to stage 2's records, for every training room, "list every X" questions answered from the
     tokens' own names: the identifiers of the tokens the label bridge names X, then how many
