@@ -8,7 +8,7 @@ import argparse
 import json
 import shlex
 
-from data_tools.scene_llm_demo import (
+from data_tools.scene_llm_card import (
     census_text,
     grounding_text,
     hints_text,
