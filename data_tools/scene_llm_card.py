@@ -110,7 +110,7 @@ def grounding_text(config: dict) -> str:
 
 def readout_comparison(report: dict) -> str:
     """How the scene model's counting and existence compare with the object readout's in ``report``:
-    "worse than", "as well as" (within 0.02) or "better than"; nothing without a readout row."""
+    "worse than", "as well as" (within 0.02) or "better than"; says so when the report has no readout row."""
     rows = {s["method"]: s["per_type"] for s in report["scores"]}
     model, readout = rows.get("scene-llm", {}), rows.get("object-readout", {})
     said = []
@@ -119,7 +119,7 @@ def readout_comparison(report: dict) -> str:
             gap = model[kind] - readout[kind]
             said.append(f"{name} {'as well as' if abs(gap) <= 0.02 else 'better than' if gap > 0 else 'worse than'}"
                         f" that reading ({model[kind]:.2f} against {readout[kind]:.2f})")
-    return f"the model answers {' and '.join(said)}" if said else "the object-readout row is that reading"
+    return f"the model answers {' and '.join(said)}" if said else "the report has no object-readout row to compare with"
 
 
 def listing_text(config: dict) -> str:

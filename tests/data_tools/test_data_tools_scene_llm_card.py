@@ -74,7 +74,7 @@ def test_the_card_compares_counting_and_existence_with_the_readout_from_the_repo
     assert readout_comparison(report) == ("the model answers counting as well as that reading (0.50 against 0.51)"
                                           " and existence better than that reading (1.00 against 0.90)")
     report["scores"].pop()
-    assert readout_comparison(report) == "the object-readout row is that reading"
+    assert readout_comparison(report) == "the report has no object-readout row to compare with"
 
 
 def test_the_card_reads_the_training_only_wordings_from_the_training_records(tmp_path):
