@@ -50,7 +50,7 @@ def test_evaluate_run_reports_every_method(trained_run, synthetic_dataset):
     report = evaluate_run(trained_run, synthetic_dataset, split="train", limit=5)
     methods = ["scene-llm", "text-only", "majority-type", "majority-question"]
     assert [s.method for s in report.scores] == methods
-    assert report.counts == {"count": 5} and len(report.examples) == 5
+    assert report.counts == {"count": 5} and len(report.examples()) == 5
     assert report.table().startswith("| method | count (5) | all |")
     with pytest.raises(ValueError, match="no stage-2 questions"):
         evaluate_run(trained_run, synthetic_dataset, split="test")

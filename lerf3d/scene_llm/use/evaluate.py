@@ -65,6 +65,8 @@ from lerf3d.scene_llm.use.readout import label_texts, nearest_labels, readout_an
 
 EVAL_BATCH = 8
 """Questions decoded together (left-padded); bounded so a long split does not hold all KV caches."""
+EXAMPLES_SHOWN = 12
+"""Answers ``lerf3d llm-eval`` prints after its table, for reading (the report keeps every one)."""
 
 
 @dataclass(frozen=True)
@@ -93,8 +95,6 @@ class EvalReport:
     """Question type -> number of questions."""
     scores: list[MethodScore]
     """One per method."""
-    examples: list[dict[str, str]]
-    """A few (question, answer, prediction) triples of the scene model, for reading."""
     grounding: dict[str, float] | None = None
     """Runs trained on grounded answers: per question type, of the questions whose answer grounds on
     the scene's tokens, the share whose prediction names exactly those identifiers
@@ -109,6 +109,12 @@ class EvalReport:
     """Per scene-model row (all questions; trained wordings and held-out wording apart): its exact
     match per type and over all as 95 % intervals over the evaluated rooms
     (:func:`~lerf3d.scene_llm.use.intervals.method_intervals`)."""
+
+    def examples(self, count: int = EXAMPLES_SHOWN) -> list[dict[str, str]]:
+        """The first ``count`` (question, answer, prediction) triples of the scene model, for reading
+        (read from :attr:`outcomes`, which keep every one)."""
+        return [{"question": o.question, "answer": o.answer, "prediction": o.prediction}
+                for o in (self.outcomes or [])[:count]]
 
     def table(self) -> str:
         """A markdown table: methods x question types."""
@@ -285,12 +291,10 @@ def evaluate_run(run_dir: str | Path, dataset_dir: str | Path, split: str = "tes
         readout = readout_predictions(run, records, store, dataset_dir, device)
         if readout is not None:
             scores.append(exact_match_scores("object-readout", records, readout, vocabulary))
-    examples = [{"question": r.question, "answer": r.answer, "prediction": p}
-                for r, p in zip(records[:12], predictions[:12])]
     lists = (grounded_lists(records, predictions, store, run.config.grounded_lists)
              if run.config.grounded_answers else None)
     outcomes = answer_outcomes(records, predictions, vocabulary)
-    return EvalReport(split, dict(Counter(r.type for r in records)), scores, examples,
+    return EvalReport(split, dict(Counter(r.type for r in records)), scores,
                       None if lists is None else grounding_scores(lists),
                       None if lists is None else listing_outcomes(lists), outcomes, method_intervals(outcomes))
 
@@ -341,7 +345,7 @@ def run(args: argparse.Namespace) -> int:
                           args.train_dataset)
     write_json_atomic(out, asdict(report))
     print(report.table())
-    for example in report.examples:
+    for example in report.examples():
         print(json.dumps(example))
     if against is not None:
         try:
