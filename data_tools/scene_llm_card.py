@@ -102,6 +102,9 @@ def grounding_text(config: dict) -> str:
     if not listed:
         text += (" Counting and existence answers are the answer alone (\"2\", \"no\")"
                  + (", read off the census." if config.get("census") else "."))
+    if listed and config.get("count_first"):
+        text += (" A count writes its number first, then the tokens it counts (\"2: <obj2>, <obj7>\")"
+                 + (", the number read off the census." if config.get("census") else "."))
     if config.get("grounded_links"):
         text += (" A nearest-object answer continues the anchor's block through its link"
                  " (\"<obj1> 3 6 near <obj5> 2 7: desk\").")

@@ -63,6 +63,9 @@ def test_the_card_says_how_answers_are_grounded_and_what_the_census_is():
     plain = grounding_text({**grounded, "grounded_lists": False, "census": True, "grounded_links": True})
     assert "answer alone" in plain and "read off the census" in plain and "near <obj5>" in plain
     assert "<obj2>, <obj7>: 2" not in plain
+    first = grounding_text({**grounded, "count_first": True, "census": True})
+    assert "2: <obj2>, <obj7>" in first and "number read off the census" in first
+    assert "number first" not in grounding_text({**grounded, "count_first": True, "grounded_lists": False})
     assert grounding_text({"grounded_lists": False}) == grounding_text({}) == ""
     assert "Counts: sofa 1" in census_text({"census": True}) and census_text({}) == ""
 

@@ -187,6 +187,35 @@ def test_unlisted_counts_and_existence_keep_the_plain_answer():
     assert SceneLLMConfig().grounded_lists  # runs saved before the option list, as they were trained
 
 
+def test_a_count_first_answer_writes_the_number_then_the_tokens_it_counts():
+    """``count_first``: "how many chairs?" is trained as "2: <obj0>, <obj3>" (the number copied from
+    a census before the list), an absent label as "0: none"; existence keeps its order; scoring and
+    evaluation read the number and the identifiers as from the other order."""
+    from lerf3d.scene_llm.use.evaluate import grounded_lists, named_identifiers
+
+    count = _record(QA("count", "count", ("chair",), "2"))
+    none = _record(QA("count", "count", ("sofa",), "0"))
+    present = _record(QA("exists", "exists", ("chair",), "yes"))
+    assert grounded_answer(count, TOKENS, DIGITS, count_first=True) == "2: <obj0>, <obj3>"
+    assert grounded_answer(none, TOKENS, DIGITS, count_first=True) == "0: none"
+    assert grounded_answer(present, TOKENS, DIGITS, count_first=True) == "<obj0>, <obj3>: yes"
+    out, grounded = ground_records([count, none], lambda name: TOKENS, count_first=True)
+    assert grounded == 2 and [r.answer for r in out] == ["2: <obj0>, <obj3>", "0: none"]
+    assert split_grounding("2: <obj0>, <obj3>") == ("<obj0>, <obj3>", "2")
+    assert split_grounding(" 0 : none ") == ("", "0") and split_grounding("12: <obj7>") == ("<obj7>", "12")
+    assert normalise_answer("2: <obj0>, <obj3>") == "2" and named_identifiers("2: <obj3>, <obj0>") == [0, 3]
+    assert strip_grounding("2: <obj0> and more") == "2: <obj0> and more"  # text after the list: not a count
+
+    class Store:
+        def scene(self, name):
+            return TOKENS
+
+    assert grounded_lists([count], ["1: <obj3>"], Store()) == [("count", [3], [0, 3])]
+    with pytest.raises(ValueError, match="count_first"):
+        SceneLLMConfig(grounded_answers=True, identifiers=True, grounded_lists=False, count_first=True)
+    assert not SceneLLMConfig().count_first  # runs saved before the option, as they were trained
+
+
 def test_grounded_answers_need_identifiers():
     with pytest.raises(ValueError, match="identifiers"):
         SceneLLMConfig(grounded_answers=True)

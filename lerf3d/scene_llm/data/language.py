@@ -122,15 +122,32 @@ _GROUNDING = re.compile(
 and an object followed by its scene-graph link: "<obj1> 3 6 near <obj5> 2 7: "."""
 
 
+_COUNT_FIRST = re.compile(r"^\s*(\d+)\s*:\s*(none|<obj\d+>(?:\s*,\s*<obj\d+>)*)\s*$")
+"""A count written before the objects it counts (:func:`count_first_text`): "2: <obj2>, <obj7>",
+"0: none"; nothing may follow the list."""
+
+
 def grounded_text(objects: Sequence[str], answer: str) -> str:
     """A grounded answer: the objects it rests on (identifiers, each optionally followed by its
     position digits: "<obj3> 8 1"), a colon, the answer; "none: 0" when it rests on none."""
     return f"{', '.join(objects) or NO_OBJECT}: {answer}"
 
 
+def count_first_text(objects: Sequence[str], count: str) -> str:
+    """A grounded count with its number first: the count, a colon, the identifiers it counts
+    ("2: <obj2>, <obj7>"; "0: none"), so the number is written before the list rather than read
+    off it."""
+    return f"{count}: {', '.join(objects) or NO_OBJECT}"
+
+
 def split_grounding(text: str) -> tuple[str, str]:
     """(the objects a grounded answer names, its answer): "<obj1>, <obj4>: 2" -> ("<obj1>, <obj4>",
-    "2"); "none: no" -> ("", "no"); other text -> ("", text)."""
+    "2"); "none: no" -> ("", "no"); a count written first, "2: <obj1>, <obj4>" -> ("<obj1>,
+    <obj4>", "2"), "0: none" -> ("", "0"); other text -> ("", text)."""
+    counted = _COUNT_FIRST.match(text)
+    if counted is not None:
+        named = counted[2].strip()
+        return ("" if named == NO_OBJECT else named), counted[1]
     match = _GROUNDING.match(text)
     if match is None:
         return "", text

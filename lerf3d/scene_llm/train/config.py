@@ -188,6 +188,11 @@ class SceneLLMConfig:
     on the shipped recipe: counting rose 0.58 -> 0.67, but location fell 0.64 -> 0.49 and nearest
     0.48 -> 0.28, since the listed answers were the practice at finding tokens by name and plain
     ones taught answers without their tokens (``docs/history.md``)."""
+    count_first: bool = False
+    """With grounded lists: a count answer writes its number first, then the identifiers it counts
+    ("2: <obj2>, <obj7>"; "0: none"), so that with ``census`` the number is copied from the census
+    line before the list is written, while the list keeps the practice at finding tokens by name
+    (:func:`~lerf3d.scene_llm.data.language.count_first_text`). Existence answers keep their order."""
     listing_questions: bool = False
     """Add to stage 2's records, for every training room, "list every X" questions answered from the
     tokens' own names: the identifiers of the tokens the label bridge names X, then how many
@@ -248,6 +253,9 @@ class SceneLLMConfig:
         if self.listing_questions and not (self.grounded_answers and self.bridge.uses_labels):
             raise ValueError("listing_questions are answered in the grounded form from the label bridge's "
                              "names: set grounded_answers = true and bridge.enabled with kind = 'labels'")
+        if self.count_first and not (self.grounded_answers and self.grounded_lists):
+            raise ValueError("count_first reorders grounded count lists: set grounded_answers = true "
+                             "and grounded_lists = true")
         if self.census and not self.bridge.uses_labels:
             raise ValueError("census counts the label bridge's names: set bridge.enabled with kind = 'labels'")
         if self.position_digits and not self.encoding.room_relative:

@@ -21,7 +21,7 @@ from jaxtyping import Int
 
 from lerf3d.scene_llm.data.dataset import QARecord
 from lerf3d.scene_llm.data.grounding import Box
-from lerf3d.scene_llm.data.language import grounded_text, normalise_answer
+from lerf3d.scene_llm.data.language import count_first_text, grounded_text, normalise_answer
 from lerf3d.scene_llm.model.links import LINK_FORMAT
 from lerf3d.scene_llm.model.splice import identifier_text
 from lerf3d.scene_llm.tokens.frames import SceneTokens
@@ -53,7 +53,7 @@ def match_boxes(tokens: SceneTokens, boxes: Sequence[Box], margin_m: float = BOX
 
 def grounded_answer(record: QARecord, tokens: SceneTokens,
                     digits: Int[torch.Tensor, "T 2"] | None = None, linked: bool = False,
-                    listed: bool = True) -> str | None:
+                    listed: bool = True, count_first: bool = False) -> str | None:
     """``record``'s answer grounded on ``tokens``, or None when it is not (a kind that names no
     objects, an egocentric question, or an object no token lies on, or two objects on one token;
     counting and existence when ``listed`` is False: they keep the plain answer, "2", "no").
@@ -62,19 +62,25 @@ def grounded_answer(record: QARecord, tokens: SceneTokens,
     other kinds name each object in the record's order, followed by its two position ``digits``
     when given (the ones the model splices after that token). ``linked``: a nearest-object answer
     joins the anchor and its nearest with the scene-graph link's word, as the anchor's block in the
-    scene reads ("<obj1> 3 6 near <obj5> 2 7: desk"), so writing it continues a copy of that block."""
+    scene reads ("<obj1> 3 6 near <obj5> 2 7: desk"), so writing it continues a copy of that block.
+    ``count_first``: a count writes its number before its list ("2: <obj2>, <obj7>", "0: none")."""
     if record.frame is not None or (record.type in LISTED_TYPES and not listed):
         return None
     answer = normalise_answer(record.answer)
     if not record.boxes:
         absent = record.type in LISTED_TYPES and answer in ("0", "no")
-        return grounded_text([], answer) if absent else None
+        if not absent:
+            return None
+        return count_first_text([], answer) if count_first and record.type == "count" else grounded_text([], answer)
     found = match_boxes(tokens, record.boxes)
     if any(k is None for k in found) or len(set(found)) != len(found):
         return None
     index: list[int] = found  # type: ignore[assignment]
     if record.type in LISTED_TYPES:
-        return grounded_text([identifier_text(k) for k in sorted(index)], answer)
+        listed_ids = [identifier_text(k) for k in sorted(index)]
+        if count_first and record.type == "count":
+            return count_first_text(listed_ids, answer)
+        return grounded_text(listed_ids, answer)
     names = [identifier_text(k) if digits is None else f"{identifier_text(k)} {int(digits[k, 0])} {int(digits[k, 1])}"
              for k in index]
     if linked and record.type == "nearest" and len(names) == 2:
@@ -84,17 +90,19 @@ def grounded_answer(record: QARecord, tokens: SceneTokens,
 
 def ground_records(records: Sequence[QARecord], scene_tokens: Callable[[str], SceneTokens],
                    digits_of: Callable[[SceneTokens], torch.Tensor] | None = None,
-                   linked: bool = False, listed: bool = True) -> tuple[list[QARecord], int]:
+                   linked: bool = False, listed: bool = True,
+                   count_first: bool = False) -> tuple[list[QARecord], int]:
     """``records`` with each answer that can be grounded replaced by its grounded form
-    (:func:`grounded_answer` on ``scene_tokens(scene)``, with ``digits_of`` those tokens, ``linked``
-    and ``listed``), and how many were; the others keep their plain answers."""
+    (:func:`grounded_answer` on ``scene_tokens(scene)``, with ``digits_of`` those tokens, ``linked``,
+    ``listed`` and ``count_first``), and how many were; the others keep their plain answers."""
     out, grounded = [], 0
     seen: dict[str, tuple[SceneTokens, torch.Tensor | None]] = {}
     for record in records:
         if record.scene not in seen:
             tokens = scene_tokens(record.scene)
             seen[record.scene] = tokens, digits_of(tokens) if digits_of else None
-        text = grounded_answer(record, *seen[record.scene], linked=linked, listed=listed)
+        text = grounded_answer(record, *seen[record.scene], linked=linked, listed=listed,
+                               count_first=count_first)
         if text is not None:
             grounded += 1
             record = replace(record, answer=text)

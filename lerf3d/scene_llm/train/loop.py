@@ -298,7 +298,8 @@ def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str |
     if cfg.grounded_answers and 2 in records:
         records[2], grounded = ground_records(records[2], store.scene,
                                               model.token_digits if cfg.position_digits else None,
-                                              linked=cfg.grounded_links, listed=cfg.grounded_lists)
+                                              linked=cfg.grounded_links, listed=cfg.grounded_lists,
+                                              count_first=cfg.count_first)
         if info.is_main:
             print(f"stage 2: {grounded} of {len(records[2])} answers grounded on their objects' tokens")
     if cfg.listing_questions and 2 in records:
