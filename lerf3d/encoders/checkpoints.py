@@ -6,6 +6,8 @@ from pathlib import Path
 
 import torch
 
+from lerf3d.torch_files import load_torch_file
+
 STATE_DICT_WRAPPERS = ("state_dict", "model", "teacher", "module")
 """Keys under which training scripts nest the weights (DINO's full checkpoints use ``teacher``)."""
 STATE_DICT_PREFIXES = ("module.", "backbone.")
@@ -28,7 +30,7 @@ def load_weights_file(path: Path) -> dict[str, torch.Tensor]:
         from safetensors.torch import load_file
 
         return load_file(str(path), device="cpu")
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    obj = load_torch_file(path, "checkpoint")
     return unwrap_state_dict(obj, source=str(path))
 
 

@@ -31,6 +31,7 @@ from lerf3d.encoders.phrase_cache import DEFAULT_PHRASE_CACHE_SIZE, PhraseCache
 from lerf3d.encoders.preprocess import IMAGENET_MEAN, IMAGENET_STD, check_images, normalize, resize
 from lerf3d.encoders.spec import DIGEST_SEPARATOR, EncoderSpec
 from lerf3d.encoders.vit import ViT, ViTConfig
+from lerf3d.torch_files import load_torch_file
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 """Package data folder holding the trained tiny towers."""
@@ -200,7 +201,7 @@ def _read_tower_file(path: Path, kind: str) -> dict:
             f"lerf3d/weights/tiny_*.pt), pass 'lerf3d:tiny@/folder/with/tiny_towers', or use a real "
             "encoder such as 'openclip:ViT-B-16/laion2b_s34b_b88k'."
         )
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = load_torch_file(path, "tiny tower file")
     if not isinstance(payload, dict) or payload.get("format") != TINY_FORMAT:
         raise ValueError(f"{path} is not a lerf3d tiny tower file (expected format {TINY_FORMAT!r})")
     if payload["kind"] != kind:

@@ -18,6 +18,7 @@ from lerf3d.scene_llm.train.config import SceneLLMConfig, preset
 from lerf3d.scene_llm.train.loop import train_scene_llm
 from lerf3d.scene_llm.use.export import export_run
 from lerf3d.scene_llm.use.load import load_scene_llm
+from lerf3d.torch_files import UnreadableFileError
 from lerf3d.typed_config import from_mapping
 
 OBJECT_TINY = dataclasses.replace(
@@ -102,3 +103,17 @@ def test_full_fine_tunes_are_not_shipped(synthetic_dataset, tmp_path):
     train_scene_llm(full, synthetic_dataset, tmp_path / "run", stages=(2,), progress=False)
     with pytest.raises(ValueError, match="full fine-tune"):
         export_run(tmp_path / "run", tmp_path / "ship", "card")
+
+
+def test_a_failed_export_leaves_the_shipped_folder_as_it_was(tmp_path):
+    ship = tmp_path / "ship"
+    ship.mkdir()
+    (ship / "CARD.md").write_text("# the weights shipped before\n")
+    stage = tmp_path / "run" / "stage2"
+    stage.mkdir(parents=True)
+    (stage / "projector.pt").write_bytes(b"not a checkpoint")  # a run whose projector cannot be read
+    with pytest.raises(UnreadableFileError, match="projector.pt: unreadable projector checkpoint"):
+        export_run(tmp_path / "run", ship, "# a new card\n")
+    assert [p.name for p in ship.iterdir()] == ["CARD.md"]
+    assert (ship / "CARD.md").read_text() == "# the weights shipped before\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "ship"]

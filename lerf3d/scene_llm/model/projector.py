@@ -16,6 +16,7 @@ from torch import nn
 
 from lerf3d.atomic import atomic_path
 from lerf3d.scene_llm.model.bridge import LabelBridge
+from lerf3d.torch_files import load_torch_file
 
 ProjectorKind = Literal["mlp2x_gelu", "linear"]
 
@@ -159,9 +160,7 @@ def load_projector(
     a different saved config is an error naming both, instead of a shape error deep in a forward.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no projector checkpoint at {path}")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = load_torch_file(path, "projector checkpoint")
     if not isinstance(payload, dict) or payload.get("format_version") != PROJECTOR_FORMAT_VERSION:
         found = payload.get("format_version") if isinstance(payload, dict) else type(payload).__name__
         raise ValueError(f"{path} is not a lerf3d projector checkpoint (format_version {found!r}, "

@@ -36,6 +36,7 @@ from lerf3d.scene_llm.tokens.frames import (
     pool_points,
 )
 from lerf3d.scene_llm.tokens.segments import SegmentConfig, scene_segments, segment_tokens
+from lerf3d.torch_files import load_torch_file
 from lerf3d.types import Capture, Intrinsics, PointSet
 
 SCENE_FEATURES_FORMAT = "lerf3d-scene-features/1"
@@ -113,9 +114,7 @@ def save_scene_features(path: str | Path, features: SceneFeatures) -> Path:
 def load_scene_features(path: str | Path) -> SceneFeatures:
     """Read :func:`save_scene_features`'s file; ValueError naming it when it is something else."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no scene features at {path}")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = load_torch_file(path, "scene features")
     if not isinstance(payload, dict) or payload.get("format") != SCENE_FEATURES_FORMAT:
         raise ValueError(f"{path} is not a {SCENE_FEATURES_FORMAT} file")
     points = FeaturePoints(payload["xyz"], payload["rgb"], payload["features"].float(), payload["source"])

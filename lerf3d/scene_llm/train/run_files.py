@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from lerf3d.atomic import atomic_path, write_json_atomic
+from lerf3d.torch_files import load_torch_file
 from lerf3d.typed_config import from_mapping
 
 STEP_FORMAT = "lerf3d-scene-llm-step/1"
@@ -64,7 +65,7 @@ def load_latest_step(directory: Path) -> dict[str, Any] | None:
     path = directory / pointer.read_text().strip()
     if not STEP_PATTERN.match(path.name) or not path.is_file():
         raise ValueError(f"{pointer} names {path.name!r}, which is not a step checkpoint in {directory}")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = load_torch_file(path, "step checkpoint")
     if not isinstance(payload, dict) or payload.get("format") != STEP_FORMAT:
         raise ValueError(f"{path} is not a {STEP_FORMAT} checkpoint")
     return payload
@@ -80,7 +81,7 @@ def save_lora(path: Path, settings: Any, state_dict: dict[str, torch.Tensor]) ->
 
 def load_lora(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """(settings as a dict, adapter state dict) of :func:`save_lora`'s file."""
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = load_torch_file(path, "LoRA adapter file")
     if not isinstance(payload, dict) or payload.get("format") != LORA_FORMAT:
         raise ValueError(f"{path} is not a {LORA_FORMAT} file")
     return payload["settings"], payload["state_dict"]

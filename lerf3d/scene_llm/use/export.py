@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from lerf3d.atomic import atomic_path
+from lerf3d.atomic import atomic_dir
 from lerf3d.scene_llm.model.projector import load_projector, save_projector
 from lerf3d.scene_llm.tokens.record import RUN_FEATURES_RECORD
 from lerf3d.scene_llm.train.config import LoraSettings
@@ -34,7 +34,8 @@ def _half(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 def export_run(run_dir: str | Path, out_dir: str | Path, card: str, stage: int | None = None) -> list[Path]:
     """Write the shippable files of ``run_dir``'s ``stage`` (default: the latest) and ``card`` to
-    ``out_dir`` (replacing what it held); returns the files written."""
+    ``out_dir``, replacing what it held only once every file is written (:func:`~lerf3d.atomic.
+    atomic_dir`: a failed export leaves the old folder as it was); returns the files written."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     stage = latest_stage(run_dir) if stage is None else stage
     source = stage_dir(run_dir, stage)
@@ -42,23 +43,22 @@ def export_run(run_dir: str | Path, out_dir: str | Path, card: str, stage: int |
         raise ValueError(
             f"{source} is a full fine-tune: its LLM weights are too large to ship; export a LoRA run"
         )
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    target = stage_dir(out_dir, stage)
-    target.mkdir(parents=True)
-    written = []
-    for name in (CONFIG_NAME, RUN_FEATURES_RECORD, VOCABULARY_NAME):
-        if (run_dir / name).is_file():
-            shutil.copyfile(run_dir / name, out_dir / name)
-            written.append(out_dir / name)
-    projector, cfg = load_projector(source / "projector.pt")
-    save_projector(projector.half(), cfg, target / "projector.pt")
-    written.append(target / "projector.pt")
-    if (source / "lora.pt").is_file():
-        settings, state = load_lora(source / "lora.pt")
-        lora = LoraSettings(**{**settings, "target_modules": tuple(settings["target_modules"])})
-        save_lora(target / "lora.pt", lora, _half(state))
-        written.append(target / "lora.pt")
-    with atomic_path(out_dir / CARD_NAME) as tmp:
-        tmp.write_text(card)
-    return [*written, out_dir / CARD_NAME]
+    with atomic_dir(out_dir) as tmp:
+        target = stage_dir(tmp, stage)
+        target.mkdir(parents=True)
+        names = []
+        for name in (CONFIG_NAME, RUN_FEATURES_RECORD, VOCABULARY_NAME):
+            if (run_dir / name).is_file():
+                shutil.copyfile(run_dir / name, tmp / name)
+                names.append(name)
+        projector, cfg = load_projector(source / "projector.pt")
+        save_projector(projector.half(), cfg, target / "projector.pt")
+        names.append(f"{target.name}/projector.pt")
+        if (source / "lora.pt").is_file():
+            settings, state = load_lora(source / "lora.pt")
+            lora = LoraSettings(**{**settings, "target_modules": tuple(settings["target_modules"])})
+            save_lora(target / "lora.pt", lora, _half(state))
+            names.append(f"{target.name}/lora.pt")
+        (tmp / CARD_NAME).write_text(card)
+        names.append(CARD_NAME)
+    return [out_dir / name for name in names]

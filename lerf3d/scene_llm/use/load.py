@@ -20,6 +20,7 @@ from lerf3d.scene_llm.train.run_files import (
     load_run_vocabulary,
     stage_dir,
 )
+from lerf3d.torch_files import load_torch_file
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,7 +66,7 @@ def load_scene_llm(
             target_modules=list(lora.target_modules), bias="none"))
         set_peft_model_state_dict(model.llm, state)
     elif (directory / "llm.pt").is_file():
-        model.llm.load_state_dict(torch.load(directory / "llm.pt", map_location=device, weights_only=True))
+        model.llm.load_state_dict(load_torch_file(directory / "llm.pt", "fine-tuned LLM weights", device))
     if cfg.question_hints:
         model.use_text_tower(run_text_tower(run_dir, device))
     return LoadedRun(model.eval(), cfg, stage)
