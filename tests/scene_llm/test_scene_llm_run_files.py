@@ -39,3 +39,16 @@ def test_adapters_read_back_and_a_foreign_file_is_refused(tmp_path):
     (tmp_path / "other.pt").write_bytes(b"\x00" * 64)
     with pytest.raises(UnreadableFileError, match=r"other\.pt: unreadable LoRA adapter file"):
         load_lora(tmp_path / "other.pt")
+
+
+def test_a_run_config_that_is_not_json_is_named(tmp_path):
+    from lerf3d.scene_llm.data.dataset import load_vocabulary
+    from lerf3d.scene_llm.train.config import SceneLLMConfig
+    from lerf3d.scene_llm.train.run_files import load_config
+
+    (tmp_path / "config.json").write_text('{"seed": 0,')  # cut short
+    with pytest.raises(ValueError, match=r"config\.json: the run's config is not JSON"):
+        load_config(tmp_path, SceneLLMConfig)
+    (tmp_path / "scenes.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match=r"scenes\.json: malformed manifest"):
+        load_vocabulary(tmp_path)

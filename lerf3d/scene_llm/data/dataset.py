@@ -357,7 +357,8 @@ def load_vocabulary(dataset_dir: str | Path) -> list[str]:
     """The object names of a dataset: its manifest's ``vocabulary``, or (manifests written before it
     was recorded) the labels of its training scenes' ground truth."""
     path = Path(dataset_dir) / MANIFEST_NAME
-    vocabulary = json.loads(path.read_text()).get("vocabulary") if path.is_file() else None
+    load_manifest(dataset_dir)  # a missing or malformed manifest: the error that names it
+    vocabulary = json.loads(path.read_text()).get("vocabulary")
     if vocabulary:
         return list(vocabulary)
     return sorted({o.label for e in load_manifest(dataset_dir).values() if e.split == "train"

@@ -110,7 +110,11 @@ def load_config(run_dir: str | Path, cls: type) -> Any:
     path = Path(run_dir) / CONFIG_NAME
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no Scene-LLM run here")
-    return from_mapping(cls, json.loads(path.read_text()), source=str(path))
+    try:
+        data = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: the run's config is not JSON ({err})") from None
+    return from_mapping(cls, data, source=str(path))
 
 
 def save_vocabulary(run_dir: str | Path, labels: list[str]) -> Path:
