@@ -2,7 +2,8 @@
 
 ``torch.load`` reports a truncated or foreign file as a pickling or zip error ("Unsupported operand
 110", "PytorchStreamReader failed reading zip archive") that does not say which of a run's files it
-was reading. Every loader of the package's own tensor files reads through :func:`load_torch_file`.
+was reading. The encoder, tower and Scene-LLM loaders read through :func:`load_torch_file`; field
+training checkpoints raise their own ``CheckpointError`` the same way (``lerf3d.runs.checkpoint_file``).
 """
 
 from __future__ import annotations

@@ -67,20 +67,16 @@ def grounded_answer(record: QARecord, tokens: SceneTokens,
     if record.frame is not None or (record.type in LISTED_TYPES and not listed):
         return None
     answer = normalise_answer(record.answer)
+    list_text = count_first_text if count_first and record.type == "count" else grounded_text
     if not record.boxes:
         absent = record.type in LISTED_TYPES and answer in ("0", "no")
-        if not absent:
-            return None
-        return count_first_text([], answer) if count_first and record.type == "count" else grounded_text([], answer)
+        return list_text([], answer) if absent else None
     found = match_boxes(tokens, record.boxes)
     if any(k is None for k in found) or len(set(found)) != len(found):
         return None
     index: list[int] = found  # type: ignore[assignment]
     if record.type in LISTED_TYPES:
-        listed_ids = [identifier_text(k) for k in sorted(index)]
-        if count_first and record.type == "count":
-            return count_first_text(listed_ids, answer)
-        return grounded_text(listed_ids, answer)
+        return list_text([identifier_text(k) for k in sorted(index)], answer)
     names = [identifier_text(k) if digits is None else f"{identifier_text(k)} {int(digits[k, 0])} {int(digits[k, 1])}"
              for k in index]
     if linked and record.type == "nearest" and len(names) == 2:
