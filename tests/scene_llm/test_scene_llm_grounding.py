@@ -216,6 +216,28 @@ def test_a_count_first_answer_writes_the_number_then_the_tokens_it_counts():
     assert not SceneLLMConfig().count_first  # runs saved before the option, as they were trained
 
 
+def test_counts_whose_objects_the_tokens_miss_can_be_left_out_of_training():
+    """``drop_ungrounded_lists``: with the east chair's token gone, "how many chairs?" and "is there a
+    chair?" cannot list what they count, so they are left out instead of trained as "2" and "yes";
+    an absent label and the other kinds stay as they were."""
+    missed = _tokens([[-1.25, -1.5, 0.4], [-1.3, 0.9, 0.3], [-0.2, 0.7, 0.5], [1.65, 1.65, 1.55]])
+    count = _record(QA("count", "count", ("chair",), "2"))
+    present = _record(QA("exists", "exists", ("chair",), "yes"))
+    absent = _record(QA("exists", "exists", ("sofa",), "no"))
+    where = QARecord("r", "location", "Where is the east chair?", "south-east", boxes=[[1.0, -1.8, 0, 1.5, -1.3, 0.9]])
+    ego = QARecord("r", "ego_relation", "Is the lamp left or right of the bed?", "left", "frame_00001")
+    records = [count, present, absent, where, ego]
+    kept, grounded = ground_records(records, lambda name: missed)
+    assert grounded == 1 and [r.answer for r in kept] == ["2", "yes", "none: no", "south-east", "left"]
+    kept, grounded = ground_records(records, lambda name: missed, drop_ungrounded_lists=True)
+    assert grounded == 1 and [r.answer for r in kept] == ["none: no", "south-east", "left"]
+    kept, _ = ground_records(records, lambda name: TOKENS, drop_ungrounded_lists=True)
+    assert [r.answer for r in kept][:2] == ["<obj0>, <obj3>: 2", "<obj0>, <obj3>: yes"]  # all found: kept
+    with pytest.raises(ValueError, match="drop_ungrounded_lists"):
+        SceneLLMConfig(grounded_answers=True, identifiers=True, grounded_lists=False, drop_ungrounded_lists=True)
+    assert not SceneLLMConfig().drop_ungrounded_lists
+
+
 def test_grounded_answers_need_identifiers():
     with pytest.raises(ValueError, match="identifiers"):
         SceneLLMConfig(grounded_answers=True)

@@ -197,6 +197,12 @@ class SceneLLMConfig:
     but existence's yes-rate 0.86 -> 0.78 and nearest 0.48 -> 0.43; answers to labels the census
     lacks come out plain ("1", "yes"), as the training records of objects with no token read
     (``docs/history.md``). Off in the presets."""
+    drop_ungrounded_lists: bool = False
+    """With grounded lists: leave out of stage 2 the scene-frame counting and existence questions
+    whose objects the tokens miss (no token lies on one of them, or two share one), instead of
+    training them with plain answers ("1", "yes"). Those plain answers teach that a name the census
+    or the tokens lack still exists; without them every count and existence answer the model learns
+    rests on tokens it lists. Off in the presets."""
     listing_questions: bool = False
     """Add to stage 2's records, for every training room, "list every X" questions answered from the
     tokens' own names: the identifiers of the tokens the label bridge names X, then how many
@@ -260,6 +266,9 @@ class SceneLLMConfig:
         if self.count_first and not (self.grounded_answers and self.grounded_lists):
             raise ValueError("count_first reorders grounded count lists: set grounded_answers = true "
                              "and grounded_lists = true")
+        if self.drop_ungrounded_lists and not (self.grounded_answers and self.grounded_lists):
+            raise ValueError("drop_ungrounded_lists leaves out counts the grounded lists cannot list: "
+                             "set grounded_answers = true and grounded_lists = true")
         if self.census and not self.bridge.uses_labels:
             raise ValueError("census counts the label bridge's names: set bridge.enabled with kind = 'labels'")
         if self.position_digits and not self.encoding.room_relative:

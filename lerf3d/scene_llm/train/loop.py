@@ -296,12 +296,15 @@ def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str |
                             load_vocabulary(dataset_dir) if cfg.bridge.uses_labels else ())
     model.use_text_tower(encode_text)
     if cfg.grounded_answers and 2 in records:
+        asked = len(records[2])
         records[2], grounded = ground_records(records[2], store.scene,
                                               model.token_digits if cfg.position_digits else None,
                                               linked=cfg.grounded_links, listed=cfg.grounded_lists,
-                                              count_first=cfg.count_first)
+                                              count_first=cfg.count_first,
+                                              drop_ungrounded_lists=cfg.drop_ungrounded_lists)
         if info.is_main:
-            print(f"stage 2: {grounded} of {len(records[2])} answers grounded on their objects' tokens")
+            print(f"stage 2: {grounded} of {asked} answers grounded on their objects' tokens"
+                  + (f", {asked - len(records[2])} ungrounded counts left out" if cfg.drop_ungrounded_lists else ""))
     if cfg.listing_questions and 2 in records:
         listing = training_listing_records(model, store, train_scenes, bridge_labels(names, cfg.bridge), cfg.seed)
         records[2] = [*records[2], *listing]
