@@ -105,6 +105,9 @@ def grounding_text(config: dict) -> str:
     if listed and config.get("count_first"):
         text += (" A count writes its number first, then the tokens it counts (\"2: <obj2>, <obj7>\")"
                  + (", the number read off the census." if config.get("census") else "."))
+    if listed and config.get("drop_ungrounded_lists"):
+        text += (" Counting and existence questions whose objects the tokens miss were left out of"
+                 " training, so every such answer it learnt lists the tokens it rests on.")
     if config.get("grounded_links"):
         text += (" A nearest-object answer continues the anchor's block through its link"
                  " (\"<obj1> 3 6 near <obj5> 2 7: desk\").")

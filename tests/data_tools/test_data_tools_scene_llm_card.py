@@ -66,6 +66,8 @@ def test_the_card_says_how_answers_are_grounded_and_what_the_census_is():
     first = grounding_text({**grounded, "count_first": True, "census": True})
     assert "2: <obj2>, <obj7>" in first and "number read off the census" in first
     assert "number first" not in grounding_text({**grounded, "count_first": True, "grounded_lists": False})
+    assert "left out" in grounding_text({**grounded, "drop_ungrounded_lists": True})
+    assert "left out" not in grounding_text(grounded)
     assert grounding_text({"grounded_lists": False}) == grounding_text({}) == ""
     assert "Counts: sofa 1" in census_text({"census": True}) and census_text({}) == ""
 
