@@ -356,22 +356,29 @@ def write_manifest(out_dir: Path, scenes: dict[str, SceneEntry], seed: int,
 def load_vocabulary(dataset_dir: str | Path) -> list[str]:
     """The object names of a dataset: its manifest's ``vocabulary``, or (manifests written before it
     was recorded) the labels of its training scenes' ground truth."""
-    path = Path(dataset_dir) / MANIFEST_NAME
-    load_manifest(dataset_dir)  # a missing or malformed manifest: the error that names it
-    vocabulary = json.loads(path.read_text()).get("vocabulary")
+    data, entries = _read_manifest(dataset_dir)
+    vocabulary = data.get("vocabulary")
     if vocabulary:
-        return list(vocabulary)
-    return sorted({o.label for e in load_manifest(dataset_dir).values() if e.split == "train"
+        if not isinstance(vocabulary, list) or not all(isinstance(v, str) and v for v in vocabulary):
+            raise ValueError(f"{Path(dataset_dir) / MANIFEST_NAME}: malformed manifest (vocabulary must be a "
+                             f"list of object names, got {vocabulary!r:.60})")
+        return vocabulary
+    return sorted({o.label for e in entries.values() if e.split == "train"
                    for o in load_ground_truth(e.capture).furniture})
 
 
 def load_manifest(dataset_dir: str | Path) -> dict[str, SceneEntry]:
     """Scene name -> :class:`SceneEntry` of a dataset folder; ValueError naming the file when malformed."""
+    return _read_manifest(dataset_dir)[1]
+
+
+def _read_manifest(dataset_dir: str | Path) -> tuple[dict, dict[str, SceneEntry]]:
+    """A dataset manifest's JSON and its scenes, read once; errors name the file."""
     path = Path(dataset_dir) / MANIFEST_NAME
     try:
         data = json.loads(path.read_text())
-        return {name: SceneEntry(name, (path.parent / e["capture"]).resolve(), str(e["split"]))
-                for name, e in data["scenes"].items()}
+        return data, {name: SceneEntry(name, (path.parent / e["capture"]).resolve(), str(e["split"]))
+                      for name, e in data["scenes"].items()}
     except FileNotFoundError:
         raise FileNotFoundError(
             f"{path}: no dataset manifest (run python -m data_tools.qa_generate)") from None
