@@ -52,6 +52,11 @@ def test_a_run_config_that_is_not_json_is_named(tmp_path):
     (tmp_path / "scenes.json").write_text("[1, 2]")
     with pytest.raises(ValueError, match=r"scenes\.json: malformed manifest"):
         load_vocabulary(tmp_path)
+
+
+def test_a_manifest_vocabulary_that_is_not_a_list_of_names_is_named(tmp_path):
+    from lerf3d.scene_llm.data.dataset import load_vocabulary
+
     (tmp_path / "scenes.json").write_text('{"scenes": {}, "vocabulary": "sofa"}')  # a name, not a list
     with pytest.raises(ValueError, match=r"scenes\.json: malformed manifest \(vocabulary"):
         load_vocabulary(tmp_path)

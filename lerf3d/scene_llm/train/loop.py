@@ -281,6 +281,8 @@ def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str |
     try:
         names = load_vocabulary(dataset_dir)
     except FileNotFoundError:  # hand-made features without ground truth: nothing names their objects
+        if cfg.bridge.uses_labels:  # the label bridge is fitted on those names
+            raise
         names = []
     if info.is_main and names:
         save_vocabulary(run_dir, [*names, *cfg.bridge.extra_labels])
@@ -293,7 +295,7 @@ def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str |
 
         encode_text = build_image_text_encoder(load_prepare_config(prepared).encoder, device).encode_text
     model = build_scene_llm(cfg, feature_dim, device, encode_text,
-                            load_vocabulary(dataset_dir) if cfg.bridge.uses_labels else ())
+                            names if cfg.bridge.uses_labels else ())
     model.use_text_tower(encode_text)
     if cfg.grounded_answers and 2 in records:
         asked = len(records[2])
@@ -304,7 +306,7 @@ def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str |
                                               drop_ungrounded_lists=cfg.drop_ungrounded_lists)
         if info.is_main:
             print(f"stage 2: {grounded} of {asked} answers grounded on their objects' tokens"
-                  + (f", {asked - len(records[2])} ungrounded counts left out" if cfg.drop_ungrounded_lists else ""))
+                  + (f", {asked - len(records[2])} ungrounded counting / existence questions left out" if cfg.drop_ungrounded_lists else ""))
     if cfg.listing_questions and 2 in records:
         listing = training_listing_records(model, store, train_scenes, bridge_labels(names, cfg.bridge), cfg.seed)
         records[2] = [*records[2], *listing]
