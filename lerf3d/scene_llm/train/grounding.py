@@ -91,8 +91,8 @@ def ground_records(records: Sequence[QARecord], scene_tokens: Callable[[str], Sc
     """``records`` with each answer that can be grounded replaced by its grounded form
     (:func:`grounded_answer` on ``scene_tokens(scene)``, with ``digits_of`` those tokens, ``linked``,
     ``listed`` and ``count_first``), and how many were; the others keep their plain answers, except
-    that with ``drop_ungrounded_lists`` (and ``listed``) the scene-frame counts and existence
-    questions left ungrounded (an object the tokens miss, or two on one token) are left out."""
+    that with ``drop_ungrounded_lists`` (and ``listed``) the counting and existence questions
+    left ungrounded (an object the tokens miss, or two on one token) are left out."""
     out, grounded = [], 0
     seen: dict[str, tuple[SceneTokens, torch.Tensor | None]] = {}
     for record in records:
@@ -104,7 +104,7 @@ def ground_records(records: Sequence[QARecord], scene_tokens: Callable[[str], Sc
         if text is not None:
             grounded += 1
             record = replace(record, answer=text)
-        elif drop_ungrounded_lists and listed and record.frame is None and record.type in LISTED_TYPES:
+        elif drop_ungrounded_lists and listed and record.type in LISTED_TYPES:  # counts take no frame
             continue
         out.append(record)
     return out, grounded
