@@ -37,11 +37,13 @@ def run_readout(args: argparse.Namespace, run: Path, dataset: Path):
     from lerf3d.scene_llm.tokens.prepare import dataset_tokens
     from lerf3d.scene_llm.train.config import SceneLLMConfig
     from lerf3d.scene_llm.train.run_files import load_config
+    from lerf3d.scene_llm.use.load import object_labels
     from lerf3d.scene_llm.use.readout import token_readout
 
     config = load_config(run, SceneLLMConfig)
     records = load_split(dataset, 2, "test")
-    store = dataset_tokens(dataset, sorted({r.scene for r in records}), config.tokens)
+    store = dataset_tokens(dataset, sorted({r.scene for r in records}), config.tokens,
+                           labels=object_labels(run, config), template=config.bridge.template)
     encoder = build_image_text_encoder(args.encoder, "cpu")
     with torch.no_grad():
         return token_readout(
@@ -52,8 +54,14 @@ def run_readout(args: argparse.Namespace, run: Path, dataset: Path):
 def crop_text(config: dict) -> str:
     """How a token's feature is made, when crops name it (else nothing)."""
     views = config["tokens"].get("crop_views", 0)
-    return (f" (its points' mean feature averaged with the tower's embedding of crops of the segment in the {views} "
+    text = (f" (its points' mean feature averaged with the tower's embedding of crops of the segment in the {views} "
             "frames that show it largest)" if views else "")
+    if config["tokens"].get("name_objects"):
+        text += ("; the segments are named among the object names as the object layer names objects (an item "
+                 "whose crops read as its support takes its own best name, and that name's text embedding as its "
+                 "feature, unless it is a part of the support) and those of one name that touch or stand stacked "
+                 "are one token")
+    return text
 
 
 def position_text(config: dict) -> str:

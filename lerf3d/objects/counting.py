@@ -15,11 +15,25 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from jaxtyping import Int
 
-from lerf3d.objects.relations import CONTACT_GAP_M, stacked, touching
+from lerf3d.objects.relations import CONTACT_GAP_M, PlacedObjects, stacked, touching
 from lerf3d.objects.scene_objects import ObjectLabels, SceneObjects
 from lerf3d.objects.segment import join_linked
 from lerf3d.query.relevancy import NEUTRAL_RELEVANCY
+
+
+def instance_groups(
+    objects: PlacedObjects, names: Int[np.ndarray, " K"], gap_m: float = CONTACT_GAP_M
+) -> Int[np.ndarray, " K"]:
+    """The instance (0..I-1) each object belongs to: objects of one name (``names``, an index per
+    object; negative: named by nothing, standing alone) whose points come within ``gap_m`` of each
+    other, or of which one stands over the other (:func:`~lerf3d.objects.relations.stacked`), are one
+    instance."""
+    named = names >= 0
+    same = (names[:, None] == names[None]) & named[:, None] & named[None]  # (K, K)
+    link = touching(objects, gap_m, same) | (stacked(objects) & same)
+    return join_linked(torch.arange(len(objects)), torch.from_numpy(link)).numpy()
 
 
 def instance_counts(
@@ -34,9 +48,7 @@ def instance_counts(
         return counts, len(objects)
     best = labels.named.numpy()  # (K,) phrase index
     described = (labels.scores.max(dim=1).values >= floor).numpy()
-    same = (best[:, None] == best[None]) & described[:, None] & described[None]  # (K, K)
-    link = touching(objects, gap_m, same) | (stacked(objects) & same)
-    group = join_linked(torch.arange(len(objects)), torch.from_numpy(link)).numpy()
+    group = instance_groups(objects, np.where(described, best, -1), gap_m)
     for p, phrase in enumerate(labels.phrases):
         counts[phrase] = len(np.unique(group[(best == p) & described]))
     return counts, int((~described).sum())

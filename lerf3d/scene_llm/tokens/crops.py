@@ -40,6 +40,11 @@ class CropSource:
     """Scene name -> capture folder (the frames the scene's features were computed from)."""
     encoder: ImageTextEncoder
     """The image-text encoder of the scene features (crops must land in the same space)."""
+    labels: tuple[str, ...] = ()
+    """The names segments are named by with ``TokenConfig.name_objects`` (the run's vocabulary:
+    :mod:`lerf3d.scene_llm.tokens.naming`); empty otherwise."""
+    template: str = "a photo of a {}"
+    """How a label is written for the text tower (give the label bridge's ``template``)."""
 
 
 def segment_crop_features(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,9 +144,11 @@ def prepare_dataset(dataset_dir: str | Path, cfg: PrepareConfig, device: str = "
     return written
 
 
-def dataset_crop_source(dataset_dir: str | Path, device: str = "cpu") -> CropSource:
+def dataset_crop_source(dataset_dir: str | Path, device: str = "cpu", labels: Sequence[str] = (),
+                        template: str = CropSource.template) -> CropSource:
     """Each scene's capture (the manifest) and the encoder the features were prepared with (the
-    record beside them): what crop-named tokens read."""
+    record beside them): what crop-named tokens read; ``labels`` and ``template``: what tokens named
+    as objects are named by (:class:`CropSource`)."""
     dataset_dir = Path(dataset_dir)
     record = dataset_dir / FEATURES_DIR / PREPARE_RECORD
     if not record.is_file():
@@ -154,15 +157,18 @@ def dataset_crop_source(dataset_dir: str | Path, device: str = "cpu") -> CropSou
     from lerf3d.encoders import build_image_text_encoder
 
     captures = {name: entry.capture for name, entry in load_manifest(dataset_dir).items()}
-    return CropSource(captures, build_image_text_encoder(load_prepare_config(record).encoder, device))
+    encoder = build_image_text_encoder(load_prepare_config(record).encoder, device)
+    return CropSource(captures, encoder, tuple(labels), template)
 
 
 def dataset_tokens(dataset_dir: str | Path, scene_names, config: TokenConfig, device: str = "cpu",
-                   lazy: bool = False) -> TokenStore:
+                   lazy: bool = False, labels: Sequence[str] = (),
+                   template: str = CropSource.template) -> TokenStore:
     """The token store of the named scenes of a prepared dataset, with the crop source when ``config``
     names tokens from crops; ``lazy``: each scene's features read when first needed
-    (:meth:`TokenStore.pool` then lets them go)."""
-    crops = dataset_crop_source(dataset_dir, device) if config.crop_views else None
+    (:meth:`TokenStore.pool` then lets them go); ``labels`` and ``template``: what tokens named as
+    objects (``config.name_objects``) are named by, the run's vocabulary and the bridge's template."""
+    crops = dataset_crop_source(dataset_dir, device, labels, template) if config.crop_views else None
     return TokenStore.from_dataset(dataset_dir, scene_names, config, crops, lazy)
 
 

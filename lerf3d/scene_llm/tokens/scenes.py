@@ -15,6 +15,7 @@ from typing import Literal
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from jaxtyping import Int
 from tqdm import tqdm
 
@@ -22,6 +23,8 @@ from lerf3d.atomic import atomic_path
 from lerf3d.capture import load_capture
 from lerf3d.capture.io import load_depth
 from lerf3d.geometry import seen_points, to_camera_frame, to_world_frame, visible_mask
+from lerf3d.query.phrases import check_phrases, encode_phrases
+from lerf3d.query.relevancy import CANONICAL_NEGATIVES
 from lerf3d.scene_llm.tokens.crops import CropSource, crop_named_features, segment_crop_features
 from lerf3d.scene_llm.tokens.features3d import (
     DEFAULT_WORLD_SCALE_M,
@@ -35,6 +38,7 @@ from lerf3d.scene_llm.tokens.frames import (
     egocentric_tokens,
     pool_points,
 )
+from lerf3d.scene_llm.tokens.naming import named_segments
 from lerf3d.scene_llm.tokens.segments import SegmentConfig, scene_segments, segment_tokens
 from lerf3d.torch_files import load_torch_file
 from lerf3d.types import Capture, Intrinsics, PointSet
@@ -146,6 +150,11 @@ class TokenConfig:
     """Segment mode: > 0 names each segment also from crops of its this-many best frames, as the
     object layer names objects (:mod:`lerf3d.scene_llm.tokens.crops`; needs the captures and the
     encoder, :class:`~lerf3d.scene_llm.tokens.crops.CropSource`); 0: the mean of the points' features."""
+    name_objects: bool = False
+    """Segment mode with crops: name the segments among the run's labels as the object layer names
+    objects and join those of one name that touch or stand stacked, a token per object instead of per
+    piece (:mod:`lerf3d.scene_llm.tokens.naming`; the crop source carries the labels). Off in the
+    presets."""
 
     def __post_init__(self) -> None:
         if self.mode not in ("voxel", "segment"):
@@ -155,6 +164,8 @@ class TokenConfig:
         if self.crop_views < 0 or (self.crop_views and self.mode != "segment"):
             raise ValueError(f"crop_views must be >= 0, and > 0 only in segment mode, got {self.crop_views} "
                              f"in {self.mode!r} mode")
+        if self.name_objects and not self.crop_views:
+            raise ValueError("name_objects names segments from their crops: it needs crop_views > 0")
 
 
 @dataclass(frozen=True, eq=False)
@@ -180,6 +191,9 @@ class TokenStore:
         if config.crop_views and crops is None:
             raise ValueError(f"tokens named from crops (crop_views={config.crop_views}) need each scene's capture "
                              "and the image-text encoder (a CropSource)")
+        if config.name_objects and (crops is None or len(crops.labels) < 2):
+            raise ValueError("tokens named as objects (name_objects) need the run's labels, at least two "
+                             "(CropSource.labels: the names in the run's vocabulary.json)")
         self.scenes = dict(scenes)
         """Scenes whose feature points are in memory."""
         self.paths = dict(paths or {})
@@ -189,6 +203,7 @@ class TokenStore:
         self._cache: dict[tuple[str, str | None], SceneTokens] = {}
         self._segments: dict[str, torch.Tensor] = {}
         self._segment_features: dict[str, torch.Tensor | None] = {}
+        self._keys: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @classmethod
     def from_dataset(
@@ -238,28 +253,49 @@ class TokenStore:
                 self._segments.pop(scene, None)
 
     def segment_ids(self, scene: str) -> Int[torch.Tensor, " N"]:
-        """Segment id of every point of ``scene`` (-1: shell or fragment), computed once."""
+        """Segment id of every point of ``scene`` (-1: shell or fragment), computed once; with
+        ``name_objects``, after joining the parts of one object (:mod:`.naming`)."""
         if scene not in self._segments:
             points = self._features(scene).points
-            self._segments[scene] = scene_segments(points.xyz, points.features, self.config.segments)
+            ids = scene_segments(points.xyz, points.features, self.config.segments)
+            if self.config.name_objects:
+                label_keys, negative_keys = self._label_keys()
+                ids, table = named_segments(points.xyz, ids, self._crop_table(scene, ids), label_keys, negative_keys)
+                self._segment_features[scene] = table
+            self._segments[scene] = ids
         return self._segments[scene]
 
     def segment_features(self, scene: str) -> torch.Tensor | None:
         """Crop-named feature of every segment of ``scene`` (None unless ``crop_views`` > 0), computed once."""
         if scene not in self._segment_features:
-            table = None
-            if self.config.crop_views:  # the constructor made sure of a crop source
-                assert self.crops is not None
-                if scene not in self.crops.captures:
-                    raise KeyError(f"no capture for scene {scene!r}: its tokens are named from the capture's crops")
-                points = self._features(scene).points
-                ids = self.segment_ids(scene)
-                capture = load_capture(self.crops.captures[scene])
-                with torch.no_grad():
-                    crops = segment_crop_features(capture, points.xyz, ids, self.crops.encoder, self.config.crop_views)
-                table = crop_named_features(points.features, ids, crops)
-            self._segment_features[scene] = table
+            ids = self.segment_ids(scene)  # with name_objects, this also makes the table
+            if scene not in self._segment_features:
+                self._segment_features[scene] = self._crop_table(scene, ids) if self.config.crop_views else None
         return self._segment_features[scene]
+
+    def _crop_table(self, scene: str, ids: Int[torch.Tensor, " N"]) -> torch.Tensor:
+        """The crop-named feature of each segment of ``ids`` (the constructor made sure of a crop source)."""
+        assert self.crops is not None
+        if scene not in self.crops.captures:
+            raise KeyError(f"no capture for scene {scene!r}: its tokens are named from the capture's crops")
+        points = self._features(scene).points
+        capture = load_capture(self.crops.captures[scene])
+        with torch.no_grad():
+            crops = segment_crop_features(capture, points.xyz, ids, self.crops.encoder, self.config.crop_views)
+        return crop_named_features(points.features, ids, crops)
+
+    def _label_keys(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Unit text embeddings of the crop source's labels (written with its template) and of the
+        canonical negatives, encoded once."""
+        if self._keys is None:
+            assert self.crops is not None
+            encoder = self.crops.encoder
+            with torch.no_grad():
+                labels = encoder.encode_text([self.crops.template.format(label) for label in self.crops.labels])
+                negatives = encode_phrases(encoder, check_phrases(CANONICAL_NEGATIVES, "negative phrase"),
+                                           what="negative phrase")
+            self._keys = (F.normalize(labels.float().cpu(), dim=1), F.normalize(negatives.float().cpu(), dim=1))
+        return self._keys
 
     def scene(self, scene: str) -> SceneTokens:
         """World-frame tokens of the whole scene."""

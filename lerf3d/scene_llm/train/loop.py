@@ -265,7 +265,15 @@ def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str |
     for stage, stage_records in records.items():
         if not stage_records:
             raise ValueError(f"{dataset_dir / f'stage{stage}_train.jsonl'}: no training records")
-    store = dataset_tokens(dataset_dir, train_scenes, cfg.tokens, lazy=True)
+    try:
+        names = load_vocabulary(dataset_dir)
+    except FileNotFoundError:  # hand-made features without ground truth: nothing names their objects
+        if cfg.bridge.uses_labels:  # the label bridge is fitted on those names
+            raise
+        names = []
+    run_labels = [*names, *cfg.bridge.extra_labels] if names else []  # what vocabulary.json will list
+    store = dataset_tokens(dataset_dir, train_scenes, cfg.tokens, lazy=True, labels=run_labels,
+                           template=cfg.bridge.template)
     if info.is_main:
         save_config(run_dir, cfg)
     first = store.points(train_scenes[0])
@@ -278,14 +286,8 @@ def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str |
     prepared = dataset_dir / FEATURES_DIR / PREPARE_RECORD
     if info.is_main and prepared.is_file():  # hand-made feature sets have no record
         save_feature_record(run_dir, FeatureRecord(load_prepare_config(prepared), source))
-    try:
-        names = load_vocabulary(dataset_dir)
-    except FileNotFoundError:  # hand-made features without ground truth: nothing names their objects
-        if cfg.bridge.uses_labels:  # the label bridge is fitted on those names
-            raise
-        names = []
     if info.is_main and names:
-        save_vocabulary(run_dir, [*names, *cfg.bridge.extra_labels])
+        save_vocabulary(run_dir, run_labels)
     encode_text = None
     if cfg.bridge.enabled or cfg.question_hints:
         if not prepared.is_file():

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,7 +37,7 @@ from lerf3d.scene_llm.tokens.scenes import (
 )
 from lerf3d.scene_llm.train.run_files import VOCABULARY_NAME, load_run_vocabulary
 from lerf3d.scene_llm.use.explain import UsedObject, used_objects
-from lerf3d.scene_llm.use.load import load_scene_llm
+from lerf3d.scene_llm.use.load import load_scene_llm, object_labels
 from lerf3d.scene_llm.use.readout import label_texts, nearest_labels
 
 if TYPE_CHECKING:
@@ -85,17 +86,18 @@ def scene_features(scene: str | Path, cfg: PrepareConfig, device: str = "cpu",
     return capture_scene_features(scene.name, scene, cfg, extractor or build_extractor(cfg, None, device), device)
 
 
-def crop_source(scene: str | Path, name: str, tokens: TokenConfig, encoder) -> CropSource | None:
+def crop_source(scene: str | Path, name: str, tokens: TokenConfig, encoder, labels: Sequence[str] = (),
+                template: str = CropSource.template) -> CropSource | None:
     """What tokens named from crops read (None when the run's tokens are not): the capture folder
-    ``scene`` and the features' image-text ``encoder``; a ValueError for a features file, which has no
-    images."""
+    ``scene`` and the features' image-text ``encoder``, with what tokens named as objects are named
+    by (``labels``, ``template``); a ValueError for a features file, which has no images."""
     if not tokens.crop_views:
         return None
     scene = Path(scene)
     if not scene.is_dir():
         raise ValueError(f"{scene}: this run names its tokens from crops of the capture's frames "
                          f"(crop_views={tokens.crop_views}); pass the capture folder, not a features file")
-    return CropSource({name: scene}, encoder)
+    return CropSource({name: scene}, encoder, tuple(labels), template)
 
 
 class AskSession:
@@ -110,7 +112,9 @@ class AskSession:
         self.run = load_scene_llm(cfg.run_dir, cfg.stage, cfg.device)
         self.store = TokenStore({self.features.scene: self.features}, self.run.config.tokens,
                                 crop_source(scene, self.features.scene, self.run.config.tokens,
-                                            extractor.image_text_encoder if extractor else None))
+                                            extractor.image_text_encoder if extractor else None,
+                                            object_labels(cfg.run_dir, self.run.config),
+                                            self.run.config.bridge.template))
         if cfg.view is not None and cfg.view not in self.features.frame_points:
             frames = sorted(self.features.frame_points)
             raise ValueError(f"--view {cfg.view!r}: no such frame in {scene} (frames: {', '.join(frames[:5])}"

@@ -60,7 +60,7 @@ from lerf3d.scene_llm.use.intervals import (
     load_outcomes,
     method_intervals,
 )
-from lerf3d.scene_llm.use.load import LoadedRun, load_scene_llm
+from lerf3d.scene_llm.use.load import LoadedRun, load_scene_llm, object_labels
 from lerf3d.scene_llm.use.readout import label_texts, nearest_labels, readout_answer
 
 EVAL_BATCH = 8
@@ -268,7 +268,8 @@ def evaluate_run(run_dir: str | Path, dataset_dir: str | Path, split: str = "tes
     if not records:
         raise ValueError(f"{dataset_dir}: no stage-2 questions in split {split!r}")
     run = load_scene_llm(run_dir, device=device)
-    store = dataset_tokens(dataset_dir, sorted({r.scene for r in records}), run.config.tokens, device, lazy=True)
+    store = dataset_tokens(dataset_dir, sorted({r.scene for r in records}), run.config.tokens, device, lazy=True,
+                           labels=object_labels(run_dir, run.config), template=run.config.bridge.template)
     store.pool((r.scene, r.frame) for r in records)
     vocabulary = _vocabulary(dataset_dir)
     with torch.no_grad():

@@ -84,6 +84,18 @@ def census_labels(run_dir: Path, cfg: SceneLLMConfig) -> list[str]:
     return bridge_labels(vocabulary, cfg.bridge)
 
 
+def object_labels(run_dir: str | Path, cfg: SceneLLMConfig) -> list[str]:
+    """The names the run's tokens are named by as objects (``TokenConfig.name_objects``): its object
+    names, as training named them; empty for a run whose tokens are not."""
+    if not cfg.tokens.name_objects:
+        return []
+    vocabulary = load_run_vocabulary(run_dir)
+    if vocabulary is None:
+        raise FileNotFoundError(f"{Path(run_dir) / VOCABULARY_NAME}: the run names its tokens as objects "
+                                "but records no object names")
+    return vocabulary
+
+
 def run_text_tower(run_dir: Path, device: torch.device | str = "cpu"):
     """The text tower of the encoder the run's features came from (``list[str] -> (P, F)``), which
     question hints embed questions with; ValueError when the run records no encoder."""
