@@ -10,6 +10,7 @@ import shlex
 
 from data_tools.scene_llm_card import (
     census_text,
+    crop_text,
     grounding_text,
     hints_text,
     listing_text,
@@ -50,6 +51,13 @@ def test_reports_written_before_intervals_still_make_a_card():
 def test_the_card_names_the_listing_questions_only_when_trained_with_them():
     assert "list every X" in listing_text({"listing_questions": True})
     assert listing_text({"listing_questions": False}) == listing_text({}) == ""
+
+
+def test_the_card_says_how_tokens_are_named_from_crops_and_as_objects():
+    crops = crop_text({"tokens": {"crop_views": 5}})
+    assert "crops of the segment in the 5 frames" in crops and "touch or stand stacked" not in crops
+    assert "touch or stand stacked are one token" in crop_text({"tokens": {"crop_views": 5, "name_objects": True}})
+    assert crop_text({"tokens": {}}) == ""
 
 
 def test_the_card_names_the_question_hints_and_their_count_only_when_trained_with_them():
