@@ -121,7 +121,8 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
         help="dataset whose training questions give the majority baselines (default: DATASET's own; "
         "give the run's training set when DATASET is an evaluation-only set)",
     )
-    parser.add_argument("--out", type=Path, default=None, help="report JSON (default: RUN/eval_<split>.json)")
+    parser.add_argument("--out", type=Path, default=None, help="report JSON (default: RUN/eval_<split>.json; "
+                        "with --train-dataset, RUN/eval_<DATASET folder>_<split>.json)")
     parser.add_argument(
         "--against", type=Path, default=None,
         help="another run's report on the same questions: print this run's difference per type, with its "

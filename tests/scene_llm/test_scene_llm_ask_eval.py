@@ -10,7 +10,7 @@ from lerf3d.scene_llm.train.config import preset
 from lerf3d.scene_llm.train.loop import train_scene_llm
 from lerf3d.scene_llm.use import ask as ask_module
 from lerf3d.scene_llm.use.ask import AskConfig, ask
-from lerf3d.scene_llm.use.evaluate import evaluate_run, exact_match_scores, majority_predictions
+from lerf3d.scene_llm.use.evaluate import evaluate_run, exact_match_scores, majority_predictions, report_name
 
 TINY = preset("tiny")
 
@@ -29,6 +29,13 @@ def test_exact_match_and_majority_baselines():
     assert majority_predictions(train, test, by_question=True) == ["no", "yes", "2"]
     score = exact_match_scores("m", test, ["No.", "yes", "2"])
     assert score.per_type == {"exists": 0.5, "count": 1.0} and score.overall == pytest.approx(2 / 3)
+
+
+def test_a_second_layouts_report_does_not_take_the_held_out_rooms_name():
+    from pathlib import Path
+
+    assert report_name(Path("build/dataset"), "test") == "eval_test.json"
+    assert report_name(Path("build/layout_dataset"), "test", Path("build/dataset")) == "eval_layout_dataset_test.json"
 
 
 def test_unanswered_questions_and_existence_rates():

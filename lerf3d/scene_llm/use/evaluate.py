@@ -335,10 +335,18 @@ def readout_predictions(run: LoadedRun, records: Sequence[QARecord], store: Toke
     return out
 
 
+def report_name(dataset_dir: Path, split: str, train_dataset: Path | None = None) -> str:
+    """The report's file name in the run folder when ``--out`` is not given: ``eval_<split>.json``
+    for the run's own dataset; with ``train_dataset`` (DATASET is an evaluation-only set, such as a
+    second layout's rooms) ``eval_<DATASET folder>_<split>.json``, so it does not overwrite the
+    report of the run's own held-out rooms."""
+    return f"eval_{split}.json" if train_dataset is None else f"eval_{Path(dataset_dir).name}_{split}.json"
+
+
 def run(args: argparse.Namespace) -> int:
     """Evaluate, write the JSON report, print the markdown table and a few answers."""
     load_manifest(args.dataset)  # clear errors before the LLM loads
-    out = check_output_path(args.out or args.run / f"eval_{args.split}.json")
+    out = check_output_path(args.out or args.run / report_name(args.dataset, args.split, args.train_dataset))
     if not args.run.is_dir():
         raise FileNotFoundError(f"{args.run}: no Scene-LLM run folder")
     against = load_outcomes(args.against) if args.against is not None else None  # its errors come first
