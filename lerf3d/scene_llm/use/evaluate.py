@@ -340,7 +340,7 @@ def report_name(dataset_dir: Path, split: str, train_dataset: Path | None = None
     for the run's own dataset; with ``train_dataset`` (DATASET is an evaluation-only set, such as a
     second layout's rooms) ``eval_<DATASET folder>_<split>.json``, so it does not overwrite the
     report of the run's own held-out rooms."""
-    return f"eval_{split}.json" if train_dataset is None else f"eval_{Path(dataset_dir).name}_{split}.json"
+    return f"eval_{split}.json" if train_dataset is None else f"eval_{Path(dataset_dir).resolve().name}_{split}.json"
 
 
 def run(args: argparse.Namespace) -> int:
