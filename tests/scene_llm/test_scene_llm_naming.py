@@ -73,3 +73,19 @@ def test_tokens_named_as_objects_need_crops_and_the_runs_labels():
     with pytest.raises(ValueError, match="labels"):
         TokenStore({}, config, CropSource({}, encoder=None))
     TokenStore({}, config, CropSource({}, encoder=None, labels=("table", "cup")))
+
+
+def test_a_run_that_names_its_tokens_as_objects_needs_its_names(tmp_path):
+    import dataclasses
+    import json
+
+    from lerf3d.scene_llm.train.config import preset
+    from lerf3d.scene_llm.use.load import object_labels
+
+    plain = preset("tiny")
+    named = dataclasses.replace(plain, tokens=TokenConfig(mode="segment", crop_views=5, name_objects=True))
+    assert object_labels(tmp_path, plain) == []  # a run that does not: nothing read
+    with pytest.raises(FileNotFoundError, match="vocabulary.json: the run names its tokens as objects"):
+        object_labels(tmp_path, named)
+    (tmp_path / "vocabulary.json").write_text(json.dumps(["table", "cup", "floor"]))
+    assert object_labels(tmp_path, named) == ["table", "cup", "floor"]

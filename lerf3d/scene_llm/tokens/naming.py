@@ -62,21 +62,17 @@ def named_segments(
     present, index = torch.unique(segment_ids[keep], return_inverse=True)
     count = len(present)
     feats = F.normalize(segment_features[present].float(), dim=1, eps=NORM_EPS)
-    if count == 0 or label_keys.shape[0] < 2:
-        out = torch.full_like(segment_ids, -1)
-        out[keep] = index
-        return out, feats
-    lower, upper = scatter_bounds(xyz[keep].float(), index, count)
-    segments = _Segments(lower, upper, xyz[keep].float(), index)
-    scores = relevancy(feats, label_keys.float(), negative_keys.float())  # (K, P)
-    names = object_names(scores, resting_on(segments), lower[:, 2])
-    renamed = names != scores.argmax(dim=1)
-    feats = torch.where(renamed[:, None], F.normalize(label_keys.float(), dim=1)[names], feats)
-    group = torch.from_numpy(instance_groups(segments, names.numpy().astype(np.int64)))
-    groups = int(group.max()) + 1
-    size = torch.bincount(index, minlength=count)
-    largest = torch.full((groups,), -1, dtype=torch.long)
-    for k in torch.argsort(size, stable=True).tolist():  # larger parts later: they win
+    group = torch.arange(count)  # nothing to name them by (one label, or no segment): each stands alone
+    if count and label_keys.shape[0] >= 2:
+        lower, upper = scatter_bounds(xyz[keep].float(), index, count)
+        segments = _Segments(lower, upper, xyz[keep].float(), index)
+        scores = relevancy(feats, label_keys.float(), negative_keys.float())  # (K, P)
+        names = object_names(scores, resting_on(segments), lower[:, 2])
+        renamed = names != scores.argmax(dim=1)
+        feats = torch.where(renamed[:, None], F.normalize(label_keys.float(), dim=1)[names], feats)
+        group = torch.from_numpy(instance_groups(segments, names.numpy().astype(np.int64)))
+    largest = torch.full((int(group.max()) + 1 if count else 0,), -1, dtype=torch.long)
+    for k in torch.argsort(torch.bincount(index, minlength=count), stable=True).tolist():  # larger parts win
         largest[group[k]] = k
     out = torch.full_like(segment_ids, -1)
     out[keep] = group[index]

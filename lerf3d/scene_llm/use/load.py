@@ -77,22 +77,21 @@ def census_labels(run_dir: Path, cfg: SceneLLMConfig) -> list[str]:
     run's object names); empty for a run without a census."""
     if not cfg.census:
         return []
-    vocabulary = load_run_vocabulary(run_dir)
-    if vocabulary is None:
-        raise FileNotFoundError(f"{run_dir / VOCABULARY_NAME}: the run writes a census of its tokens' names "
-                                "but records no object names")
-    return bridge_labels(vocabulary, cfg.bridge)
+    return bridge_labels(required_vocabulary(run_dir, "writes a census of its tokens' names"), cfg.bridge)
 
 
 def object_labels(run_dir: str | Path, cfg: SceneLLMConfig) -> list[str]:
     """The names the run's tokens are named by as objects (``TokenConfig.name_objects``): its object
     names, as training named them; empty for a run whose tokens are not."""
-    if not cfg.tokens.name_objects:
-        return []
+    return required_vocabulary(run_dir, "names its tokens as objects") if cfg.tokens.name_objects else []
+
+
+def required_vocabulary(run_dir: str | Path, needs: str) -> list[str]:
+    """The run's object names, which something the run ``needs`` them for cannot do without: a
+    FileNotFoundError naming the file when the run records none."""
     vocabulary = load_run_vocabulary(run_dir)
     if vocabulary is None:
-        raise FileNotFoundError(f"{Path(run_dir) / VOCABULARY_NAME}: the run names its tokens as objects "
-                                "but records no object names")
+        raise FileNotFoundError(f"{Path(run_dir) / VOCABULARY_NAME}: the run {needs} but records no object names")
     return vocabulary
 
 
