@@ -26,6 +26,10 @@ from lerf3d.scene_llm.commands import DEFAULT_RUN
 PACKAGED_ENCODER = DEFAULT_IMAGE_TEXT_SPEC
 """The encoder ``lerf3d ask`` uses by default: the only one the packaged weights may be trained on."""
 
+PACKAGED_VOXEL_M = 0.02
+"""Fusion voxel of the packaged weights' features: at ``lerf3d llm-prepare``'s 4 cm a cup on a table
+fuses to a handful of points and gets no token (docs/history.md)."""
+
 
 def make_rooms(out: Path, count: int, first_seed: int, kind: str = "") -> list[Path]:
     """``count`` demo-preset rooms of ``kind`` (empty: the generator's any-furniture layout; existing
@@ -60,8 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-seed", type=int, default=100, help="seed of the first room")
     parser.add_argument("--rooms-dir", type=Path, default=None, help="where rooms live (default: OUT/rooms)")
     parser.add_argument("--encoder", default=PACKAGED_ENCODER, help="image-text encoder of the features")
-    parser.add_argument("--voxel", type=float, default=None,
-                        help="fusion voxel of the features in metres (default: lerf3d llm-prepare's)")
+    parser.add_argument("--voxel", type=float, default=PACKAGED_VOXEL_M,
+                        help="fusion voxel of the features in metres (the demo preset's tokens are the object "
+                             "layer's segments, which keep small things at 2 cm)")
     parser.add_argument("--steps1", type=int, help="stage-1 steps (default: the demo preset's)")
     parser.add_argument("--steps2", type=int, help="stage-2 steps (default: the demo preset's)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
@@ -103,8 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                                   args.layout_kind)
         if not (layout / "scenes.json").is_file():
             generate_dataset(layout_rooms, layout, DatasetConfig(seed=0, only_split="test"), catalogue_labels())
-    voxel = {} if args.voxel is None else {"fusion_voxel": args.voxel}
-    features = prepare.PrepareConfig(encoder=args.encoder, **voxel)
+    features = prepare.PrepareConfig(encoder=args.encoder, fusion_voxel=args.voxel)
     prepare.prepare_dataset(dataset, features)
     if args.layout_rooms:
         prepare.prepare_dataset(layout, features)

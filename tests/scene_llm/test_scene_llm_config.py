@@ -34,7 +34,9 @@ from lerf3d.typed_config import ConfigError, apply_overrides
 # The presets as they were written in Python before they became TOML files (spelled out here, not
 # read from the files, so that a changed value in a file fails this test); "demo" has since gained
 # object identifiers, token confidence, segment tokens named from crops, position digits,
-# bfloat16 autocast, grounded answers (with room for them: 40 new tokens) and scene-graph links.
+# bfloat16 autocast, grounded answers (with room for them: 40 new tokens), scene-graph links, and the
+# recipe of the weights trained on tokens named as objects: the object layer's segmentation, the
+# census, counts first and ungrounded lists left out.
 EXPECTED = {
     "tiny": SceneLLMConfig(
         llm=LLMConfig(name="tiny-random", tiny=TinyLlamaConfig(hidden_size=48, num_layers=2)),
@@ -51,10 +53,22 @@ EXPECTED = {
         grounded_answers=True,
         max_new_tokens=40,
         neighbour_links=True,
+        census=True,
+        count_first=True,
+        drop_ungrounded_lists=True,
         encoding=TokenEncoding(room_relative=True, fourier_bands=2, extents=True, include_rgb=True,
                                confidence=True),
         bridge=BridgeConfig(enabled=True, kind="labels", slots=4),
-        tokens=TokenConfig(mode="segment", segments=SegmentConfig(max_tokens=24), crop_views=5),
+        tokens=TokenConfig(
+            mode="segment",
+            segments=SegmentConfig(
+                max_tokens=24, shell_band_m=0.025, surface_peak_share=0.5, merge_stacked=True, merge_fragments=True,
+                drop_ceiling=True, item_clearance_m=0.015, item_voxel_m=0.03, item_min_points=24,
+                item_min_rise_m=0.03, item_min_aspect=0.3,
+            ),
+            crop_views=5,
+            name_objects=True,
+        ),
         stage1=StageConfig(steps=120, batch_size=8, projector_lr=1e-3, warmup_steps=5, checkpoint_every=20,
                            autocast="bfloat16"),
         stage2=StageConfig(steps=620, batch_size=8, projector_lr=5e-4, llm_lr=1e-3, llm_mode="lora",
@@ -160,8 +174,22 @@ def test_gpu_preset_scales_the_demo_recipe():
     assert gpu.tokens.crop_views == demo.tokens.crop_views and gpu.position_digits == demo.position_digits
     assert gpu.grounded_answers == demo.grounded_answers and gpu.max_new_tokens == demo.max_new_tokens
     assert gpu.neighbour_links == demo.neighbour_links
+    assert (gpu.census, gpu.count_first, gpu.drop_ungrounded_lists) == (demo.census, demo.count_first,
+                                                                      demo.drop_ungrounded_lists)
+    assert gpu.tokens.name_objects == demo.tokens.name_objects
+    assert gpu.tokens.segments == dataclasses.replace(demo.tokens.segments, max_tokens=48)
     assert gpu.stage1.autocast == demo.stage1.autocast and gpu.stage2.autocast == demo.stage2.autocast
     assert gpu.stage2.batch_size == 4 * demo.stage2.batch_size and gpu.stage2.steps == 4 * demo.stage2.steps
+
+
+def test_demo_tokens_are_segmented_as_the_object_layer_segments():
+    """The preset's segmentation is the object layer's, so the tokens it names as objects are the
+    object layer's objects: one rule for both, up to the token budget."""
+    from lerf3d.objects.build import ObjectsConfig
+
+    for name in ("demo", "gpu"):
+        segments = preset(name).tokens.segments
+        assert dataclasses.replace(segments, max_tokens=ObjectsConfig().segment.max_tokens) == ObjectsConfig().segment
 
 
 def test_cuda_without_a_gpu_is_refused():
