@@ -13,6 +13,7 @@ from data_tools.scene_llm_card import (
     crop_text,
     grounding_text,
     hints_text,
+    link_text,
     listing_text,
     readout_comparison,
     rebuild_flags,
@@ -58,6 +59,13 @@ def test_the_card_says_how_tokens_are_named_from_crops_and_as_objects():
     assert "crops of the segment in the 5 frames" in crops and "touch or stand stacked" not in crops
     assert "touch or stand stacked are one token" in crop_text({"tokens": {"crop_views": 5, "name_objects": True}})
     assert crop_text({"tokens": {}}) == ""
+
+
+def test_the_card_names_the_links_a_token_is_followed_by():
+    assert link_text({}) == ""
+    assert link_text({"neighbour_links": True}).startswith(", then `near <objJ>`")
+    walls = link_text({"neighbour_links": True, "wall_links": True})
+    assert "`near <objJ>`" in walls and walls.endswith("(none for a view's egocentric tokens)")
 
 
 def test_the_card_names_the_question_hints_and_their_count_only_when_trained_with_them():

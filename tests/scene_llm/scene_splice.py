@@ -20,3 +20,15 @@ def splice_one(model, tokens, question: str, answer: str):
         return embed(torch.tensor(model.tokenizer(s, add_special_tokens=False)["input_ids"]))
 
     return spliced, text
+
+
+def assert_scene_block(spliced, block) -> None:
+    """The first row's scene block is exactly ``block`` (written by hand), with no label on it."""
+    import torch
+
+    from lerf3d.scene_llm.model.splice import IGNORE_INDEX
+
+    start = int(spliced.scene_start[0])
+    assert int(spliced.scene_length[0]) == len(block)
+    torch.testing.assert_close(spliced.inputs_embeds[0, start:start + len(block)], block)
+    assert (spliced.labels[0, start:start + len(block)] == IGNORE_INDEX).all()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from scene_splice import splice_one
+from scene_splice import assert_scene_block, splice_one
 
 from lerf3d.scene_llm.model.links import nearest_tokens, pairwise_box_gaps
 from lerf3d.scene_llm.model.llm import LLMConfig, load_llm
@@ -95,3 +95,76 @@ def test_links_need_identifiers_and_corners():
         SceneLLMConfig(neighbour_links=True, identifiers=True)  # the default encoding has no extents
     assert SceneLLMConfig(neighbour_links=True, identifiers=True,
                           encoding=TokenEncoding(extents=True)).neighbour_links
+
+
+def test_wall_gaps_and_nearest_walls_by_hand():
+    # a room 4 m (x) by 3 m (y); a bed along the west wall, a desk 0.1 m from the north wall, a lamp
+    # in the middle, equally far (1 m) from the south and north walls and further from the others:
+    # the tie goes to the first side in WALL_NAMES (south before north)
+    from lerf3d.scene_llm.model.links import WALL_NAMES, nearest_walls
+
+    bounds = torch.tensor([[0.0, 0.0, 0.0], [4.0, 3.0, 2.5]])
+    lower = torch.tensor([[0.0, 0.5, 0.0], [2.0, 2.5, 0.0], [1.8, 1.0, 0.0]])
+    upper = torch.tensor([[2.0, 2.0, 0.5], [3.2, 2.9, 0.8], [2.2, 2.0, 1.5]])
+    tokens = SceneTokens((lower + upper) / 2, torch.randn(3, FEATURES), torch.rand(3, 3), "scene",
+                         lower=lower, upper=upper, bounds=bounds)
+    gaps = tokens.wall_gaps()
+    torch.testing.assert_close(gaps, torch.tensor([[0.0, 2.0, 0.5, 1.0], [2.0, 0.8, 2.5, 0.1],
+                                                   [1.8, 1.8, 1.0, 1.0]]))
+    mask = torch.tensor([[True, True, True, False]])
+    padded = torch.cat([gaps, gaps[:1]])[None]  # a fourth, padding row
+    walls = nearest_walls(padded, mask)[0].tolist()
+    assert [WALL_NAMES[w] for w in walls[:3]] == ["west", "north", "south"] and walls[3] == -1
+    # a view's egocentric tokens have no walls, and the projector reads the gaps last, in xyz_scale units
+    ego = SceneTokens(tokens.xyz, tokens.features, tokens.rgb, "ego", lower=lower, upper=upper)
+    assert (ego.wall_gaps() < 0).all() and nearest_walls(ego.wall_gaps()[None], mask[:, :3]).tolist() == [[-1] * 3]
+    encoding = TokenEncoding(room_relative=True, extents=True, wall_gaps=True)
+    inputs = tokens.projector_input(encoding=encoding)
+    assert inputs.shape[-1] == encoding.input_dim(FEATURES) == TokenEncoding(room_relative=True, extents=True
+                                                                             ).input_dim(FEATURES) + 4
+    torch.testing.assert_close(inputs[:, encoding.wall_gap_columns(FEATURES)], gaps / encoding.xyz_scale)
+    with pytest.raises(ValueError, match="wall gaps"):
+        nearest_walls(gaps[None], mask)
+
+
+def test_each_token_block_ends_with_its_wall_after_its_link():
+    """<obj0> t0 near <obj1> by the west wall <obj1> t1 near <obj0> by the east wall: the wall link
+    follows the neighbour link, worked out here from the boxes and the room; no label on any of it."""
+    loaded = load_llm(LLMConfig(name="tiny-random", tiny=TinyLlamaConfig(hidden_size=32)))
+    encoding = TokenEncoding(room_relative=True, extents=True, wall_gaps=True)
+    cfg = ProjectorConfig(encoding.input_dim(FEATURES), 32, loaded.model.get_input_embeddings().embedding_dim)
+    torch.manual_seed(0)
+    model = SceneLLM(loaded, build_projector(cfg), cfg, encoding, identifiers=True, neighbour_links=True,
+                     wall_links=True)
+    lower = torch.tensor([[0.1, 1.0, 0.0], [3.0, 1.2, 0.0]])
+    upper = torch.tensor([[0.9, 2.0, 0.8], [3.9, 1.8, 0.8]])
+    tokens = SceneTokens((lower + upper) / 2, torch.randn(2, FEATURES), torch.rand(2, 3), "scene", lower=lower,
+                         upper=upper, bounds=torch.tensor([[0.0, 0.0, 0.0], [4.0, 3.0, 2.5]]))
+    spliced, text = splice_one(model, tokens, "which wall is the desk nearest?", "west")
+    projected = model.projector(model.scene_inputs(tokens))
+    block = torch.cat([text("<obj0>"), projected[0:1], text("near <obj1>"), text("by the west wall"),
+                       text("<obj1>"), projected[1:2], text("near <obj0>"), text("by the east wall")])
+    assert_scene_block(spliced, block)
+    # the same model asked from a view: egocentric tokens carry no wall, only the neighbour link
+    ego = SceneTokens(tokens.xyz, tokens.features, tokens.rgb, "ego", lower=lower, upper=upper)
+    spliced, text = splice_one(model, ego, "is the desk left of the bed?", "left")
+    projected = model.projector(model.scene_inputs(ego))
+    block = torch.cat([text("<obj0>"), projected[0:1], text("near <obj1>"),
+                       text("<obj1>"), projected[1:2], text("near <obj0>")])
+    assert_scene_block(spliced, block)
+
+
+def test_wall_links_need_identifiers_and_wall_gaps():
+    from lerf3d.scene_llm.train.config import SceneLLMConfig
+
+    loaded = load_llm(LLMConfig(name="tiny-random", tiny=TinyLlamaConfig(hidden_size=32)))
+    plain = TokenEncoding(room_relative=True, extents=True)
+    cfg = ProjectorConfig(plain.input_dim(FEATURES), 32, loaded.model.get_input_embeddings().embedding_dim)
+    with pytest.raises(ValueError, match="wall gaps"):
+        SceneLLM(loaded, build_projector(cfg), cfg, plain, identifiers=True, wall_links=True)
+    with pytest.raises(ValueError, match="identifiers"):
+        SceneLLM(loaded, build_projector(cfg), cfg, plain, wall_links=True)
+    with pytest.raises(ValueError, match="wall_links"):
+        SceneLLMConfig(wall_links=True, identifiers=True)  # the default encoding has no wall gaps
+    walled = SceneLLMConfig(wall_links=True, identifiers=True, encoding=TokenEncoding(wall_gaps=True))
+    assert walled.layout_options["wall_links"]

@@ -96,6 +96,30 @@ def test_object_tokens_train_ask_and_ship(prepared, tmp_path):
         check_feature_source(tmp_path / "ship", source.replace("test:colour", "lerf3d:tiny#0123"))
 
 
+def test_a_wall_linked_run_trains_loads_and_reads_its_walls(prepared, tmp_path):
+    """Object tokens with wall gaps in their inputs and ``by the W wall`` after each block: the run
+    trains, its config round-trips, and the loaded model writes one wall per scene token (the
+    scene block grows by those words) and none for a view's egocentric tokens."""
+    walled = dataclasses.replace(OBJECT_TINY, identifiers=True, wall_links=True,
+                                 encoding=dataclasses.replace(OBJECT_TINY.encoding, wall_gaps=True))
+    train_scene_llm(walled, prepared, tmp_path / "run", progress=False)
+    loaded = load_scene_llm(tmp_path / "run")
+    assert loaded.config == walled and loaded.model.wall_links
+    store = TokenStore.from_dataset(prepared, ["room_0"], walled.tokens)
+    scene = store.scene("room_0")
+    inputs = loaded.model.scene_inputs(scene)[None]
+    mask = torch.ones(1, scene.num_tokens, dtype=torch.bool)
+    walls = loaded.model.with_wall_links(None, inputs, mask)[0]
+    assert len(walls) == scene.num_tokens and all(len(w) > 0 for w in walls)
+    captions = load_split(prepared, 1, "train")
+    view = store.tokens_for("room_0", captions[0].frame)
+    ego = loaded.model.with_wall_links(None, loaded.model.scene_inputs(view)[None],
+                                        torch.ones(1, view.num_tokens, dtype=torch.bool))[0]
+    assert all(len(w) == 0 for w in ego)
+    question = load_split(prepared, 2, "train")[0].question
+    assert isinstance(loaded.model.generate(scene, question, 4), str)
+
+
 def test_full_fine_tunes_are_not_shipped(synthetic_dataset, tmp_path):
     full = dataclasses.replace(
         preset("tiny"), stage2=dataclasses.replace(preset("tiny").stage2, llm_mode="full")

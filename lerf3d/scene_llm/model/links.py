@@ -6,8 +6,10 @@ exact match 0.22 where the tokens' own geometry answers 0.83). Scene-graph LLMs 
 k-nearest-neighbour edges, ConceptGraphs' object graph) write such relations into the input
 instead. Here each token's block ends with ``near <objJ>``: J is the token whose axis-aligned box is
 nearest (Euclidean gap between boxes, 0 when they touch; ties broken by the distance between box
-centres), computed from the tokens' own corners, so any scene and any token set get it. Pure tensor
-functions.
+centres), computed from the tokens' own corners, so any scene and any token set get it. A scene
+token may also link to the room's structure, as 3D scene graphs (3DSSG) hold walls as nodes:
+``by the north wall``, the side of the scene bounds its box is nearest (``wall_links``); egocentric
+tokens have no walls. Pure tensor functions.
 """
 
 from __future__ import annotations
@@ -17,6 +19,12 @@ from jaxtyping import Bool, Float, Int
 
 LINK_FORMAT = "near {}"
 """Text of a link to a token, written after the token it belongs to ("near <obj5>")."""
+
+WALL_NAMES = ("west", "east", "south", "north")
+"""The room's sides in the order of ``SceneTokens.wall_gaps`` (x low, x high, y low, y high)."""
+
+WALL_LINK_FORMAT = "by the {} wall"
+"""Text of a link to the wall a token's box is nearest ("by the north wall"), after its other link."""
 
 
 def pairwise_box_gaps(lower: Float[torch.Tensor, "B T 3"], upper: Float[torch.Tensor, "B T 3"]) -> Float[torch.Tensor, "B T T"]:
@@ -46,3 +54,13 @@ def nearest_tokens(
     best = distance.masked_fill(~tied, float("inf")).argmin(dim=-1)  # (B, T)
     valid = mask & allowed.any(dim=-1)
     return torch.where(valid, best, torch.full_like(best, -1))
+
+
+def nearest_walls(gaps: Float[torch.Tensor, "B T 4"], mask: Bool[torch.Tensor, "B T"]) -> Int[torch.Tensor, "B T"]:
+    """For each real token, the index in ``WALL_NAMES`` of the wall its box is nearest (smallest gap,
+    the first of ``WALL_NAMES`` on a tie); -1 at padding and for tokens with no walls (negative
+    gaps: egocentric tokens)."""
+    if gaps.shape[:2] != mask.shape or gaps.shape[-1] != len(WALL_NAMES):
+        raise ValueError(f"wall gaps {tuple(gaps.shape)} and mask {tuple(mask.shape)} must be (B, T, 4) and (B, T)")
+    walled = mask & (gaps >= 0).all(dim=-1)
+    return torch.where(walled, gaps.argmin(dim=-1), torch.full_like(mask, -1, dtype=torch.long))

@@ -22,7 +22,13 @@ from lerf3d.scene_llm.model.batch import SceneBatch
 from lerf3d.scene_llm.model.bridge import LabelBridge
 from lerf3d.scene_llm.model.census import census_text
 from lerf3d.scene_llm.model.hints import QuestionHints
-from lerf3d.scene_llm.model.links import LINK_FORMAT, nearest_tokens
+from lerf3d.scene_llm.model.links import (
+    LINK_FORMAT,
+    WALL_LINK_FORMAT,
+    WALL_NAMES,
+    nearest_tokens,
+    nearest_walls,
+)
 from lerf3d.scene_llm.model.llm import LoadedLLM, prompt_text, stop_token_ids
 from lerf3d.scene_llm.model.projector import ProjectorConfig
 from lerf3d.scene_llm.model.splice import (
@@ -71,6 +77,8 @@ class SceneLLM(nn.Module):
     digits of its room-relative x and y tenths (:func:`~lerf3d.scene_llm.model.splice.position_digits`).
     ``neighbour_links``: end each token's block with ``near <objJ>``, J its nearest other token by box
     gap (:mod:`~lerf3d.scene_llm.model.links`); needs ``identifiers`` and an encoding with extents.
+    ``wall_links``: then ``by the north wall``, the side of the scene its box is nearest (none for
+    egocentric tokens); needs ``identifiers`` and an encoding with wall gaps.
     ``group_by_name``: lay the tokens' blocks out grouped by the label bridge's best name for each
     (:func:`~lerf3d.scene_llm.model.splice.name_order`), each block keeping its identifier; needs
     ``identifiers`` and a label bridge.
@@ -86,7 +94,8 @@ class SceneLLM(nn.Module):
                  encoding: TokenEncoding = TokenEncoding(), sparse_logits: bool = True,
                  identifiers: bool = False, position_digits: bool = False,
                  neighbour_links: bool = False, group_by_name: bool = False, question_hints: int = 0,
-                 hint_score_digits: int = 2, census: bool = False, labels: Sequence[str] = ()) -> None:
+                 hint_score_digits: int = 2, census: bool = False, labels: Sequence[str] = (),
+                 wall_links: bool = False) -> None:
         super().__init__()
         hidden = loaded.model.get_input_embeddings().embedding_dim
         if projector_config.d_llm != hidden:
@@ -114,6 +123,12 @@ class SceneLLM(nn.Module):
             if not identifiers:
                 raise ValueError("neighbour_links name tokens by their identifiers: set identifiers")
             self._corners = encoding.corner_columns(feature_dim)
+        self.wall_links = wall_links
+        self._wall_ids: list[list[int]] = []
+        if wall_links:
+            if not identifiers:
+                raise ValueError("wall_links follow each token's identifier: set identifiers")
+            self._walls = encoding.wall_gap_columns(feature_dim)  # ValueError without wall gaps
         self.group_by_name = group_by_name
         if group_by_name:
             if not identifiers:
@@ -203,6 +218,8 @@ class SceneLLM(nn.Module):
         if self.identifiers:  # <obj0> slots_0 <obj1> slots_1 ...
             slots = projected if projected.dim() == 4 else projected[:, :, None]  # (B, T, K, H)
             links = self._link_embeddings(scene_inputs, scene_mask) if self.neighbour_links else None
+            if self.wall_links:
+                links = self.with_wall_links(links, scene_inputs, scene_mask)
             order = self.name_order(scene_inputs, scene_mask) if self.group_by_name else None
             projected, scene_mask = interleave_identifiers(slots, scene_mask,
                                                            self.identifier_embeddings(slots.shape[1]), links, order)
@@ -273,6 +290,18 @@ class SceneLLM(nn.Module):
             self._link_ids, lambda j: LINK_FORMAT.format(identifier_text(j)), nearest.shape[1])
         empty = table[0].new_zeros(0, table[0].shape[-1]) if table else None
         return [[table[j] if j >= 0 else empty for j in row] for row in nearest.tolist()]
+
+    def with_wall_links(self, links: list[list[torch.Tensor]] | None, scene_inputs: Float[torch.Tensor, "B T d_in"],
+                         scene_mask: Bool[torch.Tensor, "B T"]) -> list[list[torch.Tensor]]:
+        """Each token's link (``links``, or nothing) followed by the LLM's embeddings of ``by the W
+        wall``, W the side its box is nearest (:func:`~lerf3d.scene_llm.model.links.nearest_walls`)."""
+        walls = nearest_walls(scene_inputs[..., self._walls], scene_mask)  # (B, T)
+        table = self._indexed_text_embeddings(
+            self._wall_ids, lambda w: WALL_LINK_FORMAT.format(WALL_NAMES[w]), len(WALL_NAMES))
+        empty = table[0].new_zeros(0, table[0].shape[-1])
+        before = links or [[empty] * walls.shape[1] for _ in range(walls.shape[0])]
+        return [[torch.cat([link, table[w] if w >= 0 else empty]) for link, w in zip(row, ws, strict=False)]
+                for row, ws in zip(before, walls.tolist(), strict=True)]
 
     def forward(self, batch: SceneBatch) -> TokenLoss:
         spliced = self.splice(batch.input_ids, batch.attention_mask, batch.scene_inputs,

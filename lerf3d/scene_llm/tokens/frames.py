@@ -29,6 +29,9 @@ XYZ_NORMALISATION_M = 5.0
 room (ScanNet rooms are mostly under 10 m across), so coordinates stay in about [-1, 1] while keeping
 metric distances comparable between scenes (no per-scene rescaling)."""
 
+WALL_COUNT = 4
+"""The scene bounds' four sides a token's wall gaps measure to: west, east, south, north."""
+
 GRID_GROWTH_MIN = 1.1
 """Smallest factor the voxel size grows by per grid-downsampling round, so the loop always ends."""
 
@@ -78,6 +81,10 @@ class TokenEncoding:
     confidence: bool = False
     """Add each object token's confidence (mean cosine of its points to its feature), in [-1, 1]:
     how much one thing the token is, a fused blob of two pieces reading low."""
+    wall_gaps: bool = False
+    """Add the gaps from each token's box to the west, east, south and north sides of the scene
+    bounds (metres / ``xyz_scale``; 0 where it touches one), last of all; negative for tokens with no
+    walls (egocentric tokens, a scene without bounds). What ``SceneLLMConfig.wall_links`` reads."""
 
     def __post_init__(self) -> None:
         if not self.xyz_scale > 0 or self.fourier_bands < 0:
@@ -98,10 +105,19 @@ class TokenEncoding:
         start = feature_dim + 3 + (3 if self.room_relative else 0) + 6 * self.fourier_bands
         return slice(start, start + 3), slice(start + 3, start + 6)
 
+    def wall_gap_columns(self, feature_dim: int) -> slice:
+        """Where ``SceneTokens.projector_input`` puts the four wall gaps (the last columns); ValueError
+        without ``wall_gaps``."""
+        if not self.wall_gaps:
+            raise ValueError("this encoding carries no wall gaps (wall_gaps=False)")
+        end = self.input_dim(feature_dim)
+        return slice(end - WALL_COUNT, end)
+
     def input_dim(self, feature_dim: int) -> int:
         """d_in of ``SceneTokens.projector_input`` for features of width ``feature_dim``."""
         return (feature_dim + 3 + (3 if self.room_relative else 0) + 6 * self.fourier_bands
-                + (6 if self.extents else 0) + (3 if self.include_rgb else 0) + (1 if self.confidence else 0))
+                + (6 if self.extents else 0) + (3 if self.include_rgb else 0) + (1 if self.confidence else 0)
+                + (WALL_COUNT if self.wall_gaps else 0))
 
 
 @dataclass(frozen=True, eq=False)
@@ -201,7 +217,22 @@ class SceneTokens:
             if self.confidence is None:
                 raise ValueError("encoding.confidence=True but these tokens carry no confidence (voxel tokens?)")
             parts.append(self.confidence.to(dtype)[:, None] * 2 - 1)
+        if enc.wall_gaps:
+            parts.append(self.wall_gaps().to(dtype) / enc.xyz_scale)
         return torch.cat(parts, dim=-1)
+
+    def wall_gaps(self) -> Float[torch.Tensor, "T 4"]:
+        """Metres from each token's box (its centroid when it has no corners) to the west, east, south
+        and north sides of ``bounds``, 0 where it touches or crosses one; -1 everywhere for tokens
+        with no walls (egocentric tokens, or no bounds)."""
+        if self.frame != "scene" or self.bounds is None:
+            return self.xyz.new_full((self.num_tokens, WALL_COUNT), -1.0)
+        lower = self.xyz if self.lower is None else self.lower
+        upper = self.xyz if self.upper is None else self.upper
+        room = self.bounds.to(lower.dtype)
+        gaps = torch.stack([lower[:, 0] - room[0, 0], room[1, 0] - upper[:, 0],
+                            lower[:, 1] - room[0, 1], room[1, 1] - upper[:, 1]], dim=1)
+        return gaps.clamp_min(0.0)
 
 
 def fourier_features(x: Float[torch.Tensor, "T C"], bands: int) -> Float[torch.Tensor, "T K2C"]:
