@@ -300,7 +300,7 @@ class SceneLLM(nn.Module):
             self._wall_ids, lambda w: WALL_LINK_FORMAT.format(WALL_NAMES[w]), len(WALL_NAMES))
         empty = table[0].new_zeros(0, table[0].shape[-1])
         before = links or [[empty] * walls.shape[1] for _ in range(walls.shape[0])]
-        return [[torch.cat([link, table[w] if w >= 0 else empty]) for link, w in zip(row, ws, strict=False)]
+        return [[torch.cat([link, table[w] if w >= 0 else empty]) for link, w in zip(row, ws, strict=True)]
                 for row, ws in zip(before, walls.tolist(), strict=True)]
 
     def forward(self, batch: SceneBatch) -> TokenLoss:
