@@ -37,6 +37,11 @@ class ConfigError(ValueError):
     """A preset or override that does not fit the config tree; the message names file and key."""
 
 
+class ConstraintError(ConfigError):
+    """An override whose value fits its key but breaks a rule between settings (a dataclass's
+    ``__post_init__``): another override may still make it valid."""
+
+
 def load_toml_config(cls: type[T], path: Path) -> T:
     """Read ``path`` into ``cls`` (a config dataclass), starting from its defaults."""
     try:
@@ -127,17 +132,36 @@ def _override(config: T, keys: list[str], value: Any, item: str) -> T:
         new = _convert(typing.get_type_hints(type(config))[head], value, "override", item.partition("=")[0])
     try:
         return dataclasses.replace(config, **{head: new})
+    except ConstraintError:
+        raise
     except ValueError as err:
-        raise ConfigError(f"override {item}: {err}") from err
+        raise ConstraintError(f"override {item}: {err}") from err
 
 
 def apply_overrides(config: T, items: Iterable[str]) -> T:
-    """``config`` with each ``key=value`` of ``items`` applied in order (``--set`` on a command line)."""
+    """``config`` with each ``key=value`` of ``items`` applied in order (``--set`` on a command line),
+    later ones winning. An override that breaks a rule between settings waits for the others (``--set
+    wall_links=true --set encoding.wall_gaps=true`` in either order); one that no other makes valid
+    fails with its own message, and one that a later override of the same key replaces is dropped."""
+    parsed = []
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"override {item!r} must look like key=value (e.g. stage2.steps=100)")
-        config = apply_override(config, key.strip(), value.strip())
+        parsed.append((key.strip(), value.strip()))
+    pending = [(key, value, {k for k, _ in parsed[i + 1:]}) for i, (key, value) in enumerate(parsed)]
+    while pending:
+        waiting, first = [], None
+        for key, value, later in pending:
+            try:
+                config = apply_override(config, key, value)
+            except ConstraintError as err:
+                if key not in later:
+                    waiting.append((key, value, later))
+                    first = first or err
+        if first is not None and len(waiting) == len(pending):
+            raise first
+        pending = waiting
     return config
 
 

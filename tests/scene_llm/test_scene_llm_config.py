@@ -140,6 +140,23 @@ def test_set_comes_after_the_flags_and_reaches_nested_keys():
     assert config.stage2.steps == 20 and config.stage2.lora.rank == 2 and config.tokens.segments.max_tokens == 12
 
 
+def test_a_switch_and_the_setting_it_needs_apply_in_either_order():
+    # wall_links needs identifiers and encoding.wall_gaps: given first it waits for the other; a
+    # rule no override meets still fails naming the override, and later still wins
+    tiny = preset("tiny")
+    for items in (["identifiers=true", "wall_links=true", "encoding.wall_gaps=true"],
+                  ["encoding.wall_gaps=true", "wall_links=true", "identifiers=true"]):
+        config = apply_overrides(tiny, items)
+        assert config.wall_links and config.identifiers and config.encoding.wall_gaps
+    with pytest.raises(ConfigError, match=r"override wall_links=true: wall_links follow"):
+        apply_overrides(tiny, ["wall_links=true", "identifiers=true"])
+    config = apply_overrides(tiny, ["wall_links=true", "encoding.wall_gaps=true", "identifiers=true",
+                                    "wall_links=false"])
+    assert not config.wall_links and config.encoding.wall_gaps
+    with pytest.raises(ConfigError, match="unknown key"):  # not a rule between settings: fails at once
+        apply_overrides(tiny, ["wall_linkz=true", "identifiers=true"])
+
+
 def test_model_names_that_read_as_numbers_stay_names():
     assert shorthand_overrides(llm="1e3") == ['llm.name="1e3"']
     assert apply_overrides(preset("tiny"), shorthand_overrides(llm="true")).llm.name == "true"
