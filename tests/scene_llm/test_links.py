@@ -81,20 +81,27 @@ def test_each_token_block_ends_with_its_link():
     assert (spliced.labels[0, start:start + len(block)] == IGNORE_INDEX).all()
 
 
-def test_links_need_identifiers_and_corners():
+@pytest.mark.parametrize(
+    ("switch", "lacking", "missing", "having"),
+    [
+        ("neighbour_links", TokenEncoding(room_relative=True), "corners", TokenEncoding(extents=True)),
+        ("wall_links", TokenEncoding(room_relative=True, extents=True), "wall gaps", TokenEncoding(wall_gaps=True)),
+    ],
+)
+def test_links_need_identifiers_and_the_inputs_they_read(switch, lacking, missing, having):
+    """A link follows its token's identifier and is computed from the token's inputs (corners for the
+    nearest token, wall gaps for the nearest wall): the model and the config refuse it without them."""
     from lerf3d.scene_llm.train.config import SceneLLMConfig
 
     loaded = load_llm(LLMConfig(name="tiny-random", tiny=TinyLlamaConfig(hidden_size=32)))
-    plain = TokenEncoding(room_relative=True)
-    cfg = ProjectorConfig(plain.input_dim(FEATURES), 32, loaded.model.get_input_embeddings().embedding_dim)
-    with pytest.raises(ValueError, match="corners"):
-        SceneLLM(loaded, build_projector(cfg), cfg, plain, identifiers=True, neighbour_links=True)
+    cfg = ProjectorConfig(lacking.input_dim(FEATURES), 32, loaded.model.get_input_embeddings().embedding_dim)
+    with pytest.raises(ValueError, match=missing):
+        SceneLLM(loaded, build_projector(cfg), cfg, lacking, identifiers=True, **{switch: True})
     with pytest.raises(ValueError, match="identifiers"):
-        SceneLLM(loaded, build_projector(cfg), cfg, plain, neighbour_links=True)
-    with pytest.raises(ValueError, match="neighbour_links"):
-        SceneLLMConfig(neighbour_links=True, identifiers=True)  # the default encoding has no extents
-    assert SceneLLMConfig(neighbour_links=True, identifiers=True,
-                          encoding=TokenEncoding(extents=True)).neighbour_links
+        SceneLLM(loaded, build_projector(cfg), cfg, lacking, **{switch: True})
+    with pytest.raises(ValueError, match=switch):
+        SceneLLMConfig(identifiers=True, **{switch: True})  # the default encoding has neither input
+    assert SceneLLMConfig(identifiers=True, encoding=having, **{switch: True}).layout_options[switch]
 
 
 def test_wall_gaps_and_nearest_walls_by_hand():
@@ -152,19 +159,3 @@ def test_each_token_block_ends_with_its_wall_after_its_link():
     block = torch.cat([text("<obj0>"), projected[0:1], text("near <obj1>"),
                        text("<obj1>"), projected[1:2], text("near <obj0>")])
     assert_scene_block(spliced, block)
-
-
-def test_wall_links_need_identifiers_and_wall_gaps():
-    from lerf3d.scene_llm.train.config import SceneLLMConfig
-
-    loaded = load_llm(LLMConfig(name="tiny-random", tiny=TinyLlamaConfig(hidden_size=32)))
-    plain = TokenEncoding(room_relative=True, extents=True)
-    cfg = ProjectorConfig(plain.input_dim(FEATURES), 32, loaded.model.get_input_embeddings().embedding_dim)
-    with pytest.raises(ValueError, match="wall gaps"):
-        SceneLLM(loaded, build_projector(cfg), cfg, plain, identifiers=True, wall_links=True)
-    with pytest.raises(ValueError, match="identifiers"):
-        SceneLLM(loaded, build_projector(cfg), cfg, plain, wall_links=True)
-    with pytest.raises(ValueError, match="wall_links"):
-        SceneLLMConfig(wall_links=True, identifiers=True)  # the default encoding has no wall gaps
-    walled = SceneLLMConfig(wall_links=True, identifiers=True, encoding=TokenEncoding(wall_gaps=True))
-    assert walled.layout_options["wall_links"]
