@@ -64,6 +64,7 @@ def test_the_card_says_how_tokens_are_named_from_crops_and_as_objects():
 def test_the_card_names_the_links_a_token_is_followed_by():
     assert link_text({}) == ""
     assert link_text({"neighbour_links": True}).startswith(", then `near <objJ>`")
+    assert "`near <objJ> desk`" in link_text({"neighbour_links": True, "neighbour_names": True})
     walls = link_text({"neighbour_links": True, "wall_links": True})
     assert "`near <objJ>`" in walls and walls.endswith("(none for a view's egocentric tokens)")
 

@@ -159,3 +159,47 @@ def test_each_token_block_ends_with_its_wall_after_its_link():
     block = torch.cat([text("<obj0>"), projected[0:1], text("near <obj1>"),
                        text("<obj1>"), projected[1:2], text("near <obj0>")])
     assert_scene_block(spliced, block)
+
+
+def test_a_named_link_names_its_token_as_the_label_bridge_names_it():
+    """<obj0> t0 near <obj1> lamp <obj1> t1 near <obj0> bed: the link carries the name the label
+    bridge gives the linked token (its feature's nearest label), worked out here from the features;
+    the model refuses names without links or without the bridge's label names."""
+    loaded = load_llm(LLMConfig(name="tiny-random", tiny=TinyLlamaConfig(hidden_size=32)))
+    hidden = loaded.model.get_input_embeddings().embedding_dim
+    encoding = TokenEncoding(room_relative=True, extents=True)
+    labels = ["bed", "lamp", "sofa"]
+    cfg = ProjectorConfig(encoding.input_dim(FEATURES), 32, hidden, bridge_dim=FEATURES, bridge_labels=3)
+    torch.manual_seed(0)
+    projector = build_projector(cfg)
+    keys = torch.eye(3, FEATURES)  # label k's text embedding: the k-th axis
+    projector.set_labels(keys, torch.randn(3, hidden), 50.0)
+    model = SceneLLM(loaded, projector, cfg, encoding, identifiers=True, neighbour_links=True,
+                     neighbour_names=True, labels=labels)
+    features = torch.zeros(2, FEATURES)
+    features[0, 0], features[1, 1] = 1.0, 1.0  # token 0 reads "bed", token 1 "lamp"
+    lower = torch.tensor([[0.0, 0.0, 0.0], [2.5, 0.0, 0.0]])
+    upper = torch.tensor([[2.0, 1.5, 0.5], [2.8, 0.3, 1.2]])
+    tokens = SceneTokens((lower + upper) / 2, features, torch.rand(2, 3), "scene", lower=lower, upper=upper,
+                         bounds=torch.tensor([[0.0, 0.0, 0.0], [4.0, 3.0, 2.5]]))
+    spliced, text = splice_one(model, tokens, "what is nearest the bed?", "lamp")
+    projected = model.projector(model.scene_inputs(tokens))
+    block = torch.cat([text("<obj0>"), projected[0:1], text("near <obj1> lamp"),
+                       text("<obj1>"), projected[1:2], text("near <obj0> bed")])
+    assert_scene_block(spliced, block)
+    with pytest.raises(ValueError, match="neighbour_links"):
+        SceneLLM(loaded, projector, cfg, encoding, identifiers=True, neighbour_names=True, labels=labels)
+    with pytest.raises(ValueError, match="label names"):
+        SceneLLM(loaded, projector, cfg, encoding, identifiers=True, neighbour_links=True, neighbour_names=True)
+    with pytest.raises(ValueError, match="label bridge"):
+        SceneLLM(loaded, build_projector(ProjectorConfig(encoding.input_dim(FEATURES), 32, hidden)),
+                 ProjectorConfig(encoding.input_dim(FEATURES), 32, hidden), encoding, identifiers=True,
+                 neighbour_links=True, neighbour_names=True, labels=labels)
+    from lerf3d.scene_llm.model.bridge import BridgeConfig
+    from lerf3d.scene_llm.train.config import SceneLLMConfig
+
+    linked = {"identifiers": True, "neighbour_links": True, "encoding": encoding}
+    with pytest.raises(ValueError, match="neighbour_names"):
+        SceneLLMConfig(neighbour_names=True, **linked)  # no label bridge
+    named = SceneLLMConfig(neighbour_names=True, bridge=BridgeConfig(enabled=True, kind="labels"), **linked)
+    assert named.layout_options["neighbour_names"] and named.needs_vocabulary

@@ -209,6 +209,18 @@ def test_demo_tokens_are_segmented_as_the_object_layer_segments():
         assert dataclasses.replace(segments, max_tokens=ObjectsConfig().segment.max_tokens) == ObjectsConfig().segment
 
 
+def test_a_run_needs_its_object_names_when_it_reads_tokens_by_them():
+    """A census counts the run's object names and named tokens are named by them: either makes
+    ``vocabulary.json`` a file the run cannot answer without (what the loader and the viewer refuse on)."""
+    tiny = preset("tiny")
+    labels = BridgeConfig(enabled=True, kind="labels")
+    assert not tiny.needs_vocabulary
+    assert dataclasses.replace(tiny, bridge=labels, census=True).needs_vocabulary
+    named = TokenConfig(mode="segment", crop_views=2, name_objects=True)
+    assert dataclasses.replace(tiny, tokens=named).needs_vocabulary
+    assert preset("demo").needs_vocabulary
+
+
 def test_cuda_without_a_gpu_is_refused():
     from lerf3d.scene_llm.train.loop import training_device
 

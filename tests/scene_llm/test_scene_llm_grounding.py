@@ -129,6 +129,9 @@ def test_a_linked_nearest_answer_reads_as_the_anchors_block():
     assert grounded_answer(side, TOKENS, DIGITS, linked=True) == "<obj4> 9 9, <obj1> 1 7: right"
     out, _ = ground_records([nearest], lambda name: TOKENS, lambda tokens: DIGITS, linked=True)
     assert out[0].answer == "<obj1> 1 7 near <obj2> 4 6: desk"
+    # a link that names its token ("near <obj2> desk" in the bed's block): the nearest without digits
+    named, _ = ground_records([nearest], lambda name: TOKENS, lambda tokens: DIGITS, linked=True, named=True)
+    assert named[0].answer == "<obj1> 1 7 near <obj2>: desk" and normalise_answer(named[0].answer) == "desk"
     assert strip_grounding("near <obj2>: desk") == "near <obj2>: desk"  # a link alone names no anchor
     with pytest.raises(ValueError, match="grounded_links"):
         SceneLLMConfig(grounded_answers=True, identifiers=True, grounded_links=True)  # no links

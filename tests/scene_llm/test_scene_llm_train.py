@@ -256,13 +256,43 @@ def test_census_trains_and_answers(synthetic_dataset, tmp_path):
     assert isinstance(model.generate(tokens, "Question 0 about scene 0?", max_new_tokens=4), str)
 
 
-def test_a_census_run_loads_its_bridge_names_from_its_vocabulary(tmp_path):
+def test_named_links_name_the_linked_token_train_and_answer(synthetic_dataset, tmp_path):
+    """neighbour_names: each token's link names the linked token as the label bridge names it (the
+    name its feature is nearest to), a step trains the projector and the model answers."""
     from lerf3d.scene_llm.model.bridge import BridgeConfig
-    from lerf3d.scene_llm.use.load import census_labels
+    from lerf3d.scene_llm.model.links import link_text, nearest_tokens
 
-    cfg = dataclasses.replace(TINY, census=True, bridge=BridgeConfig(enabled=True, kind="labels"))
-    assert census_labels(tmp_path, TINY) == []
+    cfg = dataclasses.replace(TINY, identifiers=True, neighbour_links=True, neighbour_names=True,
+                              encoding=dataclasses.replace(TINY.encoding, extents=True),
+                              bridge=BridgeConfig(enabled=True, kind="labels", slots=2))
+    store = TokenStore.from_dataset(synthetic_dataset, ["syn_0", "syn_1"], cfg.tokens)
+    dim = store.scenes["syn_0"].points.feature_dim
+    model = build_scene_llm(cfg, dim, encode_text=fixed_text_tower(dim), vocabulary=["chair", "lamp"])
+    tokens = store.scene("syn_0")
+    inputs = model.scene_inputs(tokens)[None]
+    mask = torch.ones(inputs.shape[:2], dtype=torch.bool)
+    names = [model.labels[k] for k in model.projector.bridge.nearest(inputs[0, :, :dim]).tolist()]
+    nearest = nearest_tokens(tokens.xyz[None], tokens.xyz[None], mask)[0].tolist()  # voxel tokens: points
+    assert model.link_texts(inputs, mask) == [[link_text(j, names[j]) for j in nearest]]
+    before = _snapshot(model.projector)
+    train_stage(model, 2, dataclasses.replace(cfg.stage2, steps=1), load_split(synthetic_dataset, 2, "train"),
+                store, tmp_path / "run", 0, progress=False)
+    assert any(not torch.equal(v, before[n]) for n, v in _snapshot(model.projector).items())
+    assert isinstance(model.generate(tokens, "Question 0 about scene 0?", max_new_tokens=4), str)
+
+
+@pytest.mark.parametrize("writes", ["census", "neighbour_names"])
+def test_a_run_that_writes_names_loads_its_bridge_names_from_its_vocabulary(tmp_path, writes):
+    from lerf3d.scene_llm.model.bridge import BridgeConfig
+    from lerf3d.scene_llm.use.load import written_labels
+
+    labels = BridgeConfig(enabled=True, kind="labels")
+    linked = {"neighbour_links": True, "identifiers": True,
+              "encoding": dataclasses.replace(TINY.encoding, extents=True)} if writes == "neighbour_names" else {}
+    cfg = dataclasses.replace(TINY, bridge=labels, **linked, **{writes: True})
+    assert written_labels(tmp_path, TINY) == []
+    assert written_labels(tmp_path, dataclasses.replace(cfg, **{writes: False})) == []
     with pytest.raises(FileNotFoundError, match="vocabulary.json"):
-        census_labels(tmp_path, cfg)
+        written_labels(tmp_path, cfg)
     (tmp_path / "vocabulary.json").write_text(json.dumps(["Sofa", "chair", "floor", "wall"]))
-    assert census_labels(tmp_path, cfg) == ["chair", "floor", "sofa", "wall"]
+    assert written_labels(tmp_path, cfg) == ["chair", "floor", "sofa", "wall"]

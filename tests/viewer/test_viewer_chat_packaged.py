@@ -80,8 +80,7 @@ def test_chat_panel_answers_with_the_packaged_scene_llm(gt_scene, tiny_room, tmp
     unnamed = tmp_path / "run_without_vocabulary"
     shutil.copytree(run, unnamed)
     (unnamed / "vocabulary.json").unlink()
-    settings = load_config(run, SceneLLMConfig)
-    if settings.census or settings.tokens.name_objects:
+    if load_config(run, SceneLLMConfig).needs_vocabulary:
         with pytest.raises(FileNotFoundError, match="vocabulary.json"):
             AskSession(tiny_room, AskConfig(unnamed, feature_settings(unnamed, None, None)))
         return

@@ -6,7 +6,9 @@ exact match 0.22 where the tokens' own geometry answers 0.83). Scene-graph LLMs 
 k-nearest-neighbour edges, ConceptGraphs' object graph) write such relations into the input
 instead. Here each token's block ends with ``near <objJ>``: J is the token whose axis-aligned box is
 nearest (Euclidean gap between boxes, 0 when they touch; ties broken by the distance between box
-centres), computed from the tokens' own corners, so any scene and any token set get it. A scene
+centres), computed from the tokens' own corners, so any scene and any token set get it; with
+``neighbour_names`` the link also names J (``near <objJ> desk``, the name its feature is nearest to),
+so the answer to "what is closest to the bed?" sits in the bed's own block. A scene
 token may also link to the room's structure, as 3D scene graphs (3DSSG) hold walls as nodes:
 ``by the north wall``, the side of the scene bounds its box is nearest (``wall_links``); egocentric
 tokens have no walls. Pure tensor functions.
@@ -17,6 +19,8 @@ from __future__ import annotations
 import torch
 from jaxtyping import Bool, Float, Int
 
+from lerf3d.scene_llm.model.splice import identifier_text
+
 LINK_FORMAT = "near {}"
 """Text of a link to a token, written after the token it belongs to ("near <obj5>")."""
 
@@ -25,6 +29,18 @@ WALL_NAMES = ("west", "east", "south", "north")
 
 WALL_LINK_FORMAT = "by the {} wall"
 """Text of a link to the wall a token's box is nearest ("by the north wall"), after its other link."""
+
+
+def link_text(target: int, name: str | None = None) -> str:
+    """The link to token ``target`` (``near <obj5>``), followed by that token's ``name`` when given
+    (``near <obj5> desk``)."""
+    link = LINK_FORMAT.format(identifier_text(target))
+    return link if name is None else f"{link} {name}"
+
+
+def wall_link_text(wall: int) -> str:
+    """The link to the wall of index ``wall`` in ``WALL_NAMES`` (``by the north wall``); "" for -1 (no wall)."""
+    return WALL_LINK_FORMAT.format(WALL_NAMES[wall]) if wall >= 0 else ""
 
 
 def pairwise_box_gaps(lower: Float[torch.Tensor, "B T 3"], upper: Float[torch.Tensor, "B T 3"]) -> Float[torch.Tensor, "B T T"]:

@@ -22,13 +22,7 @@ from lerf3d.scene_llm.model.batch import SceneBatch
 from lerf3d.scene_llm.model.bridge import LabelBridge
 from lerf3d.scene_llm.model.census import census_text
 from lerf3d.scene_llm.model.hints import QuestionHints
-from lerf3d.scene_llm.model.links import (
-    LINK_FORMAT,
-    WALL_LINK_FORMAT,
-    WALL_NAMES,
-    nearest_tokens,
-    nearest_walls,
-)
+from lerf3d.scene_llm.model.links import link_text, nearest_tokens, nearest_walls, wall_link_text
 from lerf3d.scene_llm.model.llm import LoadedLLM, prompt_text, stop_token_ids
 from lerf3d.scene_llm.model.projector import ProjectorConfig
 from lerf3d.scene_llm.model.splice import (
@@ -77,6 +71,8 @@ class SceneLLM(nn.Module):
     digits of its room-relative x and y tenths (:func:`~lerf3d.scene_llm.model.splice.position_digits`).
     ``neighbour_links``: end each token's block with ``near <objJ>``, J its nearest other token by box
     gap (:mod:`~lerf3d.scene_llm.model.links`); needs ``identifiers`` and an encoding with extents.
+    ``neighbour_names``: the link then names J as the label bridge names it (``near <objJ> desk``);
+    needs ``neighbour_links``, a label bridge and ``labels`` (as ``census``).
     ``wall_links``: then ``by the north wall``, the side of the scene its box is nearest (none for
     egocentric tokens); needs ``identifiers`` and an encoding with wall gaps.
     ``group_by_name``: lay the tokens' blocks out grouped by the label bridge's best name for each
@@ -88,6 +84,7 @@ class SceneLLM(nn.Module):
     ``census``: end the scene block with how many tokens carry each name (:mod:`~lerf3d.scene_llm.
     model.census`), the names the label bridge gives them; needs a label bridge and ``labels``, its
     label names in the bridge's order (:func:`~lerf3d.scene_llm.model.bridge.bridge_labels`).
+    Texts the layout splices (identifiers, links) are tokenised once per model.
     """
 
     def __init__(self, loaded: LoadedLLM, projector: nn.Module, projector_config: ProjectorConfig,
@@ -95,7 +92,7 @@ class SceneLLM(nn.Module):
                  identifiers: bool = False, position_digits: bool = False,
                  neighbour_links: bool = False, group_by_name: bool = False, question_hints: int = 0,
                  hint_score_digits: int = 2, census: bool = False, labels: Sequence[str] = (),
-                 wall_links: bool = False) -> None:
+                 wall_links: bool = False, neighbour_names: bool = False) -> None:
         super().__init__()
         hidden = loaded.model.get_input_embeddings().embedding_dim
         if projector_config.d_llm != hidden:
@@ -110,7 +107,7 @@ class SceneLLM(nn.Module):
         self.encoding = encoding
         self.sparse_logits = sparse_logits
         self.identifiers = identifiers
-        self._identifier_ids: list[list[int]] = []
+        self._text_ids: dict[str, list[int]] = {}
         self.position_digits = position_digits
         self._digit_ids: list[int] = []
         feature_dim = projector_config.d_in - encoding.input_dim(0)
@@ -118,13 +115,14 @@ class SceneLLM(nn.Module):
             self._relative = encoding.relative_columns(feature_dim)  # ValueError without room-relative inputs
             self._digit_ids = [self._single_token(str(d)) for d in range(POSITION_BINS)]
         self.neighbour_links = neighbour_links
-        self._link_ids: list[list[int]] = []
+        self.neighbour_names = neighbour_names
+        if neighbour_names and not neighbour_links:
+            raise ValueError("neighbour_names name each link's token: set neighbour_links")
         if neighbour_links:
             if not identifiers:
                 raise ValueError("neighbour_links name tokens by their identifiers: set identifiers")
             self._corners = encoding.corner_columns(feature_dim)
         self.wall_links = wall_links
-        self._wall_ids: list[list[int]] = []
         if wall_links:
             if not identifiers:
                 raise ValueError("wall_links follow each token's identifier: set identifiers")
@@ -144,13 +142,14 @@ class SceneLLM(nn.Module):
         self.hint_score_digits = hint_score_digits
         self.census = census
         self.labels = list(labels)
-        if census:
+        if census or neighbour_names:
             bridge = getattr(projector, "bridge", None)
             if not isinstance(bridge, LabelBridge):
-                raise ValueError("census counts the label bridge's names: the projector needs a label bridge")
+                raise ValueError("census and neighbour_names write the label bridge's names: the projector "
+                                 "needs a label bridge")
             if len(self.labels) != bridge.keys.shape[0]:
-                raise ValueError(f"census names tokens with the bridge's {bridge.keys.shape[0]} labels, "
-                                 f"got {len(self.labels)} label names")
+                raise ValueError(f"census and neighbour_names name tokens with the bridge's "
+                                 f"{bridge.keys.shape[0]} labels, got {len(self.labels)} label names")
         self._feature_dim = feature_dim
         self.hints: QuestionHints | None = None
 
@@ -266,42 +265,44 @@ class SceneLLM(nn.Module):
                              "digits need one token per digit")
         return ids[0]
 
-    def _indexed_text_embeddings(self, cache: list[list[int]], text_of: Callable[[int], str],
-                                 count: int) -> list[Float[torch.Tensor, "J H"]]:
-        """The LLM's input embeddings of ``text_of(0)`` ... ``text_of(count - 1)``, their token ids
-        kept in ``cache`` (tokenised once per model)."""
-        while len(cache) < count:
-            cache.append(self.tokenizer(text_of(len(cache)), add_special_tokens=False)["input_ids"])
+    def _text_embeddings(self, texts: Sequence[str]) -> list[Float[torch.Tensor, "J H"]]:
+        """The LLM's input embeddings of each of ``texts`` ("" gives none), token ids cached."""
         embed = self.llm.get_input_embeddings()
-        device = embed.weight.device
-        return [embed(torch.tensor(ids, device=device)) for ids in cache[:count]]
+        for text in set(texts) - self._text_ids.keys():
+            self._text_ids[text] = self.tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
+        table = {text: embed(torch.tensor(self._text_ids[text], dtype=torch.long, device=embed.weight.device))
+                 for text in set(texts)}
+        return [table[text] for text in texts]
 
     def identifier_embeddings(self, count: int) -> list[Float[torch.Tensor, "J H"]]:
-        """The LLM's input embeddings of ``<obj0>`` ... ``<obj{count-1}>`` (token ids cached)."""
-        return self._indexed_text_embeddings(self._identifier_ids, identifier_text, count)
+        """The LLM's input embeddings of ``<obj0>`` ... ``<obj{count-1}>``."""
+        return self._text_embeddings([identifier_text(k) for k in range(count)])
+
+    def link_texts(self, scene_inputs: Float[torch.Tensor, "B T d_in"],
+                   scene_mask: Bool[torch.Tensor, "B T"]) -> list[list[str]]:
+        """Each token's link, ``near <objJ>`` (J its nearest other token, :func:`~lerf3d.scene_llm.
+        model.links.nearest_tokens`), with J's name after it (``neighbour_names``); "" for a lone token."""
+        nearest = nearest_tokens(scene_inputs[..., self._corners[0]], scene_inputs[..., self._corners[1]],
+                                 scene_mask).tolist()  # (B, T)
+        names = self.name_indices(scene_inputs).tolist() if self.neighbour_names else None
+        return [[link_text(j, self.labels[names[b][j]] if names else None) if j >= 0 else "" for j in row]
+                for b, row in enumerate(nearest)]
 
     def _link_embeddings(self, scene_inputs: Float[torch.Tensor, "B T d_in"],
                          scene_mask: Bool[torch.Tensor, "B T"]) -> list[list[torch.Tensor]]:
-        """The LLM's embeddings of ``near <objJ>`` for each token of each row (J its nearest other
-        token, :func:`~lerf3d.scene_llm.model.links.nearest_tokens`); empty for a lone token."""
-        nearest = nearest_tokens(scene_inputs[..., self._corners[0]], scene_inputs[..., self._corners[1]],
-                                 scene_mask)  # (B, T)
-        table = self._indexed_text_embeddings(
-            self._link_ids, lambda j: LINK_FORMAT.format(identifier_text(j)), nearest.shape[1])
-        empty = table[0].new_zeros(0, table[0].shape[-1]) if table else None
-        return [[table[j] if j >= 0 else empty for j in row] for row in nearest.tolist()]
+        """The LLM's embeddings of each token's :meth:`link_texts`."""
+        return [self._text_embeddings(row) for row in self.link_texts(scene_inputs, scene_mask)]
 
     def with_wall_links(self, links: list[list[torch.Tensor]] | None, scene_inputs: Float[torch.Tensor, "B T d_in"],
                          scene_mask: Bool[torch.Tensor, "B T"]) -> list[list[torch.Tensor]]:
         """Each token's link (``links``, or nothing) followed by the LLM's embeddings of ``by the W
         wall``, W the side its box is nearest (:func:`~lerf3d.scene_llm.model.links.nearest_walls`)."""
-        walls = nearest_walls(scene_inputs[..., self._walls], scene_mask)  # (B, T)
-        table = self._indexed_text_embeddings(
-            self._wall_ids, lambda w: WALL_LINK_FORMAT.format(WALL_NAMES[w]), len(WALL_NAMES))
-        empty = table[0].new_zeros(0, table[0].shape[-1])
-        before = links or [[empty] * walls.shape[1] for _ in range(walls.shape[0])]
-        return [[torch.cat([link, table[w] if w >= 0 else empty]) for link, w in zip(row, ws, strict=True)]
-                for row, ws in zip(before, walls.tolist(), strict=True)]
+        walls = nearest_walls(scene_inputs[..., self._walls], scene_mask).tolist()  # (B, T)
+        walled = [self._text_embeddings([wall_link_text(w) for w in row]) for row in walls]
+        if links is None:
+            return walled
+        return [[torch.cat([link, wall]) for link, wall in zip(row, walls_row, strict=True)]
+                for row, walls_row in zip(links, walled, strict=True)]
 
     def forward(self, batch: SceneBatch) -> TokenLoss:
         spliced = self.splice(batch.input_ids, batch.attention_mask, batch.scene_inputs,

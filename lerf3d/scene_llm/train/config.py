@@ -158,6 +158,13 @@ class SceneLLMConfig:
     """End each scene token's block with ``near <objJ>``, J the token whose box is nearest to its box
     (a scene-graph edge, :mod:`~lerf3d.scene_llm.model.links`), so "what is closest to the bed?" is a
     lookup rather than a comparison of every pair. Needs ``identifiers`` and ``encoding.extents``."""
+    neighbour_names: bool = False
+    """The link also names its token as the label bridge names it (``near <objJ> desk``, the census's
+    names), so the answer to "what is closest to the bed?" is read in the bed's own block instead of
+    in J's (the shipped weights find the anchor, then at times name another token than its link's:
+    nearest 0.58 where a reading of the same tokens' links scores 0.95). With ``grounded_links`` the
+    answer names J without its digits ("<obj1> 3 6 near <obj5>: desk"), a copy of the anchor's block.
+    Needs ``neighbour_links`` and a label bridge."""
     wall_links: bool = False
     """Then ``by the north wall``: the side of the room (the scene bounds) each scene token's box is
     nearest, a scene-graph edge to the room's structure (:func:`~lerf3d.scene_llm.model.links.
@@ -245,13 +252,20 @@ class SceneLLMConfig:
     against 0.58, overall 0.75 both; ``docs/history.md``); ``grounded_lists = false`` answers from it."""
 
     @property
+    def needs_vocabulary(self) -> bool:
+        """Whether the run cannot answer without its object names (``vocabulary.json``): its census
+        counts them, its links name tokens by them, or its tokens are named by them as objects
+        (``tokens.name_objects``)."""
+        return self.census or self.neighbour_names or self.tokens.name_objects
+
+    @property
     def layout_options(self) -> dict[str, bool | int]:
         """How ``SceneLLM`` lays the scene tokens out (its keyword arguments of the same names): the
         one place training and loading turn this config into a model."""
         return {"identifiers": self.identifiers, "position_digits": self.position_digits,
                 "neighbour_links": self.neighbour_links, "group_by_name": self.group_by_name,
                 "question_hints": self.question_hints, "hint_score_digits": self.hint_score_digits,
-                "census": self.census, "wall_links": self.wall_links}
+                "census": self.census, "wall_links": self.wall_links, "neighbour_names": self.neighbour_names}
 
     def __post_init__(self) -> None:
         if self.question_hints < 0 or (self.question_hints and not self.identifiers):
@@ -266,6 +280,9 @@ class SceneLLMConfig:
         if self.wall_links and not (self.identifiers and self.encoding.wall_gaps):
             raise ValueError("wall_links follow each token's identifier and read its wall gaps: set "
                              "identifiers = true and encoding.wall_gaps = true")
+        if self.neighbour_names and not (self.neighbour_links and self.bridge.uses_labels):
+            raise ValueError("neighbour_names name each link's token by the label bridge's names: set "
+                             "neighbour_links = true and bridge.enabled with kind = 'labels'")
         if self.grounded_links and not (self.grounded_answers and self.neighbour_links):
             raise ValueError("grounded_links writes nearest-object answers as the scene-graph link reads: "
                              "set grounded_answers = true and neighbour_links = true")

@@ -5,7 +5,8 @@ grounding`). Matched to the scene tokens the model reads, they become its identi
 "how many chairs?" is trained as "<obj2>, <obj7>: 2", "where is the lamp?" as "<obj4> 8 1:
 north-east" (with the token's position digits), "which is taller, the lamp or the desk?" as
 "<obj4> 8 1, <obj2> 5 5: lamp" and "what is nearest the bed?" as "<obj1> 3 6, <obj5> 2 7: desk" (or,
-with scene-graph links, "<obj1> 3 6 near <obj5> 2 7: desk", as the bed's block reads).
+with scene-graph links, "<obj1> 3 6 near <obj5> 2 7: desk", or "<obj1> 3 6 near <obj5>: desk" when
+the link names its token, as the bed's block reads).
 The model learns to find the objects first, then reads the answer off what it found (the last step
 a copy, a comparison of digits, or a count of what it listed); the answer normaliser drops the
 grounding, so scoring compares answers only. Pure functions.
@@ -53,7 +54,7 @@ def match_boxes(tokens: SceneTokens, boxes: Sequence[Box], margin_m: float = BOX
 
 def grounded_answer(record: QARecord, tokens: SceneTokens,
                     digits: Int[torch.Tensor, "T 2"] | None = None, linked: bool = False,
-                    listed: bool = True, count_first: bool = False) -> str | None:
+                    listed: bool = True, count_first: bool = False, named: bool = False) -> str | None:
     """``record``'s answer grounded on ``tokens``, or None when it is not (a kind that names no
     objects, an egocentric question, or an object no token lies on, or two objects on one token;
     counting and existence when ``listed`` is False: they keep the plain answer, "2", "no").
@@ -62,7 +63,9 @@ def grounded_answer(record: QARecord, tokens: SceneTokens,
     other kinds name each object in the record's order, followed by its two position ``digits``
     when given (the ones the model splices after that token). ``linked``: a nearest-object answer
     joins the anchor and its nearest with the scene-graph link's word, as the anchor's block in the
-    scene reads ("<obj1> 3 6 near <obj5> 2 7: desk"), so writing it continues a copy of that block.
+    scene reads ("<obj1> 3 6 near <obj5> 2 7: desk"), so writing it continues a copy of that block;
+    ``named`` (links that name their token, whose name then follows in the block): the nearest is
+    named without its digits ("<obj1> 3 6 near <obj5>: desk").
     ``count_first``: a count writes its number before its list ("2: <obj2>, <obj7>", "0: none")."""
     if record.frame is not None or (record.type in LISTED_TYPES and not listed):
         return None
@@ -80,17 +83,17 @@ def grounded_answer(record: QARecord, tokens: SceneTokens,
     names = [identifier_text(k) if digits is None else f"{identifier_text(k)} {int(digits[k, 0])} {int(digits[k, 1])}"
              for k in index]
     if linked and record.type == "nearest" and len(names) == 2:
-        names = [f"{names[0]} {LINK_FORMAT.format(names[1])}"]
+        names = [f"{names[0]} {LINK_FORMAT.format(identifier_text(index[1]) if named else names[1])}"]
     return grounded_text(names, answer)
 
 
 def ground_records(records: Sequence[QARecord], scene_tokens: Callable[[str], SceneTokens],
                    digits_of: Callable[[SceneTokens], torch.Tensor] | None = None,
-                   linked: bool = False, listed: bool = True,
-                   count_first: bool = False, drop_ungrounded_lists: bool = False) -> tuple[list[QARecord], int]:
+                   linked: bool = False, listed: bool = True, count_first: bool = False,
+                   drop_ungrounded_lists: bool = False, named: bool = False) -> tuple[list[QARecord], int]:
     """``records`` with each answer that can be grounded replaced by its grounded form
     (:func:`grounded_answer` on ``scene_tokens(scene)``, with ``digits_of`` those tokens, ``linked``,
-    ``listed`` and ``count_first``), and how many were; the others keep their plain answers, except
+    ``listed``, ``count_first`` and ``named``), and how many were; the others keep their plain answers, except
     that with ``drop_ungrounded_lists`` (and ``listed``) the counting and existence questions
     left ungrounded (an object the tokens miss, or two on one token) are left out."""
     out, grounded = [], 0
@@ -100,7 +103,7 @@ def ground_records(records: Sequence[QARecord], scene_tokens: Callable[[str], Sc
             tokens = scene_tokens(record.scene)
             seen[record.scene] = tokens, digits_of(tokens) if digits_of else None
         text = grounded_answer(record, *seen[record.scene], linked=linked, listed=listed,
-                               count_first=count_first)
+                               count_first=count_first, named=named)
         if text is not None:
             grounded += 1
             record = replace(record, answer=text)

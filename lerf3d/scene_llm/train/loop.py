@@ -305,7 +305,8 @@ def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str |
                                               model.token_digits if cfg.position_digits else None,
                                               linked=cfg.grounded_links, listed=cfg.grounded_lists,
                                               count_first=cfg.count_first,
-                                              drop_ungrounded_lists=cfg.drop_ungrounded_lists)
+                                              drop_ungrounded_lists=cfg.drop_ungrounded_lists,
+                                              named=cfg.neighbour_names)
         if info.is_main:
             print(f"stage 2: {grounded} of {asked} answers grounded on their objects' tokens"
                   + (f", {asked - len(records[2])} ungrounded counting / existence questions left out" if cfg.drop_ungrounded_lists else ""))

@@ -54,7 +54,7 @@ def load_scene_llm(
     directory = stage_dir(run_dir, stage)
     loaded = load_llm(cfg.llm, device)
     projector, pcfg = load_projector(directory / "projector.pt", device=device, dtype=loaded.model.dtype)
-    model = SceneLLM(loaded, projector, pcfg, cfg.encoding, labels=census_labels(run_dir, cfg),
+    model = SceneLLM(loaded, projector, pcfg, cfg.encoding, labels=written_labels(run_dir, cfg),
                      **cfg.layout_options)
     if (directory / "lora.pt").is_file():
         from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
@@ -72,12 +72,13 @@ def load_scene_llm(
     return LoadedRun(model.eval(), cfg, stage)
 
 
-def census_labels(run_dir: Path, cfg: SceneLLMConfig) -> list[str]:
-    """The label bridge's names in its order, which a census run's scene block counts (from the
-    run's object names); empty for a run without a census."""
-    if not cfg.census:
+def written_labels(run_dir: Path, cfg: SceneLLMConfig) -> list[str]:
+    """The label bridge's names in its order, which the run's scene block writes (a census counts
+    them, named links name tokens by them; from the run's object names); empty for a run that
+    writes neither."""
+    if not (cfg.census or cfg.neighbour_names):
         return []
-    return bridge_labels(required_vocabulary(run_dir, "writes a census of its tokens' names"), cfg.bridge)
+    return bridge_labels(required_vocabulary(run_dir, "writes its tokens' names"), cfg.bridge)
 
 
 def object_labels(run_dir: str | Path, cfg: SceneLLMConfig) -> list[str]:
