@@ -236,6 +236,15 @@ class TokenStore:
         """The feature points of ``scene`` (loaded if need be)."""
         return self._features(scene).points
 
+    @property
+    def pooled(self) -> dict[tuple[str, str | None], SceneTokens]:
+        """Every token set made so far, by (scene, frame or None)."""
+        return dict(self._cache)
+
+    def adopt(self, tokens: Mapping[tuple[str, str | None], SceneTokens]) -> None:
+        """Take token sets made before (a run's saved ones, :mod:`.cache`) as if pooled here."""
+        self._cache.update(tokens)
+
     def pool(self, keys: Iterable[tuple[str, str | None]], release: bool = True, progress: bool = False) -> None:
         """Make the tokens of every (scene, frame or None) key now, and each named scene's own
         (world-frame) tokens, a scene at a time; with ``release``, then let go of each scene's points

@@ -33,6 +33,7 @@ from lerf3d.scene_llm.model.batch import collate, encode_conversation
 from lerf3d.scene_llm.model.bridge import bridge_labels, label_bridge_tables, text_bridge
 from lerf3d.scene_llm.model.projector import ProjectorConfig, build_projector, load_projector, save_projector
 from lerf3d.scene_llm.model.scene_llm import SceneLLM
+from lerf3d.scene_llm.tokens.cache import load_tokens, save_tokens, tokens_fingerprint
 from lerf3d.scene_llm.tokens.prepare import PREPARE_RECORD, dataset_tokens, load_prepare_config
 from lerf3d.scene_llm.tokens.record import FeatureRecord, save_feature_record
 from lerf3d.scene_llm.tokens.scenes import FEATURES_DIR, TokenStore
@@ -42,6 +43,7 @@ from lerf3d.scene_llm.train.distributed import DistInfo, all_reduce_sum, init_di
 from lerf3d.scene_llm.train.grounding import ground_records
 from lerf3d.scene_llm.train.listing import training_listing_records
 from lerf3d.scene_llm.train.run_files import (
+    TOKENS_NAME,
     load_latest_step,
     save_config,
     save_lora,
@@ -252,6 +254,19 @@ def train_stage(model: SceneLLM, stage: int, cfg: StageConfig, records: list[QAR
     return StageResult(stage, history, start)
 
 
+def _pool_tokens(store: TokenStore, keys: list[tuple[str, str | None]], path: Path, settings: dict,
+                 files: dict[str, Path], info: DistInfo, progress: bool) -> None:
+    """Pool every token the run reads, taking back those a previous start of the run saved at
+    ``path`` when made from the same ``settings`` and ``files`` (:mod:`lerf3d.scene_llm.tokens.cache`),
+    and save them for the next start."""
+    fingerprint = tokens_fingerprint(settings, {name: f for name, f in files.items() if f.is_file()})
+    saved = load_tokens(path, fingerprint) or {}
+    store.adopt(saved)
+    store.pool(keys, progress=progress and info.is_main)
+    if info.is_main and len(store.pooled) > len(saved):
+        save_tokens(path, store.pooled, fingerprint)
+
+
 def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str | Path,
                     stages: tuple[int, ...] = (1, 2), info: DistInfo = DistInfo(),
                     device: torch.device | str = "cpu", progress: bool = True) -> list[StageResult]:
@@ -282,8 +297,9 @@ def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str |
     # every token the records read, made now; the scenes' points are then let go (tokens are small)
     keys = [(scene, None) for scene in train_scenes]
     keys += [(r.scene, r.frame) for stage_records in records.values() for r in stage_records]
-    store.pool(keys, progress=progress and info.is_main)
     prepared = dataset_dir / FEATURES_DIR / PREPARE_RECORD
+    _pool_tokens(store, keys, run_dir / TOKENS_NAME, {"tokens": cfg.tokens, "labels": run_labels,
+                 "template": cfg.bridge.template}, {**store.paths, PREPARE_RECORD: prepared}, info, progress)
     if info.is_main and prepared.is_file():  # hand-made feature sets have no record
         save_feature_record(run_dir, FeatureRecord(load_prepare_config(prepared), source))
     if info.is_main and names:

@@ -3,6 +3,7 @@
 Layout of a run folder::
 
     config.json                     the SceneLLMConfig (dataclasses.asdict)
+    tokens.pt                       every token set the run pooled, for its next start (lerf3d.scene_llm.tokens.cache)
     stage<k>/checkpoints/step-NNNNNN.pt, latest    resumable: everything trained + optimiser state
     stage<k>/projector.pt           the projector alone (lerf3d.scene_llm.model.projector format)
     stage<k>/lora.pt                LoRA adapter weights only (stage 2, lora), a few hundred kB
@@ -35,6 +36,8 @@ CONFIG_NAME = "config.json"
 VOCABULARY_NAME = "vocabulary.json"
 """File of a run folder: the object names of its training data (its label bridge's labels), what
 ``lerf3d ask --explain`` names the scene's tokens with."""
+TOKENS_NAME = "tokens.pt"
+"""File of a run folder: its pooled tokens, which a resumed run reads instead of pooling again."""
 LATEST_NAME = "latest"
 STEP_PATTERN = re.compile(r"^step-(\d{6})\.pt$")
 
