@@ -73,9 +73,9 @@ def position_text(config: dict) -> str:
 def link_text(config: dict) -> str:
     """The scene-graph link after each token, when the run writes it (else nothing)."""
     named = config.get("neighbour_names")
-    name = " desk" if named else ""
-    names = ", then J's name, the label its feature is nearest to" if named else ""
-    near = (f", then `near <objJ>{name}`, J the token whose box is nearest to its box (a scene-graph edge){names}"
+    example = " desk" if named else ""
+    naming = ", then J's name, the label its feature is nearest to" if named else ""
+    near = (f", then `near <objJ>{example}`, J the token whose box is nearest to its box (a scene-graph edge){naming}"
             if config.get("neighbour_links") else "")
     return near + (", then `by the W wall`, W the side of the room its box is nearest (none for a view's "
                    "egocentric tokens)" if config.get("wall_links") else "")
