@@ -23,7 +23,7 @@ from jaxtyping import Int
 from lerf3d.scene_llm.data.dataset import QARecord
 from lerf3d.scene_llm.data.grounding import Box
 from lerf3d.scene_llm.data.language import count_first_text, grounded_text, normalise_answer
-from lerf3d.scene_llm.model.links import LINK_FORMAT
+from lerf3d.scene_llm.model.links import LINK_FORMAT, link_text
 from lerf3d.scene_llm.model.splice import identifier_text
 from lerf3d.scene_llm.tokens.frames import SceneTokens
 
@@ -83,7 +83,7 @@ def grounded_answer(record: QARecord, tokens: SceneTokens,
     names = [identifier_text(k) if digits is None else f"{identifier_text(k)} {int(digits[k, 0])} {int(digits[k, 1])}"
              for k in index]
     if linked and record.type == "nearest" and len(names) == 2:
-        names = [f"{names[0]} {LINK_FORMAT.format(identifier_text(index[1]) if named else names[1])}"]
+        names = [f"{names[0]} {link_text(index[1]) if named else LINK_FORMAT.format(names[1])}"]
     return grounded_text(names, answer)
 
 
