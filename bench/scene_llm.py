@@ -80,7 +80,7 @@ def synthetic_tokens(count: int, feature_dim: int):
 def timed_answer(model, tokens, new_tokens: int, repeats: int) -> tuple[float, float]:
     """(seconds per answer of ``new_tokens`` forced tokens, prompt included; decoding tokens per
     second after the first token), best of ``repeats``."""
-    from lerf3d.scene_llm.model.scene_llm import greedy_decode
+    from lerf3d.scene_llm.model.decode import greedy_decode
 
     def answer(count: int) -> float:
         start = time.perf_counter()

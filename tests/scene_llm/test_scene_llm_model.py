@@ -9,6 +9,7 @@ import torch
 from scene_splice import splice_one
 
 from lerf3d.scene_llm.model.batch import collate, encode_conversation, encode_example
+from lerf3d.scene_llm.model.decode import greedy_decode
 from lerf3d.scene_llm.model.llm import (
     SCENE_TOKEN,
     SYSTEM_PROMPT,
@@ -22,7 +23,7 @@ from lerf3d.scene_llm.model.llm import (
     stop_token_ids,
 )
 from lerf3d.scene_llm.model.projector import ProjectorConfig, build_projector
-from lerf3d.scene_llm.model.scene_llm import SceneLLM, greedy_decode
+from lerf3d.scene_llm.model.scene_llm import SceneLLM
 from lerf3d.scene_llm.model.splice import IGNORE_INDEX
 from lerf3d.scene_llm.model.tiny_llm import TinyLlamaConfig
 from lerf3d.scene_llm.tokens.frames import SceneTokens, projector_input_dim

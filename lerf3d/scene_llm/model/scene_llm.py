@@ -5,7 +5,7 @@ returns the summed token cross-entropy and the token count, so a caller can norm
 count of the *global* batch (identical losses and gradients for 1 process x 2B and 2 processes x B).
 Inference: ``prefill(tokens, questions)`` gives the left-padded prompt embeddings with the scene
 spliced in (the public entry that ask, the viewer and the bench share); ``answer`` runs
-:func:`greedy_decode` on it with a KV cache.
+:func:`~lerf3d.scene_llm.model.decode.greedy_decode` on it with a KV cache.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from torch import nn
 from lerf3d.scene_llm.model.batch import SceneBatch
 from lerf3d.scene_llm.model.bridge import LabelBridge
 from lerf3d.scene_llm.model.census import census_text
+from lerf3d.scene_llm.model.decode import greedy_decode
 from lerf3d.scene_llm.model.hints import QuestionHints
 from lerf3d.scene_llm.model.links import link_text, nearest_tokens, nearest_walls, wall_link_text
 from lerf3d.scene_llm.model.llm import LoadedLLM, prompt_text, stop_token_ids
@@ -359,39 +360,3 @@ class SceneLLM(nn.Module):
     def generate(self, scene_tokens: SceneTokens | None, question: str, max_new_tokens: int = 16) -> str:
         """The greedy answer to one question."""
         return self.answer([scene_tokens], [question], max_new_tokens)[0]
-
-
-@torch.no_grad()
-def greedy_decode(
-    llm: nn.Module,
-    embeds: Float[torch.Tensor, "B L H"],
-    attention_mask: Int[torch.Tensor, "B L"],
-    position_ids: Int[torch.Tensor, "B L"],
-    max_new_tokens: int,
-    stop_ids: Sequence[int],
-) -> list[list[int]]:
-    """Argmax decoding with the model's KV cache; each row stops at its first stop id (excluded).
-
-    Our own loop rather than ``generate``: left-padded rows need explicit position ids, which the
-    generic ``generate`` derives differently across model families.
-    """
-    out = llm(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids, use_cache=True)
-    cache, mask = out.past_key_values, attention_mask
-    positions = position_ids.max(dim=1).values  # (B,) last real position per row
-    stops = torch.tensor(list(stop_ids), device=embeds.device)
-    done = torch.zeros(embeds.shape[0], dtype=torch.bool, device=embeds.device)
-    generated: list[list[int]] = [[] for _ in range(embeds.shape[0])]
-    logits = out.logits[:, -1]
-    for _ in range(max_new_tokens):
-        token = logits.argmax(dim=-1)  # (B,)
-        done |= torch.isin(token, stops)
-        for row in torch.nonzero(~done).flatten().tolist():
-            generated[row].append(int(token[row]))
-        if bool(done.all()):
-            break
-        positions = positions + 1
-        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)  # (B, L + t)
-        out = llm(input_ids=token[:, None], attention_mask=mask, position_ids=positions[:, None],
-                  past_key_values=cache, use_cache=True)
-        cache, logits = out.past_key_values, out.logits[:, -1]
-    return generated
