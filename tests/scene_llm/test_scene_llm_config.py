@@ -21,6 +21,8 @@ from lerf3d.scene_llm.tokens.scenes import TokenConfig
 from lerf3d.scene_llm.tokens.segments import SegmentConfig
 from lerf3d.scene_llm.train.config import (
     PRESETS_DIR,
+    REQUIREMENTS,
+    SWITCH_RULES,
     LoraSettings,
     SceneLLMConfig,
     StageConfig,
@@ -229,3 +231,18 @@ def test_cuda_without_a_gpu_is_refused():
         assert training_device("auto").type == "cpu"
         with pytest.raises(ValueError, match="no CUDA device"):
             training_device("cuda")
+
+
+def test_every_switch_rule_names_a_boolean_switch_and_known_requirements():
+    fields = {f.name: f for f in dataclasses.fields(SceneLLMConfig)}
+    for rule in SWITCH_RULES:
+        assert fields[rule.switch].type in ("bool", bool), rule.switch
+        assert rule.needs and set(rule.needs) <= set(REQUIREMENTS), rule.switch
+
+
+def test_a_switch_without_what_it_needs_is_refused_naming_both():
+    tiny = preset("tiny")
+    with pytest.raises(ValueError, match=r"^census counts the label bridge's names: set bridge\.enabled with kind = 'labels'$"):
+        dataclasses.replace(tiny, census=True, bridge=dataclasses.replace(tiny.bridge, enabled=False))
+    with pytest.raises(ValueError, match=r"^grounded_links .*: set grounded_answers = true and neighbour_links = true$"):
+        dataclasses.replace(tiny, grounded_links=True, grounded_answers=False)

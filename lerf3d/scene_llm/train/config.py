@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -272,40 +273,60 @@ class SceneLLMConfig:
             raise ValueError(f"question_hints name tokens by their identifiers: K >= 0 and, for K > 0, "
                              f"identifiers = true (got {self.question_hints})")
         check_score_digits(self.hint_score_digits, "hint_score_digits")
-        if self.grounded_answers and not self.identifiers:
-            raise ValueError("grounded_answers name objects by their identifiers: set identifiers = true")
-        if self.neighbour_links and not (self.identifiers and self.encoding.extents):
-            raise ValueError("neighbour_links name each token's nearest by its identifier, from the "
-                             "tokens' corners: set identifiers = true and encoding.extents = true")
-        if self.wall_links and not (self.identifiers and self.encoding.wall_gaps):
-            raise ValueError("wall_links follow each token's identifier and read its wall gaps: set "
-                             "identifiers = true and encoding.wall_gaps = true")
-        if self.neighbour_names and not (self.neighbour_links and self.bridge.uses_labels):
-            raise ValueError("neighbour_names name each link's token by the label bridge's names: set "
-                             "neighbour_links = true and bridge.enabled with kind = 'labels'")
-        if self.grounded_links and not (self.grounded_answers and self.neighbour_links):
-            raise ValueError("grounded_links writes nearest-object answers as the scene-graph link reads: "
-                             "set grounded_answers = true and neighbour_links = true")
-        if self.group_by_name and not (self.identifiers and self.bridge.uses_labels):
-            raise ValueError("group_by_name groups tokens by the label bridge's names and keeps their "
-                             "identifiers: set identifiers = true and bridge.enabled with kind = 'labels'")
-        if self.listing_questions and not (self.grounded_answers and self.bridge.uses_labels):
-            raise ValueError("listing_questions are answered in the grounded form from the label bridge's "
-                             "names: set grounded_answers = true and bridge.enabled with kind = 'labels'")
-        if self.count_first and not (self.grounded_answers and self.grounded_lists):
-            raise ValueError("count_first reorders grounded count lists: set grounded_answers = true "
-                             "and grounded_lists = true")
-        if self.drop_ungrounded_lists and not (self.grounded_answers and self.grounded_lists):
-            raise ValueError("drop_ungrounded_lists leaves out counts the grounded lists cannot list: "
-                             "set grounded_answers = true and grounded_lists = true")
-        if self.census and not self.bridge.uses_labels:
-            raise ValueError("census counts the label bridge's names: set bridge.enabled with kind = 'labels'")
-        if self.position_digits and not self.encoding.room_relative:
-            raise ValueError("position_digits reads the room-relative coordinates: set encoding.room_relative")
+        for rule in SWITCH_RULES:
+            if getattr(self, rule.switch) and not all(REQUIREMENTS[need][1](self) for need in rule.needs):
+                settings = " and ".join(REQUIREMENTS[need][0] for need in rule.needs)
+                raise ValueError(f"{rule.switch} {rule.why}: set {settings}")
         if self.stage1.llm_mode != "frozen":
             raise ValueError("stage 1 trains the projector only: stage1.llm_mode must be 'frozen'")
         if self.projector_hidden < 1 or self.max_new_tokens < 1:
             raise ValueError("projector_hidden and max_new_tokens must be >= 1")
+
+
+REQUIREMENTS: dict[str, tuple[str, Callable[[SceneLLMConfig], bool]]] = {
+    "identifiers": ("identifiers = true", lambda c: c.identifiers),
+    "extents": ("encoding.extents = true", lambda c: c.encoding.extents),
+    "wall_gaps": ("encoding.wall_gaps = true", lambda c: c.encoding.wall_gaps),
+    "room_relative": ("encoding.room_relative = true", lambda c: c.encoding.room_relative),
+    "labels": ("bridge.enabled with kind = 'labels'", lambda c: c.bridge.uses_labels),
+    "grounded_answers": ("grounded_answers = true", lambda c: c.grounded_answers),
+    "grounded_lists": ("grounded_lists = true", lambda c: c.grounded_lists),
+    "neighbour_links": ("neighbour_links = true", lambda c: c.neighbour_links),
+}
+"""Settings a switch of :data:`SWITCH_RULES` may need: the words an error names it by, and the test."""
+
+
+@dataclass(frozen=True)
+class SwitchRule:
+    """A switch of :class:`SceneLLMConfig` that only works with other settings."""
+
+    switch: str
+    """The boolean field the rule is about."""
+    why: str
+    """What the switch does with the settings it needs (the error's words after its name)."""
+    needs: tuple[str, ...]
+    """Keys of :data:`REQUIREMENTS` that must all hold when the switch is on."""
+
+
+SWITCH_RULES = (
+    SwitchRule("grounded_answers", "name objects by their identifiers", ("identifiers",)),
+    SwitchRule("neighbour_links", "name each token's nearest by its identifier, from the tokens' corners",
+               ("identifiers", "extents")),
+    SwitchRule("wall_links", "follow each token's identifier and read its wall gaps", ("identifiers", "wall_gaps")),
+    SwitchRule("neighbour_names", "name each link's token by the label bridge's names", ("neighbour_links", "labels")),
+    SwitchRule("grounded_links", "writes nearest-object answers as the scene-graph link reads",
+               ("grounded_answers", "neighbour_links")),
+    SwitchRule("group_by_name", "groups tokens by the label bridge's names and keeps their identifiers",
+               ("identifiers", "labels")),
+    SwitchRule("listing_questions", "are answered in the grounded form from the label bridge's names",
+               ("grounded_answers", "labels")),
+    SwitchRule("count_first", "reorders grounded count lists", ("grounded_answers", "grounded_lists")),
+    SwitchRule("drop_ungrounded_lists", "leaves out counts the grounded lists cannot list",
+               ("grounded_answers", "grounded_lists")),
+    SwitchRule("census", "counts the label bridge's names", ("labels",)),
+    SwitchRule("position_digits", "reads the room-relative coordinates", ("room_relative",)),
+)
+"""Which switches need which settings, checked in this order when a config is made."""
 
 
 PRESETS_DIR = CONFIGS_DIR / "scene_llm"
