@@ -23,6 +23,7 @@ from lerf3d.scene_llm.model.bridge import LabelBridge
 from lerf3d.scene_llm.model.census import census_text
 from lerf3d.scene_llm.model.decode import greedy_decode
 from lerf3d.scene_llm.model.hints import QuestionHints
+from lerf3d.scene_llm.model.identifiers import add_identifier_tokens
 from lerf3d.scene_llm.model.links import link_text, nearest_tokens, nearest_walls, wall_link_text
 from lerf3d.scene_llm.model.llm import LoadedLLM, prompt_text, stop_token_ids
 from lerf3d.scene_llm.model.projector import ProjectorConfig
@@ -68,6 +69,8 @@ class SceneLLM(nn.Module):
     models whose causal-LM head does more (e.g. Gemma-2's final logit soft-capping).
     ``identifiers``: put ``<objK>`` (the LLM's embeddings of that text) before the K-th scene token
     (:func:`~lerf3d.scene_llm.model.splice.interleave_identifiers`).
+    ``identifier_tokens``: N > 0 makes ``<obj0>`` ... ``<obj{N-1}>`` single learned tokens of the LLM
+    (:mod:`~lerf3d.scene_llm.model.identifiers`; it changes ``loaded``'s tokenizer and model in place).
     ``position_digits``: follow each token's projected positions with the LLM's embeddings of the
     digits of its room-relative x and y tenths (:func:`~lerf3d.scene_llm.model.splice.position_digits`).
     ``neighbour_links``: end each token's block with ``near <objJ>``, J its nearest other token by box
@@ -93,7 +96,7 @@ class SceneLLM(nn.Module):
                  identifiers: bool = False, position_digits: bool = False,
                  neighbour_links: bool = False, group_by_name: bool = False, question_hints: int = 0,
                  hint_score_digits: int = 2, census: bool = False, labels: Sequence[str] = (),
-                 wall_links: bool = False, neighbour_names: bool = False) -> None:
+                 wall_links: bool = False, neighbour_names: bool = False, identifier_tokens: int = 0) -> None:
         super().__init__()
         hidden = loaded.model.get_input_embeddings().embedding_dim
         if projector_config.d_llm != hidden:
@@ -108,6 +111,11 @@ class SceneLLM(nn.Module):
         self.encoding = encoding
         self.sparse_logits = sparse_logits
         self.identifiers = identifiers
+        if identifier_tokens:
+            if not identifiers:
+                raise ValueError("identifier_tokens are the identifiers' own tokens: set identifiers")
+            add_identifier_tokens(loaded, identifier_tokens)
+        self.identifier_tokens = identifier_tokens
         self._text_ids: dict[str, list[int]] = {}
         self.position_digits = position_digits
         self._digit_ids: list[int] = []

@@ -149,6 +149,12 @@ class SceneLLMConfig:
     identifiers: bool = False
     """Splice an object identifier ``<objK>`` before each scene token (Chat-Scene), so answers and
     ``lerf3d ask --explain`` can name objects. False for runs saved before identifiers existed."""
+    identifier_tokens: int = 0
+    """N > 0: ``<obj0>`` ... ``<obj{N-1}>`` are N new tokens of the LLM with learned embeddings, trained
+    in both stages (Chat-Scene's object identifiers; :mod:`~lerf3d.scene_llm.model.identifiers`),
+    instead of being spelled as text (SmolLM2 spells ``<obj12>`` in five tokens, in every block and
+    link). Set N to at least the most tokens a scene has (``tokens.segments.max_tokens``): later
+    identifiers stay spelled. 0: spelled, as runs before this option. Needs ``identifiers``."""
     position_digits: bool = False
     """Write each scene token's position after its projected positions as two digits the LLM reads as
     numbers, x then y tenths of the room (0 the west / south wall, 9 the east / north; for a view's
@@ -266,13 +272,16 @@ class SceneLLMConfig:
         return {"identifiers": self.identifiers, "position_digits": self.position_digits,
                 "neighbour_links": self.neighbour_links, "group_by_name": self.group_by_name,
                 "question_hints": self.question_hints, "hint_score_digits": self.hint_score_digits,
-                "census": self.census, "wall_links": self.wall_links, "neighbour_names": self.neighbour_names}
+                "census": self.census, "wall_links": self.wall_links, "neighbour_names": self.neighbour_names,
+                "identifier_tokens": self.identifier_tokens}
 
     def __post_init__(self) -> None:
         if self.question_hints < 0 or (self.question_hints and not self.identifiers):
             raise ValueError(f"question_hints name tokens by their identifiers: K >= 0 and, for K > 0, "
                              f"identifiers = true (got {self.question_hints})")
         check_score_digits(self.hint_score_digits, "hint_score_digits")
+        if self.identifier_tokens < 0:
+            raise ValueError(f"identifier_tokens must be >= 0 (0: identifiers spelled as text), got {self.identifier_tokens}")
         for rule in SWITCH_RULES:
             if getattr(self, rule.switch) and not all(REQUIREMENTS[need][1](self) for need in rule.needs):
                 settings = " and ".join(REQUIREMENTS[need][0] for need in rule.needs)
@@ -301,7 +310,7 @@ class SwitchRule:
     """A switch of :class:`SceneLLMConfig` that only works with other settings."""
 
     switch: str
-    """The boolean field the rule is about."""
+    """The field the rule is about (a bool, or an int that is on when above 0)."""
     why: str
     """What the switch does with the settings it needs (the error's words after its name)."""
     needs: tuple[str, ...]
@@ -323,6 +332,7 @@ SWITCH_RULES = (
     SwitchRule("count_first", "reorders grounded count lists", ("grounded_answers", "grounded_lists")),
     SwitchRule("drop_ungrounded_lists", "leaves out counts the grounded lists cannot list",
                ("grounded_answers", "grounded_lists")),
+    SwitchRule("identifier_tokens", "are the identifiers' own tokens", ("identifiers",)),
     SwitchRule("census", "counts the label bridge's names", ("labels",)),
     SwitchRule("position_digits", "reads the room-relative coordinates", ("room_relative",)),
 )

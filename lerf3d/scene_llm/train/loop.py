@@ -31,6 +31,12 @@ from lerf3d.scene_llm.data.dataset import MANIFEST_NAME, QARecord, load_manifest
 from lerf3d.scene_llm.data.variation import varied_chat
 from lerf3d.scene_llm.model.batch import collate, encode_conversation
 from lerf3d.scene_llm.model.bridge import bridge_labels, label_bridge_tables, text_bridge
+from lerf3d.scene_llm.model.identifiers import (
+    IDENTIFIERS_NAME,
+    identifier_parameters,
+    identifier_state,
+    load_identifier_rows,
+)
 from lerf3d.scene_llm.model.projector import ProjectorConfig, build_projector, load_projector, save_projector
 from lerf3d.scene_llm.model.scene_llm import SceneLLM
 from lerf3d.scene_llm.tokens.cache import load_tokens, save_tokens, tokens_fingerprint
@@ -98,7 +104,8 @@ def build_scene_llm(cfg: SceneLLMConfig, feature_dim: int, device: torch.device 
 
 def configure_trainable(model: SceneLLM, cfg: StageConfig, seed: int = 0) -> list[nn.Parameter]:
     """Freeze or unfreeze for the stage (wrapping the LLM in LoRA adapters, initialised from ``seed``,
-    if asked); returns the trainable LLM parameters. The projector always trains."""
+    if asked); returns the trainable LLM parameters. The projector and learned identifier rows
+    always train."""
     model.projector.requires_grad_(True)
     if cfg.llm_mode == "lora":
         from peft import LoraConfig, PeftModel, get_peft_model
@@ -111,6 +118,8 @@ def configure_trainable(model: SceneLLM, cfg: StageConfig, seed: int = 0) -> lis
                 model.llm = get_peft_model(model.llm, lora)  # freezes the base weights
     else:
         model.llm.requires_grad_(cfg.llm_mode == "full")
+    for rows in identifier_parameters(model.llm):  # learned identifier tokens train in every stage
+        rows.requires_grad_(True)
     return [p for p in model.llm.parameters() if p.requires_grad]
 
 
@@ -119,8 +128,11 @@ def _trainable_state(model: SceneLLM) -> dict[str, torch.Tensor]:
 
 
 def _save_stage_files(model: SceneLLM, cfg: StageConfig, directory: Path) -> None:
-    """The shippable parts: projector alone, and the LoRA adapters or full LLM weights."""
+    """The shippable parts: projector alone, learned identifier rows, and the LoRA adapters or full
+    LLM weights."""
     save_projector(model.projector, model.projector_config, directory / "projector.pt")
+    if identifiers := identifier_state(model.llm):
+        save_tensors(directory / IDENTIFIERS_NAME, identifiers)
     if cfg.llm_mode == "lora":
         from peft import get_peft_model_state_dict
 
@@ -338,6 +350,8 @@ def train_scene_llm(cfg: SceneLLMConfig, dataset_dir: str | Path, run_dir: str |
         if stage == 2 and 1 not in stages and stage1_projector.is_file():
             projector, _ = load_projector(stage1_projector, model.projector_config, device, model.llm.dtype)
             model.projector.load_state_dict(projector.state_dict())
+            if model.identifier_tokens:
+                load_identifier_rows(model.llm, stage_dir(run_dir, 1) / IDENTIFIERS_NAME)
         result = train_stage(model, stage, stage_cfg, records[stage], store, run_dir, cfg.seed, info, progress)
         results.append(result)
     return results

@@ -7,6 +7,7 @@ Layout of a run folder::
     stage<k>/checkpoints/step-NNNNNN.pt, latest    resumable: everything trained + optimiser state
     stage<k>/projector.pt           the projector alone (lerf3d.scene_llm.model.projector format)
     stage<k>/lora.pt                LoRA adapter weights only (stage 2, lora), a few hundred kB
+    stage<k>/identifiers.pt         learned identifier rows (identifier_tokens runs, lerf3d.scene_llm.model.identifiers)
     stage<k>/llm.pt                 all LLM weights (stage 2, full fine-tuning)
     stage<k>/log.jsonl              one line per step: step, loss, tokens, lr
 

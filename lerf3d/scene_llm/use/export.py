@@ -4,6 +4,7 @@
     OUT/features.json        how scene features must be computed (encoder spec + weights digest, scale)
     OUT/stage<k>/projector.pt   the projector, float16 storage
     OUT/stage<k>/lora.pt        the LoRA adapters, float16 storage (stage 2)
+    OUT/stage<k>/identifiers.pt the learned identifier rows, float16 storage (identifier_tokens runs)
     OUT/CARD.md              what it is, how it was trained and evaluated, how to rebuild it
 
 The folder is a run folder without checkpoints (``lerf3d.scene_llm.use.load`` reads it as any run);
@@ -19,11 +20,20 @@ from pathlib import Path
 import torch
 
 from lerf3d.atomic import atomic_dir
+from lerf3d.scene_llm.model.identifiers import IDENTIFIERS_NAME
 from lerf3d.scene_llm.model.projector import load_projector, save_projector
 from lerf3d.scene_llm.tokens.record import RUN_FEATURES_RECORD
 from lerf3d.scene_llm.train.config import LoraSettings
-from lerf3d.scene_llm.train.run_files import CONFIG_NAME, VOCABULARY_NAME, load_lora, save_lora, stage_dir
+from lerf3d.scene_llm.train.run_files import (
+    CONFIG_NAME,
+    VOCABULARY_NAME,
+    load_lora,
+    save_lora,
+    save_tensors,
+    stage_dir,
+)
 from lerf3d.scene_llm.use.load import latest_stage
+from lerf3d.torch_files import load_torch_file
 
 CARD_NAME = "CARD.md"
 
@@ -54,6 +64,10 @@ def export_run(run_dir: str | Path, out_dir: str | Path, card: str, stage: int |
         projector, cfg = load_projector(source / "projector.pt")
         save_projector(projector.half(), cfg, target / "projector.pt")
         names.append(f"{target.name}/projector.pt")
+        if (source / IDENTIFIERS_NAME).is_file():
+            save_tensors(target / IDENTIFIERS_NAME,
+                         _half(load_torch_file(source / IDENTIFIERS_NAME, "identifier rows")))
+            names.append(f"{target.name}/{IDENTIFIERS_NAME}")
         if (source / "lora.pt").is_file():
             settings, state = load_lora(source / "lora.pt")
             lora = LoraSettings(**{**settings, "target_modules": tuple(settings["target_modules"])})

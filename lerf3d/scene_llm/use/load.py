@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from lerf3d.scene_llm.model.bridge import bridge_labels
+from lerf3d.scene_llm.model.identifiers import IDENTIFIERS_NAME, load_identifier_rows
 from lerf3d.scene_llm.model.llm import load_llm
 from lerf3d.scene_llm.model.projector import load_projector
 from lerf3d.scene_llm.model.scene_llm import SceneLLM
@@ -67,6 +68,8 @@ def load_scene_llm(
         set_peft_model_state_dict(model.llm, state)
     elif (directory / "llm.pt").is_file():
         model.llm.load_state_dict(load_torch_file(directory / "llm.pt", "fine-tuned LLM weights", device))
+    if cfg.identifier_tokens:
+        load_identifier_rows(model.llm, directory / IDENTIFIERS_NAME)
     if cfg.question_hints:
         model.use_text_tower(run_text_tower(run_dir, device))
     return LoadedRun(model.eval(), cfg, stage)
