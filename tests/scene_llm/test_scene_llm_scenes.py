@@ -10,7 +10,7 @@ from lerf3d.scene_llm.data.dataset import DatasetConfig, generate_dataset
 from lerf3d.scene_llm.tokens import prepare as prepare_module
 from lerf3d.scene_llm.tokens.features3d import FeaturePoints
 from lerf3d.scene_llm.tokens.frames import PoolingConfig
-from lerf3d.scene_llm.tokens.prepare import PrepareConfig, prepare_dataset
+from lerf3d.scene_llm.tokens.prepare import PREPARE_RECORD, PrepareConfig, prepare_dataset
 from lerf3d.scene_llm.tokens.scenes import (
     FEATURES_DIR,
     SceneFeatures,
@@ -102,4 +102,7 @@ def test_prepare_dataset_from_a_generated_room(tiny_room, tmp_path, monkeypatch)
     scene = load_scene_features(tmp_path / "data" / FEATURES_DIR / "room_0.pt")
     assert scene.points.feature_dim == 6 and scene.points.observed.float().mean() > 0.5
     assert len(scene.frame_points) == 12 and all(len(v) > 0 for v in scene.frame_points.values())
+    record = tmp_path / "data" / FEATURES_DIR / PREPARE_RECORD
+    stamp = record.stat().st_mtime_ns
     assert prepare_dataset(tmp_path / "data", PrepareConfig(fusion_voxel=0.05)) == []  # already there
+    assert record.stat().st_mtime_ns == stamp  # left untouched: a run's saved tokens stay valid

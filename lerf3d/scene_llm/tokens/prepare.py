@@ -134,7 +134,8 @@ def prepare_dataset(dataset_dir: str | Path, cfg: PrepareConfig, device: str = "
     source = f"backproject:{extractor.image_text_encoder.name}@{cfg.world_scale:g}m"
     todo = {name: entry for name, entry in scenes.items()
             if cfg.overwrite or _stored_source(dataset_dir / FEATURES_DIR / f"{name}.pt") != source}
-    save_prepare_config(record, cfg)
+    if cfg.overwrite or not record.is_file():  # an equal record stays untouched (runs' token caches
+        save_prepare_config(record, cfg)       # fingerprint its modification time)
     written = []
     for name, entry in tqdm(todo.items(), desc="scenes", unit="scene"):
         features = capture_scene_features(name, entry.capture, cfg, extractor, device)
