@@ -122,8 +122,8 @@ def grounding_text(config: dict) -> str:
         text += (" Counting and existence questions whose objects the tokens miss were left out of"
                  " training, so every such answer it learnt lists the tokens it rests on.")
     if config.get("grounded_links"):
-        text += (" A nearest-object answer continues the anchor's block through its link"
-                 " (\"<obj1> 3 6 near <obj5> 2 7: desk\").")
+        example = "<obj1> 3 6 near <obj5>: desk" if config.get("neighbour_names") else "<obj1> 3 6 near <obj5> 2 7: desk"
+        text += f" A nearest-object answer continues the anchor's block through its link (\"{example}\")."
     return text
 
 

@@ -79,7 +79,8 @@ def test_the_card_says_how_answers_are_grounded_and_what_the_census_is():
     assert "<obj2>, <obj7>: 2" in grounding_text(grounded) and "alone" not in grounding_text(grounded)
     plain = grounding_text({**grounded, "grounded_lists": False, "census": True, "grounded_links": True})
     assert "answer alone" in plain and "read off the census" in plain and "near <obj5>" in plain
-    assert "<obj2>, <obj7>: 2" not in plain
+    assert "<obj2>, <obj7>: 2" not in plain and "near <obj5> 2 7: desk" in plain
+    assert "near <obj5>: desk" in grounding_text({**grounded, "grounded_links": True, "neighbour_names": True})
     first = grounding_text({**grounded, "count_first": True, "census": True})
     assert "2: <obj2>, <obj7>" in first and "number read off the census" in first
     assert "number first" not in grounding_text({**grounded, "count_first": True, "grounded_lists": False})

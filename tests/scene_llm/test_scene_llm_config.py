@@ -58,9 +58,12 @@ EXPECTED = {
         census=True,
         count_first=True,
         drop_ungrounded_lists=True,
+        neighbour_names=True,
+        grounded_links=True,
+        wall_links=True,
         encoding=TokenEncoding(room_relative=True, fourier_bands=2, extents=True, include_rgb=True,
-                               confidence=True),
-        bridge=BridgeConfig(enabled=True, kind="labels", slots=4),
+                               confidence=True, wall_gaps=True),
+        bridge=BridgeConfig(enabled=True, kind="labels", slots=4, extra_labels=()),
         tokens=TokenConfig(
             mode="segment",
             segments=SegmentConfig(
@@ -192,7 +195,8 @@ def test_gpu_preset_scales_the_demo_recipe():
     assert gpu.identifiers and gpu.encoding == demo.encoding and gpu.bridge == demo.bridge
     assert gpu.tokens.crop_views == demo.tokens.crop_views and gpu.position_digits == demo.position_digits
     assert gpu.grounded_answers == demo.grounded_answers and gpu.max_new_tokens == demo.max_new_tokens
-    assert gpu.neighbour_links == demo.neighbour_links
+    assert (gpu.neighbour_links, gpu.neighbour_names, gpu.grounded_links, gpu.wall_links) == (
+        demo.neighbour_links, demo.neighbour_names, demo.grounded_links, demo.wall_links)
     assert (gpu.census, gpu.count_first, gpu.drop_ungrounded_lists) == (demo.census, demo.count_first,
                                                                       demo.drop_ungrounded_lists)
     assert gpu.tokens.name_objects == demo.tokens.name_objects
