@@ -10,7 +10,13 @@ from lerf3d.scene_llm.train.config import preset
 from lerf3d.scene_llm.train.loop import train_scene_llm
 from lerf3d.scene_llm.use import ask as ask_module
 from lerf3d.scene_llm.use.ask import AskConfig, ask
-from lerf3d.scene_llm.use.evaluate import evaluate_run, exact_match_scores, majority_predictions, report_name
+from lerf3d.scene_llm.use.evaluate import (
+    EvalReport,
+    evaluate_run,
+    exact_match_scores,
+    majority_predictions,
+    report_name,
+)
 
 TINY = preset("tiny")
 
@@ -45,6 +51,19 @@ def test_unanswered_questions_and_existence_rates():
     assert score.per_type == {"exists": pytest.approx(1 / 3)} and score.overall == pytest.approx(1 / 3)
     assert (score.exists_yes, score.exists_no) == (0.5, 0.0)
     assert exact_match_scores("m", test[3:], ["north"]).exists_yes is None
+
+
+def test_relation_scores_its_side_questions_apart_from_its_on_top_ones():
+    test = _records(("relation", "Seen from the south wall, is the bed left or right of the desk?", "left"),
+                    ("relation", "Seen from the south wall, is the lamp left or right of the sofa?", "Right"),
+                    ("relation", "Is the lamp on top of the desk?", "yes"),
+                    ("relation", "Is the cup on top of the bed?", "no"))
+    score = exact_match_scores("m", test, ["left", "left", "yes", "yes"])
+    assert score.per_type == {"relation": 0.5}
+    assert (score.relation_sides, score.relation_on_top) == (0.5, 0.5)
+    assert exact_match_scores("m", test[:2], ["left", "right"]).relation_on_top is None
+    report = EvalReport("test", {"relation": 4}, [score])
+    assert "m: relation left/right 0.50, on top 0.50" in report.table()
 
 
 @pytest.fixture

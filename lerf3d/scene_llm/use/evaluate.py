@@ -16,7 +16,9 @@ Methods compared on the same questions (all scored by ``normalise_answer`` equal
   (:mod:`lerf3d.scene_llm.use.readout`), so the table shows what the LLM adds to the object layer.
 
 Existence is also scored apart on present objects (the yes-rate) and absent ones (the no-rate): a
-model that says "no" to everything scores 0.50 on balanced questions and 0 on the first. A run
+model that says "no" to everything scores 0.50 on balanced questions and 0 on the first. The
+``relation`` type holds two kinds of question, scored apart too: left or right seen from the south
+wall, and whether one object is on top of another. A run
 trained on grounded answers is also scored on the objects its answers name: the share naming
 exactly the right tokens per type, and for counting and existence whether a wrong list left objects
 out, added others, or both (:func:`listing_outcomes`).
@@ -65,6 +67,9 @@ from lerf3d.scene_llm.use.readout import label_texts, nearest_labels, readout_an
 
 EVAL_BATCH = 8
 """Questions decoded together (left-padded); bounded so a long split does not hold all KV caches."""
+SIDE_ANSWERS = ("left", "right")
+"""Answers of the ``relation`` questions that ask a side (the others, "yes" / "no", ask whether one
+object is on top of another; :func:`lerf3d.scene_llm.data.questions.relation_questions`)."""
 EXAMPLES_SHOWN = 12
 """Answers ``lerf3d llm-eval`` prints after its table, for reading (the report keeps every one)."""
 
@@ -83,6 +88,11 @@ class MethodScore:
     """Existence questions whose answer is "yes" (the object is there) answered "yes"; None: none asked."""
     exists_no: float | None = None
     """Existence questions whose answer is "no" answered "no"."""
+    relation_sides: float | None = None
+    """The ``relation`` questions asking left or right (seen from the south wall), apart from the
+    "is X on top of Y" questions that share the type; None: none asked."""
+    relation_on_top: float | None = None
+    """The ``relation`` questions asking whether one object is on top of another."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +136,8 @@ class EvalReport:
                 + f" | {s.overall:.2f} |" for s in self.scores]
         rates = [f"{s.method}: exists yes-rate {s.exists_yes:.2f}, no-rate {s.exists_no:.2f}"
                  for s in self.scores if s.exists_yes is not None and s.exists_no is not None]
+        rates += [f"{s.method}: relation left/right {s.relation_sides:.2f}, on top {s.relation_on_top:.2f}"
+                  for s in self.scores if s.relation_sides is not None and s.relation_on_top is not None]
         grounded = (["", "scene-llm named the objects its answer rests on (grounding): "
                      + ", ".join(f"{t} {v:.2f}" for t, v in sorted(self.grounding.items()))]
                     if self.grounding else [])
@@ -145,6 +157,7 @@ def exact_match_scores(method: str, records: Sequence[QARecord], predictions: Se
     after ``normalise_answer`` (with ``vocabulary``, a label's plural reads as the label)."""
     hits: dict[str, list[bool]] = defaultdict(list)
     exists: dict[str, list[bool]] = defaultdict(list)
+    relation: dict[str, list[bool]] = defaultdict(list)
     for record, prediction in zip(records, predictions, strict=True):
         if prediction is None:
             continue
@@ -152,14 +165,18 @@ def exact_match_scores(method: str, records: Sequence[QARecord], predictions: Se
         hits[record.type].append(right)
         if record.type == "exists":
             exists[normalise_answer(record.answer, vocabulary)].append(right)
+        if record.type == "relation":  # left/right answers are the side questions, yes/no the on-top ones
+            side = normalise_answer(record.answer, vocabulary) in SIDE_ANSWERS
+            relation["sides" if side else "on top"].append(right)
     per_type = {t: sum(h) / len(h) for t, h in hits.items()}
     answered = sum(len(h) for h in hits.values())
     overall = sum(sum(h) for h in hits.values()) / max(1, answered)
 
-    def rate(answer: str) -> float | None:
-        return sum(exists[answer]) / len(exists[answer]) if exists[answer] else None
+    def rate(group: dict[str, list[bool]], key: str) -> float | None:
+        return sum(group[key]) / len(group[key]) if group[key] else None
 
-    return MethodScore(method, per_type, overall, rate("yes"), rate("no"))
+    return MethodScore(method, per_type, overall, rate(exists, "yes"), rate(exists, "no"),
+                       rate(relation, "sides"), rate(relation, "on top"))
 
 
 def named_identifiers(text: str) -> list[int]:
