@@ -199,8 +199,14 @@ def report_table(report: dict) -> list[str]:
     grounding = report.get("grounding")
     named = (["", "Grounding, the scene LLM's answers naming exactly the tokens they rest on: "
               + ", ".join(f"{t} {v:.2f}" for t, v in sorted(grounding.items()))] if grounding else [])
-    return table + spread + (["", "Existence, yes-rate on present objects / no-rate on absent ones: " + "; ".join(rates)]
-                             if rates else []) + named
+    sides = [f"{s['method']} {s['relation_sides']:.2f} / {s['relation_on_top']:.2f}" for s in report["scores"]
+             if s.get("relation_sides") is not None and s.get("relation_on_top") is not None]
+    return (table + spread
+            + (["", "Existence, yes-rate on present objects / no-rate on absent ones: " + "; ".join(rates)]
+               if rates else [])
+            + (["", "Relation, left or right seen from the south wall / on top: " + "; ".join(sides)]
+               if sides else [])
+            + named)
 
 
 def uses_train_only_wordings(dataset: Path) -> bool:

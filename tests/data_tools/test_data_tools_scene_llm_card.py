@@ -44,6 +44,12 @@ def test_card_table_reads_the_report_and_its_intervals():
     assert "Existence, yes-rate on present objects / no-rate on absent ones: scene-llm 1.00 / 1.00" in lines
 
 
+def test_the_card_scores_the_relation_sides_apart_when_the_report_has_them():
+    report = _report()
+    report["scores"][0].update(relation_sides=0.84, relation_on_top=0.72)
+    assert "Relation, left or right seen from the south wall / on top: scene-llm 0.84 / 0.72" in report_table(report)
+
+
 def test_reports_written_before_intervals_still_make_a_card():
     lines = report_table(_report())
     assert not any("over the" in line for line in lines) and len(lines) == 6
