@@ -6,6 +6,7 @@ import torch
 from lerf3d.scene_llm.model.splice import (
     IGNORE_INDEX,
     SplicedBatch,
+    causal_only,
     find_placeholders,
     flatten_slots,
     ids_for_embedding,
@@ -167,6 +168,46 @@ def test_tiny_llama_padded_sample_matches_it_alone():
                                     embed(ids_for_embedding(alone_ids, SCENE)), tokens[1:, :2], SCENE)
         alone_logits = model(inputs_embeds=alone.inputs_embeds, attention_mask=alone.attention_mask).logits
     torch.testing.assert_close(logits[1, :5], alone_logits[0], atol=1e-5, rtol=1e-4)
+
+
+def test_causal_only_drops_the_mask_of_right_padding_alone():
+    ids, mask, labels, tokens, token_mask = _hand_batch()
+    right = splice_scene_tokens(ids, mask, _embed(ids), tokens, SCENE, labels, token_mask)
+    none, positions = causal_only(right.attention_mask, right.position_ids)
+    # real positions keep their numbers, the padding counts on (not 0, which would read as a new sequence)
+    assert none is None and positions.tolist() == [[0, 1, 2, 3, 4, 5, 6], [0, 1, 2, 3, 4, 5, 6]]
+    # left padding, or a hole, puts padding before a real position: the mask stays
+    left_mask, left_positions = torch.tensor([[1, 1, 1], [0, 1, 1]]), torch.tensor([[0, 1, 2], [0, 0, 1]])
+    assert causal_only(left_mask, left_positions) == (left_mask, left_positions)
+    holed = torch.tensor([[1, 0, 1]])
+    assert causal_only(holed, torch.tensor([[0, 0, 1]]))[0] is holed
+    with pytest.raises(ValueError, match=r"must both be \(B, L\)"):
+        causal_only(mask, right.position_ids)
+
+
+def test_tiny_llama_right_padded_batch_without_mask_matches_the_masked_one():
+    """Outputs and gradients at every real position of a right-padded batch are those of the masked
+    batch when the mask is dropped (causal attention never reads the padding after them)."""
+    model = _tiny_llama()
+    ids, mask, labels, _, token_mask = _hand_batch()
+    tokens = torch.randn(2, 3, 32, generator=torch.Generator().manual_seed(2), requires_grad=True)
+    out = splice_scene_tokens(ids, mask, model.get_input_embeddings()(ids_for_embedding(ids, SCENE)), tokens,
+                              SCENE, labels, token_mask)
+    real = out.attention_mask.bool()
+    masked = model(inputs_embeds=out.inputs_embeds, attention_mask=out.attention_mask,
+                   position_ids=out.position_ids).logits
+    (masked_grad,) = torch.autograd.grad(masked[real].square().sum(), tokens, retain_graph=True)
+    free_mask, free_positions = causal_only(out.attention_mask, out.position_ids)
+    free = model(inputs_embeds=out.inputs_embeds, attention_mask=free_mask, position_ids=free_positions).logits
+    (free_grad,) = torch.autograd.grad(free[real].square().sum(), tokens)
+    torch.testing.assert_close(free[real], masked[real], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(free_grad, masked_grad, atol=1e-5, rtol=1e-4)
+    # with the padding numbered 0 as the splice numbers it, the row would read as packed sequences
+    # and the model would build a mask after all; the positions causal_only gives avoid that
+    from transformers.masking_utils import find_packed_sequence_indices
+
+    assert find_packed_sequence_indices(out.position_ids) is not None
+    assert find_packed_sequence_indices(free_positions) is None
 
 
 def test_flatten_slots_lays_tokens_out_slot_after_slot():

@@ -34,6 +34,7 @@ from lerf3d.scene_llm.model.splice import (
     SplicedBatch,
     append_positions,
     append_tails,
+    causal_only,
     flatten_slots,
     identifier_text,
     ids_for_embedding,
@@ -318,16 +319,17 @@ class SceneLLM(nn.Module):
                                batch.scene_mask, batch.labels, "right")
         targets = spliced.labels[:, 1:]  # position t predicts token t + 1
         keep = targets != IGNORE_INDEX  # (B, L' - 1): answers only, a few tokens per example
+        # right padding is never attended by a real position: no mask, the kernel's causal path
+        mask, positions = causal_only(spliced.attention_mask, spliced.position_ids)
         if self.sparse_logits:
             # the vocabulary projection is ~20 % of a small LLM's compute when applied everywhere
             # (SmolLM2: 49152 x 576); only the labelled positions need it
-            hidden = self.llm.get_decoder()(inputs_embeds=spliced.inputs_embeds,
-                                            attention_mask=spliced.attention_mask,
-                                            position_ids=spliced.position_ids).last_hidden_state  # (B, L', H)
+            hidden = self.llm.get_decoder()(inputs_embeds=spliced.inputs_embeds, attention_mask=mask,
+                                            position_ids=positions).last_hidden_state  # (B, L', H)
             logits = self.llm.get_output_embeddings()(hidden[:, :-1][keep])  # (n, V)
         else:
-            logits = self.llm(inputs_embeds=spliced.inputs_embeds, attention_mask=spliced.attention_mask,
-                              position_ids=spliced.position_ids).logits[:, :-1][keep]  # (n, V)
+            logits = self.llm(inputs_embeds=spliced.inputs_embeds, attention_mask=mask,
+                              position_ids=positions).logits[:, :-1][keep]  # (n, V)
         loss_sum = F.cross_entropy(logits.float(), targets[keep], reduction="sum")
         return TokenLoss(loss_sum, int(keep.sum()))
 

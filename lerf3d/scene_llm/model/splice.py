@@ -249,6 +249,25 @@ def splice_scene_tokens(
     return SplicedBatch(embeds, mask, position_ids, new_labels, scene_start, lengths)
 
 
+def causal_only(attention_mask: Int[torch.Tensor, "B L"],
+                position_ids: Int[torch.Tensor, "B L"]) -> tuple[Int[torch.Tensor, "B L"] | None, Int[torch.Tensor, "B L"]]:
+    """The attention mask and positions a causal LM needs for a batch: ``(None, 0 1 2 ...)`` when
+    every row is right-padded (its real positions first, then only padding), the inputs otherwise.
+
+    In a causal LM a real position attends to itself and earlier positions only, so padding after the
+    last real position is never seen by one: the outputs at real positions are those of the masked
+    batch. Without a padding mask the attention kernel takes its causal path rather than
+    materialising a (B, L, L) mask; the positions run on through the padding so that they do not
+    read as a second sequence packed into the row (Hugging Face's packed-sequence detection)."""
+    if attention_mask.shape != position_ids.shape or attention_mask.dim() != 2:
+        raise ValueError(f"attention mask {tuple(attention_mask.shape)} and positions "
+                         f"{tuple(position_ids.shape)} must both be (B, L)")
+    if bool((attention_mask[:, 1:] > attention_mask[:, :-1]).any()):  # a real position after padding
+        return attention_mask, position_ids
+    length = attention_mask.shape[1]
+    return None, torch.arange(length, device=position_ids.device).expand_as(position_ids)
+
+
 def _layout(
     start: torch.Tensor, lengths: torch.Tensor, length: int, num_tokens: int, padding_side: PaddingSide
 ) -> tuple[_Layout, torch.Tensor]:

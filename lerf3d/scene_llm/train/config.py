@@ -99,9 +99,10 @@ class StageConfig:
     the room, lower case), drawn afresh at every step; 0: the questions as generated. Captions are
     never rewritten."""
     autocast: Autocast = "off"
-    """"bfloat16": the forward pass under bfloat16 autocast (matrix products in bfloat16; weights,
-    gradients, optimiser state and the loss stay float32), about twice as fast on CPUs with AVX-512
-    bf16 and on GPUs; "off": float32 throughout."""
+    """"bfloat16": the forward pass under bfloat16 autocast (matrix products in bfloat16; trained
+    weights, gradients, optimiser state and the loss stay float32; frozen linear weights are held in
+    bfloat16 for the stage, the values autocast would cast them to: :mod:`.precision`), about twice as
+    fast on CPUs with AVX-512 bf16 and on GPUs; "off": float32 throughout."""
 
     def __post_init__(self) -> None:
         if self.autocast not in ("off", "bfloat16"):

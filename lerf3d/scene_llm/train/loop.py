@@ -48,6 +48,7 @@ from lerf3d.scene_llm.train.conversations import conversation_groups, conversati
 from lerf3d.scene_llm.train.distributed import DistInfo, all_reduce_sum, init_distributed
 from lerf3d.scene_llm.train.grounding import ground_records
 from lerf3d.scene_llm.train.listing import training_listing_records
+from lerf3d.scene_llm.train.precision import autocast_weights
 from lerf3d.scene_llm.train.run_files import (
     TOKENS_NAME,
     load_latest_step,
@@ -235,33 +236,35 @@ def train_stage(model: SceneLLM, stage: int, cfg: StageConfig, records: list[QAR
     optimiser, scheduler = make_optimiser(model, llm_params, cfg)
     start, history = _resume(model, optimiser, scheduler, directory)
     model.train()
-    wrapped: nn.Module = model
-    if info.world_size > 1:
-        device_ids = [device.index] if device.type == "cuda" else None
-        wrapped = nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
-    bar = tqdm(range(start, cfg.steps), desc=f"stage {stage}", unit="step",
-               disable=not (progress and info.is_main))
-    pool = (type_balanced_pool([r.type for r in records], seed + stage) if cfg.balance_types
-            else np.arange(len(records)))
-    groups, type_counts = conversation_groups(records), Counter(r.type for r in records)
-    for step in bar:
-        began = time.perf_counter()
-        index = global_indices(step, cfg.batch_size * info.world_size, pool, seed + stage)
-        first = info.rank * cfg.batch_size
-        chats = conversations(index[first : first + cfg.batch_size], first, records, groups, type_counts,
-                              cfg.turns, step, seed + stage)
-        worded = [varied_chat([records[i] for i in chat], cfg.vary_wording, (seed + stage, step, first + j))
-                  for j, chat in enumerate(chats)]
-        batch = _make_batch(model, worded, store, cfg.max_length, device)
-        loss, tokens = _step(wrapped, model, batch, optimiser, scheduler, cfg, info)
-        history.append({"step": step + 1, "loss": loss, "tokens": tokens,
-                        "lr": scheduler.get_last_lr()[0], "seconds": time.perf_counter() - began})
-        bar.set_postfix(loss=f"{loss:.3f}")
-        if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
-            if info.is_main:
-                _checkpoint(model, optimiser, scheduler, cfg, directory, step + 1, history)
-            if info.world_size > 1:
-                dist.barrier()
+    # frozen weights held as autocast computes with them, for this stage only (same losses, fewer casts)
+    with autocast_weights(model.llm, cfg.autocast == "bfloat16"):
+        wrapped: nn.Module = model
+        if info.world_size > 1:
+            device_ids = [device.index] if device.type == "cuda" else None
+            wrapped = nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+        bar = tqdm(range(start, cfg.steps), desc=f"stage {stage}", unit="step",
+                   disable=not (progress and info.is_main))
+        pool = (type_balanced_pool([r.type for r in records], seed + stage) if cfg.balance_types
+                else np.arange(len(records)))
+        groups, type_counts = conversation_groups(records), Counter(r.type for r in records)
+        for step in bar:
+            began = time.perf_counter()
+            index = global_indices(step, cfg.batch_size * info.world_size, pool, seed + stage)
+            first = info.rank * cfg.batch_size
+            chats = conversations(index[first : first + cfg.batch_size], first, records, groups, type_counts,
+                                  cfg.turns, step, seed + stage)
+            worded = [varied_chat([records[i] for i in chat], cfg.vary_wording, (seed + stage, step, first + j))
+                      for j, chat in enumerate(chats)]
+            batch = _make_batch(model, worded, store, cfg.max_length, device)
+            loss, tokens = _step(wrapped, model, batch, optimiser, scheduler, cfg, info)
+            history.append({"step": step + 1, "loss": loss, "tokens": tokens,
+                            "lr": scheduler.get_last_lr()[0], "seconds": time.perf_counter() - began})
+            bar.set_postfix(loss=f"{loss:.3f}")
+            if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
+                if info.is_main:
+                    _checkpoint(model, optimiser, scheduler, cfg, directory, step + 1, history)
+                if info.world_size > 1:
+                    dist.barrier()
     model.eval()
     return StageResult(stage, history, start)
 
