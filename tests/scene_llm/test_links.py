@@ -1,4 +1,5 @@
-"""Scene-graph links: each token's nearest other token by box gap, and its ``near <objJ>`` splice."""
+"""Scene-graph links: each token's nearest other token by box gap, the token it stands on, its nearest
+wall, and their splice after each token."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 import torch
 from scene_splice import assert_scene_block, splice_one
 
-from lerf3d.scene_llm.model.links import nearest_tokens, pairwise_box_gaps
+from lerf3d.scene_llm.model.links import SUPPORT_GAP_M, nearest_tokens, pairwise_box_gaps, supporting_tokens
 from lerf3d.scene_llm.model.llm import LLMConfig, load_llm
 from lerf3d.scene_llm.model.projector import ProjectorConfig, build_projector
 from lerf3d.scene_llm.model.scene_llm import SceneLLM
@@ -86,6 +87,10 @@ def test_each_token_block_ends_with_its_link():
     [
         ("neighbour_links", TokenEncoding(room_relative=True), "corners", TokenEncoding(extents=True)),
         ("wall_links", TokenEncoding(room_relative=True, extents=True), "wall gaps", TokenEncoding(wall_gaps=True)),
+        ("support_links", TokenEncoding(room_relative=True, extents=True), "wall gaps",
+         TokenEncoding(extents=True, wall_gaps=True)),
+        ("support_links", TokenEncoding(room_relative=True, wall_gaps=True), "corners",
+         TokenEncoding(extents=True, wall_gaps=True)),
     ],
 )
 def test_links_need_identifiers_and_the_inputs_they_read(switch, lacking, missing, having):
@@ -134,31 +139,45 @@ def test_wall_gaps_and_nearest_walls_by_hand():
         nearest_walls(gaps[None], mask)
 
 
-def test_each_token_block_ends_with_its_wall_after_its_link():
-    """<obj0> t0 near <obj1> by the west wall <obj1> t1 near <obj0> by the east wall: the wall link
-    follows the neighbour link, worked out here from the boxes and the room; no label on any of it."""
+def _walled_model(**links: bool) -> SceneLLM:
+    """A tiny model whose tokens carry corners and wall gaps, with identifiers and ``links`` on."""
     loaded = load_llm(LLMConfig(name="tiny-random", tiny=TinyLlamaConfig(hidden_size=32)))
     encoding = TokenEncoding(room_relative=True, extents=True, wall_gaps=True)
     cfg = ProjectorConfig(encoding.input_dim(FEATURES), 32, loaded.model.get_input_embeddings().embedding_dim)
     torch.manual_seed(0)
-    model = SceneLLM(loaded, build_projector(cfg), cfg, encoding, identifiers=True, neighbour_links=True,
-                     wall_links=True)
+    return SceneLLM(loaded, build_projector(cfg), cfg, encoding, identifiers=True, **links)
+
+
+def _room_tokens(lower: torch.Tensor, upper: torch.Tensor, frame: str = "scene") -> SceneTokens:
+    """Tokens with these boxes in a 4 m x 3 m room (``ego``: the same boxes as a view's tokens)."""
+    bounds = torch.tensor([[0.0, 0.0, 0.0], [4.0, 3.0, 2.5]]) if frame == "scene" else None
+    g = torch.Generator().manual_seed(0)
+    return SceneTokens((lower + upper) / 2, torch.randn(len(lower), FEATURES, generator=g),
+                       torch.rand(len(lower), 3, generator=g), frame, lower=lower, upper=upper, bounds=bounds)
+
+
+def _assert_blocks(model: SceneLLM, tokens: SceneTokens, question: str, links: list[list[str]]) -> None:
+    """The scene block is, for each token K, ``<objK>``, its projection, then the LLM's embeddings of
+    each of ``links[K]`` (each text tokenised on its own); no label on any of it."""
+    spliced, text = splice_one(model, tokens, question, "yes")
+    projected = model.projector(model.scene_inputs(tokens))
+    parts = []
+    for k, texts in enumerate(links):
+        parts += [text(f"<obj{k}>"), projected[k : k + 1], *(text(t) for t in texts)]
+    assert_scene_block(spliced, torch.cat(parts))
+
+
+def test_each_token_block_ends_with_its_wall_after_its_link():
+    """<obj0> t0 near <obj1> by the west wall <obj1> t1 near <obj0> by the east wall: the wall link
+    follows the neighbour link, worked out here from the boxes and the room."""
+    model = _walled_model(neighbour_links=True, wall_links=True)
     lower = torch.tensor([[0.1, 1.0, 0.0], [3.0, 1.2, 0.0]])
     upper = torch.tensor([[0.9, 2.0, 0.8], [3.9, 1.8, 0.8]])
-    tokens = SceneTokens((lower + upper) / 2, torch.randn(2, FEATURES), torch.rand(2, 3), "scene", lower=lower,
-                         upper=upper, bounds=torch.tensor([[0.0, 0.0, 0.0], [4.0, 3.0, 2.5]]))
-    spliced, text = splice_one(model, tokens, "which wall is the desk nearest?", "west")
-    projected = model.projector(model.scene_inputs(tokens))
-    block = torch.cat([text("<obj0>"), projected[0:1], text("near <obj1>"), text("by the west wall"),
-                       text("<obj1>"), projected[1:2], text("near <obj0>"), text("by the east wall")])
-    assert_scene_block(spliced, block)
+    _assert_blocks(model, _room_tokens(lower, upper), "which wall is the desk nearest?",
+                   [["near <obj1>", "by the west wall"], ["near <obj0>", "by the east wall"]])
     # the same model asked from a view: egocentric tokens carry no wall, only the neighbour link
-    ego = SceneTokens(tokens.xyz, tokens.features, tokens.rgb, "ego", lower=lower, upper=upper)
-    spliced, text = splice_one(model, ego, "is the desk left of the bed?", "left")
-    projected = model.projector(model.scene_inputs(ego))
-    block = torch.cat([text("<obj0>"), projected[0:1], text("near <obj1>"),
-                       text("<obj1>"), projected[1:2], text("near <obj0>")])
-    assert_scene_block(spliced, block)
+    _assert_blocks(model, _room_tokens(lower, upper, "ego"), "is the desk left of the bed?",
+                   [["near <obj1>"], ["near <obj0>"]])
 
 
 def test_a_named_link_names_its_token_as_the_label_bridge_names_it():
@@ -203,3 +222,33 @@ def test_a_named_link_names_its_token_as_the_label_bridge_names_it():
         SceneLLMConfig(neighbour_names=True, **linked)  # no label bridge
     named = SceneLLMConfig(neighbour_names=True, bridge=BridgeConfig(enabled=True, kind="labels"), **linked)
     assert named.layout_options["neighbour_names"] and named.needs_vocabulary
+
+
+def test_supporting_tokens_by_hand():
+    # a desk 0.75 m high; a lamp on it (bottom 2 cm over its top); a tray on it with a cup on the tray
+    # (the cup is within reach of both tops: the closer one, the tray's, holds it); a mug 11 cm over
+    # the desk (not resting); a chair on the floor beside it; a box at the desk's height but off its
+    # footprint; a padding token on the desk
+    lower, upper = _boxes(((0, 0, 0), (1.2, 0.6, 0.75)), ((0.1, 0.1, 0.77), (0.3, 0.3, 1.2)),
+                          ((0.5, 0.1, 0.76), (0.7, 0.3, 0.78)), ((0.55, 0.15, 0.79), (0.6, 0.2, 0.9)),
+                          ((0.8, 0.2, 0.86), (0.9, 0.3, 0.95)), ((1.3, 0, 0), (1.8, 0.5, 0.9)),
+                          ((1.5, 1.5, 0.76), (1.7, 1.7, 0.9)), ((0.9, 0.4, 0.76), (1.0, 0.5, 0.8)))
+    mask = torch.tensor([[True] * 7 + [False]])
+    assert supporting_tokens(lower, upper, mask, SUPPORT_GAP_M).tolist() == [[-1, 0, 0, 2, -1, -1, -1, -1]]
+    # the gap is in the corners' units: at 1.5 cm the lamp (2 cm over the desk) no longer rests on it
+    assert supporting_tokens(lower, upper, mask, 0.015).tolist() == [[-1, -1, 0, 2, -1, -1, -1, -1]]
+    with pytest.raises(ValueError, match="corners"):
+        supporting_tokens(lower, upper, mask[:, :3], SUPPORT_GAP_M)
+
+
+def test_a_block_says_what_its_token_stands_on_before_its_wall():
+    """<obj0> t0 near <obj1> by the west wall <obj1> t1 near <obj0> on <obj0> by the west wall: the lamp
+    stands on the desk, the desk on no token (its support link is empty); a view's egocentric tokens
+    (the camera's axes) get neither that link nor a wall."""
+    model = _walled_model(neighbour_links=True, support_links=True, wall_links=True)
+    lower = torch.tensor([[0.1, 1.0, 0.0], [0.3, 1.2, 0.77]])
+    upper = torch.tensor([[0.9, 2.0, 0.75], [0.5, 1.4, 1.2]])
+    _assert_blocks(model, _room_tokens(lower, upper), "is the lamp on top of the desk?",
+                   [["near <obj1>", "by the west wall"], ["near <obj0>", "on <obj0>", "by the west wall"]])
+    _assert_blocks(model, _room_tokens(lower, upper, "ego"), "is the lamp left of the desk?",
+                   [["near <obj1>"], ["near <obj0>"]])

@@ -109,13 +109,13 @@ def test_a_wall_linked_run_trains_loads_and_reads_its_walls(prepared, tmp_path):
     scene = store.scene("room_0")
     inputs = loaded.model.scene_inputs(scene)[None]
     mask = torch.ones(1, scene.num_tokens, dtype=torch.bool)
-    walls = loaded.model.with_wall_links(None, inputs, mask)[0]
-    assert len(walls) == scene.num_tokens and all(len(w) > 0 for w in walls)
+    walls = loaded.model.token_links.texts(inputs, mask)[0]
+    assert len(walls) == scene.num_tokens and all(w[0].startswith("by the ") for w in walls)
     captions = load_split(prepared, 1, "train")
     view = store.tokens_for("room_0", captions[0].frame)
-    ego = loaded.model.with_wall_links(None, loaded.model.scene_inputs(view)[None],
-                                        torch.ones(1, view.num_tokens, dtype=torch.bool))[0]
-    assert all(len(w) == 0 for w in ego)
+    ego = loaded.model.token_links.texts(loaded.model.scene_inputs(view)[None],
+                                         torch.ones(1, view.num_tokens, dtype=torch.bool))[0]
+    assert all(w == [""] for w in ego)
     question = load_split(prepared, 2, "train")[0].question
     assert isinstance(loaded.model.generate(scene, question, 4), str)
 

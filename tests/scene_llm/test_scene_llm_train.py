@@ -273,7 +273,7 @@ def test_named_links_name_the_linked_token_train_and_answer(synthetic_dataset, t
     mask = torch.ones(inputs.shape[:2], dtype=torch.bool)
     names = [model.labels[k] for k in model.projector.bridge.nearest(inputs[0, :, :dim]).tolist()]
     nearest = nearest_tokens(tokens.xyz[None], tokens.xyz[None], mask)[0].tolist()  # voxel tokens: points
-    assert model.link_texts(inputs, mask) == [[link_text(j, names[j]) for j in nearest]]
+    assert model.token_links.texts(inputs, mask, [names]) == [[[link_text(j, names[j])] for j in nearest]]
     before = _snapshot(model.projector)
     train_stage(model, 2, dataclasses.replace(cfg.stage2, steps=1), load_split(synthetic_dataset, 2, "train"),
                 store, tmp_path / "run", 0, progress=False)

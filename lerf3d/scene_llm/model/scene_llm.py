@@ -24,7 +24,7 @@ from lerf3d.scene_llm.model.census import census_text
 from lerf3d.scene_llm.model.decode import greedy_decode
 from lerf3d.scene_llm.model.hints import QuestionHints
 from lerf3d.scene_llm.model.identifiers import add_identifier_tokens
-from lerf3d.scene_llm.model.links import link_text, nearest_tokens, nearest_walls, wall_link_text
+from lerf3d.scene_llm.model.links import TokenLinks
 from lerf3d.scene_llm.model.llm import LoadedLLM, prompt_text, stop_token_ids
 from lerf3d.scene_llm.model.projector import ProjectorConfig
 from lerf3d.scene_llm.model.splice import (
@@ -80,6 +80,10 @@ class SceneLLM(nn.Module):
     needs ``neighbour_links``, a label bridge and ``labels`` (as ``census``).
     ``wall_links``: then ``by the north wall``, the side of the scene its box is nearest (none for
     egocentric tokens); needs ``identifiers`` and an encoding with wall gaps.
+    ``support_links``: before the wall, ``on <objJ>`` (named as ``neighbour_names`` names), J the
+    token a scene token stands on (:func:`~lerf3d.scene_llm.model.links.supporting_tokens`; none for
+    egocentric tokens, whose axes are the camera's, told apart by their wall gaps); needs
+    ``identifiers`` and an encoding with extents and wall gaps.
     ``group_by_name``: lay the tokens' blocks out grouped by the label bridge's best name for each
     (:func:`~lerf3d.scene_llm.model.splice.name_order`), each block keeping its identifier; needs
     ``identifiers`` and a label bridge.
@@ -97,7 +101,8 @@ class SceneLLM(nn.Module):
                  identifiers: bool = False, position_digits: bool = False,
                  neighbour_links: bool = False, group_by_name: bool = False, question_hints: int = 0,
                  hint_score_digits: int = 2, census: bool = False, labels: Sequence[str] = (),
-                 wall_links: bool = False, neighbour_names: bool = False, identifier_tokens: int = 0) -> None:
+                 wall_links: bool = False, neighbour_names: bool = False, identifier_tokens: int = 0,
+                 support_links: bool = False) -> None:
         super().__init__()
         hidden = loaded.model.get_input_embeddings().embedding_dim
         if projector_config.d_llm != hidden:
@@ -124,19 +129,19 @@ class SceneLLM(nn.Module):
         if position_digits:
             self._relative = encoding.relative_columns(feature_dim)  # ValueError without room-relative inputs
             self._digit_ids = [self._single_token(str(d)) for d in range(POSITION_BINS)]
-        self.neighbour_links = neighbour_links
+        self.neighbour_links, self.support_links, self.wall_links = neighbour_links, support_links, wall_links
         self.neighbour_names = neighbour_names
         if neighbour_names and not neighbour_links:
             raise ValueError("neighbour_names name each link's token: set neighbour_links")
-        if neighbour_links:
-            if not identifiers:
-                raise ValueError("neighbour_links name tokens by their identifiers: set identifiers")
-            self._corners = encoding.corner_columns(feature_dim)
-        self.wall_links = wall_links
-        if wall_links:
-            if not identifiers:
-                raise ValueError("wall_links follow each token's identifier: set identifiers")
-            self._walls = encoding.wall_gap_columns(feature_dim)  # ValueError without wall gaps
+        for switch, on in (("neighbour_links", neighbour_links), ("support_links", support_links),
+                           ("wall_links", wall_links)):
+            if on and not identifiers:
+                raise ValueError(f"{switch} follow each token's identifier and name tokens by theirs: "
+                                 "set identifiers")
+        # the columns each link reads: ValueError naming what the encoding lacks
+        corners = encoding.corner_columns(feature_dim) if neighbour_links or support_links else None
+        walls = encoding.wall_gap_columns(feature_dim) if wall_links or support_links else None
+        self.token_links = TokenLinks(neighbour_links, support_links, wall_links, corners, walls, encoding.xyz_scale)
         self.group_by_name = group_by_name
         if group_by_name:
             if not identifiers:
@@ -226,9 +231,7 @@ class SceneLLM(nn.Module):
             projected = append_positions(slots, digits, embed(torch.tensor(self._digit_ids, device=text.device)))
         if self.identifiers:  # <obj0> slots_0 <obj1> slots_1 ...
             slots = projected if projected.dim() == 4 else projected[:, :, None]  # (B, T, K, H)
-            links = self._link_embeddings(scene_inputs, scene_mask) if self.neighbour_links else None
-            if self.wall_links:
-                links = self.with_wall_links(links, scene_inputs, scene_mask)
+            links = self._link_embeddings(scene_inputs, scene_mask) if self.token_links.any else None
             order = self.name_order(scene_inputs, scene_mask) if self.group_by_name else None
             projected, scene_mask = interleave_identifiers(slots, scene_mask,
                                                            self.identifier_embeddings(slots.shape[1]), links, order)
@@ -288,31 +291,20 @@ class SceneLLM(nn.Module):
         """The LLM's input embeddings of ``<obj0>`` ... ``<obj{count-1}>``."""
         return self._text_embeddings([identifier_text(k) for k in range(count)])
 
-    def link_texts(self, scene_inputs: Float[torch.Tensor, "B T d_in"],
-                   scene_mask: Bool[torch.Tensor, "B T"]) -> list[list[str]]:
-        """Each token's link, ``near <objJ>`` (J its nearest other token, :func:`~lerf3d.scene_llm.
-        model.links.nearest_tokens`), with J's name after it (``neighbour_names``); "" for a lone token."""
-        nearest = nearest_tokens(scene_inputs[..., self._corners[0]], scene_inputs[..., self._corners[1]],
-                                 scene_mask).tolist()  # (B, T)
-        names = self.name_indices(scene_inputs).tolist() if self.neighbour_names else None
-        return [[link_text(j, self.labels[names[b][j]] if names else None) if j >= 0 else "" for j in row]
-                for b, row in enumerate(nearest)]
-
     def _link_embeddings(self, scene_inputs: Float[torch.Tensor, "B T d_in"],
-                         scene_mask: Bool[torch.Tensor, "B T"]) -> list[list[torch.Tensor]]:
-        """The LLM's embeddings of each token's :meth:`link_texts`."""
-        return [self._text_embeddings(row) for row in self.link_texts(scene_inputs, scene_mask)]
+                         scene_mask: Bool[torch.Tensor, "B T"]) -> list[list[Float[torch.Tensor, "J H"]]]:
+        """The LLM's embeddings of each token's links (:attr:`token_links`), each link's text
+        tokenised on its own, one lookup per row."""
+        names = self.token_names(scene_inputs) if self.neighbour_names else None
+        out = []
+        for row in self.token_links.texts(scene_inputs, scene_mask, names):
+            embedded = iter(self._text_embeddings([text for texts in row for text in texts]))
+            out.append([torch.cat([next(embedded) for _ in texts]) for texts in row])
+        return out
 
-    def with_wall_links(self, links: list[list[torch.Tensor]] | None, scene_inputs: Float[torch.Tensor, "B T d_in"],
-                         scene_mask: Bool[torch.Tensor, "B T"]) -> list[list[torch.Tensor]]:
-        """Each token's link (``links``, or nothing) followed by the LLM's embeddings of ``by the W
-        wall``, W the side its box is nearest (:func:`~lerf3d.scene_llm.model.links.nearest_walls`)."""
-        walls = nearest_walls(scene_inputs[..., self._walls], scene_mask).tolist()  # (B, T)
-        walled = [self._text_embeddings([wall_link_text(w) for w in row]) for row in walls]
-        if links is None:
-            return walled
-        return [[torch.cat([link, wall]) for link, wall in zip(row, walls_row, strict=True)]
-                for row, walls_row in zip(links, walled, strict=True)]
+    def token_names(self, scene_inputs: Float[torch.Tensor, "B T d_in"]) -> list[list[str]]:
+        """The label bridge's name for each token (:meth:`name_indices`), as links and the census write it."""
+        return [[self.labels[k] for k in row] for row in self.name_indices(scene_inputs).tolist()]
 
     def forward(self, batch: SceneBatch) -> TokenLoss:
         spliced = self.splice(batch.input_ids, batch.attention_mask, batch.scene_inputs,
