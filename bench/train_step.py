@@ -7,8 +7,10 @@ bfloat16 is what autocast would have cast it to (``lerf3d.scene_llm.train.precis
 trains ``--steps`` stage-2 steps of the recipe in a fresh ``lerf3d llm-train`` process on a copy of a
 run's pooled tokens (``bench/stage2_steps.py``); the baseline's process patches both changes out.
 Variants: baseline, each change alone, both. Reports the median step after the first two (the
-optimiser's state is allocated then), the ratio to the baseline, and the largest difference of a
-step's loss from the baseline's (the same batches are drawn in every variant).
+optimiser's state is allocated then), the ratio to the baseline (the median over those steps of the
+baseline's time over the variant's for the same step: every variant draws the same batches, whose
+lengths vary more than the variants' times do), and the largest difference of a step's loss from
+the baseline's.
 
     python bench/train_step.py DATASET --run RUN --preset demo --set KEY=VALUE ... [--steps 12] [--header]
 
@@ -42,7 +44,7 @@ loop.autocast_weights = lambda model, enabled: contextlib.nullcontext(0)  # weig
 VARIANTS = {"baseline": MASKED + FLOAT32_WEIGHTS, "no padding mask": FLOAT32_WEIGHTS,
             "bfloat16 frozen weights": MASKED, "both": ""}
 
-HEADER = ("| variant | steps | step s | ratio to baseline | largest loss difference | sequence positions |"
+HEADER = ("| variant | steps | step s | ratio to baseline, per step | largest loss difference | sequence positions |"
           "\n|---|---|---|---|---|---|")
 
 
@@ -59,13 +61,14 @@ def main() -> None:
         for index, name in enumerate(names):
             results[name] = stage2_steps(args.dataset, args.run, Path(tmp) / str(index), recipe, args.steps,
                                          prelude=VARIANTS[name])
-    base = statistics.median(results["baseline"]["seconds"][2:])
+    base = results["baseline"]
     if args.header:
         print(HEADER)
     for name, result in results.items():
         step = statistics.median(result["seconds"][2:])
-        gap = max(abs(a - b) for a, b in zip(result["losses"], results["baseline"]["losses"], strict=True))
-        print(f"| {name} | {args.steps} | {step:.2f} | {base / step:.2f}x | {gap:.1e} "
+        ratio = statistics.median(b / v for b, v in zip(base["seconds"][2:], result["seconds"][2:], strict=True))
+        gap = max(abs(a - b) for a, b in zip(result["losses"], base["losses"], strict=True))
+        print(f"| {name} | {args.steps} | {step:.2f} | {ratio:.2f}x | {gap:.1e} "
               f"| {statistics.mean(result['positions']):.0f} |")
 
 
